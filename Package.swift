@@ -1,0 +1,56 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "callflow",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "callflow", targets: ["callflow"]),
+        .library(name: "CallflowCore", targets: ["CallflowCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // C libraries, one thin shim each. Only the small wrapper target beside each imports it.
+        .systemLibrary(
+            name: "CLibevent",
+            pkgConfig: "libevent_pthreads",
+            providers: [.apt(["libevent-dev"]), .brew(["libevent"])]
+        ),
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"]), .brew(["libsodium"])]
+        ),
+        .target(name: "EventHTTP", dependencies: ["CLibevent"]),
+        .target(name: "WebhookSignature", dependencies: ["CSodium"]),
+
+        // Pure core: JSON, events, flows, the machine, commands. No C, no I/O, no clock.
+        .target(name: "CallflowCore"),
+
+        // The imperative shell: config, ingest, wiring of the loop.
+        .target(
+            name: "CallflowServer",
+            dependencies: [
+                "CallflowCore", "EventHTTP", "WebhookSignature",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "callflow",
+            dependencies: [
+                "CallflowServer", "CallflowCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "CallflowCoreTests", dependencies: ["CallflowCore"]),
+        .testTarget(
+            name: "CallflowServerTests",
+            dependencies: ["CallflowServer", "CallflowCore", "EventHTTP", "WebhookSignature"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

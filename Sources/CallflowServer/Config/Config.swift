@@ -1,0 +1,64 @@
+import CallflowCore
+
+/// Everything `serve` needs, decoded once and checked. Defaults are the embedded ones, so the
+/// server runs with no file at all (README's first command).
+public struct CallflowConfig: Sendable, Equatable {
+    public struct Server: Sendable, Equatable {
+        public var host = "0.0.0.0"
+        public var port = 8080
+        public var webhookPath = "/webhooks/telnyx"
+        public var maxBodyBytes = 1 << 20
+        public var maxHeaderBytes = 16 << 10
+        public var timeoutSecs = 10
+        public var maxConnections = 4096
+    }
+    public struct Telnyx: Sendable, Equatable {
+        public var apiBaseURL = "https://api.telnyx.com/v2"
+        public var apiKey: String? = nil
+        public var publicKey: String? = nil
+        public var signatureToleranceSecs = 300
+    }
+    public struct Flows: Sendable, Equatable {
+        public var dir = "flows"
+        /// Called number (E.164) → flow name.
+        public var routes: [String: String] = [:]
+        public var defaultFlow: String? = nil
+    }
+    public struct Log: Sendable, Equatable {
+        public var level = "info"
+        public var format = "json"
+    }
+
+    public var server = Server()
+    public var telnyx = Telnyx()
+    public var flows = Flows()
+    public var log = Log()
+
+    public init() {}
+}
+
+/// One thing wrong with the configuration; `key` is the dotted path (`server.port`).
+public struct ConfigProblem: Sendable, Equatable, CustomStringConvertible {
+    public var key: String
+    public var message: String
+    public var description: String { key.isEmpty ? message : "\(key): \(message)" }
+}
+
+/// Why the configuration cannot be used. `serve` prints every problem and exits.
+public enum ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The config file could not be read.
+    case unreadable(path: String, reason: String)
+    /// The config file is not JSON.
+    case invalidJSON(path: String, JSONParseError)
+    /// The file parsed, but keys are unknown, mistyped or out of range.
+    case invalid(path: String, [ConfigProblem])
+
+    public var description: String {
+        switch self {
+        case .unreadable(let path, let reason): return "\(path): cannot read config: \(reason)"
+        case .invalidJSON(let path, let e): return "\(path): \(e)"
+        case .invalid(let path, let problems):
+            return problems.map { "\(path): \($0)" }.joined(separator: "\n")
+        }
+    }
+}

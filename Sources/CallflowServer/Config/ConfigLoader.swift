@@ -1,0 +1,169 @@
+import CallflowCore
+import Foundation
+
+/// Reads `config.json` (or none) and the environment into a checked `CallflowConfig`.
+///
+/// Strict on purpose: an unknown key is almost always a typo of a real one ("webhok_path"), and a
+/// silently ignored typo is an outage nobody can explain, so it is an error that names the key and
+/// suggests the nearest real one.
+public enum ConfigLoader {
+    public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+
+    /// Loads `path` (or `CALLFLOW_CONFIG`, or nothing) and applies environment overrides.
+    public static func load(path: String?, environment: [String: String]) throws(ConfigError) -> CallflowConfig {
+        let file = path ?? environment["CALLFLOW_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
+        var config = CallflowConfig()
+        if let file {
+            let data: Data
+            do { data = try Data(contentsOf: URL(fileURLWithPath: file)) } catch {
+                throw .unreadable(path: file, reason: (error as NSError).localizedDescription)
+            }
+            let root: JSONValue
+            do { root = try JSONParser.parse(Array(data)) } catch { throw .invalidJSON(path: file, error) }
+            config = try decode(root, path: file)
+        }
+        return try applyEnvironment(config, environment)
+    }
+
+    static func applyEnvironment(_ base: CallflowConfig, _ env: [String: String]) throws(ConfigError) -> CallflowConfig {
+        var config = base
+        func value(_ name: String) -> String? { env[name].flatMap { $0.isEmpty ? nil : $0 } }
+        if let v = value("TELNYX_API_KEY") { config.telnyx.apiKey = v }
+        if let v = value("TELNYX_PUBLIC_KEY") { config.telnyx.publicKey = v }
+        if let v = value("TELNYX_API_BASE_URL") { config.telnyx.apiBaseURL = v }
+        if let v = value("PORT") {
+            guard let port = Int(v), (0...65535).contains(port) else {
+                throw .invalid(path: "environment", [ConfigProblem(key: "PORT", message: "expected a port number 0-65535, found \"\(v)\"")])
+            }
+            config.server.port = port
+        }
+        return config
+    }
+
+    /// Decodes a parsed config document, collecting every problem before failing.
+    public static func decode(_ root: JSONValue, path: String) throws(ConfigError) -> CallflowConfig {
+        let reader = Reader()
+        var config = CallflowConfig()
+        guard case .object(let top) = root else {
+            throw .invalid(path: path, [ConfigProblem(key: "", message: "expected a JSON object at the top level")])
+        }
+        reader.checkKeys(top, at: "", allowed: ["$schema", "server", "telnyx", "flows", "log", "store"])
+        if let server = reader.section(top, "server",
+            allowed: ["host", "port", "webhook_path", "max_body_bytes", "max_header_bytes", "timeout_secs", "max_connections"])
+        {
+            reader.string(server, "server.host") { config.server.host = $0 }
+            reader.int(server, "server.port", range: 0...65535) { config.server.port = $0 }
+            reader.string(server, "server.webhook_path") { v in
+                if v.hasPrefix("/") { config.server.webhookPath = v } else {
+                    reader.problem("server.webhook_path", "must start with /, found \"\(v)\"")
+                }
+            }
+            reader.int(server, "server.max_body_bytes", range: 256...(64 << 20)) { config.server.maxBodyBytes = $0 }
+            reader.int(server, "server.max_header_bytes", range: 1024...(1 << 20)) { config.server.maxHeaderBytes = $0 }
+            reader.int(server, "server.timeout_secs", range: 1...300) { config.server.timeoutSecs = $0 }
+            reader.int(server, "server.max_connections", range: 1...1_000_000) { config.server.maxConnections = $0 }
+        }
+        if let telnyx = reader.section(top, "telnyx",
+            allowed: ["api_base_url", "api_key", "public_key", "signature_tolerance_secs"])
+        {
+            reader.string(telnyx, "telnyx.api_base_url") { v in
+                if v.hasPrefix("https://") || v.hasPrefix("http://") { config.telnyx.apiBaseURL = v } else {
+                    reader.problem("telnyx.api_base_url", "expected an http(s) URL, found \"\(v)\"")
+                }
+            }
+            reader.string(telnyx, "telnyx.api_key") { config.telnyx.apiKey = $0.isEmpty ? nil : $0 }
+            reader.string(telnyx, "telnyx.public_key") { config.telnyx.publicKey = $0.isEmpty ? nil : $0 }
+            reader.int(telnyx, "telnyx.signature_tolerance_secs", range: 1...86_400) {
+                config.telnyx.signatureToleranceSecs = $0
+            }
+        }
+        if let flows = reader.section(top, "flows", allowed: ["dir", "routes", "default"]) {
+            reader.string(flows, "flows.dir") { config.flows.dir = $0 }
+            reader.string(flows, "flows.default") { config.flows.defaultFlow = $0 }
+            if let routes = flows["routes"] {
+                if case .object(let object) = routes {
+                    for (number, flow) in object.members {
+                        guard E164.isValid(number) else {
+                            reader.problem("flows.routes.\(number)", "route key must be an E.164 number like +13125550100")
+                            continue
+                        }
+                        guard let name = flow.stringValue, !name.isEmpty else {
+                            reader.problem("flows.routes.\(number)", "expected a flow name (string), found \(flow.typeName)")
+                            continue
+                        }
+                        config.flows.routes[number] = name
+                    }
+                } else {
+                    reader.problem("flows.routes", "expected object, found \(routes.typeName)")
+                }
+            }
+        }
+        if let log = reader.section(top, "log", allowed: ["level", "format"]) {
+            reader.string(log, "log.level") { v in
+                if logLevels.contains(v) { config.log.level = v } else {
+                    reader.problem("log.level", "expected one of \(logLevels.joined(separator: ", ")), found \"\(v)\"")
+                }
+            }
+            reader.string(log, "log.format") { v in
+                if v == "json" || v == "text" { config.log.format = v } else {
+                    reader.problem("log.format", "expected json or text, found \"\(v)\"")
+                }
+            }
+        }
+        // `store` is reserved for the durable store; accepted as an object so configs can carry it.
+        if let store = top["store"], store.objectValue == nil {
+            reader.problem("store", "expected object, found \(store.typeName)")
+        }
+        guard reader.problems.isEmpty else { throw .invalid(path: path, reader.problems) }
+        return config
+    }
+}
+
+private final class Reader {
+    var problems: [ConfigProblem] = []
+
+    func problem(_ key: String, _ message: String) {
+        problems.append(ConfigProblem(key: key, message: message))
+    }
+
+    func checkKeys(_ object: JSONObject, at prefix: String, allowed: [String]) {
+        for key in object.keys where !allowed.contains(key) {
+            let full = prefix.isEmpty ? key : "\(prefix).\(key)"
+            var message = "unknown key"
+            if let suggestion = Spelling.nearest(to: key, in: allowed) { message += "; did you mean \"\(suggestion)\"?" }
+            problem(full, message)
+        }
+    }
+
+    func section(_ top: JSONObject, _ name: String, allowed: [String]) -> JSONObject? {
+        guard let value = top[name] else { return nil }
+        guard case .object(let object) = value else {
+            problem(name, "expected object, found \(value.typeName)")
+            return nil
+        }
+        checkKeys(object, at: name, allowed: allowed)
+        return object
+    }
+
+    func string(_ object: JSONObject, _ key: String, _ apply: (String) -> Void) {
+        guard let value = object[String(key.split(separator: ".").last!)] else { return }
+        guard case .string(let s) = value else {
+            problem(key, "expected string, found \(value.typeName)")
+            return
+        }
+        apply(s)
+    }
+
+    func int(_ object: JSONObject, _ key: String, range: ClosedRange<Int>, _ apply: (Int) -> Void) {
+        guard let value = object[String(key.split(separator: ".").last!)] else { return }
+        guard case .int(let i) = value else {
+            problem(key, "expected integer, found \(value.typeName)")
+            return
+        }
+        guard range.contains(i) else {
+            problem(key, "must be between \(range.lowerBound) and \(range.upperBound), found \(i)")
+            return
+        }
+        apply(i)
+    }
+}

@@ -1,0 +1,34 @@
+import CallflowCore
+import EventHTTP
+import Logging
+
+/// The server's URL space: what answers where, and with which methods. A reader looking for
+/// "what happens to a POST on /x" starts here.
+public final class Routes {
+    private let webhookPath: String
+    private let ingest: WebhookIngest
+
+    public init(webhookPath: String, ingest: WebhookIngest) {
+        self.webhookPath = webhookPath
+        self.ingest = ingest
+    }
+
+    public func handle(_ request: borrowing HTTPRequest) -> HTTPResponse {
+        let path = request.path
+        let method = request.method
+        switch path {
+        case "/healthz":
+            guard method == "GET" || method == "HEAD" else { return methodNotAllowed(method, allow: "GET, HEAD") }
+            return .ok
+        case webhookPath:
+            guard method == "POST" else { return methodNotAllowed(method, allow: "POST") }
+            return ingest.handle(request)
+        default:
+            return .error(404, "no route for \(path)")
+        }
+    }
+
+    private func methodNotAllowed(_ method: String, allow: String) -> HTTPResponse {
+        .error(405, "method \(method) not allowed; use \(allow)", headers: [("Allow", allow)])
+    }
+}

@@ -1,0 +1,94 @@
+import CallflowCore
+import EventHTTP
+import Logging
+import WebhookSignature
+
+/// What the engine made of an accepted webhook; decides the HTTP answer.
+public enum IngestResult: Sendable, Equatable {
+    /// Applied to a call (or started one).
+    case accepted
+    /// Same `data.id` seen before: nothing done, 200 so Telnyx stops.
+    case duplicate
+    /// Valid but nothing to do (unknown call, unknown type, stale step): 200, logged.
+    case ignored(reason: String)
+    /// Could not be applied now (store down): 503 so Telnyx redelivers.
+    case unavailable(reason: String)
+}
+
+/// The webhook endpoint: verify → decode → hand to the engine → answer.
+///
+/// Nothing here waits on I/O: verification and decoding are CPU work on the loop thread, the engine
+/// returns synchronously, and commands it issues leave through the outbound client later.
+public final class WebhookIngest {
+    public typealias Engine = (WebhookEvent) -> IngestResult
+
+    private let verifier: WebhookVerifier?
+    private let clock: () -> Int64
+    private let logger: Logger
+    private let engine: Engine
+
+    /// - Parameter verifier: `nil` only with `--insecure-skip-verify` (local development).
+    public init(verifier: WebhookVerifier?, clock: @escaping () -> Int64, logger: Logger, engine: @escaping Engine) {
+        self.verifier = verifier
+        self.clock = clock
+        self.logger = logger
+        self.engine = engine
+    }
+
+    public func handle(_ request: borrowing HTTPRequest) -> HTTPResponse {
+        let decoded: Result<WebhookEvent, WebhookDecodeError>
+        if let verifier {
+            let signature = request.header("telnyx-signature-ed25519")
+            let timestamp = request.header("telnyx-timestamp")
+            let now = clock()
+            do {
+                // Header and clock checks first: a stale or malformed request costs no Ed25519 work.
+                _ = try verifier.precheck(signature: signature, timestamp: timestamp, now: now)
+                let prefix = Array((timestamp ?? "").utf8) + [UInt8(ascii: "|")]
+                decoded = try request.withBody(prefixedBy: prefix) { (signed, body) throws(SignatureFailure) in
+                    try verifier.verify(signature: signature, timestamp: timestamp, signedMessage: signed, now: now)
+                    return Result { () throws(WebhookDecodeError) in try WebhookEvent.decode(body) }
+                }
+            } catch {
+                logger.warning("webhook rejected", metadata: ["reason": "\(error)"])
+                return .error(401, "signature check failed: \(error)")
+            }
+        } else {
+            logger.critical(
+                "INSECURE: webhook signature NOT verified (--insecure-skip-verify); never run this way in production")
+            decoded = request.withBody { _, body in
+                Result { () throws(WebhookDecodeError) in try WebhookEvent.decode(body) }
+            }
+        }
+
+        let event: WebhookEvent
+        switch decoded {
+        case .success(let e): event = e
+        case .failure(let error):
+            logger.warning("webhook refused", metadata: ["reason": "\(error)"])
+            return .error(400, "\(error)")
+        }
+
+        var metadata: Logger.Metadata = ["event_type": "\(event.eventType)", "event.id": "\(event.id)"]
+        if let call = event.call { metadata["call.control_id"] = "\(call.callControlID)" }
+        if case .unknown = event.kind {
+            logger.notice("unknown event type accepted", metadata: metadata)
+        }
+        switch engine(event) {
+        case .accepted:
+            logger.debug("webhook accepted", metadata: metadata)
+            return .ok
+        case .duplicate:
+            logger.info("duplicate webhook ignored", metadata: metadata)
+            return .ok
+        case .ignored(let reason):
+            metadata["reason"] = "\(reason)"
+            logger.info("webhook ignored", metadata: metadata)
+            return .ok
+        case .unavailable(let reason):
+            metadata["reason"] = "\(reason)"
+            logger.error("webhook not applied; asking Telnyx to redeliver", metadata: metadata)
+            return .error(503, "temporarily unavailable: \(reason)")
+        }
+    }
+}

@@ -1,0 +1,141 @@
+import CLibevent
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why the event loop or the HTTP server could not be set up. C failures carry the function name.
+public enum EventLoopError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// A libevent call returned a failure code or a null object.
+    case libevent(function: String, code: Int32)
+    /// The listening socket could not be bound (port in use, bad address, no permission).
+    case bindFailed(host: String, port: Int)
+
+    public var description: String {
+        switch self {
+        case .libevent(let function, let code): return "\(function) failed (\(code))"
+        case .bindFailed(let host, let port):
+            return "cannot listen on \(host):\(port) (address in use, invalid, or not permitted)"
+        }
+    }
+}
+
+private let threadingEnabled: Int32 = evthread_use_pthreads()
+
+/// The one libevent loop of the process.
+///
+/// Loop-confined: created, used and run on one thread (checked with a precondition), because
+/// libevent callbacks are plain C calls that cannot hop to an actor. The only cross-thread entry
+/// is `handle.stop()`, which libevent makes safe once `evthread_use_pthreads` ran.
+public final class EventLoop {
+    let base: OpaquePointer
+    private let owner: pthread_t
+    private var signalEvents: [OpaquePointer] = []
+    private var signalHandlers: [Int32: () -> Void] = [:]
+    private var timers: [Int: (event: OpaquePointer, action: () -> Void)] = [:]
+    private var nextTimerID = 0
+
+    public init() throws(EventLoopError) {
+        guard threadingEnabled == 0 else { throw .libevent(function: "evthread_use_pthreads", code: threadingEnabled) }
+        guard let base = event_base_new() else { throw .libevent(function: "event_base_new", code: -1) }
+        self.base = base
+        self.owner = pthread_self()
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    deinit {
+        for event in signalEvents { event_free(event) }
+        for timer in timers.values { event_free(timer.event) }
+        event_base_free(base)
+    }
+
+    func assertOnLoop() {
+        precondition(pthread_equal(owner, pthread_self()) != 0, "EventLoop used off its thread")
+    }
+
+    /// A thread-safe handle that can stop the loop from anywhere.
+    public var handle: LoopHandle { LoopHandle(base: base) }
+
+    /// Runs until `stop()` or until nothing is left to wait for.
+    public func run() throws(EventLoopError) {
+        assertOnLoop()
+        let rc = event_base_dispatch(base)
+        guard rc >= 0 else { throw .libevent(function: "event_base_dispatch", code: rc) }
+    }
+
+    /// Calls `action` on the loop thread each time the process receives `signalNumber`.
+    public func onSignal(_ signalNumber: Int32, _ action: @escaping () -> Void) throws(EventLoopError) {
+        assertOnLoop()
+        signalHandlers[signalNumber] = action
+        let arg = Unmanaged.passUnretained(self).toOpaque()
+        guard let event = event_new(base, signalNumber, Int16(EV_SIGNAL | EV_PERSIST), { signo, _, arg in
+            guard let arg else { return }
+            let loop = Unmanaged<EventLoop>.fromOpaque(arg).takeUnretainedValue()
+            loop.signalHandlers[signo]?()
+        }, arg) else { throw .libevent(function: "event_new(signal)", code: -1) }
+        let rc = event_add(event, nil)
+        guard rc == 0 else {
+            event_free(event)
+            throw .libevent(function: "event_add(signal)", code: rc)
+        }
+        signalEvents.append(event)
+    }
+
+    /// Runs `action` once on the loop after `milliseconds`. Returns an id for `cancelTimer`.
+    @discardableResult
+    public func schedule(afterMilliseconds milliseconds: Int, _ action: @escaping () -> Void) throws(EventLoopError) -> Int {
+        assertOnLoop()
+        nextTimerID += 1
+        let id = nextTimerID
+        let box = TimerContext(loop: self, id: id)
+        let arg = Unmanaged.passRetained(box).toOpaque()
+        guard let event = event_new(base, -1, 0, { _, _, arg in
+            guard let arg else { return }
+            let box = Unmanaged<TimerContext>.fromOpaque(arg).takeRetainedValue()
+            guard let loop = box.loop, let timer = loop.timers.removeValue(forKey: box.id) else { return }
+            event_free(timer.event)
+            timer.action()
+        }, arg) else {
+            Unmanaged<TimerContext>.fromOpaque(arg).release()
+            throw .libevent(function: "event_new(timer)", code: -1)
+        }
+        var tv = timeval(tv_sec: milliseconds / 1000, tv_usec: Int((milliseconds % 1000) * 1000))
+        let rc = event_add(event, &tv)
+        guard rc == 0 else {
+            event_free(event)
+            Unmanaged<TimerContext>.fromOpaque(arg).release()
+            throw .libevent(function: "event_add(timer)", code: rc)
+        }
+        timers[id] = (event, action)
+        return id
+    }
+
+    /// Cancels a pending timer; a no-op if it already fired.
+    public func cancelTimer(_ id: Int) {
+        assertOnLoop()
+        guard let timer = timers.removeValue(forKey: id) else { return }
+        // The C callback owned one retain of its context; reclaim it before freeing the event.
+        if let arg = event_get_callback_arg(timer.event) {
+            Unmanaged<TimerContext>.fromOpaque(arg).release()
+        }
+        event_free(timer.event)
+    }
+
+    public var pendingTimerCount: Int { timers.count }
+}
+
+private final class TimerContext {
+    weak var loop: EventLoop?
+    let id: Int
+    init(loop: EventLoop, id: Int) {
+        self.loop = loop
+        self.id = id
+    }
+}
+
+/// Stops a loop from any thread. `@unchecked Sendable` because it only ever calls
+/// `event_base_loopexit`, which libevent locks internally once threading is enabled.
+public struct LoopHandle: @unchecked Sendable {
+    let base: OpaquePointer
+    public func stop() { event_base_loopexit(base, nil) }
+}

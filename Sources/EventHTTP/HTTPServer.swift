@@ -1,0 +1,157 @@
+import CLibevent
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Limits that keep one client from holding the server.
+public struct HTTPServerOptions: Sendable, Equatable {
+    public var host: String
+    /// 0 picks a free port (tests); read the real one from `boundPort`.
+    public var port: Int
+    /// Larger bodies are refused with 413 before the handler runs.
+    public var maxBodyBytes: Int
+    public var maxHeaderBytes: Int
+    /// Read/write timeout per connection: a client that stalls mid-request is dropped after it.
+    public var timeoutSeconds: Int
+    /// Past this many open connections the server stops accepting until one closes.
+    public var maxConnections: Int
+
+    public init(
+        host: String = "0.0.0.0", port: Int = 8080, maxBodyBytes: Int = 1 << 20, maxHeaderBytes: Int = 16 << 10,
+        timeoutSeconds: Int = 10, maxConnections: Int = 4096
+    ) {
+        self.host = host
+        self.port = port
+        self.maxBodyBytes = maxBodyBytes
+        self.maxHeaderBytes = maxHeaderBytes
+        self.timeoutSeconds = timeoutSeconds
+        self.maxConnections = maxConnections
+    }
+}
+
+/// An `evhttp` server on the loop. The handler runs on the loop thread and must not block.
+public final class HTTPServer {
+    public typealias Handler = (borrowing HTTPRequest) -> HTTPResponse
+
+    private let loop: EventLoop
+    private let http: OpaquePointer
+    private let listener: OpaquePointer?
+    private let handler: Handler
+    private let maxConnections: Int
+    public private(set) var openConnections = 0
+    private var accepting = true
+    private var stopped = false
+    private var tracked = Set<OpaquePointer>()
+    private let timeoutSeconds: Int
+    private let maxBodyBytes: Int
+    public let boundPort: Int
+
+    public init(loop: EventLoop, options: HTTPServerOptions, handler: @escaping Handler) throws(EventLoopError) {
+        loop.assertOnLoop()
+        guard let http = evhttp_new(loop.base) else { throw .libevent(function: "evhttp_new", code: -1) }
+        self.loop = loop
+        self.http = http
+        self.handler = handler
+        self.maxConnections = max(1, options.maxConnections)
+        self.timeoutSeconds = options.timeoutSeconds
+        // Bodies up to twice the limit are read so the handler layer can refuse them with a JSON 413;
+        // beyond that libevent refuses them itself (its own 413 page), which bounds memory per connection.
+        self.maxBodyBytes = options.maxBodyBytes
+        evhttp_set_max_body_size(http, options.maxBodyBytes * 2 + 65536)
+        evhttp_set_max_headers_size(http, options.maxHeaderBytes)
+        evhttp_set_timeout(http, Int32(clamping: options.timeoutSeconds))
+        // Read and discard an oversize body before closing, so the client sees the 413, not a reset.
+        _ = evhttp_set_flags(http, Int32(EVHTTP_SERVER_LINGERING_CLOSE))
+        // Accept every method so the handler can answer 405 with Allow instead of libevent's 501.
+        let all = EVHTTP_REQ_GET.rawValue | EVHTTP_REQ_POST.rawValue | EVHTTP_REQ_HEAD.rawValue
+            | EVHTTP_REQ_PUT.rawValue | EVHTTP_REQ_DELETE.rawValue | EVHTTP_REQ_OPTIONS.rawValue
+            | EVHTTP_REQ_TRACE.rawValue | EVHTTP_REQ_CONNECT.rawValue | EVHTTP_REQ_PATCH.rawValue
+        evhttp_set_allowed_methods(http, UInt16(all))
+        guard let bound = evhttp_bind_socket_with_handle(http, options.host, UInt16(clamping: options.port)) else {
+            evhttp_free(http)
+            throw .bindFailed(host: options.host, port: options.port)
+        }
+        self.listener = evhttp_bound_socket_get_listener(bound)
+        self.boundPort = HTTPServer.localPort(of: evhttp_bound_socket_get_fd(bound)) ?? options.port
+
+        let arg = Unmanaged.passUnretained(self).toOpaque()
+        evhttp_set_gencb(http, { request, arg in
+            guard let request, let arg else { return }
+            Unmanaged<HTTPServer>.fromOpaque(arg).takeUnretainedValue().handle(request)
+        }, arg)
+    }
+
+    deinit {
+        evhttp_free(http)
+    }
+
+    /// Counts a connection the first time it carries a request; its close callback uncounts it.
+    /// (libevent 2.1 has no hook at accept time. A connection that never completes a request is
+    /// not counted, but the read timeout closes it after `timeoutSeconds`.)
+    private func track(_ request: OpaquePointer) {
+        guard let connection = evhttp_request_get_connection(request), tracked.insert(connection).inserted else { return }
+        openConnections += 1
+        evhttp_connection_set_closecb(connection, { connection, arg in
+            guard let connection, let arg else { return }
+            Unmanaged<HTTPServer>.fromOpaque(arg).takeUnretainedValue().connectionClosed(connection)
+        }, Unmanaged.passUnretained(self).toOpaque())
+        if openConnections >= maxConnections, accepting, let listener {
+            evconnlistener_disable(listener)
+            accepting = false
+        }
+    }
+
+    private func connectionClosed(_ connection: OpaquePointer) {
+        guard tracked.remove(connection) != nil else { return }
+        openConnections -= 1
+        if openConnections < maxConnections, !accepting, !stopped, let listener {
+            evconnlistener_enable(listener)
+            accepting = true
+        }
+    }
+
+    /// Stops accepting new connections (graceful shutdown); open ones finish.
+    public func stopAccepting() {
+        loop.assertOnLoop()
+        if let listener { evconnlistener_disable(listener) }
+        accepting = false
+        stopped = true
+    }
+
+    private func handle(_ request: OpaquePointer) {
+        track(request)
+        let body = evbuffer_get_length(evhttp_request_get_input_buffer(request))
+        let response = body > maxBodyBytes
+            ? HTTPResponse.json(413, Array(#"{"error":"request body is \#(body) bytes; the limit is \#(maxBodyBytes)"}"#.utf8))
+            : handler(HTTPRequest(request: request))
+        if let headers = evhttp_request_get_output_headers(request) {
+            for (name, value) in response.headers { evhttp_add_header(headers, name, value) }
+        }
+        if !response.body.isEmpty, let buffer = evhttp_request_get_output_buffer(request) {
+            _ = response.body.withUnsafeBytes { evbuffer_add(buffer, $0.baseAddress, $0.count) }
+        }
+        evhttp_send_reply(request, Int32(response.status), reasonPhrase(response.status), nil)
+    }
+
+    private static func localPort(of fd: Int32) -> Int? {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let rc = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard rc == 0 else { return nil }
+        switch Int32(storage.ss_family) {
+        case AF_INET:
+            return withUnsafePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin_port)) }
+            }
+        case AF_INET6:
+            return withUnsafePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin6_port)) }
+            }
+        default: return nil
+        }
+    }
+}
+

@@ -1,0 +1,57 @@
+import ArgumentParser
+import CallflowCore
+import CallflowServer
+import Foundation
+import Logging
+
+@main
+struct Callflow: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "callflow",
+        abstract: "An IVR engine for Telnyx Call Control, driven by JSON flow files.",
+        subcommands: [Serve.self]
+    )
+}
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the webhook server.",
+        discussion: "Environment: TELNYX_API_KEY, TELNYX_PUBLIC_KEY, TELNYX_API_BASE_URL, PORT, CALLFLOW_CONFIG."
+    )
+
+    @Option(name: .long, help: "Path to config.json (default: $CALLFLOW_CONFIG, else embedded defaults).")
+    var config: String?
+
+    @Flag(name: .long, help: "Accept webhooks without checking their signature. Local development only.")
+    var insecureSkipVerify = false
+
+    func run() throws {
+        let environment = ProcessInfo.processInfo.environment
+        let loaded: CallflowConfig
+        do { loaded = try ConfigLoader.load(path: config, environment: environment) } catch {
+            FileHandle.standardError.write(Data("callflow: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        let logger = Logging.bootstrap(loaded.log)
+        do {
+            let app = try ServerApp(config: loaded, insecureSkipVerify: insecureSkipVerify, logger: logger)
+            try app.run()
+        } catch {
+            FileHandle.standardError.write(Data("callflow: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+enum Logging {
+    /// Bootstraps swift-log once for the process and returns the root logger.
+    static func bootstrap(_ config: CallflowConfig.Log) -> Logger {
+        let level = Logger.Level(rawValue: config.level) ?? .info
+        let json = config.format == "json"
+        LoggingSystem.bootstrap { label in
+            json ? JSONLogHandler(label: label, level: level) as LogHandler
+                : TextLogHandler(label: label, level: level) as LogHandler
+        }
+        return Logger(label: "callflow")
+    }
+}
