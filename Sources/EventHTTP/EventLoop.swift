@@ -1,4 +1,5 @@
 import CLibevent
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -30,6 +31,8 @@ private let threadingEnabled: Int32 = evthread_use_pthreads()
 public final class EventLoop {
     let base: OpaquePointer
     private let owner: pthread_t
+    /// Shared with every `LoopHandle`; cleared before the base is freed.
+    private let shared: LoopHandle.Shared
     private var signalEvents: [OpaquePointer] = []
     private var signalHandlers: [Int32: () -> Void] = [:]
     private var timers: [Int: (event: OpaquePointer, action: () -> Void)] = [:]
@@ -40,10 +43,12 @@ public final class EventLoop {
         guard let base = event_base_new() else { throw .libevent(function: "event_base_new", code: -1) }
         self.base = base
         self.owner = pthread_self()
+        self.shared = LoopHandle.Shared(base)
         signal(SIGPIPE, SIG_IGN)
     }
 
     deinit {
+        shared.invalidate()
         for event in signalEvents { event_free(event) }
         for timer in timers.values { event_free(timer.event) }
         event_base_free(base)
@@ -54,7 +59,7 @@ public final class EventLoop {
     }
 
     /// A thread-safe handle that can stop the loop from anywhere.
-    public var handle: LoopHandle { LoopHandle(base: base) }
+    public var handle: LoopHandle { LoopHandle(shared: shared) }
 
     /// Runs until `stop()` or until nothing is left to wait for.
     public func run() throws(EventLoopError) {
@@ -133,9 +138,31 @@ private final class TimerContext {
     }
 }
 
-/// Stops a loop from any thread. `@unchecked Sendable` because it only ever calls
-/// `event_base_loopexit`, which libevent locks internally once threading is enabled.
-public struct LoopHandle: @unchecked Sendable {
-    let base: OpaquePointer
-    public func stop() { event_base_loopexit(base, nil) }
+/// Stops a loop from any thread, and is harmless after the loop is gone.
+///
+/// `event_base_loopexit` is thread-safe once `evthread_use_pthreads` ran; the mutex makes the
+/// call and the loop's teardown exclusive, so a late `stop()` never touches a freed base.
+public struct LoopHandle: Sendable {
+    final class Shared: Sendable {
+        private let base: Mutex<BasePointer?>
+
+        init(_ base: OpaquePointer) { self.base = Mutex(BasePointer(raw: base)) }
+
+        func invalidate() { base.withLock { $0 = nil } }
+
+        func stop() {
+            base.withLock { pointer in
+                if let pointer { event_base_loopexit(pointer.raw, nil) }
+            }
+        }
+    }
+
+    /// The base pointer, only ever used under `Shared`'s lock.
+    struct BasePointer: @unchecked Sendable {
+        let raw: OpaquePointer
+    }
+
+    let shared: Shared
+
+    public func stop() { shared.stop() }
 }

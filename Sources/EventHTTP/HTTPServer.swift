@@ -83,6 +83,8 @@ public final class HTTPServer {
     }
 
     deinit {
+        // evhttp_free closes open connections, which would call back into this dying object.
+        for connection in tracked { evhttp_connection_set_closecb(connection, nil, nil) }
         evhttp_free(http)
     }
 

@@ -17,6 +17,14 @@ public struct RecordingSaved: Sendable, Equatable, Hashable {
     public var channels: String?
     public var startedAt: String?
     public var endedAt: String?
+
+    public init(recordingURLs: RecordingURLs = RecordingURLs(), publicRecordingURLs: RecordingURLs = RecordingURLs(), channels: String? = nil, startedAt: String? = nil, endedAt: String? = nil) {
+        self.recordingURLs = recordingURLs
+        self.publicRecordingURLs = publicRecordingURLs
+        self.channels = channels
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+    }
 }
 
 /// `call.recording.transcription.saved`.
@@ -25,12 +33,24 @@ public struct RecordingTranscription: Sendable, Equatable, Hashable {
     public var transcriptionID: String?
     public var status: String?
     public var text: String?
+
+    public init(recordingID: String? = nil, transcriptionID: String? = nil, status: String? = nil, text: String? = nil) {
+        self.recordingID = recordingID
+        self.transcriptionID = transcriptionID
+        self.status = status
+        self.text = text
+    }
 }
 
 /// One turn of an AI conversation (`message_history` of the ai_gather events).
 public struct AIMessage: Sendable, Equatable, Hashable {
     public var role: String?
     public var content: String?
+
+    public init(role: String? = nil, content: String? = nil) {
+        self.role = role
+        self.content = content
+    }
 }
 
 /// `call.conversation.ended`.
@@ -39,6 +59,13 @@ public struct ConversationEnded: Sendable, Equatable, Hashable {
     public var assistantID: String?
     public var reason: String?
     public var durationSeconds: Int?
+
+    public init(conversationID: String? = nil, assistantID: String? = nil, reason: String? = nil, durationSeconds: Int? = nil) {
+        self.conversationID = conversationID
+        self.assistantID = assistantID
+        self.reason = reason
+        self.durationSeconds = durationSeconds
+    }
 }
 
 /// `call.transcription` (real-time transcription).
@@ -46,6 +73,12 @@ public struct TranscriptionData: Sendable, Equatable, Hashable {
     public var transcript: String?
     public var isFinal: Bool?
     public var confidence: Double?
+
+    public init(transcript: String? = nil, isFinal: Bool? = nil, confidence: Double? = nil) {
+        self.transcript = transcript
+        self.isFinal = isFinal
+        self.confidence = confidence
+    }
 }
 
 /// `call.playback.started` / `call.playback.ended` media.
@@ -53,6 +86,12 @@ public struct PlaybackMedia: Sendable, Equatable, Hashable {
     public var mediaURL: String?
     public var mediaName: String?
     public var overlay: Bool?
+
+    public init(mediaURL: String? = nil, mediaName: String? = nil, overlay: Bool? = nil) {
+        self.mediaURL = mediaURL
+        self.mediaName = mediaName
+        self.overlay = overlay
+    }
 }
 
 /// What happened, typed per event type. Types Telnyx documents but the engine does not act on

@@ -4,7 +4,7 @@
 /// `JSONDecoder` does not give — object key order (menu choices and `if` conditions are ordered),
 /// exact JSON pointers and line:column for every diagnostic, lenient typed access on webhooks, and a
 /// byte-stable writer so the same command always serialises to the same body.
-public enum JSONValue: Sendable, Equatable, Hashable {
+public enum JSONValue: Sendable {
     case null
     case bool(Bool)
     /// An integer literal that fits in `Int` (no fraction, no exponent).
@@ -15,6 +15,35 @@ public enum JSONValue: Sendable, Equatable, Hashable {
     case array([JSONValue])
     /// Members in document order. Duplicate keys are rejected by the parser.
     case object(JSONObject)
+}
+
+/// Numbers compare by value (`1000` == `1000.0`), as JSON means them.
+extension JSONValue: Equatable, Hashable {
+    public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
+        switch (lhs, rhs) {
+        case (.null, .null): return true
+        case (.bool(let a), .bool(let b)): return a == b
+        case (.int(let a), .int(let b)): return a == b
+        case (.double(let a), .double(let b)): return a == b
+        case (.int(let a), .double(let b)), (.double(let b), .int(let a)): return Double(a) == b
+        case (.string(let a), .string(let b)): return a == b
+        case (.array(let a), .array(let b)): return a == b
+        case (.object(let a), .object(let b)): return a == b
+        default: return false
+        }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        switch self {
+        case .null: hasher.combine(0)
+        case .bool(let b): hasher.combine(b)
+        case .int(let i): hasher.combine(Double(i))
+        case .double(let d): hasher.combine(d)
+        case .string(let s): hasher.combine(s)
+        case .array(let a): hasher.combine(a)
+        case .object(let o): hasher.combine(o)
+        }
+    }
 }
 
 /// An ordered JSON object. Lookups are linear: objects in webhooks, flows and config are small.

@@ -1,0 +1,27 @@
+# Build: the official Swift image, the same setup script and release build as .ci/run.
+ARG SWIFT_VERSION=6.3
+FROM swift:${SWIFT_VERSION}-bookworm AS build
+WORKDIR /src
+COPY scripts ./scripts
+RUN ./scripts/setup
+COPY Package.swift ./
+COPY Sources ./Sources
+COPY Tests ./Tests
+RUN swift build -c release --product callflow --static-swift-stdlib \
+ && install -D .build/release/callflow /out/callflow
+
+# Run: only the runtime libraries and CA certificates, as a non-root user.
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libevent-2.1-7 libevent-pthreads-2.1-7 libsodium23 ca-certificates curl \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --home-dir /app callflow
+WORKDIR /app
+COPY --from=build /out/callflow /usr/local/bin/callflow
+COPY flows ./flows
+COPY config.example.json ./config.example.json
+USER callflow
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=2s --retries=3 CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1
+ENTRYPOINT ["callflow"]
+CMD ["serve"]

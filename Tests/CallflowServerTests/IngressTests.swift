@@ -1,0 +1,188 @@
+import CallflowCore
+import CallflowServer
+import Foundation
+import Testing
+import WebhookSignature
+
+@Suite(.serialized) struct IngressTests {
+    static let signer = try! WebhookSigner(seed: Array(repeating: 9, count: 32))
+
+    static func config(timeout: Int = 10) -> CallflowConfig {
+        var config = CallflowConfig()
+        config.telnyx.publicKey = signer.publicKeyBase64
+        config.server.timeoutSecs = timeout
+        config.server.maxBodyBytes = 4096
+        return config
+    }
+
+    static func event(_ type: String = "call.initiated", id: String = UUID().uuidString) -> [UInt8] {
+        Array(#"{"data":{"record_type":"event","event_type":"\#(type)","id":"\#(id)","occurred_at":"2026-11-21T10:00:00Z","payload":{"call_control_id":"v3:abc","client_state":null,"direction":"incoming","from":"+13125550101","to":"+13125550100","state":"parked"}},"meta":{"attempt":1,"delivered_to":"http://localhost/webhooks/telnyx"}}"#.utf8)
+    }
+
+    static func signed(_ body: [UInt8], at time: Int64 = Int64(Date().timeIntervalSince1970)) -> [(String, String)] {
+        let ts = String(time)
+        return [("Telnyx-Signature-Ed25519", signer.signature(timestamp: ts, body: body)), ("TELNYX-TIMESTAMP", ts),
+                ("Content-Type", "application/json")]
+    }
+
+    static func post(_ port: Int, _ body: [UInt8], headers: [(String, String)]) throws -> RawResponse {
+        try HTTPClient.request(port: port, method: "POST", path: "/webhooks/telnyx", headers: headers, body: body)
+    }
+
+    @Test func healthAndRouting() throws {
+        let server = try TestServer(config: Self.config())
+        defer { server.stop() }
+        let health = try HTTPClient.request(port: server.port, method: "GET", path: "/healthz")
+        #expect(health.status == 200)
+        #expect(health.body == #"{"status":"ok"}"#)
+        #expect(health.headers["content-type"] == "application/json")
+        let missing = try HTTPClient.request(port: server.port, method: "GET", path: "/nope")
+        #expect(missing.status == 404)
+        #expect(missing.body.hasPrefix(#"{"error":"#))
+        let wrongMethod = try HTTPClient.request(port: server.port, method: "GET", path: "/webhooks/telnyx")
+        #expect(wrongMethod.status == 405)
+        #expect(wrongMethod.headers["allow"] == "POST")
+        #expect(wrongMethod.body.contains("error"))
+        let deleteHealth = try HTTPClient.request(port: server.port, method: "DELETE", path: "/healthz")
+        #expect(deleteHealth.status == 405)
+        #expect(deleteHealth.headers["allow"] == "GET, HEAD")
+    }
+
+    @Test func signedEventsAreAcceptedAndDuplicatesToo() throws {
+        let server = try TestServer(config: Self.config())
+        defer { server.stop() }
+        let body = Self.event(id: "dup-1")
+        #expect(try Self.post(server.port, body, headers: Self.signed(body)).status == 200)
+        #expect(try Self.post(server.port, body, headers: Self.signed(body)).status == 200)
+        let unknown = Self.event("call.something_new")
+        #expect(try Self.post(server.port, unknown, headers: Self.signed(unknown)).status == 200)
+    }
+
+    @Test func signatureFailuresAre401WithTheReason() throws {
+        let server = try TestServer(config: Self.config())
+        defer { server.stop() }
+        let body = Self.event()
+        let now = Int64(Date().timeIntervalSince1970)
+        var tampered = body
+        tampered[tampered.count - 3] = UInt8(ascii: "X")
+        let cases: [([(String, String)], [UInt8], String)] = [
+            (Self.signed(body).map { $0.0.lowercased() == "telnyx-signature-ed25519" ? ($0.0, Self.signed(Array("x".utf8)).first!.1) : $0 }, body, "bad signature"),
+            (Self.signed(body), tampered, "bad signature"),
+            (Self.signed(body, at: now - 301), body, "stale timestamp"),
+            (Self.signed(body, at: now + 400), body, "future timestamp"),
+            ([], body, "missing header telnyx-signature-ed25519"),
+            (Self.signed(body).filter { $0.0 != "TELNYX-TIMESTAMP" }, body, "missing header telnyx-timestamp"),
+            ([("telnyx-signature-ed25519", "@@@"), ("telnyx-timestamp", String(now))], body, "not base64"),
+        ]
+        for (headers, sent, reason) in cases {
+            let response = try Self.post(server.port, sent, headers: headers)
+            #expect(response.status == 401, "\(reason)")
+            #expect(response.body.contains(reason), "\(response.body) should name \(reason)")
+        }
+    }
+
+    @Test func badBodiesAre400And413() throws {
+        let server = try TestServer(config: Self.config())
+        defer { server.stop() }
+        let malformed = Array(#"{"data": {"event_type": "call.answered", "#.utf8)
+        let r1 = try Self.post(server.port, malformed, headers: Self.signed(malformed))
+        #expect(r1.status == 400)
+        #expect(r1.body.contains("malformed JSON"))
+        let noType = Array(#"{"data":{"id":"x","payload":{}}}"#.utf8)
+        let r2 = try Self.post(server.port, noType, headers: Self.signed(noType))
+        #expect(r2.status == 400)
+        #expect(r2.body.contains("data.event_type"))
+        let big = Array(repeating: UInt8(ascii: "a"), count: 5000)
+        let r3 = try Self.post(server.port, big, headers: Self.signed(big))
+        #expect(r3.status == 413)
+        #expect(r3.body.contains("limit"))
+        let huge = Array(repeating: UInt8(ascii: "a"), count: 200_000)
+        let r4 = try Self.post(server.port, huge, headers: Self.signed(huge))
+        #expect(r4.status == 413)
+        #expect(try HTTPClient.request(port: server.port, method: "GET", path: "/healthz").status == 200)
+    }
+
+    @Test func stalledClientIsDroppedWhileHealthKeepsAnswering() throws {
+        let server = try TestServer(config: Self.config(timeout: 1))
+        defer { server.stop() }
+        let stalled = try RawConnection(port: server.port, timeoutSeconds: 4)
+        stalled.send("POST /webhooks/telnyx HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{\"data\":")
+        let started = Date()
+        #expect(try HTTPClient.request(port: server.port, method: "GET", path: "/healthz").status == 200)
+        let (_, closed) = stalled.readUntilClose()
+        #expect(closed, "server kept a stalled connection open")
+        #expect(Date().timeIntervalSince(started) < 3.5)
+        #expect(try HTTPClient.request(port: server.port, method: "GET", path: "/healthz").status == 200)
+    }
+
+    @Test func survivesArbitraryBytes() throws {
+        let server = try TestServer(config: Self.config(timeout: 1))
+        defer { server.stop() }
+        var rng = SystemRandomNumberGenerator()
+        let prefixes = ["", "GET / HTTP/1.1\r\n", "POST /webhooks/telnyx HTTP/1.1\r\nContent-Length: 10\r\n\r\n",
+                        "POST /webhooks/telnyx HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"]
+        for i in 0..<60 {
+            let connection = try RawConnection(port: server.port, timeoutSeconds: 2)
+            let noise = (0..<Int.random(in: 0..<400, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            connection.send(Array(prefixes[i % prefixes.count].utf8) + noise + Array("\r\n\r\n".utf8))
+            _ = connection.readResponse()
+        }
+        #expect(try HTTPClient.request(port: server.port, method: "GET", path: "/healthz").status == 200)
+    }
+
+    @Test func insecureModeAcceptsUnsigned() throws {
+        let server = try TestServer(config: CallflowConfig(), insecure: true)
+        defer { server.stop() }
+        #expect(try Self.post(server.port, Self.event(), headers: []).status == 200)
+    }
+
+    @Test func refusesToStartWithoutKey() {
+        #expect {
+            _ = try TestServer(config: CallflowConfig())
+        } throws: { error in
+            "\(error)".contains("TELNYX_PUBLIC_KEY")
+        }
+        var bad = CallflowConfig()
+        bad.telnyx.publicKey = "c2hvcnQ="
+        #expect {
+            _ = try TestServer(config: bad)
+        } throws: { error in
+            "\(error)".contains("expected 32")
+        }
+    }
+
+    @Test func connectionLimitStopsAccepting() throws {
+        var config = Self.config()
+        config.server.maxConnections = 2
+        let server = try TestServer(config: config)
+        defer { server.stop() }
+        // Two keep-alive connections that each completed a request hold both slots.
+        let a = try RawConnection(port: server.port, timeoutSeconds: 1)
+        let b = try RawConnection(port: server.port, timeoutSeconds: 1)
+        for c in [a, b] {
+            c.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(c.readResponse()?.status == 200)
+        }
+        // A third connects (kernel backlog) but is not served while both are open.
+        let c = try RawConnection(port: server.port, timeoutSeconds: 1)
+        c.send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        #expect(c.readResponse() == nil)
+        // Closing one frees a slot and the waiting connection is served.
+        a.send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        _ = a.readResponse()
+        let c2 = try RawConnection(port: server.port, timeoutSeconds: 3)
+        _ = c
+        c2.send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        #expect(c2.readResponse()?.status == 200)
+    }
+}
+
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        return z ^ (z >> 31)
+    }
+}

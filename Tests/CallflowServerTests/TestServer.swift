@@ -1,0 +1,49 @@
+import CallflowServer
+import EventHTTP
+import Foundation
+import Logging
+import Synchronization
+
+/// Runs a real `ServerApp` on its own thread (its event loop is confined there) on a free port.
+final class TestServer: Sendable {
+    let port: Int
+    private let handle: LoopHandle
+    private let finished: DispatchSemaphore
+
+    static let quietLogger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+
+    init(config: CallflowConfig, insecure: Bool = false) throws {
+        var config = config
+        config.server.host = "127.0.0.1"
+        config.server.port = 0
+        let started = DispatchSemaphore(value: 0)
+        let finished = DispatchSemaphore(value: 0)
+        let outcome = Mutex<Result<(Int, LoopHandle), any Error>?>(nil)
+        let frozen = config
+        let thread = Thread {
+            do {
+                let app = try ServerApp(config: frozen, insecureSkipVerify: insecure, logger: TestServer.quietLogger)
+                outcome.withLock { $0 = .success((app.port, app.loop.handle)) }
+                started.signal()
+                try app.run(handleSignals: false)
+            } catch {
+                outcome.withLock { $0 = .failure(error) }
+                started.signal()
+            }
+            finished.signal()
+        }
+        thread.start()
+        started.wait()
+        let (port, handle) = try outcome.withLock { $0! }.get()
+        self.port = port
+        self.handle = handle
+        self.finished = finished
+    }
+
+    func stop() {
+        handle.stop()
+        finished.wait()
+    }
+
+    deinit { handle.stop() }
+}
