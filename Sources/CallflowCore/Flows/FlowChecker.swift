@@ -1,0 +1,137 @@
+/// Checks that need the whole flow set: edge targets, gotos, reachability, cycles that never
+/// wait, and what `on_hangup` may do.
+public enum FlowChecker {
+    /// Each outgoing edge with the JSON pointer (under the node) of the field that names it.
+    public static func edges(of kind: NodeKind) -> [(pointer: [String], target: String)] {
+        switch kind {
+        case .answer(let next), .set(_, let next), .pause(_, let next), .say(_, let next), .command(_, _, _, let next):
+            return [(["next"], next)]
+        case .play(_, let next, let onError):
+            return [(["next"], next)] + (onError.map { [(["on_error"], $0)] } ?? [])
+        case .menu(let m):
+            return m.choices.map { (["choices", $0.digit], $0.target) } + [(["on_invalid"], m.onInvalid), (["on_no_input"], m.onNoInput)]
+        case .gather(let g): return [(["next"], g.next), (["on_invalid"], g.onInvalid), (["on_no_input"], g.onNoInput)]
+        case .switch(_, let cases, let order, let def): return order.map { (["cases", $0], cases[$0]!) } + [(["default"], def)]
+        case .if(let conditions, let otherwise):
+            return conditions.enumerated().map { (["conditions", String($0.offset), "next"], $0.element.next) } + [(["else"], otherwise)]
+        case .hours(_, let open, let closed): return [(["on_open"], open), (["on_closed"], closed)]
+        case .transfer(_, _, _, let f), .connect(_, _, _, _, let f): return [(["on_failure"], f)]
+        case .record(let r): return [(["next"], r.next)]
+        case .http(let h): return (h.next.map { [(["next"], $0)] } ?? []) + (h.onError.map { [(["on_error"], $0)] } ?? [])
+        case .aiGather(_, _, _, let next, let onError): return [(["next"], next), (["on_error"], onError)]
+        case .machineDetection(let h, let m, let u): return [(["on_human"], h), (["on_machine"], m), (["on_unknown"], u)]
+        case .goto, .hangup, .reject: return []
+        }
+    }
+
+    public static func check(flows: [String: Flow], files: [String: String]) -> [Diagnostic] {
+        var out: [Diagnostic] = []
+        for name in flows.keys.sorted() {
+            let flow = flows[name]!
+            let file = files[name] ?? name
+            func error(_ pointer: [String], _ message: String) {
+                out.append(Diagnostic(.error, file: file, pointer: JSONPointer.string(pointer), message))
+            }
+            func missing(_ target: String, _ pointer: [String]) {
+                var message = "\"\(target)\" is not a node of this flow"
+                if let s = Spelling.nearest(to: target, in: flow.order) { message += "; did you mean \"\(s)\"?" }
+                error(pointer, message)
+            }
+            if flow.nodes[flow.start] == nil && !flow.order.contains(flow.start) { missing(flow.start, ["start"]) }
+            if let h = flow.onHangup, flow.nodes[h] == nil && !flow.order.contains(h) { missing(h, ["on_hangup"]) }
+            for id in flow.order {
+                guard let node = flow.nodes[id] else { continue }
+                for edge in edges(of: node.kind) where !flow.order.contains(edge.target) {
+                    missing(edge.target, ["nodes", id] + edge.pointer)
+                }
+                if case .goto(let other, let target) = node.kind {
+                    if let otherFlow = flows[other] {
+                        if let target, !otherFlow.order.contains(target) {
+                            var message = "flow \"\(other)\" has no node \"\(target)\""
+                            if let s = Spelling.nearest(to: target, in: otherFlow.order) { message += "; did you mean \"\(s)\"?" }
+                            error(["nodes", id, "node"], message)
+                        }
+                    } else if files[other] == nil {
+                        var message = "goto names flow \"\(other)\", which does not exist"
+                        if let s = Spelling.nearest(to: other, in: files.keys) { message += "; did you mean \"\(s)\"?" }
+                        error(["nodes", id, "flow"], message)
+                    }
+                }
+            }
+
+            // What runs from the start, and what runs after a hang-up.
+            let fromStart = reachable(from: [flow.start], in: flow)
+            let fromHangup = flow.onHangup.map { reachable(from: [$0], in: flow) } ?? []
+            for id in flow.order where !fromStart.contains(id) && !fromHangup.contains(id) {
+                out.append(Diagnostic(.warning, file: file, pointer: JSONPointer.string(["nodes", id]),
+                                      "node \"\(id)\" is unreachable from \"\(flow.start)\""
+                                        + (flow.onHangup == nil ? "" : " or on_hangup")))
+            }
+            for id in flow.order where fromHangup.contains(id) {
+                guard let node = flow.nodes[id] else { continue }
+                if node.kind.issuesCallCommand {
+                    error(["nodes", id, "type"], "on_hangup runs after the caller has gone: it may use only set, switch, if and http, not \(node.kind.typeName)")
+                }
+            }
+            for id in flow.order where fromStart.contains(id) {
+                guard let node = flow.nodes[id], case .http(let h) = node.kind else { continue }
+                if h.next == nil { error(["nodes", id], "missing required field \"next\"") }
+                if h.onError == nil { error(["nodes", id], "missing required field \"on_error\"") }
+            }
+        }
+        out += instantCycles(flows: flows, files: files)
+        return out
+    }
+
+    static func reachable(from roots: [String], in flow: Flow) -> Set<String> {
+        var seen = Set<String>()
+        var stack = roots
+        while let id = stack.popLast() {
+            guard seen.insert(id).inserted, let node = flow.nodes[id] else { continue }
+            stack += edges(of: node.kind).map(\.target)
+        }
+        return seen
+    }
+
+    /// Cycles made only of nodes that do not wait (set, switch, if, hours, goto, command without
+    /// wait_for): at run time they would spin without ever giving the caller a turn.
+    static func instantCycles(flows: [String: Flow], files: [String: String]) -> [Diagnostic] {
+        struct Key: Hashable { let flow: String, node: String }
+        func successors(_ k: Key) -> [Key] {
+            guard let flow = flows[k.flow], let node = flow.nodes[k.node], !node.kind.waits else { return [] }
+            if case .goto(let other, let target) = node.kind {
+                guard let o = flows[other] else { return [] }
+                return [Key(flow: other, node: target ?? o.start)]
+            }
+            return edges(of: node.kind).map { Key(flow: k.flow, node: $0.target) }
+        }
+        var state: [Key: Int] = [:]  // 1 = on stack, 2 = done
+        var reported = Set<Set<Key>>()
+        var out: [Diagnostic] = []
+        for name in flows.keys.sorted() {
+            for id in flows[name]!.order {
+                var path: [Key] = []
+                func visit(_ k: Key) {
+                    if state[k] == 2 { return }
+                    if state[k] == 1 {
+                        guard let start = path.firstIndex(of: k) else { return }
+                        let cycle = Array(path[start...])
+                        if reported.insert(Set(cycle)).inserted {
+                            let names = (cycle + [k]).map { $0.flow == k.flow ? $0.node : "\($0.flow)/\($0.node)" }
+                            out.append(Diagnostic(.error, file: files[k.flow] ?? k.flow, pointer: JSONPointer.string(["nodes", k.node]),
+                                                  "cycle that never waits for the caller or a timer: \(names.joined(separator: " → "))"))
+                        }
+                        return
+                    }
+                    state[k] = 1
+                    path.append(k)
+                    for s in successors(k) { visit(s) }
+                    path.removeLast()
+                    state[k] = 2
+                }
+                visit(Key(flow: name, node: id))
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,581 @@
+/// Turns one flow file's bytes into a `Flow`, collecting every problem with its JSON pointer.
+/// Cross-node checks (targets, reachability, cycles, gotos) live in `FlowChecker`.
+public struct FlowParser {
+    public let file: String
+    public let name: String
+    let timeZones: any TimeZoneProvider
+    var diagnostics: [Diagnostic] = []
+
+    public init(file: String, name: String, timeZones: any TimeZoneProvider) {
+        self.file = file
+        self.name = name
+        self.timeZones = timeZones
+    }
+
+    /// Parses `bytes`; returns the flow when it has no errors, and all diagnostics either way.
+    public static func parse(
+        _ bytes: [UInt8], file: String, name: String, timeZones: any TimeZoneProvider
+    ) -> (flow: Flow?, diagnostics: [Diagnostic]) {
+        var parser = FlowParser(file: file, name: name, timeZones: timeZones)
+        let root: JSONValue
+        do { root = try JSONParser.parse(bytes) } catch {
+            return (nil, [Diagnostic(.error, file: file, pointer: "", "invalid JSON at \(error.line):\(error.column): \(error.message)")])
+        }
+        let flow = parser.flow(root)
+        let ok = !parser.diagnostics.contains { $0.severity == .error }
+        return (ok ? flow : nil, parser.diagnostics)
+    }
+
+    mutating func error(_ pointer: [String], _ message: String) {
+        diagnostics.append(Diagnostic(.error, file: file, pointer: JSONPointer.string(pointer), message))
+    }
+
+    mutating func unknownKeys(_ object: JSONObject, _ pointer: [String], allowed: [String], what: String) {
+        for key in object.keys where !allowed.contains(key) {
+            var message = "unknown field \"\(key)\" for \(what)"
+            if let s = Spelling.nearest(to: key, in: allowed) { message += "; did you mean \"\(s)\"?" }
+            error(pointer + [key], message)
+        }
+    }
+
+    // MARK: typed field access
+
+    mutating func string(_ o: JSONObject, _ key: String, _ p: [String], required: Bool = true) -> String? {
+        guard let v = o[key] else {
+            if required { error(p, "missing required field \"\(key)\"") }
+            return nil
+        }
+        guard case .string(let s) = v else {
+            error(p + [key], "expected string, found \(v.typeName)")
+            return nil
+        }
+        return s
+    }
+
+    mutating func nonEmpty(_ o: JSONObject, _ key: String, _ p: [String], required: Bool = true) -> String? {
+        guard let s = string(o, key, p, required: required) else { return nil }
+        if s.isEmpty {
+            error(p + [key], "must not be empty")
+            return nil
+        }
+        return s
+    }
+
+    mutating func int(_ o: JSONObject, _ key: String, _ p: [String], required: Bool = true, range: ClosedRange<Int>) -> Int? {
+        guard let v = o[key] else {
+            if required { error(p, "missing required field \"\(key)\"") }
+            return nil
+        }
+        guard let i = v.intValue else {
+            error(p + [key], "expected integer, found \(v.typeName)")
+            return nil
+        }
+        guard range.contains(i) else {
+            error(p + [key], "must be between \(range.lowerBound) and \(range.upperBound), found \(i)")
+            return nil
+        }
+        return i
+    }
+
+    mutating func bool(_ o: JSONObject, _ key: String, _ p: [String]) -> Bool? {
+        guard let v = o[key] else { return nil }
+        guard case .bool(let b) = v else {
+            error(p + [key], "expected boolean, found \(v.typeName)")
+            return nil
+        }
+        return b
+    }
+
+    mutating func object(_ o: JSONObject, _ key: String, _ p: [String], required: Bool = true) -> JSONObject? {
+        guard let v = o[key] else {
+            if required { error(p, "missing required field \"\(key)\"") }
+            return nil
+        }
+        guard case .object(let obj) = v else {
+            error(p + [key], "expected object, found \(v.typeName)")
+            return nil
+        }
+        return obj
+    }
+
+    mutating func template(_ o: JSONObject, _ key: String, _ p: [String], required: Bool = true) -> Template? {
+        guard let s = string(o, key, p, required: required) else { return nil }
+        return template(s, p + [key])
+    }
+
+    mutating func template(_ s: String, _ p: [String]) -> Template? {
+        do { return try Template(s) } catch {
+            self.error(p, "\(error)")
+            return nil
+        }
+    }
+
+    /// A target node id (checked against the node set later).
+    mutating func target(_ o: JSONObject, _ key: String, _ p: [String], required: Bool = true) -> String? {
+        nonEmpty(o, key, p, required: required)
+    }
+
+    // MARK: flow
+
+    mutating func flow(_ root: JSONValue) -> Flow? {
+        guard case .object(let top) = root else {
+            error([], "a flow must be a JSON object")
+            return nil
+        }
+        unknownKeys(top, [], allowed: NodeFields.topLevel, what: "a flow")
+        let start = nonEmpty(top, "start", [])
+        let description = string(top, "description", [], required: false)
+        var defaults = Flow.Defaults()
+        if let d = object(top, "defaults", [], required: false) {
+            unknownKeys(d, ["defaults"], allowed: ["voice", "language"], what: "defaults")
+            if let v = nonEmpty(d, "voice", ["defaults"], required: false) { defaults.voice = v }
+            if let l = nonEmpty(d, "language", ["defaults"], required: false) { defaults.language = l }
+        }
+        let vars = object(top, "vars", [], required: false) ?? JSONObject()
+        let onHangup = nonEmpty(top, "on_hangup", [], required: false)
+        var nodes: [String: Node] = [:]
+        var order: [String] = []
+        if let nodeObjects = object(top, "nodes", []) {
+            if nodeObjects.isEmpty { error(["nodes"], "a flow needs at least one node") }
+            for (id, value) in nodeObjects.members {
+                if let node = node(id: id, value, ["nodes", id], defaults: defaults) {
+                    nodes[id] = node
+                }
+                order.append(id)
+            }
+        }
+        guard let start else { return nil }
+        return Flow(name: name, description: description, start: start, defaults: defaults, vars: vars,
+                    onHangup: onHangup, nodes: nodes, order: order)
+    }
+
+    // MARK: nodes
+
+    mutating func node(id: String, _ value: JSONValue, _ p: [String], defaults: Flow.Defaults) -> Node? {
+        guard case .object(let o) = value else {
+            error(p, "a node must be an object, found \(value.typeName)")
+            return nil
+        }
+        guard let type = string(o, "type", p) else { return nil }
+        guard let spec = NodeFields.specs[type] else {
+            var message = "unknown node type \"\(type)\""
+            if let s = Spelling.nearest(to: type, in: NodeFields.specs.keys.sorted()) { message += "; did you mean \"\(s)\"?" }
+            error(p + ["type"], message)
+            return nil
+        }
+        unknownKeys(o, p, allowed: spec.all, what: "a \(type) node")
+        _ = string(o, "description", p, required: false)
+        let before = diagnostics.count
+        let kind = self.kind(type, o, p)
+        guard let kind, diagnostics.count == before || !diagnostics[before...].contains(where: { $0.severity == .error }) else {
+            return nil
+        }
+        return Node(id: id, kind: kind)
+    }
+
+    mutating func kind(_ type: String, _ o: JSONObject, _ p: [String]) -> NodeKind? {
+        switch type {
+        case "answer":
+            return target(o, "next", p).map { .answer(next: $0) }
+        case "say":
+            let text = template(o, "text", p)
+            let voice = nonEmpty(o, "voice", p, required: false)
+            let language = nonEmpty(o, "language", p, required: false)
+            let ssml = bool(o, "ssml", p) ?? false
+            guard let text, let next = target(o, "next", p) else { return nil }
+            return .say(.say(text, voice: voice, language: language, ssml: ssml), next: next)
+        case "play":
+            let next = target(o, "next", p)
+            let onError = target(o, "on_error", p, required: false)
+            let url = template(o, "url", p, required: false)
+            let media = template(o, "media", p, required: false)
+            if url != nil && media != nil { error(p, "give either \"url\" or \"media\", not both") }
+            guard let source = url ?? media else {
+                if o["url"] == nil && o["media"] == nil { error(p, "missing required field \"url\" (or \"media\")") }
+                return nil
+            }
+            guard let next else { return nil }
+            return .play(.play(source), next: next, onError: onError)
+        case "menu":
+            return menu(o, p)
+        case "gather":
+            return gather(o, p)
+        case "set":
+            guard let vars = object(o, "vars", p), let next = target(o, "next", p) else { return nil }
+            for (pointer, problem) in TemplatedJSON.problems(in: .object(vars)) { error(p + ["vars"] + pointer, "\(problem)") }
+            return .set(vars: vars, next: next)
+        case "switch":
+            let value = template(o, "value", p)
+            let def = target(o, "default", p)
+            guard let cases = object(o, "cases", p) else { return nil }
+            var map: [String: String] = [:]
+            for (key, v) in cases.members {
+                guard let t = v.stringValue, !t.isEmpty else {
+                    error(p + ["cases", key], "expected a node name, found \(v.typeName)")
+                    continue
+                }
+                map[key] = t
+            }
+            guard let value, let def else { return nil }
+            return .switch(value: value, cases: map, caseOrder: cases.keys, default: def)
+        case "if":
+            return ifNode(o, p)
+        case "hours":
+            return hours(o, p)
+        case "transfer":
+            let to = dialable(o, "to", p)
+            let from = o["from"] == nil ? nil : dialable(o, "from", p)
+            let timeout = int(o, "timeout_secs", p, required: false, range: 5...600)
+            guard let to, let onFailure = target(o, "on_failure", p) else { return nil }
+            return .transfer(to: to, from: from, timeoutSecs: timeout, onFailure: onFailure)
+        case "connect":
+            let to = dialable(o, "to", p)
+            let from = dialable(o, "from", p)
+            let timeout = int(o, "timeout_secs", p, required: false, range: 5...600)
+            let whisper = o["whisper"] == nil ? nil : prompt(o["whisper"]!, p + ["whisper"])
+            guard let to, let from, let onFailure = target(o, "on_failure", p) else { return nil }
+            return .connect(to: to, from: from, timeoutSecs: timeout, whisper: whisper, onFailure: onFailure)
+        case "record":
+            let promptValue = o["prompt"].flatMap { prompt($0, p + ["prompt"]) }
+            let beep = bool(o, "beep", p) ?? true
+            let maxLength = int(o, "max_length_secs", p, range: 1...14_400)
+            let silence = int(o, "silence_timeout_secs", p, required: false, range: 1...600)
+            var format = "mp3"
+            if let f = string(o, "format", p, required: false) {
+                if f == "mp3" || f == "wav" { format = f } else { error(p + ["format"], "expected \"mp3\" or \"wav\", found \"\(f)\"") }
+            }
+            guard let maxLength, let saveAs = variableName(o, "save_as", p), let next = target(o, "next", p) else { return nil }
+            return .record(RecordSpec(prompt: promptValue, beep: beep, maxLengthSecs: maxLength, silenceTimeoutSecs: silence,
+                                      format: format, saveAs: saveAs, next: next))
+        case "http":
+            return http(o, p)
+        case "ai_gather":
+            let greeting = template(o, "greeting", p, required: false)
+            guard let parameters = object(o, "parameters", p) else { return nil }
+            if parameters["type"] == nil && parameters["properties"] == nil {
+                error(p + ["parameters"], "expected a JSON Schema object (with \"type\" and \"properties\")")
+            }
+            guard let saveAs = variableName(o, "save_as", p), let next = target(o, "next", p),
+                let onError = target(o, "on_error", p)
+            else { return nil }
+            _ = nonEmpty(o, "voice", p, required: false)
+            _ = nonEmpty(o, "language", p, required: false)
+            return .aiGather(parameters: .object(parameters), greeting: greeting, saveAs: saveAs, next: next, onError: onError)
+        case "machine_detection":
+            let h = target(o, "on_human", p), m = target(o, "on_machine", p), u = target(o, "on_unknown", p)
+            guard let h, let m, let u else { return nil }
+            return .machineDetection(onHuman: h, onMachine: m, onUnknown: u)
+        case "command":
+            return command(o, p)
+        case "pause":
+            guard let v = o["seconds"] else {
+                error(p, "missing required field \"seconds\"")
+                return nil
+            }
+            guard let seconds = v.doubleValue, seconds > 0, seconds <= 3600 else {
+                error(p + ["seconds"], "expected a number of seconds between 0 and 3600, found \(v.jsonString)")
+                return nil
+            }
+            guard let next = target(o, "next", p) else { return nil }
+            return .pause(seconds: seconds, next: next)
+        case "goto":
+            guard let flow = nonEmpty(o, "flow", p) else { return nil }
+            return .goto(flow: flow, node: nonEmpty(o, "node", p, required: false))
+        case "hangup":
+            return .hangup
+        case "reject":
+            guard let cause = string(o, "cause", p) else { return nil }
+            let causes = ["CALL_REJECTED", "USER_BUSY"]
+            guard causes.contains(cause) else {
+                error(p + ["cause"], "expected CALL_REJECTED or USER_BUSY, found \"\(cause)\"")
+                return nil
+            }
+            return .reject(cause: cause)
+        default:
+            return nil
+        }
+    }
+
+    mutating func variableName(_ o: JSONObject, _ key: String, _ p: [String]) -> String? {
+        guard let name = nonEmpty(o, key, p) else { return nil }
+        let ok = name.unicodeScalars.allSatisfy { ($0.properties.isAlphabetic && $0.isASCII) || ("0"..."9").contains($0) || $0 == "_" }
+        guard ok else {
+            error(p + [key], "variable names use letters, digits and _ only, found \"\(name)\"")
+            return nil
+        }
+        return name
+    }
+
+    /// A phone number or SIP URI (or a template that yields one at run time).
+    mutating func dialable(_ o: JSONObject, _ key: String, _ p: [String]) -> Template? {
+        guard let t = template(o, key, p) else { return nil }
+        if t.references.isEmpty && !E164.isDialable(t.source) {
+            error(p + [key], "\"\(t.source)\" is not an E.164 number (+13125550100) or a sip: URI")
+        }
+        return t
+    }
+
+    mutating func prompt(_ value: JSONValue, _ p: [String]) -> Prompt? {
+        if case .string(let s) = value { return template(s, p).map { .say($0, voice: nil, language: nil, ssml: false) } }
+        guard case .object(let o) = value else {
+            error(p, "a prompt is {\"say\": text} or {\"play\": url}, found \(value.typeName)")
+            return nil
+        }
+        unknownKeys(o, p, allowed: NodeFields.promptKeys, what: "a prompt")
+        if o["say"] != nil && o["play"] != nil { error(p, "a prompt has either \"say\" or \"play\", not both") }
+        if o["play"] != nil {
+            return template(o, "play", p).map { .play($0) }
+        }
+        guard o["say"] != nil else {
+            error(p, "a prompt needs \"say\" (text) or \"play\" (audio URL)")
+            return nil
+        }
+        let voice = nonEmpty(o, "voice", p, required: false)
+        let language = nonEmpty(o, "language", p, required: false)
+        let ssml = bool(o, "ssml", p) ?? false
+        return template(o, "say", p).map { .say($0, voice: voice, language: language, ssml: ssml) }
+    }
+
+    mutating func menu(_ o: JSONObject, _ p: [String]) -> NodeKind? {
+        let promptValue = o["prompt"].flatMap { prompt($0, p + ["prompt"]) }
+        if o["prompt"] == nil { error(p, "missing required field \"prompt\"") }
+        let invalid = o["invalid"].flatMap { prompt($0, p + ["invalid"]) }
+        let noInput = o["no_input"].flatMap { prompt($0, p + ["no_input"]) }
+        let timeout = int(o, "timeout_ms", p, required: false, range: 500...120_000) ?? 5000
+        let attempts = int(o, "max_attempts", p, required: false, range: 1...10) ?? 3
+        var choices: [(String, String)] = []
+        if let c = object(o, "choices", p) {
+            if c.isEmpty { error(p + ["choices"], "a menu needs at least one choice") }
+            for (key, v) in c.members {
+                if key.count != 1 || !"0123456789*#".contains(key) {
+                    error(p + ["choices", key], "menu choices are single keys 0-9, * or #, found \"\(key)\"")
+                }
+                guard let t = v.stringValue, !t.isEmpty else {
+                    error(p + ["choices", key], "expected a node name, found \(v.typeName)")
+                    continue
+                }
+                choices.append((key, t))
+            }
+        }
+        let onInvalid = target(o, "on_invalid", p), onNoInput = target(o, "on_no_input", p)
+        guard let promptValue, let onInvalid, let onNoInput else { return nil }
+        return .menu(MenuSpec(prompt: promptValue, choices: choices, timeoutMs: timeout, maxAttempts: attempts, invalid: invalid,
+                              noInput: noInput, onInvalid: onInvalid, onNoInput: onNoInput))
+    }
+
+    mutating func gather(_ o: JSONObject, _ p: [String]) -> NodeKind? {
+        let promptValue = o["prompt"].flatMap { prompt($0, p + ["prompt"]) }
+        let minDigits = int(o, "min_digits", p, range: 1...128)
+        let maxDigits = int(o, "max_digits", p, range: 1...128)
+        if let minDigits, let maxDigits, minDigits > maxDigits {
+            error(p + ["min_digits"], "min_digits (\(minDigits)) is larger than max_digits (\(maxDigits))")
+        }
+        var terminator: String? = nil
+        if let t = string(o, "terminator", p, required: false) {
+            if t.count == 1 && "0123456789*#".contains(t) { terminator = t } else {
+                error(p + ["terminator"], "a terminator is one key 0-9, * or #, found \"\(t)\"")
+            }
+        }
+        let timeout = int(o, "timeout_ms", p, required: false, range: 500...120_000)
+        let interDigit = int(o, "inter_digit_timeout_ms", p, required: false, range: 500...120_000)
+        var pattern: String? = nil
+        if let pat = string(o, "pattern", p, required: false) {
+            if (try? Regex(pat)) == nil { error(p + ["pattern"], "not a valid regular expression: \(pat)") } else { pattern = pat }
+        }
+        let attempts = int(o, "max_attempts", p, required: false, range: 1...10) ?? 1
+        let sensitive = bool(o, "sensitive", p) ?? false
+        let saveAs = variableName(o, "save_as", p)
+        let next = target(o, "next", p), onInvalid = target(o, "on_invalid", p), onNoInput = target(o, "on_no_input", p)
+        guard let minDigits, let maxDigits, let saveAs, let next, let onInvalid, let onNoInput else { return nil }
+        return .gather(GatherSpec(prompt: promptValue, minDigits: minDigits, maxDigits: maxDigits, terminator: terminator,
+                                  timeoutMs: timeout, interDigitTimeoutMs: interDigit, pattern: pattern, maxAttempts: attempts,
+                                  saveAs: saveAs, sensitive: sensitive, next: next, onInvalid: onInvalid, onNoInput: onNoInput))
+    }
+
+    mutating func ifNode(_ o: JSONObject, _ p: [String]) -> NodeKind? {
+        let otherwise = target(o, "else", p)
+        guard let list = o["conditions"] else {
+            error(p, "missing required field \"conditions\"")
+            return nil
+        }
+        guard case .array(let items) = list, !items.isEmpty else {
+            error(p + ["conditions"], "expected a non-empty array of conditions")
+            return nil
+        }
+        var conditions: [Condition] = []
+        for (i, item) in items.enumerated() {
+            let cp = p + ["conditions", String(i)]
+            guard case .object(let c) = item else {
+                error(cp, "expected object, found \(item.typeName)")
+                continue
+            }
+            unknownKeys(c, cp, allowed: NodeFields.conditionKeys, what: "a condition")
+            let value = template(c, "value", cp)
+            let opName = string(c, "op", cp)
+            let op = opName.flatMap(Condition.Op.init(rawValue:))
+            if let opName, op == nil {
+                var message = "unknown op \"\(opName)\" (use \(Condition.Op.allCases.map(\.rawValue).joined(separator: " ")))"
+                if let s = Spelling.nearest(to: opName, in: Condition.Op.allCases.map(\.rawValue)) { message += "; did you mean \"\(s)\"?" }
+                error(cp + ["op"], message)
+            }
+            if let op, op != .empty, c["to"] == nil { error(cp, "op \"\(op.rawValue)\" needs a \"to\" value") }
+            if op == .matches, let pattern = c["to"]?.stringValue, (try? Regex(pattern)) == nil {
+                error(cp + ["to"], "not a valid regular expression: \(pattern)")
+            }
+            let next = target(c, "next", cp)
+            if let value, let op, let next { conditions.append(Condition(value: value, op: op, to: c["to"], next: next)) }
+        }
+        guard let otherwise, conditions.count == items.count else { return nil }
+        return .if(conditions: conditions, else: otherwise)
+    }
+
+    static let dayNames = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
+
+    mutating func hours(_ o: JSONObject, _ p: [String]) -> NodeKind? {
+        let zone = nonEmpty(o, "timezone", p)
+        var rules: TimeZoneRules? = nil
+        if let zone {
+            rules = timeZones.rules(for: zone)
+            if rules == nil { error(p + ["timezone"], "unknown IANA time zone \"\(zone)\" (like America/Chicago)") }
+        }
+        var ranges: [Int: [ClosedRange<Int>]] = [:]
+        if let open = object(o, "open", p) {
+            for (key, value) in open.members {
+                let kp = p + ["open", key]
+                guard let days = Self.days(key) else {
+                    error(kp, "expected a day (mon) or day range (mon-fri), found \"\(key)\"")
+                    continue
+                }
+                guard case .array(let list) = value else {
+                    error(kp, "expected a list of \"HH:MM-HH:MM\" ranges")
+                    continue
+                }
+                for (i, item) in list.enumerated() {
+                    guard let text = item.stringValue, let range = Self.minuteRange(text) else {
+                        error(kp + [String(i)], "expected \"HH:MM-HH:MM\" (24-hour, start before end), found \(item.jsonString)")
+                        continue
+                    }
+                    for d in days { ranges[d, default: []].append(range) }
+                }
+            }
+        }
+        var closed = Set<String>()
+        if let list = o["closed_dates"] {
+            if case .array(let items) = list {
+                for (i, item) in items.enumerated() {
+                    if let d = item.stringValue, Self.isDate(d) { closed.insert(d) } else {
+                        error(p + ["closed_dates", String(i)], "expected a date \"YYYY-MM-DD\", found \(item.jsonString)")
+                    }
+                }
+            } else {
+                error(p + ["closed_dates"], "expected a list of dates")
+            }
+        }
+        let onOpen = target(o, "on_open", p), onClosed = target(o, "on_closed", p)
+        guard let zone, let rules, let onOpen, let onClosed else { return nil }
+        return .hours(OpeningHours(timezone: zone, rules: rules, ranges: ranges, closedDates: closed), onOpen: onOpen, onClosed: onClosed)
+    }
+
+    static func days(_ key: String) -> [Int]? {
+        let parts = key.lowercased().split(separator: "-", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 1 || parts.count == 2 else { return nil }
+        guard let a = dayNames.firstIndex(of: parts[0]) else { return nil }
+        guard parts.count == 2 else { return [a] }
+        guard let b = dayNames.firstIndex(of: parts[1]) else { return nil }
+        var out = [a], d = a
+        while d != b {
+            d = (d + 1) % 7
+            out.append(d)
+        }
+        return out
+    }
+
+    static func minuteRange(_ text: String) -> ClosedRange<Int>? {
+        let parts = text.split(separator: "-")
+        guard parts.count == 2, let a = minute(parts[0]), let b = minute(parts[1]), a < b else { return nil }
+        return a...(b - 1)
+    }
+
+    static func minute(_ s: Substring) -> Int? {
+        let hm = s.split(separator: ":")
+        guard hm.count == 2, hm[0].count == 2, hm[1].count == 2, let h = Int(hm[0]), let m = Int(hm[1]),
+            (0...24).contains(h), (0...59).contains(m), h * 60 + m <= 1440
+        else { return nil }
+        return h * 60 + m
+    }
+
+    static func isDate(_ s: String) -> Bool {
+        let parts = s.split(separator: "-")
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+            let m = Int(parts[1]), let d = Int(parts[2]), Int(parts[0]) != nil
+        else { return false }
+        return (1...12).contains(m) && (1...31).contains(d)
+    }
+
+    mutating func http(_ o: JSONObject, _ p: [String]) -> NodeKind? {
+        var method: String? = nil
+        if let m = string(o, "method", p) {
+            let upper = m.uppercased()
+            if ["GET", "POST", "PUT", "PATCH", "DELETE"].contains(upper) { method = upper } else {
+                error(p + ["method"], "expected GET, POST, PUT, PATCH or DELETE, found \"\(m)\"")
+            }
+        }
+        let url = template(o, "url", p)
+        if let url, !(url.source.hasPrefix("https://") || url.source.hasPrefix("http://") || url.source.hasPrefix("{{")) {
+            error(p + ["url"], "expected an http(s) URL, found \"\(url.source)\"")
+        }
+        var headers: [(String, Template)] = []
+        if let h = object(o, "headers", p, required: false) {
+            for (name, value) in h.members {
+                guard let s = value.stringValue else {
+                    error(p + ["headers", name], "expected string, found \(value.typeName)")
+                    continue
+                }
+                if let t = template(s, p + ["headers", name]) { headers.append((name, t)) }
+            }
+        }
+        let body = o["body"]
+        if let body {
+            for (pointer, problem) in TemplatedJSON.problems(in: body) { error(p + ["body"] + pointer, "\(problem)") }
+            if method == "GET" { error(p + ["body"], "a GET request has no body") }
+        }
+        let timeout = int(o, "timeout_ms", p, required: false, range: 100...60_000) ?? 5000
+        let saveAs = o["save_as"] == nil ? nil : variableName(o, "save_as", p)
+        let next = target(o, "next", p, required: false)
+        let onError = target(o, "on_error", p, required: false)
+        guard let method, let url else { return nil }
+        return .http(HTTPSpec(method: method, url: url, headers: headers, body: body, timeoutMs: timeout, saveAs: saveAs,
+                              next: next, onError: onError))
+    }
+
+    mutating func command(_ o: JSONObject, _ p: [String]) -> NodeKind? {
+        let params = object(o, "params", p, required: false) ?? JSONObject()
+        let waitFor = nonEmpty(o, "wait_for", p, required: false)
+        if let waitFor, !WebhookEvent.documentedTypes.contains(waitFor) {
+            var message = "unknown event type \"\(waitFor)\""
+            if let s = Spelling.nearest(to: waitFor, in: WebhookEvent.documentedTypes) { message += "; did you mean \"\(s)\"?" }
+            error(p + ["wait_for"], message)
+        }
+        guard let action = nonEmpty(o, "action", p) else { return nil }
+        guard let spec = CommandCatalog.actions[action], action != "dial" else {
+            var message = "unknown call action \"\(action)\""
+            if let s = Spelling.nearest(to: action, in: CommandCatalog.actions.keys) { message += "; did you mean \"\(s)\"?" }
+            error(p + ["action"], message)
+            return nil
+        }
+        for key in params.keys where !spec.params.contains(key) {
+            var message = "\(action) does not take \"\(key)\""
+            if let s = Spelling.nearest(to: key, in: spec.params) { message += "; did you mean \"\(s)\"?" }
+            error(p + ["params", key], message)
+        }
+        for key in ["client_state", "command_id"] where params[key] != nil {
+            error(p + ["params", key], "\(key) is set by the engine for every command")
+        }
+        for key in spec.required where params[key] == nil {
+            error(p + ["params"], "\(action) requires \"\(key)\"")
+        }
+        for (pointer, problem) in TemplatedJSON.problems(in: .object(params)) { error(p + ["params"] + pointer, "\(problem)") }
+        guard let next = target(o, "next", p) else { return nil }
+        return .command(action: action, params: params, waitFor: waitFor, next: next)
+    }
+}

@@ -1,0 +1,54 @@
+/// All flows of one revision. A call keeps the set it started with, so a reload never changes
+/// the menu under a caller's feet.
+public struct FlowSet: Sendable, Equatable {
+    public var flows: [String: Flow]
+    /// Identifies this set's content (hash of the files); shown by `/v1/flows` and stored per call.
+    public var revision: String
+
+    public init(flows: [String: Flow], revision: String) {
+        self.flows = flows
+        self.revision = revision
+    }
+
+    public subscript(name: String) -> Flow? { flows[name] }
+
+    /// Parses and checks flow files (name → bytes). Returns the set only when there is no error.
+    public static func load(
+        files: [(name: String, file: String, bytes: [UInt8])], timeZones: any TimeZoneProvider
+    ) -> (set: FlowSet?, diagnostics: [Diagnostic]) {
+        var diagnostics: [Diagnostic] = []
+        var flows: [String: Flow] = [:]
+        var fileOf: [String: String] = [:]
+        var hash = FNV1a()
+        var failed = false
+        for entry in files.sorted(by: { $0.name < $1.name }) {
+            hash.add(entry.name)
+            hash.add(entry.bytes)
+            let (flow, found) = FlowParser.parse(entry.bytes, file: entry.file, name: entry.name, timeZones: timeZones)
+            diagnostics += found
+            fileOf[entry.name] = entry.file
+            if let flow { flows[entry.name] = flow } else { failed = true }
+        }
+        diagnostics += FlowChecker.check(flows: flows, files: fileOf)
+        if failed || diagnostics.contains(where: { $0.severity == .error }) { return (nil, diagnostics) }
+        return (FlowSet(flows: flows, revision: hash.hex), diagnostics)
+    }
+}
+
+/// 64-bit FNV-1a: a stable content hash with no dependency (revision ids, not security).
+struct FNV1a {
+    private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
+    mutating func add(_ bytes: some Sequence<UInt8>) {
+        for b in bytes {
+            value ^= UInt64(b)
+            value = value &* 0x0000_0100_0000_01B3
+        }
+        value ^= 0xFF
+        value = value &* 0x0000_0100_0000_01B3
+    }
+    mutating func add(_ s: String) { add(s.utf8) }
+    var hex: String {
+        let s = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - s.count) + s
+    }
+}

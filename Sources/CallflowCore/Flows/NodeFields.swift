@@ -1,0 +1,42 @@
+/// The fields each node type takes: what `callflow check` uses to flag unknown or misspelled
+/// fields and missing required ones, and what `schema/flow.schema.json` mirrors.
+public enum NodeFields {
+    public struct Spec: Sendable {
+        public var required: [String]
+        public var optional: [String]
+        public var all: [String] { ["type", "description"] + required + optional }
+    }
+
+    public static let specs: [String: Spec] = [
+        "answer": Spec(required: ["next"], optional: []),
+        "say": Spec(required: ["text", "next"], optional: ["voice", "language", "ssml"]),
+        "play": Spec(required: ["next"], optional: ["url", "media", "on_error"]),
+        "menu": Spec(required: ["prompt", "choices", "on_invalid", "on_no_input"],
+                     optional: ["timeout_ms", "max_attempts", "invalid", "no_input"]),
+        "gather": Spec(required: ["min_digits", "max_digits", "save_as", "next", "on_invalid", "on_no_input"],
+                       optional: ["prompt", "terminator", "timeout_ms", "inter_digit_timeout_ms", "pattern",
+                                  "max_attempts", "sensitive"]),
+        "set": Spec(required: ["vars", "next"], optional: []),
+        "switch": Spec(required: ["value", "cases", "default"], optional: []),
+        "if": Spec(required: ["conditions", "else"], optional: []),
+        "hours": Spec(required: ["timezone", "open", "on_open", "on_closed"], optional: ["closed_dates"]),
+        "transfer": Spec(required: ["to", "on_failure"], optional: ["from", "timeout_secs"]),
+        "connect": Spec(required: ["to", "from", "on_failure"], optional: ["timeout_secs", "whisper"]),
+        "record": Spec(required: ["max_length_secs", "save_as", "next"],
+                       optional: ["prompt", "beep", "silence_timeout_secs", "format"]),
+        "http": Spec(required: ["method", "url"],
+                     optional: ["headers", "body", "timeout_ms", "save_as", "next", "on_error"]),
+        "ai_gather": Spec(required: ["parameters", "save_as", "next", "on_error"],
+                          optional: ["greeting", "voice", "language"]),
+        "machine_detection": Spec(required: ["on_human", "on_machine", "on_unknown"], optional: []),
+        "command": Spec(required: ["action", "next"], optional: ["params", "wait_for"]),
+        "pause": Spec(required: ["seconds", "next"], optional: []),
+        "goto": Spec(required: ["flow"], optional: ["node"]),
+        "hangup": Spec(required: [], optional: []),
+        "reject": Spec(required: ["cause"], optional: []),
+    ]
+
+    public static let topLevel = ["$schema", "description", "start", "defaults", "vars", "on_hangup", "nodes"]
+    public static let promptKeys = ["say", "play", "voice", "language", "ssml"]
+    public static let conditionKeys = ["value", "op", "to", "next"]
+}
