@@ -24,10 +24,11 @@ public struct Node: Sendable, Equatable {
     public var kind: NodeKind
 }
 
-/// What to play: text-to-speech or an audio file.
+/// What to play: text-to-speech, an audio file by URL, or a media file uploaded to Telnyx.
 public enum Prompt: Sendable, Equatable {
     case say(Template, voice: String?, language: String?, ssml: Bool)
     case play(Template)
+    case media(Template)
 }
 
 /// Where to go on a condition (`if` node).
@@ -125,7 +126,7 @@ public enum NodeKind: Sendable, Equatable {
     case connect(to: Template, from: Template, timeoutSecs: Int?, whisper: Prompt?, onFailure: String)
     case record(RecordSpec)
     case http(HTTPSpec)
-    case aiGather(parameters: JSONValue, greeting: Template?, saveAs: String, next: String, onError: String)
+    case aiGather(parameters: JSONValue, greeting: Template?, voice: String?, saveAs: String, next: String, onError: String)
     case machineDetection(onHuman: String, onMachine: String, onUnknown: String)
     case command(action: String, params: JSONObject, waitFor: String?, next: String)
     case pause(seconds: Double, next: String)
@@ -175,7 +176,7 @@ public enum NodeKind: Sendable, Equatable {
         case .connect(_, _, _, _, let onFailure): return [("on_failure", onFailure)]
         case .record(let r): return [("next", r.next)]
         case .http(let h): return (h.next.map { [("next", $0)] } ?? []) + (h.onError.map { [("on_error", $0)] } ?? [])
-        case .aiGather(_, _, _, let next, let onError): return [("next", next), ("on_error", onError)]
+        case .aiGather(_, _, _, _, let next, let onError): return [("next", next), ("on_error", onError)]
         case .machineDetection(let h, let m, let u): return [("on_human", h), ("on_machine", m), ("on_unknown", u)]
         case .command(_, _, _, let next): return [("next", next)]
         case .goto, .hangup, .reject: return []

@@ -18,7 +18,7 @@ public enum FlowChecker {
         case .transfer(_, _, _, let f), .connect(_, _, _, _, let f): return [(["on_failure"], f)]
         case .record(let r): return [(["next"], r.next)]
         case .http(let h): return (h.next.map { [(["next"], $0)] } ?? []) + (h.onError.map { [(["on_error"], $0)] } ?? [])
-        case .aiGather(_, _, _, let next, let onError): return [(["next"], next), (["on_error"], onError)]
+        case .aiGather(_, _, _, _, let next, let onError): return [(["next"], next), (["on_error"], onError)]
         case .machineDetection(let h, let m, let u): return [(["on_human"], h), (["on_machine"], m), (["on_unknown"], u)]
         case .goto, .hangup, .reject: return []
         }

@@ -195,7 +195,7 @@ public struct FlowParser {
                 return nil
             }
             guard let next else { return nil }
-            return .play(.play(source), next: next, onError: onError)
+            return .play(url != nil ? .play(source) : .media(source), next: next, onError: onError)
         case "menu":
             return menu(o, p)
         case "gather":
@@ -258,9 +258,8 @@ public struct FlowParser {
             guard let saveAs = variableName(o, "save_as", p), let next = target(o, "next", p),
                 let onError = target(o, "on_error", p)
             else { return nil }
-            _ = nonEmpty(o, "voice", p, required: false)
-            _ = nonEmpty(o, "language", p, required: false)
-            return .aiGather(parameters: .object(parameters), greeting: greeting, saveAs: saveAs, next: next, onError: onError)
+            let voice = nonEmpty(o, "voice", p, required: false)
+            return .aiGather(parameters: .object(parameters), greeting: greeting, voice: voice, saveAs: saveAs, next: next, onError: onError)
         case "machine_detection":
             let h = target(o, "on_human", p), m = target(o, "on_machine", p), u = target(o, "on_unknown", p)
             guard let h, let m, let u else { return nil }
@@ -322,12 +321,16 @@ public struct FlowParser {
             return nil
         }
         unknownKeys(o, p, allowed: NodeFields.promptKeys, what: "a prompt")
-        if o["say"] != nil && o["play"] != nil { error(p, "a prompt has either \"say\" or \"play\", not both") }
+        let kinds = ["say", "play", "media"].filter { o[$0] != nil }
+        if kinds.count > 1 { error(p, "a prompt has one of \"say\", \"play\" or \"media\", not \(kinds.joined(separator: " and "))") }
         if o["play"] != nil {
             return template(o, "play", p).map { .play($0) }
         }
+        if o["media"] != nil {
+            return template(o, "media", p).map { .media($0) }
+        }
         guard o["say"] != nil else {
-            error(p, "a prompt needs \"say\" (text) or \"play\" (audio URL)")
+            error(p, "a prompt needs \"say\" (text), \"play\" (audio URL) or \"media\" (Telnyx media name)")
             return nil
         }
         let voice = nonEmpty(o, "voice", p, required: false)

@@ -27,7 +27,7 @@ public enum NodeFields {
         "http": Spec(required: ["method", "url"],
                      optional: ["headers", "body", "timeout_ms", "save_as", "next", "on_error"]),
         "ai_gather": Spec(required: ["parameters", "save_as", "next", "on_error"],
-                          optional: ["greeting", "voice", "language"]),
+                          optional: ["greeting", "voice"]),
         "machine_detection": Spec(required: ["on_human", "on_machine", "on_unknown"], optional: []),
         "command": Spec(required: ["action", "next"], optional: ["params", "wait_for"]),
         "pause": Spec(required: ["seconds", "next"], optional: []),
@@ -37,6 +37,6 @@ public enum NodeFields {
     ]
 
     public static let topLevel = ["$schema", "description", "start", "defaults", "vars", "on_hangup", "nodes"]
-    public static let promptKeys = ["say", "play", "voice", "language", "ssml"]
+    public static let promptKeys = ["say", "play", "media", "voice", "language", "ssml"]
     public static let conditionKeys = ["value", "op", "to", "next"]
 }

@@ -1,0 +1,50 @@
+/// One request to the Telnyx Call Control API, as data. The machine produces these; the shell's
+/// client sends them (in order per call, retried with the same `command_id`).
+public struct CallCommand: Sendable, Equatable, CustomStringConvertible {
+    /// The leg the action applies to; for `dial` the leg on whose behalf we dial.
+    public var callControlID: String
+    /// `answer`, `speak`, ..., or `dial` (`POST /calls`).
+    public var action: String
+    /// The JSON body, including `client_state` and `command_id`.
+    public var body: JSONObject
+
+    public init(callControlID: String, action: String, body: JSONObject) {
+        self.callControlID = callControlID
+        self.action = action
+        self.body = body
+    }
+
+    public var commandID: String? { body["command_id"]?.stringValue }
+
+    /// Path under the API base URL.
+    public var path: String {
+        action == "dial" ? "/calls" : "/calls/\(PathEscape.segment(callControlID))/actions/\(action)"
+    }
+
+    public var description: String { "\(action) \(body.jsonStringRedacted)" }
+}
+
+extension JSONObject {
+    /// The body as JSON for logs and traces (no secrets live in command bodies).
+    public var jsonStringRedacted: String { JSONValue.object(self).jsonString }
+}
+
+/// Percent-encoding for one URL path segment (call control ids contain `:`).
+public enum PathEscape {
+    public static func segment(_ s: String) -> String {
+        var out = ""
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"), UInt8(ascii: ":"):
+                out.unicodeScalars.append(Unicode.Scalar(b))
+            default:
+                let hex = Array("0123456789ABCDEF".unicodeScalars)
+                out += "%"
+                out.unicodeScalars.append(hex[Int(b >> 4)])
+                out.unicodeScalars.append(hex[Int(b & 15)])
+            }
+        }
+        return out
+    }
+}

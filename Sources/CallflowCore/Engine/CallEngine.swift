@@ -1,0 +1,134 @@
+/// All live calls and the flows they run. Routes each verified webhook to its call's machine,
+/// starts calls on `call.initiated`, and keeps every flow revision that a live call still uses.
+///
+/// Pure like the machine: the shell owns one engine on the loop thread, feeds it events and
+/// executes the effects it returns.
+public struct CallEngine: Sendable {
+    public private(set) var flows: FlowSet
+    private var retired: [String: FlowSet] = [:]
+    public private(set) var calls: [String: CallState] = [:]
+    /// Traces of recently finished calls, newest last (bounded).
+    public private(set) var finished: [(id: String, trace: [TraceEntry])] = []
+    private var dedupe: DedupeWindow
+    public var routes: [String: String]
+    public var defaultFlow: String?
+    public static let finishedKept = 1000
+
+    public init(flows: FlowSet, routes: [String: String] = [:], defaultFlow: String? = nil, dedupeWindowSeconds: Int64 = 3600) {
+        self.flows = flows
+        self.routes = routes
+        self.defaultFlow = defaultFlow
+        self.dedupe = DedupeWindow(windowSeconds: dedupeWindowSeconds)
+    }
+
+    /// New calls use `newFlows`; calls in progress keep the revision they started with.
+    public mutating func reload(_ newFlows: FlowSet) {
+        if flows.revision != newFlows.revision { retired[flows.revision] = flows }
+        flows = newFlows
+        pruneRevisions()
+    }
+
+    func flowSet(_ revision: String) -> FlowSet? {
+        revision == flows.revision ? flows : retired[revision]
+    }
+
+    /// The flow to run for a call to `number`.
+    public func route(_ number: String) -> String? { routes[number] ?? defaultFlow }
+
+    /// Applies one webhook.
+    public mutating func receive(_ event: WebhookEvent, now: Int64) -> EngineOutput {
+        guard dedupe.insert(event.id, now: now) else { return EngineOutput(.duplicate) }
+        guard let leg = event.call else { return EngineOutput(.ignored("\(event.eventType) names no call")) }
+        if calls[leg.callControlID] != nil {
+            return apply(.webhook(event), to: leg.callControlID, now: now)
+        }
+        if let parent = StepTag(clientState: leg.clientState)?.parent, calls[parent] != nil {
+            return apply(.webhook(event), to: parent, now: now)
+        }
+        guard case .callInitiated(let direction, _, _, _) = event.kind, direction != .outgoing else {
+            return EngineOutput(.ignored("\(event.eventType) for unknown call \(leg.callControlID)"))
+        }
+        let to = leg.to ?? ""
+        guard let flow = route(to), flows[flow] != nil else {
+            let reason = route(to).map { "flow \"\($0)\" for \(to) is not loaded" } ?? "no flow routes calls to \(to) and flows.default is unset"
+            let reject = CallCommand(callControlID: leg.callControlID, action: "reject", body: [
+                "cause": "CALL_REJECTED", "client_state": .string(StepTag(step: 0).encoded),
+                "command_id": .string("cf-reject-\(event.id)"),
+            ])
+            return EngineOutput(.accepted, effects: [
+                CallEffect(call: leg.callControlID, flow: "", node: "", effect: .log(level: .warning, message: "rejecting call: \(reason)")),
+                CallEffect(call: leg.callControlID, flow: "", node: "", effect: .command(reject)),
+            ])
+        }
+        let transition = CallMachine(flows: flows).start(leg: leg, flow: flow, direction: "inbound", now: now)
+        return store(transition)
+    }
+
+    /// Starts a flow on a call we placed (outbound dial); its events then route like any call.
+    public mutating func startOutbound(leg: CallLeg, flow: String, vars: JSONObject, now: Int64) -> EngineOutput {
+        let transition = CallMachine(flows: flows).start(leg: leg, flow: flow, direction: "outbound", vars: vars, answered: true, now: now)
+        return store(transition)
+    }
+
+    /// Applies a non-webhook input (HTTP result, timer, command failure) to a call.
+    public mutating func apply(_ input: MachineInput, to id: String, now: Int64) -> EngineOutput {
+        guard let state = calls[id] else { return EngineOutput(.ignored("call \(id) is not live")) }
+        guard let set = flowSet(state.flowRevision) else {
+            return EngineOutput(.ignored("flow revision \(state.flowRevision) of call \(id) is gone"))
+        }
+        let transition = CallMachine(flows: set).handle(state, input, now: now)
+        var output = store(transition)
+        switch transition.disposition {
+        case .applied: break
+        case .stale(let why): output.disposition = .stale(why)
+        case .ignored(let why): output.disposition = .ignored(why)
+        }
+        return output
+    }
+
+    private mutating func store(_ t: Transition) -> EngineOutput {
+        let id = t.state.callControlID
+        let effects = t.effects.map { CallEffect(call: id, flow: t.state.flow, node: t.state.node, effect: $0) }
+        if t.state.phase == .ended {
+            calls[id] = nil
+            finished.append((id, t.state.trace))
+            if finished.count > Self.finishedKept { finished.removeFirst(finished.count - Self.finishedKept) }
+            pruneRevisions()
+        } else {
+            calls[id] = t.state
+        }
+        return EngineOutput(.accepted, effects: effects)
+    }
+
+    private mutating func pruneRevisions() {
+        guard !retired.isEmpty else { return }
+        let used = Set(calls.values.map(\.flowRevision))
+        retired = retired.filter { used.contains($0.key) }
+    }
+
+    public var retainedRevisions: [String] { [flows.revision] + retired.keys.sorted() }
+}
+
+/// An effect with the call context it came from (for logs: call, flow, node).
+public struct CallEffect: Sendable, Equatable {
+    public var call: String
+    public var flow: String
+    public var node: String
+    public var effect: Effect
+}
+
+public struct EngineOutput: Sendable, Equatable {
+    public enum Disposition: Sendable, Equatable {
+        case accepted
+        case duplicate
+        case stale(String)
+        case ignored(String)
+    }
+    public var disposition: Disposition
+    public var effects: [CallEffect]
+
+    public init(_ disposition: Disposition, effects: [CallEffect] = []) {
+        self.disposition = disposition
+        self.effects = effects
+    }
+}

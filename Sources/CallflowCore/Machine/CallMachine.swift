@@ -1,0 +1,496 @@
+/// The flow interpreter: `(state, input, now) → (state, effects)`. Pure and deterministic — no
+/// clock, disk or network. Everything it needs from the world arrives as `MachineInput`, and
+/// everything it wants done leaves as `Effect`, which is what makes simulation, replay and
+/// property tests possible.
+public struct CallMachine: Sendable {
+    public let flows: FlowSet
+    /// More node entries than this without waiting for the caller or a timer hangs up (runtime loop guard).
+    public static let maxInstantSteps = 100
+    /// Trace entries kept per call (oldest dropped first).
+    public static let maxTrace = 400
+
+    public init(flows: FlowSet) { self.flows = flows }
+
+    /// Starts `flow` for a new call at its start node (or `node`).
+    public func start(
+        leg: CallLeg, flow name: String, node: String? = nil, direction: String, vars: JSONObject = [:], answered: Bool = false,
+        now: Int64
+    ) -> Transition {
+        let flow = flows[name]
+        var initial = flow?.vars ?? [:]
+        for (k, v) in vars.members { initial[k] = v }
+        let state = CallState(
+            callControlID: leg.callControlID, flowRevision: flows.revision, flow: name, node: node ?? flow?.start ?? "", step: 0,
+            waiting: .nothing, vars: initial,
+            facts: CallFacts(from: leg.from ?? "", to: leg.to ?? "", direction: direction, connectionID: leg.connectionID),
+            answered: answered)
+        var run = Run(state: state, now: now, flows: flows)
+        guard let flow else {
+            run.log(.error, "flow \"\(name)\" does not exist")
+            run.issue("reject", ["cause": "CALL_REJECTED"])
+            run.state.phase = .hangingUp
+            run.state.waiting = .hangup
+            return run.finish(.applied)
+        }
+        run.enter(node ?? flow.start)
+        run.runCurrent()
+        return run.finish(.applied)
+    }
+
+    public func handle(_ state: CallState, _ input: MachineInput, now: Int64) -> Transition {
+        var run = Run(state: state, now: now, flows: flows)
+        let disposition = run.handle(input)
+        return run.finish(disposition)
+    }
+}
+
+/// One application of the machine: the state being changed and the effects collected.
+struct Run {
+    var state: CallState
+    var effects: [Effect] = []
+    let now: Int64
+    let flows: FlowSet
+    var instantSteps = 0
+
+    init(state: CallState, now: Int64, flows: FlowSet) {
+        self.state = state
+        self.now = now
+        self.flows = flows
+    }
+
+    func finish(_ disposition: Disposition) -> Transition {
+        Transition(state: state, effects: effects, disposition: disposition)
+    }
+
+    // MARK: bookkeeping
+
+    mutating func trace(_ kind: TraceEntry.Kind, _ detail: String) {
+        state.trace.append(TraceEntry(at: now, step: state.step, kind: kind, detail: detail))
+        if state.trace.count > CallMachine.maxTrace { state.trace.removeFirst(state.trace.count - CallMachine.maxTrace) }
+    }
+
+    mutating func log(_ level: Effect.LogLevel, _ message: String) {
+        effects.append(.log(level: level, message: message))
+        trace(.note, message)
+    }
+
+    var callHash: String {
+        var h = FNV1a()
+        h.add(state.callControlID)
+        return String(h.hex.prefix(10))
+    }
+
+    var commandID: String { "cf-\(callHash)-\(state.step)-\(state.commandSeq)" }
+
+    /// Issues a call command tagged with the current step. `leg` defaults to this call's leg.
+    mutating func issue(_ action: String, _ body: JSONObject, leg: String? = nil, tag: StepTag? = nil) {
+        state.commandSeq += 1
+        var b = body
+        b["client_state"] = .string((tag ?? StepTag(step: state.step)).encoded)
+        b["command_id"] = .string(commandID)
+        effects.append(.command(CallCommand(callControlID: leg ?? state.callControlID, action: action, body: b)))
+        trace(.command, "\(action) \(commandID)")
+    }
+
+    mutating func render(_ template: Template) -> String {
+        let r = template.render(state.templateContext)
+        for m in r.missing { log(.warning, "template value \(m) is missing in node \"\(state.node)\"; rendered empty") }
+        return r.text
+    }
+
+    mutating func renderJSON(_ value: JSONValue) -> JSONValue {
+        var missing: [String] = []
+        let out = TemplatedJSON.render(value, state.templateContext, missing: &missing)
+        for m in missing { log(.warning, "template value \(m) is missing in node \"\(state.node)\"; rendered empty") }
+        return out
+    }
+
+    var flow: Flow? { flows[state.flow] }
+    var node: Node? { flow?.nodes[state.node] }
+
+    // MARK: moving through the flow
+
+    /// Enters a node: a new step, fresh attempts. Does not run it.
+    mutating func enter(_ id: String) {
+        state.node = id
+        state.step += 1
+        state.commandSeq = 0
+        state.attempt = 0
+        state.lastFailure = nil
+        state.waiting = .nothing
+        trace(.node, "\(state.flow)/\(id)")
+    }
+
+    /// Follows an edge and runs until the call waits.
+    mutating func move(_ target: String?) {
+        guard let target else {
+            if state.phase == .afterHangup { return end("on_hangup finished") }
+            log(.error, "node \"\(state.node)\" has nowhere to go; hanging up")
+            return hangUp()
+        }
+        enter(target)
+        runCurrent()
+    }
+
+    mutating func end(_ reason: String) {
+        state.phase = .ended
+        state.waiting = .nothing
+        trace(.note, "ended: \(reason)")
+        effects.append(.ended(reason: reason))
+    }
+
+    mutating func hangUp() {
+        guard state.phase == .running || state.phase == .handedOff else {
+            if state.phase == .afterHangup { end("on_hangup stopped") }
+            return
+        }
+        issue("hangup", [:])
+        state.phase = .hangingUp
+        state.waiting = .hangup
+    }
+
+    /// Runs nodes that complete at once until one waits.
+    mutating func runCurrent() {
+        while true {
+            instantSteps += 1
+            if instantSteps > CallMachine.maxInstantSteps {
+                log(.error, "flow looped: more than \(CallMachine.maxInstantSteps) steps without waiting (at \"\(state.flow)/\(state.node)\"); hanging up")
+                return state.phase == .afterHangup ? end("on_hangup looped") : hangUp()
+            }
+            guard let flow, let node = flow.nodes[state.node] else {
+                log(.error, "node \"\(state.flow)/\(state.node)\" does not exist; hanging up")
+                return state.phase == .afterHangup ? end("on_hangup broken") : hangUp()
+            }
+            if state.phase == .afterHangup && node.kind.issuesCallCommand {
+                return end("on_hangup reached \(node.kind.typeName) node \"\(node.id)\"")
+            }
+            switch node.kind {
+            case .answer(let next):
+                if state.answered {
+                    enter(next)
+                    continue
+                }
+                issue("answer", [:])
+                state.waiting = .answered
+                return
+            case .say(let prompt, _):
+                issuePrompt(prompt)
+                state.waiting = .speakEnded
+                return
+            case .play(let prompt, _, _):
+                issuePrompt(prompt)
+                state.waiting = .playbackEnded
+                return
+            case .menu, .gather:
+                return startInput()
+            case .set(let vars, let next):
+                for (key, value) in vars.members { state.vars[key] = renderJSON(value) }
+                enter(next)
+            case .switch(let value, let cases, _, let fallback):
+                let text = render(value)
+                enter(cases[text] ?? fallback)
+            case .if(let conditions, let otherwise):
+                var target = otherwise
+                for condition in conditions where evaluate(condition) {
+                    target = condition.next
+                    break
+                }
+                enter(target)
+            case .hours(let hours, let onOpen, let onClosed):
+                let local = hours.rules.local(now)
+                let open = !hours.closedDates.contains(local.date)
+                    && (hours.ranges[local.weekday] ?? []).contains { $0.contains(local.minuteOfDay) }
+                trace(.note, "hours \(hours.timezone) \(local.date) weekday \(local.weekday) minute \(local.minuteOfDay): \(open ? "open" : "closed")")
+                enter(open ? onOpen : onClosed)
+            case .transfer(let to, let from, let timeout, _):
+                var body: JSONObject = ["to": .string(render(to))]
+                if let from { body["from"] = .string(render(from)) }
+                if let timeout { body["timeout_secs"] = .int(timeout) }
+                body["target_leg_client_state"] = .string(StepTag(step: state.step, parent: state.callControlID).encoded)
+                issue("transfer", body)
+                state.waiting = .transferResult
+                return
+            case .connect(let to, let from, let timeout, _, let onFailure):
+                guard let connection = state.facts.connectionID else {
+                    log(.error, "connect needs the call's connection_id, which Telnyx did not send")
+                    enter(onFailure)
+                    continue
+                }
+                var body: JSONObject = ["to": .string(render(to)), "from": .string(render(from)), "connection_id": .string(connection)]
+                if let timeout { body["timeout_secs"] = .int(timeout) }
+                issue("dial", body, tag: StepTag(step: state.step, parent: state.callControlID))
+                state.waiting = .dialAnswered
+                return
+            case .record(let spec):
+                if let prompt = spec.prompt {
+                    issuePrompt(prompt)
+                    state.waiting = .prelude
+                } else {
+                    startRecording(spec)
+                }
+                return
+            case .http(let spec):
+                return startHTTP(spec)
+            case .aiGather(let parameters, let greeting, let voice, _, _, _):
+                var body: JSONObject = ["parameters": renderJSON(parameters)]
+                if let greeting { body["greeting"] = .string(render(greeting)) }
+                if let voice { body["voice"] = .string(voice) }
+                issue("gather_using_ai", body)
+                state.waiting = .aiGatherEnded
+                return
+            case .machineDetection(let human, let machine, let unknown):
+                guard let result = state.amdResult else {
+                    state.waiting = .machineDetection
+                    return
+                }
+                enter(result.isHuman ? human : result.isMachine ? machine : unknown)
+            case .command(let action, let params, let waitFor, let next):
+                guard case .object(let body) = renderJSON(.object(params)) else { return }
+                issue(action, body)
+                if let waitFor {
+                    state.waiting = .event(type: waitFor)
+                    return
+                }
+                enter(next)
+            case .pause(let seconds, _):
+                let id = "\(state.callControlID)#\(state.step)"
+                effects.append(.startTimer(id: id, milliseconds: Int((seconds * 1000).rounded())))
+                trace(.timer, "start \(Int((seconds * 1000).rounded())) ms")
+                state.waiting = .timer(id: id)
+                return
+            case .goto(let other, let target):
+                guard let otherFlow = flows[other] else {
+                    log(.error, "goto names missing flow \"\(other)\"; hanging up")
+                    return hangUp()
+                }
+                state.flow = other
+                enter(target ?? otherFlow.start)
+            case .hangup:
+                hangUp()
+                return
+            case .reject(let cause):
+                issue("reject", ["cause": .string(cause)])
+                state.phase = .hangingUp
+                state.waiting = .hangup
+                return
+            }
+        }
+    }
+
+    // MARK: prompts and input
+
+    func voice(_ v: String?) -> String { v ?? flow?.defaults.voice ?? "female" }
+    func language(_ l: String?) -> String { l ?? flow?.defaults.language ?? "en-US" }
+
+    /// speak / playback_start for a prompt.
+    mutating func issuePrompt(_ prompt: Prompt, leg: String? = nil, tag: StepTag? = nil) {
+        switch prompt {
+        case .say(let text, let v, let l, let ssml):
+            issue("speak", ["payload": .string(render(text)), "voice": .string(voice(v)), "language": .string(language(l)),
+                            "payload_type": .string(ssml ? "ssml" : "text")], leg: leg, tag: tag)
+        case .play(let url):
+            issue("playback_start", ["audio_url": .string(render(url))], leg: leg, tag: tag)
+        case .media(let name):
+            issue("playback_start", ["media_name": .string(render(name))], leg: leg, tag: tag)
+        }
+    }
+
+    struct InputSpec {
+        var prompt: Prompt?
+        var failurePrompt: Prompt?
+        var minDigits: Int
+        var maxDigits: Int
+        var validDigits: String?
+        var terminator: String?
+        var timeoutMs: Int?
+        var interDigitMs: Int?
+    }
+
+    func inputSpec() -> InputSpec? {
+        switch node?.kind {
+        case .menu(let m)?:
+            let failure = state.lastFailure == .invalid ? m.invalid : state.lastFailure == .noInput ? m.noInput : nil
+            return InputSpec(prompt: m.prompt, failurePrompt: failure, minDigits: 1, maxDigits: 1,
+                             validDigits: m.choices.map(\.digit).joined(), terminator: nil, timeoutMs: m.timeoutMs, interDigitMs: nil)
+        case .gather(let g)?:
+            return InputSpec(prompt: g.prompt, failurePrompt: nil, minDigits: g.minDigits, maxDigits: g.maxDigits, validDigits: nil,
+                             terminator: g.terminator, timeoutMs: g.timeoutMs, interDigitMs: g.interDigitTimeoutMs)
+        default:
+            return nil
+        }
+    }
+
+    /// Starts (or restarts, after a failed attempt) a menu or gather.
+    mutating func startInput() {
+        guard var spec = inputSpec() else { return }
+        if let failure = spec.failurePrompt {
+            // Same voice and kind: one interruptible prompt ("Sorry... For sales press 1").
+            if case .say(let f, let fv, let fl, let fs) = failure, case .say(let p, let pv, let pl, let ps)? = spec.prompt,
+                voice(fv) == voice(pv), language(fl) == language(pl), fs == ps
+            {
+                spec.prompt = .say(Template.literal(render(f) + " " + render(p)), voice: pv, language: pl, ssml: ps)
+            } else {
+                issuePrompt(failure)
+                state.waiting = .prelude
+                return
+            }
+        }
+        issueGather(spec)
+    }
+
+    mutating func issueGather(_ spec: InputSpec) {
+        var body: JSONObject = [:]
+        let action: String
+        switch spec.prompt {
+        case .say(let text, let v, let l, let ssml)?:
+            action = "gather_using_speak"
+            body["payload"] = .string(render(text))
+            body["voice"] = .string(voice(v))
+            body["language"] = .string(language(l))
+            body["payload_type"] = .string(ssml ? "ssml" : "text")
+        case .play(let url)?:
+            action = "gather_using_audio"
+            body["audio_url"] = .string(render(url))
+        case .media(let name)?:
+            action = "gather_using_audio"
+            body["media_name"] = .string(render(name))
+        case nil:
+            action = "gather"
+        }
+        body["minimum_digits"] = .int(spec.minDigits)
+        body["maximum_digits"] = .int(spec.maxDigits)
+        if let t = spec.timeoutMs { body["timeout_millis"] = .int(t) }
+        if let t = spec.interDigitMs { body["inter_digit_timeout_millis"] = .int(t) }
+        if let t = spec.terminator { body["terminating_digit"] = .string(t) }
+        if let v = spec.validDigits { body["valid_digits"] = .string(v) }
+        // Callflow counts attempts itself (to play the right re-prompt), so Telnyx tries once.
+        if action != "gather" { body["maximum_tries"] = .int(1) }
+        issue(action, body)
+        state.waiting = .gatherEnded
+    }
+
+    mutating func gatherEnded(digits raw: String, status: GatherStatus?) {
+        if status == .callHangup { return }  // the hang-up webhook ends the flow
+        switch node?.kind {
+        case .menu(let m)?:
+            if !raw.isEmpty, let choice = m.choices.first(where: { $0.digit == raw }) {
+                trace(.note, "menu choice \(raw)")
+                return move(choice.target)
+            }
+            inputFailed(raw.isEmpty ? .noInput : .invalid, maxAttempts: m.maxAttempts, onInvalid: m.onInvalid, onNoInput: m.onNoInput)
+        case .gather(let g)?:
+            var digits = raw
+            if let t = g.terminator, digits.hasSuffix(t) { digits.removeLast() }
+            if digits.isEmpty {
+                return inputFailed(.noInput, maxAttempts: g.maxAttempts, onInvalid: g.onInvalid, onNoInput: g.onNoInput)
+            }
+            var valid = (g.minDigits...g.maxDigits).contains(digits.count) && digits.allSatisfy { "0123456789*#".contains($0) }
+            if valid, let pattern = g.pattern, let regex = try? Regex(pattern) {
+                valid = (try? regex.wholeMatch(in: digits)) != nil
+            }
+            guard valid else {
+                trace(.note, "gather invalid: \(g.sensitive ? "***" : digits)")
+                return inputFailed(.invalid, maxAttempts: g.maxAttempts, onInvalid: g.onInvalid, onNoInput: g.onNoInput)
+            }
+            state.vars[g.saveAs] = .string(digits)
+            if g.sensitive { state.sensitiveVars.insert(g.saveAs) }
+            trace(.note, "gather saved \(g.saveAs) = \(g.sensitive ? "***" : digits)")
+            move(g.next)
+        default:
+            return
+        }
+    }
+
+    mutating func inputFailed(_ failure: InputFailure, maxAttempts: Int, onInvalid: String, onNoInput: String) {
+        state.attempt += 1
+        state.lastFailure = failure
+        trace(.note, "attempt \(state.attempt)/\(maxAttempts) failed: \(failure.rawValue)")
+        if state.attempt >= maxAttempts {
+            return move(failure == .invalid ? onInvalid : onNoInput)
+        }
+        // A new step for the retry: events of the failed attempt are stale from here on.
+        state.step += 1
+        state.commandSeq = 0
+        instantSteps = 0
+        startInput()
+    }
+
+    mutating func startRecording(_ spec: RecordSpec) {
+        var body: JSONObject = ["format": .string(spec.format), "channels": "single", "play_beep": .bool(spec.beep),
+                                "max_length": .int(spec.maxLengthSecs)]
+        if let s = spec.silenceTimeoutSecs { body["timeout_secs"] = .int(s) }
+        issue("record_start", body)
+        state.waiting = .recordingSaved
+    }
+
+    // MARK: http
+
+    mutating func startHTTP(_ spec: HTTPSpec) {
+        let id = "\(state.callControlID)#\(state.step)"
+        var headers: [String: String] = [:]
+        for (name, value) in spec.headers { headers[name] = render(value) }
+        var body: [UInt8]? = nil
+        if let b = spec.body {
+            body = renderJSON(b).jsonBytes
+            if headers.keys.contains(where: { $0.lowercased() == "content-type" }) == false {
+                headers["Content-Type"] = "application/json"
+            }
+        }
+        let call = HTTPCall(id: id, method: spec.method, url: render(spec.url), headers: headers, body: body, timeoutMs: spec.timeoutMs,
+                            idempotencyKey: "cf-\(callHash)-\(state.step)")
+        effects.append(.http(call))
+        trace(.http, "\(spec.method) \(call.url)")
+        state.waiting = .http(requestID: id)
+    }
+
+    mutating func httpFinished(_ outcome: HTTPOutcome) {
+        guard case .http(let spec)? = node?.kind else { return }
+        switch outcome {
+        case .response(let status, let body) where (200..<300).contains(status):
+            if let saveAs = spec.saveAs {
+                if body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
+                    state.vars[saveAs] = .null
+                } else if let value = try? JSONParser.parse(body) {
+                    state.vars[saveAs] = value
+                } else {
+                    log(.warning, "http node \"\(state.node)\": response \(status) is not JSON")
+                    return move(spec.onError)
+                }
+            }
+            trace(.http, "response \(status)")
+            move(spec.next)
+        case .response(let status, _):
+            log(.warning, "http node \"\(state.node)\": response status \(status)")
+            move(spec.onError)
+        case .failed(let reason):
+            log(.warning, "http node \"\(state.node)\": \(reason)")
+            move(spec.onError)
+        }
+    }
+
+    // MARK: conditions
+
+    mutating func evaluate(_ c: Condition) -> Bool {
+        let lhs = render(c.value)
+        var rhs = ""
+        if let to = c.to {
+            if case .string(let s) = to { rhs = render(Template.literal(s)) } else { rhs = to.templateText }
+        }
+        let numbers = (Double(lhs), Double(rhs))
+        switch c.op {
+        case .eq: if let a = numbers.0, let b = numbers.1 { return a == b } else { return lhs == rhs }
+        case .ne: if let a = numbers.0, let b = numbers.1 { return a != b } else { return lhs != rhs }
+        case .lt: if let a = numbers.0, let b = numbers.1 { return a < b } else { return lhs < rhs }
+        case .le: if let a = numbers.0, let b = numbers.1 { return a <= b } else { return lhs <= rhs }
+        case .gt: if let a = numbers.0, let b = numbers.1 { return a > b } else { return lhs > rhs }
+        case .ge: if let a = numbers.0, let b = numbers.1 { return a >= b } else { return lhs >= rhs }
+        case .contains: return lhs.contains(rhs)
+        case .matches:
+            guard let regex = try? Regex(rhs) else { return false }
+            return (try? regex.firstMatch(in: lhs)) != nil
+        case .empty:
+            let wantEmpty = c.to?.boolValue ?? true
+            return lhs.isEmpty == wantEmpty
+        }
+    }
+}

@@ -1,0 +1,166 @@
+/// Everything the machine knows about one live call. A value: the shell stores it, the machine
+/// returns a new one. Small on purpose — the store keeps hundreds of thousands of these.
+public struct CallState: Sendable, Equatable {
+    public var callControlID: String
+    public var flowRevision: String
+    public var flow: String
+    public var node: String
+    /// Increases on every node entered; names the step in `client_state` and `command_id`.
+    public var step: Int
+    /// Commands issued in the current step (second part of `command_id`).
+    public var commandSeq: Int = 0
+    /// Menu/gather attempts used at the current node, and why the last one failed.
+    public var attempt: Int = 0
+    public var lastFailure: InputFailure? = nil
+    public var waiting: Waiting
+    public var phase: Phase = .running
+    public var vars: JSONObject
+    /// Variables saved from `sensitive` gathers: never logged or traced.
+    public var sensitiveVars: Set<String> = []
+    public var facts: CallFacts
+    public var answered: Bool = false
+    public var amdResult: MachineResult? = nil
+    /// The other leg of a `connect` once it exists.
+    public var childLeg: String? = nil
+    public var trace: [TraceEntry] = []
+
+    public enum Phase: String, Sendable, Equatable {
+        /// Running the flow.
+        case running
+        /// Handed to another party (transfer/connect bridged); waiting only for the hang-up.
+        case handedOff
+        /// We asked Telnyx to hang up or reject; waiting for `call.hangup`.
+        case hangingUp
+        /// The caller is gone; `on_hangup` nodes may still run (no call commands).
+        case afterHangup
+        /// Done. The state can be dropped (trace kept).
+        case ended
+    }
+
+    public var templateContext: TemplateContext { TemplateContext(call: facts.object, vars: vars) }
+}
+
+/// Facts about the call that templates can read as `{{call.*}}`.
+public struct CallFacts: Sendable, Equatable {
+    public var from: String
+    public var to: String
+    /// `inbound` or `outbound`.
+    public var direction: String
+    public var connectionID: String?
+
+    public init(from: String, to: String, direction: String, connectionID: String?) {
+        self.from = from
+        self.to = to
+        self.direction = direction
+        self.connectionID = connectionID
+    }
+
+    var object: JSONObject { ["from": .string(from), "to": .string(to), "direction": .string(direction)] }
+}
+
+public enum InputFailure: String, Sendable, Equatable {
+    case invalid, noInput
+}
+
+/// What the call is waiting for before its flow can move on.
+public enum Waiting: Sendable, Equatable {
+    case nothing
+    case answered
+    case speakEnded
+    case playbackEnded
+    /// A prompt played before the node's main command (re-prompt, record prompt).
+    case prelude
+    case gatherEnded
+    case transferResult
+    case dialAnswered
+    case whisperEnded
+    case bridged
+    case recordingSaved
+    case http(requestID: String)
+    case aiGatherEnded
+    case machineDetection
+    case event(type: String)
+    case timer(id: String)
+    case hangup
+}
+
+/// One line of a call's history, kept for inspection and replay.
+public struct TraceEntry: Sendable, Equatable {
+    public enum Kind: String, Sendable {
+        case event, node, command, http, timer, note
+    }
+    public var at: Int64
+    public var step: Int
+    public var kind: Kind
+    public var detail: String
+
+    public init(at: Int64, step: Int, kind: Kind, detail: String) {
+        self.at = at
+        self.step = step
+        self.kind = kind
+        self.detail = detail
+    }
+}
+
+/// What comes back into the machine from the shell.
+public enum MachineInput: Sendable, Equatable {
+    /// A verified, deduplicated webhook for this call (or one of its child legs).
+    case webhook(WebhookEvent)
+    /// The outcome of an `http` node's request.
+    case httpResult(requestID: String, HTTPOutcome)
+    /// A timer the machine started has fired.
+    case timerFired(id: String)
+    /// Telnyx refused a command for good (after retries). `callGone` for 90018 (call already ended).
+    case commandFailed(commandID: String, action: String, detail: String, callGone: Bool)
+}
+
+public enum HTTPOutcome: Sendable, Equatable {
+    /// A response arrived: status and raw body.
+    case response(status: Int, body: [UInt8])
+    /// No usable response (timeout, connection refused, TLS, too large).
+    case failed(String)
+}
+
+/// An HTTP request an `http` node asks the shell to make.
+public struct HTTPCall: Sendable, Equatable {
+    public var id: String
+    public var method: String
+    public var url: String
+    public var headers: [String: String]
+    public var body: [UInt8]?
+    public var timeoutMs: Int
+    /// Stable for the step: a retried request is recognisable to the backend.
+    public var idempotencyKey: String
+}
+
+/// What the machine asks the shell to do.
+public enum Effect: Sendable, Equatable {
+    case command(CallCommand)
+    case http(HTTPCall)
+    case startTimer(id: String, milliseconds: Int)
+    case cancelTimer(id: String)
+    case log(level: LogLevel, message: String)
+    /// The call is over: drop its state (keep the trace).
+    case ended(reason: String)
+
+    public enum LogLevel: String, Sendable { case info, warning, error }
+}
+
+/// How an input was taken.
+public enum Disposition: Sendable, Equatable {
+    case applied
+    /// Belongs to a step the call has left, or to an operation not waited for: ignored.
+    case stale(String)
+    /// Not for this machine to act on (informational event types).
+    case ignored(String)
+}
+
+public struct Transition: Sendable, Equatable {
+    public var state: CallState
+    public var effects: [Effect]
+    public var disposition: Disposition
+
+    public var commands: [CallCommand] {
+        effects.compactMap { if case .command(let c) = $0 { return c } else { return nil } }
+    }
+}

@@ -1,0 +1,210 @@
+/// Where each input goes: the one place to read to learn what a gather end, a hang-up or an
+/// HTTP result does to a call.
+extension Run {
+    mutating func handle(_ input: MachineInput) -> Disposition {
+        if state.phase == .ended { return .ignored("call already ended") }
+        switch input {
+        case .webhook(let event):
+            trace(.event, "\(event.eventType) \(event.id)")
+            if let leg = event.call?.callControlID, leg != state.callControlID {
+                return childLegEvent(event, leg: leg)
+            }
+            return callEvent(event)
+        case .httpResult(let id, let outcome):
+            guard state.waiting == .http(requestID: id) else { return .stale("http result \(id) is not awaited") }
+            httpFinished(outcome)
+            return .applied
+        case .timerFired(let id):
+            guard state.waiting == .timer(id: id) else { return .stale("timer \(id) is not awaited") }
+            trace(.timer, "fired")
+            if case .pause(_, let next)? = node?.kind { move(next) }
+            return .applied
+        case .commandFailed(let commandID, let action, let detail, let gone):
+            return commandFailed(commandID: commandID, action: action, detail: detail, gone: gone)
+        }
+    }
+
+    /// The step a Callflow `command_id` belongs to (`cf-<hash>-<step>-<seq>`).
+    static func step(ofCommandID id: String) -> Int? {
+        let parts = id.split(separator: "-")
+        guard parts.count == 4, parts[0] == "cf" else { return nil }
+        return Int(parts[2])
+    }
+
+    mutating func commandFailed(commandID: String, action: String, detail: String, gone: Bool) -> Disposition {
+        if gone {
+            // 90018: the call already ended. Its call.hangup webhook runs on_hangup; send nothing more.
+            trace(.note, "\(action) refused: call already ended")
+            if state.phase == .running || state.phase == .handedOff {
+                state.phase = .hangingUp
+                state.waiting = .hangup
+            }
+            return .applied
+        }
+        guard Run.step(ofCommandID: commandID) == state.step, state.phase == .running else {
+            return .stale("failure of \(action) from an earlier step")
+        }
+        log(.error, "\(action) failed at node \"\(state.node)\": \(detail)")
+        switch node?.kind {
+        case .play(_, _, let onError?)?: move(onError)
+        case .transfer(_, _, _, let onFailure)?, .connect(_, _, _, _, let onFailure)?: move(onFailure)
+        case .aiGather(_, _, _, _, _, let onError)?: move(onError)
+        default: hangUp()
+        }
+        return .applied
+    }
+
+    mutating func callEvent(_ event: WebhookEvent) -> Disposition {
+        switch event.kind {
+        case .callHangup(let cause, let source, _):
+            callHungUp(cause: cause, source: source)
+            return .applied
+        case .callAnswered:
+            state.answered = true
+        case .machineDetectionEnded(let result), .machinePremiumDetectionEnded(let result):
+            // Remembered whenever it arrives: the flow may reach its machine_detection node later.
+            state.amdResult = result ?? .notSure
+        default:
+            break
+        }
+        guard state.phase == .running || state.phase == .handedOff else {
+            return .ignored("\(event.eventType) after the flow stopped issuing commands")
+        }
+        if let tag = StepTag(clientState: event.call?.clientState), tag.step != state.step {
+            return .stale("\(event.eventType) belongs to step \(tag.step); the call is at step \(state.step)")
+        }
+        if state.phase == .handedOff { return .ignored("\(event.eventType) after the call was handed off") }
+
+        switch (state.waiting, event.kind) {
+        case (.answered, .callAnswered):
+            if case .answer(let next)? = node?.kind { move(next) }
+        case (.speakEnded, .speakEnded(let status)):
+            if status == .callHangup { return .applied }
+            if case .say(_, let next)? = node?.kind { move(next) }
+        case (.playbackEnded, .playbackEnded(_, let status, let detail)):
+            guard case .play(_, let next, let onError)? = node?.kind else { break }
+            if status == .callHangup { return .applied }
+            let failed = status == .fileNotFound || status == .failed || status == .unknown
+            if failed {
+                log(.warning, "playback failed at node \"\(state.node)\": \(status?.rawValue ?? "unknown")\(detail.map { " (\($0))" } ?? "")")
+                move(onError ?? next)
+            } else {
+                move(next)
+            }
+        case (.prelude, .speakEnded(let status)):
+            if status == .callHangup { return .applied }
+            preludeEnded()
+        case (.prelude, .playbackEnded(_, let status, _)):
+            if status == .callHangup { return .applied }
+            preludeEnded()
+        case (.gatherEnded, .gatherEnded(let digits, let status)):
+            gatherEnded(digits: digits, status: status)
+        case (.transferResult, .callBridged), (.bridged, .callBridged):
+            trace(.note, "bridged; the flow is done for this leg")
+            state.phase = .handedOff
+            state.waiting = .hangup
+        case (.recordingSaved, .recordingSaved(let saved)):
+            guard case .record(let spec)? = node?.kind else { break }
+            let url = spec.format == "wav" ? (saved.recordingURLs.wav ?? saved.recordingURLs.preferred) : saved.recordingURLs.preferred
+            state.vars[spec.saveAs] = url.map(JSONValue.string) ?? .null
+            move(spec.next)
+        case (.recordingSaved, .recordingError(let reason)):
+            guard case .record(let spec)? = node?.kind else { break }
+            log(.warning, "recording failed at node \"\(state.node)\": \(reason ?? "unknown")")
+            state.vars[spec.saveAs] = .null
+            move(spec.next)
+        case (.aiGatherEnded, .aiGatherEnded(let result, let status, _)):
+            guard case .aiGather(_, _, _, let saveAs, let next, let onError)? = node?.kind else { break }
+            if status == .valid {
+                state.vars[saveAs] = result ?? .null
+                move(next)
+            } else {
+                move(onError)
+            }
+        case (.machineDetection, .machineDetectionEnded), (.machineDetection, .machinePremiumDetectionEnded):
+            guard case .machineDetection(let human, let machine, let unknown)? = node?.kind, let r = state.amdResult else { break }
+            move(r.isHuman ? human : r.isMachine ? machine : unknown)
+        case (.event(let type), _) where type == event.eventType:
+            if case .command(_, _, _, let next)? = node?.kind { move(next) }
+        default:
+            return .ignored("\(event.eventType) is not what node \"\(state.node)\" waits for")
+        }
+        return .applied
+    }
+
+    /// The prompt before a node's main command finished: now the command itself.
+    mutating func preludeEnded() {
+        switch node?.kind {
+        case .record(let spec)?: startRecording(spec)
+        case .menu?, .gather?:
+            guard let spec = inputSpec() else { return }
+            issueGather(InputSpec(prompt: spec.prompt, failurePrompt: nil, minDigits: spec.minDigits, maxDigits: spec.maxDigits,
+                                  validDigits: spec.validDigits, terminator: spec.terminator, timeoutMs: spec.timeoutMs,
+                                  interDigitMs: spec.interDigitMs))
+        default: break
+        }
+    }
+
+    /// Events of a leg we created (a transfer target or a `connect` dial), routed here by the
+    /// parent id in their client_state.
+    mutating func childLegEvent(_ event: WebhookEvent, leg: String) -> Disposition {
+        let tag = StepTag(clientState: event.call?.clientState)
+        guard tag?.parent == state.callControlID else { return .ignored("\(event.eventType) for unrelated leg \(leg)") }
+        guard state.phase == .running, tag?.step == state.step else {
+            if case .callHangup = event.kind, state.childLeg == leg { state.childLeg = nil }
+            return .stale("\(event.eventType) of leg \(leg) from step \(tag?.step ?? -1)")
+        }
+        switch (state.waiting, event.kind) {
+        case (.transferResult, .callHangup(let cause, _, _)):
+            guard case .transfer(_, _, _, let onFailure)? = node?.kind else { break }
+            log(.info, "transfer target did not connect (\(cause?.rawValue ?? "unknown"))")
+            move(onFailure)
+        case (.dialAnswered, .callAnswered):
+            guard case .connect(_, _, _, let whisper, _)? = node?.kind else { break }
+            state.childLeg = leg
+            if let whisper {
+                issuePrompt(whisper, leg: leg, tag: StepTag(step: state.step, parent: state.callControlID))
+                state.waiting = .whisperEnded
+            } else {
+                bridge(to: leg)
+            }
+        case (.whisperEnded, .speakEnded), (.whisperEnded, .playbackEnded):
+            bridge(to: leg)
+        case (.dialAnswered, .callHangup(let cause, _, _)), (.whisperEnded, .callHangup(let cause, _, _)), (.bridged, .callHangup(let cause, _, _)):
+            guard case .connect(_, _, _, _, let onFailure)? = node?.kind else { break }
+            state.childLeg = nil
+            log(.info, "connect target did not connect (\(cause?.rawValue ?? "unknown"))")
+            move(onFailure)
+        default:
+            return .ignored("\(event.eventType) of leg \(leg) is not awaited")
+        }
+        return .applied
+    }
+
+    mutating func bridge(to leg: String) {
+        issue("bridge", ["call_control_id": .string(leg)])
+        state.waiting = .bridged
+    }
+
+    /// `call.hangup` of this call: no call command after this, ever. Runs `on_hangup` if any.
+    mutating func callHungUp(cause: HangupCause?, source: HangupSource?) {
+        guard state.phase != .afterHangup else { return }
+        if case .timer(let id) = state.waiting { effects.append(.cancelTimer(id: id)) }
+        trace(.note, "hangup \(cause?.rawValue ?? "unknown") by \(source?.rawValue ?? "unknown")")
+        // A dialed leg still ringing or whispering would otherwise ring on with nobody behind it.
+        if let child = state.childLeg, state.phase == .running {
+            state.commandSeq += 1
+            effects.append(.command(CallCommand(callControlID: child, action: "hangup",
+                                                body: ["client_state": .string(StepTag(step: state.step, parent: state.callControlID).encoded),
+                                                       "command_id": .string(commandID)])))
+            state.childLeg = nil
+        }
+        state.phase = .afterHangup
+        state.waiting = .nothing
+        guard let onHangup = flow?.onHangup else { return end("hangup") }
+        instantSteps = 0
+        enter(onHangup)
+        runCurrent()
+        if state.phase == .afterHangup, state.waiting == .nothing { end("on_hangup finished") }
+    }
+}

@@ -1,0 +1,28 @@
+/// What Callflow puts in `client_state`: which call and step a command belongs to. Telnyx echoes
+/// it on the webhooks that follow, which is how a late event from a step the call already left is
+/// recognised as stale, and how a transfer or dial target's events find their parent call.
+public struct StepTag: Sendable, Equatable {
+    public var step: Int
+    /// Set on legs we created (transfer targets, `connect` dials): the call whose flow owns them.
+    public var parent: String?
+
+    public init(step: Int, parent: String? = nil) {
+        self.step = step
+        self.parent = parent
+    }
+
+    public var encoded: String {
+        var object: JSONObject = ["cf": 1, "step": .int(step)]
+        if let parent { object["parent"] = .string(parent) }
+        return Base64Text.encode(JSONValue.object(object).jsonBytes)
+    }
+
+    /// `nil` for client_state that Callflow did not write (another app's, or garbage).
+    public init?(clientState: String?) {
+        guard let clientState, let bytes = Base64Text.decode(clientState), let value = try? JSONParser.parse(bytes),
+            value["cf"]?.intValue == 1, let step = value["step"]?.intValue
+        else { return nil }
+        self.step = step
+        self.parent = value["parent"]?.stringValue
+    }
+}
