@@ -9,7 +9,7 @@ struct Callflow: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "callflow",
         abstract: "An IVR engine for Telnyx Call Control, driven by JSON flow files.",
-        subcommands: [Serve.self]
+        subcommands: [Serve.self, Check.self]
     )
 }
 
@@ -53,5 +53,27 @@ enum Logging {
                 : TextLogHandler(label: label, level: level) as LogHandler
         }
         return Logger(label: "callflow")
+    }
+}
+
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check flow files and report every problem as file: /json/pointer: message.",
+        discussion: "Exits 1 when any error is found (warnings alone exit 0)."
+    )
+
+    @Argument(help: "Flow files or directories (default: flows/).")
+    var paths: [String] = []
+
+    @Flag(name: .long, help: "Treat warnings (such as unreachable nodes) as errors.")
+    var strict = false
+
+    func run() throws {
+        let (_, diagnostics, files) = FlowLoader.load(paths: paths.isEmpty ? ["flows"] : paths)
+        for d in diagnostics { print(d) }
+        let errors = diagnostics.filter { $0.severity == .error }.count
+        let warnings = diagnostics.count - errors
+        print("\(files) flow file\(files == 1 ? "" : "s") checked: \(errors) error\(errors == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s")")
+        if errors > 0 || (strict && warnings > 0) { throw ExitCode(1) }
     }
 }

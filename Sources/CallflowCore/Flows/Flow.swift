@@ -10,6 +10,14 @@ public struct Flow: Sendable, Equatable {
     public var nodes: [String: Node]
     /// Node ids in file order (for stable listings, graphs and coverage).
     public var order: [String]
+    /// Edges read from nodes that failed to parse, so `check` still verifies their targets and
+    /// reachability. Always empty in a flow that is allowed to run.
+    public var brokenEdges: [String: [(pointer: [String], target: String)]] = [:]
+
+    public static func == (a: Flow, b: Flow) -> Bool {
+        a.name == b.name && a.description == b.description && a.start == b.start && a.defaults == b.defaults
+            && a.vars == b.vars && a.onHangup == b.onHangup && a.nodes == b.nodes && a.order == b.order
+    }
 
     public struct Defaults: Sendable, Equatable {
         public var voice: String = "female"
@@ -127,7 +135,7 @@ public enum NodeKind: Sendable, Equatable {
     case record(RecordSpec)
     case http(HTTPSpec)
     case aiGather(parameters: JSONValue, greeting: Template?, voice: String?, saveAs: String, next: String, onError: String)
-    case machineDetection(onHuman: String, onMachine: String, onUnknown: String)
+    case machineDetection(onHuman: String, onMachine: String, onUnknown: String, waitForBeep: Bool)
     case command(action: String, params: JSONObject, waitFor: String?, next: String)
     case pause(seconds: Double, next: String)
     case goto(flow: String, node: String?)
@@ -177,7 +185,7 @@ public enum NodeKind: Sendable, Equatable {
         case .record(let r): return [("next", r.next)]
         case .http(let h): return (h.next.map { [("next", $0)] } ?? []) + (h.onError.map { [("on_error", $0)] } ?? [])
         case .aiGather(_, _, _, _, let next, let onError): return [("next", next), ("on_error", onError)]
-        case .machineDetection(let h, let m, let u): return [("on_human", h), ("on_machine", m), ("on_unknown", u)]
+        case .machineDetection(let h, let m, let u, _): return [("on_human", h), ("on_machine", m), ("on_unknown", u)]
         case .command(_, _, _, let next): return [("next", next)]
         case .goto, .hangup, .reject: return []
         }

@@ -19,7 +19,7 @@ public enum FlowChecker {
         case .record(let r): return [(["next"], r.next)]
         case .http(let h): return (h.next.map { [(["next"], $0)] } ?? []) + (h.onError.map { [(["on_error"], $0)] } ?? [])
         case .aiGather(_, _, _, _, let next, let onError): return [(["next"], next), (["on_error"], onError)]
-        case .machineDetection(let h, let m, let u): return [(["on_human"], h), (["on_machine"], m), (["on_unknown"], u)]
+        case .machineDetection(let h, let m, let u, _): return [(["on_human"], h), (["on_machine"], m), (["on_unknown"], u)]
         case .goto, .hangup, .reject: return []
         }
     }
@@ -40,6 +40,9 @@ public enum FlowChecker {
             if flow.nodes[flow.start] == nil && !flow.order.contains(flow.start) { missing(flow.start, ["start"]) }
             if let h = flow.onHangup, flow.nodes[h] == nil && !flow.order.contains(h) { missing(h, ["on_hangup"]) }
             for id in flow.order {
+                for edge in flow.brokenEdges[id] ?? [] where !flow.order.contains(edge.target) {
+                    missing(edge.target, ["nodes", id] + edge.pointer)
+                }
                 guard let node = flow.nodes[id] else { continue }
                 for edge in edges(of: node.kind) where !flow.order.contains(edge.target) {
                     missing(edge.target, ["nodes", id] + edge.pointer)
@@ -87,8 +90,9 @@ public enum FlowChecker {
         var seen = Set<String>()
         var stack = roots
         while let id = stack.popLast() {
-            guard seen.insert(id).inserted, let node = flow.nodes[id] else { continue }
-            stack += edges(of: node.kind).map(\.target)
+            guard seen.insert(id).inserted else { continue }
+            if let node = flow.nodes[id] { stack += edges(of: node.kind).map(\.target) }
+            stack += (flow.brokenEdges[id] ?? []).map(\.target)
         }
         return seen
     }

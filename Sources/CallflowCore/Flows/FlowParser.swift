@@ -12,7 +12,9 @@ public struct FlowParser {
         self.timeZones = timeZones
     }
 
-    /// Parses `bytes`; returns the flow when it has no errors, and all diagnostics either way.
+    /// Parses `bytes`. The flow comes back even with errors in some nodes (without those nodes),
+    /// so cross-node checks still run and `check` reports every problem at once; only a flow
+    /// with no error diagnostics may be used.
     public static func parse(
         _ bytes: [UInt8], file: String, name: String, timeZones: any TimeZoneProvider
     ) -> (flow: Flow?, diagnostics: [Diagnostic]) {
@@ -22,8 +24,7 @@ public struct FlowParser {
             return (nil, [Diagnostic(.error, file: file, pointer: "", "invalid JSON at \(error.line):\(error.column): \(error.message)")])
         }
         let flow = parser.flow(root)
-        let ok = !parser.diagnostics.contains { $0.severity == .error }
-        return (ok ? flow : nil, parser.diagnostics)
+        return (flow, parser.diagnostics)
     }
 
     mutating func error(_ pointer: [String], _ message: String) {
@@ -135,18 +136,23 @@ public struct FlowParser {
         let onHangup = nonEmpty(top, "on_hangup", [], required: false)
         var nodes: [String: Node] = [:]
         var order: [String] = []
+        var broken: [String: [(pointer: [String], target: String)]] = [:]
         if let nodeObjects = object(top, "nodes", []) {
             if nodeObjects.isEmpty { error(["nodes"], "a flow needs at least one node") }
             for (id, value) in nodeObjects.members {
                 if let node = node(id: id, value, ["nodes", id], defaults: defaults) {
                     nodes[id] = node
+                } else {
+                    broken[id] = Self.rawEdges(value)
                 }
                 order.append(id)
             }
         }
         guard let start else { return nil }
-        return Flow(name: name, description: description, start: start, defaults: defaults, vars: vars,
-                    onHangup: onHangup, nodes: nodes, order: order)
+        var flow = Flow(name: name, description: description, start: start, defaults: defaults, vars: vars,
+                        onHangup: onHangup, nodes: nodes, order: order)
+        flow.brokenEdges = broken
+        return flow
     }
 
     // MARK: nodes
@@ -262,8 +268,9 @@ public struct FlowParser {
             return .aiGather(parameters: .object(parameters), greeting: greeting, voice: voice, saveAs: saveAs, next: next, onError: onError)
         case "machine_detection":
             let h = target(o, "on_human", p), m = target(o, "on_machine", p), u = target(o, "on_unknown", p)
+            let beep = bool(o, "wait_for_beep", p) ?? false
             guard let h, let m, let u else { return nil }
-            return .machineDetection(onHuman: h, onMachine: m, onUnknown: u)
+            return .machineDetection(onHuman: h, onMachine: m, onUnknown: u, waitForBeep: beep)
         case "command":
             return command(o, p)
         case "pause":
@@ -293,6 +300,24 @@ public struct FlowParser {
         default:
             return nil
         }
+    }
+
+    /// Target-naming fields of a node object that did not parse, read as plainly as possible.
+    static func rawEdges(_ value: JSONValue) -> [(pointer: [String], target: String)] {
+        guard case .object(let o) = value else { return [] }
+        var out: [(pointer: [String], target: String)] = []
+        for (key, v) in o.members {
+            if key == "next" || key == "default" || key == "else" || key.hasPrefix("on_"), let t = v.stringValue, !t.isEmpty {
+                out.append(([key], t))
+            }
+            if key == "choices" || key == "cases", case .object(let map) = v {
+                for (k, t) in map.members { if let t = t.stringValue, !t.isEmpty { out.append(([key, k], t)) } }
+            }
+            if key == "conditions", case .array(let list) = v {
+                for (i, c) in list.enumerated() { if let t = c["next"]?.stringValue, !t.isEmpty { out.append(([key, String(i), "next"], t)) } }
+            }
+        }
+        return out
     }
 
     mutating func variableName(_ o: JSONObject, _ key: String, _ p: [String]) -> String? {

@@ -28,6 +28,7 @@ public struct FlowSet: Sendable, Equatable {
             diagnostics += found
             fileOf[entry.name] = entry.file
             if let flow { flows[entry.name] = flow } else { failed = true }
+            if found.contains(where: { $0.severity == .error }) { failed = true }
         }
         diagnostics += FlowChecker.check(flows: flows, files: fileOf)
         if failed || diagnostics.contains(where: { $0.severity == .error }) { return (nil, diagnostics) }

@@ -28,7 +28,7 @@ public enum NodeFields {
                      optional: ["headers", "body", "timeout_ms", "save_as", "next", "on_error"]),
         "ai_gather": Spec(required: ["parameters", "save_as", "next", "on_error"],
                           optional: ["greeting", "voice"]),
-        "machine_detection": Spec(required: ["on_human", "on_machine", "on_unknown"], optional: []),
+        "machine_detection": Spec(required: ["on_human", "on_machine", "on_unknown"], optional: ["wait_for_beep"]),
         "command": Spec(required: ["action", "next"], optional: ["params", "wait_for"]),
         "pause": Spec(required: ["seconds", "next"], optional: []),
         "goto": Spec(required: ["flow"], optional: ["node"]),

@@ -238,9 +238,13 @@ struct Run {
                 issue("gather_using_ai", body)
                 state.waiting = .aiGatherEnded
                 return
-            case .machineDetection(let human, let machine, let unknown):
+            case .machineDetection(let human, let machine, let unknown, let waitForBeep):
                 guard let result = state.amdResult else {
                     state.waiting = .machineDetection
+                    return
+                }
+                if result.isMachine && waitForBeep && !state.greetingEnded {
+                    state.waiting = .beep
                     return
                 }
                 enter(result.isHuman ? human : result.isMachine ? machine : unknown)

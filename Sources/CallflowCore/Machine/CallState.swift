@@ -20,6 +20,8 @@ public struct CallState: Sendable, Equatable {
     public var facts: CallFacts
     public var answered: Bool = false
     public var amdResult: MachineResult? = nil
+    /// A machine's greeting ended (beep or silence): time to leave a message.
+    public var greetingEnded: Bool = false
     /// The other leg of a `connect` once it exists.
     public var childLeg: String? = nil
     public var trace: [TraceEntry] = []
@@ -79,6 +81,7 @@ public enum Waiting: Sendable, Equatable {
     case http(requestID: String)
     case aiGatherEnded
     case machineDetection
+    case beep
     case event(type: String)
     case timer(id: String)
     case hangup

@@ -64,11 +64,27 @@ extension Run {
         case .machineDetectionEnded(let result), .machinePremiumDetectionEnded(let result):
             // Remembered whenever it arrives: the flow may reach its machine_detection node later.
             state.amdResult = result ?? .notSure
+        case .machineGreetingEnded, .machinePremiumGreetingEnded:
+            state.greetingEnded = true
         default:
             break
         }
         guard state.phase == .running || state.phase == .handedOff else {
             return .ignored("\(event.eventType) after the flow stopped issuing commands")
+        }
+        // Detection results answer the dial (its client_state), not a step: never stale.
+        switch (state.waiting, event.kind) {
+        case (.machineDetection, .machineDetectionEnded), (.machineDetection, .machinePremiumDetectionEnded):
+            // Re-run the node: it branches now, or waits for the beep.
+            instantSteps = 0
+            runCurrent()
+            return .applied
+        case (.beep, .machineGreetingEnded), (.beep, .machinePremiumGreetingEnded):
+            guard case .machineDetection(_, let machine, _, _)? = node?.kind else { break }
+            move(machine)
+            return .applied
+        default:
+            break
         }
         if let tag = StepTag(clientState: event.call?.clientState), tag.step != state.step {
             return .stale("\(event.eventType) belongs to step \(tag.step); the call is at step \(state.step)")
@@ -121,9 +137,6 @@ extension Run {
             } else {
                 move(onError)
             }
-        case (.machineDetection, .machineDetectionEnded), (.machineDetection, .machinePremiumDetectionEnded):
-            guard case .machineDetection(let human, let machine, let unknown)? = node?.kind, let r = state.amdResult else { break }
-            move(r.isHuman ? human : r.isMachine ? machine : unknown)
         case (.event(let type), _) where type == event.eventType:
             if case .command(_, _, _, let next)? = node?.kind { move(next) }
         default:
