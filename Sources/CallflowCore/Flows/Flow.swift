@@ -14,6 +14,20 @@ public struct Flow: Sendable, Equatable {
     /// reachability. Always empty in a flow that is allowed to run.
     public var brokenEdges: [String: [(pointer: [String], target: String)]] = [:]
 
+    public init(
+        name: String, description: String?, start: String, defaults: Defaults, vars: JSONObject, onHangup: String?,
+        nodes: [String: Node], order: [String]
+    ) {
+        self.name = name
+        self.description = description
+        self.start = start
+        self.defaults = defaults
+        self.vars = vars
+        self.onHangup = onHangup
+        self.nodes = nodes
+        self.order = order
+    }
+
     public static func == (a: Flow, b: Flow) -> Bool {
         a.name == b.name && a.description == b.description && a.start == b.start && a.defaults == b.defaults
             && a.vars == b.vars && a.onHangup == b.onHangup && a.nodes == b.nodes && a.order == b.order
@@ -30,6 +44,11 @@ public struct Flow: Sendable, Equatable {
 public struct Node: Sendable, Equatable {
     public var id: String
     public var kind: NodeKind
+
+    public init(id: String, kind: NodeKind) {
+        self.id = id
+        self.kind = kind
+    }
 }
 
 /// What to play: text-to-speech, an audio file by URL, or a media file uploaded to Telnyx.

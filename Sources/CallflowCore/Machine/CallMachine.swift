@@ -443,7 +443,7 @@ struct Run {
         let call = HTTPCall(id: id, method: spec.method, url: render(spec.url), headers: headers, body: body, timeoutMs: spec.timeoutMs,
                             idempotencyKey: "cf-\(callHash)-\(state.step)")
         effects.append(.http(call))
-        trace(.http, "\(spec.method) \(call.url)")
+        trace(.http, "\(spec.method) \(state.redact(call.url))")
         state.waiting = .http(requestID: id)
     }
 

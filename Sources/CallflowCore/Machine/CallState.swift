@@ -40,6 +40,17 @@ public struct CallState: Sendable, Equatable {
     }
 
     public var templateContext: TemplateContext { TemplateContext(call: facts.object, vars: vars) }
+
+    /// `text` with the value of every sensitive variable replaced by `***`: for traces and logs
+    /// of anything rendered from templates (a URL may carry an account number).
+    public func redact(_ text: String) -> String {
+        var out = text
+        for name in sensitiveVars {
+            guard let value = vars[name]?.templateText, !value.isEmpty else { continue }
+            out = out.replacing(value, with: "***")
+        }
+        return out
+    }
 }
 
 /// Facts about the call that templates can read as `{{call.*}}`.
