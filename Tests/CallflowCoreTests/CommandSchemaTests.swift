@@ -1,0 +1,97 @@
+import CallflowCore
+import Foundation
+import Testing
+
+/// Every command body the engine produced in a sweep of the flows validates against Telnyx's
+/// schema for that action: required fields present, no unknown fields, enum values legal.
+@Suite struct CommandSchemaTests {
+    /// The SDK-derived schemas name `from` as `from_` (Python's rename); the wire name is `from`.
+    static func sdkShape(_ body: JSONObject) -> JSONValue {
+        var b = body
+        if let from = b["from"] {
+            b["from"] = nil
+            b["from_"] = from
+        }
+        return .object(b)
+    }
+
+    static func validator(for action: String) throws -> SchemaValidator {
+        if action == "bridge" {
+            // Not in the SDK set: validated against the OpenAPI spec's BridgeRequest.
+            let spec = try JSONParser.parse(Array(try Data(contentsOf: Fixtures.telnyx.appendingPathComponent("telnyx-openapi-calls.json"))))
+            let bridge = try #require(spec.lookup(path: ["components", "schemas", "BridgeRequest"]))
+            return SchemaValidator(bridge, strict: true)
+        }
+        return try SchemaValidator.load(Fixtures.telnyx.appendingPathComponent("commands/\(action).schema.json"), strict: true)
+    }
+
+    /// Drives many paths through the shipped and inline flows and collects every command.
+    static func producedCommands() throws -> [CallCommand] {
+        var all: [CallCommand] = []
+        let flows = try Flows.set()
+        var h = CallHarness(flows: flows)
+        h.initiated(); h.answered(); h.gatherEnded("9", "invalid"); h.gatherEnded("", "timeout"); h.gatherEnded("2")
+        h.gatherEnded("12345#"); h.httpResponse(200, #"{"tier":"gold"}"#)
+        let target = h.lastClientState["transfer"]
+        h.send("call.hangup", ["hangup_cause": "user_busy"], leg: "v3:B", clientState: .some(target))
+        h.answered(); h.speakEnded()
+        h.send("call.recording.saved", ["recording_urls": ["mp3": "u"]]); h.speakEnded()
+        all += h.commands
+        var r = CallHarness(flows: flows)
+        r.record(r.engine.startOutbound(leg: CallLeg(callControlID: r.call, connectionID: "c", from: "+13125550100", to: "+13125550199"),
+                                        flow: "reminder", vars: [:], now: r.now))
+        r.send("call.machine.detection.ended", ["result": "human"], clientState: .some(nil))
+        all += r.commands
+        for (_, nodes) in RobustnessTests.waitingStates {
+            let flow = #"{"start":"a","nodes":{\#(nodes),"end":{"type":"hangup"}}}"#
+            var x = CallHarness(flows: try Flows.single(flow), defaultFlow: "t")
+            x.initiated()
+            all += x.commands
+        }
+        var c = try NodeTests.harness(#""a":{"type":"connect","to":"+13125550002","from":"+13125550100","timeout_secs":20,"whisper":{"say":"hi"},"on_failure":"bye"}"#)
+        let child = c.lastClientState["dial"]
+        c.send("call.answered", leg: "v3:B", clientState: .some(child))
+        c.send("call.speak.ended", leg: "v3:B")
+        all += c.commands
+        var a = try NodeTests.harness(#""a":{"type":"ai_gather","parameters":{"type":"object","properties":{}},"greeting":"hi","voice":"female","save_as":"x","next":"b","on_error":"b"},"b":{"type":"reject","cause":"USER_BUSY"}"#)
+        a.send("call.ai_gather.ended", ["status": "invalid"])
+        all += a.commands
+        var m = try NodeTests.harness(#""a":{"type":"menu","prompt":{"media":"menu_audio"},"choices":{"1":"end"},"on_invalid":"end","on_no_input":"end"}"#)
+        m.gatherEnded("1")
+        all += m.commands
+        var unrouted = CallHarness(flows: flows, defaultFlow: nil)
+        unrouted.initiated()
+        all += unrouted.commands
+        return all
+    }
+
+    @Test func everyProducedBodyValidates() throws {
+        let commands = try Self.producedCommands()
+        let actions = Set(commands.map(\.action))
+        #expect(actions.isSuperset(of: ["answer", "speak", "gather_using_speak", "gather_using_audio", "gather", "transfer", "dial",
+                                        "bridge", "record_start", "gather_using_ai", "hangup", "reject", "playback_start"]))
+        var validators: [String: SchemaValidator] = [:]
+        for command in commands {
+            if validators[command.action] == nil { validators[command.action] = try Self.validator(for: command.action) }
+            let body = command.action == "bridge" ? JSONValue.object(command.body) : Self.sdkShape(command.body)
+            let errors = validators[command.action]!.errors(body)
+            #expect(errors.isEmpty, "\(command.action) \(command.body.jsonStringRedacted): \(errors)")
+        }
+    }
+
+    @Test func validatorCatchesBadBodies() throws {
+        let speak = try Self.validator(for: "speak")
+        #expect(!speak.errors(["payload": "x"]).isEmpty, "missing voice")
+        #expect(!speak.errors(["payload": "x", "voice": "female", "volume": 3]).isEmpty, "unknown field")
+        #expect(!speak.errors(["payload": "x", "voice": "female", "payload_type": "html"]).isEmpty, "enum")
+        #expect(speak.errors(["payload": "x", "voice": "female", "payload_type": "ssml"]).isEmpty)
+    }
+
+    @Test func catalogMatchesTheSchemas() throws {
+        for (action, spec) in CommandCatalog.actions {
+            let schema = try JSONParser.parse(Array(try Data(contentsOf: Fixtures.telnyx.appendingPathComponent("commands/\(action).schema.json"))))
+            let names = Set((schema["properties"]?.objectValue?.keys ?? []).map { $0 == "from_" ? "from" : $0 })
+            #expect(names == spec.params, "\(action)")
+        }
+    }
+}
