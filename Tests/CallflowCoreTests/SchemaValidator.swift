@@ -59,6 +59,7 @@ struct SchemaValidator {
         if let options = s["enum"]?.arrayValue, !options.contains(value) { out.append("\(at): \(value.jsonString) not in enum") }
         if let c = s["const"], c != value { out.append("\(at): expected \(c.jsonString)") }
         if let min = s["minimum"]?.doubleValue, let v = value.doubleValue, v < min { out.append("\(at): below minimum \(min)") }
+        if let min = s["exclusiveMinimum"]?.doubleValue, let v = value.doubleValue, v <= min { out.append("\(at): not above \(min)") }
         if let max = s["maximum"]?.doubleValue, let v = value.doubleValue, v > max { out.append("\(at): above maximum \(max)") }
         if let min = s["minLength"]?.intValue, let v = value.stringValue, v.count < min { out.append("\(at): shorter than \(min)") }
         if let pattern = s["pattern"]?.stringValue, let v = value.stringValue, let regex = try? Regex(pattern),
@@ -87,6 +88,9 @@ struct SchemaValidator {
         if case .object(let object) = value {
             let properties = s["properties"]?.objectValue ?? JSONObject()
             if let min = s["minProperties"]?.intValue, object.count < min { out.append("\(at): fewer than \(min) properties") }
+            if let names = s["propertyNames"] {
+                for key in object.keys { validate(.string(key), names, "\(at)/\(key)", &out) }
+            }
             for key in s["required"]?.arrayValue?.compactMap(\.stringValue) ?? [] where object[key] == nil {
                 out.append("\(at): missing required \(key)")
             }
