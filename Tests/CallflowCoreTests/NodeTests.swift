@@ -41,10 +41,12 @@ import Testing
 
     @Test func setSwitchAndTypedValues() throws {
         let h = try Self.harness(#"""
-            "a":{"type":"set","vars":{"n":5,"who":"{{call.to}}","obj":{"k":"{{call.from}}"},"copy":"{{vars.obj}}"},"next":"s"},
+            "a":{"type":"set","vars":{"n":5,"id":"{{call.id}}","dir":"{{call.direction}}","who":"{{call.to}}","obj":{"k":"{{call.from}}"},"copy":"{{vars.obj}}"},"next":"s"},
             "s":{"type":"switch","value":"{{vars.obj.k}}","cases":{"+13125550101":"bye"},"default":"end"}
             """#)
         #expect(h.state?.vars["n"] == 5)
+        #expect(h.state?.vars["id"] == "v3:call-A")
+        #expect(h.state?.vars["dir"] == "inbound")
         #expect(h.state?.vars["who"] == "+13125550100")
         #expect(h.state?.vars["copy"] == ["k": "+13125550101"])
         #expect(h.last?.body["payload"] == "bye")

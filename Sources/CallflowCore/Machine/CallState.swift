@@ -39,7 +39,11 @@ public struct CallState: Sendable, Equatable {
         case ended
     }
 
-    public var templateContext: TemplateContext { TemplateContext(call: facts.object, vars: vars) }
+    public var templateContext: TemplateContext {
+        var call = facts.object
+        call["id"] = .string(callControlID)
+        return TemplateContext(call: call, vars: vars)
+    }
 
     /// `text` with the value of every sensitive variable replaced by `***`: for traces and logs
     /// of anything rendered from templates (a URL may carry an account number).
