@@ -24,7 +24,13 @@ let package = Package(
             pkgConfig: "libsodium",
             providers: [.apt(["libsodium-dev"]), .brew(["libsodium"])]
         ),
-        .target(name: "EventHTTP", dependencies: ["CLibevent"]),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]
+        ),
+        // The loop's I/O: the evhttp server and the libcurl client share one libevent loop.
+        .target(name: "EventHTTP", dependencies: ["CLibevent", "CCurl"]),
         .target(name: "WebhookSignature", dependencies: ["CSodium"]),
 
         // Pure core: JSON, events, flows, the machine, commands. No C, no I/O, no clock.

@@ -4,14 +4,20 @@ import Foundation
 import Logging
 import WebhookSignature
 
-/// Why `serve` refused to start. Each message says what to set.
+/// Why `serve` refused to start. Each message says what to set or fix.
 public enum StartupError: Error, Sendable, CustomStringConvertible {
     /// No Telnyx public key and no `--insecure-skip-verify`.
     case missingPublicKey
     /// The configured public key is unusable.
     case invalidPublicKey(PublicKeyError)
-    /// The loop or the listener could not be created.
-    case eventLoop(EventLoopError)
+    /// No Telnyx API key: commands could not be sent.
+    case missingAPIKey
+    /// The flows have errors (every diagnostic is listed).
+    case flows([Diagnostic])
+    /// `flows.routes` or `flows.default` names a flow that is not loaded.
+    case unknownRoute(key: String, flow: String)
+    /// The loop, the listener or the HTTP client could not be created.
+    case eventLoop(String)
 
     public var description: String {
         switch self {
@@ -19,25 +25,35 @@ public enum StartupError: Error, Sendable, CustomStringConvertible {
             return "no Telnyx public key: set TELNYX_PUBLIC_KEY (or telnyx.public_key in the config file) to the "
                 + "base64 key from the Telnyx portal; --insecure-skip-verify is for local development only"
         case .invalidPublicKey(let e): return "TELNYX_PUBLIC_KEY / telnyx.public_key: \(e)"
-        case .eventLoop(let e): return "\(e)"
+        case .missingAPIKey:
+            return "no Telnyx API key: set TELNYX_API_KEY (or telnyx.api_key in the config file); it authorises the call commands"
+        case .flows(let diagnostics):
+            return (diagnostics.map(\.description) + ["flows have errors; fix them (callflow check) and start again"])
+                .joined(separator: "\n")
+        case .unknownRoute(let key, let flow): return "\(key): flow \"\(flow)\" does not exist in flows.dir"
+        case .eventLoop(let e): return e
         }
     }
 }
 
-/// The running server: one event loop, the HTTP listener, signal handling.
+/// The running server: one event loop, the webhook listener, the call runtime, signals.
 ///
 /// Loop-confined: build it, run it and drop it on one thread.
 public final class ServerApp {
     public let loop: EventLoop
     public let config: CallflowConfig
+    public let runtime: CallRuntime
     private let logger: Logger
     private var http: HTTPServer?
-    private var dedupe = DedupeWindow()
+    public let client: HTTPClient
 
     public var port: Int { http?.boundPort ?? config.server.port }
     public var openConnections: Int { http?.openConnections ?? 0 }
 
-    public init(config: CallflowConfig, insecureSkipVerify: Bool, logger: Logger) throws(StartupError) {
+    public init(
+        config: CallflowConfig, insecureSkipVerify: Bool, logger: Logger, timeZones: any TimeZoneProvider = SystemTimeZones(),
+        clockMs: @escaping @Sendable () -> Int64 = ServerApp.wallClockMs
+    ) throws(StartupError) {
         self.config = config
         self.logger = logger
         let verifier: WebhookVerifier?
@@ -47,15 +63,33 @@ public final class ServerApp {
         } else {
             guard let key = config.telnyx.publicKey else { throw .missingPublicKey }
             do {
-                verifier = try WebhookVerifier(
-                    publicKeyBase64: key, toleranceSeconds: Int64(config.telnyx.signatureToleranceSecs))
+                verifier = try WebhookVerifier(publicKeyBase64: key, toleranceSeconds: Int64(config.telnyx.signatureToleranceSecs))
             } catch { throw .invalidPublicKey(error) }
         }
-        do { loop = try EventLoop() } catch { throw .eventLoop(error) }
+        guard let apiKey = config.telnyx.apiKey else { throw .missingAPIKey }
 
-        let ingest = WebhookIngest(
-            verifier: verifier, clock: { Int64(time(nil)) }, logger: logger,
-            engine: { [unowned self] event in self.apply(event) })
+        let (flows, diagnostics, _) = FlowLoader.load(paths: [config.flows.dir], timeZones: timeZones)
+        for warning in diagnostics where warning.severity == .warning { logger.warning("\(warning)") }
+        guard let flows else { throw .flows(diagnostics.filter { $0.severity == .error }) }
+        for (number, flow) in config.flows.routes.sorted(by: { $0.key < $1.key }) where flows[flow] == nil {
+            throw .unknownRoute(key: "flows.routes.\(number)", flow: flow)
+        }
+        if let flow = config.flows.defaultFlow, flows[flow] == nil { throw .unknownRoute(key: "flows.default", flow: flow) }
+        logger.info("flows loaded", metadata: ["flows": "\(flows.flows.keys.sorted().joined(separator: ","))", "revision": "\(flows.revision)"])
+
+        do { loop = try EventLoop() } catch { throw .eventLoop("\(error)") }
+        do { client = try HTTPClient(loop: loop) } catch { throw .eventLoop("\(error)") }
+        let policy = RetryPolicy(attemptTimeoutMs: config.telnyx.commandTimeoutMs, maxAttempts: config.telnyx.maxAttempts,
+                                 deadlineMs: config.telnyx.retryDeadlineMs)
+        let telnyx = TelnyxClient(http: client, loop: loop, baseURL: config.telnyx.apiBaseURL, apiKey: apiKey, policy: policy,
+                                  logger: logger, clockMs: clockMs)
+        let backend = BackendClient(http: client, maxResponseBytes: config.http.maxResponseBytes)
+        let engine = CallEngine(flows: flows, routes: config.flows.routes, defaultFlow: config.flows.defaultFlow)
+        runtime = CallRuntime(engine: engine, loop: loop, telnyx: telnyx, backend: backend, logger: logger,
+                              clock: { clockMs() / 1000 })
+
+        let ingest = WebhookIngest(verifier: verifier, clock: { clockMs() / 1000 }, logger: logger,
+                                   engine: { [unowned runtime] event in runtime.receive(event) })
         let routes = Routes(webhookPath: config.server.webhookPath, ingest: ingest)
         let options = HTTPServerOptions(
             host: config.server.host, port: config.server.port, maxBodyBytes: config.server.maxBodyBytes,
@@ -63,12 +97,13 @@ public final class ServerApp {
             maxConnections: config.server.maxConnections)
         do {
             http = try HTTPServer(loop: loop, options: options) { request in routes.handle(request) }
-        } catch { throw .eventLoop(error) }
+        } catch { throw .eventLoop("\(error)") }
     }
 
-    private func apply(_ event: WebhookEvent) -> IngestResult {
-        guard dedupe.insert(event.id, now: Int64(time(nil))) else { return .duplicate }
-        return .accepted
+    public static let wallClockMs: @Sendable () -> Int64 = {
+        var tv = timeval()
+        gettimeofday(&tv, nil)
+        return Int64(tv.tv_sec) * 1000 + Int64(tv.tv_usec) / 1000
     }
 
     /// Serves until SIGTERM/SIGINT (or `loop.handle.stop()`).
@@ -78,17 +113,17 @@ public final class ServerApp {
                 for signalNumber in [SIGTERM, SIGINT] {
                     try loop.onSignal(signalNumber) { [unowned self] in self.shutdown(signal: signalNumber) }
                 }
-            } catch { throw .eventLoop(error) }
+            } catch { throw .eventLoop("\(error)") }
         }
         logger.info("listening", metadata: [
             "host": "\(config.server.host)", "port": "\(port)", "webhook_path": "\(config.server.webhookPath)",
         ])
-        do { try loop.run() } catch { throw .eventLoop(error) }
+        do { try loop.run() } catch { throw .eventLoop("\(error)") }
         logger.info("stopped")
     }
 
     private func shutdown(signal: Int32) {
-        logger.notice("shutting down", metadata: ["signal": "\(signal)"])
+        logger.notice("shutting down", metadata: ["signal": "\(signal)", "pending_commands": "\(runtime.pendingCommands)"])
         http?.stopAccepting()
         // Replies already handed to libevent are written before the loop exits.
         do { try loop.schedule(afterMilliseconds: 200) { [loop] in loop.handle.stop() } } catch { loop.handle.stop() }

@@ -4,6 +4,13 @@ import CLibevent
 /// libevent's buffers so the body is never copied into Swift memory.
 public struct HTTPRequest: ~Copyable {
     let request: OpaquePointer
+    let pending: PendingReply
+
+    /// Takes the reply out of the handler: return `nil` from the handler and `send` later.
+    public func deferReply() -> PendingReply {
+        pending.taken = true
+        return pending
+    }
 
     /// `GET`, `POST`, ... (upper case).
     public var method: String {

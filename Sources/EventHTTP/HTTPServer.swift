@@ -32,7 +32,8 @@ public struct HTTPServerOptions: Sendable, Equatable {
 
 /// An `evhttp` server on the loop. The handler runs on the loop thread and must not block.
 public final class HTTPServer {
-    public typealias Handler = (borrowing HTTPRequest) -> HTTPResponse
+    /// Answers a request now, or returns `nil` after taking `request.deferReply()` to answer later.
+    public typealias Handler = (borrowing HTTPRequest) -> HTTPResponse?
 
     private let loop: EventLoop
     private let http: OpaquePointer
@@ -43,6 +44,7 @@ public final class HTTPServer {
     private var accepting = true
     private var stopped = false
     private var tracked = Set<OpaquePointer>()
+    private var deferred: [OpaquePointer: [PendingReply]] = [:]
     private let timeoutSeconds: Int
     private let maxBodyBytes: Int
     public let boundPort: Int
@@ -105,6 +107,7 @@ public final class HTTPServer {
     }
 
     private func connectionClosed(_ connection: OpaquePointer) {
+        for pending in deferred.removeValue(forKey: connection) ?? [] { pending.isDone = true }
         guard tracked.remove(connection) != nil else { return }
         openConnections -= 1
         if openConnections < maxConnections, !accepting, !stopped, let listener {
@@ -124,9 +127,24 @@ public final class HTTPServer {
     private func handle(_ request: OpaquePointer) {
         track(request)
         let body = evbuffer_get_length(evhttp_request_get_input_buffer(request))
+        let pending = PendingReply(request: request)
         let response = body > maxBodyBytes
             ? HTTPResponse.json(413, Array(#"{"error":"request body is \#(body) bytes; the limit is \#(maxBodyBytes)"}"#.utf8))
-            : handler(HTTPRequest(request: request))
+            : handler(HTTPRequest(request: request, pending: pending))
+        guard let response else {
+            guard pending.taken else {
+                pending.isDone = true
+                return HTTPServer.reply(request, .json(500, Array(#"{"error":"handler gave no response"}"#.utf8)))
+            }
+            // Deferred: remember it so a closing connection cancels it instead of leaving it dangling.
+            if let connection = evhttp_request_get_connection(request) { deferred[connection, default: []].append(pending) }
+            return
+        }
+        pending.isDone = true
+        HTTPServer.reply(request, response)
+    }
+
+    static func reply(_ request: OpaquePointer, _ response: HTTPResponse) {
         if let headers = evhttp_request_get_output_headers(request) {
             for (name, value) in response.headers { evhttp_add_header(headers, name, value) }
         }
@@ -157,3 +175,22 @@ public final class HTTPServer {
     }
 }
 
+
+/// A reply promised by a handler that returned `nil`. Sending twice, or after the client has
+/// gone, does nothing.
+public final class PendingReply {
+    let request: OpaquePointer
+    fileprivate(set) var isDone = false
+    var taken = false
+
+    init(request: OpaquePointer) { self.request = request }
+
+    /// Whether the reply can still be sent (not sent yet, client still connected).
+    public var isOpen: Bool { !isDone }
+
+    public func send(_ response: HTTPResponse) {
+        guard !isDone else { return }
+        isDone = true
+        HTTPServer.reply(request, response)
+    }
+}

@@ -8,7 +8,7 @@ import WebhookSignature
     static let signer = try! WebhookSigner(seed: Array(repeating: 9, count: 32))
 
     static func config(timeout: Int = 10) -> CallflowConfig {
-        var config = CallflowConfig()
+        var config = TestServer.baseConfig()
         config.telnyx.publicKey = signer.publicKeyBase64
         config.server.timeoutSecs = timeout
         config.server.maxBodyBytes = 4096
@@ -131,18 +131,44 @@ import WebhookSignature
     }
 
     @Test func insecureModeAcceptsUnsigned() throws {
-        let server = try TestServer(config: CallflowConfig(), insecure: true)
+        let server = try TestServer(config: TestServer.baseConfig(), insecure: true)
         defer { server.stop() }
         #expect(try Self.post(server.port, Self.event(), headers: []).status == 200)
     }
 
-    @Test func refusesToStartWithoutKey() {
+    @Test func refusesToStartWithoutKeysOrWithBrokenFlows() throws {
         #expect {
-            _ = try TestServer(config: CallflowConfig())
+            _ = try TestServer(config: TestServer.baseConfig())
         } throws: { error in
             "\(error)".contains("TELNYX_PUBLIC_KEY")
         }
-        var bad = CallflowConfig()
+        var noAPIKey = Self.config()
+        noAPIKey.telnyx.apiKey = nil
+        #expect {
+            _ = try TestServer(config: noAPIKey)
+        } throws: { error in
+            "\(error)".contains("TELNYX_API_KEY")
+        }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("callflow-broken-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Data(#"{"start":"a","nodes":{"a":{"type":"say","text":"{{cal.from}}","next":"b"}}}"#.utf8).write(to: dir.appendingPathComponent("x.json"))
+        var broken = Self.config()
+        broken.flows.dir = dir.path
+        broken.flows.defaultFlow = nil
+        #expect {
+            _ = try TestServer(config: broken)
+        } throws: { error in
+            "\(error)".contains("x.json: /nodes/a/text: template names unknown root") && "\(error)".contains("\"b\" is not a node")
+        }
+        var badRoute = Self.config()
+        badRoute.flows.routes = ["+13125550100": "nope"]
+        #expect {
+            _ = try TestServer(config: badRoute)
+        } throws: { error in
+            "\(error)".contains("flows.routes.+13125550100: flow \"nope\" does not exist")
+        }
+        var bad = Self.config()
         bad.telnyx.publicKey = "c2hvcnQ="
         #expect {
             _ = try TestServer(config: bad)

@@ -12,6 +12,17 @@ final class TestServer: Sendable {
 
     static let quietLogger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
 
+    /// Shipped flows, a dummy API key, and an API base nobody listens on.
+    static func baseConfig() -> CallflowConfig {
+        var config = CallflowConfig()
+        config.telnyx.apiKey = "KEY_test_secret"
+        config.telnyx.apiBaseURL = "http://127.0.0.1:9/v2"
+        config.telnyx.maxAttempts = 1
+        config.flows.dir = Fixtures.repoRoot.appendingPathComponent("flows").path
+        config.flows.defaultFlow = "main"
+        return config
+    }
+
     init(config: CallflowConfig, insecure: Bool = false) throws {
         var config = config
         config.server.host = "127.0.0.1"

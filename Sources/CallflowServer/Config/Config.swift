@@ -17,6 +17,16 @@ public struct CallflowConfig: Sendable, Equatable {
         public var apiKey: String? = nil
         public var publicKey: String? = nil
         public var signatureToleranceSecs = 300
+        /// Deadline of one command attempt.
+        public var commandTimeoutMs = 10_000
+        /// Attempts per command, the first included.
+        public var maxAttempts = 5
+        /// No retry starts later than this after the first attempt.
+        public var retryDeadlineMs = 60_000
+    }
+    public struct HTTPNodes: Sendable, Equatable {
+        /// Larger responses from your backend fail the `http` node (on_error).
+        public var maxResponseBytes = 1 << 20
     }
     public struct Flows: Sendable, Equatable {
         public var dir = "flows"
@@ -33,6 +43,7 @@ public struct CallflowConfig: Sendable, Equatable {
     public var telnyx = Telnyx()
     public var flows = Flows()
     public var log = Log()
+    public var http = HTTPNodes()
 
     public init() {}
 }

@@ -47,7 +47,7 @@ public enum ConfigLoader {
         guard case .object(let top) = root else {
             throw .invalid(path: path, [ConfigProblem(key: "", message: "expected a JSON object at the top level")])
         }
-        reader.checkKeys(top, at: "", allowed: ["$schema", "server", "telnyx", "flows", "log", "store"])
+        reader.checkKeys(top, at: "", allowed: ["$schema", "server", "telnyx", "flows", "log", "store", "http"])
         if let server = reader.section(top, "server",
             allowed: ["host", "port", "webhook_path", "max_body_bytes", "max_header_bytes", "timeout_secs", "max_connections"])
         {
@@ -64,7 +64,8 @@ public enum ConfigLoader {
             reader.int(server, "server.max_connections", range: 1...1_000_000) { config.server.maxConnections = $0 }
         }
         if let telnyx = reader.section(top, "telnyx",
-            allowed: ["api_base_url", "api_key", "public_key", "signature_tolerance_secs"])
+            allowed: ["api_base_url", "api_key", "public_key", "signature_tolerance_secs", "command_timeout_ms",
+                      "max_attempts", "retry_deadline_ms"])
         {
             reader.string(telnyx, "telnyx.api_base_url") { v in
                 if v.hasPrefix("https://") || v.hasPrefix("http://") { config.telnyx.apiBaseURL = v } else {
@@ -76,6 +77,12 @@ public enum ConfigLoader {
             reader.int(telnyx, "telnyx.signature_tolerance_secs", range: 1...86_400) {
                 config.telnyx.signatureToleranceSecs = $0
             }
+            reader.int(telnyx, "telnyx.command_timeout_ms", range: 100...120_000) { config.telnyx.commandTimeoutMs = $0 }
+            reader.int(telnyx, "telnyx.max_attempts", range: 1...20) { config.telnyx.maxAttempts = $0 }
+            reader.int(telnyx, "telnyx.retry_deadline_ms", range: 0...600_000) { config.telnyx.retryDeadlineMs = $0 }
+        }
+        if let http = reader.section(top, "http", allowed: ["max_response_bytes"]) {
+            reader.int(http, "http.max_response_bytes", range: 1024...(64 << 20)) { config.http.maxResponseBytes = $0 }
         }
         if let flows = reader.section(top, "flows", allowed: ["dir", "routes", "default"]) {
             reader.string(flows, "flows.dir") { config.flows.dir = $0 }

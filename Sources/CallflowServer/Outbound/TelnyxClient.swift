@@ -1,0 +1,135 @@
+import CallflowCore
+import EventHTTP
+import Logging
+
+/// Sends the machine's commands to Telnyx: one at a time per call leg, in the order issued (a
+/// `speak` never overtakes its `answer`), legs in parallel. Retries network errors, timeouts,
+/// 408, 429 and 5xx with backoff and jitter, honouring `Retry-After` and `x-ratelimit-reset`,
+/// always with the same body and `command_id` (Telnyx ignores repeats). Other 4xx are final.
+///
+/// Loop-confined. The API key goes into one header and nowhere else: not logs, not errors.
+public final class TelnyxClient {
+    public typealias FailureHandler = (CallCommand, CommandFailure) -> Void
+
+    private let http: HTTPClient
+    private let loop: EventLoop
+    private let baseURL: String
+    private let authorization: String
+    private let policy: RetryPolicy
+    private let logger: Logger
+    private let clockMs: () -> Int64
+    private let random: () -> Double
+    private var queues: [String: [CallCommand]] = [:]
+    private var busy: Set<String> = []
+    public var onFailure: FailureHandler = { _, _ in }
+    /// Called after each command is accepted (for metrics and tests).
+    public var onSent: (CallCommand, Int) -> Void = { _, _ in }
+
+    public init(http: HTTPClient, loop: EventLoop, baseURL: String, apiKey: String, policy: RetryPolicy, logger: Logger,
+                clockMs: @escaping () -> Int64, random: @escaping () -> Double = { Double.random(in: 0...1) }) {
+        self.http = http
+        self.loop = loop
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.authorization = "Bearer \(apiKey)"
+        self.policy = policy
+        self.logger = logger
+        self.clockMs = clockMs
+        self.random = random
+    }
+
+    /// Commands waiting or in flight.
+    public var pending: Int { queues.values.reduce(0) { $0 + $1.count } }
+
+    public func enqueue(_ command: CallCommand) {
+        let leg = command.callControlID
+        queues[leg, default: []].append(command)
+        if !busy.contains(leg) { sendNext(leg) }
+    }
+
+    private func sendNext(_ leg: String) {
+        guard let command = queues[leg]?.first else {
+            queues[leg] = nil
+            busy.remove(leg)
+            return
+        }
+        busy.insert(leg)
+        attempt(command, number: 1, startedMs: clockMs())
+    }
+
+    private func finish(_ leg: String) {
+        if queues[leg]?.isEmpty == false { queues[leg]!.removeFirst() }
+        sendNext(leg)
+    }
+
+    private func attempt(_ command: CallCommand, number: Int, startedMs: Int64) {
+        let request = ClientRequest(
+            method: "POST", url: baseURL + command.path,
+            headers: [("Authorization", authorization), ("Content-Type", "application/json"), ("Accept", "application/json"),
+                      ("User-Agent", "callflow/1")],
+            body: JSONValue.object(command.body).jsonBytes, timeoutMs: policy.attemptTimeoutMs, maxResponseBytes: 256 << 10)
+        var meta: Logger.Metadata = ["call.control_id": "\(command.callControlID)", "action": "\(command.action)",
+                                     "command_id": "\(command.commandID ?? "")", "attempt": "\(number)"]
+        http.send(request) { [weak self] result in
+            guard let self else { return }
+            var retryable = false
+            var failure: CommandFailure
+            var serverDelay: Int? = nil
+            switch result {
+            case .success(let response) where (200..<300).contains(response.status):
+                self.logger.debug("command sent", metadata: meta)
+                self.onSent(command, number)
+                return self.finish(command.callControlID)
+            case .success(let response):
+                let errors = TelnyxError.parse(response.body)
+                retryable = response.status == 408 || response.status == 429 || response.status >= 500
+                serverDelay = RetryPolicy.serverDelayMs(
+                    retryAfter: response.header("retry-after"), rateLimitReset: response.header("x-ratelimit-reset"), nowMs: self.clockMs())
+                failure = CommandFailure(status: response.status, errors: errors, reason: "Telnyx refused \(command.action)", attempts: number)
+            case .failure(let error):
+                retryable = error.isTransient
+                failure = CommandFailure(status: nil, errors: [], reason: "\(error)", attempts: number)
+            }
+            let elapsed = Int(self.clockMs() - startedMs)
+            let delay = max(self.policy.backoffMs(afterAttempt: number, random: self.random()), serverDelay ?? 0)
+            if retryable, number < self.policy.maxAttempts, elapsed + delay <= self.policy.deadlineMs {
+                meta["retry_in_ms"] = "\(delay)"
+                meta["reason"] = "\(failure)"
+                self.logger.warning("command failed, retrying", metadata: meta)
+                do {
+                    try self.loop.schedule(afterMilliseconds: delay) { [weak self] in
+                        self?.attempt(command, number: number + 1, startedMs: startedMs)
+                    }
+                    return
+                } catch {
+                    failure.reason += "; could not schedule a retry: \(error)"
+                }
+            }
+            if retryable { failure.reason = "gave up: " + failure.reason }
+            meta["reason"] = "\(failure)"
+            if failure.callGone {
+                self.logger.info("command not executed: call already ended", metadata: meta)
+            } else {
+                self.logger.error("command failed", metadata: meta)
+            }
+            self.dropAfterFailure(of: command, callGone: failure.callGone)
+            self.onFailure(command, failure)
+            self.finish(command.callControlID)
+        }
+    }
+
+    /// After a final failure the rest of that step is moot; after 90018 the whole leg is.
+    private func dropAfterFailure(of command: CallCommand, callGone: Bool) {
+        let leg = command.callControlID
+        guard var queue = queues[leg], !queue.isEmpty else { return }
+        let head = queue.removeFirst()
+        let step = Self.step(of: command)
+        queue.removeAll { callGone || (step != nil && Self.step(of: $0) == step) }
+        queues[leg] = [head] + queue
+    }
+
+    static func step(of command: CallCommand) -> Substring? {
+        guard let id = command.commandID else { return nil }
+        let parts = id.split(separator: "-")
+        return parts.count == 4 ? parts[2] : nil
+    }
+}

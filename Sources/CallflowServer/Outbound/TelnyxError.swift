@@ -1,0 +1,43 @@
+import CallflowCore
+
+/// A Telnyx API error body: `{"errors":[{"code":"90018","title":...,"detail":...}]}`.
+public struct TelnyxError: Sendable, Equatable, CustomStringConvertible {
+    public var code: String?
+    public var title: String?
+    public var detail: String?
+
+    /// Parses every error of a body; empty when the body is not Telnyx's shape.
+    public static func parse(_ body: [UInt8]) -> [TelnyxError] {
+        guard let root = try? JSONParser.parse(body), let list = root["errors"]?.arrayValue else { return [] }
+        return list.map { e in
+            // `code` is documented as a string; tolerate a number.
+            let code = e["code"]?.stringValue ?? e["code"]?.intValue.map(String.init)
+            return TelnyxError(code: code, title: e["title"]?.stringValue, detail: e["detail"]?.stringValue)
+        }
+    }
+
+    public var description: String {
+        [code.map { "[\($0)]" }, title, detail].compactMap { $0 }.joined(separator: " ")
+    }
+
+    /// 90018: the call has already ended.
+    public var callAlreadyEnded: Bool { code == "90018" }
+}
+
+/// Why a command was given up on.
+public struct CommandFailure: Sendable, Equatable, CustomStringConvertible {
+    public var status: Int?
+    public var errors: [TelnyxError]
+    public var reason: String
+    public var attempts: Int
+
+    public var callGone: Bool { errors.contains(where: \.callAlreadyEnded) }
+
+    public var description: String {
+        var parts = [reason]
+        if let status { parts.append("HTTP \(status)") }
+        if !errors.isEmpty { parts.append(errors.map(\.description).joined(separator: "; ")) }
+        parts.append("after \(attempts) attempt\(attempts == 1 ? "" : "s")")
+        return parts.joined(separator: ", ")
+    }
+}

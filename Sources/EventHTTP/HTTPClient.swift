@@ -1,0 +1,332 @@
+import CCurl
+import CLibevent
+
+/// An outbound HTTP request.
+public struct ClientRequest: Sendable, Equatable {
+    public var method: String
+    public var url: String
+    public var headers: [(String, String)]
+    public var body: [UInt8]?
+    /// Whole-request deadline (connect + send + response).
+    public var timeoutMs: Int
+    /// Responses larger than this fail with `.tooLarge` instead of filling memory.
+    public var maxResponseBytes: Int
+
+    public init(method: String, url: String, headers: [(String, String)] = [], body: [UInt8]? = nil, timeoutMs: Int = 10_000,
+                maxResponseBytes: Int = 1 << 20) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.timeoutMs = timeoutMs
+        self.maxResponseBytes = maxResponseBytes
+    }
+
+    public static func == (a: ClientRequest, b: ClientRequest) -> Bool {
+        a.method == b.method && a.url == b.url && a.body == b.body && a.timeoutMs == b.timeoutMs
+            && a.headers.map { $0.0 + ":" + $0.1 } == b.headers.map { $0.0 + ":" + $0.1 }
+    }
+}
+
+public struct ClientResponse: Sendable {
+    public var status: Int
+    /// Header names lower-cased, in arrival order.
+    public var headers: [(String, String)]
+    public var body: [UInt8]
+    /// New TCP connections this transfer opened (0 when a kept-alive one was reused).
+    public var newConnections: Int
+
+    public func header(_ name: String) -> String? {
+        let lower = name.lowercased()
+        return headers.last { $0.0 == lower }?.1
+    }
+}
+
+/// Why a request produced no response. Messages never include request headers (API keys).
+public enum ClientError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// No complete response within the deadline.
+    case timeout(ms: Int)
+    /// The response body exceeded the limit.
+    case tooLarge(limit: Int)
+    /// DNS, connect, TLS, reset or an empty reply.
+    case connection(String)
+    /// A libcurl call failed outright.
+    case curl(function: String, code: Int32)
+
+    public var description: String {
+        switch self {
+        case .timeout(let ms): return "no response within \(ms) ms"
+        case .tooLarge(let limit): return "response larger than \(limit) bytes"
+        case .connection(let why): return "connection failed: \(why)"
+        case .curl(let function, let code): return "\(function) failed (\(code))"
+        }
+    }
+
+    /// Worth retrying: the request may not have been processed.
+    public var isTransient: Bool {
+        switch self {
+        case .timeout, .connection: return true
+        case .tooLarge, .curl: return false
+        }
+    }
+}
+
+private let curlInitResult: CURLcode = curl_global_init(Int(CURL_GLOBAL_DEFAULT))
+
+/// A non-blocking HTTP(S) client: libcurl's multi-socket API driven by the server's libevent
+/// loop. No thread per request, nothing blocks the loop, and connections are kept alive and
+/// reused across requests (the multi handle owns the connection cache). TLS peer and host
+/// verification stay on; `HTTPS_PROXY`/`NO_PROXY` are honoured by libcurl.
+///
+/// Loop-confined, like everything on the loop.
+public final class HTTPClient {
+    public typealias Completion = (Result<ClientResponse, ClientError>) -> Void
+
+    private let loop: EventLoop
+    private let multi: UnsafeMutableRawPointer
+    private var timer: OpaquePointer?
+    private var transfers: [UnsafeMutableRawPointer: Transfer] = [:]
+    private var sockets: [Int32: OpaquePointer] = [:]
+    /// TCP connections opened so far (a benchmark reads it: reuse means few).
+    public private(set) var connectionsOpened = 0
+    public var inFlight: Int { transfers.count }
+
+    public init(loop: EventLoop, maxConnectionsPerHost: Int = 16) throws(ClientError) {
+        loop.assertOnLoop()
+        guard curlInitResult == CURLE_OK else { throw .curl(function: "curl_global_init", code: Int32(curlInitResult.rawValue)) }
+        guard let multi = curl_multi_init() else { throw .curl(function: "curl_multi_init", code: -1) }
+        self.loop = loop
+        self.multi = multi
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        timer = event_new(loop.base, -1, 0, { _, _, arg in
+            guard let arg else { return }
+            Unmanaged<HTTPClient>.fromOpaque(arg).takeUnretainedValue().timerFired()
+        }, me)
+        guard timer != nil else { throw .curl(function: "event_new(timer)", code: -1) }
+        _ = cf_multi_ptr(multi, CURLMOPT_SOCKETDATA, me)
+        _ = cf_multi_ptr(multi, CURLMOPT_TIMERDATA, me)
+        _ = cf_multi_socket_fn(multi) { _, fd, what, userp, _ in
+            guard let userp else { return 0 }
+            Unmanaged<HTTPClient>.fromOpaque(userp).takeUnretainedValue().socketChanged(fd, what: what)
+            return 0
+        }
+        _ = cf_multi_timer_fn(multi) { _, timeoutMs, userp in
+            guard let userp else { return 0 }
+            Unmanaged<HTTPClient>.fromOpaque(userp).takeUnretainedValue().armTimer(timeoutMs)
+            return 0
+        }
+        _ = cf_multi_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, maxConnectionsPerHost)
+        _ = cf_multi_long(multi, CURLMOPT_MAXCONNECTS, maxConnectionsPerHost * 4)
+    }
+
+    deinit {
+        for (easy, transfer) in transfers {
+            curl_multi_remove_handle(multi, easy)
+            curl_easy_cleanup(easy)
+            transfer.release()
+        }
+        for event in sockets.values { event_free(event) }
+        if let timer { event_free(timer) }
+        curl_multi_cleanup(multi)
+    }
+
+    /// Starts a request; `completion` runs on the loop thread, never synchronously inside `send`.
+    public func send(_ request: ClientRequest, completion: @escaping Completion) {
+        loop.assertOnLoop()
+        guard let easy = curl_easy_init() else {
+            deferCompletion(completion, .failure(.curl(function: "curl_easy_init", code: -1)))
+            return
+        }
+        let transfer = Transfer(request: request, completion: completion)
+        if let code = configure(easy, transfer) {
+            curl_easy_cleanup(easy)
+            transfer.release()
+            deferCompletion(completion, .failure(.curl(function: "curl_easy_setopt", code: Int32(code.rawValue))))
+            return
+        }
+        transfers[easy] = transfer
+        let rc = curl_multi_add_handle(multi, easy)
+        if rc != CURLM_OK {
+            transfers[easy] = nil
+            curl_easy_cleanup(easy)
+            transfer.release()
+            deferCompletion(completion, .failure(.curl(function: "curl_multi_add_handle", code: Int32(rc.rawValue))))
+        }
+    }
+
+    private func deferCompletion(_ completion: @escaping Completion, _ result: Result<ClientResponse, ClientError>) {
+        do { try loop.schedule(afterMilliseconds: 0) { completion(result) } } catch { completion(result) }
+    }
+
+    private func configure(_ easy: UnsafeMutableRawPointer, _ t: Transfer) -> CURLcode? {
+        let me = Unmanaged.passUnretained(t).toOpaque()
+        var codes: [CURLcode] = [
+            cf_easy_str(easy, CURLOPT_URL, t.request.url),
+            cf_easy_long(easy, CURLOPT_NOSIGNAL, 1),
+            cf_easy_long(easy, CURLOPT_TIMEOUT_MS, t.request.timeoutMs),
+            cf_easy_long(easy, CURLOPT_CONNECTTIMEOUT_MS, min(t.request.timeoutMs, 10_000)),
+            cf_easy_long(easy, CURLOPT_TCP_KEEPALIVE, 1),
+            cf_easy_long(easy, CURLOPT_SSL_VERIFYPEER, 1),
+            cf_easy_long(easy, CURLOPT_SSL_VERIFYHOST, 2),
+            cf_easy_long(easy, CURLOPT_FOLLOWLOCATION, 0),
+            cf_easy_str(easy, CURLOPT_PROTOCOLS_STR, "http,https"),
+            cf_easy_str(easy, CURLOPT_ACCEPT_ENCODING, ""),
+            cf_easy_ptr(easy, CURLOPT_ERRORBUFFER, t.errorBuffer),
+            cf_easy_ptr(easy, CURLOPT_WRITEDATA, me),
+            cf_easy_data_fn(easy, CURLOPT_WRITEFUNCTION) { data, size, count, user in
+                guard let user, let data else { return 0 }
+                return Unmanaged<Transfer>.fromOpaque(user).takeUnretainedValue().received(data, size * count)
+            },
+            cf_easy_ptr(easy, CURLOPT_HEADERDATA, me),
+            cf_easy_data_fn(easy, CURLOPT_HEADERFUNCTION) { data, size, count, user in
+                guard let user, let data else { return 0 }
+                return Unmanaged<Transfer>.fromOpaque(user).takeUnretainedValue().header(data, size * count)
+            },
+        ]
+        let method = t.request.method.uppercased()
+        if let body = t.request.body {
+            codes.append(cf_easy_off(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)))
+            codes.append(body.withUnsafeBytes { raw in
+                cf_easy_ptr(easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!))
+            })
+            if method != "POST" { codes.append(cf_easy_str(easy, CURLOPT_CUSTOMREQUEST, method)) }
+        } else if method == "HEAD" {
+            codes.append(cf_easy_long(easy, CURLOPT_NOBODY, 1))
+        } else if method != "GET" {
+            codes.append(cf_easy_str(easy, CURLOPT_CUSTOMREQUEST, method))
+        }
+        var list: UnsafeMutablePointer<curl_slist>? = nil
+        // No "Expect: 100-continue" round trip before bodies.
+        for (name, value) in t.request.headers + [("Expect", "")] {
+            list = curl_slist_append(list, "\(name): \(value)")
+        }
+        t.headerList = list
+        codes.append(cf_easy_ptr(easy, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(list)))
+        return codes.first { $0 != CURLE_OK }
+    }
+
+    // MARK: libcurl ↔ libevent
+
+    private func socketChanged(_ fd: curl_socket_t, what: Int32) {
+        if let existing = sockets.removeValue(forKey: fd) { event_free(existing) }
+        guard what != CURL_POLL_REMOVE else { return }
+        var flags = Int16(EV_PERSIST)
+        if what & CURL_POLL_IN != 0 { flags |= Int16(EV_READ) }
+        if what & CURL_POLL_OUT != 0 { flags |= Int16(EV_WRITE) }
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        guard let event = event_new(loop.base, fd, flags, { fd, events, arg in
+            guard let arg else { return }
+            Unmanaged<HTTPClient>.fromOpaque(arg).takeUnretainedValue().socketReady(fd, events: events)
+        }, me) else { return }
+        event_add(event, nil)
+        sockets[fd] = event
+    }
+
+    private func socketReady(_ fd: Int32, events: Int16) {
+        var action: Int32 = 0
+        if events & Int16(EV_READ) != 0 { action |= CURL_CSELECT_IN }
+        if events & Int16(EV_WRITE) != 0 { action |= CURL_CSELECT_OUT }
+        var running: Int32 = 0
+        curl_multi_socket_action(multi, fd, action, &running)
+        collectFinished()
+    }
+
+    private func armTimer(_ timeoutMs: Int) {
+        guard let timer else { return }
+        if timeoutMs < 0 {
+            event_del(timer)
+            return
+        }
+        var tv = timeval(tv_sec: timeoutMs / 1000, tv_usec: (timeoutMs % 1000) * 1000)
+        event_add(timer, &tv)
+    }
+
+    private func timerFired() {
+        var running: Int32 = 0
+        curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running)
+        collectFinished()
+    }
+
+    private func collectFinished() {
+        var finished: [(Transfer, Result<ClientResponse, ClientError>)] = []
+        var left: Int32 = 0
+        while let message = curl_multi_info_read(multi, &left) {
+            guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }
+            let code = message.pointee.data.result
+            guard let transfer = transfers.removeValue(forKey: easy) else { continue }
+            var status = 0
+            var connects = 0
+            _ = cf_info_long(easy, CURLINFO_RESPONSE_CODE, &status)
+            _ = cf_info_long(easy, CURLINFO_NUM_CONNECTS, &connects)
+            connectionsOpened += connects
+            curl_multi_remove_handle(multi, easy)
+            curl_easy_cleanup(easy)
+            finished.append((transfer, transfer.result(code: code, status: status, newConnections: connects)))
+        }
+        // Completions may start new requests; run them after curl's bookkeeping is done.
+        for (transfer, result) in finished {
+            transfer.completion(result)
+            transfer.release()
+        }
+    }
+}
+
+/// One request in flight: its buffers live here until the transfer is cleaned up.
+private final class Transfer {
+    let request: ClientRequest
+    let completion: HTTPClient.Completion
+    var body: [UInt8] = []
+    var headers: [(String, String)] = []
+    var tooLarge = false
+    var headerList: UnsafeMutablePointer<curl_slist>? = nil
+    let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+
+    init(request: ClientRequest, completion: @escaping HTTPClient.Completion) {
+        self.request = request
+        self.completion = completion
+        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+    }
+
+    func release() {
+        if let headerList { curl_slist_free_all(headerList) }
+        headerList = nil
+        errorBuffer.deallocate()
+    }
+
+    func received(_ data: UnsafeMutablePointer<CChar>, _ count: Int) -> Int {
+        guard body.count + count <= request.maxResponseBytes else {
+            tooLarge = true
+            return 0  // aborts the transfer
+        }
+        data.withMemoryRebound(to: UInt8.self, capacity: count) { body.append(contentsOf: UnsafeBufferPointer(start: $0, count: count)) }
+        return count
+    }
+
+    func header(_ data: UnsafeMutablePointer<CChar>, _ count: Int) -> Int {
+        let line = data.withMemoryRebound(to: UInt8.self, capacity: count) {
+            String(decoding: UnsafeBufferPointer(start: $0, count: count), as: UTF8.self)
+        }
+        if line.hasPrefix("HTTP/") {
+            headers.removeAll()  // a new response (after 100 Continue or a proxy CONNECT)
+        } else if let colon = line.firstIndex(of: ":") {
+            let name = line[..<colon].lowercased()
+            var value = Substring(line[line.index(after: colon)...])
+            while let f = value.first, f == " " || f == "\t" { value = value.dropFirst() }
+            // "\r\n" is a single Character in Swift: test for newlines, not "\r" and "\n".
+            while let l = value.last, l.isNewline || l == " " || l == "\t" { value = value.dropLast() }
+            headers.append((name, String(value)))
+        }
+        return count
+    }
+
+    func result(code: CURLcode, status: Int, newConnections: Int) -> Result<ClientResponse, ClientError> {
+        if code == CURLE_OK {
+            return .success(ClientResponse(status: status, headers: headers, body: body, newConnections: newConnections))
+        }
+        if tooLarge { return .failure(.tooLarge(limit: request.maxResponseBytes)) }
+        if code == CURLE_OPERATION_TIMEDOUT { return .failure(.timeout(ms: request.timeoutMs)) }
+        let detail = String(cString: errorBuffer)
+        let reason = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
+        return .failure(.connection("\(reason) (curl \(code.rawValue))"))
+    }
+}
