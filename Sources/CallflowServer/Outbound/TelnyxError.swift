@@ -31,6 +31,13 @@ public struct CommandFailure: Sendable, Equatable, CustomStringConvertible {
     public var reason: String
     public var attempts: Int
 
+    public init(status: Int?, errors: [TelnyxError], reason: String, attempts: Int) {
+        self.status = status
+        self.errors = errors
+        self.reason = reason
+        self.attempts = attempts
+    }
+
     public var callGone: Bool { errors.contains(where: \.callAlreadyEnded) }
 
     public var description: String {
