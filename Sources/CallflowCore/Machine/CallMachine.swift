@@ -64,8 +64,8 @@ struct Run {
 
     // MARK: bookkeeping
 
-    mutating func trace(_ kind: TraceEntry.Kind, _ detail: String) {
-        state.trace.append(TraceEntry(at: now, step: state.step, kind: kind, detail: detail))
+    mutating func trace(_ kind: TraceEntry.Kind, _ detail: String, edge: String? = nil) {
+        state.trace.append(TraceEntry(at: now, step: state.step, kind: kind, detail: detail, edge: edge))
         if state.trace.count > CallMachine.maxTrace { state.trace.removeFirst(state.trace.count - CallMachine.maxTrace) }
     }
 
@@ -110,25 +110,25 @@ struct Run {
 
     // MARK: moving through the flow
 
-    /// Enters a node: a new step, fresh attempts. Does not run it.
-    mutating func enter(_ id: String) {
+    /// Enters a node by the outcome edge `via`: a new step, fresh attempts. Does not run it.
+    mutating func enter(_ id: String, via edge: String? = nil) {
         state.node = id
         state.step += 1
         state.commandSeq = 0
         state.attempt = 0
         state.lastFailure = nil
         state.waiting = .nothing
-        trace(.node, "\(state.flow)/\(id)")
+        trace(.node, "\(state.flow)/\(id)", edge: edge)
     }
 
-    /// Follows an edge and runs until the call waits.
-    mutating func move(_ target: String?) {
+    /// Follows the outcome edge `via` and runs until the call waits.
+    mutating func move(_ target: String?, via edge: String) {
         guard let target else {
             if state.phase == .afterHangup { return end("on_hangup finished") }
             log(.error, "node \"\(state.node)\" has nowhere to go; hanging up")
             return hangUp()
         }
-        enter(target)
+        enter(target, via: edge)
         runCurrent()
     }
 
@@ -167,7 +167,7 @@ struct Run {
             switch node.kind {
             case .answer(let next):
                 if state.answered {
-                    enter(next)
+                    enter(next, via: "next")
                     continue
                 }
                 issue("answer", [:])
@@ -185,23 +185,23 @@ struct Run {
                 return startInput()
             case .set(let vars, let next):
                 for (key, value) in vars.members { state.vars[key] = renderJSON(value) }
-                enter(next)
+                enter(next, via: "next")
             case .switch(let value, let cases, _, let fallback):
                 let text = render(value)
-                enter(cases[text] ?? fallback)
+                if let target = cases[text] { enter(target, via: text) } else { enter(fallback, via: "default") }
             case .if(let conditions, let otherwise):
-                var target = otherwise
-                for condition in conditions where evaluate(condition) {
-                    target = condition.next
+                var target = (otherwise, "else")
+                for (index, condition) in conditions.enumerated() where evaluate(condition) {
+                    target = (condition.next, "condition \(index + 1)")
                     break
                 }
-                enter(target)
+                enter(target.0, via: target.1)
             case .hours(let hours, let onOpen, let onClosed):
                 let local = hours.rules.local(now)
                 let open = !hours.closedDates.contains(local.date)
                     && (hours.ranges[local.weekday] ?? []).contains { $0.contains(local.minuteOfDay) }
                 trace(.note, "hours \(hours.timezone) \(local.date) weekday \(local.weekday) minute \(local.minuteOfDay): \(open ? "open" : "closed")")
-                enter(open ? onOpen : onClosed)
+                enter(open ? onOpen : onClosed, via: open ? "on_open" : "on_closed")
             case .transfer(let to, let from, let timeout, _):
                 var body: JSONObject = ["to": .string(render(to))]
                 if let from { body["from"] = .string(render(from)) }
@@ -213,7 +213,7 @@ struct Run {
             case .connect(let to, let from, let timeout, _, let onFailure):
                 guard let connection = state.facts.connectionID else {
                     log(.error, "connect needs the call's connection_id, which Telnyx did not send")
-                    enter(onFailure)
+                    enter(onFailure, via: "on_failure")
                     continue
                 }
                 var body: JSONObject = ["to": .string(render(to)), "from": .string(render(from)), "connection_id": .string(connection)]
@@ -247,7 +247,8 @@ struct Run {
                     state.waiting = .beep
                     return
                 }
-                enter(result.isHuman ? human : result.isMachine ? machine : unknown)
+                enter(result.isHuman ? human : result.isMachine ? machine : unknown,
+                      via: result.isHuman ? "on_human" : result.isMachine ? "on_machine" : "on_unknown")
             case .command(let action, let params, let waitFor, let next):
                 guard case .object(let body) = renderJSON(.object(params)) else { return }
                 issue(action, body)
@@ -255,7 +256,7 @@ struct Run {
                     state.waiting = .event(type: waitFor)
                     return
                 }
-                enter(next)
+                enter(next, via: "next")
             case .pause(let seconds, _):
                 let id = "\(state.callControlID)#\(state.step)"
                 effects.append(.startTimer(id: id, milliseconds: Int((seconds * 1000).rounded())))
@@ -268,7 +269,7 @@ struct Run {
                     return hangUp()
                 }
                 state.flow = other
-                enter(target ?? otherFlow.start)
+                enter(target ?? otherFlow.start, via: "goto")
             case .hangup:
                 hangUp()
                 return
@@ -379,7 +380,7 @@ struct Run {
         case .menu(let m)?:
             if !raw.isEmpty, let choice = m.choices.first(where: { $0.digit == raw }) {
                 trace(.note, "menu choice \(raw)")
-                return move(choice.target)
+                return move(choice.target, via: choice.digit)
             }
             inputFailed(raw.isEmpty ? .noInput : .invalid, maxAttempts: m.maxAttempts, onInvalid: m.onInvalid, onNoInput: m.onNoInput)
         case .gather(let g)?:
@@ -399,7 +400,7 @@ struct Run {
             state.vars[g.saveAs] = .string(digits)
             if g.sensitive { state.sensitiveVars.insert(g.saveAs) }
             trace(.note, "gather saved \(g.saveAs) = \(g.sensitive ? "***" : digits)")
-            move(g.next)
+            move(g.next, via: "next")
         default:
             return
         }
@@ -410,7 +411,7 @@ struct Run {
         state.lastFailure = failure
         trace(.note, "attempt \(state.attempt)/\(maxAttempts) failed: \(failure.rawValue)")
         if state.attempt >= maxAttempts {
-            return move(failure == .invalid ? onInvalid : onNoInput)
+            return move(failure == .invalid ? onInvalid : onNoInput, via: failure == .invalid ? "on_invalid" : "on_no_input")
         }
         // A new step for the retry: events of the failed attempt are stale from here on.
         state.step += 1
@@ -458,17 +459,17 @@ struct Run {
                     state.vars[saveAs] = value
                 } else {
                     log(.warning, "http node \"\(state.node)\": response \(status) is not JSON")
-                    return move(spec.onError)
+                    return move(spec.onError, via: "on_error")
                 }
             }
             trace(.http, "response \(status)")
-            move(spec.next)
+            move(spec.next, via: "next")
         case .response(let status, _):
             log(.warning, "http node \"\(state.node)\": response status \(status)")
-            move(spec.onError)
+            move(spec.onError, via: "on_error")
         case .failed(let reason):
             log(.warning, "http node \"\(state.node)\": \(reason)")
-            move(spec.onError)
+            move(spec.onError, via: "on_error")
         }
     }
 

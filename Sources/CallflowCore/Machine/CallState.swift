@@ -111,12 +111,16 @@ public struct TraceEntry: Sendable, Equatable {
     public var step: Int
     public var kind: Kind
     public var detail: String
+    /// For `.node` entries: the outcome edge that led here (`next`, `1`, `on_no_input`, ...),
+    /// `nil` for a flow's start. What coverage and transcripts read.
+    public var edge: String?
 
-    public init(at: Int64, step: Int, kind: Kind, detail: String) {
+    public init(at: Int64, step: Int, kind: Kind, detail: String, edge: String? = nil) {
         self.at = at
         self.step = step
         self.kind = kind
         self.detail = detail
+        self.edge = edge
     }
 }
 

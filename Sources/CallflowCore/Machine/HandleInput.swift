@@ -17,7 +17,7 @@ extension Run {
         case .timerFired(let id):
             guard state.waiting == .timer(id: id) else { return .stale("timer \(id) is not awaited") }
             trace(.timer, "fired")
-            if case .pause(_, let next)? = node?.kind { move(next) }
+            if case .pause(_, let next)? = node?.kind { move(next, via: "next") }
             return .applied
         case .commandFailed(let commandID, let action, let detail, let gone):
             return commandFailed(commandID: commandID, action: action, detail: detail, gone: gone)
@@ -46,9 +46,9 @@ extension Run {
         }
         log(.error, "\(action) failed at node \"\(state.node)\": \(detail)")
         switch node?.kind {
-        case .play(_, _, let onError?)?: move(onError)
-        case .transfer(_, _, _, let onFailure)?, .connect(_, _, _, _, let onFailure)?: move(onFailure)
-        case .aiGather(_, _, _, _, _, let onError)?: move(onError)
+        case .play(_, _, let onError?)?: move(onError, via: "on_error")
+        case .transfer(_, _, _, let onFailure)?, .connect(_, _, _, _, let onFailure)?: move(onFailure, via: "on_failure")
+        case .aiGather(_, _, _, _, _, let onError)?: move(onError, via: "on_error")
         default: hangUp()
         }
         return .applied
@@ -81,7 +81,7 @@ extension Run {
             return .applied
         case (.beep, .machineGreetingEnded), (.beep, .machinePremiumGreetingEnded):
             guard case .machineDetection(_, let machine, _, _)? = node?.kind else { break }
-            move(machine)
+            move(machine, via: "on_machine")
             return .applied
         default:
             break
@@ -93,19 +93,19 @@ extension Run {
 
         switch (state.waiting, event.kind) {
         case (.answered, .callAnswered):
-            if case .answer(let next)? = node?.kind { move(next) }
+            if case .answer(let next)? = node?.kind { move(next, via: "next") }
         case (.speakEnded, .speakEnded(let status)):
             if status == .callHangup { return .applied }
-            if case .say(_, let next)? = node?.kind { move(next) }
+            if case .say(_, let next)? = node?.kind { move(next, via: "next") }
         case (.playbackEnded, .playbackEnded(_, let status, let detail)):
             guard case .play(_, let next, let onError)? = node?.kind else { break }
             if status == .callHangup { return .applied }
             let failed = status == .fileNotFound || status == .failed || status == .unknown
             if failed {
                 log(.warning, "playback failed at node \"\(state.node)\": \(status?.rawValue ?? "unknown")\(detail.map { " (\($0))" } ?? "")")
-                move(onError ?? next)
+                move(onError ?? next, via: onError == nil ? "next" : "on_error")
             } else {
-                move(next)
+                move(next, via: "next")
             }
         case (.prelude, .speakEnded(let status)):
             if status == .callHangup { return .applied }
@@ -123,22 +123,22 @@ extension Run {
             guard case .record(let spec)? = node?.kind else { break }
             let url = spec.format == "wav" ? (saved.recordingURLs.wav ?? saved.recordingURLs.preferred) : saved.recordingURLs.preferred
             state.vars[spec.saveAs] = url.map(JSONValue.string) ?? .null
-            move(spec.next)
+            move(spec.next, via: "next")
         case (.recordingSaved, .recordingError(let reason)):
             guard case .record(let spec)? = node?.kind else { break }
             log(.warning, "recording failed at node \"\(state.node)\": \(reason ?? "unknown")")
             state.vars[spec.saveAs] = .null
-            move(spec.next)
+            move(spec.next, via: "next")
         case (.aiGatherEnded, .aiGatherEnded(let result, let status, _)):
             guard case .aiGather(_, _, _, let saveAs, let next, let onError)? = node?.kind else { break }
             if status == .valid {
                 state.vars[saveAs] = result ?? .null
-                move(next)
+                move(next, via: "next")
             } else {
-                move(onError)
+                move(onError, via: "on_error")
             }
         case (.event(let type), _) where type == event.eventType:
-            if case .command(_, _, _, let next)? = node?.kind { move(next) }
+            if case .command(_, _, _, let next)? = node?.kind { move(next, via: "next") }
         default:
             return .ignored("\(event.eventType) is not what node \"\(state.node)\" waits for")
         }
@@ -171,7 +171,7 @@ extension Run {
         case (.transferResult, .callHangup(let cause, _, _)):
             guard case .transfer(_, _, _, let onFailure)? = node?.kind else { break }
             log(.info, "transfer target did not connect (\(cause?.rawValue ?? "unknown"))")
-            move(onFailure)
+            move(onFailure, via: "on_failure")
         case (.dialAnswered, .callAnswered):
             guard case .connect(_, _, _, let whisper, _)? = node?.kind else { break }
             state.childLeg = leg
@@ -187,7 +187,7 @@ extension Run {
             guard case .connect(_, _, _, _, let onFailure)? = node?.kind else { break }
             state.childLeg = nil
             log(.info, "connect target did not connect (\(cause?.rawValue ?? "unknown"))")
-            move(onFailure)
+            move(onFailure, via: "on_failure")
         default:
             return .ignored("\(event.eventType) of leg \(leg) is not awaited")
         }
@@ -216,7 +216,7 @@ extension Run {
         state.waiting = .nothing
         guard let onHangup = flow?.onHangup else { return end("hangup") }
         instantSteps = 0
-        enter(onHangup)
+        enter(onHangup, via: "on_hangup")
         runCurrent()
         if state.phase == .afterHangup, state.waiting == .nothing { end("on_hangup finished") }
     }
