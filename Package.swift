@@ -36,6 +36,9 @@ let package = Package(
         // Pure core: JSON, events, flows, the machine, commands. No C, no I/O, no clock.
         .target(name: "CallflowCore"),
 
+        // Telnyx's side of calls as a pure model, and the virtual-time simulation built on it.
+        .target(name: "TelnyxEmulator", dependencies: ["CallflowCore"]),
+
         // The imperative shell: config, ingest, wiring of the loop.
         .target(
             name: "CallflowServer",
@@ -47,12 +50,12 @@ let package = Package(
         .executableTarget(
             name: "callflow",
             dependencies: [
-                "CallflowServer", "CallflowCore",
+                "CallflowServer", "CallflowCore", "TelnyxEmulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "CallflowCoreTests", dependencies: ["CallflowCore"]),
+        .testTarget(name: "CallflowCoreTests", dependencies: ["CallflowCore", "TelnyxEmulator"]),
         .testTarget(
             name: "CallflowServerTests",
             dependencies: ["CallflowServer", "CallflowCore", "EventHTTP", "WebhookSignature"]

@@ -8,7 +8,7 @@ public struct CallEngine: Sendable {
     private var retired: [String: FlowSet] = [:]
     public private(set) var calls: [String: CallState] = [:]
     /// Traces of recently finished calls, newest last (bounded).
-    public private(set) var finished: [(id: String, trace: [TraceEntry])] = []
+    public private(set) var finished: [(id: String, trace: [TraceEntry], vars: JSONObject)] = []
     private var dedupe: DedupeWindow
     public var routes: [String: String]
     public var defaultFlow: String?
@@ -91,7 +91,7 @@ public struct CallEngine: Sendable {
         let effects = t.effects.map { CallEffect(call: id, flow: t.state.flow, node: t.state.node, effect: $0) }
         if t.state.phase == .ended {
             calls[id] = nil
-            finished.append((id, t.state.trace))
+            finished.append((id, t.state.trace, t.state.vars))
             if finished.count > Self.finishedKept { finished.removeFirst(finished.count - Self.finishedKept) }
             pruneRevisions()
         } else {

@@ -1,0 +1,345 @@
+import CallflowCore
+
+/// Runs one scenario through the real engine against the emulator model on a virtual clock:
+/// timeouts happen instantly and in order, and the same scenario always gives the same
+/// transcript, byte for byte.
+public struct Simulation {
+    public struct Line: Sendable, Equatable {
+        /// Milliseconds since the call started.
+        public var t: Int64
+        /// `call`, `node`, `command`, `say`, `event`, `caller`, `http`, `timer`, `note`, `end`.
+        public var kind: String
+        public var text: String
+    }
+
+    public struct Visit: Sendable, Equatable {
+        public var flow: String
+        public var node: String
+        /// The outcome edge that led here, and the node it left.
+        public var edge: String?
+        public var from: String?
+    }
+
+    public struct Result: Sendable, Equatable {
+        public var lines: [Line]
+        public var visits: [Visit]
+        public var commands: [CallCommand]
+        public var spoken: [String]
+        public var vars: JSONObject
+        public var ending: String
+        public var failures: [String]
+        public var passed: Bool { failures.isEmpty }
+    }
+
+    enum Item {
+        case deliver(JSONValue)
+        case modelTimeout(leg: String, token: Int)
+        case needInput(leg: String, prompt: String)
+        case key(leg: String, digit: Character)
+        case callerHangup(leg: String)
+        case engineTimer(id: String)
+        case input(MachineInput)
+    }
+
+    let flows: FlowSet
+    let scenario: Scenario
+    var engine: CallEngine
+    var model: EmulatorModel
+    var queue: [(at: Int64, seq: Int, item: Item)] = []
+    var seq = 0
+    var now: Int64
+    let startMs: Int64
+    var call = ""
+    var lines: [Line] = []
+    var commands: [CallCommand] = []
+    var spoken: [String] = []
+    var visits: [Visit] = []
+    var traceSeen = 0
+    var lastVars: JSONObject = [:]
+    var inputIndex = 0
+    var cancelledTimers: Set<String> = []
+    var failedOnce: Set<String> = []
+    var ended = false
+    var bridged = false, rejected = false, flowHungUp = false, callerHungUp = false
+    var hangupScheduled = false
+    var lateCopies = 0
+    /// How long a bridged caller talks before hanging up.
+    let talkMs = 30_000
+
+    public init(flows: FlowSet, scenario: Scenario, timing: EmulatorTiming = EmulatorTiming()) {
+        self.flows = flows
+        self.scenario = scenario
+        engine = CallEngine(flows: flows, routes: [scenario.to: scenario.flow], defaultFlow: scenario.flow)
+        model = EmulatorModel(script: scenario.caller, timing: timing)
+        startMs = scenario.start * 1000
+        now = startMs
+    }
+
+    public static func run(flows: FlowSet, scenario: Scenario) -> Result {
+        var s = Simulation(flows: flows, scenario: scenario)
+        return s.run()
+    }
+
+    mutating func schedule(_ delayMs: Int, _ item: Item) {
+        seq += 1
+        let entry = (at: now + Int64(max(0, delayMs)), seq: seq, item: item)
+        let index = queue.firstIndex { ($0.at, $0.seq) > (entry.at, entry.seq) } ?? queue.count
+        queue.insert(entry, at: index)
+    }
+
+    mutating func line(_ kind: String, _ text: String) {
+        lines.append(Line(t: now - startMs, kind: kind, text: text))
+    }
+
+    public mutating func run() -> Result {
+        line("call", scenario.direction == "inbound"
+             ? "\(scenario.from) calls \(scenario.to) (flow \(scenario.flow))"
+             : "calling \(scenario.to) from \(scenario.from) (flow \(scenario.flow))")
+        model.nowMs = now
+        if scenario.direction == "inbound" {
+            let (leg, emissions) = model.inboundCall(from: scenario.from, to: scenario.to)
+            call = leg
+            emit(emissions)
+        } else {
+            let (leg, emissions) = model.outboundCall(from: scenario.from, to: scenario.to, clientState: nil)
+            call = leg
+            let output = engine.startOutbound(
+                leg: CallLeg(callControlID: leg, connectionID: "emulator-connection", from: scenario.from, to: scenario.to),
+                flow: scenario.flow, vars: scenario.vars, now: now / 1000)
+            emit(emissions)
+            handle(output)
+        }
+        var steps = 0
+        while !queue.isEmpty, !ended, steps < 20_000, now - startMs < 4 * 3_600_000 {
+            steps += 1
+            let next = queue.removeFirst()
+            now = next.at
+            model.nowMs = now
+            process(next.item)
+        }
+        if !ended { line("end", "simulation stopped: the call did not end") }
+        let ending = rejected ? "rejected" : bridged ? (commands.contains { $0.action == "bridge" } ? "connected" : "transferred")
+            : flowHungUp ? "flow_hung_up" : callerHungUp ? "caller_hung_up" : "unfinished"
+        var result = Result(lines: lines, visits: visits, commands: commands, spoken: spoken, vars: lastVars, ending: ending, failures: [])
+        result.failures = Self.check(result, scenario.expect)
+        return result
+    }
+
+    // MARK: processing
+
+    mutating func process(_ item: Item) {
+        switch item {
+        case .deliver(let body):
+            guard let event = try? WebhookEvent.decode(body) else { return }
+            line("event", "← \(event.eventType)\(Self.eventDetail(event))")
+            if event.call?.callControlID == call, case .callBridged = event.kind, !bridged {
+                bridged = true
+                // The caller talks to whoever answered, then hangs up.
+                schedule(talkMs, .callerHangup(leg: call))
+            }
+            handle(engine.receive(event, now: now / 1000))
+        case .modelTimeout(let leg, let token):
+            emit(model.timeout(leg, token: token))
+        case .needInput(let leg, _):
+            guard leg == call else { return }
+            let digits = inputIndex < scenario.caller.inputs.count ? scenario.caller.inputs[inputIndex] : ""
+            inputIndex += 1
+            if digits.isEmpty {
+                line("caller", "caller says nothing")
+            } else {
+                line("caller", "caller presses \(digits)")
+                for (i, d) in digits.enumerated() {
+                    schedule(model.timing.thinkMs + i * model.timing.keyIntervalMs, .key(leg: leg, digit: d))
+                }
+            }
+        case .key(let leg, let digit):
+            emit(model.key(leg, digit))
+        case .callerHangup(let leg):
+            if model.legs[leg]?.ended == false {
+                line("caller", "caller hangs up")
+                callerHungUp = true
+            }
+            emit(model.callerHangsUp(leg))
+        case .engineTimer(let id):
+            guard !cancelledTimers.contains(id) else { return }
+            line("timer", "timer fired")
+            handle(engine.apply(.timerFired(id: id), to: call, now: now / 1000))
+        case .input(let input):
+            if case .httpResult(_, let outcome) = input {
+                switch outcome {
+                case .response(let status, _): line("http", "← \(status)")
+                case .failed(let why): line("http", "← failed: \(why)")
+                }
+            }
+            handle(engine.apply(input, to: call, now: now / 1000))
+        }
+    }
+
+    mutating func emit(_ emissions: [EmulatorModel.Emission]) {
+        for e in emissions {
+            switch e {
+            case .webhook(let delay, let body):
+                let type = body["data"]?["event_type"]?.stringValue ?? ""
+                let d = delay + (scenario.faults.delayMs[type] ?? 0)
+                schedule(d, .deliver(body))
+                if scenario.faults.duplicate.contains(type) { schedule(d + 1, .deliver(body)) }
+                if let late = scenario.faults.lateCopyMs[type] {
+                    lateCopies += 1
+                    var copy = body
+                    if case .object(var root) = copy, case .object(var data)? = root["data"] {
+                        data["id"] = .string("late-copy-\(lateCopies)")
+                        root["data"] = .object(data)
+                        copy = .object(root)
+                    }
+                    schedule(d + late, .deliver(copy))
+                }
+            case .needInput(let delay, let leg, _, let prompt):
+                schedule(delay, .needInput(leg: leg, prompt: prompt))
+            case .gatherTimeout(let delay, let leg, let token):
+                schedule(delay, .modelTimeout(leg: leg, token: token))
+            }
+        }
+    }
+
+    mutating func handle(_ output: EngineOutput) {
+        // Nodes entered in this step come before the commands they issued.
+        recordVisits()
+        for item in output.effects {
+            switch item.effect {
+            case .command(let c):
+                commands.append(c)
+                line("command", "→ \(c.action)\(Self.commandDetail(c))")
+                if c.action == "speak" || c.action.hasPrefix("gather_using_speak"), let text = c.body["payload"]?.stringValue {
+                    spoken.append(text)
+                    line("say", "🔊 \"\(text)\"")
+                }
+                if c.action == "reject" { rejected = true }
+                if c.action == "hangup" && c.callControlID == call { flowHungUp = true }
+                if let fault = scenario.faults.apiErrors[c.action], failedOnce.insert(c.action).inserted {
+                    line("note", "API refuses \(c.action) with \(fault.status) [\(fault.code)] (injected)")
+                    schedule(20, .input(.commandFailed(commandID: c.commandID ?? "", action: c.action,
+                                                       detail: "HTTP \(fault.status) [\(fault.code)]", callGone: fault.code == "90018")))
+                    continue
+                }
+                let (reply, emissions) = model.command(c.action, leg: c.action == "dial" ? nil : c.callControlID, body: c.body)
+                if case .error(let status, let code, let title, _) = reply {
+                    line("note", "API refuses \(c.action): \(status) [\(code)] \(title)")
+                    schedule(20, .input(.commandFailed(commandID: c.commandID ?? "", action: c.action, detail: "[\(code)] \(title)",
+                                                       callGone: code == "90018")))
+                }
+                emit(emissions)
+            case .http(let request):
+                let key = "\(request.method) \(request.url)"
+                line("http", "→ \(key)")
+                let outcome: HTTPOutcome
+                var delay = 80
+                if let mock = scenario.http[key] {
+                    delay = mock.delayMs
+                    if let error = mock.error {
+                        outcome = .failed(error)
+                    } else {
+                        outcome = .response(status: mock.status, body: mock.body.map(\.jsonBytes) ?? [])
+                    }
+                } else {
+                    outcome = .failed("no mock for \(key) (add it to the scenario's \"http\")")
+                }
+                schedule(delay, .input(.httpResult(requestID: request.id, outcome)))
+            case .startTimer(let id, let ms):
+                line("timer", "wait \(ms) ms")
+                schedule(ms, .engineTimer(id: id))
+            case .cancelTimer(let id):
+                cancelledTimers.insert(id)
+            case .log(let level, let message):
+                if level != .info { line("note", "\(level.rawValue): \(message)") }
+            case .ended(let reason):
+                ended = true
+                line("end", "call ended (\(reason))")
+            }
+        }
+    }
+
+    /// New node entries from the call's trace (live, or kept after it ended).
+    mutating func recordVisits() {
+        let state = engine.calls[call]
+        let done = state == nil ? engine.finished.last(where: { $0.id == call }) : nil
+        if let vars = state?.vars ?? done?.vars { lastVars = vars }
+        let trace = state?.trace ?? done?.trace ?? []
+        guard trace.count > traceSeen else { return }
+        for entry in trace[traceSeen...] where entry.kind == .node {
+            let parts = entry.detail.split(separator: "/", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { continue }
+            let previous = visits.last.map { "\($0.flow)/\($0.node)" }
+            visits.append(Visit(flow: parts[0], node: parts[1], edge: entry.edge, from: previous))
+            let type = flows[parts[0]]?.nodes[parts[1]]?.kind.typeName ?? "?"
+            line("node", "▸ \(entry.detail) (\(type))\(entry.edge.map { " via \($0)" } ?? "")")
+            if let target = scenario.caller.hangupAfterNode, !hangupScheduled,
+                target == entry.detail || target == parts[1]
+            {
+                hangupScheduled = true
+                schedule(300, .callerHangup(leg: call))
+            }
+        }
+        traceSeen = trace.count
+    }
+
+    // MARK: presentation
+
+    static func eventDetail(_ e: WebhookEvent) -> String {
+        switch e.kind {
+        case .gatherEnded(let digits, let status): return " \(status?.rawValue ?? "?")\(digits.isEmpty ? "" : " \"\(digits)\"")"
+        case .dtmfReceived(let digit): return " \(digit)"
+        case .callHangup(let cause, let source, _): return " \(cause?.rawValue ?? "?") by \(source?.rawValue ?? "?")"
+        case .speakEnded(let status): return " \(status?.rawValue ?? "")"
+        case .playbackEnded(_, let status, _): return " \(status?.rawValue ?? "")"
+        case .machineDetectionEnded(let r), .machineGreetingEnded(let r): return " \(r?.rawValue ?? "")"
+        case .recordingSaved(let r): return " \(r.recordingURLs.preferred ?? "")"
+        case .aiGatherEnded(_, let status, _): return " \(status?.rawValue ?? "")"
+        default: return e.call?.callControlID.hasPrefix("v3:emu-leg") == true ? " (\(e.call!.callControlID))" : ""
+        }
+    }
+
+    static func commandDetail(_ c: CallCommand) -> String {
+        switch c.action {
+        case "transfer", "dial": return " \(c.body["to"]?.stringValue ?? "")"
+        case "playback_start": return " \(c.body["audio_url"]?.stringValue ?? c.body["media_name"]?.stringValue ?? "")"
+        case "reject": return " \(c.body["cause"]?.stringValue ?? "")"
+        case "record_start": return " \(c.body["format"]?.stringValue ?? "") max \(c.body["max_length"]?.intValue ?? 0) s"
+        case "bridge": return " with \(c.body["call_control_id"]?.stringValue ?? "")"
+        default: return c.callControlID.hasPrefix("v3:emu-leg") ? " on \(c.callControlID)" : ""
+        }
+    }
+
+    /// What the scenario expected and did not get.
+    static func check(_ r: Result, _ e: Scenario.Expectations) -> [String] {
+        var failures: [String] = []
+        func subsequence(_ want: [String], in have: [String]) -> String? {
+            var i = 0
+            for h in have where i < want.count && h == want[i] { i += 1 }
+            return i == want.count ? nil : want[i]
+        }
+        let path = r.visits.map { "\($0.flow)/\($0.node)" }
+        if let missing = subsequence(e.path, in: path) {
+            failures.append("path: expected \(missing) (in order) but the call went \(path.joined(separator: " → "))")
+        }
+        for node in e.notVisited where path.contains(node) { failures.append("path: \(node) was entered but must not be") }
+        if let missing = subsequence(e.commands, in: r.commands.map(\.action)) {
+            failures.append("commands: expected \(missing) (in order) but sent \(r.commands.map(\.action).joined(separator: ", "))")
+        }
+        var index = 0
+        for text in e.spoken {
+            if let found = r.spoken[index...].firstIndex(where: { $0.contains(text) }) { index = found + 1 } else {
+                failures.append("spoken: \"\(text)\" was not said (in order)")
+                break
+            }
+        }
+        for action in e.sentOnce {
+            let count = r.commands.filter { $0.action == action }.count
+            if count != 1 { failures.append("sent_once: \(action) was sent \(count) times") }
+        }
+        if let ending = e.ending, ending != r.ending { failures.append("ending: expected \(ending), got \(r.ending)") }
+        for (key, value) in e.vars.members where r.vars[key] != value {
+            failures.append("vars.\(key): expected \(value.jsonString), got \(r.vars[key]?.jsonString ?? "nothing")")
+        }
+        return failures
+    }
+}
