@@ -39,6 +39,9 @@ let package = Package(
         // Telnyx's side of calls as a pure model, and the virtual-time simulation built on it.
         .target(name: "TelnyxEmulator", dependencies: ["CallflowCore"]),
 
+        // The emulator on loopback: a real HTTP API and signed webhooks, for `dev` and end-to-end tests.
+        .target(name: "TelnyxEmulatorServer", dependencies: ["TelnyxEmulator", "EventHTTP", "WebhookSignature", "CallflowCore"]),
+
         // The imperative shell: config, ingest, wiring of the loop.
         .target(
             name: "CallflowServer",
@@ -50,7 +53,7 @@ let package = Package(
         .executableTarget(
             name: "callflow",
             dependencies: [
-                "CallflowServer", "CallflowCore", "TelnyxEmulator",
+                "CallflowServer", "CallflowCore", "TelnyxEmulator", "TelnyxEmulatorServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -58,7 +61,7 @@ let package = Package(
         .testTarget(name: "CallflowCoreTests", dependencies: ["CallflowCore", "TelnyxEmulator"]),
         .testTarget(
             name: "CallflowServerTests",
-            dependencies: ["CallflowServer", "CallflowCore", "EventHTTP", "WebhookSignature"]
+            dependencies: ["CallflowServer", "CallflowCore", "EventHTTP", "WebhookSignature", "TelnyxEmulator", "TelnyxEmulatorServer"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -52,7 +52,7 @@ public final class ServerApp {
 
     public init(
         config: CallflowConfig, insecureSkipVerify: Bool, logger: Logger, timeZones: any TimeZoneProvider = SystemTimeZones(),
-        clockMs: @escaping @Sendable () -> Int64 = ServerApp.wallClockMs
+        clockMs: @escaping @Sendable () -> Int64 = ServerApp.wallClockMs, loop existing: EventLoop? = nil
     ) throws(StartupError) {
         self.config = config
         self.logger = logger
@@ -77,7 +77,9 @@ public final class ServerApp {
         if let flow = config.flows.defaultFlow, flows[flow] == nil { throw .unknownRoute(key: "flows.default", flow: flow) }
         logger.info("flows loaded", metadata: ["flows": "\(flows.flows.keys.sorted().joined(separator: ","))", "revision": "\(flows.revision)"])
 
-        do { loop = try EventLoop() } catch { throw .eventLoop("\(error)") }
+        if let existing { loop = existing } else {
+            do { loop = try EventLoop() } catch { throw .eventLoop("\(error)") }
+        }
         do { client = try HTTPClient(loop: loop) } catch { throw .eventLoop("\(error)") }
         let policy = RetryPolicy(attemptTimeoutMs: config.telnyx.commandTimeoutMs, maxAttempts: config.telnyx.maxAttempts,
                                  deadlineMs: config.telnyx.retryDeadlineMs)

@@ -105,7 +105,13 @@ import Testing
         h.initiated()
         h.answered()
         h.gatherEnded("2")
-        for _ in 0..<3 { h.gatherEnded("12#") }
+        h.gatherEnded("12#")
+        #expect(h.last?.action == "gather_using_speak", "first failure re-prompts (max_attempts defaults to 3)")
+        #expect(h.state?.attempt == 1)
+        h.gatherEnded("12#")
+        #expect(h.state?.attempt == 2)
+        #expect(h.last?.action == "gather_using_speak")
+        h.gatherEnded("12#")
         #expect(h.last?.body["payload"] == "Goodbye.")
     }
 

@@ -114,7 +114,7 @@ import Testing
         try t.initiated("v3:c1")
         t.api.waitFor(1)
         let start = Date()
-        #expect(try HTTPClient.request(port: t.server.port, method: "GET", path: "/healthz").status == 200)
+        #expect(try TestHTTP.request(port: t.server.port, method: "GET", path: "/healthz").status == 200)
         try t.initiated("v3:c2")
         #expect(Date().timeIntervalSince(start) < 0.5)
         #expect(t.api.waitFor(2).count == 2)

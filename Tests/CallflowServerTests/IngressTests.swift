@@ -26,24 +26,24 @@ import WebhookSignature
     }
 
     static func post(_ port: Int, _ body: [UInt8], headers: [(String, String)]) throws -> RawResponse {
-        try HTTPClient.request(port: port, method: "POST", path: "/webhooks/telnyx", headers: headers, body: body)
+        try TestHTTP.request(port: port, method: "POST", path: "/webhooks/telnyx", headers: headers, body: body)
     }
 
     @Test func healthAndRouting() throws {
         let server = try TestServer(config: Self.config())
         defer { server.stop() }
-        let health = try HTTPClient.request(port: server.port, method: "GET", path: "/healthz")
+        let health = try TestHTTP.request(port: server.port, method: "GET", path: "/healthz")
         #expect(health.status == 200)
         #expect(health.body == #"{"status":"ok"}"#)
         #expect(health.headers["content-type"] == "application/json")
-        let missing = try HTTPClient.request(port: server.port, method: "GET", path: "/nope")
+        let missing = try TestHTTP.request(port: server.port, method: "GET", path: "/nope")
         #expect(missing.status == 404)
         #expect(missing.body.hasPrefix(#"{"error":"#))
-        let wrongMethod = try HTTPClient.request(port: server.port, method: "GET", path: "/webhooks/telnyx")
+        let wrongMethod = try TestHTTP.request(port: server.port, method: "GET", path: "/webhooks/telnyx")
         #expect(wrongMethod.status == 405)
         #expect(wrongMethod.headers["allow"] == "POST")
         #expect(wrongMethod.body.contains("error"))
-        let deleteHealth = try HTTPClient.request(port: server.port, method: "DELETE", path: "/healthz")
+        let deleteHealth = try TestHTTP.request(port: server.port, method: "DELETE", path: "/healthz")
         #expect(deleteHealth.status == 405)
         #expect(deleteHealth.headers["allow"] == "GET, HEAD")
     }
@@ -99,7 +99,7 @@ import WebhookSignature
         let huge = Array(repeating: UInt8(ascii: "a"), count: 200_000)
         let r4 = try Self.post(server.port, huge, headers: Self.signed(huge))
         #expect(r4.status == 413)
-        #expect(try HTTPClient.request(port: server.port, method: "GET", path: "/healthz").status == 200)
+        #expect(try TestHTTP.request(port: server.port, method: "GET", path: "/healthz").status == 200)
     }
 
     @Test func stalledClientIsDroppedWhileHealthKeepsAnswering() throws {
@@ -108,11 +108,11 @@ import WebhookSignature
         let stalled = try RawConnection(port: server.port, timeoutSeconds: 4)
         stalled.send("POST /webhooks/telnyx HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{\"data\":")
         let started = Date()
-        #expect(try HTTPClient.request(port: server.port, method: "GET", path: "/healthz").status == 200)
+        #expect(try TestHTTP.request(port: server.port, method: "GET", path: "/healthz").status == 200)
         let (_, closed) = stalled.readUntilClose()
         #expect(closed, "server kept a stalled connection open")
         #expect(Date().timeIntervalSince(started) < 3.5)
-        #expect(try HTTPClient.request(port: server.port, method: "GET", path: "/healthz").status == 200)
+        #expect(try TestHTTP.request(port: server.port, method: "GET", path: "/healthz").status == 200)
     }
 
     @Test func survivesArbitraryBytes() throws {
@@ -127,7 +127,7 @@ import WebhookSignature
             connection.send(Array(prefixes[i % prefixes.count].utf8) + noise + Array("\r\n\r\n".utf8))
             _ = connection.readResponse()
         }
-        #expect(try HTTPClient.request(port: server.port, method: "GET", path: "/healthz").status == 200)
+        #expect(try TestHTTP.request(port: server.port, method: "GET", path: "/healthz").status == 200)
     }
 
     @Test func insecureModeAcceptsUnsigned() throws {

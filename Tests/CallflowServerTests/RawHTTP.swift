@@ -89,7 +89,7 @@ struct RawResponse {
     }
 }
 
-enum HTTPClient {
+enum TestHTTP {
     static func request(
         port: Int, method: String, path: String, headers: [(String, String)] = [], body: [UInt8] = []
     ) throws -> RawResponse {

@@ -410,7 +410,7 @@ public struct FlowParser {
         if let pat = string(o, "pattern", p, required: false) {
             if (try? Regex(pat)) == nil { error(p + ["pattern"], "not a valid regular expression: \(pat)") } else { pattern = pat }
         }
-        let attempts = int(o, "max_attempts", p, required: false, range: 1...10) ?? 1
+        let attempts = int(o, "max_attempts", p, required: false, range: 1...10) ?? 3
         let sensitive = bool(o, "sensitive", p) ?? false
         let saveAs = variableName(o, "save_as", p)
         let next = target(o, "next", p), onInvalid = target(o, "on_invalid", p), onNoInput = target(o, "on_no_input", p)

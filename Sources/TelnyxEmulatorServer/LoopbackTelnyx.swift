@@ -1,0 +1,233 @@
+import CallflowCore
+import EventHTTP
+import TelnyxEmulator
+import WebhookSignature
+
+/// The emulator as Telnyx looks from the server: a call-control API on loopback and correctly
+/// signed webhooks posted to the server's webhook URL, on the server's own event loop, in real
+/// time (optionally sped up for tests). Caller input comes from a script or, in `callflow dev`,
+/// from the person at the keyboard.
+///
+/// Loop-confined.
+public final class LoopbackTelnyx {
+    public struct Options {
+        public var script = CallerScript()
+        /// Multiplies every emulated delay (0.02 = fifty times faster than life).
+        public var timeScale = 1.0
+        /// Caller input comes from `key(_:)` instead of the script.
+        public var interactive = false
+        public var faults = Scenario.Faults()
+        public init() {}
+    }
+
+    /// What happened, for transcripts and test assertions.
+    public enum Record: Sendable, Equatable {
+        case command(action: String, leg: String, body: JSONObject, status: Int)
+        case webhook(type: String, leg: String, status: Int)
+        case prompt(String)
+        case note(String)
+    }
+
+    private let loop: EventLoop
+    private let client: HTTPClient
+    private var server: HTTPServer?
+    private var model: EmulatorModel
+    private let signer: WebhookSigner
+    private let clockMs: () -> Int64
+    private var options: Options
+    private var inputIndex = 0
+    private var failedOnce: Set<String> = []
+    private var lateCopies = 0
+    private var talking = false
+    /// How long a bridged scripted caller talks before hanging up.
+    public var talkMs = 30_000
+    public var webhookURL: String
+    public private(set) var records: [Record] = []
+    /// Called for every record as it happens (dev prints them).
+    public var onRecord: (Record) -> Void = { _ in }
+    /// The caller leg of the call in progress.
+    public private(set) var currentLeg: String?
+    public private(set) var apiPort = 0
+    public var apiBaseURL: String { "http://127.0.0.1:\(apiPort)/v2" }
+
+    public init(loop: EventLoop, client: HTTPClient, signer: WebhookSigner, webhookURL: String, options: Options,
+                clockMs: @escaping () -> Int64) throws(EventLoopError) {
+        self.loop = loop
+        self.client = client
+        self.signer = signer
+        self.webhookURL = webhookURL
+        self.options = options
+        self.clockMs = clockMs
+        model = EmulatorModel(script: options.script, deliveredTo: webhookURL)
+        server = try HTTPServer(loop: loop, options: HTTPServerOptions(host: "127.0.0.1", port: 0, maxBodyBytes: 1 << 20)) { [unowned self] request in
+            self.api(request)
+        }
+        apiPort = server?.boundPort ?? 0
+    }
+
+    func record(_ r: Record) {
+        records.append(r)
+        onRecord(r)
+    }
+
+    public var legs: [String: EmulatorModel.Leg] { model.legs }
+
+    // MARK: calls
+
+    /// A caller dials in.
+    @discardableResult
+    public func placeInboundCall(from: String, to: String) -> String {
+        model.nowMs = clockMs()
+        let (leg, emissions) = model.inboundCall(from: from, to: to)
+        currentLeg = leg
+        emit(emissions)
+        return leg
+    }
+
+    /// An outbound call was dialed and is answered (AMD per the script).
+    @discardableResult
+    public func answerOutboundCall(from: String, to: String) -> String {
+        model.nowMs = clockMs()
+        let (leg, emissions) = model.outboundCall(from: from, to: to, clientState: nil)
+        currentLeg = leg
+        emit(emissions)
+        return leg
+    }
+
+    /// The person at the keyboard pressed a key.
+    public func key(_ digit: Character) {
+        guard let leg = currentLeg else { return }
+        model.nowMs = clockMs()
+        emit(model.key(leg, digit))
+    }
+
+    /// The caller hangs up.
+    public func hangup() {
+        guard let leg = currentLeg else { return }
+        model.nowMs = clockMs()
+        emit(model.callerHangsUp(leg))
+    }
+
+    // MARK: the API
+
+    private func api(_ request: borrowing HTTPRequest) -> HTTPResponse? {
+        guard request.method == "POST" else { return .json(405, Array(#"{"errors":[{"code":"405","title":"Method not allowed"}]}"#.utf8)) }
+        guard request.header("authorization")?.hasPrefix("Bearer ") == true else {
+            return .json(401, Array(#"{"errors":[{"code":"10009","title":"Authentication failed","detail":"missing Bearer API key"}]}"#.utf8))
+        }
+        let path = request.path
+        let body: JSONObject
+        let parsed = request.withBody { _, raw in try? JSONParser.parse(raw) }
+        guard case .object(let object)? = parsed else {
+            return .json(400, Array(#"{"errors":[{"code":"10002","title":"Invalid JSON body"}]}"#.utf8))
+        }
+        body = object
+        let action: String
+        var leg: String? = nil
+        if path == "/v2/calls" {
+            action = "dial"
+        } else if path.hasPrefix("/v2/calls/"), let range = path.firstRange(of: "/actions/") {
+            leg = Self.percentDecode(String(path[path.index(path.startIndex, offsetBy: 10)..<range.lowerBound]))
+            action = String(path[range.upperBound...])
+        } else {
+            return .json(404, Array(#"{"errors":[{"code":"404","title":"Not found"}]}"#.utf8))
+        }
+        model.nowMs = clockMs()
+        let reply: EmulatorModel.Reply
+        var emissions: [EmulatorModel.Emission] = []
+        if let fault = options.faults.apiErrors[action], failedOnce.insert(action).inserted {
+            reply = .error(status: fault.status, code: fault.code, title: "Injected failure", detail: "the emulator was told to refuse \(action)")
+        } else {
+            (reply, emissions) = model.command(action, leg: leg, body: body)
+        }
+        record(.command(action: action, leg: leg ?? "", body: body, status: reply.status))
+        if action == "speak" || action == "gather_using_speak", let text = body["payload"]?.stringValue { record(.prompt(text)) }
+        emit(emissions)
+        return .json(reply.status, reply.body.jsonBytes)
+    }
+
+    static func percentDecode(_ s: String) -> String {
+        var bytes: [UInt8] = []
+        var it = Array(s.utf8)[...]
+        while let b = it.popFirst() {
+            if b == UInt8(ascii: "%"), it.count >= 2, let v = UInt8(String(decoding: it.prefix(2), as: UTF8.self), radix: 16) {
+                bytes.append(v)
+                it = it.dropFirst(2)
+            } else {
+                bytes.append(b)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    // MARK: scheduling
+
+    private func later(_ ms: Int, _ work: @escaping () -> Void) {
+        let scaled = Int((Double(ms) * options.timeScale).rounded())
+        do { try loop.schedule(afterMilliseconds: max(0, scaled), work) } catch { work() }
+    }
+
+    private func emit(_ emissions: [EmulatorModel.Emission]) {
+        for e in emissions {
+            switch e {
+            case .webhook(let delay, let body):
+                let type = body["data"]?["event_type"]?.stringValue ?? ""
+                let d = delay + (options.faults.delayMs[type] ?? 0)
+                later(d) { [weak self] in self?.deliver(body) }
+                if options.faults.duplicate.contains(type) { later(d + 5) { [weak self] in self?.deliver(body) } }
+                if let late = options.faults.lateCopyMs[type] {
+                    lateCopies += 1
+                    var copy = body
+                    if case .object(var root) = copy, case .object(var data)? = root["data"] {
+                        data["id"] = .string("late-copy-\(lateCopies)")
+                        root["data"] = .object(data)
+                        copy = .object(root)
+                    }
+                    later(d + late) { [weak self] in self?.deliver(copy) }
+                }
+            case .needInput(let delay, let leg, _, let prompt):
+                later(delay) { [weak self] in self?.needInput(leg, prompt: prompt) }
+            case .gatherTimeout(let delay, let leg, let token):
+                later(delay) { [weak self] in
+                    guard let self else { return }
+                    self.model.nowMs = self.clockMs()
+                    self.emit(self.model.timeout(leg, token: token))
+                }
+            }
+        }
+    }
+
+    private func needInput(_ leg: String, prompt: String) {
+        guard !options.interactive, leg == currentLeg else { return }
+        let inputs = options.script.inputs
+        let digits = inputIndex < inputs.count ? inputs[inputIndex] : ""
+        inputIndex += 1
+        record(.note(digits.isEmpty ? "caller says nothing" : "caller presses \(digits)"))
+        for (i, d) in digits.enumerated() {
+            later(model.timing.thinkMs + i * model.timing.keyIntervalMs) { [weak self] in self?.key(d) }
+        }
+    }
+
+    /// Signs and posts one webhook to the server, as Telnyx does.
+    private func deliver(_ body: JSONValue) {
+        let bytes = body.jsonBytes
+        let timestamp = String(clockMs() / 1000)
+        let type = body["data"]?["event_type"]?.stringValue ?? ""
+        let leg = body["data"]?["payload"]?["call_control_id"]?.stringValue ?? ""
+        let request = ClientRequest(method: "POST", url: webhookURL, headers: [
+            ("Content-Type", "application/json"), ("telnyx-timestamp", timestamp),
+            ("telnyx-signature-ed25519", signer.signature(timestamp: timestamp, body: bytes)),
+        ], body: bytes, timeoutMs: 5000)
+        if type == "call.bridged", leg == currentLeg, !options.interactive, !talking {
+            // The caller talks to whoever answered, then hangs up.
+            talking = true
+            later(talkMs) { [weak self] in self?.hangup() }
+        }
+        client.send(request) { [weak self] result in
+            switch result {
+            case .success(let response): self?.record(.webhook(type: type, leg: leg, status: response.status))
+            case .failure(let error): self?.record(.note("webhook \(type) not delivered: \(error)"))
+            }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import CallflowCore
+import CallflowServer
+import EventHTTP
+import Foundation
+import Synchronization
+import TelnyxEmulator
+import TelnyxEmulatorServer
+import WebhookSignature
+
+/// Runs one call through the real server and the loopback emulator on one event loop, with
+/// signatures on, a pinned (but advancing) clock and emulated time 50× faster than life.
+enum EndToEnd {
+    struct Call: Sendable {
+        var flowsDir: String = Fixtures.repoRoot.appendingPathComponent("flows").path
+        var defaultFlow = "main"
+        /// Pinned start, Unix seconds (Monday 2026-11-23 10:00 in Chicago).
+        var start: Int64 = 1_795_449_600
+        var script = CallerScript()
+        var faults = Scenario.Faults()
+        var outbound: (flow: String, vars: JSONObject)? = nil
+    }
+
+    struct Outcome: Sendable {
+        var records: [LoopbackTelnyx.Record]
+        var finished: Bool
+        var commands: [(action: String, body: JSONObject, status: Int)] {
+            records.compactMap { if case .command(let a, _, let b, let s) = $0 { return (a, b, s) } else { return nil } }
+        }
+        var actions: [String] { commands.map(\.action) }
+        var prompts: [String] { records.compactMap { if case .prompt(let p) = $0 { return p } else { return nil } } }
+        var webhookStatuses: [Int] { records.compactMap { if case .webhook(_, _, let s) = $0 { return s } else { return nil } } }
+    }
+
+    static func run(_ call: Call) throws -> Outcome {
+        let box = Mutex<Result<Outcome, any Error>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            let result = Result { try runOnLoop(call) }
+            box.withLock { $0 = result }
+            done.signal()
+        }.start()
+        done.wait()
+        return try box.withLock { $0! }.get()
+    }
+
+    private static func runOnLoop(_ call: Call) throws -> Outcome {
+        let loop = try EventLoop()
+        let base = call.start * 1000
+        let t0 = ServerApp.wallClockMs()
+        let clock: @Sendable () -> Int64 = { base + (ServerApp.wallClockMs() - t0) }
+        let signer = try WebhookSigner.random()
+        var options = LoopbackTelnyx.Options()
+        options.script = call.script
+        options.timeScale = 0.02
+        options.faults = call.faults
+        let emulator = try LoopbackTelnyx(loop: loop, client: try HTTPClient(loop: loop), signer: signer, webhookURL: "",
+                                          options: options, clockMs: clock)
+        var config = TestServer.baseConfig()
+        config.server.host = "127.0.0.1"
+        config.server.port = 0
+        config.telnyx.publicKey = signer.publicKeyBase64
+        config.telnyx.apiBaseURL = emulator.apiBaseURL
+        config.telnyx.maxAttempts = 2
+        config.flows.dir = call.flowsDir
+        config.flows.defaultFlow = call.defaultFlow
+        let app = try ServerApp(config: config, insecureSkipVerify: false, logger: TestServer.quietLogger, clockMs: clock, loop: loop)
+        emulator.webhookURL = "http://127.0.0.1:\(app.port)/webhooks/telnyx"
+        let leg: String
+        if let outbound = call.outbound {
+            leg = emulator.answerOutboundCall(from: "+13125550100", to: "+13125550199")
+            app.runtime.startOutbound(leg: CallLeg(callControlID: leg, connectionID: "emulator-connection", from: "+13125550100",
+                                                   to: "+13125550199"), flow: outbound.flow, vars: outbound.vars)
+        } else {
+            leg = emulator.placeInboundCall(from: "+13125550101", to: "+13125550100")
+        }
+        var finished = false
+        let deadline = ServerApp.wallClockMs() + 15_000
+        func watch() {
+            let ended = emulator.legs[leg]?.ended == true
+            if ended && app.runtime.liveCalls == 0 && app.runtime.pendingCommands == 0 {
+                finished = true
+                try? loop.schedule(afterMilliseconds: 100) { loop.handle.stop() }
+            } else if ServerApp.wallClockMs() > deadline {
+                loop.handle.stop()
+            } else {
+                try? loop.schedule(afterMilliseconds: 20, watch)
+            }
+        }
+        try loop.schedule(afterMilliseconds: 20, watch)
+        try app.run(handleSignals: false)
+        return Outcome(records: emulator.records, finished: finished)
+    }
+
+    static func flowsDir(_ flows: [String: String]) throws -> String { try TelnyxSide.flowsDir(flows) }
+}
