@@ -35,6 +35,7 @@ public final class EventLoop {
     private let shared: LoopHandle.Shared
     private var signalEvents: [OpaquePointer] = []
     private var signalHandlers: [Int32: () -> Void] = [:]
+    private var readHandlers: [Int32: () -> Void] = [:]
     private var timers: [Int: (event: OpaquePointer, action: () -> Void)] = [:]
     private var nextTimerID = 0
 
@@ -84,6 +85,28 @@ public final class EventLoop {
             throw .libevent(function: "event_add(signal)", code: rc)
         }
         signalEvents.append(event)
+    }
+
+    /// Calls `action` on the loop whenever `fd` is readable (stdin for `callflow dev`).
+    public func onReadable(_ fd: Int32, _ action: @escaping () -> Void) throws(EventLoopError) {
+        assertOnLoop()
+        readHandlers[fd] = action
+        let arg = Unmanaged.passUnretained(self).toOpaque()
+        guard let event = event_new(base, fd, Int16(EV_READ | EV_PERSIST), { fd, _, arg in
+            guard let arg else { return }
+            Unmanaged<EventLoop>.fromOpaque(arg).takeUnretainedValue().readHandlers[fd]?()
+        }, arg) else { throw .libevent(function: "event_new(read)", code: -1) }
+        let rc = event_add(event, nil)
+        guard rc == 0 else {
+            event_free(event)
+            throw .libevent(function: "event_add(read)", code: rc)
+        }
+        signalEvents.append(event)
+    }
+
+    /// Stops watching `fd`.
+    public func stopReading(_ fd: Int32) {
+        readHandlers[fd] = nil
     }
 
     /// Runs `action` once on the loop after `milliseconds`. Returns an id for `cancelTimer`.
