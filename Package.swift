@@ -58,10 +58,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "CallflowCoreTests", dependencies: ["CallflowCore", "TelnyxEmulator"]),
+        // Fixtures both test targets read (the Telnyx facts beside the repository, seeded randomness).
+        .target(name: "CallflowTestSupport", path: "Tests/Support"),
+        .testTarget(name: "CallflowCoreTests", dependencies: ["CallflowCore", "TelnyxEmulator", "CallflowTestSupport"]),
         .testTarget(
             name: "CallflowServerTests",
-            dependencies: ["CallflowServer", "CallflowCore", "EventHTTP", "WebhookSignature", "TelnyxEmulator", "TelnyxEmulatorServer"]
+            dependencies: ["CallflowServer", "CallflowCore", "EventHTTP", "WebhookSignature", "TelnyxEmulator", "TelnyxEmulatorServer",
+                           "CallflowTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

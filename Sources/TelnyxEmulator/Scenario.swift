@@ -44,6 +44,23 @@ public struct Scenario: Sendable, Equatable {
         public var apiErrors: [String: (status: Int, code: String)] = [:]
         public init() {}
 
+        /// When and what to deliver for one webhook Telnyx sends after `delayMs`: the original
+        /// (delayed if asked), a duplicate, and a stale copy with a fresh id. `copy` numbers the
+        /// stale copies so their ids stay unique and deterministic.
+        public func deliveries(of body: JSONValue, after delayMs: Int, copy: inout Int) -> [(delayMs: Int, body: JSONValue)] {
+            let type = body["data"]?["event_type"]?.stringValue ?? ""
+            let d = delayMs + (self.delayMs[type] ?? 0)
+            var out = [(d, body)]
+            if duplicate.contains(type) { out.append((d + 1, body)) }
+            if let late = lateCopyMs[type], case .object(var root) = body, case .object(var data)? = root["data"] {
+                copy += 1
+                data["id"] = .string("late-copy-\(copy)")
+                root["data"] = .object(data)
+                out.append((d + late, .object(root)))
+            }
+            return out
+        }
+
         public static func == (a: Faults, b: Faults) -> Bool {
             a.duplicate == b.duplicate && a.delayMs == b.delayMs && a.lateCopyMs == b.lateCopyMs
                 && a.apiErrors.mapValues { "\($0.status) \($0.code)" } == b.apiErrors.mapValues { "\($0.status) \($0.code)" }

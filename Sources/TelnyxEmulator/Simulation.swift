@@ -179,20 +179,7 @@ public struct Simulation {
         for e in emissions {
             switch e {
             case .webhook(let delay, let body):
-                let type = body["data"]?["event_type"]?.stringValue ?? ""
-                let d = delay + (scenario.faults.delayMs[type] ?? 0)
-                schedule(d, .deliver(body))
-                if scenario.faults.duplicate.contains(type) { schedule(d + 1, .deliver(body)) }
-                if let late = scenario.faults.lateCopyMs[type] {
-                    lateCopies += 1
-                    var copy = body
-                    if case .object(var root) = copy, case .object(var data)? = root["data"] {
-                        data["id"] = .string("late-copy-\(lateCopies)")
-                        root["data"] = .object(data)
-                        copy = .object(root)
-                    }
-                    schedule(d + late, .deliver(copy))
-                }
+                for (d, b) in scenario.faults.deliveries(of: body, after: delay, copy: &lateCopies) { schedule(d, .deliver(b)) }
             case .needInput(let delay, let leg, _, let prompt):
                 schedule(delay, .needInput(leg: leg, prompt: prompt))
             case .gatherTimeout(let delay, let leg, let token):

@@ -171,19 +171,8 @@ public final class LoopbackTelnyx {
         for e in emissions {
             switch e {
             case .webhook(let delay, let body):
-                let type = body["data"]?["event_type"]?.stringValue ?? ""
-                let d = delay + (options.faults.delayMs[type] ?? 0)
-                later(d) { [weak self] in self?.deliver(body) }
-                if options.faults.duplicate.contains(type) { later(d + 5) { [weak self] in self?.deliver(body) } }
-                if let late = options.faults.lateCopyMs[type] {
-                    lateCopies += 1
-                    var copy = body
-                    if case .object(var root) = copy, case .object(var data)? = root["data"] {
-                        data["id"] = .string("late-copy-\(lateCopies)")
-                        root["data"] = .object(data)
-                        copy = .object(root)
-                    }
-                    later(d + late) { [weak self] in self?.deliver(copy) }
+                for (d, b) in options.faults.deliveries(of: body, after: delay, copy: &lateCopies) {
+                    later(d) { [weak self] in self?.deliver(b) }
                 }
             case .needInput(let delay, let leg, _, let prompt):
                 later(delay) { [weak self] in self?.needInput(leg, prompt: prompt) }

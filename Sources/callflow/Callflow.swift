@@ -47,11 +47,8 @@ enum Logging {
     /// Bootstraps swift-log once for the process and returns the root logger.
     static func bootstrap(_ config: CallflowConfig.Log) -> Logger {
         let level = Logger.Level(rawValue: config.level) ?? .info
-        let json = config.format == "json"
-        LoggingSystem.bootstrap { label in
-            json ? JSONLogHandler(label: label, level: level) as LogHandler
-                : TextLogHandler(label: label, level: level) as LogHandler
-        }
+        let format = CallflowLogHandler.Format(rawValue: config.format) ?? .json
+        LoggingSystem.bootstrap { label in CallflowLogHandler(label: label, level: level, format: format) }
         return Logger(label: "callflow")
     }
 }

@@ -47,7 +47,9 @@ struct Dev: ParsableCommand {
 
     func run() throws {
         guard speed > 0 else { throw ValidationError("--speed must be positive") }
-        LoggingSystem.bootstrap { label in TextLogHandler(label: label, level: Logger.Level(rawValue: logLevel) ?? .warning) }
+        LoggingSystem.bootstrap { label in
+            CallflowLogHandler(label: label, level: Logger.Level(rawValue: logLevel) ?? .warning, format: .text)
+        }
         let logger = Logger(label: "callflow")
         let loop = try EventLoop()
         let signer = try WebhookSigner.random()

@@ -1,3 +1,4 @@
+import CallflowTestSupport
 import CallflowCore
 import Foundation
 import Testing

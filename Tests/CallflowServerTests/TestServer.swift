@@ -1,3 +1,4 @@
+import CallflowTestSupport
 import CallflowServer
 import EventHTTP
 import Foundation

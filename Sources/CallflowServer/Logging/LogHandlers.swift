@@ -2,45 +2,20 @@ import CallflowCore
 import Foundation
 import Logging
 
-/// One JSON object per line: what log shippers (Loki, Datadog, CloudWatch) parse without rules.
-public struct JSONLogHandler: LogHandler {
+/// The process's log handler: one JSON object per line (what Loki, Datadog and CloudWatch parse
+/// without rules) or readable text for a terminal. Metadata keys are sorted so lines are stable.
+public struct CallflowLogHandler: LogHandler {
+    public enum Format: String, Sendable { case json, text }
+
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level
     private let label: String
+    private let format: Format
 
-    public init(label: String, level: Logger.Level) {
+    public init(label: String, level: Logger.Level, format: Format) {
         self.label = label
         self.logLevel = level
-    }
-
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    public func log(event: LogEvent) {
-        var object = JSONObject()
-        object["ts"] = .string(LogTime.now())
-        object["level"] = .string(event.level.rawValue)
-        object["logger"] = .string(label)
-        object["msg"] = .string("\(event.message)")
-        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-        for key in merged.keys.sorted() { object[key] = .string("\(merged[key]!)") }
-        var line = JSONValue.object(object).jsonBytes
-        line.append(0x0A)
-        LogOutput.write(line)
-    }
-}
-
-/// Human-readable lines for a terminal.
-public struct TextLogHandler: LogHandler {
-    public var metadata: Logger.Metadata = [:]
-    public var logLevel: Logger.Level
-    private let label: String
-
-    public init(label: String, level: Logger.Level) {
-        self.label = label
-        self.logLevel = level
+        self.format = format
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -50,9 +25,23 @@ public struct TextLogHandler: LogHandler {
 
     public func log(event: LogEvent) {
         let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-        let fields = merged.keys.sorted().map { "\($0)=\(merged[$0]!)" }.joined(separator: " ")
-        let line = "\(LogTime.now()) \(event.level.rawValue.uppercased()) \(event.message)\(fields.isEmpty ? "" : " " + fields)\n"
-        LogOutput.write(Array(line.utf8))
+        LogOutput.write(Self.line(format: format, label: label, level: event.level, message: "\(event.message)", metadata: merged))
+    }
+
+    static func line(format: Format, label: String, level: Logger.Level, message: String, metadata: Logger.Metadata) -> [UInt8] {
+        switch format {
+        case .json:
+            var object = JSONObject()
+            object["ts"] = .string(LogTime.now())
+            object["level"] = .string(level.rawValue)
+            object["logger"] = .string(label)
+            object["msg"] = .string(message)
+            for key in metadata.keys.sorted() { object[key] = .string("\(metadata[key]!)") }
+            return JSONValue.object(object).jsonBytes + [0x0A]
+        case .text:
+            let fields = metadata.keys.sorted().map { "\($0)=\(metadata[$0]!)" }.joined(separator: " ")
+            return Array("\(LogTime.now()) \(level.rawValue.uppercased()) \(message)\(fields.isEmpty ? "" : " " + fields)\n".utf8)
+        }
     }
 }
 
