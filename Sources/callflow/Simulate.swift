@@ -155,3 +155,27 @@ struct TestScenarios: ParsableCommand {
         if failed > 0 || (requireFullCoverage && !coverage.reports.allSatisfy(\.complete)) { throw ExitCode(1) }
     }
 }
+
+struct Graph: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print a flow as a diagram (Mermaid or Graphviz dot), edges labelled with their outcomes."
+    )
+
+    @Argument(help: "The flow to draw.")
+    var flow: String
+
+    @Option(help: "mermaid (default) or dot.")
+    var format: String = "mermaid"
+
+    @Option(help: "The flows directory.")
+    var flows = "flows"
+
+    func run() throws {
+        guard let f = FlowGraph.Format(rawValue: format) else { throw ValidationError("--format is mermaid or dot") }
+        let set = try loadFlowsOrExit(flows)
+        guard let target = set[flow] else {
+            throw ValidationError("no flow \"\(flow)\" in \(flows)/ (flows: \(set.flows.keys.sorted().joined(separator: ", ")))")
+        }
+        print(FlowGraph.render(target, format: f), terminator: "")
+    }
+}
