@@ -39,13 +39,15 @@ public enum StartupError: Error, Sendable, CustomStringConvertible {
 /// The running server: one event loop, the webhook listener, the call runtime, signals.
 ///
 /// Loop-confined: build it, run it and drop it on one thread.
-public final class ServerApp {
+public final class ServerApp: ControlBackend {
     public let loop: EventLoop
     public let config: CallflowConfig
     public let runtime: CallRuntime
     private let logger: Logger
     private var http: HTTPServer?
     public let client: HTTPClient
+    private let timeZones: any TimeZoneProvider
+    public private(set) var shuttingDown = false
 
     public var port: Int { http?.boundPort ?? config.server.port }
     public var openConnections: Int { http?.openConnections ?? 0 }
@@ -56,6 +58,7 @@ public final class ServerApp {
     ) throws(StartupError) {
         self.config = config
         self.logger = logger
+        self.timeZones = timeZones
         let verifier: WebhookVerifier?
         if insecureSkipVerify {
             verifier = nil
@@ -93,6 +96,12 @@ public final class ServerApp {
         let ingest = WebhookIngest(verifier: verifier, clock: { clockMs() / 1000 }, logger: logger,
                                    engine: { [unowned runtime] event in runtime.receive(event) })
         let routes = Routes(webhookPath: config.server.webhookPath, ingest: ingest)
+        routes.control = ControlAPI(token: config.server.adminToken, backend: self)
+        routes.readiness = { [unowned self] in
+            self.shuttingDown ? .error(503, "shutting down")
+                : .json(200, JSONValue.object(["status": "ready", "flows_revision": .string(self.flowSet.revision),
+                                               "live_calls": .int(self.runtime.liveCalls)]).jsonBytes)
+        }
         let options = HTTPServerOptions(
             host: config.server.host, port: config.server.port, maxBodyBytes: config.server.maxBodyBytes,
             maxHeaderBytes: config.server.maxHeaderBytes, timeoutSeconds: config.server.timeoutSecs,
@@ -115,6 +124,7 @@ public final class ServerApp {
                 for signalNumber in [SIGTERM, SIGINT] {
                     try loop.onSignal(signalNumber) { [unowned self] in self.shutdown(signal: signalNumber) }
                 }
+                try loop.onSignal(SIGHUP) { [unowned self] in _ = self.reloadFlows() }
             } catch { throw .eventLoop("\(error)") }
         }
         logger.info("listening", metadata: [
@@ -124,10 +134,68 @@ public final class ServerApp {
         logger.info("stopped")
     }
 
-    private func shutdown(signal: Int32) {
-        logger.notice("shutting down", metadata: ["signal": "\(signal)", "pending_commands": "\(runtime.pendingCommands)"])
+    /// Graceful stop: no new connections, webhooks in flight are answered (handlers never wait),
+    /// queued commands get up to `server.shutdown_grace_secs` to reach Telnyx, then the loop ends.
+    public func shutdown(signal: Int32) {
+        guard !shuttingDown else { return }
+        shuttingDown = true
+        logger.notice("shutting down", metadata: ["signal": "\(signal)", "pending_commands": "\(runtime.pendingCommands)",
+                                                  "live_calls": "\(runtime.liveCalls)"])
         http?.stopAccepting()
-        // Replies already handed to libevent are written before the loop exits.
-        do { try loop.schedule(afterMilliseconds: 200) { [loop] in loop.handle.stop() } } catch { loop.handle.stop() }
+        let deadline = ServerApp.wallClockMs() + Int64(config.server.shutdownGraceSecs) * 1000
+        func drain() {
+            let pending = runtime.pendingCommands
+            if pending == 0 || ServerApp.wallClockMs() >= deadline {
+                if pending > 0 { logger.warning("grace period over; commands not sent", metadata: ["pending_commands": "\(pending)"]) }
+                // Replies already handed to libevent are written before the loop exits.
+                do { try loop.schedule(afterMilliseconds: 100) { [loop] in loop.handle.stop() } } catch { loop.handle.stop() }
+                return
+            }
+            do { try loop.schedule(afterMilliseconds: 50, drain) } catch { loop.handle.stop() }
+        }
+        drain()
+    }
+
+    // MARK: ControlBackend
+
+    public var flowSet: FlowSet { runtime.engine.flows }
+    public var retainedRevisions: [String] { runtime.engine.retainedRevisions }
+
+    public func reloadFlows() -> Result<String, ReloadError> {
+        let (flows, diagnostics, _) = FlowLoader.load(paths: [config.flows.dir], timeZones: timeZones)
+        var problems = diagnostics.filter { $0.severity == .error }.map(\.description)
+        if let flows {
+            for (number, flow) in config.flows.routes.sorted(by: { $0.key < $1.key }) where flows[flow] == nil {
+                problems.append("flows.routes.\(number): flow \"\(flow)\" does not exist")
+            }
+            if let flow = config.flows.defaultFlow, flows[flow] == nil { problems.append("flows.default: flow \"\(flow)\" does not exist") }
+        }
+        guard let flows, problems.isEmpty else {
+            logger.error("reload refused; the previous flows stay active", metadata: ["problems": "\(problems.joined(separator: "; "))"])
+            return .failure(ReloadError(problems: problems))
+        }
+        let previous = runtime.engine.flows.revision
+        runtime.reload(flows)
+        logger.notice("flows reloaded", metadata: ["revision": "\(flows.revision)", "previous": "\(previous)",
+                                                   "flows": "\(flows.flows.keys.sorted().joined(separator: ","))"])
+        return .success(flows.revision)
+    }
+
+    public func callDocument(_ id: String) -> JSONValue? { runtime.document(id) }
+
+    public func placeCall(_ request: OutboundCallRequest, reply: @escaping (HTTPResponse) -> Void) {
+        runtime.dial(request) { result in
+            switch result {
+            case .success(let id):
+                reply(.json(201, JSONValue.object(["call_control_id": .string(id), "flow": .string(request.flow), "status": "dialing"]).jsonBytes))
+            case .failure(let failure):
+                reply(.json(502, JSONValue.object([
+                    "error": .string("Telnyx did not place the call: \(failure.reason)"),
+                    "telnyx_errors": .array(failure.errors.map { .object(["code": $0.code.map(JSONValue.string) ?? .null,
+                                                                          "title": $0.title.map(JSONValue.string) ?? .null,
+                                                                          "detail": $0.detail.map(JSONValue.string) ?? .null]) }),
+                ]).jsonBytes))
+            }
+        }
     }
 }

@@ -143,9 +143,12 @@ extension EmulatorModel {
 
     mutating func dial(_ body: JSONObject) -> (Reply, [Emission]) {
         let parent = StepTag(clientState: body["client_state"]?.stringValue)?.parent
-        let target = startTarget(parent: parent, to: body["to"]?.stringValue ?? "", from: body["from"]?.stringValue ?? "",
+        var target = startTarget(parent: parent, to: body["to"]?.stringValue ?? "", from: body["from"]?.stringValue ?? "",
                                  clientState: body["client_state"]?.stringValue, timeoutSecs: body["timeout_secs"]?.intValue,
                                  bridgeOnAnswer: false)
+        if let amd = body["answering_machine_detection"]?.stringValue, amd != "disabled", script.target == "answer" {
+            target.emissions += self.amd(target.leg, after: timing.ringMs)
+        }
         return (.ok(["call_control_id": .string(target.leg), "call_leg_id": .string("leg-\(target.leg)"),
                      "call_session_id": .string("session-\(target.leg)"), "is_alive": true, "record_type": "call"]), target.emissions)
     }

@@ -140,6 +140,9 @@ public final class LoopbackTelnyx {
         } else {
             (reply, emissions) = model.command(action, leg: leg, body: body)
         }
+        if action == "dial", currentLeg == nil, case .ok(let data) = reply, let id = data["call_control_id"]?.stringValue {
+            currentLeg = id  // an outbound call placed by the server: the emulated phone is its callee
+        }
         record(.command(action: action, leg: leg ?? "", body: body, status: reply.status))
         if action == "speak" || action == "gather_using_speak", let text = body["payload"]?.stringValue { record(.prompt(text)) }
         emit(emissions)

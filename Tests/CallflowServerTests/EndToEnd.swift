@@ -19,11 +19,14 @@ enum EndToEnd {
         var script = CallerScript()
         var faults = Scenario.Faults()
         var outbound: (flow: String, vars: JSONObject)? = nil
+        /// Place the call through the control API (`POST /v1/calls` with this body) instead.
+        var apiCall: JSONValue? = nil
     }
 
     struct Outcome: Sendable {
         var records: [LoopbackTelnyx.Record]
         var finished: Bool
+        var apiReply: RawResponse? = nil
         var commands: [(action: String, body: JSONObject, status: Int)] {
             records.compactMap { if case .command(let a, _, let b, let s) = $0 { return (a, b, s) } else { return nil } }
         }
@@ -64,10 +67,22 @@ enum EndToEnd {
         config.telnyx.maxAttempts = 2
         config.flows.dir = call.flowsDir
         config.flows.defaultFlow = call.defaultFlow
+        config.server.adminToken = "test-admin-token-0123456789"
         let app = try ServerApp(config: config, insecureSkipVerify: false, logger: TestServer.quietLogger, clockMs: clock, loop: loop)
         emulator.webhookURL = "http://127.0.0.1:\(app.port)/webhooks/telnyx"
-        let leg: String
-        if let outbound = call.outbound {
+        var leg = ""
+        var apiReply: RawResponse? = nil
+        let loopClient = try HTTPClient(loop: loop)
+        if let body = call.apiCall {
+            loopClient.send(ClientRequest(method: "POST", url: "http://127.0.0.1:\(app.port)/v1/calls",
+                                          headers: [("Authorization", "Bearer test-admin-token-0123456789"), ("Content-Type", "application/json")],
+                                          body: body.jsonBytes)) { result in
+                if case .success(let r) = result {
+                    apiReply = RawResponse(status: r.status, headers: [:], body: String(decoding: r.body, as: UTF8.self))
+                    if let id = (try? JSONParser.parse(r.body))?["call_control_id"]?.stringValue { leg = id }
+                }
+            }
+        } else if let outbound = call.outbound {
             leg = emulator.answerOutboundCall(from: "+13125550100", to: "+13125550199")
             app.runtime.startOutbound(leg: CallLeg(callControlID: leg, connectionID: "emulator-connection", from: "+13125550100",
                                                    to: "+13125550199"), flow: outbound.flow, vars: outbound.vars)
@@ -77,7 +92,7 @@ enum EndToEnd {
         var finished = false
         let deadline = ServerApp.wallClockMs() + 15_000
         func watch() {
-            let ended = emulator.legs[leg]?.ended == true
+            let ended = !leg.isEmpty && emulator.legs[leg]?.ended == true
             if ended && app.runtime.liveCalls == 0 && app.runtime.pendingCommands == 0 {
                 finished = true
                 try? loop.schedule(afterMilliseconds: 100) { loop.handle.stop() }
@@ -89,7 +104,9 @@ enum EndToEnd {
         }
         try loop.schedule(afterMilliseconds: 20, watch)
         try app.run(handleSignals: false)
-        return Outcome(records: emulator.records, finished: finished)
+        var outcome = Outcome(records: emulator.records, finished: finished)
+        outcome.apiReply = apiReply
+        return outcome
     }
 
     static func flowsDir(_ flows: [String: String]) throws -> String { try TelnyxSide.flowsDir(flows) }

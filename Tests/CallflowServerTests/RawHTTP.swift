@@ -70,6 +70,12 @@ struct RawResponse {
     var headers: [String: String]
     var body: String
 
+    init(status: Int, headers: [String: String], body: String) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
     init?(parsing data: [UInt8]) {
         guard let end = data.firstRange(of: Array("\r\n\r\n".utf8)) else { return nil }
         let head = String(decoding: data[..<end.lowerBound], as: UTF8.self).components(separatedBy: "\r\n")

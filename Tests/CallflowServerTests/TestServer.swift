@@ -24,7 +24,7 @@ final class TestServer: Sendable {
         return config
     }
 
-    init(config: CallflowConfig, insecure: Bool = false) throws {
+    init(config: CallflowConfig, insecure: Bool = false, handleSignals: Bool = false) throws {
         var config = config
         config.server.host = "127.0.0.1"
         config.server.port = 0
@@ -37,7 +37,7 @@ final class TestServer: Sendable {
                 let app = try ServerApp(config: frozen, insecureSkipVerify: insecure, logger: TestServer.quietLogger)
                 outcome.withLock { $0 = .success((app.port, app.loop.handle)) }
                 started.signal()
-                try app.run(handleSignals: false)
+                try app.run(handleSignals: handleSignals)
             } catch {
                 outcome.withLock { $0 = .failure(error) }
                 started.signal()
@@ -55,6 +55,11 @@ final class TestServer: Sendable {
     func stop() {
         handle.stop()
         finished.wait()
+    }
+
+    /// Waits for the server's loop to end by itself (after SIGTERM); false on timeout.
+    func waitUntilStopped(seconds: Double) -> Bool {
+        finished.wait(timeout: .now() + seconds) == .success
     }
 
     deinit { handle.stop() }

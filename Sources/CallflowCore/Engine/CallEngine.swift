@@ -10,6 +10,8 @@ public struct CallEngine: Sendable {
     /// Traces of recently finished calls, newest last (bounded).
     public private(set) var finished: [(id: String, trace: [TraceEntry], vars: JSONObject)] = []
     private var dedupe: DedupeWindow
+    /// Outbound calls dialed but not yet seen: dial token → what to run when they are.
+    public private(set) var pendingDials: [String: PendingDial] = [:]
     public var routes: [String: String]
     public var defaultFlow: String?
     public static let finishedKept = 1000
@@ -42,8 +44,28 @@ public struct CallEngine: Sendable {
         if calls[leg.callControlID] != nil {
             return apply(.webhook(event), to: leg.callControlID, now: now)
         }
-        if let parent = StepTag(clientState: leg.clientState)?.parent, calls[parent] != nil {
+        let tag = StepTag(clientState: leg.clientState)
+        if let parent = tag?.parent, calls[parent] != nil {
             return apply(.webhook(event), to: parent, now: now)
+        }
+        if let token = tag?.dial, let dial = pendingDials[token] {
+            switch event.kind {
+            case .callInitiated:
+                return EngineOutput(.accepted)  // ringing: the flow starts when someone answers
+            case .callHangup(let cause, _, _):
+                pendingDials[token] = nil
+                return EngineOutput(.accepted, effects: [CallEffect(call: leg.callControlID, flow: dial.flow, node: "", effect:
+                    .log(level: .info, message: "outbound call to \(dial.to) ended unanswered (\(cause?.rawValue ?? "unknown"))"))])
+            default:
+                pendingDials[token] = nil
+            }
+            // Answered (or a detection result that implies it): start the flow, then apply the event.
+            var started = startOutbound(leg: CallLeg(callControlID: leg.callControlID, connectionID: dial.connectionID,
+                                                     from: dial.from, to: dial.to), flow: dial.flow, vars: dial.vars, now: now)
+            guard calls[leg.callControlID] != nil else { return started }
+            let applied = apply(.webhook(event), to: leg.callControlID, now: now)
+            started.effects += applied.effects
+            return started
         }
         guard case .callInitiated(let direction, _, _, _) = event.kind, direction != .outgoing else {
             return EngineOutput(.ignored("\(event.eventType) for unknown call \(leg.callControlID)"))
@@ -69,6 +91,16 @@ public struct CallEngine: Sendable {
         let transition = CallMachine(flows: flows).start(leg: leg, flow: flow, direction: "outbound", vars: vars, answered: true, now: now)
         return store(transition)
     }
+
+    /// Remembers an outbound call about to be dialed with `StepTag(step: 0, dial: token)` as its
+    /// client_state; its first webhook starts `flow`. Entries older than an hour are dropped.
+    public mutating func expectDial(token: String, _ dial: PendingDial) {
+        pendingDials = pendingDials.filter { $0.value.at > dial.at - 3600 }
+        pendingDials[token] = dial
+    }
+
+    /// The dial failed: forget it.
+    public mutating func cancelDial(token: String) { pendingDials[token] = nil }
 
     /// Applies a non-webhook input (HTTP result, timer, command failure) to a call.
     public mutating func apply(_ input: MachineInput, to id: String, now: Int64) -> EngineOutput {
@@ -130,5 +162,25 @@ public struct EngineOutput: Sendable, Equatable {
     public init(_ disposition: Disposition, effects: [CallEffect] = []) {
         self.disposition = disposition
         self.effects = effects
+    }
+}
+
+/// An outbound call waiting for its first webhook.
+public struct PendingDial: Sendable, Equatable {
+    public var flow: String
+    public var vars: JSONObject
+    public var from: String
+    public var to: String
+    public var connectionID: String
+    /// When it was dialed (Unix seconds).
+    public var at: Int64
+
+    public init(flow: String, vars: JSONObject, from: String, to: String, connectionID: String, at: Int64) {
+        self.flow = flow
+        self.vars = vars
+        self.from = from
+        self.to = to
+        self.connectionID = connectionID
+        self.at = at
     }
 }

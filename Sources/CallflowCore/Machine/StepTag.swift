@@ -5,15 +5,20 @@ public struct StepTag: Sendable, Equatable {
     public var step: Int
     /// Set on legs we created (transfer targets, `connect` dials): the call whose flow owns them.
     public var parent: String?
+    /// Set on outbound calls placed through the control API: finds the flow to start even when
+    /// the call's first webhooks arrive before Telnyx's answer to the dial.
+    public var dial: String?
 
-    public init(step: Int, parent: String? = nil) {
+    public init(step: Int, parent: String? = nil, dial: String? = nil) {
         self.step = step
         self.parent = parent
+        self.dial = dial
     }
 
     public var encoded: String {
         var object: JSONObject = ["cf": 1, "step": .int(step)]
         if let parent { object["parent"] = .string(parent) }
+        if let dial { object["dial"] = .string(dial) }
         return Base64Text.encode(JSONValue.object(object).jsonBytes)
     }
 
@@ -24,5 +29,6 @@ public struct StepTag: Sendable, Equatable {
         else { return nil }
         self.step = step
         self.parent = value["parent"]?.stringValue
+        self.dial = value["dial"]?.stringValue
     }
 }

@@ -11,6 +11,10 @@ public struct CallflowConfig: Sendable, Equatable {
         public var maxHeaderBytes = 16 << 10
         public var timeoutSecs = 10
         public var maxConnections = 4096
+        /// On SIGTERM/SIGINT, how long to wait for queued commands to reach Telnyx before exiting.
+        public var shutdownGraceSecs = 10
+        /// Bearer token of the control API (`/v1/*`, `/admin/*`); the API is off when unset.
+        public var adminToken: String? = nil
     }
     public struct Telnyx: Sendable, Equatable {
         public var apiBaseURL = "https://api.telnyx.com/v2"

@@ -31,6 +31,12 @@ public enum ConfigLoader {
         if let v = value("TELNYX_API_KEY") { config.telnyx.apiKey = v }
         if let v = value("TELNYX_PUBLIC_KEY") { config.telnyx.publicKey = v }
         if let v = value("TELNYX_API_BASE_URL") { config.telnyx.apiBaseURL = v }
+        if let v = value("CALLFLOW_ADMIN_TOKEN") {
+            guard v.count >= 16 else {
+                throw .invalid(path: "environment", [ConfigProblem(key: "CALLFLOW_ADMIN_TOKEN", message: "use at least 16 characters")])
+            }
+            config.server.adminToken = v
+        }
         if let v = value("PORT") {
             guard let port = Int(v), (0...65535).contains(port) else {
                 throw .invalid(path: "environment", [ConfigProblem(key: "PORT", message: "expected a port number 0-65535, found \"\(v)\"")])
@@ -49,7 +55,8 @@ public enum ConfigLoader {
         }
         reader.checkKeys(top, at: "", allowed: ["$schema", "server", "telnyx", "flows", "log", "store", "http"])
         if let server = reader.section(top, "server",
-            allowed: ["host", "port", "webhook_path", "max_body_bytes", "max_header_bytes", "timeout_secs", "max_connections"])
+            allowed: ["host", "port", "webhook_path", "max_body_bytes", "max_header_bytes", "timeout_secs", "max_connections",
+                      "shutdown_grace_secs", "admin_token"])
         {
             reader.string(server, "server.host") { config.server.host = $0 }
             reader.int(server, "server.port", range: 0...65535) { config.server.port = $0 }
@@ -62,6 +69,11 @@ public enum ConfigLoader {
             reader.int(server, "server.max_header_bytes", range: 1024...(1 << 20)) { config.server.maxHeaderBytes = $0 }
             reader.int(server, "server.timeout_secs", range: 1...300) { config.server.timeoutSecs = $0 }
             reader.int(server, "server.max_connections", range: 1...1_000_000) { config.server.maxConnections = $0 }
+            reader.int(server, "server.shutdown_grace_secs", range: 0...600) { config.server.shutdownGraceSecs = $0 }
+            reader.string(server, "server.admin_token") { v in
+                if v.isEmpty { return }
+                if v.count < 16 { reader.problem("server.admin_token", "use at least 16 characters") } else { config.server.adminToken = v }
+            }
         }
         if let telnyx = reader.section(top, "telnyx",
             allowed: ["api_base_url", "api_key", "public_key", "signature_tolerance_secs", "command_timeout_ms",

@@ -7,16 +7,29 @@ import Logging
 public final class Routes {
     private let webhookPath: String
     private let ingest: WebhookIngest
+    /// `/v1/*` and `/admin/*`.
+    public var control: ControlAPI?
+    /// `/readyz`: ready to take calls (flows loaded, not shutting down).
+    public var readiness: () -> HTTPResponse = { .ok }
+    /// `/metrics`: Prometheus text.
+    public var metrics: (() -> HTTPResponse)?
 
     public init(webhookPath: String, ingest: WebhookIngest) {
         self.webhookPath = webhookPath
         self.ingest = ingest
     }
 
-    public func handle(_ request: borrowing HTTPRequest) -> HTTPResponse {
+    public func handle(_ request: borrowing HTTPRequest) -> HTTPResponse? {
         let path = request.path
         let method = request.method
+        if ControlAPI.owns(path), let control { return control.handle(request) }
         switch path {
+        case "/readyz":
+            guard method == "GET" || method == "HEAD" else { return methodNotAllowed(method, allow: "GET, HEAD") }
+            return readiness()
+        case "/metrics" where metrics != nil:
+            guard method == "GET" else { return methodNotAllowed(method, allow: "GET") }
+            return metrics?()
         case "/healthz":
             guard method == "GET" || method == "HEAD" else { return methodNotAllowed(method, allow: "GET, HEAD") }
             return .ok

@@ -21,6 +21,7 @@ public final class TelnyxClient {
     private let random: () -> Double
     private var queues: [String: [CallCommand]] = [:]
     private var busy: Set<String> = []
+    private var completions: [String: (Result<JSONValue, CommandFailure>) -> Void] = [:]
     public var onFailure: FailureHandler = { _, _ in }
     /// Called after each command is accepted (for metrics and tests).
     public var onSent: (CallCommand, Int) -> Void = { _, _ in }
@@ -39,6 +40,13 @@ public final class TelnyxClient {
 
     /// Commands waiting or in flight.
     public var pending: Int { queues.values.reduce(0) { $0 + $1.count } }
+
+    /// Sends a command and reports Telnyx's `data` (or the final failure), e.g. the new
+    /// `call_control_id` of a dial. Queued under `command.callControlID` like any command.
+    public func send(_ command: CallCommand, completion: @escaping (Result<JSONValue, CommandFailure>) -> Void) {
+        if let id = command.commandID { completions[id] = completion }
+        enqueue(command)
+    }
 
     public func enqueue(_ command: CallCommand) {
         let leg = command.callControlID
@@ -78,6 +86,9 @@ public final class TelnyxClient {
             case .success(let response) where (200..<300).contains(response.status):
                 self.logger.debug("command sent", metadata: meta)
                 self.onSent(command, number)
+                if let id = command.commandID, let done = self.completions.removeValue(forKey: id) {
+                    done(.success((try? JSONParser.parse(response.body))?["data"] ?? .null))
+                }
                 return self.finish(command.callControlID)
             case .success(let response):
                 let errors = TelnyxError.parse(response.body)
@@ -112,6 +123,7 @@ public final class TelnyxClient {
                 self.logger.error("command failed", metadata: meta)
             }
             self.dropAfterFailure(of: command, callGone: failure.callGone)
+            if let id = command.commandID, let done = self.completions.removeValue(forKey: id) { done(.failure(failure)) }
             self.onFailure(command, failure)
             self.finish(command.callControlID)
         }

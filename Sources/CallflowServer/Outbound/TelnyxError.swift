@@ -25,7 +25,7 @@ public struct TelnyxError: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Why a command was given up on.
-public struct CommandFailure: Sendable, Equatable, CustomStringConvertible {
+public struct CommandFailure: Error, Sendable, Equatable, CustomStringConvertible {
     public var status: Int?
     public var errors: [TelnyxError]
     public var reason: String

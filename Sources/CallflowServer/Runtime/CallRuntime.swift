@@ -52,6 +52,57 @@ public final class CallRuntime {
 
     public func reload(_ flows: FlowSet) { engine.reload(flows) }
 
+    /// Dials an outbound call and starts `request.flow` on it when it is answered. `done` gets
+    /// Telnyx's call_control_id, or the reason the dial failed.
+    public func dial(_ request: OutboundCallRequest, done: @escaping (Result<String, CommandFailure>) -> Void) {
+        var random = SystemRandomNumberGenerator()
+        let token = String(random.next(), radix: 36) + String(random.next(), radix: 36)
+        engine.expectDial(token: token, PendingDial(flow: request.flow, vars: request.vars, from: request.from, to: request.to,
+                                                    connectionID: request.connectionID, at: clock()))
+        var body: JSONObject = ["to": .string(request.to), "from": .string(request.from), "connection_id": .string(request.connectionID),
+                                "client_state": .string(StepTag(step: 0, dial: token).encoded), "command_id": .string("cf-dial-\(token)")]
+        if request.machineDetection != "disabled" { body["answering_machine_detection"] = .string(request.machineDetection) }
+        telnyx.send(CallCommand(callControlID: "dial:\(token)", action: "dial", body: body)) { [weak self] result in
+            switch result {
+            case .success(let data):
+                guard let id = data["call_control_id"]?.stringValue else {
+                    self?.engine.cancelDial(token: token)
+                    return done(.failure(CommandFailure(status: 200, errors: [], reason: "Telnyx's answer had no call_control_id", attempts: 1)))
+                }
+                self?.logger.info("outbound call dialed", metadata: ["call.control_id": "\(id)", "flow": "\(request.flow)"])
+                done(.success(id))
+            case .failure(let failure):
+                self?.engine.cancelDial(token: token)
+                done(.failure(failure))
+            }
+        }
+    }
+
+    /// A live call, or a recently finished one, as JSON (sensitive variables masked).
+    public func document(_ id: String) -> JSONValue? {
+        func trace(_ entries: [TraceEntry]) -> JSONValue {
+            .array(entries.map { e in
+                var o: JSONObject = ["at": .int(Int(e.at)), "step": .int(e.step), "kind": .string(e.kind.rawValue), "detail": .string(e.detail)]
+                if let edge = e.edge { o["edge"] = .string(edge) }
+                return .object(o)
+            })
+        }
+        if let s = engine.calls[id] {
+            var vars = s.vars
+            for name in s.sensitiveVars where vars[name] != nil { vars[name] = "***" }
+            return .object([
+                "call_control_id": .string(id), "phase": .string(s.phase.rawValue), "flow": .string(s.flow), "node": .string(s.node),
+                "step": .int(s.step), "revision": .string(s.flowRevision), "waiting": .string("\(s.waiting)"),
+                "from": .string(s.facts.from), "to": .string(s.facts.to), "direction": .string(s.facts.direction),
+                "vars": .object(vars), "trace": trace(s.trace),
+            ])
+        }
+        if let done = engine.finished.last(where: { $0.id == id }) {
+            return .object(["call_control_id": .string(id), "phase": "ended", "trace": trace(done.trace)])
+        }
+        return nil
+    }
+
     func feed(_ input: MachineInput, to call: String) {
         let output = engine.apply(input, to: call, now: clock())
         if case .ignored(let why) = output.disposition {

@@ -1,0 +1,151 @@
+import CallflowCore
+import CallflowServer
+import CallflowTestSupport
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite(.serialized) struct OperationsTests {
+    static let token = "ops-test-token-0123456789"
+
+    static func get(_ port: Int, _ path: String, token: String? = OperationsTests.token) throws -> RawResponse {
+        try TestHTTP.request(port: port, method: "GET", path: path, headers: token.map { [("Authorization", "Bearer \($0)")] } ?? [])
+    }
+
+    static func post(_ port: Int, _ path: String, _ body: String, token: String? = OperationsTests.token) throws -> RawResponse {
+        try TestHTTP.request(port: port, method: "POST", path: path,
+                             headers: (token.map { [("Authorization", "Bearer \($0)")] } ?? []) + [("Content-Type", "application/json")],
+                             body: Array(body.utf8))
+    }
+
+    @Test func readinessAndADisabledControlAPI() throws {
+        let server = try TestServer(config: IngressTests.config())
+        defer { server.stop() }
+        let ready = try Self.get(server.port, "/readyz", token: nil)
+        #expect(ready.status == 200)
+        #expect(ready.body.contains("\"flows_revision\""))
+        let off = try Self.get(server.port, "/v1/flows")
+        #expect(off.status == 404)
+        #expect(off.body.contains("CALLFLOW_ADMIN_TOKEN"))
+    }
+
+    @Test func controlAPIAuthAndValidation() throws {
+        var config = IngressTests.config()
+        config.server.adminToken = Self.token
+        let server = try TestServer(config: config)
+        defer { server.stop() }
+        #expect(try Self.get(server.port, "/v1/flows", token: nil).status == 401)
+        #expect(try Self.get(server.port, "/v1/flows", token: "wrong-token-0123456789xx").status == 401)
+        #expect(try Self.get(server.port, "/v1/flows", token: String(Self.token.dropLast())).status == 401)
+        let flows = try Self.get(server.port, "/v1/flows")
+        #expect(flows.status == 200)
+        let names = try JSONParser.parse(flows.body)["flows"]?.arrayValue?.compactMap { $0["name"]?.stringValue }
+        #expect(names == ["main", "reminder", "voicemail"])
+        let cases: [(String, String)] = [
+            ("not json", "body is not JSON"),
+            (#"{"to":"555","from":"+13125550100","connection_id":"c","flow":"reminder"}"#, "\"to\" must be E.164"),
+            (#"{"to":"+13125550199","from":"sip:x@y","connection_id":"c","flow":"reminder"}"#, "\"from\" must be E.164"),
+            (#"{"to":"+13125550199","from":"+13125550100","flow":"reminder"}"#, "\"connection_id\" is required"),
+            (#"{"to":"+13125550199","from":"+13125550100","connection_id":"c","flow":"remnder"}"#, "did you mean \"reminder\""),
+            (#"{"to":"+13125550199","from":"+13125550100","connection_id":"c","flow":"reminder","machine_detection":"maybe"}"#, "machine_detection"),
+            (#"{"to":"+13125550199","from":"+13125550100","connection_id":"c","flow":"reminder","varz":{}}"#, "did you mean \"vars\""),
+            (#"{"to":"+13125550199","from":"+13125550100","connection_id":"c","flow":"reminder","vars":[]}"#, "\"vars\" must be an object"),
+        ]
+        for (body, reason) in cases {
+            let r = try Self.post(server.port, "/v1/calls", body)
+            #expect(r.status == 400, "\(body)")
+            let message = (try? JSONParser.parse(r.body))?["error"]?.stringValue ?? ""
+            #expect(message.contains(reason), "\(message) should contain \(reason)")
+        }
+        #expect(try Self.get(server.port, "/v1/calls/v3:nobody").status == 404)
+        #expect(try TestHTTP.request(port: server.port, method: "DELETE", path: "/v1/flows", headers: [("Authorization", "Bearer \(Self.token)")]).status == 405)
+    }
+
+    @Test func outboundCallThroughTheControlAPI() throws {
+        var call = EndToEnd.Call()
+        call.script.inputs = ["1"]
+        call.apiCall = ["to": "+13125550199", "from": "+13125550100", "connection_id": "emulator-connection", "flow": "reminder",
+                        "vars": ["appointment_time": "Friday at 9 AM", "appointment_id": "A9"], "machine_detection": "detect"]
+        let o = try EndToEnd.run(call)
+        #expect(o.finished)
+        let reply = try #require(o.apiReply)
+        #expect(reply.status == 201, "\(reply.body)")
+        #expect(reply.body.contains("\"call_control_id\":\"v3:emu-leg-"))
+        let dial = try #require(o.commands.first)
+        #expect(dial.action == "dial")
+        #expect(dial.body["answering_machine_detection"] == "detect")
+        #expect(StepTag(clientState: dial.body["client_state"]?.stringValue)?.dial != nil)
+        #expect(o.actions.dropFirst().first == "gather_using_speak")
+        #expect(o.prompts.first?.contains("Friday at 9 AM") == true)
+        #expect(o.actions.last == "hangup")
+    }
+
+    static let v1 = #"{"start":"a","nodes":{"a":{"type":"answer","next":"s"},"s":{"type":"say","text":"one","next":"e"},"e":{"type":"hangup"}}}"#
+    static let v2 = #"{"start":"a","nodes":{"a":{"type":"answer","next":"s"},"s":{"type":"say","text":"two","next":"e"},"e":{"type":"hangup"}}}"#
+
+    /// A call in progress finishes on its revision, new calls get the new one, a broken reload
+    /// changes nothing. `trigger` reloads through the API or with SIGHUP.
+    func reloadScenario(signal: Bool) throws {
+        let api = try FakeHTTPServer { _, _ in .status(200, #"{"data":{"result":"ok"}}"#) }
+        var config = try TelnyxSide.config(api: api, flows: ["t": Self.v1], defaultFlow: "t")
+        config.server.adminToken = Self.token
+        let server = try TestServer(config: config, handleSignals: signal)
+        defer { server.stop() }
+        var t = TelnyxSide(server: server, api: api)
+        let file = URL(fileURLWithPath: config.flows.dir).appendingPathComponent("t.json")
+        func reload() throws -> Int {
+            if signal {
+                kill(getpid(), SIGHUP)
+                usleep(200_000)
+                return 0
+            }
+            return try Self.post(server.port, "/admin/reload", "{}").status
+        }
+        func revision() throws -> String? { try JSONParser.parse(try Self.get(server.port, "/v1/flows").body)["revision"]?.stringValue }
+        let first = try revision()
+        try t.initiated("v3:old")
+        api.waitFor(1)
+        try Data(Self.v2.utf8).write(to: file)
+        let status = try reload()
+        if !signal { #expect(status == 200) }
+        #expect(try revision() != first)
+        try t.send("call.answered", call: "v3:old")
+        try t.initiated("v3:new")
+        api.waitFor(3)
+        try t.send("call.answered", call: "v3:new")
+        api.waitFor(4)
+        #expect(t.commands(for: "v3:old").last?.body["payload"] == "one", "the call in progress keeps its revision")
+        #expect(t.commands(for: "v3:new").last?.body["payload"] == "two", "new calls use the new revision")
+        // A broken flow: the reload is refused and the current flows stay.
+        let good = try revision()
+        try Data(#"{"start":"a","nodes":{"a":{"type":"say","text":"{{oops}}","next":"a"}}}"#.utf8).write(to: file)
+        let refused = try reload()
+        if !signal { #expect(refused == 422) }
+        #expect(try revision() == good)
+        try t.initiated("v3:third")
+        api.waitFor(5)
+        try t.send("call.answered", call: "v3:third")
+        api.waitFor(6)
+        #expect(t.commands(for: "v3:third").last?.body["payload"] == "two")
+    }
+
+    @Test func reloadThroughTheAPI() throws { try reloadScenario(signal: false) }
+
+    @Test func reloadOnSIGHUP() throws { try reloadScenario(signal: true) }
+
+    @Test func sigtermDrainsQueuedCommandsThenStops() throws {
+        let api = try FakeHTTPServer { _, _ in .after(ms: 400, .status(200, #"{"data":{"result":"ok"}}"#)) }
+        let config = try TelnyxSide.config(api: api, flows: ["t": Self.v1], defaultFlow: "t")
+        let server = try TestServer(config: config, handleSignals: true)
+        var t = TelnyxSide(server: server, api: api)
+        try t.initiated("v3:c1")
+        try t.initiated("v3:c2")
+        api.waitFor(1)
+        kill(getpid(), SIGTERM)
+        #expect(server.waitUntilStopped(seconds: 5), "the server did not stop after SIGTERM")
+        #expect(api.requests.count == 2, "queued commands were sent before exit")
+    }
+}
