@@ -90,13 +90,21 @@ public final class ServerApp: ControlBackend {
                                   logger: logger, clockMs: clockMs)
         let backend = BackendClient(http: client, maxResponseBytes: config.http.maxResponseBytes)
         let engine = CallEngine(flows: flows, routes: config.flows.routes, defaultFlow: config.flows.defaultFlow)
-        runtime = CallRuntime(engine: engine, loop: loop, telnyx: telnyx, backend: backend, logger: logger,
+        let metrics = Metrics()
+        telnyx.metrics = metrics
+        runtime = CallRuntime(engine: engine, loop: loop, telnyx: telnyx, backend: backend, logger: logger, metrics: metrics,
                               clock: { clockMs() / 1000 })
 
-        let ingest = WebhookIngest(verifier: verifier, clock: { clockMs() / 1000 }, logger: logger,
+        let ingest = WebhookIngest(verifier: verifier, clock: { clockMs() / 1000 }, logger: logger, metrics: metrics,
                                    engine: { [unowned runtime] event in runtime.receive(event) })
+        metrics.gauge("callflow_active_calls", "Calls with live state.") { [unowned runtime] in Double(runtime.liveCalls) }
+        metrics.gauge("callflow_outbox_depth", "Commands queued or in flight to Telnyx.") { [unowned runtime] in Double(runtime.pendingCommands) }
+        metrics.gauge("callflow_flow_revisions_in_use", "Flow revisions kept for calls in progress.") { [unowned runtime] in
+            Double(runtime.engine.retainedRevisions.count)
+        }
         let routes = Routes(webhookPath: config.server.webhookPath, ingest: ingest)
         routes.control = ControlAPI(token: config.server.adminToken, backend: self)
+        routes.metrics = { HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")], body: Array(metrics.render().utf8)) }
         routes.readiness = { [unowned self] in
             self.shuttingDown ? .error(503, "shutting down")
                 : .json(200, JSONValue.object(["status": "ready", "flows_revision": .string(self.flowSet.revision),

@@ -3,6 +3,7 @@ import CallflowCore
 import CallflowServer
 import EventHTTP
 import Foundation
+import Logging
 import Synchronization
 import TelnyxEmulator
 import TelnyxEmulatorServer
@@ -27,6 +28,9 @@ enum EndToEnd {
         var records: [LoopbackTelnyx.Record]
         var finished: Bool
         var apiReply: RawResponse? = nil
+        var metrics = ""
+        var logs: [String] = []
+        var callDocument = ""
         var commands: [(action: String, body: JSONObject, status: Int)] {
             records.compactMap { if case .command(let a, _, let b, let s) = $0 { return (a, b, s) } else { return nil } }
         }
@@ -68,7 +72,9 @@ enum EndToEnd {
         config.flows.dir = call.flowsDir
         config.flows.defaultFlow = call.defaultFlow
         config.server.adminToken = "test-admin-token-0123456789"
-        let app = try ServerApp(config: config, insecureSkipVerify: false, logger: TestServer.quietLogger, clockMs: clock, loop: loop)
+        let captured = LogCapture()
+        let logger = Logger(label: "e2e") { _ in CapturingLogHandler(capture: captured) }
+        let app = try ServerApp(config: config, insecureSkipVerify: false, logger: logger, clockMs: clock, loop: loop)
         emulator.webhookURL = "http://127.0.0.1:\(app.port)/webhooks/telnyx"
         var leg = ""
         var apiReply: RawResponse? = nil
@@ -106,8 +112,33 @@ enum EndToEnd {
         try app.run(handleSignals: false)
         var outcome = Outcome(records: emulator.records, finished: finished)
         outcome.apiReply = apiReply
+        outcome.metrics = app.runtime.metrics.render()
+        outcome.logs = captured.lines.withLock { $0 }
+        outcome.callDocument = app.runtime.document(leg)?.jsonString ?? ""
         return outcome
     }
 
     static func flowsDir(_ flows: [String: String]) throws -> String { try TelnyxSide.flowsDir(flows) }
+}
+
+/// Every log line, rendered with its metadata, for assertions (redaction).
+final class LogCapture: Sendable {
+    let lines = Mutex<[String]>([])
+}
+
+struct CapturingLogHandler: LogHandler {
+    let capture: LogCapture
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+        let line = "\(event.level) \(event.message) " + merged.keys.sorted().map { "\($0)=\(merged[$0]!)" }.joined(separator: " ")
+        capture.lines.withLock { $0.append(line) }
+    }
 }

@@ -149,3 +149,54 @@ import Glibc
         #expect(api.requests.count == 2, "queued commands were sent before exit")
     }
 }
+
+@Suite(.serialized) struct ObservabilityTests {
+    @Test func metricsAfterAnEmulatedCall() throws {
+        var call = EndToEnd.Call()
+        call.script.inputs = ["1"]
+        let o = try EndToEnd.run(call)
+        #expect(o.finished)
+        let m = o.metrics
+        #expect(m.contains(#"callflow_webhooks_total{event_type="call.initiated",outcome="accepted"} 1"#), "\(m)")
+        #expect(m.contains(#"callflow_webhooks_total{event_type="call.gather.ended",outcome="accepted"} 1"#))
+        #expect(m.contains(#"callflow_commands_total{action="answer",result="ok"} 1"#))
+        #expect(m.contains(#"callflow_commands_total{action="transfer",result="ok"} 1"#))
+        #expect(m.contains(#"callflow_node_entries_total{flow="main",node="menu"} 1"#))
+        #expect(m.contains(#"callflow_node_exits_total{flow="main",node="menu",outcome="1"} 1"#))
+        #expect(m.contains(#"callflow_node_exits_total{flow="main",node="sales",outcome="hangup"} 1"#))
+        #expect(m.contains(#"callflow_calls_total{event="started"} 1"#))
+        #expect(m.contains(#"callflow_calls_total{event="ended"} 1"#))
+        #expect(m.contains(#"callflow_command_duration_seconds_count{action="speak""#) == false)
+        #expect(m.contains(#"callflow_command_duration_seconds_count{action="gather_using_speak",result="ok"} 1"#))
+        #expect(m.contains("callflow_active_calls 0"))
+        #expect(m.contains("callflow_outbox_depth 0"))
+        #expect(m.contains("# TYPE callflow_webhook_handling_seconds histogram"))
+    }
+
+    @Test func sensitiveDigitsAppearNowhere() throws {
+        var call = EndToEnd.Call()
+        call.script.inputs = ["2", "97531#"]
+        let o = try EndToEnd.run(call)
+        #expect(o.finished)
+        #expect(o.logs.count > 3)
+        for line in o.logs { #expect(!line.contains("97531"), "log line leaks the account: \(line)") }
+        #expect(!o.metrics.contains("97531"))
+        #expect(!o.callDocument.isEmpty)
+        #expect(!o.callDocument.contains("97531"), "trace leaks the account: \(o.callDocument)")
+        #expect(o.callDocument.contains("***"))
+    }
+
+    @Test func metricsEndpointAndLabelEscaping() throws {
+        let server = try TestServer(config: IngressTests.config())
+        defer { server.stop() }
+        let body = IngressTests.event("call.totally_new_type")
+        _ = try IngressTests.post(server.port, body, headers: IngressTests.signed(body))
+        _ = try IngressTests.post(server.port, body, headers: [])
+        let r = try TestHTTP.request(port: server.port, method: "GET", path: "/metrics")
+        #expect(r.status == 200)
+        #expect(r.headers["content-type"] == "text/plain; version=0.0.4")
+        #expect(r.body.contains(#"callflow_webhooks_total{event_type="other",outcome="unknown_call"} 1"#), "\(r.body)")
+        #expect(r.body.contains(#"callflow_webhooks_total{event_type="unknown",outcome="bad_signature"} 1"#))
+        #expect(Metrics.labels(["a"], ["x\"y\\z\n"]) == #"{a="x\"y\\z\n"}"#)
+    }
+}

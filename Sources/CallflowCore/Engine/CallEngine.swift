@@ -68,7 +68,7 @@ public struct CallEngine: Sendable {
             return started
         }
         guard case .callInitiated(let direction, _, _, _) = event.kind, direction != .outgoing else {
-            return EngineOutput(.ignored("\(event.eventType) for unknown call \(leg.callControlID)"))
+            return EngineOutput(.unknownCall("\(event.eventType) for unknown call \(leg.callControlID)"))
         }
         let to = leg.to ?? ""
         guard let flow = route(to), flows[flow] != nil else {
@@ -83,13 +83,13 @@ public struct CallEngine: Sendable {
             ])
         }
         let transition = CallMachine(flows: flows).start(leg: leg, flow: flow, direction: "inbound", now: now)
-        return store(transition)
+        return store(transition, after: nil)
     }
 
     /// Starts a flow on a call we placed (outbound dial); its events then route like any call.
     public mutating func startOutbound(leg: CallLeg, flow: String, vars: JSONObject, now: Int64) -> EngineOutput {
         let transition = CallMachine(flows: flows).start(leg: leg, flow: flow, direction: "outbound", vars: vars, answered: true, now: now)
-        return store(transition)
+        return store(transition, after: nil)
     }
 
     /// Remembers an outbound call about to be dialed with `StepTag(step: 0, dial: token)` as its
@@ -104,12 +104,12 @@ public struct CallEngine: Sendable {
 
     /// Applies a non-webhook input (HTTP result, timer, command failure) to a call.
     public mutating func apply(_ input: MachineInput, to id: String, now: Int64) -> EngineOutput {
-        guard let state = calls[id] else { return EngineOutput(.ignored("call \(id) is not live")) }
+        guard let state = calls[id] else { return EngineOutput(.unknownCall("call \(id) is not live")) }
         guard let set = flowSet(state.flowRevision) else {
             return EngineOutput(.ignored("flow revision \(state.flowRevision) of call \(id) is gone"))
         }
         let transition = CallMachine(flows: set).handle(state, input, now: now)
-        var output = store(transition)
+        var output = store(transition, after: state)
         switch transition.disposition {
         case .applied: break
         case .stale(let why): output.disposition = .stale(why)
@@ -118,9 +118,17 @@ public struct CallEngine: Sendable {
         return output
     }
 
-    private mutating func store(_ t: Transition) -> EngineOutput {
+    private mutating func store(_ t: Transition, after previous: CallState?) -> EngineOutput {
         let id = t.state.callControlID
         let effects = t.effects.map { CallEffect(call: id, flow: t.state.flow, node: t.state.node, effect: $0) }
+        var visits: [NodeVisit] = []
+        var from: (flow: String, node: String)? = previous.map { ($0.flow, $0.node) }
+        for entry in t.state.trace where entry.kind == .node && entry.step > (previous?.step ?? 0) {
+            let parts = entry.detail.split(separator: "/", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { continue }
+            visits.append(NodeVisit(flow: parts[0], node: parts[1], edge: entry.edge, from: from))
+            from = (parts[0], parts[1])
+        }
         if t.state.phase == .ended {
             calls[id] = nil
             finished.append((id, t.state.trace, t.state.vars))
@@ -129,7 +137,9 @@ public struct CallEngine: Sendable {
         } else {
             calls[id] = t.state
         }
-        return EngineOutput(.accepted, effects: effects)
+        var output = EngineOutput(.accepted, effects: effects)
+        output.visits = visits
+        return output
     }
 
     private mutating func pruneRevisions() {
@@ -155,9 +165,13 @@ public struct EngineOutput: Sendable, Equatable {
         case duplicate
         case stale(String)
         case ignored(String)
+        /// For a call this engine does not know (not ours, or long finished).
+        case unknownCall(String)
     }
     public var disposition: Disposition
     public var effects: [CallEffect]
+    /// Nodes entered while applying the input, in order (for the per-node funnel metrics).
+    public var visits: [NodeVisit] = []
 
     public init(_ disposition: Disposition, effects: [CallEffect] = []) {
         self.disposition = disposition
@@ -182,5 +196,17 @@ public struct PendingDial: Sendable, Equatable {
         self.to = to
         self.connectionID = connectionID
         self.at = at
+    }
+}
+
+/// A node entered: where from, and by which outcome edge (`hangup` style edges included).
+public struct NodeVisit: Sendable, Equatable {
+    public var flow: String
+    public var node: String
+    public var edge: String?
+    public var from: (flow: String, node: String)?
+
+    public static func == (a: NodeVisit, b: NodeVisit) -> Bool {
+        a.flow == b.flow && a.node == b.node && a.edge == b.edge && a.from?.flow == b.from?.flow && a.from?.node == b.from?.node
     }
 }

@@ -1,4 +1,5 @@
 import CallflowCore
+import Dispatch
 import EventHTTP
 import Logging
 import WebhookSignature
@@ -9,8 +10,12 @@ public enum IngestResult: Sendable, Equatable {
     case accepted
     /// Same `data.id` seen before: nothing done, 200 so Telnyx stops.
     case duplicate
-    /// Valid but nothing to do (unknown call, unknown type, stale step): 200, logged.
+    /// Valid but nothing to do (unknown type, an event nobody waits for): 200, logged.
     case ignored(reason: String)
+    /// From a step the call has already left: 200, ignored.
+    case stale(reason: String)
+    /// For a call this server does not know: 200, ignored.
+    case unknownCall(reason: String)
     /// Could not be applied now (store down): 503 so Telnyx redelivers.
     case unavailable(reason: String)
 }
@@ -26,9 +31,12 @@ public final class WebhookIngest {
     private let clock: () -> Int64
     private let logger: Logger
     private let engine: Engine
+    private let metrics: Metrics?
 
     /// - Parameter verifier: `nil` only with `--insecure-skip-verify` (local development).
-    public init(verifier: WebhookVerifier?, clock: @escaping () -> Int64, logger: Logger, engine: @escaping Engine) {
+    public init(verifier: WebhookVerifier?, clock: @escaping () -> Int64, logger: Logger, metrics: Metrics? = nil,
+                engine: @escaping Engine) {
+        self.metrics = metrics
         self.verifier = verifier
         self.clock = clock
         self.logger = logger
@@ -36,6 +44,10 @@ public final class WebhookIngest {
     }
 
     public func handle(_ request: borrowing HTTPRequest) -> HTTPResponse {
+        let started = DispatchTime.now().uptimeNanoseconds
+        defer {
+            metrics?.observe("callflow_webhook_handling_seconds", [], Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+        }
         let decoded: Result<WebhookEvent, WebhookDecodeError>
         if let verifier {
             let signature = request.header("telnyx-signature-ed25519")
@@ -50,6 +62,7 @@ public final class WebhookIngest {
                     return Result { () throws(WebhookDecodeError) in try WebhookEvent.decode(body) }
                 }
             } catch {
+                metrics?.increment("callflow_webhooks_total", ["unknown", "bad_signature"])
                 logger.warning("webhook rejected", metadata: ["reason": "\(error)"])
                 return .error(401, "signature check failed: \(error)")
             }
@@ -65,6 +78,7 @@ public final class WebhookIngest {
         switch decoded {
         case .success(let e): event = e
         case .failure(let error):
+            metrics?.increment("callflow_webhooks_total", ["unknown", "bad_request"])
             logger.warning("webhook refused", metadata: ["reason": "\(error)"])
             return .error(400, "\(error)")
         }
@@ -74,14 +88,25 @@ public final class WebhookIngest {
         if case .unknown = event.kind {
             logger.notice("unknown event type accepted", metadata: metadata)
         }
-        switch engine(event) {
+        let result = engine(event)
+        let outcome: String
+        switch result {
+        case .accepted: outcome = "accepted"
+        case .duplicate: outcome = "duplicate"
+        case .ignored: outcome = "ignored"
+        case .stale: outcome = "stale"
+        case .unknownCall: outcome = "unknown_call"
+        case .unavailable: outcome = "unavailable"
+        }
+        metrics?.increment("callflow_webhooks_total", [Metrics.eventLabel(event.eventType), outcome])
+        switch result {
         case .accepted:
             logger.debug("webhook accepted", metadata: metadata)
             return .ok
         case .duplicate:
             logger.info("duplicate webhook ignored", metadata: metadata)
             return .ok
-        case .ignored(let reason):
+        case .ignored(let reason), .stale(let reason), .unknownCall(let reason):
             metadata["reason"] = "\(reason)"
             logger.info("webhook ignored", metadata: metadata)
             return .ok

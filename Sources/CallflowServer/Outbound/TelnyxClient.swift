@@ -23,6 +23,7 @@ public final class TelnyxClient {
     private var busy: Set<String> = []
     private var completions: [String: (Result<JSONValue, CommandFailure>) -> Void] = [:]
     public var onFailure: FailureHandler = { _, _ in }
+    public var metrics: Metrics?
     /// Called after each command is accepted (for metrics and tests).
     public var onSent: (CallCommand, Int) -> Void = { _, _ in }
 
@@ -85,6 +86,8 @@ public final class TelnyxClient {
             switch result {
             case .success(let response) where (200..<300).contains(response.status):
                 self.logger.debug("command sent", metadata: meta)
+                self.metrics?.observe("callflow_command_duration_seconds", [command.action, "ok"], Double(self.clockMs() - startedMs) / 1000)
+                self.metrics?.increment("callflow_commands_total", [command.action, "ok"])
                 self.onSent(command, number)
                 if let id = command.commandID, let done = self.completions.removeValue(forKey: id) {
                     done(.success((try? JSONParser.parse(response.body))?["data"] ?? .null))
@@ -103,6 +106,7 @@ public final class TelnyxClient {
             let elapsed = Int(self.clockMs() - startedMs)
             let delay = max(self.policy.backoffMs(afterAttempt: number, random: self.random()), serverDelay ?? 0)
             if retryable, number < self.policy.maxAttempts, elapsed + delay <= self.policy.deadlineMs {
+                self.metrics?.increment("callflow_command_retries_total", [command.action])
                 meta["retry_in_ms"] = "\(delay)"
                 meta["reason"] = "\(failure)"
                 self.logger.warning("command failed, retrying", metadata: meta)
@@ -117,6 +121,9 @@ public final class TelnyxClient {
             }
             if retryable { failure.reason = "gave up: " + failure.reason }
             meta["reason"] = "\(failure)"
+            let result = failure.callGone ? "call_gone" : "error"
+            self.metrics?.observe("callflow_command_duration_seconds", [command.action, result], Double(self.clockMs() - startedMs) / 1000)
+            self.metrics?.increment("callflow_commands_total", [command.action, result])
             if failure.callGone {
                 self.logger.info("command not executed: call already ended", metadata: meta)
             } else {

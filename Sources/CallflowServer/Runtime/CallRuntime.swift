@@ -14,9 +14,11 @@ public final class CallRuntime {
     private let logger: Logger
     private let clock: () -> Int64
     private var timers: [String: Int] = [:]
+    public let metrics: Metrics
 
     public init(engine: CallEngine, loop: EventLoop, telnyx: TelnyxClient, backend: BackendClient, logger: Logger,
-                clock: @escaping () -> Int64) {
+                metrics: Metrics = Metrics(), clock: @escaping () -> Int64) {
+        self.metrics = metrics
         self.engine = engine
         self.loop = loop
         self.telnyx = telnyx
@@ -37,17 +39,22 @@ public final class CallRuntime {
     /// A verified webhook in; how it was taken out.
     public func receive(_ event: WebhookEvent) -> IngestResult {
         let output = engine.receive(event, now: clock())
+        count(output)
         execute(output.effects)
         switch output.disposition {
         case .accepted: return .accepted
         case .duplicate: return .duplicate
-        case .stale(let why), .ignored(let why): return .ignored(reason: why)
+        case .stale(let why): return .stale(reason: why)
+        case .ignored(let why): return .ignored(reason: why)
+        case .unknownCall(let why): return .unknownCall(reason: why)
         }
     }
 
     /// Starts a flow on an outbound call we placed.
     public func startOutbound(leg: CallLeg, flow: String, vars: JSONObject) {
-        execute(engine.startOutbound(leg: leg, flow: flow, vars: vars, now: clock()).effects)
+        let output = engine.startOutbound(leg: leg, flow: flow, vars: vars, now: clock())
+        count(output)
+        execute(output.effects)
     }
 
     public func reload(_ flows: FlowSet) { engine.reload(flows) }
@@ -105,10 +112,28 @@ public final class CallRuntime {
 
     func feed(_ input: MachineInput, to call: String) {
         let output = engine.apply(input, to: call, now: clock())
+        count(output)
         if case .ignored(let why) = output.disposition {
             logger.debug("input ignored", metadata: ["call.control_id": "\(call)", "reason": "\(why)"])
         }
         execute(output.effects)
+    }
+
+    /// The funnel: node entries, and exits by the outcome that left them.
+    private func count(_ output: EngineOutput) {
+        for visit in output.visits {
+            metrics.increment("callflow_node_entries_total", [visit.flow, visit.node])
+            if let from = visit.from {
+                metrics.increment("callflow_node_exits_total", [from.flow, from.node, visit.edge == "on_hangup" ? "hangup" : visit.edge ?? "goto"])
+            }
+            if visit.from == nil { metrics.increment("callflow_calls_total", ["started"]) }
+        }
+        for effect in output.effects {
+            guard case .ended(let reason) = effect.effect else { continue }
+            metrics.increment("callflow_calls_total", ["ended"])
+            // Without on_hangup, the node the caller hung up in is only known here.
+            if reason == "hangup" { metrics.increment("callflow_node_exits_total", [effect.flow, effect.node, "hangup"]) }
+        }
     }
 
     func execute(_ effects: [CallEffect]) {
