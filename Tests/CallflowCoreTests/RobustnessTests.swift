@@ -118,7 +118,7 @@ import Testing
         #expect(unrouted.logs.contains { $0.contains("no flow routes calls to +13125550100") })
         #expect(unrouted.state == nil)
         let unknown = unrouted.send("call.answered", leg: "v3:nobody")
-        guard case .ignored = unknown.disposition else { Issue.record("\(unknown.disposition)"); return }
+        guard case .unknownCall = unknown.disposition else { Issue.record("\(unknown.disposition)"); return }
     }
 
     @Test func callsKeepTheirRevisionAcrossReload() throws {
