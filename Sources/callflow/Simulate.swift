@@ -179,3 +179,45 @@ struct Graph: ParsableCommand {
         print(FlowGraph.render(target, format: f), terminator: "")
     }
 }
+
+struct ReplayCall: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Re-run a recorded call (the JSON of GET /v1/calls/{id}) against the flows, offline, and show where decisions differ."
+    )
+
+    @Argument(help: "The recorded call: a file with the JSON of GET /v1/calls/{id}.")
+    var trace: String
+
+    @Option(help: "A flow file to use instead of the one of the same name in the flows directory (a new revision).")
+    var flow: String?
+
+    @Option(help: "The flows directory.")
+    var flows = "flows"
+
+    func run() throws {
+        guard let data = FileManager.default.contents(atPath: trace) else { throw ValidationError("cannot read \(trace)") }
+        let document: JSONValue
+        do { document = try JSONParser.parse(Array(data)) } catch { throw ValidationError("\(trace): \(error)") }
+        var paths = [flows]
+        if let flow {
+            // The override replaces the flow of the same name: load the directory without it, plus the file.
+            let name = ((flow as NSString).lastPathComponent as NSString).deletingPathExtension
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("callflow-replay-\(getpid())")
+            try? FileManager.default.removeItem(at: dir)
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: dir) }
+            for file in (try? FileManager.default.contentsOfDirectory(atPath: flows)) ?? [] where file.hasSuffix(".json") && file != "\(name).json" {
+                try FileManager.default.copyItem(atPath: (flows as NSString).appendingPathComponent(file), toPath: dir.appendingPathComponent(file).path)
+            }
+            try FileManager.default.copyItem(atPath: flow, toPath: dir.appendingPathComponent("\(name).json").path)
+            paths = [dir.path]
+            let set = try loadFlowsOrExit(dir.path)
+            print(Replay.run(document: document, flows: set).text, terminator: "")
+            return
+        }
+        let set = try loadFlowsOrExit(paths[0])
+        let report = Replay.run(document: document, flows: set)
+        print(report.text, terminator: "")
+    }
+}

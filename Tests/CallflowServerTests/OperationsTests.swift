@@ -200,3 +200,42 @@ import Glibc
         #expect(Metrics.labels(["a"], ["x\"y\\z\n"]) == #"{a="x\"y\\z\n"}"#)
     }
 }
+
+@Suite(.serialized) struct ReplayTests {
+    @Test func replayAgreesWithTheRecordingAndFindsWhereANewRevisionDiffers() throws {
+        var call = EndToEnd.Call()
+        call.script.inputs = ["9", "", "1"]
+        let o = try EndToEnd.run(call)
+        #expect(o.finished)
+        let document = try JSONParser.parse(o.callDocument)
+        #expect((document["inputs"]?.arrayValue?.count ?? 0) > 5)
+        let flowsDir = Fixtures.repoRoot.appendingPathComponent("flows").path
+        let (flows, _, _) = FlowLoader.load(paths: [flowsDir])
+        let same = Replay.run(document: document, flows: try #require(flows))
+        #expect(same.firstDifference == nil, "\(same.text)")
+        #expect(same.notes.isEmpty, "\(same.notes)")
+        #expect(same.original.count >= 10)
+        // A new revision where 1 goes to goodbye instead of sales.
+        let main = try String(contentsOfFile: flowsDir + "/main.json", encoding: .utf8)
+            .replacingOccurrences(of: #""choices": { "1": "sales", "2": "account" }"#, with: #""choices": { "1": "bye", "2": "account" }"#)
+        let changed = try TelnyxSide.flowsDir(["main": main, "voicemail": try String(contentsOfFile: flowsDir + "/voicemail.json", encoding: .utf8),
+                                               "reminder": try String(contentsOfFile: flowsDir + "/reminder.json", encoding: .utf8)])
+        let (newFlows, diagnostics, _) = FlowLoader.load(paths: [changed])
+        #expect(diagnostics.filter { $0.severity == .error }.isEmpty, "\(diagnostics)")
+        let report = Replay.run(document: document, flows: try #require(newFlows))
+        let index = try #require(report.firstDifference, "\(report.text)")
+        #expect(report.original[index].text == "main/sales")
+        #expect(report.replayed[index].text == "main/bye")
+        #expect(report.text.contains("decisions differ from"))
+    }
+
+    @Test func sensitiveDigitsAreNotRecordedAndTheReplaySaysSo() throws {
+        var call = EndToEnd.Call()
+        call.script.inputs = ["2", "4444#"]
+        let o = try EndToEnd.run(call)
+        #expect(!o.callDocument.contains("4444"), "recorded digits of the sensitive gather are masked")
+        let (flows, _, _) = FlowLoader.load(paths: [Fixtures.repoRoot.appendingPathComponent("flows").path])
+        let report = Replay.run(document: try JSONParser.parse(o.callDocument), flows: try #require(flows))
+        #expect(report.notes.contains { $0.contains("sensitive gather were not recorded") })
+    }
+}

@@ -34,6 +34,9 @@ public struct CallEngine: Sendable {
         revision == flows.revision ? flows : retired[revision]
     }
 
+    /// The node a call is at, in the revision it runs.
+    public func node(of state: CallState) -> Node? { flowSet(state.flowRevision)?[state.flow]?.nodes[state.node] }
+
     /// The flow to run for a call to `number`.
     public func route(_ number: String) -> String? { routes[number] ?? defaultFlow }
 
@@ -139,6 +142,7 @@ public struct CallEngine: Sendable {
         }
         var output = EngineOutput(.accepted, effects: effects)
         output.visits = visits
+        output.call = id
         return output
     }
 
@@ -172,6 +176,8 @@ public struct EngineOutput: Sendable, Equatable {
     public var effects: [CallEffect]
     /// Nodes entered while applying the input, in order (for the per-node funnel metrics).
     public var visits: [NodeVisit] = []
+    /// The call the input was applied to, when there was one.
+    public var call: String? = nil
 
     public init(_ disposition: Disposition, effects: [CallEffect] = []) {
         self.disposition = disposition

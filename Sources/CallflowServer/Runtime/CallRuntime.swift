@@ -14,6 +14,11 @@ public final class CallRuntime {
     private let logger: Logger
     private let clock: () -> Int64
     private var timers: [String: Int] = [:]
+    /// Each live call's inputs, for `callflow replay` (bounded per call; digits of sensitive
+    /// gathers masked), and those of recently finished calls.
+    private var recordings: [String: [JSONValue]] = [:]
+    private var finishedRecordings: [(id: String, inputs: [JSONValue])] = []
+    static let maxRecordedInputs = 300
     public let metrics: Metrics
 
     public init(engine: CallEngine, loop: EventLoop, telnyx: TelnyxClient, backend: BackendClient, logger: Logger,
@@ -38,7 +43,13 @@ public final class CallRuntime {
 
     /// A verified webhook in; how it was taken out.
     public func receive(_ event: WebhookEvent) -> IngestResult {
+        let owner = event.call.map { engine.calls[$0.callControlID] != nil ? $0.callControlID
+            : StepTag(clientState: $0.clientState)?.parent ?? $0.callControlID }
+        let masked = owner.map { maskIfSensitive(event, call: $0) } ?? event.payload
         let output = engine.receive(event, now: clock())
+        if let owner, output.disposition != .duplicate {
+            record(owner, ["webhook": .object(["event_type": .string(event.eventType), "id": .string(event.id), "payload": .object(masked)])])
+        }
         count(output)
         execute(output.effects)
         switch output.disposition {
@@ -101,22 +112,50 @@ public final class CallRuntime {
                 "call_control_id": .string(id), "phase": .string(s.phase.rawValue), "flow": .string(s.flow), "node": .string(s.node),
                 "step": .int(s.step), "revision": .string(s.flowRevision), "waiting": .string("\(s.waiting)"),
                 "from": .string(s.facts.from), "to": .string(s.facts.to), "direction": .string(s.facts.direction),
-                "vars": .object(vars), "trace": trace(s.trace),
+                "vars": .object(vars), "trace": trace(s.trace), "inputs": .array(recordings[id] ?? []),
             ])
         }
         if let done = engine.finished.last(where: { $0.id == id }) {
-            return .object(["call_control_id": .string(id), "phase": "ended", "trace": trace(done.trace)])
+            return .object(["call_control_id": .string(id), "phase": "ended", "trace": trace(done.trace),
+                            "inputs": .array(finishedRecordings.last(where: { $0.id == id })?.inputs ?? [])])
         }
         return nil
     }
 
     func feed(_ input: MachineInput, to call: String) {
+        switch input {
+        case .httpResult(_, .response(let status, let body)):
+            record(call, ["http": ["status": .int(status), "body": (try? JSONParser.parse(body)) ?? .string(String(decoding: body, as: UTF8.self))]])
+        case .httpResult(_, .failed(let why)): record(call, ["http": ["error": .string(why)]])
+        case .timerFired: record(call, ["timer": true])
+        case .commandFailed(_, let action, let detail, let gone):
+            record(call, ["command_failed": ["action": .string(action), "detail": .string(detail), "call_gone": .bool(gone)]])
+        case .webhook: break
+        }
         let output = engine.apply(input, to: call, now: clock())
         count(output)
         if case .ignored(let why) = output.disposition {
             logger.debug("input ignored", metadata: ["call.control_id": "\(call)", "reason": "\(why)"])
         }
         execute(output.effects)
+    }
+
+    private func record(_ call: String, _ input: JSONObject) {
+        var entry = input
+        entry["t"] = .int(Int(clock()))
+        recordings[call, default: []].append(.object(entry))
+        if recordings[call]!.count > Self.maxRecordedInputs { recordings[call]!.removeFirst() }
+    }
+
+    /// Digits typed at a sensitive gather are kept out of the recording too.
+    private func maskIfSensitive(_ event: WebhookEvent, call: String) -> JSONObject {
+        guard let state = engine.calls[call], case .gather(let g)? = engine.node(of: state)?.kind, g.sensitive else {
+            return event.payload
+        }
+        var payload = event.payload
+        if payload["digits"] != nil { payload["digits"] = "***" }
+        if payload["digit"] != nil { payload["digit"] = "***" }
+        return payload
     }
 
     /// The funnel: node entries, and exits by the outcome that left them.
@@ -126,11 +165,23 @@ public final class CallRuntime {
             if let from = visit.from {
                 metrics.increment("callflow_node_exits_total", [from.flow, from.node, visit.edge == "on_hangup" ? "hangup" : visit.edge ?? "goto"])
             }
-            if visit.from == nil { metrics.increment("callflow_calls_total", ["started"]) }
+            if visit.from == nil {
+                metrics.increment("callflow_calls_total", ["started"])
+                if let call = output.call, let s = engine.calls[call] {
+                    record(call, ["start": .object(["flow": .string(visit.flow), "direction": .string(s.facts.direction),
+                                                    "from": .string(s.facts.from), "to": .string(s.facts.to),
+                                                    "connection_id": s.facts.connectionID.map(JSONValue.string) ?? .null,
+                                                    "vars": .object(JSONObject(s.vars.members.filter { !s.sensitiveVars.contains($0.key) }))])])
+                    // The start belongs before the inputs that caused it.
+                    if var list = recordings[call], list.count > 1 { list.insert(list.removeLast(), at: list.count - 1); recordings[call] = list }
+                }
+            }
         }
         for effect in output.effects {
             guard case .ended(let reason) = effect.effect else { continue }
             metrics.increment("callflow_calls_total", ["ended"])
+            finishedRecordings.append((effect.call, recordings.removeValue(forKey: effect.call) ?? []))
+            if finishedRecordings.count > CallEngine.finishedKept { finishedRecordings.removeFirst() }
             // Without on_hangup, the node the caller hung up in is only known here.
             if reason == "hangup" { metrics.increment("callflow_node_exits_total", [effect.flow, effect.node, "hangup"]) }
         }
