@@ -97,6 +97,7 @@ public final class ServerApp: ControlBackend {
 
         let ingest = WebhookIngest(verifier: verifier, clock: { clockMs() / 1000 }, logger: logger, metrics: metrics,
                                    engine: { [unowned runtime] event in runtime.receive(event) })
+        ingest.callContext = { [unowned runtime] id in runtime.logContext(id) }
         metrics.gauge("callflow_active_calls", "Calls with live state.") { [unowned runtime] in Double(runtime.liveCalls) }
         metrics.gauge("callflow_outbox_depth", "Commands queued or in flight to Telnyx.") { [unowned runtime] in Double(runtime.pendingCommands) }
         metrics.gauge("callflow_flow_revisions_in_use", "Flow revisions kept for calls in progress.") { [unowned runtime] in

@@ -184,6 +184,11 @@ import Glibc
         #expect(!o.callDocument.isEmpty)
         #expect(!o.callDocument.contains("97531"), "trace leaks the account: \(o.callDocument)")
         #expect(o.callDocument.contains("***"))
+        // Lines about the call say where it is and which event moved it.
+        let warning = try #require(o.logs.first { $0.contains("http node \"lookup\"") })
+        for key in ["call.control_id=", "flow=main", "flow.node=", "event_type="] { #expect(warning.contains(key), "\(warning)") }
+        let ingest = try #require(o.logs.first { $0.contains("duplicate") || $0.contains("webhook accepted") || $0.contains("webhook ignored") })
+        #expect(ingest.contains("event_type=") && ingest.contains("call.control_id="), "\(ingest)")
     }
 
     @Test func metricsEndpointAndLabelEscaping() throws {

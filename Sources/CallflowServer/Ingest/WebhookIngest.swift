@@ -32,6 +32,8 @@ public final class WebhookIngest {
     private let logger: Logger
     private let engine: Engine
     private let metrics: Metrics?
+    /// Where a call is (`flow`, `flow.node`), for log lines about it.
+    public var callContext: (String) -> Logger.Metadata = { _ in [:] }
 
     /// - Parameter verifier: `nil` only with `--insecure-skip-verify` (local development).
     public init(verifier: WebhookVerifier?, clock: @escaping () -> Int64, logger: Logger, metrics: Metrics? = nil,
@@ -89,6 +91,7 @@ public final class WebhookIngest {
             logger.notice("unknown event type accepted", metadata: metadata)
         }
         let result = engine(event)
+        if let call = event.call { metadata.merge(callContext(call.callControlID)) { $1 } }
         let outcome: String
         switch result {
         case .accepted: outcome = "accepted"

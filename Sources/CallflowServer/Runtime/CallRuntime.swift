@@ -20,6 +20,9 @@ public final class CallRuntime {
     private var finishedRecordings: [(id: String, inputs: [JSONValue])] = []
     static let maxRecordedInputs = 300
     public let metrics: Metrics
+    /// The webhook (or `http.result`, `timer.fired`, `command.failed`) being applied, so effect
+    /// log lines name what caused them.
+    private var currentEventType: String?
 
     public init(engine: CallEngine, loop: EventLoop, telnyx: TelnyxClient, backend: BackendClient, logger: Logger,
                 metrics: Metrics = Metrics(), clock: @escaping () -> Int64) {
@@ -47,6 +50,8 @@ public final class CallRuntime {
             : StepTag(clientState: $0.clientState)?.parent ?? $0.callControlID }
         let masked = owner.map { maskIfSensitive(event, call: $0) } ?? event.payload
         let output = engine.receive(event, now: clock())
+        currentEventType = event.eventType
+        defer { currentEventType = nil }
         if let owner, output.disposition != .duplicate {
             record(owner, ["webhook": .object(["event_type": .string(event.eventType), "id": .string(event.id), "payload": .object(masked)])])
         }
@@ -69,6 +74,12 @@ public final class CallRuntime {
     }
 
     public func reload(_ flows: FlowSet) { engine.reload(flows) }
+
+    /// Log metadata for a call: its flow and node.
+    public func logContext(_ call: String) -> Logger.Metadata {
+        guard let s = engine.calls[call] else { return [:] }
+        return ["flow": "\(s.flow)", "flow.node": "\(s.node)"]
+    }
 
     /// Dials an outbound call and starts `request.flow` on it when it is answered. `done` gets
     /// Telnyx's call_control_id, or the reason the dial failed.
@@ -132,6 +143,13 @@ public final class CallRuntime {
             record(call, ["command_failed": ["action": .string(action), "detail": .string(detail), "call_gone": .bool(gone)]])
         case .webhook: break
         }
+        switch input {
+        case .httpResult: currentEventType = "http.result"
+        case .timerFired: currentEventType = "timer.fired"
+        case .commandFailed: currentEventType = "command.failed"
+        case .webhook(let e): currentEventType = e.eventType
+        }
+        defer { currentEventType = nil }
         let output = engine.apply(input, to: call, now: clock())
         count(output)
         if case .ignored(let why) = output.disposition {
@@ -189,7 +207,8 @@ public final class CallRuntime {
 
     func execute(_ effects: [CallEffect]) {
         for item in effects {
-            let meta: Logger.Metadata = ["call.control_id": "\(item.call)", "flow": "\(item.flow)", "flow.node": "\(item.node)"]
+            var meta: Logger.Metadata = ["call.control_id": "\(item.call)", "flow": "\(item.flow)", "flow.node": "\(item.node)"]
+            if let type = currentEventType { meta["event_type"] = "\(type)" }
             switch item.effect {
             case .command(let command):
                 telnyx.enqueue(command)
