@@ -4,6 +4,14 @@ import CallflowServer
 import Foundation
 import TelnyxEmulator
 
+/// The flow `name` of `set`, or a usage error listing the flows there are.
+func requireFlow(_ name: String, in set: FlowSet, dir: String) throws -> Flow {
+    guard let flow = set[name] else {
+        throw ValidationError("no flow \"\(name)\" in \(dir)/ (flows: \(set.flows.keys.sorted().joined(separator: ", ")))")
+    }
+    return flow
+}
+
 /// Loads the flows for a CLI command, printing every problem; exits 1 on errors.
 func loadFlowsOrExit(_ dir: String) throws -> FlowSet {
     let (set, diagnostics, _) = FlowLoader.load(paths: [dir])
@@ -62,9 +70,7 @@ struct Simulate: ParsableCommand {
 
     func run() throws {
         let set = try loadFlowsOrExit(flows)
-        guard set[flow] != nil else {
-            throw ValidationError("no flow \"\(flow)\" in \(flows)/ (flows: \(set.flows.keys.sorted().joined(separator: ", ")))")
-        }
+        _ = try requireFlow(flow, in: set, dir: flows)
         var scenario = Scenario(name: "simulate", flow: flow)
         scenario.from = from
         scenario.to = to
@@ -172,10 +178,7 @@ struct Graph: ParsableCommand {
 
     func run() throws {
         guard let f = FlowGraph.Format(rawValue: format) else { throw ValidationError("--format is mermaid or dot") }
-        let set = try loadFlowsOrExit(flows)
-        guard let target = set[flow] else {
-            throw ValidationError("no flow \"\(flow)\" in \(flows)/ (flows: \(set.flows.keys.sorted().joined(separator: ", ")))")
-        }
+        let target = try requireFlow(flow, in: try loadFlowsOrExit(flows), dir: flows)
         print(FlowGraph.render(target, format: f), terminator: "")
     }
 }
@@ -199,7 +202,6 @@ struct ReplayCall: ParsableCommand {
         guard let data = FileManager.default.contents(atPath: trace) else { throw ValidationError("cannot read \(trace)") }
         let document: JSONValue
         do { document = try JSONParser.parse(Array(data)) } catch { throw ValidationError("\(trace): \(error)") }
-        var paths = [flows]
         if let flow {
             // The override replaces the flow of the same name: load the directory without it, plus the file.
             let name = ((flow as NSString).lastPathComponent as NSString).deletingPathExtension
@@ -211,13 +213,9 @@ struct ReplayCall: ParsableCommand {
                 try FileManager.default.copyItem(atPath: (flows as NSString).appendingPathComponent(file), toPath: dir.appendingPathComponent(file).path)
             }
             try FileManager.default.copyItem(atPath: flow, toPath: dir.appendingPathComponent("\(name).json").path)
-            paths = [dir.path]
-            let set = try loadFlowsOrExit(dir.path)
-            print(Replay.run(document: document, flows: set).text, terminator: "")
+            print(Replay.run(document: document, flows: try loadFlowsOrExit(dir.path)).text, terminator: "")
             return
         }
-        let set = try loadFlowsOrExit(paths[0])
-        let report = Replay.run(document: document, flows: set)
-        print(report.text, terminator: "")
+        print(Replay.run(document: document, flows: try loadFlowsOrExit(flows)).text, terminator: "")
     }
 }
