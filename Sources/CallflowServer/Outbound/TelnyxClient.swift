@@ -77,62 +77,40 @@ public final class TelnyxClient {
                       ("User-Agent", "callflow/1")],
             body: JSONValue.object(command.body).jsonBytes, timeoutMs: policy.attemptTimeoutMs, maxResponseBytes: 256 << 10)
         var meta: Logger.Metadata = ["call.control_id": "\(command.callControlID)", "action": "\(command.action)",
-                                     "command_id": "\(command.commandID ?? "")", "attempt": "\(number)"]
-        http.send(request) { [weak self] result in
+                                     "command_id": "\(command.commandID ?? "")"]
+        let sender = RetryingRequest(http: http, loop: loop, policy: policy, clockMs: clockMs, random: random)
+        sender.perform(request, what: command.action, onRetry: { [weak self] attempt, delay, why in
+            self?.metrics?.increment("callflow_command_retries_total", [command.action])
+            self?.logger.warning("command failed, retrying", metadata: meta.merging([
+                "attempt": "\(attempt)", "retry_in_ms": "\(delay)", "reason": "\(why)"]) { $1 })
+        }) { [weak self] result in
             guard let self else { return }
-            var retryable = false
-            var failure: CommandFailure
-            var serverDelay: Int? = nil
+            let seconds = Double(self.clockMs() - startedMs) / 1000
             switch result {
-            case .success(let response) where (200..<300).contains(response.status):
+            case .success(let (response, attempts)):
                 self.logger.debug("command sent", metadata: meta)
-                self.metrics?.observe("callflow_command_duration_seconds", [command.action, "ok"], Double(self.clockMs() - startedMs) / 1000)
+                self.metrics?.observe("callflow_command_duration_seconds", [command.action, "ok"], seconds)
                 self.metrics?.increment("callflow_commands_total", [command.action, "ok"])
-                self.onSent(command, number)
+                self.onSent(command, attempts)
                 if let id = command.commandID, let done = self.completions.removeValue(forKey: id) {
                     done(.success((try? JSONParser.parse(response.body))?["data"] ?? .null))
                 }
-                return self.finish(command.callControlID)
-            case .success(let response):
-                let errors = TelnyxError.parse(response.body)
-                retryable = response.status == 408 || response.status == 429 || response.status >= 500
-                serverDelay = RetryPolicy.serverDelayMs(
-                    retryAfter: response.header("retry-after"), rateLimitReset: response.header("x-ratelimit-reset"), nowMs: self.clockMs())
-                failure = CommandFailure(status: response.status, errors: errors, reason: "Telnyx refused \(command.action)", attempts: number)
-            case .failure(let error):
-                retryable = error.isTransient
-                failure = CommandFailure(status: nil, errors: [], reason: "\(error)", attempts: number)
-            }
-            let elapsed = Int(self.clockMs() - startedMs)
-            let delay = max(self.policy.backoffMs(afterAttempt: number, random: self.random()), serverDelay ?? 0)
-            if retryable, number < self.policy.maxAttempts, elapsed + delay <= self.policy.deadlineMs {
-                self.metrics?.increment("callflow_command_retries_total", [command.action])
-                meta["retry_in_ms"] = "\(delay)"
+                self.finish(command.callControlID)
+            case .failure(let failure):
                 meta["reason"] = "\(failure)"
-                self.logger.warning("command failed, retrying", metadata: meta)
-                do {
-                    try self.loop.schedule(afterMilliseconds: delay) { [weak self] in
-                        self?.attempt(command, number: number + 1, startedMs: startedMs)
-                    }
-                    return
-                } catch {
-                    failure.reason += "; could not schedule a retry: \(error)"
+                let outcome = failure.callGone ? "call_gone" : "error"
+                self.metrics?.observe("callflow_command_duration_seconds", [command.action, outcome], seconds)
+                self.metrics?.increment("callflow_commands_total", [command.action, outcome])
+                if failure.callGone {
+                    self.logger.info("command not executed: call already ended", metadata: meta)
+                } else {
+                    self.logger.error("command failed", metadata: meta)
                 }
+                self.dropAfterFailure(of: command, callGone: failure.callGone)
+                if let id = command.commandID, let done = self.completions.removeValue(forKey: id) { done(.failure(failure)) }
+                self.onFailure(command, failure)
+                self.finish(command.callControlID)
             }
-            if retryable { failure.reason = "gave up: " + failure.reason }
-            meta["reason"] = "\(failure)"
-            let result = failure.callGone ? "call_gone" : "error"
-            self.metrics?.observe("callflow_command_duration_seconds", [command.action, result], Double(self.clockMs() - startedMs) / 1000)
-            self.metrics?.increment("callflow_commands_total", [command.action, result])
-            if failure.callGone {
-                self.logger.info("command not executed: call already ended", metadata: meta)
-            } else {
-                self.logger.error("command failed", metadata: meta)
-            }
-            self.dropAfterFailure(of: command, callGone: failure.callGone)
-            if let id = command.commandID, let done = self.completions.removeValue(forKey: id) { done(.failure(failure)) }
-            self.onFailure(command, failure)
-            self.finish(command.callControlID)
         }
     }
 
