@@ -126,16 +126,24 @@ public final class ServerApp: ControlBackend {
         return Int64(tv.tv_sec) * 1000 + Int64(tv.tv_usec) / 1000
     }
 
+    private var signalsInstalled = false
+
+    /// SIGTERM/SIGINT drain and stop, SIGHUP reloads. Installed before serving, so a signal that
+    /// arrives as soon as the server is up is already handled.
+    public func installSignalHandlers() throws(StartupError) {
+        guard !signalsInstalled else { return }
+        do {
+            for signalNumber in [SIGTERM, SIGINT] {
+                try loop.onSignal(signalNumber) { [unowned self] in self.shutdown(signal: signalNumber) }
+            }
+            try loop.onSignal(SIGHUP) { [unowned self] in _ = self.reloadFlows() }
+        } catch { throw .eventLoop("\(error)") }
+        signalsInstalled = true
+    }
+
     /// Serves until SIGTERM/SIGINT (or `loop.handle.stop()`).
     public func run(handleSignals: Bool = true) throws(StartupError) {
-        if handleSignals {
-            do {
-                for signalNumber in [SIGTERM, SIGINT] {
-                    try loop.onSignal(signalNumber) { [unowned self] in self.shutdown(signal: signalNumber) }
-                }
-                try loop.onSignal(SIGHUP) { [unowned self] in _ = self.reloadFlows() }
-            } catch { throw .eventLoop("\(error)") }
-        }
+        if handleSignals { try installSignalHandlers() }
         logger.info("listening", metadata: [
             "host": "\(config.server.host)", "port": "\(port)", "webhook_path": "\(config.server.webhookPath)",
         ])

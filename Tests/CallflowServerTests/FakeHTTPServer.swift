@@ -68,8 +68,14 @@ final class FakeHTTPServer: Sendable {
         }.start()
     }
 
+    /// Idempotent: a second close() could hit a descriptor number the kernel has since given to
+    /// another test's socket.
     func stop() {
-        stopped.withLock { $0 = true }
+        let first = stopped.withLock { wasStopped -> Bool in
+            defer { wasStopped = true }
+            return !wasStopped
+        }
+        guard first else { return }
         shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
     }
@@ -81,7 +87,7 @@ final class FakeHTTPServer: Sendable {
 
     /// Waits until `count` requests arrived (or `timeout` passes).
     @discardableResult
-    func waitFor(_ count: Int, timeout: Double = 5) -> [Received] {
+    func waitFor(_ count: Int, timeout: Double = 20) -> [Received] {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             let r = requests

@@ -35,9 +35,10 @@ final class TestServer: Sendable {
         let thread = Thread {
             do {
                 let app = try ServerApp(config: frozen, insecureSkipVerify: insecure, logger: TestServer.quietLogger)
+                if handleSignals { try app.installSignalHandlers() }
                 outcome.withLock { $0 = .success((app.port, app.loop.handle)) }
                 started.signal()
-                try app.run(handleSignals: handleSignals)
+                try app.run(handleSignals: false)
             } catch {
                 outcome.withLock { $0 = .failure(error) }
                 started.signal()

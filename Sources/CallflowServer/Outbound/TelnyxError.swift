@@ -5,6 +5,8 @@ public struct TelnyxError: Sendable, Equatable, CustomStringConvertible {
     public var code: String?
     public var title: String?
     public var detail: String?
+    /// `source.pointer`: the field a 422 is about.
+    public var source: String? = nil
 
     /// Parses every error of a body; empty when the body is not Telnyx's shape.
     public static func parse(_ body: [UInt8]) -> [TelnyxError] {
@@ -12,7 +14,8 @@ public struct TelnyxError: Sendable, Equatable, CustomStringConvertible {
         return list.map { e in
             // `code` is documented as a string; tolerate a number.
             let code = e["code"]?.stringValue ?? e["code"]?.intValue.map(String.init)
-            return TelnyxError(code: code, title: e["title"]?.stringValue, detail: e["detail"]?.stringValue)
+            let pointer = e["source"]?["pointer"]?.stringValue.map { $0.hasPrefix("/") ? String($0.dropFirst()) : $0 }
+            return TelnyxError(code: code, title: e["title"]?.stringValue, detail: e["detail"]?.stringValue, source: pointer)
         }
     }
 

@@ -6,20 +6,20 @@ import Foundation
 /// minLength, minItems, minProperties, pattern. `strict` also rejects properties the schema does
 /// not name even where the schema leaves additionalProperties open (the SDK-derived command
 /// schemas do), which is how "no unknown fields" is enforced.
-struct SchemaValidator {
-    let root: JSONValue
-    var strict: Bool
+public struct SchemaValidator {
+    public let root: JSONValue
+    public var strict: Bool
 
-    init(_ schema: JSONValue, strict: Bool) {
+    public init(_ schema: JSONValue, strict: Bool) {
         root = schema
         self.strict = strict
     }
 
-    static func load(_ url: URL, strict: Bool) throws -> SchemaValidator {
+    public static func load(_ url: URL, strict: Bool) throws -> SchemaValidator {
         SchemaValidator(try JSONParser.parse(Array(try Data(contentsOf: url))), strict: strict)
     }
 
-    func errors(_ value: JSONValue) -> [String] {
+    public func errors(_ value: JSONValue) -> [String] {
         var out: [String] = []
         validate(value, root, "", &out)
         return out
