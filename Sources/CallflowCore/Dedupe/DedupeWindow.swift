@@ -1,28 +1,37 @@
 /// Remembers webhook ids (`data.id`) for a time window so a redelivered event is applied once.
 ///
 /// Telnyx retries for minutes; the window (default one hour) is far longer than any retry run and
-/// bounds memory: ids older than the window are forgotten in arrival order. Pure: the caller passes
-/// `now`, so tests and replays control time.
+/// bounds memory: ids older than the window are forgotten in arrival order. Ids are kept as
+/// 64-bit hashes, not strings (16 bytes an id instead of ~100 — it is held for every webhook of
+/// the last hour); a false "duplicate" needs a 64-bit collision within the window. Pure: the
+/// caller passes `now`.
 public struct DedupeWindow: Sendable {
     public let windowSeconds: Int64
-    private var seen: [String: Int64] = [:]
-    private var order: [(id: String, at: Int64)] = []
+    private var seen: [UInt64: Int64] = [:]
+    private var order: [(id: UInt64, at: Int64)] = []
     private var head = 0
 
     public init(windowSeconds: Int64 = 3600) {
         self.windowSeconds = windowSeconds
     }
 
+    static func key(_ id: String) -> UInt64 {
+        var h = FNV1a()
+        h.add(id)
+        return h.value
+    }
+
     /// Records `id`; returns `false` when it was already seen inside the window.
     public mutating func insert(_ id: String, now: Int64) -> Bool {
         expire(now: now)
-        if seen[id] != nil { return false }
-        seen[id] = now
-        order.append((id, now))
+        let k = Self.key(id)
+        if seen[k] != nil { return false }
+        seen[k] = now
+        order.append((k, now))
         return true
     }
 
-    public func contains(_ id: String) -> Bool { seen[id] != nil }
+    public func contains(_ id: String) -> Bool { seen[Self.key(id)] != nil }
 
     public var count: Int { seen.count }
 

@@ -32,7 +32,8 @@ public struct FlowSet: Sendable, Equatable {
         }
         diagnostics += FlowChecker.check(flows: flows, files: fileOf)
         if failed || diagnostics.contains(where: { $0.severity == .error }) { return (nil, diagnostics) }
-        return (FlowSet(flows: flows, revision: hash.hex), diagnostics)
+        // 15 hex digits (60 bits): fits Swift's inline small string, so no allocation per live call.
+        return (FlowSet(flows: flows, revision: String(hash.hex.prefix(15))), diagnostics)
     }
 }
 

@@ -89,7 +89,7 @@ struct Run {
         b["client_state"] = .string((tag ?? StepTag(step: state.step)).encoded)
         b["command_id"] = .string(commandID)
         effects.append(.command(CallCommand(callControlID: leg ?? state.callControlID, action: action, body: b)))
-        trace(.command, "\(action) \(commandID)")
+        trace(.command, action)  // the command_id is derivable: cf-<call hash>-<step>-<seq>
     }
 
     mutating func render(_ template: Template) -> String {

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Webhook ingest: Callflow (release build, flows/main.json, commands to a loopback sink) against a
+# minimal C reference (libevent + libsodium: verify, answer 200), same signed requests, same run,
+# one core each for the server. Usage: bench/ingest.sh [REQUESTS] [SECONDS] [CONNECTIONS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-120000}; SECS=${2:-8}; CONNS=${3:-32}
+command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
+swift build -c release --product callflow >/dev/null
+BIN=$PWD/.build/release/callflow
+WORK=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+cc -O2 -o "$WORK/ingest_ref" bench/reference/ingest_ref.c -levent -lsodium
+echo "signing $N distinct call.initiated webhooks..."
+PUB=$("$BIN" bench-webhooks --count "$N" --out "$WORK/requests.tsv")
+cat > "$WORK/replay.lua" <<LUA
+local reqs = {}
+local i = 0
+init = function(args)
+  for line in io.lines("$WORK/requests.tsv") do
+    local sig, ts, body = line:match("([^\t]+)\t([^\t]+)\t(.*)")
+    reqs[#reqs + 1] = wrk.format("POST", "/webhooks/telnyx",
+      {["Content-Type"] = "application/json", ["telnyx-signature-ed25519"] = sig, ["telnyx-timestamp"] = ts}, body)
+  end
+end
+request = function()
+  i = i % #reqs + 1
+  return reqs[i]
+end
+response = function(status, headers, body)
+  if status ~= 200 then bad = (bad or 0) + 1 end
+end
+done = function(summary, latency, requests)
+  io.write(string.format("non_200: %d\n", summary.errors.status))
+end
+LUA
+run() {  # NAME PORT
+  taskset -c 0 wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -s "$WORK/replay.lua" "http://127.0.0.1:$2/webhooks/telnyx" > "$WORK/$1.txt"
+  local rps p50 p99 bad
+  rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/$1.txt")
+  p50=$(awk '$1=="50%" {print $2}' "$WORK/$1.txt")
+  p99=$(awk '$1=="99%" {print $2}' "$WORK/$1.txt")
+  bad=$(awk '/non_200/ {print $2}' "$WORK/$1.txt")
+  printf "%-10s %10s req/s  p50 %8s  p99 %8s  non-200 %s\n" "$1" "$rps" "$p50" "$p99" "$bad"
+  echo "$rps" > "$WORK/$1.rps"
+}
+taskset -c 1 "$WORK/ingest_ref" 18998 "$PUB" & sleep 0.5
+run reference 18998
+kill %1
+taskset -c 0 "$BIN" bench-commands --sink-only 18999 >/dev/null & sleep 0.3
+TELNYX_PUBLIC_KEY="$PUB" TELNYX_API_KEY=bench TELNYX_API_BASE_URL=http://127.0.0.1:18999/v2 PORT=18997 \
+  taskset -c 1 "$BIN" serve --config bench/ingest-config.json 2>"$WORK/serve.log" & sleep 1
+run callflow 18997
+python3 -c "print('ratio callflow/reference: %.2f (target >= 0.85)' % (float(open('$WORK/callflow.rps').read()) / float(open('$WORK/reference.rps').read())))"
+curl -s http://127.0.0.1:18997/metrics | grep -E '^callflow_(active_calls|outbox_depth) |^callflow_webhooks_total' | head -5 || true
