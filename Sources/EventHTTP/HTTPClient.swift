@@ -86,7 +86,13 @@ public final class HTTPClient {
     private let multi: UnsafeMutableRawPointer
     private var timer: OpaquePointer?
     private var transfers: [UnsafeMutableRawPointer: Transfer] = [:]
-    private var sockets: [Int32: OpaquePointer] = [:]
+    private var sockets: [Int32: (event: OpaquePointer, flags: Int16)] = [:]
+    /// Idle easy handles, reset and reused: a new one allocates curl's receive buffer each time.
+    private var idleHandles: [UnsafeMutableRawPointer] = []
+    /// Header lists by content: Telnyx commands send the same few headers every time.
+    private var headerLists: [String: UnsafeMutablePointer<curl_slist>] = [:]
+    static let maxIdleHandles = 64
+    static let maxHeaderLists = 32
     /// TCP connections opened so far (a benchmark reads it: reuse means few).
     public private(set) var connectionsOpened = 0
     public var inFlight: Int { transfers.count }
@@ -125,7 +131,9 @@ public final class HTTPClient {
             curl_easy_cleanup(easy)
             transfer.release()
         }
-        for event in sockets.values { event_free(event) }
+        for socket in sockets.values { event_free(socket.event) }
+        for easy in idleHandles { curl_easy_cleanup(easy) }
+        for list in headerLists.values { curl_slist_free_all(list) }
         if let timer { event_free(timer) }
         curl_multi_cleanup(multi)
     }
@@ -133,7 +141,7 @@ public final class HTTPClient {
     /// Starts a request; `completion` runs on the loop thread, never synchronously inside `send`.
     public func send(_ request: ClientRequest, completion: @escaping Completion) {
         loop.assertOnLoop()
-        guard let easy = curl_easy_init() else {
+        guard let easy = idleHandles.popLast() ?? curl_easy_init() else {
             deferCompletion(completion, .failure(.curl(function: "curl_easy_init", code: -1)))
             return
         }
@@ -195,12 +203,20 @@ public final class HTTPClient {
         } else if method != "GET" {
             codes.append(cf_easy_str(easy, CURLOPT_CUSTOMREQUEST, method))
         }
-        var list: UnsafeMutablePointer<curl_slist>? = nil
         // No "Expect: 100-continue" round trip before bodies.
-        for (name, value) in t.request.headers + [("Expect", "")] {
-            list = curl_slist_append(list, "\(name): \(value)")
+        let lines = (t.request.headers + [("Expect", "")]).map { "\($0.0): \($0.1)" }
+        let key = lines.joined(separator: "\n")
+        var list = headerLists[key]
+        if list == nil {
+            var built: UnsafeMutablePointer<curl_slist>? = nil
+            for line in lines { built = curl_slist_append(built, line) }
+            if headerLists.count < Self.maxHeaderLists {
+                headerLists[key] = built
+            } else {
+                t.headerList = built  // one-off: freed with the transfer
+            }
+            list = built
         }
-        t.headerList = list
         codes.append(cf_easy_ptr(easy, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(list)))
         return codes.first { $0 != CURLE_OK }
     }
@@ -208,18 +224,29 @@ public final class HTTPClient {
     // MARK: libcurl ↔ libevent
 
     private func socketChanged(_ fd: curl_socket_t, what: Int32) {
-        if let existing = sockets.removeValue(forKey: fd) { event_free(existing) }
-        guard what != CURL_POLL_REMOVE else { return }
+        guard what != CURL_POLL_REMOVE else {
+            if let existing = sockets.removeValue(forKey: fd) { event_free(existing.event) }
+            return
+        }
         var flags = Int16(EV_PERSIST)
         if what & CURL_POLL_IN != 0 { flags |= Int16(EV_READ) }
         if what & CURL_POLL_OUT != 0 { flags |= Int16(EV_WRITE) }
-        let me = Unmanaged.passUnretained(self).toOpaque()
-        guard let event = event_new(loop.base, fd, flags, { fd, events, arg in
-            guard let arg else { return }
-            Unmanaged<HTTPClient>.fromOpaque(arg).takeUnretainedValue().socketReady(fd, events: events)
-        }, me) else { return }
+        if let existing = sockets[fd] {
+            guard existing.flags != flags else { return }  // unchanged interest: no epoll_ctl
+            event_del(existing.event)
+            event_assign(existing.event, loop.base, fd, flags, Self.socketCallback, Unmanaged.passUnretained(self).toOpaque())
+            event_add(existing.event, nil)
+            sockets[fd] = (existing.event, flags)
+            return
+        }
+        guard let event = event_new(loop.base, fd, flags, Self.socketCallback, Unmanaged.passUnretained(self).toOpaque()) else { return }
         event_add(event, nil)
-        sockets[fd] = event
+        sockets[fd] = (event, flags)
+    }
+
+    private static let socketCallback: event_callback_fn = { fd, events, arg in
+        guard let arg else { return }
+        Unmanaged<HTTPClient>.fromOpaque(arg).takeUnretainedValue().socketReady(fd, events: events)
     }
 
     private func socketReady(_ fd: Int32, events: Int16) {
@@ -260,7 +287,12 @@ public final class HTTPClient {
             _ = cf_info_long(easy, CURLINFO_NUM_CONNECTS, &connects)
             connectionsOpened += connects
             curl_multi_remove_handle(multi, easy)
-            curl_easy_cleanup(easy)
+            if idleHandles.count < Self.maxIdleHandles {
+                curl_easy_reset(easy)  // options cleared; the connection cache lives in the multi handle
+                idleHandles.append(easy)
+            } else {
+                curl_easy_cleanup(easy)
+            }
             finished.append((transfer, transfer.result(code: code, status: status, newConnections: connects)))
         }
         // Completions may start new requests; run them after curl's bookkeeping is done.

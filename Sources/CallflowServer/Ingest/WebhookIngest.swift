@@ -85,13 +85,19 @@ public final class WebhookIngest {
             return .error(400, "\(error)")
         }
 
-        var metadata: Logger.Metadata = ["event_type": "\(event.eventType)", "event.id": "\(event.id)"]
-        if let call = event.call { metadata["call.control_id"] = "\(call.callControlID)" }
+        // Built only when a line is written: metadata dictionaries per request showed in the profile.
+        func metadata(_ extra: Logger.Metadata = [:]) -> Logger.Metadata {
+            var m: Logger.Metadata = ["event_type": "\(event.eventType)", "event.id": "\(event.id)"]
+            if let call = event.call {
+                m["call.control_id"] = "\(call.callControlID)"
+                m.merge(callContext(call.callControlID)) { $1 }
+            }
+            return m.merging(extra) { $1 }
+        }
         if case .unknown = event.kind {
-            logger.notice("unknown event type accepted", metadata: metadata)
+            logger.notice("unknown event type accepted", metadata: metadata())
         }
         let result = engine(event)
-        if let call = event.call { metadata.merge(callContext(call.callControlID)) { $1 } }
         let outcome: String
         switch result {
         case .accepted: outcome = "accepted"
@@ -104,18 +110,16 @@ public final class WebhookIngest {
         metrics?.increment("callflow_webhooks_total", [Metrics.eventLabel(event.eventType), outcome])
         switch result {
         case .accepted:
-            logger.debug("webhook accepted", metadata: metadata)
+            logger.debug("webhook accepted", metadata: metadata())
             return .ok
         case .duplicate:
-            logger.info("duplicate webhook ignored", metadata: metadata)
+            logger.info("duplicate webhook ignored", metadata: metadata())
             return .ok
         case .ignored(let reason), .stale(let reason), .unknownCall(let reason):
-            metadata["reason"] = "\(reason)"
-            logger.info("webhook ignored", metadata: metadata)
+            logger.info("webhook ignored", metadata: metadata(["reason": "\(reason)"]))
             return .ok
         case .unavailable(let reason):
-            metadata["reason"] = "\(reason)"
-            logger.error("webhook not applied; asking Telnyx to redeliver", metadata: metadata)
+            logger.error("webhook not applied; asking Telnyx to redeliver", metadata: metadata(["reason": "\(reason)"]))
             return .error(503, "temporarily unavailable: \(reason)")
         }
     }

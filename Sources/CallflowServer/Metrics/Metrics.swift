@@ -16,6 +16,13 @@ public final class Metrics {
         var counts: [Int]
         var sum = 0.0
         var count = 0
+
+        /// Cumulative buckets: every bucket from the first that holds `value` counts it.
+        mutating func record(_ value: Double, firstBucket: Int?) {
+            if let first = firstBucket { for i in first..<counts.count { counts[i] += 1 } }
+            sum += value
+            count += 1
+        }
     }
 
     public static let latencyBuckets = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
@@ -53,14 +60,16 @@ public final class Metrics {
         families[name]?.series[labels, default: 0] += value
     }
 
+    /// Updates in place: copying the family out and back would copy its series dictionary on
+    /// every observation (copy-on-write), which showed up in the ingest profile.
     public func observe(_ name: String, _ labels: [String] = [], _ seconds: Double) {
-        guard var h = histograms[name] else { return }
-        var series = h.series[labels] ?? HistogramSeries(buckets: Self.latencyBuckets, counts: Array(repeating: 0, count: Self.latencyBuckets.count))
-        for (i, bound) in series.buckets.enumerated() where seconds <= bound { series.counts[i] += 1 }
-        series.sum += seconds
-        series.count += 1
-        h.series[labels] = series
-        histograms[name] = h
+        guard histograms[name] != nil else { return }
+        if histograms[name]!.series[labels] == nil {
+            histograms[name]!.series[labels] = HistogramSeries(buckets: Self.latencyBuckets,
+                                                               counts: Array(repeating: 0, count: Self.latencyBuckets.count))
+        }
+        let bucket = Self.latencyBuckets.firstIndex { seconds <= $0 }
+        histograms[name]!.series[labels]!.record(seconds, firstBucket: bucket)
     }
 
     public func value(_ name: String, _ labels: [String] = []) -> Double { families[name]?.series[labels] ?? 0 }

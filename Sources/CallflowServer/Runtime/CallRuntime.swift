@@ -16,8 +16,8 @@ public final class CallRuntime {
     private var timers: [String: Int] = [:]
     /// Each live call's inputs, for `callflow replay` (bounded per call; digits of sensitive
     /// gathers masked), and those of recently finished calls.
-    private var recordings: [String: [JSONValue]] = [:]
-    private var finishedRecordings: [(id: String, inputs: [JSONValue])] = []
+    private var recordings: [String: [[UInt8]]] = [:]
+    private var finishedRecordings: [(id: String, inputs: [[UInt8]])] = []
     static let maxRecordedInputs = 300
     public let metrics: Metrics
     /// The webhook (or `http.result`, `timer.fired`, `command.failed`) being applied, so effect
@@ -107,6 +107,10 @@ public final class CallRuntime {
         }
     }
 
+    private func inputs(_ recorded: [[UInt8]]) -> JSONValue {
+        .array(recorded.map { (try? JSONParser.parse($0)) ?? .null })
+    }
+
     /// A live call, or a recently finished one, as JSON (sensitive variables masked).
     public func document(_ id: String) -> JSONValue? {
         func trace(_ entries: [TraceEntry]) -> JSONValue {
@@ -123,12 +127,12 @@ public final class CallRuntime {
                 "call_control_id": .string(id), "phase": .string(s.phase.rawValue), "flow": .string(s.flow), "node": .string(s.node),
                 "step": .int(s.step), "revision": .string(s.flowRevision), "waiting": .string("\(s.waiting)"),
                 "from": .string(s.facts.from), "to": .string(s.facts.to), "direction": .string(s.facts.direction),
-                "vars": .object(vars), "trace": trace(s.trace), "inputs": .array(recordings[id] ?? []),
+                "vars": .object(vars), "trace": trace(s.trace), "inputs": inputs(recordings[id] ?? []),
             ])
         }
         if let done = engine.finished.last(where: { $0.id == id }) {
             return .object(["call_control_id": .string(id), "phase": "ended", "trace": trace(done.trace),
-                            "inputs": .array(finishedRecordings.last(where: { $0.id == id })?.inputs ?? [])])
+                            "inputs": inputs(finishedRecordings.last(where: { $0.id == id })?.inputs ?? [])])
         }
         return nil
     }
@@ -161,16 +165,23 @@ public final class CallRuntime {
     private func record(_ call: String, _ input: JSONObject) {
         var entry = input
         entry["t"] = .int(Int(clock()))
-        recordings[call, default: []].append(.object(entry))
+        recordings[call, default: []].append(JSONValue.object(entry).jsonBytes)  // compact: bytes, not a tree
         if recordings[call]!.count > Self.maxRecordedInputs { recordings[call]!.removeFirst() }
     }
 
-    /// Digits typed at a sensitive gather are kept out of the recording too.
+    /// Payload fields the engine reads; a recording keeps only these (about 150 bytes an event
+    /// instead of the whole payload).
+    static let replayedFields: Set<String> = [
+        "call_control_id", "client_state", "connection_id", "from", "to", "direction", "digits", "digit", "status", "result",
+        "hangup_cause", "hangup_source", "recording_urls", "media_url", "media_name", "status_detail", "reason",
+    ]
+
+    /// The replayable part of a payload; digits typed at a sensitive gather are masked.
     private func maskIfSensitive(_ event: WebhookEvent, call: String) -> JSONObject {
+        var payload = JSONObject(event.payload.members.filter { Self.replayedFields.contains($0.key) && !$0.value.isNull })
         guard let state = engine.calls[call], case .gather(let g)? = engine.node(of: state)?.kind, g.sensitive else {
-            return event.payload
+            return payload
         }
-        var payload = event.payload
         if payload["digits"] != nil { payload["digits"] = "***" }
         if payload["digit"] != nil { payload["digit"] = "***" }
         return payload
