@@ -13,7 +13,7 @@ RUN swift build -c release --product callflow --static-swift-stdlib \
 # Run: only the runtime libraries and CA certificates, as a non-root user.
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libevent-2.1-7 libevent-pthreads-2.1-7 libsodium23 ca-certificates curl \
+ && apt-get install -y --no-install-recommends libevent-2.1-7 libevent-pthreads-2.1-7 libsodium23 libcurl4 libsqlite3-0 ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /app callflow
 WORKDIR /app

@@ -31,6 +31,12 @@ let package = Package(
         ),
         // The loop's I/O: the evhttp server and the libcurl client share one libevent loop.
         .target(name: "EventHTTP", dependencies: ["CLibevent", "CCurl"]),
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
+        ),
+        .target(name: "SQLite", dependencies: ["CSQLite"]),
         .target(name: "WebhookSignature", dependencies: ["CSodium"]),
 
         // Pure core: JSON, events, flows, the machine, commands. No C, no I/O, no clock.
@@ -46,7 +52,7 @@ let package = Package(
         .target(
             name: "CallflowServer",
             dependencies: [
-                "CallflowCore", "EventHTTP", "WebhookSignature",
+                "CallflowCore", "EventHTTP", "WebhookSignature", "SQLite",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -18,6 +18,8 @@ public enum StartupError: Error, Sendable, CustomStringConvertible {
     case unknownRoute(key: String, flow: String)
     /// The loop, the listener or the HTTP client could not be created.
     case eventLoop(String)
+    /// The durable store cannot be opened or read.
+    case store(StoreError)
 
     public var description: String {
         switch self {
@@ -32,6 +34,7 @@ public enum StartupError: Error, Sendable, CustomStringConvertible {
                 .joined(separator: "\n")
         case .unknownRoute(let key, let flow): return "\(key): flow \"\(flow)\" does not exist in flows.dir"
         case .eventLoop(let e): return e
+        case .store(let e): return "\(e) (store.kind \"memory\" runs without one, losing calls on restart)"
         }
     }
 }
@@ -54,7 +57,8 @@ public final class ServerApp: ControlBackend {
 
     public init(
         config: CallflowConfig, insecureSkipVerify: Bool, logger: Logger, timeZones: any TimeZoneProvider = SystemTimeZones(),
-        clockMs: @escaping @Sendable () -> Int64 = ServerApp.wallClockMs, loop existing: EventLoop? = nil
+        clockMs: @escaping @Sendable () -> Int64 = ServerApp.wallClockMs, loop existing: EventLoop? = nil,
+        store injected: (any CallStore)? = nil
     ) throws(StartupError) {
         self.config = config
         self.logger = logger
@@ -92,12 +96,34 @@ public final class ServerApp: ControlBackend {
         let engine = CallEngine(flows: flows, routes: config.flows.routes, defaultFlow: config.flows.defaultFlow)
         let metrics = Metrics()
         telnyx.metrics = metrics
+        let store: any CallStore
+        if let injected {
+            store = injected
+        } else {
+            switch config.store.kind {
+            case "memory": store = MemoryStore()
+            case "redis":
+                throw .store(.unavailable("store.kind \"redis\" is not available in this build yet; use sqlite (one instance) or memory"))
+            default:
+                do { store = try SQLiteCallStore(path: config.store.path, synchronous: config.store.synchronous) } catch { throw .store(error) }
+            }
+        }
         runtime = CallRuntime(engine: engine, loop: loop, telnyx: telnyx, backend: backend, logger: logger, metrics: metrics,
-                              clock: { clockMs() / 1000 })
+                              store: store, timeZones: timeZones, traceRetentionHours: config.store.traceRetentionHours, clockMs: clockMs)
+        do {
+            let summary = try runtime.restore()
+            logger.info("state restored", metadata: ["store": "\(config.store.kind)", "restored": "\(summary)"])
+        } catch { throw .store(error) }
 
         let ingest = WebhookIngest(verifier: verifier, clock: { clockMs() / 1000 }, logger: logger, metrics: metrics,
                                    engine: { [unowned runtime] event in runtime.receive(event) })
         ingest.callContext = { [unowned runtime] id in runtime.logContext(id) }
+        ingest.commitGate = { [unowned runtime] eventID, reply in
+            guard runtime.awaitsCommit(eventID) else { return false }
+            runtime.afterNextCommit(reply)
+            return true
+        }
+        _ = try? loop.schedule(afterMilliseconds: 600_000) { [weak self] in self?.pruneRegularly() }
         metrics.gauge("callflow_active_calls", "Calls with live state.") { [unowned runtime] in Double(runtime.liveCalls) }
         metrics.gauge("callflow_outbox_depth", "Commands queued or in flight to Telnyx.") { [unowned runtime] in Double(runtime.pendingCommands) }
         metrics.gauge("callflow_flow_revisions_in_use", "Flow revisions kept for calls in progress.") { [unowned runtime] in
@@ -108,6 +134,7 @@ public final class ServerApp: ControlBackend {
         routes.metrics = { HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")], body: Array(metrics.render().utf8)) }
         routes.readiness = { [unowned self] in
             self.shuttingDown ? .error(503, "shutting down")
+                : !self.runtime.storeHealthy ? .error(503, "store unavailable")
                 : .json(200, JSONValue.object(["status": "ready", "flows_revision": .string(self.flowSet.revision),
                                                "live_calls": .int(self.runtime.liveCalls)]).jsonBytes)
         }
@@ -173,6 +200,11 @@ public final class ServerApp: ControlBackend {
         drain()
     }
 
+    private func pruneRegularly() {
+        runtime.prune()
+        _ = try? loop.schedule(afterMilliseconds: 600_000) { [weak self] in self?.pruneRegularly() }
+    }
+
     // MARK: ControlBackend
 
     public var flowSet: FlowSet { runtime.engine.flows }
@@ -193,6 +225,7 @@ public final class ServerApp: ControlBackend {
         }
         let previous = runtime.engine.flows.revision
         runtime.reload(flows)
+        runtime.remember(flows)
         logger.notice("flows reloaded", metadata: ["revision": "\(flows.revision)", "previous": "\(previous)",
                                                    "flows": "\(flows.flows.keys.sorted().joined(separator: ","))"])
         return .success(flows.revision)

@@ -33,6 +33,17 @@ public struct DedupeWindow: Sendable {
 
     public func contains(_ id: String) -> Bool { seen[Self.key(id)] != nil }
 
+    /// The stored form of an id (what `restore` takes back).
+    public static func storedKey(_ id: String) -> UInt64 { key(id) }
+
+    /// Puts back ids remembered by a store (oldest first), dropping those outside the window.
+    public mutating func restore(_ entries: [(key: UInt64, at: Int64)], now: Int64) {
+        for e in entries.sorted(by: { $0.at < $1.at }) where now - e.at <= windowSeconds && seen[e.key] == nil {
+            seen[e.key] = e.at
+            order.append((e.key, e.at))
+        }
+    }
+
     public var count: Int { seen.count }
 
     private mutating func expire(now: Int64) {

@@ -23,6 +23,22 @@ public struct CallEngine: Sendable {
         self.dedupe = DedupeWindow(windowSeconds: dedupeWindowSeconds)
     }
 
+    /// Puts back what a store kept across a restart: live calls, the flow revisions they run,
+    /// remembered webhook ids and pending dials.
+    public mutating func restore(calls restored: [CallState], revisions: [FlowSet], dedupe: [(key: UInt64, at: Int64)],
+                                 dials: [String: PendingDial], now: Int64) {
+        for set in revisions where set.revision != flows.revision { retired[set.revision] = set }
+        for state in restored { calls[state.callControlID] = state }
+        self.dedupe.restore(dedupe, now: now)
+        pendingDials = dials
+        pruneRevisions()
+    }
+
+    /// Revisions a live call runs that this engine does not hold (their flows must come from the store).
+    public var missingRevisions: Set<String> {
+        Set(calls.values.map(\.flowRevision)).subtracting(retainedRevisions)
+    }
+
     /// New calls use `newFlows`; calls in progress keep the revision they started with.
     public mutating func reload(_ newFlows: FlowSet) {
         if flows.revision != newFlows.revision { retired[flows.revision] = flows }
@@ -43,6 +59,12 @@ public struct CallEngine: Sendable {
     /// Applies one webhook.
     public mutating func receive(_ event: WebhookEvent, now: Int64) -> EngineOutput {
         guard dedupe.insert(event.id, now: now) else { return EngineOutput(.duplicate) }
+        var output = route(event, now: now)
+        output.seenKey = (DedupeWindow.storedKey(event.id), now)
+        return output
+    }
+
+    private mutating func route(_ event: WebhookEvent, now: Int64) -> EngineOutput {
         guard let leg = event.call else { return EngineOutput(.ignored("\(event.eventType) names no call")) }
         if calls[leg.callControlID] != nil {
             return apply(.webhook(event), to: leg.callControlID, now: now)
@@ -174,6 +196,8 @@ public struct EngineOutput: Sendable, Equatable {
     }
     public var disposition: Disposition
     public var effects: [CallEffect]
+    /// The stored key of the webhook id this output recorded as seen (for the store).
+    public var seenKey: (key: UInt64, at: Int64)? = nil
     /// Nodes entered while applying the input, in order (for the per-node funnel metrics).
     public var visits: [NodeVisit] = []
     /// The call the input was applied to, when there was one.
@@ -182,6 +206,11 @@ public struct EngineOutput: Sendable, Equatable {
     public init(_ disposition: Disposition, effects: [CallEffect] = []) {
         self.disposition = disposition
         self.effects = effects
+    }
+
+    public static func == (a: EngineOutput, b: EngineOutput) -> Bool {
+        a.disposition == b.disposition && a.effects == b.effects && a.visits == b.visits && a.call == b.call
+            && a.seenKey?.key == b.seenKey?.key && a.seenKey?.at == b.seenKey?.at
     }
 }
 

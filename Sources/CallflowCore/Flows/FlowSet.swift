@@ -4,11 +4,16 @@ public struct FlowSet: Sendable, Equatable {
     public var flows: [String: Flow]
     /// Identifies this set's content (hash of the files); shown by `/v1/flows` and stored per call.
     public var revision: String
+    /// The files it was built from (name → bytes): a store keeps them so calls still on this
+    /// revision can finish after a restart, even if the files on disk changed.
+    public var sources: [String: [UInt8]] = [:]
 
     public init(flows: [String: Flow], revision: String) {
         self.flows = flows
         self.revision = revision
     }
+
+    public static func == (a: FlowSet, b: FlowSet) -> Bool { a.revision == b.revision && a.flows == b.flows }
 
     public subscript(name: String) -> Flow? { flows[name] }
 
@@ -33,7 +38,9 @@ public struct FlowSet: Sendable, Equatable {
         diagnostics += FlowChecker.check(flows: flows, files: fileOf)
         if failed || diagnostics.contains(where: { $0.severity == .error }) { return (nil, diagnostics) }
         // 15 hex digits (60 bits): fits Swift's inline small string, so no allocation per live call.
-        return (FlowSet(flows: flows, revision: String(hash.hex.prefix(15))), diagnostics)
+        var set = FlowSet(flows: flows, revision: String(hash.hex.prefix(15)))
+        for entry in files { set.sources[entry.name] = entry.bytes }
+        return (set, diagnostics)
     }
 }
 

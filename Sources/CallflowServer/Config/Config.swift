@@ -28,6 +28,17 @@ public struct CallflowConfig: Sendable, Equatable {
         /// No retry starts later than this after the first attempt.
         public var retryDeadlineMs = 60_000
     }
+    public struct Store: Sendable, Equatable {
+        /// `sqlite` (default, durable), `memory` (tests; lost on restart) or `redis`.
+        public var kind = "sqlite"
+        public var path = "callflow.db"
+        /// SQLite `synchronous`: `normal` (WAL: durable across process crashes, the last group
+        /// commits can be lost on power loss) or `full` (fsync every group commit).
+        public var synchronous = "normal"
+        public var redisURL: String? = nil
+        /// How long finished calls' traces are kept.
+        public var traceRetentionHours = 72
+    }
     public struct HTTPNodes: Sendable, Equatable {
         /// Larger responses from your backend fail the `http` node (on_error).
         public var maxResponseBytes = 1 << 20
@@ -48,6 +59,7 @@ public struct CallflowConfig: Sendable, Equatable {
     public var flows = Flows()
     public var log = Log()
     public var http = HTTPNodes()
+    public var store = Store()
 
     public init() {}
 }

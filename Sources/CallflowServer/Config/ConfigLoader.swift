@@ -129,9 +129,26 @@ public enum ConfigLoader {
                 }
             }
         }
-        // `store` is reserved for the durable store; accepted as an object so configs can carry it.
-        if let store = top["store"], store.objectValue == nil {
-            reader.problem("store", "expected object, found \(store.typeName)")
+        if let store = reader.section(top, "store", allowed: ["kind", "path", "synchronous", "redis_url", "trace_retention_hours"]) {
+            reader.string(store, "store.kind") { v in
+                if ["sqlite", "memory", "redis"].contains(v) { config.store.kind = v } else {
+                    reader.problem("store.kind", "expected sqlite, memory or redis, found \"\(v)\"")
+                }
+            }
+            reader.string(store, "store.path") { v in
+                if v.isEmpty { reader.problem("store.path", "must not be empty") } else { config.store.path = v }
+            }
+            reader.string(store, "store.synchronous") { v in
+                if v == "normal" || v == "full" { config.store.synchronous = v } else {
+                    reader.problem("store.synchronous", "expected normal or full, found \"\(v)\"")
+                }
+            }
+            reader.string(store, "store.redis_url") { v in
+                if v.hasPrefix("redis://") { config.store.redisURL = v } else {
+                    reader.problem("store.redis_url", "expected redis://host:port, found \"\(v)\"")
+                }
+            }
+            reader.int(store, "store.trace_retention_hours", range: 0...8760) { config.store.traceRetentionHours = $0 }
         }
         guard reader.problems.isEmpty else { throw .invalid(path: path, reader.problems) }
         return config

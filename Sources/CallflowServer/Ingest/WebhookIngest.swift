@@ -32,6 +32,10 @@ public final class WebhookIngest {
     private let logger: Logger
     private let engine: Engine
     private let metrics: Metrics?
+    /// When set and it returns true for an event, the reply waits for the store: `reply(true)`
+    /// after the commit that holds the event, `reply(false)` (→ 503, Telnyx redelivers) if it fails.
+    public var commitGate: ((String, @escaping (Bool) -> Void) -> Bool)?
+
     /// Where a call is (`flow`, `flow.node`), for log lines about it.
     public var callContext: (String) -> Logger.Metadata = { _ in [:] }
 
@@ -45,7 +49,7 @@ public final class WebhookIngest {
         self.engine = engine
     }
 
-    public func handle(_ request: borrowing HTTPRequest) -> HTTPResponse {
+    public func handle(_ request: borrowing HTTPRequest) -> HTTPResponse? {
         let started = DispatchTime.now().uptimeNanoseconds
         defer {
             metrics?.observe("callflow_webhook_handling_seconds", [], Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
@@ -108,12 +112,31 @@ public final class WebhookIngest {
         case .unavailable: outcome = "unavailable"
         }
         metrics?.increment("callflow_webhooks_total", [Metrics.eventLabel(event.eventType), outcome])
+        if let commitGate {
+            let pending = request.deferReply()
+            let waiting = commitGate(event.id) { [weak self] stored in
+                guard let self else { return }
+                if stored {
+                    pending.send(self.respond(to: result, metadata: metadata))
+                } else {
+                    self.logger.error("webhook not stored; asking Telnyx to redeliver", metadata: metadata())
+                    pending.send(.error(503, "temporarily unavailable: the call state could not be stored"))
+                }
+            }
+            if waiting { return nil }
+            pending.send(respond(to: result, metadata: metadata))
+            return nil
+        }
+        return respond(to: result, metadata: metadata)
+    }
+
+    private func respond(to result: IngestResult, metadata: (Logger.Metadata) -> Logger.Metadata) -> HTTPResponse {
         switch result {
         case .accepted:
-            logger.debug("webhook accepted", metadata: metadata())
+            logger.debug("webhook accepted", metadata: metadata([:]))
             return .ok
         case .duplicate:
-            logger.info("duplicate webhook ignored", metadata: metadata())
+            logger.info("duplicate webhook ignored", metadata: metadata([:]))
             return .ok
         case .ignored(let reason), .stale(let reason), .unknownCall(let reason):
             logger.info("webhook ignored", metadata: metadata(["reason": "\(reason)"]))

@@ -40,6 +40,8 @@ public final class Metrics {
                 ["flow", "node", "outcome"])
         counter("callflow_calls_total", "Calls started and ended.", ["event"])
         histogram("callflow_command_duration_seconds", "Time from a command's first attempt to its final answer.", ["action", "result"])
+        counter("callflow_store_errors_total", "Store commits that failed (webhooks answered 503 meanwhile).", [])
+        histogram("callflow_store_commit_seconds", "Time of one group commit of the store.", [])
         histogram("callflow_webhook_handling_seconds", "Time to verify, decode and apply one webhook (until commands are queued).", [])
     }
 

@@ -7,32 +7,51 @@ import Logging
 /// command failures, and carries out the effects it returns. Everything happens on the loop
 /// thread; nothing here waits.
 public final class CallRuntime {
-    public private(set) var engine: CallEngine
-    private let loop: EventLoop
-    private let telnyx: TelnyxClient
-    private let backend: BackendClient
-    private let logger: Logger
-    private let clock: () -> Int64
-    private var timers: [String: Int] = [:]
+    public internal(set) var engine: CallEngine
+    let loop: EventLoop
+    let telnyx: TelnyxClient
+    let backend: BackendClient
+    let logger: Logger
+    let clock: () -> Int64
+    var timers: [String: Int] = [:]
     /// Each live call's inputs, for `callflow replay` (bounded per call; digits of sensitive
     /// gathers masked), and those of recently finished calls.
     private var recordings: [String: [[UInt8]]] = [:]
     private var finishedRecordings: [(id: String, inputs: [[UInt8]])] = []
     static let maxRecordedInputs = 300
     public let metrics: Metrics
+    // Durable state (see CallRuntime+Store.swift).
+    let store: any CallStore
+    var batch = StoreBatch()
+    var commitScheduled = false
+    var retryScheduled = false
+    var afterCommit: [(Bool) -> Void] = []
+    var pendingOutbox: [CallCommand] = []
+    var pendingHTTP: [(call: String, request: HTTPCall)] = []
+    var uncommittedEvents: Set<String> = []
+    var lastDials: [String: PendingDial] = [:]
+    public internal(set) var storeHealthy = true
+    let clockMs: () -> Int64
+    let timeZones: any TimeZoneProvider
+    let traceRetentionHours: Int
     /// The webhook (or `http.result`, `timer.fired`, `command.failed`) being applied, so effect
     /// log lines name what caused them.
     private var currentEventType: String?
 
     public init(engine: CallEngine, loop: EventLoop, telnyx: TelnyxClient, backend: BackendClient, logger: Logger,
-                metrics: Metrics = Metrics(), clock: @escaping () -> Int64) {
+                metrics: Metrics = Metrics(), store: any CallStore = MemoryStore(), timeZones: any TimeZoneProvider = SystemTimeZones(),
+                traceRetentionHours: Int = 72, clockMs: @escaping () -> Int64) {
         self.metrics = metrics
+        self.store = store
+        self.timeZones = timeZones
+        self.traceRetentionHours = traceRetentionHours
+        self.clockMs = clockMs
+        self.clock = { clockMs() / 1000 }
         self.engine = engine
         self.loop = loop
         self.telnyx = telnyx
         self.backend = backend
         self.logger = logger
-        self.clock = clock
         telnyx.onFailure = { [unowned self] command, failure in
             // A command for a dialed or transferred leg belongs to the call that created it.
             let owner = StepTag(clientState: command.body["client_state"]?.stringValue)?.parent ?? command.callControlID
@@ -55,7 +74,9 @@ public final class CallRuntime {
         if let owner, output.disposition != .duplicate {
             record(owner, ["webhook": .object(["event_type": .string(event.eventType), "id": .string(event.id), "payload": .object(masked)])])
         }
+        if output.seenKey != nil { uncommittedEvents.insert(event.id) }
         count(output)
+        noteChanges(output)
         execute(output.effects)
         switch output.disposition {
         case .accepted: return .accepted
@@ -70,6 +91,7 @@ public final class CallRuntime {
     public func startOutbound(leg: CallLeg, flow: String, vars: JSONObject) {
         let output = engine.startOutbound(leg: leg, flow: flow, vars: vars, now: clock())
         count(output)
+        noteChanges(output)
         execute(output.effects)
     }
 
@@ -134,10 +156,15 @@ public final class CallRuntime {
             return .object(["call_control_id": .string(id), "phase": "ended", "trace": trace(done.trace),
                             "inputs": inputs(finishedRecordings.last(where: { $0.id == id })?.inputs ?? [])])
         }
+        if let stored = store.finishedTrace(id) {
+            return .object(["call_control_id": .string(id), "phase": "ended", "trace": trace(stored), "inputs": []])
+        }
         return nil
     }
 
     func feed(_ input: MachineInput, to call: String) {
+        if case .timerFired(let id) = input { batch.timersRemoved.append(id) }
+        if case .httpResult(let id, _) = input { batch.httpRemoved.append(id) }
         switch input {
         case .httpResult(_, .response(let status, let body)):
             record(call, ["http": ["status": .int(status), "body": (try? JSONParser.parse(body)) ?? .string(String(decoding: body, as: UTF8.self))]])
@@ -156,6 +183,7 @@ public final class CallRuntime {
         defer { currentEventType = nil }
         let output = engine.apply(input, to: call, now: clock())
         count(output)
+        noteChanges(output)
         if case .ignored(let why) = output.disposition {
             logger.debug("input ignored", metadata: ["call.control_id": "\(call)", "reason": "\(why)"])
         }
@@ -222,22 +250,21 @@ public final class CallRuntime {
             if let type = currentEventType { meta["event_type"] = "\(type)" }
             switch item.effect {
             case .command(let command):
-                telnyx.enqueue(command)
+                // Sent only after the batch that holds it is committed (the outbox).
+                batch.outbox.append(command)
+                pendingOutbox.append(command)
+                scheduleCommit()
             case .http(let request):
-                backend.perform(request) { [weak self] outcome in
-                    self?.feed(.httpResult(requestID: request.id, outcome), to: item.call)
-                }
+                batch.httpAdded.append((item.call, request))
+                pendingHTTP.append((item.call, request))
+                scheduleCommit()
             case .startTimer(let id, let ms):
-                do {
-                    timers[id] = try loop.schedule(afterMilliseconds: ms) { [weak self] in
-                        self?.timers[id] = nil
-                        self?.feed(.timerFired(id: id), to: item.call)
-                    }
-                } catch {
-                    logger.error("cannot start timer; continuing at once", metadata: meta.merging(["reason": "\(error)"]) { $1 })
-                    feed(.timerFired(id: id), to: item.call)
-                }
+                batch.timersAdded.append((id, item.call, clockMs() + Int64(ms)))
+                scheduleCommit()
+                arm(timer: id, call: item.call, afterMs: ms)
             case .cancelTimer(let id):
+                batch.timersRemoved.append(id)
+                scheduleCommit()
                 if let timer = timers.removeValue(forKey: id) { loop.cancelTimer(timer) }
             case .log(let level, let message):
                 switch level {

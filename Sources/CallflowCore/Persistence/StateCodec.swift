@@ -1,0 +1,162 @@
+/// How call state, commands and pending requests are written to a store and read back. JSON, so a
+/// stored call can be inspected with `sqlite3` or `redis-cli`; versioned (`v`) so later releases
+/// can read older rows.
+public enum StateCodec {
+    public static let version = 1
+
+    /// A stored record that cannot be read back.
+    public struct DecodeError: Error, Sendable, Equatable, CustomStringConvertible {
+        public var what: String
+        public var description: String { "stored \(what) is unreadable" }
+    }
+
+    // MARK: call state
+
+    public static func encode(_ s: CallState) -> JSONValue {
+        var o: JSONObject = [
+            "v": .int(version), "id": .string(s.callControlID), "rev": .string(s.flowRevision), "flow": .string(s.flow),
+            "node": .string(s.node), "step": .int(s.step), "seq": .int(s.commandSeq), "attempt": .int(s.attempt),
+            "waiting": encode(s.waiting), "phase": .string(s.phase.rawValue), "vars": .object(s.vars),
+            "from": .string(s.facts.from), "to": .string(s.facts.to), "direction": .string(s.facts.direction),
+            "answered": .bool(s.answered), "greeting_ended": .bool(s.greetingEnded),
+            "trace": .array(s.trace.map(encode)),
+        ]
+        if let f = s.lastFailure { o["failure"] = .string(f.rawValue) }
+        if !s.sensitiveVars.isEmpty { o["sensitive"] = .array(s.sensitiveVars.sorted().map(JSONValue.string)) }
+        if let c = s.facts.connectionID { o["connection"] = .string(c) }
+        if let a = s.amdResult { o["amd"] = .string(a.rawValue) }
+        if let c = s.childLeg { o["child"] = .string(c) }
+        return .object(o)
+    }
+
+    public static func decodeState(_ v: JSONValue) throws(DecodeError) -> CallState {
+        let fail = DecodeError(what: "call state")
+        guard v["v"]?.intValue == version, let id = v["id"]?.stringValue, let rev = v["rev"]?.stringValue,
+            let flow = v["flow"]?.stringValue, let node = v["node"]?.stringValue, let step = v["step"]?.intValue,
+            let phase = v["phase"]?.stringValue.flatMap(CallState.Phase.init(rawValue:)), let vars = v["vars"]?.objectValue,
+            let waitingValue = v["waiting"]
+        else { throw fail }
+        var s = CallState(
+            callControlID: id, flowRevision: rev, flow: flow, node: node, step: step, waiting: try decodeWaiting(waitingValue),
+            vars: vars,
+            facts: CallFacts(from: v["from"]?.stringValue ?? "", to: v["to"]?.stringValue ?? "", direction: v["direction"]?.stringValue ?? "inbound",
+                             connectionID: v["connection"]?.stringValue))
+        s.phase = phase
+        s.commandSeq = v["seq"]?.intValue ?? 0
+        s.attempt = v["attempt"]?.intValue ?? 0
+        s.lastFailure = v["failure"]?.stringValue.flatMap(InputFailure.init(rawValue:))
+        s.sensitiveVars = Set(v["sensitive"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+        s.answered = v["answered"]?.boolValue ?? false
+        s.amdResult = v["amd"]?.stringValue.map(MachineResult.init(rawValue:))
+        s.greetingEnded = v["greeting_ended"]?.boolValue ?? false
+        s.childLeg = v["child"]?.stringValue
+        s.trace = try (v["trace"]?.arrayValue ?? []).map { (e) throws(DecodeError) in try decodeTrace(e) }
+        return s
+    }
+
+    public static func encode(_ w: Waiting) -> JSONValue {
+        switch w {
+        case .nothing: return "nothing"
+        case .answered: return "answered"
+        case .speakEnded: return "speak_ended"
+        case .playbackEnded: return "playback_ended"
+        case .prelude: return "prelude"
+        case .gatherEnded: return "gather_ended"
+        case .transferResult: return "transfer_result"
+        case .dialAnswered: return "dial_answered"
+        case .whisperEnded: return "whisper_ended"
+        case .bridged: return "bridged"
+        case .recordingSaved: return "recording_saved"
+        case .aiGatherEnded: return "ai_gather_ended"
+        case .machineDetection: return "machine_detection"
+        case .beep: return "beep"
+        case .hangup: return "hangup"
+        case .http(let id): return ["http": .string(id)]
+        case .event(let type): return ["event": .string(type)]
+        case .timer(let id): return ["timer": .string(id)]
+        }
+    }
+
+    public static func decodeWaiting(_ v: JSONValue) throws(DecodeError) -> Waiting {
+        if let id = v["http"]?.stringValue { return .http(requestID: id) }
+        if let type = v["event"]?.stringValue { return .event(type: type) }
+        if let id = v["timer"]?.stringValue { return .timer(id: id) }
+        switch v.stringValue {
+        case "nothing": return .nothing
+        case "answered": return .answered
+        case "speak_ended": return .speakEnded
+        case "playback_ended": return .playbackEnded
+        case "prelude": return .prelude
+        case "gather_ended": return .gatherEnded
+        case "transfer_result": return .transferResult
+        case "dial_answered": return .dialAnswered
+        case "whisper_ended": return .whisperEnded
+        case "bridged": return .bridged
+        case "recording_saved": return .recordingSaved
+        case "ai_gather_ended": return .aiGatherEnded
+        case "machine_detection": return .machineDetection
+        case "beep": return .beep
+        case "hangup": return .hangup
+        default: throw DecodeError(what: "waiting state")
+        }
+    }
+
+    public static func encode(_ e: TraceEntry) -> JSONValue {
+        var o: JSONObject = ["at": .int(Int(e.at)), "step": .int(e.step), "kind": .string(e.kind.rawValue), "detail": .string(e.detail)]
+        if let edge = e.edge { o["edge"] = .string(edge) }
+        return .object(o)
+    }
+
+    public static func decodeTrace(_ v: JSONValue) throws(DecodeError) -> TraceEntry {
+        guard let at = v["at"]?.intValue, let step = v["step"]?.intValue, let kind = v["kind"]?.stringValue.flatMap(TraceEntry.Kind.init(rawValue:)),
+            let detail = v["detail"]?.stringValue
+        else { throw DecodeError(what: "trace entry") }
+        return TraceEntry(at: Int64(at), step: step, kind: kind, detail: detail, edge: v["edge"]?.stringValue)
+    }
+
+    // MARK: commands, requests, dials
+
+    public static func encode(_ c: CallCommand) -> JSONValue {
+        ["leg": .string(c.callControlID), "action": .string(c.action), "body": .object(c.body)]
+    }
+
+    public static func decodeCommand(_ v: JSONValue) throws(DecodeError) -> CallCommand {
+        guard let leg = v["leg"]?.stringValue, let action = v["action"]?.stringValue, let body = v["body"]?.objectValue else {
+            throw DecodeError(what: "command")
+        }
+        return CallCommand(callControlID: leg, action: action, body: body)
+    }
+
+    public static func encode(_ h: HTTPCall) -> JSONValue {
+        var o: JSONObject = ["id": .string(h.id), "method": .string(h.method), "url": .string(h.url),
+                             "headers": .object(JSONObject(h.headers.sorted { $0.key < $1.key }.map { (key: $0.key, value: JSONValue.string($0.value)) })),
+                             "timeout_ms": .int(h.timeoutMs), "key": .string(h.idempotencyKey)]
+        if let body = h.body { o["body"] = .string(Base64Text.encode(body)) }
+        return .object(o)
+    }
+
+    public static func decodeHTTP(_ v: JSONValue) throws(DecodeError) -> HTTPCall {
+        guard let id = v["id"]?.stringValue, let method = v["method"]?.stringValue, let url = v["url"]?.stringValue,
+            let timeout = v["timeout_ms"]?.intValue, let key = v["key"]?.stringValue
+        else { throw DecodeError(what: "http request") }
+        var headers: [String: String] = [:]
+        for (k, value) in v["headers"]?.objectValue?.members ?? [] { headers[k] = value.stringValue ?? "" }
+        let body = try v["body"]?.stringValue.map { (b) throws(DecodeError) -> [UInt8] in
+            guard let bytes = Base64Text.decode(b) else { throw DecodeError(what: "http request body") }
+            return bytes
+        }
+        return HTTPCall(id: id, method: method, url: url, headers: headers, body: body, timeoutMs: timeout, idempotencyKey: key)
+    }
+
+    public static func encode(_ d: PendingDial) -> JSONValue {
+        ["flow": .string(d.flow), "vars": .object(d.vars), "from": .string(d.from), "to": .string(d.to),
+         "connection": .string(d.connectionID), "at": .int(Int(d.at))]
+    }
+
+    public static func decodeDial(_ v: JSONValue) throws(DecodeError) -> PendingDial {
+        guard let flow = v["flow"]?.stringValue, let from = v["from"]?.stringValue, let to = v["to"]?.stringValue,
+            let connection = v["connection"]?.stringValue, let at = v["at"]?.intValue
+        else { throw DecodeError(what: "pending dial") }
+        return PendingDial(flow: flow, vars: v["vars"]?.objectValue ?? [:], from: from, to: to, connectionID: connection, at: Int64(at))
+    }
+}

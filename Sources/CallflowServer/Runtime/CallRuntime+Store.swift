@@ -1,0 +1,188 @@
+import CallflowCore
+import EventHTTP
+import Logging
+
+/// Durability: every change of a loop turn goes into one batch, committed in one transaction at
+/// the end of the turn (group commit). Webhook replies, commands and HTTP requests wait for that
+/// commit: Telnyx only hears 200 for what is stored, and nothing is sent that a crash could forget.
+extension CallRuntime {
+    /// Records what an engine output changed: the call's state (or its end), the webhook id seen,
+    /// pending dials.
+    func noteChanges(_ output: EngineOutput) {
+        if let seen = output.seenKey { batch.dedupe.append(seen) }
+        if let call = output.call {
+            if let state = engine.calls[call] {
+                batch.upserts[call] = state
+            } else if let done = engine.finished.last(where: { $0.id == call }) {
+                batch.upserts[call] = nil
+                batch.ended[call] = (done.trace, clock())
+            }
+        }
+        if engine.pendingDials != lastDials {
+            lastDials = engine.pendingDials
+            batch.dials = lastDials
+        }
+        if !batch.isEmpty { scheduleCommit() }
+    }
+
+    /// Whether `eventID` was applied but is not stored yet: its reply (and a duplicate's) must wait.
+    public func awaitsCommit(_ eventID: String) -> Bool { uncommittedEvents.contains(eventID) }
+
+    /// Runs `done(true)` after the next successful commit, `done(false)` if it fails.
+    public func afterNextCommit(_ done: @escaping (Bool) -> Void) {
+        afterCommit.append(done)
+        scheduleCommit()
+    }
+
+    func scheduleCommit() {
+        guard !commitScheduled else { return }
+        commitScheduled = true
+        do { try loop.schedule(afterMilliseconds: 0) { [weak self] in self?.commit() } } catch { commit() }
+    }
+
+    /// One transaction for everything since the last commit, then the replies and the sends.
+    func commit() {
+        commitScheduled = false
+        guard !batch.isEmpty || !afterCommit.isEmpty else { return }
+        let written = batch
+        let replies = afterCommit
+        let commands = pendingOutbox
+        let requests = pendingHTTP
+        let events = uncommittedEvents
+        batch = StoreBatch()
+        afterCommit = []
+        pendingOutbox = []
+        pendingHTTP = []
+        let started = clockMs()
+        let seqs: [Int64]
+        do {
+            seqs = try store.commit(written)
+        } catch {
+            // Keep everything for the next attempt; Telnyx gets 503 and redelivers meanwhile.
+            batch = Self.merge(written, then: batch)
+            pendingOutbox = commands + pendingOutbox
+            pendingHTTP = requests + pendingHTTP
+            if storeHealthy { logger.error("store commit failed; answering 503 until it recovers", metadata: ["reason": "\(error)"]) }
+            storeHealthy = false
+            metrics.increment("callflow_store_errors_total", [])
+            for reply in replies { reply(false) }
+            scheduleRetry()
+            return
+        }
+        metrics.observe("callflow_store_commit_seconds", [], Double(clockMs() - started) / 1000)
+        if !storeHealthy { logger.notice("store recovered") }
+        storeHealthy = true
+        uncommittedEvents.subtract(events)
+        for reply in replies { reply(true) }
+        for (command, seq) in zip(commands, seqs) { send(command, outboxSeq: seq) }
+        for (call, request) in requests { perform(request, call: call) }
+    }
+
+    private func scheduleRetry() {
+        guard !retryScheduled else { return }
+        retryScheduled = true
+        do {
+            try loop.schedule(afterMilliseconds: 500) { [weak self] in
+                self?.retryScheduled = false
+                self?.commit()
+            }
+        } catch {
+            retryScheduled = false
+        }
+    }
+
+    static func merge(_ older: StoreBatch, then newer: StoreBatch) -> StoreBatch {
+        var m = older
+        for (id, s) in newer.upserts { m.upserts[id] = s }
+        for (id, e) in newer.ended {
+            m.ended[id] = e
+            m.upserts[id] = nil
+        }
+        m.dedupe += newer.dedupe
+        m.outbox += newer.outbox
+        m.sent += newer.sent
+        m.timersAdded += newer.timersAdded
+        m.timersRemoved += newer.timersRemoved
+        m.httpAdded += newer.httpAdded
+        m.httpRemoved += newer.httpRemoved
+        if let d = newer.dials { m.dials = d }
+        for (rev, files) in newer.revisions { m.revisions[rev] = files }
+        return m
+    }
+
+    /// Sends one committed command; its outbox row goes when Telnyx answered for good.
+    func send(_ command: CallCommand, outboxSeq: Int64) {
+        telnyx.send(command) { [weak self] _ in
+            self?.batch.sent.append(outboxSeq)
+            self?.scheduleCommit()
+        }
+    }
+
+    func perform(_ request: HTTPCall, call: String) {
+        backend.perform(request) { [weak self] outcome in
+            self?.feed(.httpResult(requestID: request.id, outcome), to: call)
+        }
+    }
+
+    func arm(timer id: String, call: String, afterMs ms: Int) {
+        do {
+            timers[id] = try loop.schedule(afterMilliseconds: max(0, ms)) { [weak self] in
+                self?.timers[id] = nil
+                self?.feed(.timerFired(id: id), to: call)
+            }
+        } catch {
+            logger.error("cannot start timer; continuing at once", metadata: ["call.control_id": "\(call)", "reason": "\(error)"])
+            feed(.timerFired(id: id), to: call)
+        }
+    }
+
+    /// Stores the current flow set's files (so calls on it survive a restart after the files change).
+    public func remember(_ flows: FlowSet) {
+        batch.revisions[flows.revision] = flows.sources
+        scheduleCommit()
+    }
+
+    /// What the store held: live calls continue where they were, unsent commands are sent again
+    /// (same `command_id`, so Telnyx ignores what it already executed), timers and HTTP requests
+    /// resume. Returns a one-line summary for the log.
+    public func restore() throws(StoreError) -> String {
+        let now = clock()
+        let snapshot = try store.load(now: now)
+        var revisions: [FlowSet] = []
+        for rev in Set(snapshot.calls.map(\.flowRevision)) where rev != engine.flows.revision {
+            guard let files = snapshot.revisions[rev] else {
+                logger.error("stored flow revision missing; its calls cannot continue", metadata: ["revision": "\(rev)"])
+                continue
+            }
+            let (set, diagnostics) = FlowSet.load(files: files.map { (name: $0.key, file: "\($0.key).json", bytes: $0.value) }, timeZones: timeZones)
+            guard let set, set.revision == rev else {
+                logger.error("stored flow revision no longer loads; its calls cannot continue",
+                             metadata: ["revision": "\(rev)", "problems": "\(diagnostics.map(\.description).joined(separator: "; "))"])
+                continue
+            }
+            revisions.append(set)
+        }
+        let known = Set(revisions.map(\.revision) + [engine.flows.revision])
+        let calls = snapshot.calls.filter { known.contains($0.flowRevision) }
+        for lost in snapshot.calls where !known.contains(lost.flowRevision) {
+            batch.ended[lost.callControlID] = (lost.trace + [TraceEntry(at: now, step: lost.step, kind: .note, detail: "dropped at restart: flow revision unavailable")], now)
+        }
+        engine.restore(calls: calls, revisions: revisions, dedupe: snapshot.dedupe, dials: snapshot.dials, now: now)
+        lastDials = snapshot.dials
+        for (seq, command) in snapshot.outbox { send(command, outboxSeq: seq) }
+        let nowMs = clockMs()
+        for t in snapshot.timers where engine.calls[t.call] != nil { arm(timer: t.id, call: t.call, afterMs: Int(t.fireAtMs - nowMs)) }
+        for h in snapshot.http where engine.calls[h.call] != nil { perform(h.request, call: h.call) }
+        remember(engine.flows)
+        return "\(calls.count) live calls, \(snapshot.outbox.count) unsent commands, \(snapshot.timers.count) timers, "
+            + "\(snapshot.http.count) HTTP requests, \(snapshot.dedupe.count) remembered webhook ids"
+    }
+
+    /// Forgets expired webhook ids and old traces.
+    func prune() {
+        let now = clock()
+        do { try store.prune(dedupeBefore: now - 3600, tracesBefore: now - Int64(traceRetentionHours) * 3600) } catch {
+            logger.warning("store prune failed", metadata: ["reason": "\(error)"])
+        }
+    }
+}

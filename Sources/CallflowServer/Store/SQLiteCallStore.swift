@@ -1,0 +1,163 @@
+import CallflowCore
+import SQLite
+
+/// The default store: one SQLite file in WAL mode. Writes are group commits (one transaction per
+/// loop turn) on the loop thread; with `synchronous=NORMAL` a commit reaches the OS page cache and
+/// survives a process crash without an fsync (the last commits can be lost on power loss), with
+/// `FULL` every group commit is fsynced.
+public final class SQLiteCallStore: CallStore {
+    private let db: Database
+    static let schemaVersion: Int64 = 1
+
+    public init(path: String, synchronous: String) throws(StoreError) {
+        do {
+            db = try Database(path: path)
+            try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=\(synchronous == "full" ? "FULL" : "NORMAL");")
+            try db.execute("""
+                CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+                CREATE TABLE IF NOT EXISTS calls(id TEXT PRIMARY KEY, state BLOB NOT NULL);
+                CREATE TABLE IF NOT EXISTS outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT, command BLOB NOT NULL);
+                CREATE TABLE IF NOT EXISTS timers(id TEXT PRIMARY KEY, call TEXT NOT NULL, fire_at_ms INTEGER NOT NULL);
+                CREATE TABLE IF NOT EXISTS http(id TEXT PRIMARY KEY, call TEXT NOT NULL, request BLOB NOT NULL);
+                CREATE TABLE IF NOT EXISTS dedupe(key INTEGER PRIMARY KEY, at INTEGER NOT NULL);
+                CREATE TABLE IF NOT EXISTS dials(token TEXT PRIMARY KEY, dial BLOB NOT NULL);
+                CREATE TABLE IF NOT EXISTS revisions(revision TEXT PRIMARY KEY, files BLOB NOT NULL);
+                CREATE TABLE IF NOT EXISTS traces(id TEXT PRIMARY KEY, ended_at INTEGER NOT NULL, trace BLOB NOT NULL);
+                CREATE INDEX IF NOT EXISTS dedupe_at ON dedupe(at);
+                CREATE INDEX IF NOT EXISTS traces_at ON traces(ended_at);
+                """)
+            let version = try db.run("SELECT value FROM meta WHERE key = 'schema'").first?.first?.int
+            if version == nil {
+                try db.run("INSERT INTO meta(key, value) VALUES('schema', ?)", [.int(Self.schemaVersion)])
+            } else if version != Self.schemaVersion {
+                throw SQLiteError(function: "schema check", code: 0,
+                                  message: "\(path) has schema \(version!); this build reads \(Self.schemaVersion)")
+            }
+        } catch {
+            throw .unavailable("\(path): \(error)")
+        }
+    }
+
+    static func bytes(_ v: JSONValue) -> Database.Value { .blob(v.jsonBytes) }
+
+    static func json(_ v: Database.Value?, _ what: String) throws(StoreError) -> JSONValue {
+        guard let b = v?.blob, let j = try? JSONParser.parse(b) else { throw .corrupt("unreadable \(what)") }
+        return j
+    }
+
+    public func load(now: Int64) throws(StoreError) -> StoreSnapshot {
+        var s = StoreSnapshot()
+        do {
+            for row in try db.run("SELECT state FROM calls") {
+                do { s.calls.append(try StateCodec.decodeState(try Self.json(row.first, "call"))) } catch let e as StateCodec.DecodeError {
+                    throw StoreError.corrupt("\(e)")
+                }
+            }
+            for row in try db.run("SELECT seq, command FROM outbox ORDER BY seq") {
+                guard let seq = row[0].int else { throw StoreError.corrupt("outbox row without seq") }
+                do { s.outbox.append((seq, try StateCodec.decodeCommand(try Self.json(row[1], "command")))) } catch let e as StateCodec.DecodeError {
+                    throw StoreError.corrupt("\(e)")
+                }
+            }
+            for row in try db.run("SELECT id, call, fire_at_ms FROM timers") {
+                guard let id = row[0].text, let call = row[1].text, let at = row[2].int else { throw StoreError.corrupt("timer row") }
+                s.timers.append((id, call, at))
+            }
+            for row in try db.run("SELECT call, request FROM http") {
+                guard let call = row[0].text else { throw StoreError.corrupt("http row") }
+                do { s.http.append((call, try StateCodec.decodeHTTP(try Self.json(row[1], "http request")))) } catch let e as StateCodec.DecodeError {
+                    throw StoreError.corrupt("\(e)")
+                }
+            }
+            for row in try db.run("SELECT key, at FROM dedupe") {
+                guard let key = row[0].int, let at = row[1].int else { throw StoreError.corrupt("dedupe row") }
+                s.dedupe.append((UInt64(bitPattern: key), at))
+            }
+            for row in try db.run("SELECT token, dial FROM dials") {
+                guard let token = row[0].text else { throw StoreError.corrupt("dial row") }
+                do { s.dials[token] = try StateCodec.decodeDial(try Self.json(row[1], "dial")) } catch let e as StateCodec.DecodeError {
+                    throw StoreError.corrupt("\(e)")
+                }
+            }
+            for row in try db.run("SELECT revision, files FROM revisions") {
+                guard let rev = row[0].text, case .object(let files) = try Self.json(row[1], "revision") else { throw StoreError.corrupt("revision row") }
+                var decoded: [String: [UInt8]] = [:]
+                for (name, v) in files.members {
+                    guard let b64 = v.stringValue, let bytes = Base64Text.decode(b64) else { throw StoreError.corrupt("revision \(rev)") }
+                    decoded[name] = bytes
+                }
+                s.revisions[rev] = decoded
+            }
+        } catch let e as StoreError {
+            throw e
+        } catch {
+            throw .corrupt("\(db.path): \(error)")
+        }
+        return s
+    }
+
+    public func commit(_ batch: StoreBatch) throws(StoreError) -> [Int64] {
+        var seqs: [Int64] = []
+        do {
+            try db.transaction { () throws(SQLiteError) in
+                for (id, state) in batch.upserts {
+                    try db.run("INSERT OR REPLACE INTO calls(id, state) VALUES(?, ?)", [.text(id), Self.bytes(StateCodec.encode(state))])
+                }
+                for (id, ended) in batch.ended {
+                    try db.run("DELETE FROM calls WHERE id = ?", [.text(id)])
+                    try db.run("INSERT OR REPLACE INTO traces(id, ended_at, trace) VALUES(?, ?, ?)",
+                               [.text(id), .int(ended.at), Self.bytes(.array(ended.trace.map(StateCodec.encode)))])
+                }
+                for e in batch.dedupe {
+                    try db.run("INSERT OR IGNORE INTO dedupe(key, at) VALUES(?, ?)", [.int(Int64(bitPattern: e.key)), .int(e.at)])
+                }
+                for c in batch.outbox {
+                    let row = try db.run("INSERT INTO outbox(command) VALUES(?) RETURNING seq", [Self.bytes(StateCodec.encode(c))])
+                    guard let seq = row.first?.first?.int else {
+                        throw SQLiteError(function: "INSERT outbox", code: 0, message: "no sequence number returned")
+                    }
+                    seqs.append(seq)
+                }
+                for seq in batch.sent { try db.run("DELETE FROM outbox WHERE seq = ?", [.int(seq)]) }
+                for t in batch.timersAdded {
+                    try db.run("INSERT OR REPLACE INTO timers(id, call, fire_at_ms) VALUES(?, ?, ?)", [.text(t.id), .text(t.call), .int(t.fireAtMs)])
+                }
+                for id in batch.timersRemoved { try db.run("DELETE FROM timers WHERE id = ?", [.text(id)]) }
+                for h in batch.httpAdded {
+                    try db.run("INSERT OR REPLACE INTO http(id, call, request) VALUES(?, ?, ?)",
+                               [.text(h.request.id), .text(h.call), Self.bytes(StateCodec.encode(h.request))])
+                }
+                for id in batch.httpRemoved { try db.run("DELETE FROM http WHERE id = ?", [.text(id)]) }
+                if let dials = batch.dials {
+                    try db.run("DELETE FROM dials")
+                    for (token, dial) in dials {
+                        try db.run("INSERT INTO dials(token, dial) VALUES(?, ?)", [.text(token), Self.bytes(StateCodec.encode(dial))])
+                    }
+                }
+                for (rev, files) in batch.revisions {
+                    let object = JSONObject(files.sorted { $0.key < $1.key }.map { (key: $0.key, value: JSONValue.string(Base64Text.encode($0.value))) })
+                    try db.run("INSERT OR IGNORE INTO revisions(revision, files) VALUES(?, ?)", [.text(rev), Self.bytes(.object(object))])
+                }
+            }
+        } catch {
+            throw .writeFailed("\(db.path): \(error)")
+        }
+        return seqs
+    }
+
+    public func finishedTrace(_ call: String) -> [TraceEntry]? {
+        guard let row = try? db.run("SELECT trace FROM traces WHERE id = ?", [.text(call)]).first,
+            let list = (try? Self.json(row.first, "trace"))?.arrayValue
+        else { return nil }
+        return try? list.map { (e) throws(StateCodec.DecodeError) in try StateCodec.decodeTrace(e) }
+    }
+
+    public func prune(dedupeBefore: Int64, tracesBefore: Int64) throws(StoreError) {
+        do {
+            try db.run("DELETE FROM dedupe WHERE at < ?", [.int(dedupeBefore)])
+            try db.run("DELETE FROM traces WHERE ended_at < ?", [.int(tracesBefore)])
+        } catch {
+            throw .writeFailed("\(db.path): \(error)")
+        }
+    }
+}
