@@ -20,6 +20,11 @@ WORKDIR /app
 COPY --from=build /out/callflow /usr/local/bin/callflow
 COPY flows ./flows
 COPY config.example.json ./config.example.json
+COPY docker/config.json ./config.json
+RUN mkdir -p /app/data && chown callflow /app/data
+ENV CALLFLOW_CONFIG=/app/config.json
+# Live calls survive restarts in the SQLite file here: mount a volume to keep it across containers.
+VOLUME /app/data
 USER callflow
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=2s --retries=3 CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1

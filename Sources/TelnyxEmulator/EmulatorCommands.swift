@@ -14,6 +14,9 @@ extension EmulatorModel {
             return (.error(status: 422, code: "90018", title: "Call has already ended",
                            detail: "This call is no longer active and can't receive commands."), [])
         }
+        if let commandID = body["command_id"]?.stringValue, !leg.executedCommands.insert(commandID).inserted {
+            return (.ok(["result": "ok"]), [])  // a repeat: accepted, not executed again
+        }
         if let state = body["client_state"]?.stringValue { leg.clientState = state }
         legs[id] = leg
         let ok = Reply.ok(["result": "ok"])

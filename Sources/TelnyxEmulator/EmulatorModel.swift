@@ -15,6 +15,8 @@ public struct EmulatorModel: Sendable {
         public var bridgedWith: String? = nil
         /// The leg that created this one (transfer/dial target).
         public var parent: String? = nil
+        /// Commands already executed: Telnyx ignores a repeated `command_id` on the same call.
+        public var executedCommands: Set<String> = []
         var gather: PendingGather? = nil
     }
 

@@ -35,10 +35,14 @@ public final class LoopbackTelnyx {
     private let signer: WebhookSigner
     private let clockMs: () -> Int64
     private var options: Options
-    private var inputIndex = 0
+    private var inputIndex: [String: Int] = [:]
+    /// Legs of calls this emulator placed: their callers follow the script.
+    private var callerLegs: Set<String> = []
+    /// Delivery attempts per webhook before giving up (Telnyx retries failed deliveries).
+    public var deliveryAttempts = 1
     private var failedOnce: Set<String> = []
     private var lateCopies = 0
-    private var talking = false
+    private var talking: Set<String> = []
     /// How long a bridged scripted caller talks before hanging up.
     public var talkMs = 30_000
     public var webhookURL: String
@@ -80,6 +84,7 @@ public final class LoopbackTelnyx {
         model.nowMs = clockMs()
         let (leg, emissions) = model.inboundCall(from: from, to: to)
         currentLeg = leg
+        callerLegs.insert(leg)
         emit(emissions)
         return leg
     }
@@ -101,9 +106,9 @@ public final class LoopbackTelnyx {
         emit(model.key(leg, digit))
     }
 
-    /// The caller hangs up.
-    public func hangup() {
-        guard let leg = currentLeg else { return }
+    /// The caller hangs up (the current call, or `leg`).
+    public func hangup(_ leg: String? = nil) {
+        guard let leg = leg ?? currentLeg else { return }
         model.nowMs = clockMs()
         emit(model.callerHangsUp(leg))
     }
@@ -190,18 +195,25 @@ public final class LoopbackTelnyx {
     }
 
     private func needInput(_ leg: String, prompt: String) {
-        guard !options.interactive, leg == currentLeg else { return }
+        guard !options.interactive, leg == currentLeg || callerLegs.contains(leg) else { return }
         let inputs = options.script.inputs
-        let digits = inputIndex < inputs.count ? inputs[inputIndex] : ""
-        inputIndex += 1
+        let index = inputIndex[leg, default: 0]
+        let digits = index < inputs.count ? inputs[index] : ""
+        inputIndex[leg] = index + 1
         record(.note(digits.isEmpty ? "caller says nothing" : "caller presses \(digits)"))
         for (i, d) in digits.enumerated() {
-            later(model.timing.thinkMs + i * model.timing.keyIntervalMs) { [weak self] in self?.key(d) }
+            later(model.timing.thinkMs + i * model.timing.keyIntervalMs) { [weak self] in self?.key(d, on: leg) }
         }
     }
 
-    /// Signs and posts one webhook to the server, as Telnyx does.
-    private func deliver(_ body: JSONValue) {
+    /// A key press on a given leg (many calls at once).
+    public func key(_ digit: Character, on leg: String) {
+        model.nowMs = clockMs()
+        emit(model.key(leg, digit))
+    }
+
+    /// Signs and posts one webhook to the server, as Telnyx does, retrying failed deliveries.
+    private func deliver(_ body: JSONValue, attempt: Int = 1) {
         let bytes = body.jsonBytes
         let timestamp = String(clockMs() / 1000)
         let type = body["data"]?["event_type"]?.stringValue ?? ""
@@ -210,15 +222,25 @@ public final class LoopbackTelnyx {
             ("Content-Type", "application/json"), ("telnyx-timestamp", timestamp),
             ("telnyx-signature-ed25519", signer.signature(timestamp: timestamp, body: bytes)),
         ], body: bytes, timeoutMs: 5000)
-        if type == "call.bridged", leg == currentLeg, !options.interactive, !talking {
+        if type == "call.bridged", attempt == 1, callerLegs.contains(leg) || leg == currentLeg, !options.interactive, !talking.contains(leg) {
             // The caller talks to whoever answered, then hangs up.
-            talking = true
-            later(talkMs) { [weak self] in self?.hangup() }
+            talking.insert(leg)
+            later(talkMs) { [weak self] in self?.hangup(leg) }
         }
         client.send(request) { [weak self] result in
+            guard let self else { return }
+            let delivered: Bool
             switch result {
-            case .success(let response): self?.record(.webhook(type: type, leg: leg, status: response.status))
-            case .failure(let error): self?.record(.note("webhook \(type) not delivered: \(error)"))
+            case .success(let response):
+                delivered = (200..<300).contains(response.status)
+                if delivered || attempt >= self.deliveryAttempts { self.record(.webhook(type: type, leg: leg, status: response.status)) }
+            case .failure(let error):
+                delivered = false
+                if attempt >= self.deliveryAttempts { self.record(.note("webhook \(type) not delivered: \(error)")) }
+            }
+            if !delivered && attempt < self.deliveryAttempts {
+                // Telnyx redelivers (same body, same id) until the server answers 2xx.
+                do { try self.loop.schedule(afterMilliseconds: 100) { [weak self] in self?.deliver(body, attempt: attempt + 1) } } catch {}
             }
         }
     }

@@ -26,6 +26,8 @@ struct Serve: ParsableCommand {
     var insecureSkipVerify = false
 
     func run() throws {
+        closeInheritedDescriptors()
+        resetSignalMask()
         let environment = ProcessInfo.processInfo.environment
         let loaded: CallflowConfig
         do { loaded = try ConfigLoader.load(path: config, environment: environment) } catch {
@@ -73,4 +75,19 @@ struct Check: ParsableCommand {
         print("\(files) flow file\(files == 1 ? "" : "s") checked: \(errors) error\(errors == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s")")
         if errors > 0 || (strict && warnings > 0) { throw ExitCode(1) }
     }
+}
+
+/// Unblocks every signal: a parent (a supervisor, a test runner) can hand down a mask that blocks
+/// SIGTERM/SIGHUP, and then shutdown and reload would never be seen.
+func resetSignalMask() {
+    var none = sigset_t()
+    sigemptyset(&none)
+    sigprocmask(SIG_SETMASK, &none, nil)
+}
+
+/// Closes file descriptors inherited from whatever started this process (a supervisor, a test
+/// runner), so sockets of the parent cannot be held open by the server.
+func closeInheritedDescriptors() {
+    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return }
+    for fd in entries.compactMap({ Int32($0) }) where fd > 2 { close(fd) }
 }

@@ -89,8 +89,8 @@ import Testing
 }
 
 @Suite struct EmulatorModelTests {
-    static func gatherBody(_ extra: JSONObject) -> JSONObject {
-        var b: JSONObject = ["payload": "Press", "voice": "female", "client_state": "Y3M=", "command_id": "c1"]
+    static func gatherBody(_ id: String, _ extra: JSONObject) -> JSONObject {
+        var b: JSONObject = ["payload": "Press", "voice": "female", "client_state": "Y3M=", "command_id": .string(id)]
         for (k, v) in extra.members { b[k] = v }
         return b
     }
@@ -110,10 +110,10 @@ import Testing
         let (leg, _) = m.inboundCall(from: "+1", to: "+2")
         _ = m.command("answer", leg: leg, body: ["command_id": "a"])
         // valid_digits and maximum_digits 1: one valid key ends it.
-        _ = m.command("gather_using_speak", leg: leg, body: Self.gatherBody(["valid_digits": "12", "maximum_digits": 1, "maximum_tries": 1]))
+        _ = m.command("gather_using_speak", leg: leg, body: Self.gatherBody("g1", ["valid_digits": "12", "maximum_digits": 1, "maximum_tries": 1]))
         #expect(Self.events(m.key(leg, "2")) == ["call.dtmf.received", "call.gather.ended valid 2"])
         // An invalid key with tries left replays the prompt instead of ending.
-        _ = m.command("gather_using_speak", leg: leg, body: Self.gatherBody(["valid_digits": "12", "maximum_digits": 1, "maximum_tries": 2,
+        _ = m.command("gather_using_speak", leg: leg, body: Self.gatherBody("g2", ["valid_digits": "12", "maximum_digits": 1, "maximum_tries": 2,
                                                                              "invalid_payload": "Nope."]))
         let first = m.key(leg, "9")
         #expect(first.contains { if case .needInput(_, _, _, let prompt) = $0 { return prompt == "Nope. Press" } else { return false } })
@@ -126,6 +126,17 @@ import Testing
         let emissions = m.command("gather", leg: leg, body: ["minimum_digits": 1, "command_id": "h"]).1
         guard case .gatherTimeout(_, _, let token)? = emissions.last else { Issue.record("no timeout"); return }
         #expect(Self.events(m.timeout(leg, token: token)) == ["call.gather.ended timeout "])
+    }
+
+    @Test func aRepeatedCommandIDIsAcceptedButNotExecutedAgain() {
+        var m = EmulatorModel(script: CallerScript())
+        let (leg, _) = m.inboundCall(from: "+1", to: "+2")
+        let speak: JSONObject = ["payload": "Hi", "voice": "female", "command_id": "cf-x-3-1"]
+        let first = m.command("speak", leg: leg, body: speak)
+        let again = m.command("speak", leg: leg, body: speak)
+        #expect(first.0.status == 200 && again.0.status == 200)
+        #expect(Self.events(first.1) == ["call.speak.started", "call.speak.ended"])
+        #expect(again.1.isEmpty, "Telnyx ignores a repeated command_id on the same call")
     }
 
     @Test func apiErrorsLikeTelnyx() {

@@ -25,7 +25,7 @@ final class TestServer: Sendable {
         return config
     }
 
-    init(config: CallflowConfig, insecure: Bool = false, handleSignals: Bool = false) throws {
+    init(config: CallflowConfig, insecure: Bool = false, handleSignals: Bool = false, store: (any CallStore & Sendable)? = nil) throws {
         var config = config
         config.server.host = "127.0.0.1"
         config.server.port = 0
@@ -35,7 +35,7 @@ final class TestServer: Sendable {
         let frozen = config
         let thread = Thread {
             do {
-                let app = try ServerApp(config: frozen, insecureSkipVerify: insecure, logger: TestServer.quietLogger)
+                let app = try ServerApp(config: frozen, insecureSkipVerify: insecure, logger: TestServer.quietLogger, store: store)
                 if handleSignals { try app.installSignalHandlers() }
                 outcome.withLock { $0 = .success((app.port, app.loop.handle)) }
                 started.signal()

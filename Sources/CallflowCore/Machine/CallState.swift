@@ -26,6 +26,19 @@ public struct CallState: Sendable, Equatable {
     public var childLeg: String? = nil
     public var trace: [TraceEntry] = []
 
+    public init(callControlID: String, flowRevision: String, flow: String, node: String, step: Int, waiting: Waiting,
+                vars: JSONObject, facts: CallFacts, answered: Bool = false) {
+        self.callControlID = callControlID
+        self.flowRevision = flowRevision
+        self.flow = flow
+        self.node = node
+        self.step = step
+        self.waiting = waiting
+        self.vars = vars
+        self.facts = facts
+        self.answered = answered
+    }
+
     public enum Phase: String, Sendable, Equatable {
         /// Running the flow.
         case running
@@ -153,6 +166,16 @@ public struct HTTPCall: Sendable, Equatable {
     public var timeoutMs: Int
     /// Stable for the step: a retried request is recognisable to the backend.
     public var idempotencyKey: String
+
+    public init(id: String, method: String, url: String, headers: [String: String], body: [UInt8]?, timeoutMs: Int, idempotencyKey: String) {
+        self.id = id
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.timeoutMs = timeoutMs
+        self.idempotencyKey = idempotencyKey
+    }
 }
 
 /// What the machine asks the shell to do.

@@ -1,4 +1,5 @@
 import CallflowCore
+import Synchronization
 
 /// Why the store cannot be used. Loud and specific: the server answers 503 (Telnyx redelivers)
 /// rather than drop an event.
@@ -81,8 +82,12 @@ public final class MemoryStore: CallStore, @unchecked Sendable {
     private var dials: [String: PendingDial] = [:]
     private var revisions: [String: [String: [UInt8]]] = [:]
     private var traces: [String: (trace: [TraceEntry], at: Int64)] = [:]
-    /// Makes the next commits fail (tests of store outages).
-    public var failing = false
+    private let failFlag = Mutex(false)
+    /// Makes commits fail (tests of store outages); settable from any thread.
+    public var failing: Bool {
+        get { failFlag.withLock { $0 } }
+        set { failFlag.withLock { $0 = newValue } }
+    }
 
     public init() {}
 

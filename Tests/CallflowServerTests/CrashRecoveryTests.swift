@@ -1,0 +1,248 @@
+import CallflowCore
+import CallflowServer
+import CallflowTestSupport
+import EventHTTP
+import Foundation
+import Synchronization
+import TelnyxEmulator
+import TelnyxEmulatorServer
+import Testing
+import WebhookSignature
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite(.serialized) struct CrashRecoveryTests {
+    static let flow = #"""
+        {"start":"a","nodes":{
+          "a":{"type":"answer","next":"m"},
+          "m":{"type":"menu","prompt":"Press 1.","choices":{"1":"bye"},"on_invalid":"bye","on_no_input":"bye"},
+          "bye":{"type":"say","text":"Goodbye.","next":"end"},
+          "end":{"type":"hangup"}}}
+        """#
+
+    /// The `callflow` executable `swift test` built next to the test bundle.
+    static var binary: String {
+        URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0]).deletingLastPathComponent().appendingPathComponent("callflow").path
+    }
+
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    /// The emulator on its own loop thread: places `calls` calls and runs until all ended.
+    final class EmulatorThread: Sendable {
+        final class Shared: Sendable {
+            let result = Mutex<[LoopbackTelnyx.Record]?>(nil)
+            let endedCount = Mutex(0)
+            let port = Mutex(0)
+            let done = DispatchSemaphore(value: 0)
+            let ready = DispatchSemaphore(value: 0)
+        }
+        let apiPort: Int
+        let publicKey: String
+        let shared = Shared()
+
+        init(calls: Int, serverPort: Int, signerSeed: [UInt8]) throws {
+            let signer = try WebhookSigner(seed: signerSeed)
+            publicKey = signer.publicKeyBase64
+            let shared = self.shared
+            Thread {
+                do {
+                    let loop = try EventLoop()
+                    var options = LoopbackTelnyx.Options()
+                    options.script.inputs = ["1"]
+                    options.timeScale = 0.05
+                    let emulator = try LoopbackTelnyx(loop: loop, client: try HTTPClient(loop: loop), signer: signer,
+                                                      webhookURL: "http://127.0.0.1:\(serverPort)/webhooks/telnyx", options: options,
+                                                      clockMs: ServerApp.wallClockMs)
+                    emulator.deliveryAttempts = 600  // a minute of redeliveries while the server is down
+                    shared.port.withLock { $0 = emulator.apiPort }
+                    shared.ready.signal()
+                    var legs: [String] = []
+                    for i in 0..<calls {
+                        try loop.schedule(afterMilliseconds: i * 12) { legs.append(emulator.placeInboundCall(from: "+1312555\(1000 + i)", to: "+13125550100")) }
+                    }
+                    let deadline = ServerApp.wallClockMs() + 90_000
+                    func watch() {
+                        let ended = legs.filter { emulator.legs[$0]?.ended == true }.count
+                        shared.endedCount.withLock { $0 = ended }
+                        if (legs.count == calls && ended == calls) || ServerApp.wallClockMs() > deadline {
+                            try? loop.schedule(afterMilliseconds: 300) { loop.handle.stop() }
+                        } else {
+                            try? loop.schedule(afterMilliseconds: 50, watch)
+                        }
+                    }
+                    try loop.schedule(afterMilliseconds: 50, watch)
+                    try loop.run()
+                    shared.result.withLock { $0 = emulator.records }
+                } catch {
+                    shared.ready.signal()
+                }
+                shared.done.signal()
+            }.start()
+            shared.ready.wait()
+            apiPort = shared.port.withLock { $0 }
+        }
+
+        var endedCount: Int { shared.endedCount.withLock { $0 } }
+        var records: [LoopbackTelnyx.Record]? { shared.result.withLock { $0 } }
+        func wait(seconds: Double) -> Bool { shared.done.wait(timeout: .now() + seconds) == .success }
+    }
+
+    static func startServer(config: String, env: [String: String], log: URL) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = ["serve", "--config", config]
+        p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+        p.standardOutput = FileHandle.nullDevice
+        if !FileManager.default.fileExists(atPath: log.path) { FileManager.default.createFile(atPath: log.path, contents: nil) }
+        let handle = try FileHandle(forWritingTo: log)
+        handle.seekToEndOfFile()
+        p.standardError = handle
+        try p.run()
+        return p
+    }
+
+    @Test func sigkillAtRandomPointsLosesNoCall() throws {
+        #expect(FileManager.default.isExecutableFile(atPath: Self.binary), "swift test builds the callflow executable next to the tests")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("callflow-crash-\(UUID())")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("flows"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Data(Self.flow.utf8).write(to: dir.appendingPathComponent("flows/t.json"))
+        let port = Self.freePort()
+        let calls = 200
+        let emulator = try EmulatorThread(calls: calls, serverPort: port, signerSeed: Array(repeating: 3, count: 32))
+        let config = dir.appendingPathComponent("config.json")
+        try Data("""
+            {"server":{"host":"127.0.0.1","port":\(port)},"flows":{"dir":"\(dir.path)/flows","default":"t"},
+             "store":{"kind":"sqlite","path":"\(dir.path)/calls.db"},"log":{"level":"info","format":"text"}}
+            """.utf8).write(to: config)
+        let env = ["TELNYX_PUBLIC_KEY": emulator.publicKey, "TELNYX_API_KEY": "KEY_crash",
+                   "TELNYX_API_BASE_URL": "http://127.0.0.1:\(emulator.apiPort)/v2", "PORT": String(port)]
+        let log = dir.appendingPathComponent("server.log")
+        var rng = SplitMix(seed: 20261121)
+        var server = try Self.startServer(config: config.path, env: env, log: log)
+        var kills = 0
+        for _ in 0..<4 {
+            usleep(useconds_t(250_000 + rng.next() % 900_000))
+            kill(server.processIdentifier, SIGKILL)
+            server.waitUntilExit()
+            kills += 1
+            server = try Self.startServer(config: config.path, env: env, log: log)
+        }
+        let finished = emulator.wait(seconds: 120)
+        server.terminate()
+        let stopping = Date()
+        while server.isRunning && Date().timeIntervalSince(stopping) < 15 { usleep(50_000) }
+        #expect(!server.isRunning, "the server did not stop on SIGTERM")
+        if server.isRunning { kill(server.processIdentifier, SIGKILL) }
+        server.waitUntilExit()
+        #expect(server.terminationStatus == 0, "SIGTERM drains and exits 0")
+        #expect(finished, "the emulator did not finish; \(emulator.endedCount) of \(calls) calls ended")
+        let records = try #require(emulator.records)
+        #expect(kills == 4)
+        // Every call reached its ending: each got answer, the menu, goodbye and hang-up executed.
+        var executed: [String: [String]] = [:]
+        var bodies: [String: JSONObject] = [:]
+        var repeats = 0
+        for case .command(let action, let leg, let body, let status) in records {
+            guard let id = body["command_id"]?.stringValue else { continue }
+            if let earlier = bodies[id] {
+                repeats += 1
+                #expect(earlier == body, "command \(id) was sent twice with different bodies")
+                continue
+            }
+            bodies[id] = body
+            if status == 200 { executed[leg, default: []].append(action) }
+        }
+        let legs = Set(records.compactMap { if case .command(_, let leg, _, _) = $0, !leg.isEmpty { return leg } else { return nil } })
+        #expect(legs.count == calls, "calls seen: \(legs.count)")
+        let complete = legs.filter { executed[$0] == ["answer", "gather_using_speak", "speak", "hangup"] }
+        #expect(complete.count == calls, "\(calls - complete.count) calls did not complete; e.g. \(legs.subtracting(complete).prefix(3).map { "\($0): \(executed[$0] ?? [])" })")
+        let serverLog = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        let restores = serverLog.split(separator: "\n").filter { $0.contains("state restored") }
+        #expect(restores.count == 5, "one start and four restarts: \(restores.count)")
+        // The kills must land mid-call: some restart found live calls or unsent commands to resume.
+        let resumed = restores.contains { !$0.contains("restored=0 live calls, 0 unsent commands") }
+        #expect(resumed, "no restart had work to resume: \(restores)")
+        _ = repeats  // re-sent after a crash with the same id: allowed, checked above to be identical
+    }
+
+    static func storeConfig(api: FakeHTTPServer, db: String) throws -> CallflowConfig {
+        var config = try TelnyxSide.config(api: api, flows: ["t": CommandClientTests.sayFlow], defaultFlow: "t")
+        config.store.kind = "sqlite"
+        config.store.path = db
+        return config
+    }
+
+    @Test func aWebhookRedeliveredAfterARestartIsStillADuplicate() throws {
+        let api = try FakeHTTPServer { _, _ in .status(200, #"{"data":{"result":"ok"}}"#) }
+        defer { api.stop() }
+        let db = FileManager.default.temporaryDirectory.appendingPathComponent("callflow-dedupe-\(UUID()).db").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) } }
+        let config = try Self.storeConfig(api: api, db: db)
+        let body = IngressTests.event(id: "evt-once")
+        let first = try TestServer(config: config)
+        #expect(try IngressTests.post(first.port, body, headers: IngressTests.signed(body)).status == 200)
+        api.waitFor(1)
+        first.stop()
+        let second = try TestServer(config: config)
+        defer { second.stop() }
+        #expect(try IngressTests.post(second.port, body, headers: IngressTests.signed(body)).status == 200)
+        usleep(300_000)
+        #expect(api.requests.filter { $0.path.hasSuffix("/answer") }.count == 1, "the redelivery did not start the call again")
+        let metrics = try TestHTTP.request(port: second.port, method: "GET", path: "/metrics").body
+        #expect(metrics.contains(#"callflow_webhooks_total{event_type="call.initiated",outcome="duplicate"} 1"#))
+    }
+
+    @Test func aCorruptDatabaseIsAClearStartupError() throws {
+        let api = try FakeHTTPServer { _, _ in .status(200, "{}") }
+        defer { api.stop() }
+        let db = FileManager.default.temporaryDirectory.appendingPathComponent("callflow-corrupt-\(UUID()).db").path
+        defer { try? FileManager.default.removeItem(atPath: db) }
+        try Data(repeating: 0x42, count: 8192).write(to: URL(fileURLWithPath: db))
+        #expect {
+            _ = try TestServer(config: try Self.storeConfig(api: api, db: db))
+        } throws: { error in
+            "\(error)".contains("store unavailable") && "\(error)".contains(db)
+        }
+        #expect {
+            _ = try TestServer(config: try Self.storeConfig(api: api, db: "/nonexistent-dir/calls.db"))
+        } throws: { error in
+            "\(error)".contains("/nonexistent-dir/calls.db")
+        }
+    }
+
+    @Test func aStoreOutageAnswers503AndRecovers() throws {
+        let api = try FakeHTTPServer { _, _ in .status(200, #"{"data":{"result":"ok"}}"#) }
+        defer { api.stop() }
+        let store = MemoryStore()
+        var config = try TelnyxSide.config(api: api, flows: ["t": CommandClientTests.sayFlow], defaultFlow: "t")
+        config.store.kind = "memory"
+        let server = try TestServer(config: config, store: store)
+        defer { server.stop() }
+        store.failing = true
+        let body = IngressTests.event(id: "evt-outage")
+        #expect(try IngressTests.post(server.port, body, headers: IngressTests.signed(body)).status == 503)
+        #expect(try TestHTTP.request(port: server.port, method: "GET", path: "/readyz").status == 503)
+        // Telnyx redelivers: still 503 while the store is down, and nothing was sent meanwhile.
+        #expect(try IngressTests.post(server.port, body, headers: IngressTests.signed(body)).status == 503)
+        usleep(200_000)
+        #expect(api.requests.isEmpty, "no command leaves before its state is stored")
+        store.failing = false
+        usleep(700_000)  // the runtime retries the commit
+        #expect(try IngressTests.post(server.port, body, headers: IngressTests.signed(body)).status == 200)
+        #expect(api.waitFor(1).filter { $0.path.hasSuffix("/answer") }.count == 1)
+        #expect(try TestHTTP.request(port: server.port, method: "GET", path: "/readyz").status == 200)
+    }
+}

@@ -1,0 +1,70 @@
+import CallflowCore
+import CallflowServer
+import Foundation
+import Testing
+
+@Suite struct SQLiteStoreTests {
+    static func tempDB() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("callflow-store-\(UUID()).db").path
+    }
+
+    static func state(_ id: String, step: Int) -> CallState {
+        var s = CallState(callControlID: id, flowRevision: "rev1", flow: "main", node: "menu", step: step, waiting: .gatherEnded,
+                          vars: ["account": "1234", "crm": ["tier": "gold"]],
+                          facts: CallFacts(from: "+13125550101", to: "+13125550100", direction: "inbound", connectionID: "conn"))
+        s.sensitiveVars = ["account"]
+        s.trace = [TraceEntry(at: 10, step: step, kind: .node, detail: "main/menu", edge: "next")]
+        return s
+    }
+
+    @Test func batchesCommitAtomicallyAndLoadBack() throws {
+        let path = Self.tempDB()
+        defer { for s in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + s) } }
+        let store = try SQLiteCallStore(path: path, synchronous: "normal")
+        var batch = StoreBatch()
+        batch.upserts["v3:a"] = Self.state("v3:a", step: 3)
+        batch.upserts["v3:b"] = Self.state("v3:b", step: 5)
+        batch.dedupe = [(42, 100), (UInt64.max, 101)]
+        let speak = CallCommand(callControlID: "v3:a", action: "speak", body: ["payload": "Hi", "voice": "female", "command_id": "cf-a-3-1"])
+        batch.outbox = [speak, CallCommand(callControlID: "v3:b", action: "answer", body: ["command_id": "cf-b-5-1"])]
+        batch.timersAdded = [("v3:a#3", "v3:a", 5000)]
+        batch.httpAdded = [("v3:b", HTTPCall(id: "v3:b#5", method: "GET", url: "https://x", headers: [:], body: nil, timeoutMs: 100, idempotencyKey: "k"))]
+        batch.dials = ["tok": PendingDial(flow: "reminder", vars: [:], from: "+1", to: "+2", connectionID: "c", at: 5)]
+        batch.revisions = ["rev1": ["main": Array("{}".utf8)]]
+        let seqs = try store.commit(batch)
+        #expect(seqs.count == 2 && seqs[0] < seqs[1])
+
+        var next = StoreBatch()
+        next.ended["v3:b"] = ([TraceEntry(at: 20, step: 6, kind: .note, detail: "ended: hangup")], 20)
+        next.sent = [seqs[1]]
+        next.httpRemoved = ["v3:b#5"]
+        _ = try store.commit(next)
+
+        let reopened = try SQLiteCallStore(path: path, synchronous: "full")
+        let snapshot = try reopened.load(now: 200)
+        #expect(snapshot.calls == [Self.state("v3:a", step: 3)])
+        #expect(snapshot.outbox.map(\.seq) == [seqs[0]])
+        #expect(snapshot.outbox.first?.command == speak)
+        #expect(snapshot.timers.map(\.id) == ["v3:a#3"])
+        #expect(snapshot.http.isEmpty)
+        #expect(Set(snapshot.dedupe.map(\.key)) == [42, UInt64.max])
+        #expect(snapshot.dials["tok"]?.flow == "reminder")
+        #expect(snapshot.revisions["rev1"]?["main"] == Array("{}".utf8))
+        #expect(reopened.finishedTrace("v3:b")?.first?.detail == "ended: hangup")
+        try reopened.prune(dedupeBefore: 101, tracesBefore: 21)
+        let pruned = try reopened.load(now: 200)
+        #expect(pruned.dedupe.map(\.key) == [UInt64.max])
+        #expect(reopened.finishedTrace("v3:b") == nil)
+    }
+
+    @Test func unreadableFilesAreClearErrors() throws {
+        let path = Self.tempDB()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Data("this is not a database, not even close; it is just some text padded out to be long".utf8).write(to: URL(fileURLWithPath: path))
+        #expect {
+            _ = try SQLiteCallStore(path: path, synchronous: "normal")
+        } throws: { error in
+            "\(error)".hasPrefix("store unavailable: \(path)")
+        }
+    }
+}
