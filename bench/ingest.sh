@@ -48,8 +48,10 @@ taskset -c 1 "$WORK/ingest_ref" 18998 "$PUB" & sleep 0.5
 run reference 18998
 kill %1
 taskset -c 0 "$BIN" bench-commands --sink-only 18999 >/dev/null & sleep 0.3
+# The default durable store: SQLite (WAL, synchronous=normal) in a fresh file.
+sed "s|\"path\": \"callflow.db\"|\"path\": \"$WORK/calls.db\"|" bench/ingest-config.json > "$WORK/config.json"
 TELNYX_PUBLIC_KEY="$PUB" TELNYX_API_KEY=bench TELNYX_API_BASE_URL=http://127.0.0.1:18999/v2 PORT=18997 \
-  taskset -c 1 "$BIN" serve --config bench/ingest-config.json 2>"$WORK/serve.log" & sleep 1
+  taskset -c 1 "$BIN" serve --config "$WORK/config.json" 2>"$WORK/serve.log" & sleep 1
 run callflow 18997
 python3 -c "print('ratio callflow/reference: %.2f (target >= 0.85)' % (float(open('$WORK/callflow.rps').read()) / float(open('$WORK/reference.rps').read())))"
 curl -s http://127.0.0.1:18997/metrics | grep -E '^callflow_(active_calls|outbox_depth) |^callflow_webhooks_total' | head -5 || true

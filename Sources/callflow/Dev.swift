@@ -67,6 +67,7 @@ struct Dev: ParsableCommand {
         config.telnyx.apiBaseURL = emulator.apiBaseURL
         config.flows.dir = flows
         config.flows.defaultFlow = flow ?? "main"
+        config.store.kind = "memory"  // a dev session is throwaway: no database left behind
         let app: ServerApp
         do { app = try ServerApp(config: config, insecureSkipVerify: false, logger: logger, loop: loop) } catch {
             FileHandle.standardError.write(Data("callflow dev: \(error)\n".utf8))
