@@ -25,7 +25,8 @@ public final class Metrics {
         }
     }
 
-    public static let latencyBuckets = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+    public static let latencyBuckets = [0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                        0.5, 1, 2.5, 5, 10]
 
     private var families: [String: Family] = [:]
     private var histograms: [String: (help: String, labelNames: [String], series: [[String]: HistogramSeries])] = [:]
@@ -42,6 +43,8 @@ public final class Metrics {
         histogram("callflow_command_duration_seconds", "Time from a command's first attempt to its final answer.", ["action", "result"])
         counter("callflow_store_errors_total", "Store commits that failed (webhooks answered 503 meanwhile).", [])
         histogram("callflow_store_commit_seconds", "Time of one group commit of the store.", [])
+        histogram("callflow_webhook_to_command_seconds",
+                  "From a webhook's arrival to the commands it caused being handed to the Telnyx client (after their commit).", [])
         histogram("callflow_webhook_handling_seconds", "Time to verify, decode and apply one webhook (until commands are queued).", [])
     }
 

@@ -1,4 +1,5 @@
 import CallflowCore
+import Dispatch
 import EventHTTP
 import Logging
 
@@ -74,7 +75,13 @@ extension CallRuntime {
         storeHealthy = true
         uncommittedEvents.subtract(events)
         for reply in replies { reply(true) }
-        for (command, seq) in zip(commands, seqs) { send(command, outboxSeq: seq) }
+        let sentNs = DispatchTime.now().uptimeNanoseconds
+        for (pending, seq) in zip(commands, seqs) {
+            send(pending.command, outboxSeq: seq)
+            if let received = pending.receivedNs {
+                metrics.observe("callflow_webhook_to_command_seconds", [], Double(sentNs - received) / 1e9)
+            }
+        }
         for (call, request) in requests { perform(request, call: call) }
     }
 

@@ -1,4 +1,5 @@
 import CallflowCore
+import Dispatch
 import EventHTTP
 import Foundation
 import Logging
@@ -26,7 +27,9 @@ public final class CallRuntime {
     var commitScheduled = false
     var retryScheduled = false
     var afterCommit: [(Bool) -> Void] = []
-    var pendingOutbox: [CallCommand] = []
+    var pendingOutbox: [(command: CallCommand, receivedNs: UInt64?)] = []
+    /// When the webhook being applied arrived (monotonic), for the webhook→command latency.
+    var currentReceivedNs: UInt64?
     var pendingHTTP: [(call: String, request: HTTPCall)] = []
     var uncommittedEvents: Set<String> = []
     var lastDials: [String: PendingDial] = [:]
@@ -68,9 +71,13 @@ public final class CallRuntime {
         let owner = event.call.map { engine.calls[$0.callControlID] != nil ? $0.callControlID
             : StepTag(clientState: $0.clientState)?.parent ?? $0.callControlID }
         let masked = owner.map { maskIfSensitive(event, call: $0) } ?? event.payload
+        currentReceivedNs = DispatchTime.now().uptimeNanoseconds
         let output = engine.receive(event, now: clock())
         currentEventType = event.eventType
-        defer { currentEventType = nil }
+        defer {
+            currentEventType = nil
+            currentReceivedNs = nil
+        }
         if let owner, output.disposition != .duplicate {
             record(owner, ["webhook": .object(["event_type": .string(event.eventType), "id": .string(event.id), "payload": .object(masked)])])
         }
@@ -252,7 +259,7 @@ public final class CallRuntime {
             case .command(let command):
                 // Sent only after the batch that holds it is committed (the outbox).
                 batch.outbox.append(command)
-                pendingOutbox.append(command)
+                pendingOutbox.append((command, currentReceivedNs))
                 scheduleCommit()
             case .http(let request):
                 batch.httpAdded.append((item.call, request))

@@ -1,5 +1,7 @@
 import CallflowCore
+import Foundation
 import SQLite
+import Synchronization
 
 /// The default store: one SQLite file in WAL mode. Writes are group commits (one transaction per
 /// loop turn) on the loop thread; with `synchronous=NORMAL` a commit reaches the OS page cache and
@@ -7,12 +9,16 @@ import SQLite
 /// `FULL` every group commit is fsynced.
 public final class SQLiteCallStore: CallStore {
     private let db: Database
+    private let checkpointer: Checkpointer
     static let schemaVersion: Int64 = 1
 
     public init(path: String, synchronous: String) throws(StoreError) {
+        checkpointer = Checkpointer(path: path)
         do {
             db = try Database(path: path)
-            try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=\(synchronous == "full" ? "FULL" : "NORMAL");")
+            // Checkpoints (which fsync the database file) run on the checkpointer's thread, not in
+            // a commit on the loop thread.
+            try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=\(synchronous == "full" ? "FULL" : "NORMAL"); PRAGMA wal_autocheckpoint=0;")
             try db.execute("""
                 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
                 CREATE TABLE IF NOT EXISTS calls(id TEXT PRIMARY KEY, state BLOB NOT NULL);
@@ -36,7 +42,10 @@ public final class SQLiteCallStore: CallStore {
         } catch {
             throw .unavailable("\(path): \(error)")
         }
+        checkpointer.start()
     }
+
+    deinit { checkpointer.stop() }
 
     static func bytes(_ v: JSONValue) -> Database.Value { .blob(v.jsonBytes) }
 
@@ -159,5 +168,36 @@ public final class SQLiteCallStore: CallStore {
         } catch {
             throw .writeFailed("\(db.path): \(error)")
         }
+    }
+}
+
+/// Copies the WAL back into the database file every half second from its own thread and
+/// connection. PASSIVE checkpoints never block the writer, so the fsync they need stays off the
+/// loop thread.
+final class Checkpointer: Sendable {
+    let path: String
+    private let stopped = Mutex(false)
+    private let finished = DispatchSemaphore(value: 0)
+    private let started = Mutex(false)
+
+    init(path: String) { self.path = path }
+
+    func start() {
+        started.withLock { $0 = true }
+        let path = self.path
+        Thread { [self] in
+            defer { finished.signal() }
+            guard let db = try? Database(path: path) else { return }
+            while !stopped.withLock({ $0 }) {
+                usleep(500_000)
+                _ = try? db.run("PRAGMA wal_checkpoint(PASSIVE)")
+            }
+        }.start()
+    }
+
+    func stop() {
+        guard started.withLock({ $0 }) else { return }
+        stopped.withLock { $0 = true }
+        finished.wait()
     }
 }

@@ -1,0 +1,76 @@
+import ArgumentParser
+import CallflowCore
+import CallflowServer
+import EventHTTP
+import Foundation
+import TelnyxEmulator
+import TelnyxEmulatorServer
+import WebhookSignature
+
+/// `bench/calls.sh`: the Telnyx emulator as a separate process, placing calls through the real
+/// server at a fixed rate so that about `--rate` webhooks a second reach it.
+struct BenchCalls: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-calls", abstract: "Benchmark: drive scripted calls through a running server at a fixed webhook rate (see bench/calls.sh).")
+
+    @Option(help: "Port of the server under test.") var serverPort: Int
+    @Option(help: "Target webhooks per second.") var rate = 1000
+    @Option(help: "Seconds to keep placing calls.") var duration = 20
+    @Option(help: "Webhooks one scripted call sends the server (main flow, 2 then an account number, transfer; measured: 8).") var webhooksPerCall = 8
+    @Option(help: "File to write the public key and the emulated API port to, once ready.") var readyFile: String
+
+    func run() throws {
+        let loop = try EventLoop()
+        let signer = try WebhookSigner.random()
+        var options = LoopbackTelnyx.Options()
+        options.script.inputs = ["2", "1234#"]
+        options.timeScale = 0.2
+        let emulator = try LoopbackTelnyx(loop: loop, client: try HTTPClient(loop: loop), signer: signer,
+                                          webhookURL: "http://127.0.0.1:\(serverPort)/webhooks/telnyx", options: options,
+                                          clockMs: ServerApp.wallClockMs)
+        emulator.deliveryAttempts = 5
+        try "\(signer.publicKeyBase64)\n\(emulator.apiPort)\n".write(toFile: readyFile, atomically: true, encoding: .utf8)
+        let probe = try HTTPClient(loop: loop)
+        var legs: [String] = []
+        var started: Int64 = 0
+        let callsPerSecond = max(1, Double(rate) / Double(webhooksPerCall))
+        let total = Int(callsPerSecond * Double(duration))
+        func place(_ i: Int) {
+            legs.append(emulator.placeInboundCall(from: "+1312555\(String(format: "%04d", i % 10000))", to: "+13125550100"))
+            guard i + 1 < total else { return waitForEnd() }
+            let due = started + Int64(Double(i + 1) * 1000 / callsPerSecond)
+            try? loop.schedule(afterMilliseconds: max(0, Int(due - ServerApp.wallClockMs()))) { place(i + 1) }
+        }
+        var deadline: Int64 = 0
+        func waitForEnd() {
+            if deadline == 0 { deadline = ServerApp.wallClockMs() + 60_000 }
+            let ended = legs.filter { emulator.legs[$0]?.ended == true }.count
+            if ended == legs.count || ServerApp.wallClockMs() > deadline {
+                let seconds = Double(ServerApp.wallClockMs() - started) / 1000
+                let webhooks = emulator.records.filter { if case .webhook = $0 { return true } else { return false } }.count
+                let failed = emulator.records.filter { if case .webhook(_, _, let s) = $0 { return s != 200 } else { return false } }.count
+                print("calls_placed: \(legs.count)")
+                print("calls_completed: \(ended)")
+                print(String(format: "elapsed_seconds: %.1f", seconds))
+                print(String(format: "calls_per_second: %.1f", Double(ended) / seconds))
+                print(String(format: "webhooks_per_second_while_placing: %.0f", Double(webhooks) / seconds))
+                print("webhooks_not_200: \(failed)")
+                loop.handle.stop()
+            } else {
+                try? loop.schedule(afterMilliseconds: 200, waitForEnd)
+            }
+        }
+        func waitForServer() {
+            probe.send(ClientRequest(method: "GET", url: "http://127.0.0.1:\(serverPort)/healthz", timeoutMs: 500)) { result in
+                if case .success(let r) = result, r.status == 200 {
+                    started = ServerApp.wallClockMs()
+                    place(0)
+                } else {
+                    try? loop.schedule(afterMilliseconds: 100, waitForServer)
+                }
+            }
+        }
+        waitForServer()
+        try loop.run()
+    }
+}
