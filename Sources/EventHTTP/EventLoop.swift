@@ -41,7 +41,19 @@ public final class EventLoop {
 
     public init() throws(EventLoopError) {
         guard threadingEnabled == 0 else { throw .libevent(function: "evthread_use_pthreads", code: threadingEnabled) }
-        guard let base = event_base_new() else { throw .libevent(function: "event_base_new", code: -1) }
+        // Two priorities: 0 for urgent tasks (the store's commit), 1 (the default) for all I/O. After
+        // every `urgentEvery` priority-1 callbacks libevent looks for pending priority-0 work, so an
+        // urgent task runs within a few callbacks instead of at the end of a long iteration.
+        guard let config = event_config_new() else { throw .libevent(function: "event_config_new", code: -1) }
+        defer { event_config_free(config) }
+        let rc = event_config_set_max_dispatch_interval(config, nil, EventLoop.urgentEvery, 1)
+        guard rc == 0 else { throw .libevent(function: "event_config_set_max_dispatch_interval", code: rc) }
+        guard let base = event_base_new_with_config(config) else { throw .libevent(function: "event_base_new_with_config", code: -1) }
+        let prio = event_base_priority_init(base, 2)
+        guard prio == 0 else {
+            event_base_free(base)
+            throw .libevent(function: "event_base_priority_init", code: prio)
+        }
         self.base = base
         self.owner = pthread_self()
         self.shared = LoopHandle.Shared(base)
@@ -138,6 +150,25 @@ public final class EventLoop {
         return id
     }
 
+    /// A task run at high priority whenever `trigger()` is called (once per trigger burst): after
+    /// the callback that triggered it, before other I/O.
+    public func urgentTask(_ action: @escaping () -> Void) throws(EventLoopError) -> UrgentTask {
+        assertOnLoop()
+        let task = UrgentTask(action: action)
+        let arg = Unmanaged.passUnretained(task).toOpaque()
+        guard let event = event_new(base, -1, 0, { _, _, arg in
+            guard let arg else { return }
+            Unmanaged<UrgentTask>.fromOpaque(arg).takeUnretainedValue().run()
+        }, arg) else { throw .libevent(function: "event_new(urgent)", code: -1) }
+        let rc = event_priority_set(event, 0)
+        guard rc == 0 else {
+            event_free(event)
+            throw .libevent(function: "event_priority_set", code: rc)
+        }
+        task.event = event
+        return task
+    }
+
     /// Cancels a pending timer; a no-op if it already fired.
     public func cancelTimer(_ id: Int) {
         assertOnLoop()
@@ -150,6 +181,9 @@ public final class EventLoop {
     }
 
     public var pendingTimerCount: Int { timers.count }
+
+    /// I/O callbacks between checks for urgent tasks (latency bound vs. batching).
+    public static let urgentEvery: Int32 = 16
 }
 
 private final class TimerContext {
@@ -188,4 +222,26 @@ public struct LoopHandle: Sendable {
     let shared: Shared
 
     public func stop() { shared.stop() }
+}
+
+/// See `EventLoop.urgentTask`. Owned by the caller; freeing it cancels a pending run.
+public final class UrgentTask {
+    fileprivate var event: OpaquePointer?
+    private let action: () -> Void
+    private var pending = false
+
+    fileprivate init(action: @escaping () -> Void) { self.action = action }
+
+    deinit { if let event { event_free(event) } }
+
+    public func trigger() {
+        guard !pending, let event else { return }
+        pending = true
+        event_active(event, Int32(EV_TIMEOUT), 0)
+    }
+
+    fileprivate func run() {
+        pending = false
+        action()
+    }
 }

@@ -42,7 +42,9 @@ import Testing
 
         let reopened = try SQLiteCallStore(path: path, synchronous: "full")
         let snapshot = try reopened.load(now: 200)
-        #expect(snapshot.calls == [Self.state("v3:a", step: 3)])
+        var expected = Self.state("v3:a", step: 3)
+        expected.trace = []  // live calls are stored without their trace; it is stored when they end
+        #expect(snapshot.calls == [expected])
         #expect(snapshot.outbox.map(\.seq) == [seqs[0]])
         #expect(snapshot.outbox.first?.command == speak)
         #expect(snapshot.timers.map(\.id) == ["v3:a#3"])

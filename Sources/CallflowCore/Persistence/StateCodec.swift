@@ -12,15 +12,18 @@ public enum StateCodec {
 
     // MARK: call state
 
-    public static func encode(_ s: CallState) -> JSONValue {
+    /// `withTrace: false` stores a live call without its trace: the decisions are what a restart
+    /// needs, and re-encoding a growing trace on every commit dominated the commit's cost. The
+    /// full trace is stored when the call ends.
+    public static func encode(_ s: CallState, withTrace: Bool = true) -> JSONValue {
         var o: JSONObject = [
             "v": .int(version), "id": .string(s.callControlID), "rev": .string(s.flowRevision), "flow": .string(s.flow),
             "node": .string(s.node), "step": .int(s.step), "seq": .int(s.commandSeq), "attempt": .int(s.attempt),
             "waiting": encode(s.waiting), "phase": .string(s.phase.rawValue), "vars": .object(s.vars),
             "from": .string(s.facts.from), "to": .string(s.facts.to), "direction": .string(s.facts.direction),
             "answered": .bool(s.answered), "greeting_ended": .bool(s.greetingEnded),
-            "trace": .array(s.trace.map(encode)),
         ]
+        if withTrace { o["trace"] = .array(s.trace.map(encode)) }
         if let f = s.lastFailure { o["failure"] = .string(f.rawValue) }
         if !s.sensitiveVars.isEmpty { o["sensitive"] = .array(s.sensitiveVars.sorted().map(JSONValue.string)) }
         if let c = s.facts.connectionID { o["connection"] = .string(c) }

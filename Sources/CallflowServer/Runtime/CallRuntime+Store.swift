@@ -35,10 +35,18 @@ extension CallRuntime {
         scheduleCommit()
     }
 
+    /// Commits at high priority: libevent runs it after at most `EventLoop.urgentEvery` callbacks,
+    /// so a webhook's reply and commands wait for a few callbacks at most, and under load those
+    /// few callbacks' changes share one group commit.
     func scheduleCommit() {
         guard !commitScheduled else { return }
         commitScheduled = true
-        do { try loop.schedule(afterMilliseconds: 0) { [weak self] in self?.commit() } } catch { commit() }
+        if commitTask == nil { commitTask = try? loop.urgentTask { [weak self] in self?.commit() } }
+        if let commitTask {
+            commitTask.trigger()
+        } else {
+            do { try loop.schedule(afterMilliseconds: 0) { [weak self] in self?.commit() } } catch { commit() }
+        }
     }
 
     /// One transaction for everything since the last commit, then the replies and the sends.
@@ -117,11 +125,27 @@ extension CallRuntime {
         return m
     }
 
-    /// Sends one committed command; its outbox row goes when Telnyx answered for good.
+    /// Sends one committed command; its outbox row goes when Telnyx answered for good. Nothing
+    /// waits on that, so the removal rides on the next commit (or a lazy one 20 ms later).
     func send(_ command: CallCommand, outboxSeq: Int64) {
         telnyx.send(command) { [weak self] _ in
             self?.batch.sent.append(outboxSeq)
-            self?.scheduleCommit()
+            self?.scheduleLazyCommit()
+        }
+    }
+
+    func scheduleLazyCommit() {
+        guard !commitScheduled, !lazyCommitScheduled else { return }
+        lazyCommitScheduled = true
+        do {
+            try loop.schedule(afterMilliseconds: 20) { [weak self] in
+                guard let self else { return }
+                self.lazyCommitScheduled = false
+                if !self.commitScheduled { self.commit() }
+            }
+        } catch {
+            lazyCommitScheduled = false
+            scheduleCommit()
         }
     }
 
@@ -174,7 +198,12 @@ extension CallRuntime {
         for lost in snapshot.calls where !known.contains(lost.flowRevision) {
             batch.ended[lost.callControlID] = (lost.trace + [TraceEntry(at: now, step: lost.step, kind: .note, detail: "dropped at restart: flow revision unavailable")], now)
         }
-        engine.restore(calls: calls, revisions: revisions, dedupe: snapshot.dedupe, dials: snapshot.dials, now: now)
+        let resumed = calls.map { call -> CallState in
+            var c = call
+            c.trace.append(TraceEntry(at: now, step: c.step, kind: .note, detail: "resumed after a restart"))
+            return c
+        }
+        engine.restore(calls: resumed, revisions: revisions, dedupe: snapshot.dedupe, dials: snapshot.dials, now: now)
         lastDials = snapshot.dials
         for (seq, command) in snapshot.outbox { send(command, outboxSeq: seq) }
         let nowMs = clockMs()

@@ -25,6 +25,8 @@ public final class CallRuntime {
     let store: any CallStore
     var batch = StoreBatch()
     var commitScheduled = false
+    var commitTask: UrgentTask?
+    var lazyCommitScheduled = false
     var retryScheduled = false
     var afterCommit: [(Bool) -> Void] = []
     var pendingOutbox: [(command: CallCommand, receivedNs: UInt64?)] = []

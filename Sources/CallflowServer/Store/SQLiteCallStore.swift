@@ -110,7 +110,7 @@ public final class SQLiteCallStore: CallStore {
         do {
             try db.transaction { () throws(SQLiteError) in
                 for (id, state) in batch.upserts {
-                    try db.run("INSERT OR REPLACE INTO calls(id, state) VALUES(?, ?)", [.text(id), Self.bytes(StateCodec.encode(state))])
+                    try db.run("INSERT OR REPLACE INTO calls(id, state) VALUES(?, ?)", [.text(id), Self.bytes(StateCodec.encode(state, withTrace: false))])
                 }
                 for (id, ended) in batch.ended {
                     try db.run("DELETE FROM calls WHERE id = ?", [.text(id)])
