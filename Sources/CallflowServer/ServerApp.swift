@@ -225,7 +225,6 @@ public final class ServerApp: ControlBackend {
         }
         let previous = runtime.engine.flows.revision
         runtime.reload(flows)
-        runtime.remember(flows)
         logger.notice("flows reloaded", metadata: ["revision": "\(flows.revision)", "previous": "\(previous)",
                                                    "flows": "\(flows.flows.keys.sorted().joined(separator: ","))"])
         return .success(flows.revision)

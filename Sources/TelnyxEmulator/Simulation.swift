@@ -54,7 +54,6 @@ public struct Simulation {
     var commands: [CallCommand] = []
     var spoken: [String] = []
     var visits: [Visit] = []
-    var traceSeen = 0
     var lastVars: JSONObject = [:]
     var inputIndex = 0
     var cancelledTimers: Set<String> = []
@@ -190,7 +189,7 @@ public struct Simulation {
 
     mutating func handle(_ output: EngineOutput) {
         // Nodes entered in this step come before the commands they issued.
-        recordVisits()
+        recordVisits(output)
         for item in output.effects {
             switch item.effect {
             case .command(let c):
@@ -245,28 +244,20 @@ public struct Simulation {
         }
     }
 
-    /// New node entries from the call's trace (live, or kept after it ended).
-    mutating func recordVisits() {
+    /// The nodes this output entered (the engine reports them) and the call's variables.
+    mutating func recordVisits(_ output: EngineOutput) {
         let state = engine.calls[call]
-        let done = state == nil ? engine.finished.last(where: { $0.id == call }) : nil
-        if let vars = state?.vars ?? done?.vars { lastVars = vars }
-        let trace = state?.trace ?? done?.trace ?? []
-        guard trace.count > traceSeen else { return }
-        for entry in trace[traceSeen...] where entry.kind == .node {
-            let parts = entry.detail.split(separator: "/", maxSplits: 1).map(String.init)
-            guard parts.count == 2 else { continue }
-            let previous = visits.last.map { "\($0.flow)/\($0.node)" }
-            visits.append(Visit(flow: parts[0], node: parts[1], edge: entry.edge, from: previous))
-            let type = flows[parts[0]]?.nodes[parts[1]]?.kind.typeName ?? "?"
-            line("node", "▸ \(entry.detail) (\(type))\(entry.edge.map { " via \($0)" } ?? "")")
-            if let target = scenario.caller.hangupAfterNode, !hangupScheduled,
-                target == entry.detail || target == parts[1]
-            {
+        if let vars = state?.vars ?? (state == nil ? engine.finished.last(where: { $0.id == call })?.vars : nil) { lastVars = vars }
+        for visit in output.visits where output.call == call {
+            let detail = "\(visit.flow)/\(visit.node)"
+            visits.append(Visit(flow: visit.flow, node: visit.node, edge: visit.edge, from: visit.from.map { "\($0.flow)/\($0.node)" }))
+            let type = flows[visit.flow]?.nodes[visit.node]?.kind.typeName ?? "?"
+            line("node", "▸ \(detail) (\(type))\(visit.edge.map { " via \($0)" } ?? "")")
+            if let target = scenario.caller.hangupAfterNode, !hangupScheduled, target == detail || target == visit.node {
                 hangupScheduled = true
                 schedule(300, .callerHangup(leg: call))
             }
         }
-        traceSeen = trace.count
     }
 
     // MARK: presentation

@@ -101,9 +101,7 @@ public final class LoopbackTelnyx {
 
     /// The person at the keyboard pressed a key.
     public func key(_ digit: Character) {
-        guard let leg = currentLeg else { return }
-        model.nowMs = clockMs()
-        emit(model.key(leg, digit))
+        if let leg = currentLeg { key(digit, on: leg) }
     }
 
     /// The caller hangs up (the current call, or `leg`).

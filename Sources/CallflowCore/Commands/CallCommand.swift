@@ -16,6 +16,16 @@ public struct CallCommand: Sendable, Equatable, CustomStringConvertible {
 
     public var commandID: String? { body["command_id"]?.stringValue }
 
+    /// The call step a Callflow `command_id` (`cf-<call hash>-<step>-<seq>`, see `Run.commandID`)
+    /// belongs to; `nil` for any other id.
+    public static func step(ofCommandID id: String) -> Int? {
+        let parts = id.split(separator: "-")
+        guard parts.count == 4, parts[0] == "cf" else { return nil }
+        return Int(parts[2])
+    }
+
+    public var step: Int? { commandID.flatMap(Self.step(ofCommandID:)) }
+
     /// Path under the API base URL.
     public var path: String {
         action == "dial" ? "/calls" : "/calls/\(PathEscape.segment(callControlID))/actions/\(action)"

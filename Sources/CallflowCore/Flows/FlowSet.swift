@@ -25,18 +25,17 @@ public struct FlowSet: Sendable, Equatable {
         var flows: [String: Flow] = [:]
         var fileOf: [String: String] = [:]
         var hash = FNV1a()
-        var failed = false
         for entry in files.sorted(by: { $0.name < $1.name }) {
             hash.add(entry.name)
             hash.add(entry.bytes)
             let (flow, found) = FlowParser.parse(entry.bytes, file: entry.file, name: entry.name, timeZones: timeZones)
             diagnostics += found
             fileOf[entry.name] = entry.file
-            if let flow { flows[entry.name] = flow } else { failed = true }
-            if found.contains(where: { $0.severity == .error }) { failed = true }
+            // A parse that yields no flow has always reported an error.
+            if let flow { flows[entry.name] = flow }
         }
         diagnostics += FlowChecker.check(flows: flows, files: fileOf)
-        if failed || diagnostics.contains(where: { $0.severity == .error }) { return (nil, diagnostics) }
+        if diagnostics.contains(where: { $0.severity == .error }) { return (nil, diagnostics) }
         // 15 hex digits (60 bits): fits Swift's inline small string, so no allocation per live call.
         var set = FlowSet(flows: flows, revision: String(hash.hex.prefix(15)))
         for entry in files { set.sources[entry.name] = entry.bytes }

@@ -24,13 +24,6 @@ extension Run {
         }
     }
 
-    /// The step a Callflow `command_id` belongs to (`cf-<hash>-<step>-<seq>`).
-    static func step(ofCommandID id: String) -> Int? {
-        let parts = id.split(separator: "-")
-        guard parts.count == 4, parts[0] == "cf" else { return nil }
-        return Int(parts[2])
-    }
-
     mutating func commandFailed(commandID: String, action: String, detail: String, gone: Bool) -> Disposition {
         if gone {
             // 90018: the call already ended. Its call.hangup webhook runs on_hangup; send nothing more.
@@ -41,7 +34,7 @@ extension Run {
             }
             return .applied
         }
-        guard Run.step(ofCommandID: commandID) == state.step, state.phase == .running else {
+        guard CallCommand.step(ofCommandID: commandID) == state.step, state.phase == .running else {
             return .stale("failure of \(action) from an earlier step")
         }
         log(.error, "\(action) failed at node \"\(state.node)\": \(detail)")

@@ -119,14 +119,9 @@ public final class TelnyxClient {
         let leg = command.callControlID
         guard var queue = queues[leg], !queue.isEmpty else { return }
         let head = queue.removeFirst()
-        let step = Self.step(of: command)
-        queue.removeAll { callGone || (step != nil && Self.step(of: $0) == step) }
+        let step = command.step
+        queue.removeAll { callGone || (step != nil && $0.step == step) }
         queues[leg] = [head] + queue
     }
 
-    static func step(of command: CallCommand) -> Substring? {
-        guard let id = command.commandID else { return nil }
-        let parts = id.split(separator: "-")
-        return parts.count == 4 ? parts[2] : nil
-    }
 }

@@ -104,7 +104,11 @@ public final class CallRuntime {
         execute(output.effects)
     }
 
-    public func reload(_ flows: FlowSet) { engine.reload(flows) }
+    /// New calls use `flows`; its files are stored so calls on it survive a restart.
+    public func reload(_ flows: FlowSet) {
+        engine.reload(flows)
+        remember(flows)
+    }
 
     /// Log metadata for a call: its flow and node.
     public func logContext(_ call: String) -> Logger.Metadata {
@@ -144,13 +148,7 @@ public final class CallRuntime {
 
     /// A live call, or a recently finished one, as JSON (sensitive variables masked).
     public func document(_ id: String) -> JSONValue? {
-        func trace(_ entries: [TraceEntry]) -> JSONValue {
-            .array(entries.map { e in
-                var o: JSONObject = ["at": .int(Int(e.at)), "step": .int(e.step), "kind": .string(e.kind.rawValue), "detail": .string(e.detail)]
-                if let edge = e.edge { o["edge"] = .string(edge) }
-                return .object(o)
-            })
-        }
+        func trace(_ entries: [TraceEntry]) -> JSONValue { .array(entries.map(StateCodec.encode)) }
         if let s = engine.calls[id] {
             var vars = s.vars
             for name in s.sensitiveVars where vars[name] != nil { vars[name] = "***" }
