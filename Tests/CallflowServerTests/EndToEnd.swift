@@ -31,6 +31,8 @@ enum EndToEnd {
         var metrics = ""
         var logs: [String] = []
         var callDocument = ""
+        /// Calls still holding a recording after the call ended and a late webhook for it arrived.
+        var recordedCalls = -1
         var commands: [(action: String, body: JSONObject, status: Int)] {
             records.compactMap { if case .command(let a, _, let b, let s) = $0 { return (a, b, s) } else { return nil } }
         }
@@ -115,6 +117,10 @@ enum EndToEnd {
         outcome.metrics = app.runtime.metrics.render()
         outcome.logs = captured.lines.withLock { $0 }
         outcome.callDocument = app.runtime.document(leg)?.jsonString ?? ""
+        let late: JSONValue = ["data": ["event_type": "call.recording.saved", "id": .string("late-\(leg)"), "occurred_at": "2026-11-23T16:10:00Z",
+                                        "payload": ["call_control_id": .string(leg), "connection_id": "emulator-connection"]]]
+        _ = app.runtime.receive(try WebhookEvent.decode(late))
+        outcome.recordedCalls = app.runtime.recordedCalls
         return outcome
     }
 

@@ -113,5 +113,9 @@ import TelnyxEmulator
         #expect(o.actions.first == second)
         #expect(o.prompts.first?.contains("Tuesday at 3 PM") == true)
         #expect(o.actions.last == "hangup")
+        // No on_hangup here: the hangup webhook itself ends the call and files its recording away.
+        #expect(o.recordedCalls == 0)
+        let inputs = try #require(try JSONParser.parse(o.callDocument)["inputs"]?.arrayValue)
+        #expect(inputs.last?["webhook"]?["event_type"]?.stringValue == "call.hangup")
     }
 }

@@ -213,7 +213,11 @@ import Glibc
         let o = try EndToEnd.run(call)
         #expect(o.finished)
         let document = try JSONParser.parse(o.callDocument)
-        #expect((document["inputs"]?.arrayValue?.count ?? 0) > 5)
+        let inputs = try #require(document["inputs"]?.arrayValue)
+        #expect(inputs.count > 5)
+        #expect(inputs.first?["start"] != nil, "a recording begins with the call's start")
+        #expect(inputs.contains { $0["webhook"]?["event_type"]?.stringValue == "call.hangup" }, "the hangup webhook is kept")
+        #expect(o.recordedCalls == 0, "a late webhook for an ended call starts no recording")
         let flowsDir = Fixtures.repoRoot.appendingPathComponent("flows").path
         let (flows, _, _) = FlowLoader.load(paths: [flowsDir])
         let same = Replay.run(document: document, flows: try #require(flows))

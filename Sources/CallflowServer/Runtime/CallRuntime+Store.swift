@@ -3,8 +3,8 @@ import Dispatch
 import EventHTTP
 import Logging
 
-/// Durability: every change of a loop turn goes into one batch, committed in one transaction at
-/// the end of the turn (group commit). Webhook replies, commands and HTTP requests wait for that
+/// Durability: changes go into one batch, committed in one transaction within a few loop callbacks
+/// (group commit, see `scheduleCommit`). Webhook replies, commands and HTTP requests wait for that
 /// commit: Telnyx only hears 200 for what is stored, and nothing is sent that a crash could forget.
 extension CallRuntime {
     /// Records what an engine output changed: the call's state (or its end), the webhook id seen,
@@ -19,11 +19,17 @@ extension CallRuntime {
                 batch.ended[call] = (done.trace, clock())
             }
         }
-        if engine.pendingDials != lastDials {
-            lastDials = engine.pendingDials
-            batch.dials = lastDials
-        }
+        noteDials()
         if !batch.isEmpty { scheduleCommit() }
+    }
+
+    /// Stores the pending dials when they changed (they change through engine outputs and through
+    /// `dial` directly).
+    func noteDials() {
+        guard engine.pendingDials != lastDials else { return }
+        lastDials = engine.pendingDials
+        batch.dials = lastDials
+        scheduleCommit()
     }
 
     /// Whether `eventID` was applied but is not stored yet: its reply (and a duplicate's) must wait.

@@ -66,6 +66,8 @@ public final class CallRuntime {
     }
 
     public var liveCalls: Int { engine.calls.count }
+    /// Calls whose inputs are held for replay: at most the live ones, or memory leaks.
+    public var recordedCalls: Int { recordings.count }
     public var pendingCommands: Int { telnyx.pending }
 
     /// A verified webhook in; how it was taken out.
@@ -80,11 +82,12 @@ public final class CallRuntime {
             currentEventType = nil
             currentReceivedNs = nil
         }
+        if output.seenKey != nil { uncommittedEvents.insert(event.id) }
+        countVisits(output)  // records a call's start, which belongs before the webhook that started it
         if let owner, output.disposition != .duplicate {
             record(owner, ["webhook": .object(["event_type": .string(event.eventType), "id": .string(event.id), "payload": .object(masked)])])
         }
-        if output.seenKey != nil { uncommittedEvents.insert(event.id) }
-        count(output)
+        countEnds(output)  // files the recording away, so after the webhook that ended the call
         noteChanges(output)
         execute(output.effects)
         switch output.disposition {
@@ -123,6 +126,7 @@ public final class CallRuntime {
         let token = String(random.next(), radix: 36) + String(random.next(), radix: 36)
         engine.expectDial(token: token, PendingDial(flow: request.flow, vars: request.vars, from: request.from, to: request.to,
                                                     connectionID: request.connectionID, at: clock()))
+        noteDials()  // stored with the dial command's commit: a crash must not forget which flow it starts
         var body: JSONObject = ["to": .string(request.to), "from": .string(request.from), "connection_id": .string(request.connectionID),
                                 "client_state": .string(StepTag(step: 0, dial: token).encoded), "command_id": .string("cf-dial-\(token)")]
         if request.machineDetection != "disabled" { body["answering_machine_detection"] = .string(request.machineDetection) }
@@ -131,12 +135,14 @@ public final class CallRuntime {
             case .success(let data):
                 guard let id = data["call_control_id"]?.stringValue else {
                     self?.engine.cancelDial(token: token)
+                    self?.noteDials()
                     return done(.failure(CommandFailure(status: 200, errors: [], reason: "Telnyx's answer had no call_control_id", attempts: 1)))
                 }
                 self?.logger.info("outbound call dialed", metadata: ["call.control_id": "\(id)", "flow": "\(request.flow)"])
                 done(.success(id))
             case .failure(let failure):
                 self?.engine.cancelDial(token: token)
+                self?.noteDials()
                 done(.failure(failure))
             }
         }
@@ -170,22 +176,24 @@ public final class CallRuntime {
     }
 
     func feed(_ input: MachineInput, to call: String) {
-        if case .timerFired(let id) = input { batch.timersRemoved.append(id) }
-        if case .httpResult(let id, _) = input { batch.httpRemoved.append(id) }
         switch input {
-        case .httpResult(_, .response(let status, let body)):
-            record(call, ["http": ["status": .int(status), "body": (try? JSONParser.parse(body)) ?? .string(String(decoding: body, as: UTF8.self))]])
-        case .httpResult(_, .failed(let why)): record(call, ["http": ["error": .string(why)]])
-        case .timerFired: record(call, ["timer": true])
+        case .httpResult(let id, let outcome):
+            batch.httpRemoved.append(id)
+            currentEventType = "http.result"
+            switch outcome {
+            case .response(let status, let body):
+                record(call, ["http": ["status": .int(status), "body": (try? JSONParser.parse(body)) ?? .string(String(decoding: body, as: UTF8.self))]])
+            case .failed(let why): record(call, ["http": ["error": .string(why)]])
+            }
+        case .timerFired(let id):
+            batch.timersRemoved.append(id)
+            currentEventType = "timer.fired"
+            record(call, ["timer": true])
         case .commandFailed(_, let action, let detail, let gone):
+            currentEventType = "command.failed"
             record(call, ["command_failed": ["action": .string(action), "detail": .string(detail), "call_gone": .bool(gone)]])
-        case .webhook: break
-        }
-        switch input {
-        case .httpResult: currentEventType = "http.result"
-        case .timerFired: currentEventType = "timer.fired"
-        case .commandFailed: currentEventType = "command.failed"
-        case .webhook(let e): currentEventType = e.eventType
+        case .webhook(let e):
+            currentEventType = e.eventType
         }
         defer { currentEventType = nil }
         let output = engine.apply(input, to: call, now: clock())
@@ -197,7 +205,11 @@ public final class CallRuntime {
         execute(output.effects)
     }
 
+    /// Keeps an input for replay. Only a live call (or the one this input just ended) keeps a
+    /// recording: a late webhook, timer or failed command for a finished or unknown call would
+    /// otherwise start one that nothing ever files away.
     private func record(_ call: String, _ input: JSONObject) {
+        guard engine.calls[call] != nil || recordings[call] != nil else { return }
         var entry = input
         entry["t"] = .int(Int(clock()))
         recordings[call, default: []].append(JSONValue.object(entry).jsonBytes)  // compact: bytes, not a tree
@@ -222,8 +234,14 @@ public final class CallRuntime {
         return payload
     }
 
-    /// The funnel: node entries, and exits by the outcome that left them.
+    /// Metrics and recordings for an output whose input is recorded before it (or not at all).
     private func count(_ output: EngineOutput) {
+        countVisits(output)
+        countEnds(output)
+    }
+
+    /// The funnel: node entries, and exits by the outcome that left them; a call's start is recorded.
+    private func countVisits(_ output: EngineOutput) {
         for visit in output.visits {
             metrics.increment("callflow_node_entries_total", [visit.flow, visit.node])
             if let from = visit.from {
@@ -236,11 +254,13 @@ public final class CallRuntime {
                                                     "from": .string(s.facts.from), "to": .string(s.facts.to),
                                                     "connection_id": s.facts.connectionID.map(JSONValue.string) ?? .null,
                                                     "vars": .object(JSONObject(s.vars.members.filter { !s.sensitiveVars.contains($0.key) }))])])
-                    // The start belongs before the inputs that caused it.
-                    if var list = recordings[call], list.count > 1 { list.insert(list.removeLast(), at: list.count - 1); recordings[call] = list }
                 }
             }
         }
+    }
+
+    /// Ended calls: counted, and their recording moves to the finished ones.
+    private func countEnds(_ output: EngineOutput) {
         for effect in output.effects {
             guard case .ended(let reason) = effect.effect else { continue }
             metrics.increment("callflow_calls_total", ["ended"])
