@@ -3,7 +3,7 @@ ARG SWIFT_VERSION=6.3
 FROM swift:${SWIFT_VERSION}-bookworm AS build
 WORKDIR /src
 COPY scripts ./scripts
-RUN ./scripts/setup
+RUN CALLFLOW_SETUP_NO_REDIS_SERVER=1 ./scripts/setup
 COPY Package.swift ./
 COPY Sources ./Sources
 COPY Tests ./Tests
@@ -13,7 +13,7 @@ RUN swift build -c release --product callflow --static-swift-stdlib \
 # Run: only the runtime libraries and CA certificates, as a non-root user.
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libevent-2.1-7 libevent-pthreads-2.1-7 libsodium23 libcurl4 libsqlite3-0 ca-certificates curl \
+ && apt-get install -y --no-install-recommends libevent-2.1-7 libevent-pthreads-2.1-7 libsodium23 libcurl4 libsqlite3-0 libhiredis0.14 ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /app callflow
 WORKDIR /app

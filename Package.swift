@@ -37,6 +37,13 @@ let package = Package(
             providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
         ),
         .target(name: "SQLite", dependencies: ["CSQLite"]),
+        .systemLibrary(
+            name: "CRedis",
+            pkgConfig: "hiredis",
+            providers: [.apt(["libhiredis-dev"]), .brew(["hiredis"])]
+        ),
+        // An asynchronous Redis connection on the libevent loop (hiredis' libevent adapter).
+        .target(name: "Redis", dependencies: ["CRedis", "EventHTTP"]),
         .target(name: "WebhookSignature", dependencies: ["CSodium"]),
 
         // Pure core: JSON, events, flows, the machine, commands. No C, no I/O, no clock.
@@ -52,7 +59,7 @@ let package = Package(
         .target(
             name: "CallflowServer",
             dependencies: [
-                "CallflowCore", "EventHTTP", "WebhookSignature", "SQLite",
+                "CallflowCore", "EventHTTP", "WebhookSignature", "SQLite", "Redis",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -69,7 +76,7 @@ let package = Package(
         .testTarget(name: "CallflowCoreTests", dependencies: ["CallflowCore", "TelnyxEmulator", "CallflowTestSupport"]),
         .testTarget(
             name: "CallflowServerTests",
-            dependencies: ["CallflowServer", "CallflowCore", "EventHTTP", "WebhookSignature", "TelnyxEmulator", "TelnyxEmulatorServer",
+            dependencies: ["CallflowServer", "CallflowCore", "EventHTTP", "Redis", "WebhookSignature", "TelnyxEmulator", "TelnyxEmulatorServer",
                            "CallflowTestSupport"]
         ),
     ],

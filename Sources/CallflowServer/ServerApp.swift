@@ -2,6 +2,7 @@ import CallflowCore
 import EventHTTP
 import Foundation
 import Logging
+import Redis
 import WebhookSignature
 
 /// Why `serve` refused to start. Each message says what to set or fix.
@@ -49,6 +50,8 @@ public final class ServerApp: ControlBackend {
     private let logger: Logger
     private var http: HTTPServer?
     public let client: HTTPClient
+    /// Several instances sharing state in Redis (`store.kind: redis`).
+    private var shared: SharedCalls?
     private let timeZones: any TimeZoneProvider
     public private(set) var shuttingDown = false
 
@@ -97,27 +100,42 @@ public final class ServerApp: ControlBackend {
         let metrics = Metrics()
         telnyx.metrics = metrics
         let store: any CallStore
+        var redisURL: RedisURL?
         if let injected {
             store = injected
         } else {
             switch config.store.kind {
             case "memory": store = MemoryStore()
             case "redis":
-                throw .store(.unavailable("store.kind \"redis\" is not available in this build yet; use sqlite (one instance) or memory"))
+                do { redisURL = try RedisURL(config.store.redisURL ?? "redis://127.0.0.1:6379") } catch { throw .store(.unavailable("store.redis_url: \(error)")) }
+                // Shared mode commits through Redis (SharedCalls); the runtime's own store holds nothing.
+                store = MemoryStore()
             default:
                 do { store = try SQLiteCallStore(path: config.store.path, synchronous: config.store.synchronous) } catch { throw .store(error) }
             }
         }
         runtime = CallRuntime(engine: engine, loop: loop, telnyx: telnyx, backend: backend, logger: logger, metrics: metrics,
                               store: store, timeZones: timeZones, traceRetentionHours: config.store.traceRetentionHours, clockMs: clockMs)
-        do {
-            let summary = try runtime.restore()
-            logger.info("state restored", metadata: ["store": "\(config.store.kind)", "restored": "\(summary)"])
-        } catch { throw .store(error) }
+        if let redisURL {
+            let summary: String
+            do { summary = try SharedCalls.prepare(url: redisURL, prefix: config.store.redisPrefix, flows: flows) } catch { throw .store(error) }
+            let lease = config.telnyx.retryDeadlineMs + config.telnyx.commandTimeoutMs + 5000
+            shared = SharedCalls(runtime: runtime, redis: RedisConnection(loop: loop, url: redisURL), logger: logger,
+                                 prefix: config.store.redisPrefix, commandLeaseMs: lease, traceRetentionHours: config.store.traceRetentionHours)
+            logger.info("state restored", metadata: ["store": "redis", "restored": "\(summary)"])
+        } else {
+            do {
+                let summary = try runtime.restore()
+                logger.info("state restored", metadata: ["store": "\(config.store.kind)", "restored": "\(summary)"])
+            } catch { throw .store(error) }
+        }
 
         let ingest = WebhookIngest(verifier: verifier, clock: { clockMs() / 1000 }, logger: logger, metrics: metrics,
                                    engine: { [unowned runtime] event in runtime.receive(event) })
         ingest.callContext = { [unowned runtime] id in runtime.logContext(id) }
+        if let shared {
+            ingest.applyAsync = { [unowned shared] event, done in shared.submit(event, done: done) }
+        }
         ingest.commitGate = { [unowned runtime] eventID, reply in
             guard runtime.awaitsCommit(eventID) else { return false }
             runtime.afterNextCommit(reply)
@@ -230,7 +248,9 @@ public final class ServerApp: ControlBackend {
         return .success(flows.revision)
     }
 
-    public func callDocument(_ id: String) -> JSONValue? { runtime.document(id) }
+    public func callDocument(_ id: String, reply: @escaping (JSONValue?) -> Void) {
+        if let shared { shared.document(id, reply: reply) } else { reply(runtime.document(id)) }
+    }
 
     public func placeCall(_ request: OutboundCallRequest, reply: @escaping (HTTPResponse) -> Void) {
         runtime.dial(request) { result in

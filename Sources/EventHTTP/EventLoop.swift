@@ -71,6 +71,13 @@ public final class EventLoop {
         precondition(pthread_equal(owner, pthread_self()) != 0, "EventLoop used off its thread")
     }
 
+    /// The `event_base`, for adapters of other C libraries that run their sockets on this loop
+    /// (hiredis). Use it on the loop thread only.
+    public var eventBase: OpaquePointer {
+        assertOnLoop()
+        return base
+    }
+
     /// A thread-safe handle that can stop the loop from anywhere.
     public var handle: LoopHandle { LoopHandle(shared: shared) }
 

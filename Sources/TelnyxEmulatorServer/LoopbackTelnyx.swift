@@ -46,6 +46,10 @@ public final class LoopbackTelnyx {
     /// How long a bridged scripted caller talks before hanging up.
     public var talkMs = 30_000
     public var webhookURL: String
+    /// Several instances behind a load balancer: each call's webhooks go to these in turn (and a
+    /// failed delivery is retried at the next one). Empty: everything goes to `webhookURL`.
+    public var webhookTargets: [String] = []
+    private var deliveriesPerLeg: [String: Int] = [:]
     public private(set) var records: [Record] = []
     /// Called for every record as it happens (dev prints them).
     public var onRecord: (Record) -> Void = { _ in }
@@ -211,12 +215,15 @@ public final class LoopbackTelnyx {
     }
 
     /// Signs and posts one webhook to the server, as Telnyx does, retrying failed deliveries.
-    private func deliver(_ body: JSONValue, attempt: Int = 1) {
+    private func deliver(_ body: JSONValue, attempt: Int = 1, turn given: Int? = nil) {
         let bytes = body.jsonBytes
         let timestamp = String(clockMs() / 1000)
         let type = body["data"]?["event_type"]?.stringValue ?? ""
         let leg = body["data"]?["payload"]?["call_control_id"]?.stringValue ?? ""
-        let request = ClientRequest(method: "POST", url: webhookURL, headers: [
+        let turn = given ?? deliveriesPerLeg[leg, default: 0]
+        if given == nil, !webhookTargets.isEmpty { deliveriesPerLeg[leg] = turn + 1 }
+        let url = webhookTargets.isEmpty ? webhookURL : webhookTargets[(turn + attempt - 1) % webhookTargets.count]
+        let request = ClientRequest(method: "POST", url: url, headers: [
             ("Content-Type", "application/json"), ("telnyx-timestamp", timestamp),
             ("telnyx-signature-ed25519", signer.signature(timestamp: timestamp, body: bytes)),
         ], body: bytes, timeoutMs: 5000)
@@ -238,7 +245,7 @@ public final class LoopbackTelnyx {
             }
             if !delivered && attempt < self.deliveryAttempts {
                 // Telnyx redelivers (same body, same id) until the server answers 2xx.
-                do { try self.loop.schedule(afterMilliseconds: 100) { [weak self] in self?.deliver(body, attempt: attempt + 1) } } catch {}
+                do { try self.loop.schedule(afterMilliseconds: 100) { [weak self] in self?.deliver(body, attempt: attempt + 1, turn: turn) } } catch {}
             }
         }
     }

@@ -16,7 +16,7 @@ struct Callflow: ParsableCommand {
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the webhook server.",
-        discussion: "Environment: TELNYX_API_KEY, TELNYX_PUBLIC_KEY, TELNYX_API_BASE_URL, PORT, CALLFLOW_CONFIG."
+        discussion: "Environment: TELNYX_API_KEY, TELNYX_PUBLIC_KEY, TELNYX_API_BASE_URL, PORT, CALLFLOW_ADMIN_TOKEN, CALLFLOW_REDIS_URL, CALLFLOW_CONFIG."
     )
 
     @Option(name: .long, help: "Path to config.json (default: $CALLFLOW_CONFIG, else embedded defaults).")

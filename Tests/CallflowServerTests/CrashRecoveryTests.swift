@@ -52,7 +52,8 @@ import Glibc
         let publicKey: String
         let shared = Shared()
 
-        init(calls: Int, serverPort: Int, signerSeed: [UInt8]) throws {
+        /// With several `serverPorts`, each call's webhooks go to them in turn (a load balancer).
+        init(calls: Int, serverPorts: [Int], signerSeed: [UInt8]) throws {
             let signer = try WebhookSigner(seed: signerSeed)
             publicKey = signer.publicKeyBase64
             let shared = self.shared
@@ -63,8 +64,9 @@ import Glibc
                     options.script.inputs = ["1"]
                     options.timeScale = 0.05
                     let emulator = try LoopbackTelnyx(loop: loop, client: try HTTPClient(loop: loop), signer: signer,
-                                                      webhookURL: "http://127.0.0.1:\(serverPort)/webhooks/telnyx", options: options,
+                                                      webhookURL: "http://127.0.0.1:\(serverPorts[0])/webhooks/telnyx", options: options,
                                                       clockMs: ServerApp.wallClockMs)
+                    if serverPorts.count > 1 { emulator.webhookTargets = serverPorts.map { "http://127.0.0.1:\($0)/webhooks/telnyx" } }
                     emulator.deliveryAttempts = 600  // a minute of redeliveries while the server is down
                     shared.port.withLock { $0 = emulator.apiPort }
                     shared.ready.signal()
@@ -121,7 +123,7 @@ import Glibc
         try Data(Self.flow.utf8).write(to: dir.appendingPathComponent("flows/t.json"))
         let port = Self.freePort()
         let calls = 200
-        let emulator = try EmulatorThread(calls: calls, serverPort: port, signerSeed: Array(repeating: 3, count: 32))
+        let emulator = try EmulatorThread(calls: calls, serverPorts: [port], signerSeed: Array(repeating: 3, count: 32))
         let config = dir.appendingPathComponent("config.json")
         try Data("""
             {"server":{"host":"127.0.0.1","port":\(port)},"flows":{"dir":"\(dir.path)/flows","default":"t"},
@@ -151,31 +153,34 @@ import Glibc
         #expect(finished, "the emulator did not finish; \(emulator.endedCount) of \(calls) calls ended")
         let records = try #require(emulator.records)
         #expect(kills == 4)
-        // Every call reached its ending: each got answer, the menu, goodbye and hang-up executed.
-        var executed: [String: [String]] = [:]
-        var bodies: [String: JSONObject] = [:]
-        var repeats = 0
-        for case .command(let action, let leg, let body, let status) in records {
-            guard let id = body["command_id"]?.stringValue else { continue }
-            if let earlier = bodies[id] {
-                repeats += 1
-                #expect(earlier == body, "command \(id) was sent twice with different bodies")
-                continue
-            }
-            bodies[id] = body
-            if status == 200 { executed[leg, default: []].append(action) }
-        }
-        let legs = Set(records.compactMap { if case .command(_, let leg, _, _) = $0, !leg.isEmpty { return leg } else { return nil } })
-        #expect(legs.count == calls, "calls seen: \(legs.count)")
-        let complete = legs.filter { executed[$0] == ["answer", "gather_using_speak", "speak", "hangup"] }
-        #expect(complete.count == calls, "\(calls - complete.count) calls did not complete; e.g. \(legs.subtracting(complete).prefix(3).map { "\($0): \(executed[$0] ?? [])" })")
+        Self.expectEveryCallCompleted(records, calls: calls)
         let serverLog = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
         let restores = serverLog.split(separator: "\n").filter { $0.contains("state restored") }
         #expect(restores.count == 5, "one start and four restarts: \(restores.count)")
         // The kills must land mid-call: some restart found live calls or unsent commands to resume.
         let resumed = restores.contains { !$0.contains("restored=0 live calls, 0 unsent commands") }
         #expect(resumed, "no restart had work to resume: \(restores)")
-        _ = repeats  // re-sent after a crash with the same id: allowed, checked above to be identical
+    }
+
+    /// Every call reached its ending (answer, the menu, goodbye and hang-up executed, in that
+    /// order), and a command sent twice (after a crash) carried the same id and body.
+    static func expectEveryCallCompleted(_ records: [LoopbackTelnyx.Record], calls: Int, sourceLocation: SourceLocation = #_sourceLocation) {
+        var executed: [String: [String]] = [:]
+        var bodies: [String: JSONObject] = [:]
+        for case .command(let action, let leg, let body, let status) in records {
+            guard let id = body["command_id"]?.stringValue else { continue }
+            if let earlier = bodies[id] {
+                #expect(earlier == body, "command \(id) was sent twice with different bodies", sourceLocation: sourceLocation)
+                continue
+            }
+            bodies[id] = body
+            if status == 200 { executed[leg, default: []].append(action) }
+        }
+        let legs = Set(records.compactMap { if case .command(_, let leg, _, _) = $0, !leg.isEmpty { return leg } else { return nil } })
+        #expect(legs.count == calls, "calls seen: \(legs.count)", sourceLocation: sourceLocation)
+        let complete = legs.filter { executed[$0] == ["answer", "gather_using_speak", "speak", "hangup"] }
+        #expect(complete.count == calls, "\(calls - complete.count) calls did not complete; e.g. \(legs.subtracting(complete).prefix(3).map { "\($0): \(executed[$0] ?? [])" })",
+                sourceLocation: sourceLocation)
     }
 
     static func storeConfig(api: FakeHTTPServer, db: String) throws -> CallflowConfig {

@@ -34,6 +34,29 @@ public struct CallEngine: Sendable {
         pruneRevisions()
     }
 
+    // MARK: Shared state (several instances)
+    // The store is the truth: the shell puts a call's stored state in before each input and takes
+    // it out after, so this engine never applies an input to a copy another instance has changed.
+
+    /// Installs (or removes, with `nil`) the stored state of one call.
+    public mutating func adopt(_ id: String, _ state: CallState?) { calls[id] = state }
+
+    /// Installs (or removes) one stored pending dial.
+    public mutating func adoptDial(token: String, _ dial: PendingDial?) { pendingDials[token] = dial }
+
+    /// Drops a call's state after its input was committed elsewhere (the store).
+    public mutating func forget(_ id: String) {
+        calls[id] = nil
+    }
+
+    /// Makes a stored revision available to calls that run it.
+    public mutating func add(revision set: FlowSet) {
+        if set.revision != flows.revision { retired[set.revision] = set }
+    }
+
+    /// Whether calls on `revision` can run here.
+    public func holds(revision: String) -> Bool { flowSet(revision) != nil }
+
     /// Revisions a live call runs that this engine does not hold (their flows must come from the store).
     public var missingRevisions: Set<String> {
         Set(calls.values.map(\.flowRevision)).subtracting(retainedRevisions)
@@ -56,9 +79,10 @@ public struct CallEngine: Sendable {
     /// The flow to run for a call to `number`.
     public func route(_ number: String) -> String? { routes[number] ?? defaultFlow }
 
-    /// Applies one webhook.
-    public mutating func receive(_ event: WebhookEvent, now: Int64) -> EngineOutput {
-        guard dedupe.insert(event.id, now: now) else { return EngineOutput(.duplicate) }
+    /// Applies one webhook. With `dedupe: false` the caller has checked `event.id` already (several
+    /// instances share one dedupe set in their store).
+    public mutating func receive(_ event: WebhookEvent, now: Int64, dedupe check: Bool = true) -> EngineOutput {
+        guard !check || dedupe.insert(event.id, now: now) else { return EngineOutput(.duplicate) }
         var output = route(event, now: now)
         output.seenKey = (DedupeWindow.storedKey(event.id), now)
         return output

@@ -36,6 +36,8 @@ public struct CallflowConfig: Sendable, Equatable {
         /// commits can be lost on power loss) or `full` (fsync every group commit).
         public var synchronous = "normal"
         public var redisURL: String? = nil
+        /// Prefix of every Redis key (several deployments can share one Redis).
+        public var redisPrefix = "callflow:"
         /// How long finished calls' traces are kept.
         public var traceRetentionHours = 72
     }

@@ -1,4 +1,5 @@
 import CallflowCore
+import Redis
 import Foundation
 
 /// Reads `config.json` (or none) and the environment into a checked `CallflowConfig`.
@@ -36,6 +37,12 @@ public enum ConfigLoader {
                 throw .invalid(path: "environment", [ConfigProblem(key: "CALLFLOW_ADMIN_TOKEN", message: "use at least 16 characters")])
             }
             config.server.adminToken = v
+        }
+        if let v = value("CALLFLOW_REDIS_URL") {
+            do { _ = try RedisURL(v) } catch {
+                throw .invalid(path: "environment", [ConfigProblem(key: "CALLFLOW_REDIS_URL", message: "\(error)")])
+            }
+            config.store.redisURL = v
         }
         if let v = value("PORT") {
             guard let port = Int(v), (0...65535).contains(port) else {
@@ -129,7 +136,7 @@ public enum ConfigLoader {
                 }
             }
         }
-        if let store = reader.section(top, "store", allowed: ["kind", "path", "synchronous", "redis_url", "trace_retention_hours"]) {
+        if let store = reader.section(top, "store", allowed: ["kind", "path", "synchronous", "redis_url", "redis_prefix", "trace_retention_hours"]) {
             reader.string(store, "store.kind") { v in
                 if ["sqlite", "memory", "redis"].contains(v) { config.store.kind = v } else {
                     reader.problem("store.kind", "expected sqlite, memory or redis, found \"\(v)\"")
@@ -144,10 +151,12 @@ public enum ConfigLoader {
                 }
             }
             reader.string(store, "store.redis_url") { v in
-                if v.hasPrefix("redis://") { config.store.redisURL = v } else {
-                    reader.problem("store.redis_url", "expected redis://host:port, found \"\(v)\"")
-                }
+                do {
+                    _ = try RedisURL(v)
+                    config.store.redisURL = v
+                } catch { reader.problem("store.redis_url", "\(error)") }
             }
+            reader.string(store, "store.redis_prefix") { config.store.redisPrefix = $0 }
             reader.int(store, "store.trace_retention_hours", range: 0...8760) { config.store.traceRetentionHours = $0 }
         }
         guard reader.problems.isEmpty else { throw .invalid(path: path, reader.problems) }

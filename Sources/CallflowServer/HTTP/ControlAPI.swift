@@ -8,7 +8,7 @@ public protocol ControlBackend: AnyObject {
     var flowSet: FlowSet { get }
     var retainedRevisions: [String] { get }
     /// The live or recently finished call, as JSON.
-    func callDocument(_ id: String) -> JSONValue?
+    func callDocument(_ id: String, reply: @escaping (JSONValue?) -> Void)
     /// Dials `request` and starts its flow; `reply` gets the HTTP answer.
     func placeCall(_ request: OutboundCallRequest, reply: @escaping (HTTPResponse) -> Void)
 }
@@ -92,8 +92,11 @@ public final class ControlAPI {
             if path.hasPrefix("/v1/calls/") {
                 guard method == "GET" else { return .error(405, "use GET", headers: [("Allow", "GET")]) }
                 let id = String(path.dropFirst("/v1/calls/".count))
-                guard let document = backend.callDocument(id) else { return .error(404, "no live or recent call \(id)") }
-                return .json(200, document.jsonBytes)
+                let pending = request.deferReply()
+                backend.callDocument(id) { document in
+                    pending.send(document.map { .json(200, $0.jsonBytes) } ?? .error(404, "no live or recent call \(id)"))
+                }
+                return nil
             }
             return .error(404, "no route for \(path)")
         }

@@ -36,6 +36,10 @@ public final class WebhookIngest {
     /// after the commit that holds the event, `reply(false)` (→ 503, Telnyx redelivers) if it fails.
     public var commitGate: ((String, @escaping (Bool) -> Void) -> Bool)?
 
+    /// When set, events are applied asynchronously (shared state: the call is loaded from Redis
+    /// first) and the reply waits for what became of the event.
+    public var applyAsync: ((WebhookEvent, @escaping (IngestResult) -> Void) -> Void)?
+
     /// Where a call is (`flow`, `flow.node`), for log lines about it.
     public var callContext: (String) -> Logger.Metadata = { _ in [:] }
 
@@ -101,17 +105,17 @@ public final class WebhookIngest {
         if case .unknown = event.kind {
             logger.notice("unknown event type accepted", metadata: metadata())
         }
-        let result = engine(event)
-        let outcome: String
-        switch result {
-        case .accepted: outcome = "accepted"
-        case .duplicate: outcome = "duplicate"
-        case .ignored: outcome = "ignored"
-        case .stale: outcome = "stale"
-        case .unknownCall: outcome = "unknown_call"
-        case .unavailable: outcome = "unavailable"
+        if let applyAsync {
+            let pending = request.deferReply()
+            applyAsync(event) { [weak self] result in
+                guard let self else { return }
+                self.count(result, event)
+                pending.send(self.respond(to: result, metadata: metadata))
+            }
+            return nil
         }
-        metrics?.increment("callflow_webhooks_total", [Metrics.eventLabel(event.eventType), outcome])
+        let result = engine(event)
+        count(result, event)
         if let commitGate {
             let pending = request.deferReply()
             let waiting = commitGate(event.id) { [weak self] stored in
@@ -128,6 +132,19 @@ public final class WebhookIngest {
             return nil
         }
         return respond(to: result, metadata: metadata)
+    }
+
+    private func count(_ result: IngestResult, _ event: WebhookEvent) {
+        let outcome: String
+        switch result {
+        case .accepted: outcome = "accepted"
+        case .duplicate: outcome = "duplicate"
+        case .ignored: outcome = "ignored"
+        case .stale: outcome = "stale"
+        case .unknownCall: outcome = "unknown_call"
+        case .unavailable: outcome = "unavailable"
+        }
+        metrics?.increment("callflow_webhooks_total", [Metrics.eventLabel(event.eventType), outcome])
     }
 
     private func respond(to result: IngestResult, metadata: (Logger.Metadata) -> Logger.Metadata) -> HTTPResponse {

@@ -45,7 +45,7 @@ extension CallRuntime {
     /// so a webhook's reply and commands wait for a few callbacks at most, and under load those
     /// few callbacks' changes share one group commit.
     func scheduleCommit() {
-        guard !commitScheduled else { return }
+        guard shared == nil, !commitScheduled else { return }
         commitScheduled = true
         if commitTask == nil { commitTask = try? loop.urgentTask { [weak self] in self?.commit() } }
         if let commitTask {
@@ -175,6 +175,7 @@ extension CallRuntime {
 
     /// Stores the current flow set's files (so calls on it survive a restart after the files change).
     public func remember(_ flows: FlowSet) {
+        if let shared { return shared.store(revision: flows) }
         batch.revisions[flows.revision] = flows.sources
         scheduleCommit()
     }

@@ -39,6 +39,12 @@ public final class CallRuntime {
     let clockMs: () -> Int64
     let timeZones: any TimeZoneProvider
     let traceRetentionHours: Int
+    /// Set when several instances share their state in Redis: inputs go through it (load the
+    /// call, apply, commit with a version check) instead of the local group commit.
+    weak var shared: SharedCalls?
+    /// Shared mode: timers and recorded inputs wait for the input's commit like commands do.
+    var pendingTimers: [(id: String, call: String, ms: Int)] = []
+    var pendingRecords: [(call: String, entry: [UInt8])] = []
     /// The webhook (or `http.result`, `timer.fired`, `command.failed`) being applied, so effect
     /// log lines name what caused them.
     private var currentEventType: String?
@@ -65,18 +71,18 @@ public final class CallRuntime {
         }
     }
 
-    public var liveCalls: Int { engine.calls.count }
+    public var liveCalls: Int { shared?.liveCalls ?? engine.calls.count }
     /// Calls whose inputs are held for replay: at most the live ones, or memory leaks.
     public var recordedCalls: Int { recordings.count }
     public var pendingCommands: Int { telnyx.pending }
 
     /// A verified webhook in; how it was taken out.
-    public func receive(_ event: WebhookEvent) -> IngestResult {
+    public func receive(_ event: WebhookEvent, dedupe: Bool = true) -> IngestResult {
         let owner = event.call.map { engine.calls[$0.callControlID] != nil ? $0.callControlID
             : StepTag(clientState: $0.clientState)?.parent ?? $0.callControlID }
         let masked = owner.map { maskIfSensitive(event, call: $0) } ?? event.payload
         currentReceivedNs = DispatchTime.now().uptimeNanoseconds
-        let output = engine.receive(event, now: clock())
+        let output = engine.receive(event, now: clock(), dedupe: dedupe)
         currentEventType = event.eventType
         defer {
             currentEventType = nil
@@ -124,58 +130,84 @@ public final class CallRuntime {
     public func dial(_ request: OutboundCallRequest, done: @escaping (Result<String, CommandFailure>) -> Void) {
         var random = SystemRandomNumberGenerator()
         let token = String(random.next(), radix: 36) + String(random.next(), radix: 36)
-        engine.expectDial(token: token, PendingDial(flow: request.flow, vars: request.vars, from: request.from, to: request.to,
-                                                    connectionID: request.connectionID, at: clock()))
-        noteDials()  // stored with the dial command's commit: a crash must not forget which flow it starts
+        let pending = PendingDial(flow: request.flow, vars: request.vars, from: request.from, to: request.to,
+                                  connectionID: request.connectionID, at: clock())
+        guard let shared else {
+            engine.expectDial(token: token, pending)
+            noteDials()  // stored with the dial command's commit: a crash must not forget which flow it starts
+            return sendDial(request, token: token, done: done)
+        }
+        // Any instance may receive the answered call's first webhook: the dial is shared first.
+        shared.store(dial: pending, token: token) { [weak self] stored in
+            guard stored else {
+                return done(.failure(CommandFailure(status: 503, errors: [], reason: "the shared store is unavailable; nothing was dialed",
+                                                    attempts: 0)))
+            }
+            self?.sendDial(request, token: token, done: done)
+        }
+    }
+
+    private func sendDial(_ request: OutboundCallRequest, token: String, done: @escaping (Result<String, CommandFailure>) -> Void) {
         var body: JSONObject = ["to": .string(request.to), "from": .string(request.from), "connection_id": .string(request.connectionID),
                                 "client_state": .string(StepTag(step: 0, dial: token).encoded), "command_id": .string("cf-dial-\(token)")]
         if request.machineDetection != "disabled" { body["answering_machine_detection"] = .string(request.machineDetection) }
+        let cancel = { [weak self] in
+            guard let self else { return }
+            if let shared = self.shared { return shared.forget(dial: token) }
+            self.engine.cancelDial(token: token)
+            self.noteDials()
+        }
         telnyx.send(CallCommand(callControlID: "dial:\(token)", action: "dial", body: body)) { [weak self] result in
             switch result {
             case .success(let data):
                 guard let id = data["call_control_id"]?.stringValue else {
-                    self?.engine.cancelDial(token: token)
-                    self?.noteDials()
+                    cancel()
                     return done(.failure(CommandFailure(status: 200, errors: [], reason: "Telnyx's answer had no call_control_id", attempts: 1)))
                 }
                 self?.logger.info("outbound call dialed", metadata: ["call.control_id": "\(id)", "flow": "\(request.flow)"])
                 done(.success(id))
             case .failure(let failure):
-                self?.engine.cancelDial(token: token)
-                self?.noteDials()
+                cancel()
                 done(.failure(failure))
             }
         }
     }
 
-    private func inputs(_ recorded: [[UInt8]]) -> JSONValue {
+    private static func inputs(_ recorded: [[UInt8]]) -> JSONValue {
         .array(recorded.map { (try? JSONParser.parse($0)) ?? .null })
     }
 
     /// A live call, or a recently finished one, as JSON (sensitive variables masked).
     public func document(_ id: String) -> JSONValue? {
-        func trace(_ entries: [TraceEntry]) -> JSONValue { .array(entries.map(StateCodec.encode)) }
-        if let s = engine.calls[id] {
-            var vars = s.vars
-            for name in s.sensitiveVars where vars[name] != nil { vars[name] = "***" }
-            return .object([
-                "call_control_id": .string(id), "phase": .string(s.phase.rawValue), "flow": .string(s.flow), "node": .string(s.node),
-                "step": .int(s.step), "revision": .string(s.flowRevision), "waiting": .string("\(s.waiting)"),
-                "from": .string(s.facts.from), "to": .string(s.facts.to), "direction": .string(s.facts.direction),
-                "vars": .object(vars), "trace": trace(s.trace), "inputs": inputs(recordings[id] ?? []),
-            ])
-        }
+        if let s = engine.calls[id] { return Self.document(live: s, inputs: recordings[id] ?? []) }
         if let done = engine.finished.last(where: { $0.id == id }) {
-            return .object(["call_control_id": .string(id), "phase": "ended", "trace": trace(done.trace),
-                            "inputs": inputs(finishedRecordings.last(where: { $0.id == id })?.inputs ?? [])])
+            return Self.document(ended: id, trace: done.trace, inputs: finishedRecordings.last(where: { $0.id == id })?.inputs ?? [])
         }
-        if let stored = store.finishedTrace(id) {
-            return .object(["call_control_id": .string(id), "phase": "ended", "trace": trace(stored), "inputs": []])
-        }
+        if let stored = store.finishedTrace(id) { return Self.document(ended: id, trace: stored, inputs: []) }
         return nil
     }
 
+    static func document(live s: CallState, inputs recorded: [[UInt8]]) -> JSONValue {
+        var vars = s.vars
+        for name in s.sensitiveVars where vars[name] != nil { vars[name] = "***" }
+        return .object([
+            "call_control_id": .string(s.callControlID), "phase": .string(s.phase.rawValue), "flow": .string(s.flow), "node": .string(s.node),
+            "step": .int(s.step), "revision": .string(s.flowRevision), "waiting": .string("\(s.waiting)"),
+            "from": .string(s.facts.from), "to": .string(s.facts.to), "direction": .string(s.facts.direction),
+            "vars": .object(vars), "trace": .array(s.trace.map(StateCodec.encode)), "inputs": inputs(recorded),
+        ])
+    }
+
+    static func document(ended id: String, trace: [TraceEntry], inputs recorded: [[UInt8]]) -> JSONValue {
+        .object(["call_control_id": .string(id), "phase": "ended", "trace": .array(trace.map(StateCodec.encode)), "inputs": inputs(recorded)])
+    }
+
+    /// An input from the shell (HTTP result, timer, failed command) for a call.
     func feed(_ input: MachineInput, to call: String) {
+        if let shared { shared.submit(input, to: call) } else { apply(input, to: call) }
+    }
+
+    func apply(_ input: MachineInput, to call: String) {
         switch input {
         case .httpResult(let id, let outcome):
             batch.httpRemoved.append(id)
@@ -205,13 +237,33 @@ public final class CallRuntime {
         execute(output.effects)
     }
 
+    /// Shared mode: everything one input produced, for its commit; the runtime keeps nothing of it.
+    func takeSharedWork() -> SharedWork {
+        defer {
+            batch = StoreBatch()
+            pendingOutbox = []
+            pendingHTTP = []
+            pendingTimers = []
+            pendingRecords = []
+            uncommittedEvents = []
+            afterCommit = []
+        }
+        return SharedWork(batch: batch, commands: pendingOutbox, http: pendingHTTP, timers: pendingTimers, records: pendingRecords)
+    }
+
     /// Keeps an input for replay. Only a live call (or the one this input just ended) keeps a
     /// recording: a late webhook, timer or failed command for a finished or unknown call would
     /// otherwise start one that nothing ever files away.
     private func record(_ call: String, _ input: JSONObject) {
-        guard engine.calls[call] != nil || recordings[call] != nil else { return }
         var entry = input
         entry["t"] = .int(Int(clock()))
+        if shared != nil {
+            // The call's state was put in for this input; it is gone only if this input ended it.
+            guard engine.calls[call] != nil || engine.finished.last?.id == call else { return }
+            pendingRecords.append((call, JSONValue.object(entry).jsonBytes))
+            return
+        }
+        guard engine.calls[call] != nil || recordings[call] != nil else { return }
         recordings[call, default: []].append(JSONValue.object(entry).jsonBytes)  // compact: bytes, not a tree
         if recordings[call]!.count > Self.maxRecordedInputs { recordings[call]!.removeFirst() }
     }
@@ -288,7 +340,7 @@ public final class CallRuntime {
             case .startTimer(let id, let ms):
                 batch.timersAdded.append((id, item.call, clockMs() + Int64(ms)))
                 scheduleCommit()
-                arm(timer: id, call: item.call, afterMs: ms)
+                if shared != nil { pendingTimers.append((id, item.call, ms)) } else { arm(timer: id, call: item.call, afterMs: ms) }
             case .cancelTimer(let id):
                 batch.timersRemoved.append(id)
                 scheduleCommit()

@@ -20,6 +20,23 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+/// A flow revision's source files as one JSON value (name → base64), as the stores keep them.
+enum RevisionFiles {
+    static func encode(_ files: [String: [UInt8]]) -> JSONValue {
+        .object(JSONObject(files.sorted { $0.key < $1.key }.map { (key: $0.key, value: JSONValue.string(Base64Text.encode($0.value))) }))
+    }
+
+    static func decode(_ value: JSONValue, revision: String) throws(StoreError) -> [String: [UInt8]] {
+        guard case .object(let files) = value else { throw .corrupt("revision \(revision) is not an object") }
+        var decoded: [String: [UInt8]] = [:]
+        for (name, v) in files.members {
+            guard let b64 = v.stringValue, let bytes = Base64Text.decode(b64) else { throw .corrupt("revision \(revision): file \(name)") }
+            decoded[name] = bytes
+        }
+        return decoded
+    }
+}
+
 /// What a store holds, read back at startup.
 public struct StoreSnapshot: Sendable {
     public var calls: [CallState] = []

@@ -89,13 +89,8 @@ public final class SQLiteCallStore: CallStore {
                 }
             }
             for row in try db.run("SELECT revision, files FROM revisions") {
-                guard let rev = row[0].text, case .object(let files) = try Self.json(row[1], "revision") else { throw StoreError.corrupt("revision row") }
-                var decoded: [String: [UInt8]] = [:]
-                for (name, v) in files.members {
-                    guard let b64 = v.stringValue, let bytes = Base64Text.decode(b64) else { throw StoreError.corrupt("revision \(rev)") }
-                    decoded[name] = bytes
-                }
-                s.revisions[rev] = decoded
+                guard let rev = row[0].text else { throw StoreError.corrupt("revision row") }
+                s.revisions[rev] = try RevisionFiles.decode(try Self.json(row[1], "revision"), revision: rev)
             }
         } catch let e as StoreError {
             throw e
@@ -144,8 +139,7 @@ public final class SQLiteCallStore: CallStore {
                     }
                 }
                 for (rev, files) in batch.revisions {
-                    let object = JSONObject(files.sorted { $0.key < $1.key }.map { (key: $0.key, value: JSONValue.string(Base64Text.encode($0.value))) })
-                    try db.run("INSERT OR IGNORE INTO revisions(revision, files) VALUES(?, ?)", [.text(rev), Self.bytes(.object(object))])
+                    try db.run("INSERT OR IGNORE INTO revisions(revision, files) VALUES(?, ?)", [.text(rev), Self.bytes(RevisionFiles.encode(files))])
                 }
             }
         } catch {

@@ -1,0 +1,146 @@
+/// The Lua scripts behind the shared (Redis) state. Each runs atomically in Redis, so a load sees
+/// one consistent moment and a commit either applies everything or nothing (its checks come
+/// before its first write).
+///
+/// Keys, all under one prefix: `call:<id>` (hash: `v` version, `s` state), `calls` (set of live
+/// ids), `seen:<hex>` (webhook ids, expiring), `trace:<id>` and `rec:<id>` (finished traces and
+/// recorded inputs, expiring), `outbox` (hash seq → command) + `outbox:seq`, `http` (hash id →
+/// request), `claims` (sorted set: `o:<seq>` / `h:<id>` → claim deadline in ms), `timers` (sorted
+/// set id → fire time in ms) + `timer:call`, `dial:<token>`, `revisions` (hash revision → files).
+enum SharedScripts {
+    /// ARGV: prefix, n, n call ids, dial token, seen key, timer id (`""` when absent).
+    /// Returns: n × [version, state], dial, seen (0/1), timer pending (0/1).
+    static let load = """
+        local p = ARGV[1]
+        local n = tonumber(ARGV[2])
+        local out = {}
+        for i = 1, n do
+          local r = redis.call('HMGET', p .. 'call:' .. ARGV[2 + i], 'v', 's')
+          out[i] = {r[1] or '0', r[2] or ''}
+        end
+        local dial, seen, timer = ARGV[3 + n], ARGV[4 + n], ARGV[5 + n]
+        out[n + 1] = (dial ~= '' and redis.call('GET', p .. 'dial:' .. dial)) or ''
+        out[n + 2] = (seen ~= '' and redis.call('EXISTS', p .. 'seen:' .. seen) == 1) and 1 or 0
+        out[n + 3] = (timer ~= '' and redis.call('ZSCORE', p .. 'timers', timer)) and 1 or 0
+        return out
+        """
+
+    /// ARGV: prefix, now (ms), seen key, dedupe ttl (s), trace ttl (s), command lease (ms), then
+    /// counted sections: checks (id, version), puts (id, state), ends (id, trace), outbox (command),
+    /// timers added (id, call, fire ms), timers removed (id), http added (id, request, lease ms),
+    /// http removed (id), dials removed (token), records (call, entry).
+    /// Returns `{'ok', seq...}`, `{'conflict'}` or `{'duplicate'}`.
+    static let commit = """
+        local p, now = ARGV[1], tonumber(ARGV[2])
+        local seen, dedupeTTL, traceTTL, lease = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+        local i = 7
+        local function count() local c = tonumber(ARGV[i]); i = i + 1; return c end
+        for _ = 1, count() do
+          local v = redis.call('HGET', p .. 'call:' .. ARGV[i], 'v') or '0'
+          if v ~= ARGV[i + 1] then return {'conflict'} end
+          i = i + 2
+        end
+        if seen ~= '' and not redis.call('SET', p .. 'seen:' .. seen, '1', 'NX', 'EX', dedupeTTL) then return {'duplicate'} end
+        for _ = 1, count() do
+          redis.call('HINCRBY', p .. 'call:' .. ARGV[i], 'v', 1)
+          redis.call('HSET', p .. 'call:' .. ARGV[i], 's', ARGV[i + 1])
+          redis.call('SADD', p .. 'calls', ARGV[i])
+          i = i + 2
+        end
+        for _ = 1, count() do
+          redis.call('DEL', p .. 'call:' .. ARGV[i])
+          redis.call('SREM', p .. 'calls', ARGV[i])
+          if traceTTL > 0 then
+            redis.call('SET', p .. 'trace:' .. ARGV[i], ARGV[i + 1], 'EX', traceTTL)
+            redis.call('EXPIRE', p .. 'rec:' .. ARGV[i], traceTTL)
+          else
+            redis.call('DEL', p .. 'rec:' .. ARGV[i])
+          end
+          i = i + 2
+        end
+        local out = {'ok'}
+        for _ = 1, count() do
+          local seq = redis.call('INCR', p .. 'outbox:seq')
+          redis.call('HSET', p .. 'outbox', seq, ARGV[i])
+          redis.call('ZADD', p .. 'claims', now + lease, 'o:' .. seq)
+          out[#out + 1] = seq
+          i = i + 1
+        end
+        for _ = 1, count() do
+          redis.call('ZADD', p .. 'timers', ARGV[i + 2], ARGV[i])
+          redis.call('HSET', p .. 'timer:call', ARGV[i], ARGV[i + 1])
+          i = i + 3
+        end
+        for _ = 1, count() do
+          redis.call('ZREM', p .. 'timers', ARGV[i])
+          redis.call('HDEL', p .. 'timer:call', ARGV[i])
+          i = i + 1
+        end
+        for _ = 1, count() do
+          redis.call('HSET', p .. 'http', ARGV[i], ARGV[i + 1])
+          redis.call('ZADD', p .. 'claims', now + tonumber(ARGV[i + 2]), 'h:' .. ARGV[i])
+          i = i + 3
+        end
+        for _ = 1, count() do
+          redis.call('HDEL', p .. 'http', ARGV[i])
+          redis.call('ZREM', p .. 'claims', 'h:' .. ARGV[i])
+          i = i + 1
+        end
+        for _ = 1, count() do
+          redis.call('DEL', p .. 'dial:' .. ARGV[i])
+          i = i + 1
+        end
+        for _ = 1, count() do
+          local key = p .. 'rec:' .. ARGV[i]
+          redis.call('RPUSH', key, ARGV[i + 1])
+          redis.call('LTRIM', key, -300, -1)
+          i = i + 2
+        end
+        return out
+        """
+
+    /// Takes over work whose claim ran out (its instance died): commands and HTTP requests get a
+    /// new lease, overdue timers are pushed back by `timer lease` so one instance fires each.
+    /// ARGV: prefix, now (ms), command lease (ms), http lease (ms), timer grace (ms), timer lease (ms).
+    /// Returns a flat list: kind (`o`, `h`, `t`), id, payload (command, request, call).
+    static let claim = """
+        local p, now = ARGV[1], tonumber(ARGV[2])
+        local leases = {o = tonumber(ARGV[3]), h = tonumber(ARGV[4])}
+        local out = {}
+        for _, m in ipairs(redis.call('ZRANGEBYSCORE', p .. 'claims', '-inf', now, 'LIMIT', 0, 100)) do
+          local kind, id = string.sub(m, 1, 1), string.sub(m, 3)
+          local blob = redis.call('HGET', p .. (kind == 'o' and 'outbox' or 'http'), id)
+          if blob then
+            redis.call('ZADD', p .. 'claims', now + leases[kind], m)
+            out[#out + 1] = kind; out[#out + 1] = id; out[#out + 1] = blob
+          else
+            redis.call('ZREM', p .. 'claims', m)
+          end
+        end
+        for _, t in ipairs(redis.call('ZRANGEBYSCORE', p .. 'timers', '-inf', now - tonumber(ARGV[5]), 'LIMIT', 0, 100)) do
+          local call = redis.call('HGET', p .. 'timer:call', t)
+          if call then
+            redis.call('ZADD', p .. 'timers', now + tonumber(ARGV[6]) - tonumber(ARGV[5]), t)
+            out[#out + 1] = 't'; out[#out + 1] = t; out[#out + 1] = call
+          else
+            redis.call('ZREM', p .. 'timers', t)
+          end
+        end
+        return out
+        """
+
+    /// A call as `GET /v1/calls/{id}` shows it. ARGV: prefix, id. Returns state, trace, inputs.
+    static let document = """
+        local p, id = ARGV[1], ARGV[2]
+        return {redis.call('HGET', p .. 'call:' .. id, 's') or '', redis.call('GET', p .. 'trace:' .. id) or '',
+                redis.call('LRANGE', p .. 'rec:' .. id, 0, -1)}
+        """
+
+    /// A command Telnyx answered for good: its outbox entry and claim go.
+    /// ARGV: prefix, seq.
+    static let sent = """
+        redis.call('HDEL', ARGV[1] .. 'outbox', ARGV[2])
+        redis.call('ZREM', ARGV[1] .. 'claims', 'o:' .. ARGV[2])
+        return 1
+        """
+}

@@ -1,0 +1,281 @@
+import CRedis
+import EventHTTP
+
+/// A reply, copied out of hiredis' reply object.
+public enum RedisValue: Sendable, Equatable {
+    case bulk([UInt8])
+    case integer(Int64)
+    case array([RedisValue])
+    case null
+    case status(String)
+
+    public var bytes: [UInt8]? {
+        if case .bulk(let b) = self { return b }
+        return nil
+    }
+    public var int: Int64? {
+        if case .integer(let i) = self { return i }
+        return nil
+    }
+    public var array: [RedisValue]? {
+        if case .array(let a) = self { return a }
+        return nil
+    }
+}
+
+/// Why a Redis command produced no value.
+public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// `store.redis_url` cannot be used.
+    case badURL(String)
+    /// Not connected, or the connection broke before the reply came.
+    case unavailable(String)
+    /// Redis answered with an error reply.
+    case server(String)
+
+    public var description: String {
+        switch self {
+        case .badURL(let why): return "bad Redis URL: \(why)"
+        case .unavailable(let why): return "Redis unavailable: \(why)"
+        case .server(let message): return "Redis error: \(message)"
+        }
+    }
+}
+
+/// One asynchronous connection to Redis, driven by the libevent loop through hiredis' libevent
+/// adapter: commands are written without waiting, replies arrive as loop callbacks, in order.
+///
+/// Loop-confined. A broken connection fails its outstanding commands and is re-established every
+/// `reconnectMs` until Redis answers again; commands issued meanwhile fail at once
+/// (`.unavailable`), so callers can answer 503 instead of waiting.
+public final class RedisConnection {
+    public let url: RedisURL
+    private let loop: EventLoop
+    private var context: UnsafeMutablePointer<redisAsyncContext>?
+    private var connected = false
+    private var reconnectScheduled = false
+    private var closed = false
+    public private(set) var lastError: String = "not connected yet"
+    public let reconnectMs: Int
+    /// Told `true` when the connection is up, `false` when it broke.
+    public var onStateChange: ((Bool) -> Void)?
+
+    public init(loop: EventLoop, url: RedisURL, reconnectMs: Int = 500) {
+        self.loop = loop
+        self.url = url
+        self.reconnectMs = reconnectMs
+        connect()
+    }
+
+    deinit {
+        closed = true
+        if let context {
+            context.pointee.data = nil
+            redisAsyncFree(context)  // fails outstanding commands (their callbacks get no reply)
+        }
+    }
+
+    /// Whether the connection is established (commands can succeed).
+    public var isConnected: Bool { connected }
+
+    /// Sends one command; `reply` runs on the loop with its value or why there is none.
+    public func send(_ args: [[UInt8]], reply: @escaping (Result<RedisValue, RedisError>) -> Void) {
+        guard let context else { return reply(.failure(.unavailable(lastError))) }
+        let box = Unmanaged.passRetained(ReplyBox(reply)).toOpaque()
+        let rc = Self.withArgv(args) { argc, argv, lengths in
+            redisAsyncCommandArgv(context, { _, reply, privdata in
+                guard let privdata else { return }
+                let box = Unmanaged<ReplyBox>.fromOpaque(privdata).takeRetainedValue()
+                guard let reply else { return box.done(.failure(.unavailable("connection closed before the reply"))) }
+                let value = reply.assumingMemoryBound(to: redisReply.self)
+                box.done(RedisConnection.convert(value))
+            }, box, argc, argv, lengths)
+        }
+        if rc != REDIS_OK {
+            Unmanaged<ReplyBox>.fromOpaque(box).release()
+            reply(.failure(.unavailable("redisAsyncCommandArgv returned \(rc)")))
+        }
+    }
+
+    /// `send` with text arguments.
+    public func send(_ args: [String], reply: @escaping (Result<RedisValue, RedisError>) -> Void) {
+        send(args.map { Array($0.utf8) }, reply: reply)
+    }
+
+    /// Closes the connection for good (outstanding commands fail).
+    public func close() {
+        closed = true
+        guard let context else { return }
+        self.context = nil
+        connected = false
+        context.pointee.data = nil
+        redisAsyncFree(context)
+    }
+
+    private func connect() {
+        guard !closed, context == nil else { return }
+        guard let ac = redisAsyncConnect(url.host, Int32(url.port)) else {
+            return broken("redisAsyncConnect returned nothing")
+        }
+        if ac.pointee.err != 0 {
+            let why = Self.errorText(ac)
+            redisAsyncFree(ac)
+            return broken("cannot connect to \(url): \(why)")
+        }
+        ac.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        let attached = callflow_redis_attach(ac, loop.eventBase)
+        guard attached == REDIS_OK else {
+            redisAsyncFree(ac)
+            return broken("redisLibeventAttach returned \(attached)")
+        }
+        redisAsyncSetConnectCallback(ac) { ac, status in
+            guard let ac, let data = ac.pointee.data else { return }
+            let connection = Unmanaged<RedisConnection>.fromOpaque(data).takeUnretainedValue()
+            if status == REDIS_OK {
+                connection.connected = true
+                connection.onStateChange?(true)
+            } else {
+                // hiredis frees the context after this callback.
+                connection.context = nil
+                connection.broken("cannot connect to \(connection.url): \(RedisConnection.errorText(ac))")
+            }
+        }
+        redisAsyncSetDisconnectCallback(ac) { ac, _ in
+            guard let ac, let data = ac.pointee.data else { return }
+            let connection = Unmanaged<RedisConnection>.fromOpaque(data).takeUnretainedValue()
+            connection.context = nil
+            connection.broken("connection to \(connection.url) lost: \(RedisConnection.errorText(ac))")
+        }
+        context = ac
+        // Queued before anything else on this connection, so every later command runs after them.
+        for command in url.handshake {
+            send(command) { [weak self] result in
+                if case .failure(let e) = result, let self {
+                    self.lastError = "\(command[0]) failed: \(e)"
+                    self.close()
+                    self.closed = false
+                    self.broken(self.lastError)
+                }
+            }
+        }
+    }
+
+    private func broken(_ why: String) {
+        let wasConnected = connected
+        connected = false
+        lastError = why
+        if wasConnected { onStateChange?(false) }
+        guard !closed, !reconnectScheduled else { return }
+        reconnectScheduled = true
+        do {
+            try loop.schedule(afterMilliseconds: reconnectMs) { [weak self] in
+                self?.reconnectScheduled = false
+                self?.connect()
+            }
+        } catch {
+            reconnectScheduled = false
+        }
+    }
+
+    static func errorText(_ ac: UnsafePointer<redisAsyncContext>) -> String {
+        let text = withUnsafeBytes(of: ac.pointee.c.errstr) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        if !text.isEmpty { return text }
+        return ac.pointee.errstr.map { String(cString: $0) } ?? "error \(ac.pointee.err)"
+    }
+
+    static func errorText(_ ac: UnsafeMutablePointer<redisAsyncContext>) -> String { errorText(UnsafePointer(ac)) }
+
+    static func convert(_ reply: UnsafeMutablePointer<redisReply>) -> Result<RedisValue, RedisError> {
+        let r = reply.pointee
+        switch r.type {
+        case REDIS_REPLY_ERROR:
+            return .failure(.server(r.str.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: r.len), as: UTF8.self) } ?? "error"))
+        default:
+            return .success(value(reply))
+        }
+    }
+
+    private static func value(_ reply: UnsafeMutablePointer<redisReply>) -> RedisValue {
+        let r = reply.pointee
+        switch r.type {
+        case REDIS_REPLY_STRING:
+            guard let s = r.str else { return .bulk([]) }
+            return .bulk(Array(UnsafeRawBufferPointer(start: s, count: r.len)))
+        case REDIS_REPLY_STATUS, REDIS_REPLY_ERROR:
+            return .status(r.str.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: r.len), as: UTF8.self) } ?? "")
+        case REDIS_REPLY_INTEGER:
+            return .integer(Int64(r.integer))
+        case REDIS_REPLY_ARRAY:
+            guard let elements = r.element else { return .array([]) }
+            return .array((0..<r.elements).map { i in elements[i].map(value) ?? .null })
+        default:
+            return .null
+        }
+    }
+
+    /// Calls `body` with C argument vectors for `args` (hiredis copies them before returning).
+    static func withArgv<R>(_ args: [[UInt8]], _ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> R) -> R {
+        let total = args.reduce(0) { $0 + $1.count }
+        let storage = UnsafeMutablePointer<CChar>.allocate(capacity: max(1, total))
+        defer { storage.deallocate() }
+        let argv = UnsafeMutablePointer<UnsafePointer<CChar>?>.allocate(capacity: max(1, args.count))
+        defer { argv.deallocate() }
+        var lengths = [Int](repeating: 0, count: args.count)
+        var offset = 0
+        for (i, arg) in args.enumerated() {
+            arg.withUnsafeBytes { raw in
+                if let base = raw.baseAddress { (storage + offset).update(from: base.assumingMemoryBound(to: CChar.self), count: arg.count) }
+            }
+            argv[i] = UnsafePointer(storage + offset)
+            lengths[i] = arg.count
+            offset += arg.count
+        }
+        return lengths.withUnsafeBufferPointer { body(Int32(args.count), argv, $0.baseAddress!) }
+    }
+}
+
+private final class ReplyBox {
+    let done: (Result<RedisValue, RedisError>) -> Void
+    init(_ done: @escaping (Result<RedisValue, RedisError>) -> Void) { self.done = done }
+}
+
+/// A blocking connection for startup, before the loop serves anything: checks Redis is there
+/// (a clear error instead of a server that answers 503 from its first webhook) and reads what
+/// the server needs to begin.
+public final class RedisStartupConnection {
+    private let context: UnsafeMutablePointer<redisContext>
+
+    public init(url: RedisURL, timeoutMs: Int = 2000) throws(RedisError) {
+        let tv = timeval(tv_sec: timeoutMs / 1000, tv_usec: (timeoutMs % 1000) * 1000)
+        guard let c = redisConnectWithTimeout(url.host, Int32(url.port), tv) else {
+            throw .unavailable("cannot connect to \(url): out of memory")
+        }
+        if c.pointee.err != 0 {
+            let why = withUnsafeBytes(of: c.pointee.errstr) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            redisFree(c)
+            throw .unavailable("cannot connect to \(url): \(why)")
+        }
+        context = c
+        _ = redisSetTimeout(c, tv)
+        for command in url.handshake { _ = try self.command(command) }
+        _ = try self.command(["PING"])
+    }
+
+    deinit { redisFree(context) }
+
+    public func command(_ args: [String]) throws(RedisError) -> RedisValue {
+        try command(args.map { Array($0.utf8) })
+    }
+
+    public func command(_ args: [[UInt8]]) throws(RedisError) -> RedisValue {
+        let context = self.context
+        let raw = RedisConnection.withArgv(args) { argc, argv, lengths in redisCommandArgv(context, argc, argv, lengths) }
+        guard let raw else {
+            let why = withUnsafeBytes(of: context.pointee.errstr) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            throw .unavailable(why.isEmpty ? "no reply" : why)
+        }
+        defer { freeReplyObject(raw) }
+        return try RedisConnection.convert(raw.assumingMemoryBound(to: redisReply.self)).get()
+    }
+}

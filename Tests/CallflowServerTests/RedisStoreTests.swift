@@ -1,0 +1,257 @@
+import CallflowCore
+import CallflowServer
+import Foundation
+import Redis
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A throwaway `redis-server` on a free loopback port (no persistence), started and stopped by
+/// the test that needs it. `scripts/setup` installs redis-server.
+final class RedisProcess {
+    let port: Int
+    private var process: Process?
+
+    static var binary: String? {
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") + ["/usr/bin", "/usr/local/bin"] {
+            let path = "\(dir)/redis-server"
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return nil
+    }
+
+    init(port: Int = CrashRecoveryTests.freePort()) throws {
+        self.port = port
+        try start()
+    }
+
+    var url: String { "redis://127.0.0.1:\(port)" }
+
+    func start() throws {
+        let binary = try #require(Self.binary, "redis-server is not installed (scripts/setup installs it)")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        process = p
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if (try? RedisStartupConnection(url: RedisURL(url), timeoutMs: 200)) != nil { return }
+            usleep(50_000)
+        }
+        throw RedisError.unavailable("redis-server did not start on port \(port)")
+    }
+
+    func stop() {
+        guard let p = process else { return }
+        kill(p.processIdentifier, SIGKILL)
+        Self.reap(p)
+        process = nil
+    }
+
+    /// Waits for a child to end (bounded). Foundation's `waitUntilExit` was seen to hang on a
+    /// killed child here, so this polls `waitpid` itself.
+    /// Returns the exit status (nil: killed by a signal, or still running at the deadline).
+    @discardableResult
+    static func reap(_ p: Process, timeoutSeconds: Double = 20) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeoutSeconds)
+        while Date() < deadline {
+            var status: Int32 = 0
+            let r = waitpid(p.processIdentifier, &status, WNOHANG)
+            if r == p.processIdentifier { return status & 0x7f == 0 ? (status >> 8) & 0xff : nil }
+            if r < 0 || !p.isRunning {  // Foundation reaped it first
+                while p.isRunning && Date() < deadline { usleep(10_000) }
+                return p.terminationReason == .exit ? p.terminationStatus : nil
+            }
+            usleep(20_000)
+        }
+        return nil
+    }
+
+    deinit { stop() }
+}
+
+@Suite(.serialized) struct RedisStoreTests {
+    @Test func redisURLsParseAndNameWhatIsWrong() throws {
+        let url = try RedisURL("redis://:s3cret@cache.internal:6380/2")
+        #expect(url.host == "cache.internal" && url.port == 6380 && url.database == 2 && url.password == "s3cret")
+        #expect(!url.description.contains("s3cret"), "the password never reaches a log line")
+        #expect(try RedisURL("redis://10.0.0.5").port == 6379)
+        #expect(throws: RedisError.self) { try RedisURL("http://x") }
+        #expect { try RedisURL("redis://h:99999") } throws: { "\($0)".contains("port") }
+        #expect { try RedisURL("rediss://h") } throws: { "\($0)".contains("TLS") }
+    }
+
+    /// Two `callflow serve` processes share one Redis; the emulator sends each call's webhooks to
+    /// both in turn, and one instance is killed mid-run: every call still completes exactly as with
+    /// one instance, and a command sent twice carries the same id and body.
+    @Test func twoInstancesShareCallsAndSurviveOneDying() throws {
+        let redis = try RedisProcess()
+        defer { redis.stop() }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("callflow-redis-\(UUID())")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("flows"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Data(CrashRecoveryTests.flow.utf8).write(to: dir.appendingPathComponent("flows/t.json"))
+        let ports = [CrashRecoveryTests.freePort(), CrashRecoveryTests.freePort()]
+        let calls = 200
+        let emulator = try CrashRecoveryTests.EmulatorThread(calls: calls, serverPorts: ports, signerSeed: Array(repeating: 5, count: 32))
+        var servers: [Process] = []
+        for port in ports {
+            let log = dir.appendingPathComponent("server-\(port).log")
+            let config = dir.appendingPathComponent("config-\(port).json")
+            // Short command retries make the lease on a dead instance's commands short (7 s).
+            try Data("""
+                {"server":{"host":"127.0.0.1","port":\(port)},"flows":{"dir":"\(dir.path)/flows","default":"t"},
+                 "telnyx":{"command_timeout_ms":1000,"retry_deadline_ms":1000},
+                 "store":{"kind":"redis","redis_url":"\(redis.url)"},"log":{"level":"info","format":"text"}}
+                """.utf8).write(to: config)
+            let env = ["TELNYX_PUBLIC_KEY": emulator.publicKey, "TELNYX_API_KEY": "KEY_shared",
+                       "TELNYX_API_BASE_URL": "http://127.0.0.1:\(emulator.apiPort)/v2"]
+            servers.append(try CrashRecoveryTests.startServer(config: config.path, env: env, log: log))
+        }
+        usleep(1_200_000)  // mid-run: calls are being placed and are in every state
+        let metrics = try TestHTTP.request(port: ports[1], method: "GET", path: "/metrics").body
+        let acceptedByKilled = metrics.split(separator: "\n").filter { $0.hasPrefix("callflow_webhooks_total{") && $0.contains(#"outcome="accepted""#) }
+            .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.reduce(0, +)
+        kill(servers[1].processIdentifier, SIGKILL)
+        RedisProcess.reap(servers[1])
+        let finished = emulator.wait(seconds: 120)
+        // Commands the killed instance sent but could not mark sent stay claimed until their lease
+        // (7 s here) runs out; then the survivor sends them again (same command_id) and clears them.
+        let check = try RedisStartupConnection(url: RedisURL(redis.url))
+        let drained = Date().addingTimeInterval(20)
+        while Date() < drained, try check.command(["HLEN", "callflow:outbox"]) != .integer(0) { usleep(100_000) }
+        kill(servers[0].processIdentifier, SIGTERM)
+        #expect(RedisProcess.reap(servers[0]) == 0, "SIGTERM drains and exits 0")
+        #expect(finished, "the emulator did not finish; \(emulator.endedCount) of \(calls) calls ended")
+        let records = try #require(emulator.records)
+        CrashRecoveryTests.expectEveryCallCompleted(records, calls: calls)
+        // Both instances started on the shared state, and the one killed had applied webhooks.
+        for port in ports {
+            let lines = ((try? String(contentsOf: dir.appendingPathComponent("server-\(port).log"), encoding: .utf8)) ?? "").split(separator: "\n")
+            #expect(lines.contains { $0.contains("state restored") && $0.contains("shared in redis://") })
+        }
+        #expect(acceptedByKilled > 20, "the killed instance applied \(acceptedByKilled) webhooks before it died")
+        // Nothing is left behind in Redis: no live call, no unsent command, no claim.
+        #expect(try check.command(["SCARD", "callflow:calls"]) == .integer(0))
+        #expect(try check.command(["HLEN", "callflow:outbox"]) == .integer(0))
+        #expect(try check.command(["ZCARD", "callflow:claims"]) == .integer(0))
+    }
+
+    static func config(api: FakeHTTPServer, redis: RedisProcess) throws -> CallflowConfig {
+        var config = try TelnyxSide.config(api: api, flows: ["t": CommandClientTests.sayFlow], defaultFlow: "t")
+        config.store.kind = "redis"
+        config.store.redisURL = redis.url
+        config.store.redisPrefix = "t\(UUID().uuidString.prefix(8)):"
+        return config
+    }
+
+    @Test func aWebhookRedeliveredToAnotherInstanceIsADuplicate() throws {
+        let redis = try RedisProcess()
+        defer { redis.stop() }
+        let api = try FakeHTTPServer { _, _ in .status(200, #"{"data":{"result":"ok"}}"#) }
+        defer { api.stop() }
+        var config = try Self.config(api: api, redis: redis)
+        config.server.adminToken = "shared-admin-token-0123"
+        let a = try TestServer(config: config)
+        defer { a.stop() }
+        let b = try TestServer(config: config)
+        defer { b.stop() }
+        let body = IngressTests.event(id: "evt-shared")
+        #expect(try IngressTests.post(a.port, body, headers: IngressTests.signed(body)).status == 200)
+        #expect(try IngressTests.post(b.port, body, headers: IngressTests.signed(body)).status == 200)
+        api.waitFor(1)
+        usleep(300_000)
+        #expect(api.requests.filter { $0.path.hasSuffix("/answer") }.count == 1, "one answer for one call")
+        let metrics = try TestHTTP.request(port: b.port, method: "GET", path: "/metrics").body
+        #expect(metrics.contains(#"callflow_webhooks_total{event_type="call.initiated",outcome="duplicate"} 1"#))
+        // Either instance shows the call, with the input that started it (for replay).
+        for port in [a.port, b.port] {
+            let response = try TestHTTP.request(port: port, method: "GET", path: "/v1/calls/v3:abc",
+                                                headers: [("Authorization", "Bearer shared-admin-token-0123")])
+            #expect(response.status == 200)
+            let document = try JSONParser.parse(Array(response.body.utf8))
+            #expect(document["node"]?.stringValue == "a")
+            #expect(document["inputs"]?.arrayValue?.count == 2, "start + webhook: \(response.body)")
+        }
+        #expect(try TestHTTP.request(port: b.port, method: "GET", path: "/v1/calls/v3:nope",
+                                     headers: [("Authorization", "Bearer shared-admin-token-0123")]).status == 404)
+    }
+
+    /// What a dead instance left behind: a command it committed but never sent (its claim ran out)
+    /// and a timer armed only in its memory. Another instance sends the one (same command_id) and
+    /// fires the other.
+    @Test func anInstanceTakesOverWhatADeadOneLeftUnfinished() throws {
+        let redis = try RedisProcess()
+        defer { redis.stop() }
+        let api = try FakeHTTPServer { _, _ in .status(200, #"{"data":{"result":"ok"}}"#) }
+        defer { api.stop() }
+        let pauseFlow = #"{"start":"a","nodes":{"a":{"type":"answer","next":"p"},"p":{"type":"pause","seconds":1,"next":"s"},"s":{"type":"say","text":"Hi","next":"e"},"e":{"type":"hangup"}}}"#
+        var config = try TelnyxSide.config(api: api, flows: ["t": pauseFlow], defaultFlow: "t")
+        config.store.kind = "redis"
+        config.store.redisURL = redis.url
+        let prefix = config.store.redisPrefix
+        var side = TelnyxSide(server: try TestServer(config: config), api: api)
+        try side.initiated("v3:orphan")
+        #expect(api.waitFor(1).last?.path.hasSuffix("/answer") == true)
+        try side.send("call.answered", call: "v3:orphan")
+        usleep(100_000)
+        side.server.stop()  // the instance goes away with the pause timer armed only in its memory
+        let store = try RedisStartupConnection(url: RedisURL(redis.url))
+        #expect(try store.command(["ZCARD", "\(prefix)timers"]) == .integer(1))
+        let orphan = #"{"leg":"v3:other","action":"speak","body":{"payload":"left behind","voice":"female","command_id":"cf-orphan-1"}}"#
+        _ = try store.command(["HSET", "\(prefix)outbox", "999", orphan])
+        _ = try store.command(["ZADD", "\(prefix)claims", "1", "o:999"])  // a claim that ran out long ago
+        let other = try TestServer(config: config)
+        defer { other.stop() }
+        let requests = api.waitFor(3, timeout: 10)
+        let paths = requests.map(\.path)
+        #expect(paths.contains("/v2/calls/v3:other/actions/speak"), "the orphaned command was sent: \(paths)")
+        #expect(requests.first { $0.path.hasSuffix("v3:other/actions/speak") }?.json?["command_id"]?.stringValue == "cf-orphan-1")
+        #expect(paths.contains("/v2/calls/v3:orphan/actions/speak"), "the orphaned timer fired and the flow went on: \(paths)")
+        usleep(300_000)
+        #expect(try store.command(["HLEN", "\(prefix)outbox"]) == .integer(0))
+        #expect(try store.command(["ZCARD", "\(prefix)timers"]) == .integer(0))
+    }
+
+    @Test func redisDownAtStartupIsAClearError() throws {
+        let api = try FakeHTTPServer { _, _ in .status(200, "{}") }
+        defer { api.stop() }
+        var config = try TelnyxSide.config(api: api, flows: ["t": CommandClientTests.sayFlow], defaultFlow: "t")
+        config.store.kind = "redis"
+        config.store.redisURL = "redis://127.0.0.1:\(CrashRecoveryTests.freePort())"
+        #expect {
+            _ = try TestServer(config: config)
+        } throws: { error in
+            "\(error)".contains("Redis unavailable") && "\(error)".contains("cannot connect to redis://127.0.0.1")
+        }
+    }
+
+    @Test func redisLostMidRunAnswers503AndRecovers() throws {
+        let redis = try RedisProcess()
+        defer { redis.stop() }
+        let api = try FakeHTTPServer { _, _ in .status(200, #"{"data":{"result":"ok"}}"#) }
+        defer { api.stop() }
+        let server = try TestServer(config: try Self.config(api: api, redis: redis))
+        defer { server.stop() }
+        let first = IngressTests.event(id: "evt-before")
+        #expect(try IngressTests.post(server.port, first, headers: IngressTests.signed(first)).status == 200)
+        api.waitFor(1)
+        redis.stop()
+        usleep(200_000)
+        let during = IngressTests.event(id: "evt-during")
+        #expect(try IngressTests.post(server.port, during, headers: IngressTests.signed(during)).status == 503)
+        #expect(try TestHTTP.request(port: server.port, method: "GET", path: "/readyz").status == 503)
+        try redis.start()
+        usleep(1_200_000)  // reconnects every 500 ms
+        #expect(try TestHTTP.request(port: server.port, method: "GET", path: "/readyz").status == 200)
+        // Telnyx redelivers the refused webhook: now it is applied (this Redis lost its data, so
+        // the call starts afresh and is answered).
+        #expect(try IngressTests.post(server.port, during, headers: IngressTests.signed(during)).status == 200)
+        #expect(api.waitFor(2).filter { $0.path.hasSuffix("/answer") }.count == 2)
+    }
+}
