@@ -22,6 +22,8 @@ enum EndToEnd {
         var outbound: (flow: String, vars: JSONObject)? = nil
         /// Place the call through the control API (`POST /v1/calls` with this body) instead.
         var apiCall: JSONValue? = nil
+        /// Share state in this Redis (`store.kind: redis`) instead of the memory store.
+        var redisURL: String? = nil
     }
 
     struct Outcome: Sendable {
@@ -74,6 +76,11 @@ enum EndToEnd {
         config.flows.dir = call.flowsDir
         config.flows.defaultFlow = call.defaultFlow
         config.server.adminToken = "test-admin-token-0123456789"
+        if let redisURL = call.redisURL {
+            config.store.kind = "redis"
+            config.store.redisURL = redisURL
+            config.store.redisPrefix = "e2e-\(UUID().uuidString.prefix(8)):"
+        }
         let captured = LogCapture()
         let logger = Logger(label: "e2e") { _ in CapturingLogHandler(capture: captured) }
         let app = try ServerApp(config: config, insecureSkipVerify: false, logger: logger, clockMs: clock, loop: loop)
@@ -99,9 +106,14 @@ enum EndToEnd {
         }
         var finished = false
         let deadline = ServerApp.wallClockMs() + 15_000
+        // Shared state counts live calls once a second: the end must hold across a count.
+        var quietSince: Int64? = nil
+        let settleMs: Int64 = call.redisURL == nil ? 0 : 1200
         func watch() {
             let ended = !leg.isEmpty && emulator.legs[leg]?.ended == true
-            if ended && app.runtime.liveCalls == 0 && app.runtime.pendingCommands == 0 {
+            let quiet = ended && app.runtime.liveCalls == 0 && app.runtime.pendingCommands == 0
+            if !quiet { quietSince = nil } else if quietSince == nil { quietSince = ServerApp.wallClockMs() }
+            if quiet, let since = quietSince, ServerApp.wallClockMs() - since >= settleMs {
                 finished = true
                 try? loop.schedule(afterMilliseconds: 100) { loop.handle.stop() }
             } else if ServerApp.wallClockMs() > deadline {

@@ -218,6 +218,57 @@ final class RedisProcess {
         #expect(try store.command(["ZCARD", "\(prefix)timers"]) == .integer(0))
     }
 
+    /// The shipped flows and the harder paths (transfer to a child leg, http node, recording with an
+    /// on_hangup request, outbound dial through the control API, duplicated and late webhooks, a
+    /// pause timer) end exactly as with the memory store when the state lives in Redis.
+    @Test(arguments: ["transfer", "invalid", "lookup", "voicemail", "outbound", "duplicates", "late", "pause"])
+    func sharedStateEndsCallsExactlyAsOneInstance(_ scenario: String) throws {
+        let redis = try RedisProcess()
+        defer { redis.stop() }
+        let backend = try FakeHTTPServer { r, _ in
+            r.path == "/accounts/98765" ? .status(200, #"{"tier":"gold"}"#) : .status(201, "{}")
+        }
+        defer { backend.stop() }
+        var call = EndToEnd.Call()
+        switch scenario {
+        case "transfer": call.script.inputs = ["1"]
+        case "invalid": call.script.inputs = ["9", "9", "9"]
+        case "lookup":
+            call.flowsDir = try EndToEnd.flowsDir(["t": #"""
+                {"start":"a","nodes":{"a":{"type":"answer","next":"g"},
+                  "g":{"type":"gather","prompt":"Account?","min_digits":4,"max_digits":8,"terminator":"#","save_as":"acct","next":"l","on_invalid":"bye","on_no_input":"bye"},
+                  "l":{"type":"http","method":"GET","url":"http://127.0.0.1:\#(backend.port)/accounts/{{vars.acct}}","save_as":"crm","next":"s","on_error":"bye"},
+                  "s":{"type":"switch","value":"{{vars.crm.tier}}","cases":{"gold":"vip"},"default":"bye"},
+                  "vip":{"type":"say","text":"Welcome back, gold member.","next":"end"},
+                  "bye":{"type":"say","text":"Goodbye.","next":"end"},"end":{"type":"hangup"}}}
+                """#])
+            call.defaultFlow = "t"
+            call.script.inputs = ["98765#"]
+        case "voicemail": call.start = 1_795_291_200  // Saturday: closed, straight to voicemail
+        case "outbound":
+            call.script.inputs = ["1"]
+            call.apiCall = ["to": "+13125550199", "from": "+13125550100", "connection_id": "emulator-connection", "flow": "reminder",
+                            "vars": ["appointment_time": "Friday at 9 AM", "appointment_id": "A9"], "machine_detection": "detect"]
+        case "duplicates":
+            call.script.inputs = ["1"]
+            call.faults.duplicate = ["call.initiated", "call.answered", "call.gather.ended"]
+        case "late":
+            call.start = 1_795_291_200
+            call.faults.lateCopyMs = ["call.speak.ended": 1500]
+        default:
+            call.flowsDir = try EndToEnd.flowsDir(["t": #"{"start":"a","nodes":{"a":{"type":"answer","next":"p"},"p":{"type":"pause","seconds":0.5,"next":"s"},"s":{"type":"say","text":"Hi","next":"e"},"e":{"type":"hangup"}}}"#])
+            call.defaultFlow = "t"
+        }
+        let alone = try EndToEnd.run(call)
+        call.redisURL = redis.url
+        let shared = try EndToEnd.run(call)
+        #expect(alone.finished && shared.finished, "finished alone: \(alone.finished), shared: \(shared.finished); \(shared.records)")
+        #expect(shared.actions == alone.actions)
+        #expect(shared.prompts == alone.prompts)
+        #expect(shared.webhookStatuses.allSatisfy { $0 == 200 }, "\(shared.webhookStatuses)")
+        if scenario == "outbound" { #expect(shared.apiReply?.status == 201) }
+    }
+
     @Test func redisDownAtStartupIsAClearError() throws {
         let api = try FakeHTTPServer { _, _ in .status(200, "{}") }
         defer { api.stop() }
