@@ -39,7 +39,7 @@ struct BenchCalls: ParsableCommand {
             legs.append(emulator.placeInboundCall(from: "+1312555\(String(format: "%04d", i % 10000))", to: "+13125550100"))
             guard i + 1 < total else { return waitForEnd() }
             let due = started + Int64(Double(i + 1) * 1000 / callsPerSecond)
-            try? loop.schedule(afterMilliseconds: max(0, Int(due - ServerApp.wallClockMs()))) { place(i + 1) }
+            _ = try? loop.schedule(afterMilliseconds: max(0, Int(due - ServerApp.wallClockMs()))) { place(i + 1) }
         }
         var deadline: Int64 = 0
         func waitForEnd() {
@@ -57,7 +57,7 @@ struct BenchCalls: ParsableCommand {
                 print("webhooks_not_200: \(failed)")
                 loop.handle.stop()
             } else {
-                try? loop.schedule(afterMilliseconds: 200, waitForEnd)
+                _ = try? loop.schedule(afterMilliseconds: 200, waitForEnd)
             }
         }
         func waitForServer() {
@@ -66,7 +66,7 @@ struct BenchCalls: ParsableCommand {
                     started = ServerApp.wallClockMs()
                     place(0)
                 } else {
-                    try? loop.schedule(afterMilliseconds: 100, waitForServer)
+                    _ = try? loop.schedule(afterMilliseconds: 100, waitForServer)
                 }
             }
         }

@@ -86,9 +86,9 @@ struct Dev: ParsableCommand {
         func watch() {
             if emulator.legs[leg]?.ended == true && app.runtime.liveCalls == 0 && app.runtime.pendingCommands == 0 {
                 print("☎ call ended")
-                try? loop.schedule(afterMilliseconds: 100) { loop.handle.stop() }
+                _ = try? loop.schedule(afterMilliseconds: 100) { loop.handle.stop() }
             } else {
-                try? loop.schedule(afterMilliseconds: 50, watch)
+                _ = try? loop.schedule(afterMilliseconds: 50, watch)
             }
         }
         try loop.schedule(afterMilliseconds: 50, watch)
@@ -157,7 +157,7 @@ final class Phone {
                 emulator.hangup()
             case "q", "Q":
                 emulator.hangup()
-                try? loop.schedule(afterMilliseconds: 300) { loop.handle.stop() }
+                _ = try? loop.schedule(afterMilliseconds: 300) { loop.handle.stop() }
             default:
                 continue
             }
