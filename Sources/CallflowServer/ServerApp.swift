@@ -119,9 +119,8 @@ public final class ServerApp: ControlBackend {
         if let redisURL {
             let summary: String
             do { summary = try SharedCalls.prepare(url: redisURL, prefix: config.store.redisPrefix, flows: flows) } catch { throw .store(error) }
-            let lease = config.telnyx.retryDeadlineMs + config.telnyx.commandTimeoutMs + 5000
             shared = SharedCalls(runtime: runtime, redis: RedisConnection(loop: loop, url: redisURL), logger: logger,
-                                 prefix: config.store.redisPrefix, commandLeaseMs: lease, traceRetentionHours: config.store.traceRetentionHours)
+                                 prefix: config.store.redisPrefix, traceRetentionHours: config.store.traceRetentionHours)
             logger.info("state restored", metadata: ["store": "redis", "restored": "\(summary)"])
         } else {
             do {

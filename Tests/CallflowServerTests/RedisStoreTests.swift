@@ -103,7 +103,6 @@ final class RedisProcess {
         for port in ports {
             let log = dir.appendingPathComponent("server-\(port).log")
             let config = dir.appendingPathComponent("config-\(port).json")
-            // Short command retries make the lease on a dead instance's commands short (7 s).
             try Data("""
                 {"server":{"host":"127.0.0.1","port":\(port)},"flows":{"dir":"\(dir.path)/flows","default":"t"},
                  "telnyx":{"command_timeout_ms":1000,"retry_deadline_ms":1000},
@@ -121,7 +120,7 @@ final class RedisProcess {
         RedisProcess.reap(servers[1])
         let finished = emulator.wait(seconds: 120)
         // Commands the killed instance sent but could not mark sent stay claimed until their lease
-        // (7 s here) runs out; then the survivor sends them again (same command_id) and clears them.
+        // (5 s, no longer renewed) runs out; then the survivor sends them again (same command_id).
         let check = try RedisStartupConnection(url: RedisURL(redis.url))
         let drained = Date().addingTimeInterval(20)
         while Date() < drained, try check.command(["HLEN", "callflow:outbox"]) != .integer(0) { usleep(100_000) }
@@ -267,6 +266,25 @@ final class RedisProcess {
         #expect(shared.prompts == alone.prompts)
         #expect(shared.webhookStatuses.allSatisfy { $0 == 200 }, "\(shared.webhookStatuses)")
         if scenario == "outbound" { #expect(shared.apiReply?.status == 201) }
+    }
+
+    /// A command Telnyx takes long to answer stays with the instance sending it: its lease is
+    /// renewed while it waits, so a second instance does not send it again.
+    @Test func aSlowCommandIsNotTakenOverWhileItsSenderLives() throws {
+        let redis = try RedisProcess()
+        defer { redis.stop() }
+        let api = try FakeHTTPServer { _, _ in .after(ms: 7000, .status(200, #"{"data":{"result":"ok"}}"#)) }
+        defer { api.stop() }
+        var config = try Self.config(api: api, redis: redis)
+        config.telnyx.commandTimeoutMs = 10_000
+        let a = try TestServer(config: config)
+        defer { a.stop() }
+        let b = try TestServer(config: config)
+        defer { b.stop() }
+        let body = IngressTests.event(id: "evt-slow")
+        #expect(try IngressTests.post(a.port, body, headers: IngressTests.signed(body)).status == 200)
+        usleep(8_500_000)  // longer than the 5 s lease: it must have been renewed
+        #expect(api.requests.filter { $0.path.hasSuffix("/answer") }.count == 1, "the answer was sent twice: \(api.requests.map(\.path))")
     }
 
     @Test func redisDownAtStartupIsAClearError() throws {

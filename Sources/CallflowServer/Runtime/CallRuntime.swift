@@ -74,7 +74,8 @@ public final class CallRuntime {
     public var liveCalls: Int { shared?.liveCalls ?? engine.calls.count }
     /// Calls whose inputs are held for replay: at most the live ones, or memory leaks.
     public var recordedCalls: Int { recordings.count }
-    public var pendingCommands: Int { telnyx.pending }
+    /// Commands queued or in flight to Telnyx, and (shared state) inputs not yet committed.
+    public var pendingCommands: Int { telnyx.pending + (shared?.inputsInFlight ?? 0) }
 
     /// A verified webhook in; how it was taken out.
     public func receive(_ event: WebhookEvent, dedupe: Bool = true) -> IngestResult {

@@ -45,7 +45,10 @@ public final class SharedCalls {
     let redis: RedisConnection
     let logger: Logger
     let prefix: String
-    let commandLeaseMs: Int
+    /// How long a claim on a command or HTTP request holds without renewal. The instance working on
+    /// it renews it every sweep while it works (a command may be retried for a minute), so when an
+    /// instance dies its work is taken over within this time.
+    static let leaseMs = 5000
     let traceTTLSeconds: Int
     static let dedupeTTLSeconds = 3600
     static let sweepMs = 1000
@@ -56,15 +59,18 @@ public final class SharedCalls {
     private var queues: [String: [Job]] = [:]
     private var revisions: [String: FlowSet] = [:]
     private var retryScheduled: Set<String> = []
+    /// Claims this instance is working on (`o:<seq>`, `h:<id>`), renewed every sweep.
+    private var held: Set<String> = []
+    /// Calls with inputs being loaded, applied or committed here (shutdown waits for them).
+    var inputsInFlight: Int { queues.count }
     /// Live calls across all instances (refreshed every sweep).
     public private(set) var liveCalls = 0
 
-    init(runtime: CallRuntime, redis: RedisConnection, logger: Logger, prefix: String, commandLeaseMs: Int, traceRetentionHours: Int) {
+    init(runtime: CallRuntime, redis: RedisConnection, logger: Logger, prefix: String, traceRetentionHours: Int) {
         self.runtime = runtime
         self.redis = redis
         self.logger = logger
         self.prefix = prefix
-        self.commandLeaseMs = commandLeaseMs
         self.traceTTLSeconds = traceRetentionHours * 3600
         revisions[runtime.engine.flows.revision] = runtime.engine.flows
         redis.onStateChange = { [unowned self] up in
@@ -227,7 +233,7 @@ public final class SharedCalls {
         for id in work.batch.upserts.keys where !states.contains(where: { $0.id == id }) { checks.append((id, "0")) }
         let nowMs = runtime.clockMs()
         var args: [[UInt8]] = ["EVAL", SharedScripts.commit, "0", prefix, String(nowMs), seen, String(Self.dedupeTTLSeconds),
-                               String(traceTTLSeconds), String(commandLeaseMs)].map { Array($0.utf8) }
+                               String(traceTTLSeconds), String(Self.leaseMs)].map { Array($0.utf8) }
         func section(_ rows: [[[UInt8]]]) {
             args.append(Array(String(rows.count).utf8))
             for row in rows { args += row }
@@ -240,7 +246,7 @@ public final class SharedCalls {
         section(b.timersAdded.map { [Array($0.id.utf8), Array($0.call.utf8), Array(String($0.fireAtMs).utf8)] })
         section(b.timersRemoved.map { [Array($0.utf8)] })
         section(b.httpAdded.map { [Array($0.request.id.utf8), Self.encode(http: $0.request, call: $0.call),
-                                    Array(String($0.request.timeoutMs + 5000).utf8)] })
+                                    Array(String(Self.leaseMs).utf8)] })
         section(b.httpRemoved.map { [Array($0.utf8)] })
         section(dialUsed ? [[Array(token.utf8)]] : [])
         section(work.records.map { [Array($0.call.utf8), $0.entry] })
@@ -281,16 +287,26 @@ public final class SharedCalls {
                 runtime.metrics.observe("callflow_webhook_to_command_seconds", [], Double(sentNs - received) / 1e9)
             }
         }
-        for (call, request) in work.http { runtime.perform(request, call: call) }
+        for (call, request) in work.http { perform(request, call: call) }
         for t in work.timers { runtime.arm(timer: t.id, call: t.call, afterMs: t.ms) }
     }
 
     private func send(_ command: CallCommand, seq: Int64) {
+        held.insert("o:\(seq)")
         runtime.telnyx.send(command) { [weak self] _ in
             guard let self else { return }
+            self.held.remove("o:\(seq)")
             // Answered for good (done or failed for good): the entry goes. If this is lost, the
             // lease runs out and the command is sent again with its command_id, which Telnyx ignores.
             self.redis.send(["EVAL", SharedScripts.sent, "0", self.prefix, String(seq)]) { _ in }
+        }
+    }
+
+    private func perform(_ request: HTTPCall, call: String) {
+        held.insert("h:\(request.id)")
+        runtime.backend.perform(request) { [weak self] outcome in
+            self?.held.remove("h:\(request.id)")
+            self?.submit(.httpResult(requestID: request.id, outcome), to: call)
         }
     }
 
@@ -380,7 +396,12 @@ public final class SharedCalls {
         defer { sweepLater() }
         guard redis.isConnected else { return }
         let now = runtime.clockMs()
-        redis.send(["EVAL", SharedScripts.claim, "0", prefix, String(now), String(commandLeaseMs), "15000", String(Self.timerGraceMs), "5000"]) {
+        if !held.isEmpty {
+            // Still working on these: keep them ours (XX: entries finished meanwhile stay gone).
+            let deadline = String(now + Int64(Self.leaseMs))
+            redis.send(["ZADD", "\(prefix)claims", "XX"] + held.sorted().flatMap { [deadline, $0] }) { _ in }
+        }
+        redis.send(["EVAL", SharedScripts.claim, "0", prefix, String(now), String(Self.leaseMs), String(Self.leaseMs), String(Self.timerGraceMs), "5000"]) {
             [weak self] result in
             guard let self, case .success(let value) = result, let flat = value.array else { return }
             var i = 0
@@ -411,7 +432,7 @@ public final class SharedCalls {
                 }
                 let decoded = try Self.decode("http request \(id)", request.jsonBytes, StateCodec.decodeHTTP)
                 logger.notice("repeating an HTTP request its instance left unfinished", metadata: ["call.control_id": "\(call)"])
-                runtime.perform(decoded, call: call)
+                perform(decoded, call: call)
             case "t":
                 let call = String(decoding: payload, as: UTF8.self)
                 guard runtime.timers[id] == nil else { return }  // armed here: it fires by itself
