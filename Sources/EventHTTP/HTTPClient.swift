@@ -171,6 +171,11 @@ public final class HTTPClient {
         var codes: [CURLcode] = [
             cf_easy_str(easy, CURLOPT_URL, t.request.url),
             cf_easy_long(easy, CURLOPT_NOSIGNAL, 1),
+            // A transfer that times out while its host name is still being resolved would otherwise
+            // join the resolver thread inside curl_multi_remove_handle: the loop thread blocked
+            // for as long as getaddrinfo takes (seconds with an unreachable DNS server). The thread
+            // is left to finish and free itself instead.
+            cf_easy_long(easy, CURLOPT_QUICK_EXIT, 1),
             cf_easy_long(easy, CURLOPT_TIMEOUT_MS, t.request.timeoutMs),
             cf_easy_long(easy, CURLOPT_CONNECTTIMEOUT_MS, min(t.request.timeoutMs, 10_000)),
             cf_easy_long(easy, CURLOPT_TCP_KEEPALIVE, 1),
