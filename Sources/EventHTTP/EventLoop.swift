@@ -160,6 +160,17 @@ public final class EventLoop {
     /// A task run at high priority whenever `trigger()` is called (once per trigger burst): after
     /// the callback that triggered it, before other I/O.
     public func urgentTask(_ action: @escaping () -> Void) throws(EventLoopError) -> UrgentTask {
+        try task(priority: 0, action)
+    }
+
+    /// A task run at normal priority whenever `trigger()` is called (once per trigger burst): after
+    /// the callbacks libevent already has ready in this pass of the loop, before it polls again.
+    /// Work that many of those callbacks add to (a group commit) then runs once for all of them.
+    public func endOfPassTask(_ action: @escaping () -> Void) throws(EventLoopError) -> UrgentTask {
+        try task(priority: 1, action)
+    }
+
+    private func task(priority: Int32, _ action: @escaping () -> Void) throws(EventLoopError) -> UrgentTask {
         assertOnLoop()
         let task = UrgentTask(action: action)
         let arg = Unmanaged.passUnretained(task).toOpaque()
@@ -167,7 +178,7 @@ public final class EventLoop {
             guard let arg else { return }
             Unmanaged<UrgentTask>.fromOpaque(arg).takeUnretainedValue().run()
         }, arg) else { throw .libevent(function: "event_new(urgent)", code: -1) }
-        let rc = event_priority_set(event, 0)
+        let rc = event_priority_set(event, priority)
         guard rc == 0 else {
             event_free(event)
             throw .libevent(function: "event_priority_set", code: rc)
@@ -231,7 +242,7 @@ public struct LoopHandle: Sendable {
     public func stop() { shared.stop() }
 }
 
-/// See `EventLoop.urgentTask`. Owned by the caller; freeing it cancels a pending run.
+/// See `EventLoop.urgentTask` and `endOfPassTask`. Owned by the caller; freeing it cancels a pending run.
 public final class UrgentTask {
     fileprivate var event: OpaquePointer?
     private let action: () -> Void

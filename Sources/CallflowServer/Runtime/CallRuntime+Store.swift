@@ -41,18 +41,34 @@ extension CallRuntime {
         scheduleCommit()
     }
 
-    /// Commits at high priority: libevent runs it after at most `EventLoop.urgentEvery` callbacks,
-    /// so a webhook's reply and commands wait for a few callbacks at most, and under load those
-    /// few callbacks' changes share one group commit.
+    /// Group commit. The commit waits until libevent has run the callbacks it already had ready in
+    /// this pass of the loop, so webhooks that arrived together share one transaction (at
+    /// saturation one per ready connection, not one per webhook); once `maxBatch` more changes
+    /// have joined, it runs at high priority right after the current callback, so no reply waits
+    /// behind more than a few inputs' worth of work.
     func scheduleCommit() {
-        guard shared == nil, !commitScheduled else { return }
-        commitScheduled = true
-        if commitTask == nil { commitTask = try? loop.urgentTask { [weak self] in self?.commit() } }
-        if let commitTask {
-            commitTask.trigger()
-        } else {
-            do { try loop.schedule(afterMilliseconds: 0) { [weak self] in self?.commit() } } catch { commit() }
+        guard shared == nil else { return }
+        if commitScheduled {
+            changesWaiting += 1
+            if changesWaiting >= Self.maxBatch { commitTask?.trigger() }
+            return
         }
+        commitScheduled = true
+        changesWaiting = 0
+        if commitTask == nil { commitTask = try? loop.urgentTask { [weak self] in self?.commitIfScheduled() } }
+        if flushTask == nil { flushTask = try? loop.endOfPassTask { [weak self] in self?.commitIfScheduled() } }
+        if let flushTask {
+            flushTask.trigger()
+        } else {
+            do { try loop.schedule(afterMilliseconds: 0) { [weak self] in self?.commitIfScheduled() } } catch { commit() }
+        }
+    }
+
+    /// Changes joining a scheduled commit before it is forced to run.
+    static let maxBatch = 8
+
+    private func commitIfScheduled() {
+        if commitScheduled { commit() }
     }
 
     /// One transaction for everything since the last commit, then the replies and the sends.

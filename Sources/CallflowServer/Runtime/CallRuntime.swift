@@ -26,6 +26,8 @@ public final class CallRuntime {
     var batch = StoreBatch()
     var commitScheduled = false
     var commitTask: UrgentTask?
+    var flushTask: UrgentTask?
+    var changesWaiting = 0
     var lazyCommitScheduled = false
     var retryScheduled = false
     var afterCommit: [(Bool) -> Void] = []
