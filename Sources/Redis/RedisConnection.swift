@@ -1,4 +1,5 @@
 import CRedis
+import Dispatch
 import EventHTTP
 
 /// A reply, copied out of hiredis' reply object.
@@ -46,7 +47,9 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
 ///
 /// Loop-confined. A broken connection fails its outstanding commands and is re-established every
 /// `reconnectMs` until Redis answers again; commands issued meanwhile fail at once
-/// (`.unavailable`), so callers can answer 503 instead of waiting.
+/// (`.unavailable`), so callers can answer 503 instead of waiting. A Redis that stops answering
+/// without closing the connection (hung, paused, a network partition) is treated the same once the
+/// oldest outstanding command has waited `replyTimeoutMs`.
 public final class RedisConnection {
     public let url: RedisURL
     private let loop: EventLoop
@@ -56,13 +59,19 @@ public final class RedisConnection {
     private var closed = false
     public private(set) var lastError: String = "not connected yet"
     public let reconnectMs: Int
+    public let replyTimeoutMs: Int
+    /// When each outstanding command was sent, oldest first (replies come back in order).
+    private var sentAt: [UInt64] = []
+    private var sentHead = 0
+    private var watchdogArmed = false
     /// Told `true` when the connection is up, `false` when it broke.
     public var onStateChange: ((Bool) -> Void)?
 
-    public init(loop: EventLoop, url: RedisURL, reconnectMs: Int = 500) {
+    public init(loop: EventLoop, url: RedisURL, reconnectMs: Int = 500, replyTimeoutMs: Int = 3000) {
         self.loop = loop
         self.url = url
         self.reconnectMs = reconnectMs
+        self.replyTimeoutMs = replyTimeoutMs
         connect()
     }
 
@@ -80,7 +89,10 @@ public final class RedisConnection {
     /// Sends one command; `reply` runs on the loop with its value or why there is none.
     public func send(_ args: [[UInt8]], reply: @escaping (Result<RedisValue, RedisError>) -> Void) {
         guard let context else { return reply(.failure(.unavailable(lastError))) }
-        let box = Unmanaged.passRetained(ReplyBox(reply)).toOpaque()
+        let box = Unmanaged.passRetained(ReplyBox { [weak self] result in
+            self?.replied()
+            reply(result)
+        }).toOpaque()
         let rc = Self.withArgv(args) { argc, argv, lengths in
             redisAsyncCommandArgv(context, { _, reply, privdata in
                 guard let privdata else { return }
@@ -93,7 +105,48 @@ public final class RedisConnection {
         if rc != REDIS_OK {
             Unmanaged<ReplyBox>.fromOpaque(box).release()
             reply(.failure(.unavailable("redisAsyncCommandArgv returned \(rc)")))
+            return
         }
+        sentAt.append(DispatchTime.now().uptimeNanoseconds)
+        armWatchdog()
+    }
+
+    private func replied() {
+        guard sentHead < sentAt.count else { return }
+        sentHead += 1
+        if sentHead == sentAt.count {
+            sentAt.removeAll(keepingCapacity: true)
+            sentHead = 0
+        }
+    }
+
+    private func armWatchdog() {
+        guard !watchdogArmed else { return }
+        watchdogArmed = true
+        do {
+            try loop.schedule(afterMilliseconds: max(100, replyTimeoutMs / 4)) { [weak self] in self?.checkReplies() }
+        } catch {
+            watchdogArmed = false
+        }
+    }
+
+    /// Drops a connection whose oldest command has gone unanswered for `replyTimeoutMs`: its
+    /// commands fail (callers answer 503 or retry) and it is re-established.
+    private func checkReplies() {
+        watchdogArmed = false
+        guard sentHead < sentAt.count else { return }
+        let waitedMs = Int((DispatchTime.now().uptimeNanoseconds - sentAt[sentHead]) / 1_000_000)
+        if waitedMs >= replyTimeoutMs, let context {
+            let why = "no reply from \(url) for \(waitedMs) ms"
+            self.context = nil
+            context.pointee.data = nil
+            sentAt.removeAll()
+            sentHead = 0
+            redisAsyncFree(context)  // outstanding commands fail now
+            broken(why)
+            return
+        }
+        armWatchdog()
     }
 
     /// `send` with text arguments.
@@ -104,6 +157,8 @@ public final class RedisConnection {
     /// Closes the connection for good (outstanding commands fail).
     public func close() {
         closed = true
+        sentAt.removeAll()
+        sentHead = 0
         guard let context else { return }
         self.context = nil
         connected = false
@@ -131,8 +186,12 @@ public final class RedisConnection {
             guard let ac, let data = ac.pointee.data else { return }
             let connection = Unmanaged<RedisConnection>.fromOpaque(data).takeUnretainedValue()
             if status == REDIS_OK {
-                connection.connected = true
-                connection.onStateChange?(true)
+                // Up once Redis answers (a paused Redis still accepts connections).
+                connection.send(["PING"]) { [weak connection] result in
+                    guard let connection, case .success = result, !connection.connected else { return }
+                    connection.connected = true
+                    connection.onStateChange?(true)
+                }
             } else {
                 // hiredis frees the context after this callback.
                 connection.context = nil
@@ -143,6 +202,8 @@ public final class RedisConnection {
             guard let ac, let data = ac.pointee.data else { return }
             let connection = Unmanaged<RedisConnection>.fromOpaque(data).takeUnretainedValue()
             connection.context = nil
+            connection.sentAt.removeAll()
+            connection.sentHead = 0
             connection.broken("connection to \(connection.url) lost: \(RedisConnection.errorText(ac))")
         }
         context = ac

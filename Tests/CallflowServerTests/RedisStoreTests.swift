@@ -46,8 +46,13 @@ final class RedisProcess {
         throw RedisError.unavailable("redis-server did not start on port \(port)")
     }
 
+    /// SIGSTOP / SIGCONT: a Redis that hangs without closing its connections.
+    func pause() { if let p = process { kill(p.processIdentifier, SIGSTOP) } }
+    func resume() { if let p = process { kill(p.processIdentifier, SIGCONT) } }
+
     func stop() {
         guard let p = process else { return }
+        kill(p.processIdentifier, SIGCONT)
         kill(p.processIdentifier, SIGKILL)
         Self.reap(p)
         process = nil
@@ -285,6 +290,33 @@ final class RedisProcess {
         #expect(try IngressTests.post(a.port, body, headers: IngressTests.signed(body)).status == 200)
         usleep(8_500_000)  // longer than the 5 s lease: it must have been renewed
         #expect(api.requests.filter { $0.path.hasSuffix("/answer") }.count == 1, "the answer was sent twice: \(api.requests.map(\.path))")
+    }
+
+    /// A Redis that stops answering but keeps its connections open (hung, paused, partitioned) is
+    /// noticed after the reply timeout: 503 to Telnyx, /readyz 503, recovery when it answers again.
+    @Test func aHungRedisAnswers503AndRecovers() throws {
+        let redis = try RedisProcess()
+        defer { redis.stop() }
+        let api = try FakeHTTPServer { _, _ in .status(200, #"{"data":{"result":"ok"}}"#) }
+        defer { api.stop() }
+        let server = try TestServer(config: try Self.config(api: api, redis: redis))
+        defer { server.stop() }
+        func ready() throws -> Bool { try TestHTTP.request(port: server.port, method: "GET", path: "/readyz").status == 200 }
+        var deadline = Date().addingTimeInterval(5)
+        while Date() < deadline, try !ready() { usleep(50_000) }
+        #expect(try ready(), "ready once Redis answers")
+        redis.pause()
+        let body = IngressTests.event(id: "evt-hung")
+        let started = Date()
+        #expect(try IngressTests.post(server.port, body, headers: IngressTests.signed(body)).status == 503)
+        #expect(Date().timeIntervalSince(started) < 6, "the reply timeout (3 s) ends the wait")
+        #expect(try TestHTTP.request(port: server.port, method: "GET", path: "/readyz").status == 503)
+        redis.resume()
+        deadline = Date().addingTimeInterval(10)
+        while Date() < deadline, try !ready() { usleep(100_000) }
+        #expect(try ready())
+        #expect(try IngressTests.post(server.port, body, headers: IngressTests.signed(body)).status == 200)
+        #expect(api.waitFor(1).filter { $0.path.hasSuffix("/answer") }.count == 1)
     }
 
     @Test func redisDownAtStartupIsAClearError() throws {

@@ -80,6 +80,7 @@ public final class SharedCalls {
             }
         }
         runtime.shared = self
+        runtime.storeHealthy = redis.isConnected  // ready once the connection answers
         sweepLater()
     }
 
