@@ -22,18 +22,22 @@ final class RedisProcess {
         return nil
     }
 
-    init(port: Int = CrashRecoveryTests.freePort()) throws {
+    let password: String?
+
+    init(port: Int = CrashRecoveryTests.freePort(), password: String? = nil) throws {
         self.port = port
+        self.password = password
         try start()
     }
 
-    var url: String { "redis://127.0.0.1:\(port)" }
+    var url: String { "redis://\(password.map { ":\($0)@" } ?? "")127.0.0.1:\(port)" }
 
     func start() throws {
         let binary = try #require(Self.binary, "redis-server is not installed (scripts/setup installs it)")
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
         p.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"]
+            + (password.map { ["--requirepass", $0] } ?? [])
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
@@ -290,6 +294,25 @@ final class RedisProcess {
         #expect(try IngressTests.post(a.port, body, headers: IngressTests.signed(body)).status == 200)
         usleep(8_500_000)  // longer than the 5 s lease: it must have been renewed
         #expect(api.requests.filter { $0.path.hasSuffix("/answer") }.count == 1, "the answer was sent twice: \(api.requests.map(\.path))")
+    }
+
+    @Test func aPasswordProtectedRedisWorksAndAWrongPasswordIsAClearStartupError() throws {
+        let redis = try RedisProcess(password: "s3cret-pass")
+        defer { redis.stop() }
+        let api = try FakeHTTPServer { _, _ in .status(200, #"{"data":{"result":"ok"}}"#) }
+        defer { api.stop() }
+        var config = try Self.config(api: api, redis: redis)
+        let server = try TestServer(config: config)
+        let body = IngressTests.event(id: "evt-auth")
+        #expect(try IngressTests.post(server.port, body, headers: IngressTests.signed(body)).status == 200)
+        #expect(api.waitFor(1).filter { $0.path.hasSuffix("/answer") }.count == 1)
+        server.stop()
+        config.store.redisURL = "redis://:wrong-pass@127.0.0.1:\(redis.port)"
+        #expect {
+            _ = try TestServer(config: config)
+        } throws: { error in
+            "\(error)".contains("Redis") && !"\(error)".contains("wrong-pass")
+        }
     }
 
     @Test func redisDownAtStartupIsAClearError() throws {
