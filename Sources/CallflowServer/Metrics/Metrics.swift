@@ -42,7 +42,8 @@ public final class Metrics {
         counter("callflow_calls_total", "Calls started and ended.", ["event"])
         histogram("callflow_command_duration_seconds", "Time from a command's first attempt to its final answer.", ["action", "result"])
         counter("callflow_store_errors_total", "Store commits that failed (webhooks answered 503 meanwhile).", [])
-        histogram("callflow_store_commit_seconds", "Time of one group commit of the store.", [])
+        counter("callflow_store_conflicts_total", "Shared state: commits refused because another instance changed the call first (the input is re-run).", [])
+        histogram("callflow_store_commit_seconds", "Time of one group commit of the store (shared state: of one input's commit round trip).", [])
         histogram("callflow_webhook_to_command_seconds",
                   "From a webhook's arrival to the commands it caused being handed to the Telnyx client (after their commit).", [])
         histogram("callflow_webhook_handling_seconds", "Time to verify, decode and apply one webhook (until commands are queued).", [])

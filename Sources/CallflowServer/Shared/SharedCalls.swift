@@ -251,8 +251,10 @@ public final class SharedCalls {
         section(b.httpRemoved.map { [Array($0.utf8)] })
         section(dialUsed ? [[Array(token.utf8)]] : [])
         section(work.records.map { [Array($0.call.utf8), $0.entry] })
+        let commitStarted = DispatchTime.now().uptimeNanoseconds
         redis.send(args) { [weak self] reply in
             guard let self else { return }
+            self.runtime.metrics.observe("callflow_store_commit_seconds", [], Double(DispatchTime.now().uptimeNanoseconds - commitStarted) / 1e9)
             switch reply {
             case .failure(let e): self.unavailable(owner, "\(e)")
             case .success(let value):
