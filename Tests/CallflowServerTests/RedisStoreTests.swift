@@ -178,7 +178,9 @@ final class RedisProcess {
         let metrics = try TestHTTP.request(port: b.port, method: "GET", path: "/metrics").body
         #expect(metrics.contains(#"callflow_webhooks_total{event_type="call.initiated",outcome="duplicate"} 1"#))
         #expect(metrics.contains("# TYPE callflow_store_conflicts_total counter"))
-        let commits = metrics.split(separator: "\n").first { $0.hasPrefix("callflow_store_commit_seconds_count ") }
+        // b found the duplicate when loading (no commit); a committed the call.
+        let first = try TestHTTP.request(port: a.port, method: "GET", path: "/metrics").body
+        let commits = first.split(separator: "\n").first { $0.hasPrefix("callflow_store_commit_seconds_count ") }
         #expect(commits.flatMap { Int($0.split(separator: " ")[1]) } ?? 0 >= 1, "shared commits are timed: \(commits ?? "none")")
         // Either instance shows the call, with the input that started it (for replay).
         for port in [a.port, b.port] {
