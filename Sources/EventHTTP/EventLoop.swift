@@ -187,6 +187,36 @@ public final class EventLoop {
         return task
     }
 
+    /// Runs blocking `work` (a DNS lookup) on a thread of its own and `then` with its result on this
+    /// loop, so the loop never waits for it. libevent's `event_active` is thread-safe once
+    /// `evthread_use_pthreads` ran, and wakes the loop.
+    public func offload<T: Sendable>(_ work: @escaping @Sendable () -> T, then: @escaping (T) -> Void) throws(EventLoopError) {
+        assertOnLoop()
+        let box = OffloadResult<T>()
+        let job = OffloadJob(result: box, then: then)
+        let arg = Unmanaged.passRetained(job as AnyOffloadJob).toOpaque()
+        guard let event = event_new(base, -1, 0, { _, _, arg in
+            guard let arg else { return }
+            let job = Unmanaged<AnyOffloadJob>.fromOpaque(arg).takeRetainedValue()
+            job.finish()
+        }, arg) else {
+            Unmanaged<AnyOffloadJob>.fromOpaque(arg).release()
+            throw .libevent(function: "event_new(offload)", code: -1)
+        }
+        job.event = EventPointer(raw: event)
+        let wake = EventPointer(raw: event)
+        let started = detachedThread {
+            let value = work()
+            box.value.withLock { $0 = value }
+            event_active(wake.raw, Int32(EV_TIMEOUT), 0)
+        }
+        if !started {
+            // No thread: do the work here rather than never.
+            box.value.withLock { $0 = work() }
+            event_active(event, Int32(EV_TIMEOUT), 0)
+        }
+    }
+
     /// Cancels a pending timer; a no-op if it already fired.
     public func cancelTimer(_ id: Int) {
         assertOnLoop()
@@ -240,6 +270,60 @@ public struct LoopHandle: Sendable {
     let shared: Shared
 
     public func stop() { shared.stop() }
+}
+
+private final class ThreadBody: Sendable {
+    let run: @Sendable () -> Void
+    init(_ run: @escaping @Sendable () -> Void) { self.run = run }
+}
+
+/// Starts `body` on a detached POSIX thread; false if none could be created.
+private func detachedThread(_ body: @escaping @Sendable () -> Void) -> Bool {
+    let arg = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
+    var thread = pthread_t()
+    var attributes = pthread_attr_t()
+    pthread_attr_init(&attributes)
+    defer { pthread_attr_destroy(&attributes) }
+    pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
+    let rc = pthread_create(&thread, &attributes, { arg in
+        guard let arg else { return nil }
+        Unmanaged<ThreadBody>.fromOpaque(arg).takeRetainedValue().run()
+        return nil
+    }, arg)
+    if rc != 0 { Unmanaged<ThreadBody>.fromOpaque(arg).release() }
+    return rc == 0
+}
+
+/// An event pointer handed to the thread of an `offload` (only for the thread-safe `event_active`).
+struct EventPointer: @unchecked Sendable {
+    let raw: OpaquePointer
+}
+
+/// The loop side of an `offload`: runs `then` once, on the loop, then frees its event.
+class AnyOffloadJob {
+    var event: EventPointer?
+    func finish() {}
+}
+
+final class OffloadJob<T: Sendable>: AnyOffloadJob {
+    let result: OffloadResult<T>
+    private let then: (T) -> Void
+
+    init(result: OffloadResult<T>, then: @escaping (T) -> Void) {
+        self.result = result
+        self.then = then
+    }
+
+    override func finish() {
+        if let event { event_free(event.raw) }
+        event = nil
+        if let value = result.value.withLock({ $0.take() }) { then(value) }
+    }
+}
+
+/// What the offload thread may touch besides the event: the result, under a lock.
+final class OffloadResult<T: Sendable>: Sendable {
+    let value = Mutex<T?>(nil)
 }
 
 /// See `EventLoop.urgentTask` and `endOfPassTask`. Owned by the caller; freeing it cancels a pending run.

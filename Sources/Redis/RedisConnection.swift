@@ -1,6 +1,9 @@
 import CRedis
 import Dispatch
 import EventHTTP
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A reply, copied out of hiredis' reply object.
 public enum RedisValue: Sendable, Equatable {
@@ -64,6 +67,9 @@ public final class RedisConnection {
     private var sentAt: [UInt64] = []
     private var sentHead = 0
     private var watchdogArmed = false
+    private var resolving = false
+    /// Addresses of the last lookup not tried yet.
+    private var addresses: [String] = []
     /// Told `true` when the connection is up, `false` when it broke.
     public var onStateChange: ((Bool) -> Void)?
 
@@ -166,9 +172,82 @@ public final class RedisConnection {
         redisAsyncFree(context)
     }
 
+    /// Connects; a host name is resolved on another thread first (hiredis would call getaddrinfo
+    /// on the loop thread, which waits seconds when DNS is unreachable).
     private func connect() {
+        guard !closed, context == nil, !resolving else { return }
+        if Self.isAddress(url.host) { return connect(address: url.host) }
+        // Each attempt takes the next address of the last lookup (a host with IPv6 and IPv4
+        // addresses, one of them unreachable); a new lookup once they are all tried.
+        if let address = addresses.first {
+            addresses.removeFirst()
+            return connect(address: address)
+        }
+        resolving = true
+        let host = url.host
+        do {
+            try loop.offload({ Self.resolve(host) }) { [weak self] result in
+                guard let self else { return }
+                self.resolving = false
+                guard !self.closed, self.context == nil else { return }
+                switch result {
+                case .success(let found):
+                    self.addresses = Array(found.dropFirst())
+                    self.connect(address: found[0])
+                case .failure(let why): self.broken("cannot resolve \(host): \(why.text)")
+                }
+            }
+        } catch {
+            resolving = false
+            broken("cannot resolve \(host): \(error)")
+        }
+    }
+
+    struct ResolveError: Error, Sendable { var text: String }
+
+    static func isAddress(_ host: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
+    }
+
+    /// The addresses of `host`, in the resolver's order, without repeats (blocking; run off the loop).
+    static func resolve(_ host: String) -> Result<[String], ResolveError> {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        let rc = getaddrinfo(host, nil, &hints, &list)
+        guard rc == 0, list != nil else { return .failure(ResolveError(text: String(cString: gai_strerror(rc)))) }
+        defer { freeaddrinfo(list) }
+        var found: [String] = []
+        var entry = list
+        while let e = entry {
+            var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+            var ok = false
+            if e.pointee.ai_family == AF_INET6 {
+                ok = e.pointee.ai_addr.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { sa in
+                    var addr = sa.pointee.sin6_addr
+                    return inet_ntop(AF_INET6, &addr, &text, socklen_t(text.count)) != nil
+                }
+            } else if e.pointee.ai_family == AF_INET {
+                ok = e.pointee.ai_addr.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { sa in
+                    var addr = sa.pointee.sin_addr
+                    return inet_ntop(AF_INET, &addr, &text, socklen_t(text.count)) != nil
+                }
+            }
+            if ok {
+                let address = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                if !found.contains(address) { found.append(address) }
+            }
+            entry = e.pointee.ai_next
+        }
+        return found.isEmpty ? .failure(ResolveError(text: "no IPv4 or IPv6 address")) : .success(found)
+    }
+
+    private func connect(address: String) {
         guard !closed, context == nil else { return }
-        guard let ac = redisAsyncConnect(url.host, Int32(url.port)) else {
+        guard let ac = redisAsyncConnect(address, Int32(url.port)) else {
             return broken("redisAsyncConnect returned nothing")
         }
         if ac.pointee.err != 0 {

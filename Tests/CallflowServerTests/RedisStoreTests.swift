@@ -36,7 +36,7 @@ final class RedisProcess {
         let binary = try #require(Self.binary, "redis-server is not installed (scripts/setup installs it)")
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"]
+        p.arguments = ["--port", String(port), "--bind", "127.0.0.1", "-::1", "--save", "", "--appendonly", "no", "--daemonize", "no"]
             + (password.map { ["--requirepass", $0] } ?? [])
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
@@ -167,8 +167,12 @@ final class RedisProcess {
         config.server.adminToken = "shared-admin-token-0123"
         let a = try TestServer(config: config)
         defer { a.stop() }
+        // The second instance names Redis by host name: resolved off the loop thread.
+        config.store.redisURL = "redis://localhost:\(redis.port)"
         let b = try TestServer(config: config)
         defer { b.stop() }
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline, try TestHTTP.request(port: b.port, method: "GET", path: "/readyz").status != 200 { usleep(50_000) }
         let body = IngressTests.event(id: "evt-shared")
         #expect(try IngressTests.post(a.port, body, headers: IngressTests.signed(body)).status == 200)
         #expect(try IngressTests.post(b.port, body, headers: IngressTests.signed(body)).status == 200)
