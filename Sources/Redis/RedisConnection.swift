@@ -316,10 +316,13 @@ public final class RedisConnection {
         }
     }
 
+    /// hiredis' `errstr[128]`, a NUL-terminated C array, as text.
+    static func text<Buffer>(of errstr: Buffer) -> String {
+        withUnsafeBytes(of: errstr) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }
+
     static func errorText(_ ac: UnsafePointer<redisAsyncContext>) -> String {
-        let text = withUnsafeBytes(of: ac.pointee.c.errstr) { raw in
-            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-        }
+        let text = text(of: ac.pointee.c.errstr)
         if !text.isEmpty { return text }
         return ac.pointee.errstr.map { String(cString: $0) } ?? "error \(ac.pointee.err)"
     }
@@ -392,7 +395,7 @@ public final class RedisStartupConnection {
             throw .unavailable("cannot connect to \(url): out of memory")
         }
         if c.pointee.err != 0 {
-            let why = withUnsafeBytes(of: c.pointee.errstr) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let why = RedisConnection.text(of: c.pointee.errstr)
             redisFree(c)
             throw .unavailable("cannot connect to \(url): \(why)")
         }
@@ -412,7 +415,7 @@ public final class RedisStartupConnection {
         let context = self.context
         let raw = RedisConnection.withArgv(args) { argc, argv, lengths in redisCommandArgv(context, argc, argv, lengths) }
         guard let raw else {
-            let why = withUnsafeBytes(of: context.pointee.errstr) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let why = RedisConnection.text(of: context.pointee.errstr)
             throw .unavailable(why.isEmpty ? "no reply" : why)
         }
         defer { freeReplyObject(raw) }

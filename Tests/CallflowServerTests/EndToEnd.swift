@@ -115,11 +115,11 @@ enum EndToEnd {
             if !quiet { quietSince = nil } else if quietSince == nil { quietSince = ServerApp.wallClockMs() }
             if quiet, let since = quietSince, ServerApp.wallClockMs() - since >= settleMs {
                 finished = true
-                try? loop.schedule(afterMilliseconds: 100) { loop.handle.stop() }
+                _ = try? loop.schedule(afterMilliseconds: 100) { loop.handle.stop() }
             } else if ServerApp.wallClockMs() > deadline {
                 loop.handle.stop()
             } else {
-                try? loop.schedule(afterMilliseconds: 20, watch)
+                _ = try? loop.schedule(afterMilliseconds: 20, watch)
             }
         }
         try loop.schedule(afterMilliseconds: 20, watch)

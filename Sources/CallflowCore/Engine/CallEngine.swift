@@ -44,11 +44,6 @@ public struct CallEngine: Sendable {
     /// Installs (or removes) one stored pending dial.
     public mutating func adoptDial(token: String, _ dial: PendingDial?) { pendingDials[token] = dial }
 
-    /// Drops a call's state after its input was committed elsewhere (the store).
-    public mutating func forget(_ id: String) {
-        calls[id] = nil
-    }
-
     /// Makes a stored revision available to calls that run it.
     public mutating func add(revision set: FlowSet) {
         if set.revision != flows.revision { retired[set.revision] = set }

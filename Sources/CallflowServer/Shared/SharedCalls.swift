@@ -89,8 +89,7 @@ public final class SharedCalls {
     static func prepare(url: RedisURL, prefix: String, flows: FlowSet) throws(StoreError) -> String {
         do {
             let redis = try RedisStartupConnection(url: url)
-            _ = try redis.command([Array("HSET".utf8), Array("\(prefix)revisions".utf8), Array(flows.revision.utf8),
-                                   RevisionFiles.encode(flows.sources).jsonBytes])
+            _ = try redis.command(publish(flows, prefix: prefix))
             let calls = try redis.command(["SCARD", "\(prefix)calls"]).int ?? 0
             let outbox = try redis.command(["HLEN", "\(prefix)outbox"]).int ?? 0
             let timers = try redis.command(["ZCARD", "\(prefix)timers"]).int ?? 0
@@ -226,8 +225,8 @@ public final class SharedCalls {
         let work = runtime.takeSharedWork()
         let dialUsed = dial != nil && runtime.engine.pendingDials[token] == nil
         // The engine keeps nothing: the next input of these calls may come to another instance.
-        for s in states { runtime.engine.forget(s.id) }
-        for id in work.batch.upserts.keys { runtime.engine.forget(id) }
+        for s in states { runtime.engine.adopt(s.id, nil) }
+        for id in work.batch.upserts.keys { runtime.engine.adopt(id, nil) }
         if !token.isEmpty { runtime.engine.adoptDial(token: token, nil) }
 
         var checks = states.map { ($0.id, $0.version) }
@@ -246,8 +245,7 @@ public final class SharedCalls {
         section(work.commands.map { [StateCodec.encode($0.command).jsonBytes] })
         section(b.timersAdded.map { [Array($0.id.utf8), Array($0.call.utf8), Array(String($0.fireAtMs).utf8)] })
         section(b.timersRemoved.map { [Array($0.utf8)] })
-        section(b.httpAdded.map { [Array($0.request.id.utf8), Self.encode(http: $0.request, call: $0.call),
-                                    Array(String(Self.leaseMs).utf8)] })
+        section(b.httpAdded.map { [Array($0.request.id.utf8), Self.encode(http: $0.request, call: $0.call)] })
         section(b.httpRemoved.map { [Array($0.utf8)] })
         section(dialUsed ? [[Array(token.utf8)]] : [])
         section(work.records.map { [Array($0.call.utf8), $0.entry] })
@@ -318,13 +316,17 @@ public final class SharedCalls {
     /// Publishes a flow revision (startup, reload) so every instance can run calls on it.
     func store(revision flows: FlowSet) {
         revisions[flows.revision] = flows
-        redis.send([Array("HSET".utf8), Array("\(prefix)revisions".utf8), Array(flows.revision.utf8),
-                    RevisionFiles.encode(flows.sources).jsonBytes]) { [weak self] result in
+        redis.send(Self.publish(flows, prefix: prefix)) { [weak self] result in
             if case .failure(let e) = result {
                 self?.logger.error("flow revision not shared; other instances cannot continue its calls until it is",
                                    metadata: ["revision": "\(flows.revision)", "reason": "\(e)"])
             }
         }
+    }
+
+    /// The command that stores a revision's files under its id.
+    static func publish(_ flows: FlowSet, prefix: String) -> [[UInt8]] {
+        [Array("HSET".utf8), Array("\(prefix)revisions".utf8), Array(flows.revision.utf8), RevisionFiles.encode(flows.sources).jsonBytes]
     }
 
     private func fetch(revisions wanted: [String], then: @escaping (Bool) -> Void) {
@@ -404,7 +406,7 @@ public final class SharedCalls {
             let deadline = String(now + Int64(Self.leaseMs))
             redis.send(["ZADD", "\(prefix)claims", "XX"] + held.sorted().flatMap { [deadline, $0] }) { _ in }
         }
-        redis.send(["EVAL", SharedScripts.claim, "0", prefix, String(now), String(Self.leaseMs), String(Self.leaseMs), String(Self.timerGraceMs), "5000"]) {
+        redis.send(["EVAL", SharedScripts.claim, "0", prefix, String(now), String(Self.leaseMs), String(Self.timerGraceMs)]) {
             [weak self] result in
             guard let self, case .success(let value) = result, let flat = value.array else { return }
             var i = 0
@@ -425,15 +427,16 @@ public final class SharedCalls {
         do throws(StoreError) {
             switch kind {
             case "o":
+                guard let seq = Int64(id) else { throw .corrupt("outbox entry \(id) is not a sequence number") }
                 let command = try Self.decode("outbox \(id)", payload, StateCodec.decodeCommand)
                 logger.notice("sending a command its instance left unsent", metadata: ["call.control_id": "\(command.callControlID)",
                                                                                         "action": "\(command.action)"])
-                send(command, seq: Int64(id) ?? 0)
+                send(command, seq: seq)
             case "h":
                 guard let json = try? JSONParser.parse(payload), let call = json["call"]?.stringValue, let request = json["request"] else {
                     throw .corrupt("http request \(id)")
                 }
-                let decoded = try Self.decode("http request \(id)", request.jsonBytes, StateCodec.decodeHTTP)
+                let decoded = try Self.decode("http request \(id)", request, StateCodec.decodeHTTP)
                 logger.notice("repeating an HTTP request its instance left unfinished", metadata: ["call.control_id": "\(call)"])
                 perform(decoded, call: call)
             case "t":
@@ -458,6 +461,10 @@ public final class SharedCalls {
 
     static func decode<T>(_ what: String, _ bytes: [UInt8], _ decoder: (JSONValue) throws(StateCodec.DecodeError) -> T) throws(StoreError) -> T {
         guard let json = try? JSONParser.parse(bytes) else { throw .corrupt("\(what) is not JSON") }
+        return try decode(what, json, decoder)
+    }
+
+    static func decode<T>(_ what: String, _ json: JSONValue, _ decoder: (JSONValue) throws(StateCodec.DecodeError) -> T) throws(StoreError) -> T {
         do { return try decoder(json) } catch { throw .corrupt("\(what): \(error)") }
     }
 }

@@ -25,9 +25,9 @@ enum SharedScripts {
         return out
         """
 
-    /// ARGV: prefix, now (ms), seen key, dedupe ttl (s), trace ttl (s), command lease (ms), then
-    /// counted sections: checks (id, version), puts (id, state), ends (id, trace), outbox (command),
-    /// timers added (id, call, fire ms), timers removed (id), http added (id, request, lease ms),
+    /// ARGV: prefix, now (ms), seen key, dedupe ttl (s), trace ttl (s), lease (ms), then counted
+    /// sections: checks (id, version), puts (id, state), ends (id, trace), outbox (command),
+    /// timers added (id, call, fire ms), timers removed (id), http added (id, request),
     /// http removed (id), dials removed (token), records (call, entry).
     /// Returns `{'ok', seq...}`, `{'conflict'}` or `{'duplicate'}`.
     static let commit = """
@@ -78,8 +78,8 @@ enum SharedScripts {
         end
         for _ = 1, count() do
           redis.call('HSET', p .. 'http', ARGV[i], ARGV[i + 1])
-          redis.call('ZADD', p .. 'claims', now + tonumber(ARGV[i + 2]), 'h:' .. ARGV[i])
-          i = i + 3
+          redis.call('ZADD', p .. 'claims', now + lease, 'h:' .. ARGV[i])
+          i = i + 2
         end
         for _ = 1, count() do
           redis.call('HDEL', p .. 'http', ARGV[i])
@@ -100,27 +100,26 @@ enum SharedScripts {
         """
 
     /// Takes over work whose claim ran out (its instance died): commands and HTTP requests get a
-    /// new lease, overdue timers are pushed back by `timer lease` so one instance fires each.
-    /// ARGV: prefix, now (ms), command lease (ms), http lease (ms), timer grace (ms), timer lease (ms).
+    /// new lease, and an overdue timer is pushed back so that one instance fires it.
+    /// ARGV: prefix, now (ms), lease (ms), timer grace (ms).
     /// Returns a flat list: kind (`o`, `h`, `t`), id, payload (command, request, call).
     static let claim = """
-        local p, now = ARGV[1], tonumber(ARGV[2])
-        local leases = {o = tonumber(ARGV[3]), h = tonumber(ARGV[4])}
+        local p, now, lease, grace = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
         local out = {}
         for _, m in ipairs(redis.call('ZRANGEBYSCORE', p .. 'claims', '-inf', now, 'LIMIT', 0, 100)) do
           local kind, id = string.sub(m, 1, 1), string.sub(m, 3)
           local blob = redis.call('HGET', p .. (kind == 'o' and 'outbox' or 'http'), id)
           if blob then
-            redis.call('ZADD', p .. 'claims', now + leases[kind], m)
+            redis.call('ZADD', p .. 'claims', now + lease, m)
             out[#out + 1] = kind; out[#out + 1] = id; out[#out + 1] = blob
           else
             redis.call('ZREM', p .. 'claims', m)
           end
         end
-        for _, t in ipairs(redis.call('ZRANGEBYSCORE', p .. 'timers', '-inf', now - tonumber(ARGV[5]), 'LIMIT', 0, 100)) do
+        for _, t in ipairs(redis.call('ZRANGEBYSCORE', p .. 'timers', '-inf', now - grace, 'LIMIT', 0, 100)) do
           local call = redis.call('HGET', p .. 'timer:call', t)
           if call then
-            redis.call('ZADD', p .. 'timers', now + tonumber(ARGV[6]) - tonumber(ARGV[5]), t)
+            redis.call('ZADD', p .. 'timers', now + lease - grace, t)
             out[#out + 1] = 't'; out[#out + 1] = t; out[#out + 1] = call
           else
             redis.call('ZREM', p .. 'timers', t)
