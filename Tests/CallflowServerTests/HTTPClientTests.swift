@@ -1,0 +1,80 @@
+import EventHTTP
+import Foundation
+import Testing
+
+/// The outbound client's own queue: a burst beyond the per-origin limit waits in order, and a
+/// request whose deadline passes while it waits fails as a timeout without being sent.
+@Suite struct HTTPClientTests {
+    /// Runs the loop until `expected` completions arrived (or 10 s passed) and returns them in order.
+    static func run(_ requests: [ClientRequest], limit: Int) throws -> [(index: Int, result: Result<ClientResponse, ClientError>, at: Double)] {
+        let loop = try EventLoop()
+        let client = try HTTPClient(loop: loop, maxConnectionsPerHost: limit, maxInFlightPerOrigin: limit)
+        var done: [(index: Int, result: Result<ClientResponse, ClientError>, at: Double)] = []
+        let start = Date()
+        for (i, request) in requests.enumerated() {
+            client.send(request) { result in
+                done.append((i, result, Date().timeIntervalSince(start)))
+                if done.count == requests.count { loop.handle.stop() }
+            }
+        }
+        #expect(client.inFlight == requests.count)
+        _ = try loop.schedule(afterMilliseconds: 10_000) { loop.handle.stop() }
+        try loop.run()
+        #expect(client.inFlight == 0)
+        return done
+    }
+
+    @Test func aBurstBeyondTheLimitWaitsAndRunsInOrder() throws {
+        let api = try FakeHTTPServer { _, _ in .after(ms: 100, .status(200, "{}")) }
+        defer { api.stop() }
+        let requests = (0..<6).map { ClientRequest(method: "POST", url: "http://127.0.0.1:\(api.port)/v2/x/\($0)", body: Array("{}".utf8)) }
+        let done = try Self.run(requests, limit: 2)
+        #expect(done.count == 6)
+        #expect(done.allSatisfy { if case .success(let r) = $0.result { r.status == 200 } else { false } })
+        let arrived = api.requests.map(\.path)
+        // Admitted in the order given, two at a time (a pair's two may arrive either way round).
+        #expect(stride(from: 0, to: 6, by: 2).map { Set(arrived[$0...($0 + 1)]) } == [["/v2/x/0", "/v2/x/1"], ["/v2/x/2", "/v2/x/3"], ["/v2/x/4", "/v2/x/5"]])
+        // Two at a time: the last pair cannot start before two replies of 100 ms each.
+        let times = api.requests.map(\.at)
+        #expect(times[4] - times[0] >= 0.19)
+        #expect(times[1] - times[0] < 0.09)
+    }
+
+    @Test func aRequestWhoseDeadlinePassesWhileWaitingTimesOutUnsent() throws {
+        let api = try FakeHTTPServer { _, _ in .after(ms: 300, .status(200, "{}")) }
+        defer { api.stop() }
+        let url = "http://127.0.0.1:\(api.port)/v2/x"
+        let done = try Self.run([ClientRequest(method: "GET", url: url + "/a", timeoutMs: 2000),
+                                 ClientRequest(method: "GET", url: url + "/b", timeoutMs: 150),
+                                 ClientRequest(method: "GET", url: url + "/c", timeoutMs: 2000)], limit: 1)
+        let byIndex = Dictionary(uniqueKeysWithValues: done.map { ($0.index, $0) })
+        #expect(byIndex[1]?.result.failure == .timeout(ms: 150), "reported with the caller's deadline")
+        if case .success(let r)? = byIndex[0]?.result { #expect(r.status == 200) } else { Issue.record("a failed") }
+        if case .success(let r)? = byIndex[2]?.result { #expect(r.status == 200) } else { Issue.record("c failed") }
+        #expect(api.requests.map(\.path) == ["/v2/x/a", "/v2/x/c"], "the expired request never reached the server")
+    }
+
+    @Test func originsQueueIndependently() throws {
+        let slow = try FakeHTTPServer { _, _ in .after(ms: 400, .status(200, "{}")) }
+        let fast = try FakeHTTPServer { _, _ in .status(200, "{}") }
+        defer { slow.stop(); fast.stop() }
+        let requests = [ClientRequest(method: "GET", url: "http://127.0.0.1:\(slow.port)/1"),
+                        ClientRequest(method: "GET", url: "http://127.0.0.1:\(slow.port)/2"),
+                        ClientRequest(method: "GET", url: "http://127.0.0.1:\(fast.port)/3")]
+        let done = try Self.run(requests, limit: 1)
+        #expect(done.first?.index == 2, "a busy origin does not hold up another")
+        #expect(done.count == 3)
+    }
+
+    @Test(arguments: [("https://API.telnyx.com/v2/calls/x/actions/answer", "https://api.telnyx.com"),
+                      ("http://127.0.0.1:8080?q=1", "http://127.0.0.1:8080"),
+                      ("http://[::1]:9/a#f", "http://[::1]:9"),
+                      ("no-scheme/path", "no-scheme")])
+    func origins(url: String, origin: String) {
+        #expect(HTTPClient.origin(of: url) == origin)
+    }
+}
+
+extension Result {
+    var failure: Failure? { if case .failure(let f) = self { f } else { nil } }
+}
