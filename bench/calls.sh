@@ -7,8 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RATE=${1:-1000}; SECS=${2:-20}
-swift build -c release --product callflow >/dev/null
-BIN=$PWD/.build/release/callflow
+[ -n "${CALLFLOW_BIN:-}" ] || swift build -c release --product callflow >/dev/null
+BIN=${CALLFLOW_BIN:-$PWD/.build/release/callflow}
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 PORT=18996

@@ -6,8 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-120000}; SECS=${2:-8}; CONNS=${3:-32}
 command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
-swift build -c release --product callflow >/dev/null
-BIN=$PWD/.build/release/callflow
+[ -n "${CALLFLOW_BIN:-}" ] || swift build -c release --product callflow >/dev/null
+BIN=${CALLFLOW_BIN:-$PWD/.build/release/callflow}
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 cc -O2 -o "$WORK/ingest_ref" bench/reference/ingest_ref.c -levent -lsodium

@@ -1,5 +1,8 @@
 import CCurl
 import CLibevent
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// An outbound HTTP request.
 public struct ClientRequest: Sendable, Equatable {
@@ -92,6 +95,11 @@ public final class HTTPClient {
     /// Header lists by content: Telnyx commands send the same few headers every time.
     private var headerLists: [String: UnsafeMutablePointer<curl_slist>] = [:]
     static let maxIdleHandles = 64
+    /// Whether any variable libcurl reads for a proxy is set (read once: the process's environment).
+    static let proxyFromEnvironment: Bool = {
+        let names: [String] = ["http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]
+        return names.contains { name in getenv(name) != nil }
+    }()
     static let maxHeaderLists = 32
     /// Requests handed to libcurl, by origin (`scheme://host:port`), and the ones waiting for a slot.
     /// libcurl would queue transfers beyond its connection limit itself, but removing a finished
@@ -264,6 +272,8 @@ public final class HTTPClient {
                 return Unmanaged<Transfer>.fromOpaque(user).takeUnretainedValue().header(data, size * count)
             },
         ]
+        // No proxy variable set at start: say so, and libcurl skips its environment lookups per request.
+        if !Self.proxyFromEnvironment { codes.append(cf_easy_str(easy, CURLOPT_PROXY, "")) }
         let method = t.request.method.uppercased()
         if let body = t.request.body {
             codes.append(cf_easy_off(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)))
@@ -413,19 +423,26 @@ private final class Transfer {
         return count
     }
 
+    /// One header line: parsed as bytes (a String per line and per trim showed in the profile).
     func header(_ data: UnsafeMutablePointer<CChar>, _ count: Int) -> Int {
-        let line = data.withMemoryRebound(to: UInt8.self, capacity: count) {
-            String(decoding: UnsafeBufferPointer(start: $0, count: count), as: UTF8.self)
-        }
-        if line.hasPrefix("HTTP/") {
-            headers.removeAll()  // a new response (after 100 Continue or a proxy CONNECT)
-        } else if let colon = line.firstIndex(of: ":") {
-            let name = line[..<colon].lowercased()
-            var value = Substring(line[line.index(after: colon)...])
-            while let f = value.first, f == " " || f == "\t" { value = value.dropFirst() }
-            // "\r\n" is a single Character in Swift: test for newlines, not "\r" and "\n".
-            while let l = value.last, l.isNewline || l == " " || l == "\t" { value = value.dropLast() }
-            headers.append((name, String(value)))
+        data.withMemoryRebound(to: UInt8.self, capacity: count) { start in
+            let line = UnsafeBufferPointer(start: start, count: count)
+            if count >= 5, line[0] == UInt8(ascii: "H"), line[1] == UInt8(ascii: "T"), line[2] == UInt8(ascii: "T"),
+               line[3] == UInt8(ascii: "P"), line[4] == UInt8(ascii: "/") {
+                headers.removeAll()  // a new response (after 100 Continue or a proxy CONNECT)
+                return
+            }
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return }
+            func isSpace(_ b: UInt8) -> Bool { b == UInt8(ascii: " ") || b == UInt8(ascii: "\t") || b == UInt8(ascii: "\r") || b == UInt8(ascii: "\n") }
+            var from = colon + 1
+            var to = count
+            while from < to, isSpace(line[from]) { from += 1 }
+            while to > from, isSpace(line[to - 1]) { to -= 1 }
+            let name = String(unsafeUninitializedCapacity: colon) { out in
+                for i in 0..<colon { out[i] = line[i] >= 65 && line[i] <= 90 ? line[i] + 32 : line[i] }
+                return colon
+            }
+            headers.append((name, String(decoding: UnsafeBufferPointer(rebasing: line[from..<to]), as: UTF8.self)))
         }
         return count
     }

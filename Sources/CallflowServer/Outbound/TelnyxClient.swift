@@ -14,7 +14,8 @@ public final class TelnyxClient {
     private let http: HTTPClient
     private let loop: EventLoop
     private let baseURL: String
-    private let authorization: String
+    /// The same four headers on every command (the key in one of them, and nowhere else).
+    private let headers: [(String, String)]
     private let policy: RetryPolicy
     private let logger: Logger
     private let clockMs: () -> Int64
@@ -32,7 +33,8 @@ public final class TelnyxClient {
         self.http = http
         self.loop = loop
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
-        self.authorization = "Bearer \(apiKey)"
+        self.headers = [("Authorization", "Bearer \(apiKey)"), ("Content-Type", "application/json"), ("Accept", "application/json"),
+                        ("User-Agent", "callflow/1")]
         self.policy = policy
         self.logger = logger
         self.clockMs = clockMs
@@ -72,23 +74,24 @@ public final class TelnyxClient {
 
     private func attempt(_ command: CallCommand, number: Int, startedMs: Int64) {
         let request = ClientRequest(
-            method: "POST", url: baseURL + command.path,
-            headers: [("Authorization", authorization), ("Content-Type", "application/json"), ("Accept", "application/json"),
-                      ("User-Agent", "callflow/1")],
+            method: "POST", url: baseURL + command.path, headers: headers,
             body: JSONValue.object(command.body).jsonBytes, timeoutMs: policy.attemptTimeoutMs, maxResponseBytes: 256 << 10)
-        var meta: Logger.Metadata = ["call.control_id": "\(command.callControlID)", "action": "\(command.action)",
-                                     "command_id": "\(command.commandID ?? "")"]
+        // Built when a line is written, not per command.
+        func meta(_ extra: Logger.Metadata = [:]) -> Logger.Metadata {
+            ["call.control_id": "\(command.callControlID)", "action": "\(command.action)",
+             "command_id": "\(command.commandID ?? "")"].merging(extra) { $1 }
+        }
         let sender = RetryingRequest(http: http, loop: loop, policy: policy, clockMs: clockMs, random: random)
         sender.perform(request, what: command.action, onRetry: { [weak self] attempt, delay, why in
             self?.metrics?.increment("callflow_command_retries_total", [command.action])
-            self?.logger.warning("command failed, retrying", metadata: meta.merging([
-                "attempt": "\(attempt)", "retry_in_ms": "\(delay)", "reason": "\(why)"]) { $1 })
+            self?.logger.warning("command failed, retrying", metadata: meta([
+                "attempt": "\(attempt)", "retry_in_ms": "\(delay)", "reason": "\(why)"]))
         }) { [weak self] result in
             guard let self else { return }
             let seconds = Double(self.clockMs() - startedMs) / 1000
             switch result {
             case .success(let (response, attempts)):
-                self.logger.debug("command sent", metadata: meta)
+                self.logger.debug("command sent", metadata: meta())
                 self.metrics?.observe("callflow_command_duration_seconds", [command.action, "ok"], seconds)
                 self.metrics?.increment("callflow_commands_total", [command.action, "ok"])
                 self.onSent(command, attempts)
@@ -97,14 +100,14 @@ public final class TelnyxClient {
                 }
                 self.finish(command.callControlID)
             case .failure(let failure):
-                meta["reason"] = "\(failure)"
+                let why: Logger.Metadata = ["reason": "\(failure)"]
                 let outcome = failure.callGone ? "call_gone" : "error"
                 self.metrics?.observe("callflow_command_duration_seconds", [command.action, outcome], seconds)
                 self.metrics?.increment("callflow_commands_total", [command.action, outcome])
                 if failure.callGone {
-                    self.logger.info("command not executed: call already ended", metadata: meta)
+                    self.logger.info("command not executed: call already ended", metadata: meta(why))
                 } else {
-                    self.logger.error("command failed", metadata: meta)
+                    self.logger.error("command failed", metadata: meta(why))
                 }
                 self.dropAfterFailure(of: command, callGone: failure.callGone)
                 if let id = command.commandID, let done = self.completions.removeValue(forKey: id) { done(.failure(failure)) }

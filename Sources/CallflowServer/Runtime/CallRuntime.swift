@@ -328,8 +328,12 @@ public final class CallRuntime {
 
     func execute(_ effects: [CallEffect]) {
         for item in effects {
-            var meta: Logger.Metadata = ["call.control_id": "\(item.call)", "flow": "\(item.flow)", "flow.node": "\(item.node)"]
-            if let type = currentEventType { meta["event_type"] = "\(type)" }
+            // Built only when a line is written (swift-log evaluates metadata lazily).
+            func meta() -> Logger.Metadata {
+                var m: Logger.Metadata = ["call.control_id": "\(item.call)", "flow": "\(item.flow)", "flow.node": "\(item.node)"]
+                if let type = currentEventType { m["event_type"] = "\(type)" }
+                return m
+            }
             switch item.effect {
             case .command(let command):
                 // Sent only after the batch that holds it is committed (the outbox).
@@ -350,12 +354,12 @@ public final class CallRuntime {
                 if let timer = timers.removeValue(forKey: id) { loop.cancelTimer(timer) }
             case .log(let level, let message):
                 switch level {
-                case .info: logger.info("\(message)", metadata: meta)
-                case .warning: logger.warning("\(message)", metadata: meta)
-                case .error: logger.error("\(message)", metadata: meta)
+                case .info: logger.info("\(message)", metadata: meta())
+                case .warning: logger.warning("\(message)", metadata: meta())
+                case .error: logger.error("\(message)", metadata: meta())
                 }
             case .ended(let reason):
-                logger.info("call ended", metadata: meta.merging(["reason": "\(reason)"]) { $1 })
+                logger.info("call ended", metadata: meta().merging(["reason": "\(reason)"]) { $1 })
                 for (id, timer) in timers where id.hasPrefix(item.call + "#") {
                     loop.cancelTimer(timer)
                     timers[id] = nil
