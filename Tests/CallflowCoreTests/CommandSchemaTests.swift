@@ -96,3 +96,9 @@ import Testing
         }
     }
 }
+
+@Test(arguments: [("v3:AbC-12_x.y~z", "v3:AbC-12_x.y~z"), ("a/b c", "a%2Fb%20c"), ("é?#", "%C3%A9%3F%23"), ("", "")])
+func pathSegmentsAreEscaped(raw: String, escaped: String) {
+    #expect(PathEscape.segment(raw) == escaped)
+    #expect(CallCommand(callControlID: raw, action: "answer", body: [:]).path == "/calls/\(escaped)/actions/answer")
+}
