@@ -6,8 +6,8 @@ cd "$(dirname "$0")/.."
 N=${1:-20000}
 LEGS=${2:-64}
 command -v wrk >/dev/null || { apt-get install -y -qq wrk >/dev/null 2>&1 || sudo apt-get install -y -qq wrk; }
-swift build -c release --product callflow >/dev/null
-BIN=.build/release/callflow
+[ -n "${CALLFLOW_BIN:-}" ] || swift build -c release --product callflow >/dev/null
+BIN=${CALLFLOW_BIN:-.build/release/callflow}
 echo "== client: $N commands over $LEGS legs (each leg in order, one at a time)"
 taskset -c 0 "$BIN" bench-commands --commands "$N" --calls "$LEGS" | tee /tmp/callflow-bench-client.txt
 PORT=18999

@@ -65,7 +65,7 @@ extension CallRuntime {
     }
 
     /// Changes joining a scheduled commit before it is forced to run.
-    static let maxBatch = 16
+    static let maxBatch = 8
 
     private func commitIfScheduled() {
         if commitScheduled { commit() }
