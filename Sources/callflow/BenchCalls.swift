@@ -29,7 +29,7 @@ struct BenchCalls: ParsableCommand {
                                           webhookURL: "http://127.0.0.1:\(serverPort)/webhooks/telnyx", options: options,
                                           clockMs: ServerApp.wallClockMs)
         emulator.deliveryAttempts = 5
-        try "\(signer.publicKeyBase64)\n\(emulator.apiPort)\n".write(toFile: readyFile, atomically: true, encoding: .utf8)
+        try writeReplacing(readyFile, "\(signer.publicKeyBase64)\n\(emulator.apiPort)\n")
         let probe = try HTTPClient(loop: loop)
         var legs: [String] = []
         var started: Int64 = 0
