@@ -2,6 +2,8 @@
 # Webhook ingest: Callflow (release build, flows/main.json, commands to a loopback sink) against a
 # minimal C reference (libevent + libsodium: verify, answer 200), same signed requests, same run,
 # one core each for the server. Usage: bench/ingest.sh [REQUESTS] [SECONDS] [CONNECTIONS]
+# INGEST_FLOW=quiet: a diagnostic run whose flow starts with a pause (a timer, no command), to see
+# the inbound path and the store without the outbound request each webhook otherwise causes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-120000}; SECS=${2:-8}; CONNS=${3:-32}
@@ -50,6 +52,11 @@ kill %1
 taskset -c 0 "$BIN" bench-commands --sink-only 18999 >/dev/null & sleep 0.3
 # The default durable store: SQLite (WAL, synchronous=normal) in a fresh file.
 sed "s|\"path\": \"callflow.db\"|\"path\": \"$WORK/calls.db\"|" bench/ingest-config.json > "$WORK/config.json"
+if [ "${INGEST_FLOW:-main}" = quiet ]; then
+  mkdir -p "$WORK/flows"
+  echo '{"start":"wait","nodes":{"wait":{"type":"pause","seconds":600,"next":"end"},"end":{"type":"hangup"}}}' > "$WORK/flows/main.json"
+  sed -i "s|\"dir\": \"flows\"|\"dir\": \"$WORK/flows\"|" "$WORK/config.json"
+fi
 TELNYX_PUBLIC_KEY="$PUB" TELNYX_API_KEY=bench TELNYX_API_BASE_URL=http://127.0.0.1:18999/v2 PORT=18997 \
   taskset -c 1 "$BIN" serve --config "$WORK/config.json" 2>"$WORK/serve.log" & sleep 1
 run callflow 18997
