@@ -179,10 +179,11 @@ extension CallRuntime {
 
     func arm(timer id: String, call: String, afterMs ms: Int) {
         do {
-            timers[id] = try loop.schedule(afterMilliseconds: max(0, ms)) { [weak self] in
-                self?.timers[id] = nil
+            let handle = try loop.schedule(afterMilliseconds: max(0, ms)) { [weak self] in
+                self?.timers.remove(id)
                 self?.feed(.timerFired(id: id), to: call)
             }
+            if let replaced = timers.insert(id, call: call, handle: handle) { loop.cancelTimer(replaced) }
         } catch {
             logger.error("cannot start timer; continuing at once", metadata: ["call.control_id": "\(call)", "reason": "\(error)"])
             feed(.timerFired(id: id), to: call)

@@ -14,7 +14,7 @@ public final class CallRuntime {
     let backend: BackendClient
     let logger: Logger
     let clock: () -> Int64
-    var timers: [String: Int] = [:]
+    var timers = ArmedTimers()
     /// Each live call's inputs, for `callflow replay` (bounded per call; digits of sensitive
     /// gathers masked), and those of recently finished calls.
     private var recordings: [String: [[UInt8]]] = [:]
@@ -351,7 +351,7 @@ public final class CallRuntime {
             case .cancelTimer(let id):
                 batch.timersRemoved.append(id)
                 scheduleCommit()
-                if let timer = timers.removeValue(forKey: id) { loop.cancelTimer(timer) }
+                if let timer = timers.remove(id) { loop.cancelTimer(timer) }
             case .log(let level, let message):
                 switch level {
                 case .info: logger.info("\(message)", metadata: meta())
@@ -360,10 +360,7 @@ public final class CallRuntime {
                 }
             case .ended(let reason):
                 logger.info("call ended", metadata: meta().merging(["reason": "\(reason)"]) { $1 })
-                for (id, timer) in timers where id.hasPrefix(item.call + "#") {
-                    loop.cancelTimer(timer)
-                    timers[id] = nil
-                }
+                for timer in timers.removeAll(of: item.call) { loop.cancelTimer(timer) }
             }
         }
     }

@@ -441,7 +441,7 @@ public final class SharedCalls {
                 perform(decoded, call: call)
             case "t":
                 let call = String(decoding: payload, as: UTF8.self)
-                guard runtime.timers[id] == nil else { return }  // armed here: it fires by itself
+                guard !runtime.timers.contains(id) else { return }  // armed here: it fires by itself
                 submit(.timerFired(id: id), to: call)
             default:
                 throw .corrupt("claimed entry of unknown kind \(kind)")
