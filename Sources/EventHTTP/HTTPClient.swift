@@ -115,7 +115,8 @@ public final class HTTPClient {
     /// - Parameters:
     ///   - maxConnectionsPerHost: TCP connections libcurl may open to one host.
     ///   - maxInFlightPerOrigin: requests to one origin handed to libcurl at once (over HTTP/2 they
-    ///     share connections); more wait, in order, and their deadline keeps running while they wait.
+    ///     share connections); more wait, in order, and their deadline keeps running while they wait:
+    ///     one that reaches the front too late fails as a timeout without being sent.
     public init(loop: EventLoop, maxConnectionsPerHost: Int = 16, maxInFlightPerOrigin: Int = 64) throws(ClientError) {
         loop.assertOnLoop()
         self.maxInFlightPerOrigin = max(1, maxInFlightPerOrigin)
