@@ -1,4 +1,7 @@
+import CallflowCore
+import CallflowServer
 import EventHTTP
+import Logging
 import Foundation
 import Testing
 
@@ -77,4 +80,36 @@ import Testing
 
 extension Result {
     var failure: Failure? { if case .failure(let f) = self { f } else { nil } }
+}
+
+/// Commands dropped after an earlier command of their step failed still complete, so the runtime
+/// clears their outbox rows (otherwise sent again after a restart) and nothing is kept forever.
+@Suite struct DroppedCommandTests {
+    @Test func theRestOfAFailedStepCompletesUnsentAndTheNextStepGoes() throws {
+        let api = try FakeHTTPServer { r, _ in
+            r.path.hasSuffix("/answer") ? .status(422, #"{"errors":[{"code":"10015","title":"Invalid parameter"}]}"#) : .status(200, #"{"data":{}}"#)
+        }
+        defer { api.stop() }
+        let loop = try EventLoop()
+        let quiet = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+        let telnyx = TelnyxClient(http: try HTTPClient(loop: loop), loop: loop, baseURL: "http://127.0.0.1:\(api.port)/v2", apiKey: "k",
+                                  policy: RetryPolicy(maxAttempts: 1), logger: quiet, clockMs: ServerApp.wallClockMs)
+        var results: [String: Result<JSONValue, CommandFailure>] = [:]
+        let ids = ["cf-abc-3-1", "cf-abc-3-2", "cf-abc-3-3", "cf-abc-4-1"]
+        for (id, action) in zip(ids, ["answer", "speak", "gather", "hangup"]) {
+            telnyx.send(CallCommand(callControlID: "v3:c1", action: action, body: ["command_id": .string(id)])) { result in
+                results[id] = result
+                if results.count == ids.count { loop.handle.stop() }
+            }
+        }
+        _ = try loop.schedule(afterMilliseconds: 5000) { loop.handle.stop() }
+        try loop.run()
+        #expect(results.count == 4, "every command completed")
+        #expect(results["cf-abc-3-1"]?.failure?.status == 422)
+        #expect(results["cf-abc-3-2"]?.failure?.reason.hasPrefix("not sent") == true)
+        #expect(results["cf-abc-3-3"]?.failure?.reason.hasPrefix("not sent") == true)
+        if case .success? = results["cf-abc-4-1"] {} else { Issue.record("the next step's command was not sent") }
+        #expect(api.requests.map(\.path) == ["/v2/calls/v3:c1/actions/answer", "/v2/calls/v3:c1/actions/hangup"])
+        #expect(telnyx.pending == 0)
+    }
 }

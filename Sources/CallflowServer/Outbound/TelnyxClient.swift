@@ -117,14 +117,26 @@ public final class TelnyxClient {
         }
     }
 
-    /// After a final failure the rest of that step is moot; after 90018 the whole leg is.
+    /// After a final failure the rest of that step is moot; after 90018 the whole leg is. Each
+    /// command dropped unsent still gets its completion (the runtime then clears its outbox row,
+    /// which would otherwise be sent again after a restart, and its closure is not kept forever).
     private func dropAfterFailure(of command: CallCommand, callGone: Bool) {
         let leg = command.callControlID
         guard var queue = queues[leg], !queue.isEmpty else { return }
         let head = queue.removeFirst()
         let step = command.step
+        let dropped = queue.filter { callGone || (step != nil && $0.step == step) }
         queue.removeAll { callGone || (step != nil && $0.step == step) }
         queues[leg] = [head] + queue
+        for other in dropped {
+            metrics?.increment("callflow_commands_total", [other.action, "dropped"])
+            logger.info("command not sent: an earlier command of its step failed",
+                        metadata: ["call.control_id": "\(other.callControlID)", "action": "\(other.action)",
+                                   "command_id": "\(other.commandID ?? "")"])
+            guard let id = other.commandID, let done = completions.removeValue(forKey: id) else { continue }
+            done(.failure(CommandFailure(status: nil, errors: [], reason: "not sent: \(command.action) before it in the same step failed",
+                                         attempts: 0)))
+        }
     }
 
 }

@@ -7,6 +7,10 @@ import Synchronization
 /// loop turn) on the loop thread; with `synchronous=NORMAL` a commit reaches the OS page cache and
 /// survives a process crash without an fsync (the last commits can be lost on power loss), with
 /// `FULL` every group commit is fsynced.
+///
+/// Outbox rows are numbered by SQLite's rowid (max + 1), not AUTOINCREMENT, which would write its
+/// counter table in every transaction: a number can come back only after its row is deleted, and
+/// nothing refers to a deleted row. Files created with AUTOINCREMENT keep it and read the same.
 public final class SQLiteCallStore: CallStore {
     private let db: Database
     private let checkpointer: Checkpointer
@@ -22,7 +26,7 @@ public final class SQLiteCallStore: CallStore {
             try db.execute("""
                 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
                 CREATE TABLE IF NOT EXISTS calls(id TEXT PRIMARY KEY, state BLOB NOT NULL);
-                CREATE TABLE IF NOT EXISTS outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT, command BLOB NOT NULL);
+                CREATE TABLE IF NOT EXISTS outbox(seq INTEGER PRIMARY KEY, command BLOB NOT NULL);
                 CREATE TABLE IF NOT EXISTS timers(id TEXT PRIMARY KEY, call TEXT NOT NULL, fire_at_ms INTEGER NOT NULL);
                 CREATE TABLE IF NOT EXISTS http(id TEXT PRIMARY KEY, call TEXT NOT NULL, request BLOB NOT NULL);
                 CREATE TABLE IF NOT EXISTS dedupe(key INTEGER PRIMARY KEY, at INTEGER NOT NULL);
@@ -105,7 +109,9 @@ public final class SQLiteCallStore: CallStore {
         do {
             try db.transaction { () throws(SQLiteError) in
                 for (id, state) in batch.upserts {
-                    try db.run("INSERT OR REPLACE INTO calls(id, state) VALUES(?, ?)", [.text(id), Self.bytes(StateCodec.encode(state, withTrace: false))])
+                    // An update in place, not REPLACE's delete and insert.
+                    try db.run("INSERT INTO calls(id, state) VALUES(?, ?) ON CONFLICT(id) DO UPDATE SET state = excluded.state",
+                               [.text(id), Self.bytes(StateCodec.encode(state, withTrace: false))])
                 }
                 for (id, ended) in batch.ended {
                     try db.run("DELETE FROM calls WHERE id = ?", [.text(id)])
