@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Where the server's CPU goes during webhook ingest: the load of bench/ingest.sh (wrk on core 0,
+# server on core 1, commands to a loopback sink), `perf record --call-graph dwarf` of the server for
+# a few seconds, and the samples split by what they were doing (verification, decode, engine, store,
+# command client, ...). Needs perf (Debian: apt-get install linux-perf).
+# Usage: bench/profile.sh [SECONDS]   INGEST_FLOW=quiet for the flow that sends no command.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=${1:-3}
+command -v perf >/dev/null || { echo "perf not found (Debian: apt-get install linux-perf)"; exit 1; }
+command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
+[ -n "${CALLFLOW_BIN:-}" ] || swift build -c release --product callflow >/dev/null
+BIN=${CALLFLOW_BIN:-$PWD/.build/release/callflow}
+WORK=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+PUB=$("$BIN" bench-webhooks --count 60000 --out "$WORK/requests.tsv")
+cat > "$WORK/replay.lua" <<LUA
+local reqs = {}
+local i = 0
+init = function(args)
+  for line in io.lines("$WORK/requests.tsv") do
+    local sig, ts, body = line:match("([^\t]+)\t([^\t]+)\t(.*)")
+    reqs[#reqs + 1] = wrk.format("POST", "/webhooks/telnyx",
+      {["Content-Type"] = "application/json", ["telnyx-signature-ed25519"] = sig, ["telnyx-timestamp"] = ts}, body)
+  end
+end
+request = function()
+  i = i % #reqs + 1
+  return reqs[i]
+end
+LUA
+sed "s|\"path\": \"callflow.db\"|\"path\": \"$WORK/calls.db\"|" bench/ingest-config.json > "$WORK/config.json"
+if [ "${INGEST_FLOW:-main}" = quiet ]; then
+  mkdir -p "$WORK/flows"
+  echo '{"start":"wait","nodes":{"wait":{"type":"pause","seconds":600,"next":"end"},"end":{"type":"hangup"}}}' > "$WORK/flows/main.json"
+  sed -i "s|\"dir\": \"flows\"|\"dir\": \"$WORK/flows\"|" "$WORK/config.json"
+fi
+taskset -c 0 "$BIN" bench-commands --sink-only 18999 >/dev/null & sleep 0.3
+TELNYX_PUBLIC_KEY="$PUB" TELNYX_API_KEY=bench TELNYX_API_BASE_URL=http://127.0.0.1:18999/v2 PORT=18997 \
+  taskset -c 1 "$BIN" serve --config "$WORK/config.json" 2>"$WORK/serve.log" & SERVER=$!
+sleep 1
+taskset -c 0 wrk -t1 -c32 -d$((SECS + 3))s -s "$WORK/replay.lua" "http://127.0.0.1:18997/webhooks/telnyx" > "$WORK/wrk.txt" &
+sleep 1.5
+perf record -q -F 999 --call-graph dwarf,16384 -p "$SERVER" -o "$WORK/perf.data" -- sleep "$SECS" >/dev/null 2>&1
+wait %3
+grep "Requests/sec" "$WORK/wrk.txt"
+perf script -i "$WORK/perf.data" 2>/dev/null > "$WORK/stacks.txt"
+python3 - "$WORK/stacks.txt" <<'PY'
+import re, sys, collections
+# The first category whose marker appears anywhere in a sample's stack takes the sample.
+CATEGORIES = [
+    ("Ed25519 verification (libsodium)", ["8VerifierV6verify"]),
+    ("JSON decode of the envelope", ["WebhookEventV6decode"]),
+    ("engine (route, machine)", ["CallEngineV7receive", "CallEngineV5apply"]),
+    ("runtime around the engine (recording, metrics, effects)", ["CallRuntimeC7receive", "CallRuntimeC5apply"]),
+    ("store: SQLite", ["SQLiteCallStoreC6commit", "sqlite3Checkpoint"]),
+    ("store: replies and hand-off after the commit", ["CallRuntimeC6commit"]),
+    ("command client (libcurl and its callbacks)", ["curl_multi_socket_action", "HTTPClientC10timerFired"]),
+    ("webhook endpoint (rest)", ["WebhookIngestC6handle"]),
+]
+samples = 0
+counts = collections.Counter()
+for block in open(sys.argv[1]).read().split("\n\n"):
+    lines = block.strip().split("\n")[1:]
+    if not lines: continue
+    samples += 1
+    stack = " ".join(lines)
+    for name, markers in CATEGORIES:
+        if any(m in stack for m in markers):
+            counts[name] += 1
+            break
+    else:
+        counts["inbound HTTP, event loop, kernel, other"] += 1
+print("%d samples" % samples)
+for name, n in counts.most_common():
+    print("%5.1f%%  %s" % (100.0 * n / max(samples, 1), name))
+PY
