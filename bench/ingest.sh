@@ -12,30 +12,10 @@ command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
 BIN=${CALLFLOW_BIN:-$PWD/.build/release/callflow}
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+source bench/ingest-load.sh
 cc -O2 -o "$WORK/ingest_ref" bench/reference/ingest_ref.c -levent -lsodium
 echo "signing $N distinct call.initiated webhooks..."
-PUB=$("$BIN" bench-webhooks --count "$N" --out "$WORK/requests.tsv")
-cat > "$WORK/replay.lua" <<LUA
-local reqs = {}
-local i = 0
-init = function(args)
-  for line in io.lines("$WORK/requests.tsv") do
-    local sig, ts, body = line:match("([^\t]+)\t([^\t]+)\t(.*)")
-    reqs[#reqs + 1] = wrk.format("POST", "/webhooks/telnyx",
-      {["Content-Type"] = "application/json", ["telnyx-signature-ed25519"] = sig, ["telnyx-timestamp"] = ts}, body)
-  end
-end
-request = function()
-  i = i % #reqs + 1
-  return reqs[i]
-end
-response = function(status, headers, body)
-  if status ~= 200 then bad = (bad or 0) + 1 end
-end
-done = function(summary, latency, requests)
-  io.write(string.format("non_200: %d\n", summary.errors.status))
-end
-LUA
+ingest_sign "$N"
 run() {  # NAME PORT
   taskset -c 0 wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -s "$WORK/replay.lua" "http://127.0.0.1:$2/webhooks/telnyx" > "$WORK/$1.txt"
   local rps p50 p99 bad
@@ -49,16 +29,7 @@ run() {  # NAME PORT
 taskset -c 1 "$WORK/ingest_ref" 18998 "$PUB" & sleep 0.5
 run reference 18998
 kill %1
-taskset -c 0 "$BIN" bench-commands --sink-only 18999 >/dev/null & sleep 0.3
-# The default durable store: SQLite (WAL, synchronous=normal) in a fresh file.
-sed "s|\"path\": \"callflow.db\"|\"path\": \"$WORK/calls.db\"|" bench/ingest-config.json > "$WORK/config.json"
-if [ "${INGEST_FLOW:-main}" = quiet ]; then
-  mkdir -p "$WORK/flows"
-  echo '{"start":"wait","nodes":{"wait":{"type":"pause","seconds":600,"next":"end"},"end":{"type":"hangup"}}}' > "$WORK/flows/main.json"
-  sed -i "s|\"dir\": \"flows\"|\"dir\": \"$WORK/flows\"|" "$WORK/config.json"
-fi
-TELNYX_PUBLIC_KEY="$PUB" TELNYX_API_KEY=bench TELNYX_API_BASE_URL=http://127.0.0.1:18999/v2 PORT=18997 \
-  taskset -c 1 "$BIN" serve --config "$WORK/config.json" 2>"$WORK/serve.log" & sleep 1
+ingest_serve
 run callflow 18997
 # Read at once: a server that only queued its commands during the run would look faster than it is.
 curl -s http://127.0.0.1:18997/metrics > "$WORK/metrics.txt"

@@ -13,36 +13,14 @@ command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
 BIN=${CALLFLOW_BIN:-$PWD/.build/release/callflow}
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
-PUB=$("$BIN" bench-webhooks --count 60000 --out "$WORK/requests.tsv")
-cat > "$WORK/replay.lua" <<LUA
-local reqs = {}
-local i = 0
-init = function(args)
-  for line in io.lines("$WORK/requests.tsv") do
-    local sig, ts, body = line:match("([^\t]+)\t([^\t]+)\t(.*)")
-    reqs[#reqs + 1] = wrk.format("POST", "/webhooks/telnyx",
-      {["Content-Type"] = "application/json", ["telnyx-signature-ed25519"] = sig, ["telnyx-timestamp"] = ts}, body)
-  end
-end
-request = function()
-  i = i % #reqs + 1
-  return reqs[i]
-end
-LUA
-sed "s|\"path\": \"callflow.db\"|\"path\": \"$WORK/calls.db\"|" bench/ingest-config.json > "$WORK/config.json"
-if [ "${INGEST_FLOW:-main}" = quiet ]; then
-  mkdir -p "$WORK/flows"
-  echo '{"start":"wait","nodes":{"wait":{"type":"pause","seconds":600,"next":"end"},"end":{"type":"hangup"}}}' > "$WORK/flows/main.json"
-  sed -i "s|\"dir\": \"flows\"|\"dir\": \"$WORK/flows\"|" "$WORK/config.json"
-fi
-taskset -c 0 "$BIN" bench-commands --sink-only 18999 >/dev/null & sleep 0.3
-TELNYX_PUBLIC_KEY="$PUB" TELNYX_API_KEY=bench TELNYX_API_BASE_URL=http://127.0.0.1:18999/v2 PORT=18997 \
-  taskset -c 1 "$BIN" serve --config "$WORK/config.json" 2>"$WORK/serve.log" & SERVER=$!
-sleep 1
+source bench/ingest-load.sh
+ingest_sign 60000
+ingest_serve
 taskset -c 0 wrk -t1 -c32 -d$((SECS + 3))s -s "$WORK/replay.lua" "http://127.0.0.1:18997/webhooks/telnyx" > "$WORK/wrk.txt" &
+WRK=$!
 sleep 1.5
 perf record -q -F 999 --call-graph dwarf,16384 -p "$SERVER" -o "$WORK/perf.data" -- sleep "$SECS" >/dev/null 2>&1
-wait %3
+wait "$WRK"
 grep "Requests/sec" "$WORK/wrk.txt"
 perf script -i "$WORK/perf.data" 2>/dev/null > "$WORK/stacks.txt"
 python3 - "$WORK/stacks.txt" <<'PY'

@@ -1,0 +1,43 @@
+# Sourced by bench/ingest.sh and bench/profile.sh: the same signed webhooks and the same server set-up
+# for both. Needs BIN (the callflow binary) and WORK (a scratch directory).
+
+# ingest_sign N: N distinct signed call.initiated webhooks in $WORK/requests.tsv, replayed by
+# $WORK/replay.lua (wrk prints non_200 at the end); sets PUB to the signing key.
+ingest_sign() {
+  PUB=$("$BIN" bench-webhooks --count "$1" --out "$WORK/requests.tsv")
+  cat > "$WORK/replay.lua" <<LUA
+local reqs = {}
+local i = 0
+init = function(args)
+  for line in io.lines("$WORK/requests.tsv") do
+    local sig, ts, body = line:match("([^\t]+)\t([^\t]+)\t(.*)")
+    reqs[#reqs + 1] = wrk.format("POST", "/webhooks/telnyx",
+      {["Content-Type"] = "application/json", ["telnyx-signature-ed25519"] = sig, ["telnyx-timestamp"] = ts}, body)
+  end
+end
+request = function()
+  i = i % #reqs + 1
+  return reqs[i]
+end
+done = function(summary, latency, requests)
+  io.write(string.format("non_200: %d\n", summary.errors.status))
+end
+LUA
+}
+
+# ingest_serve: the command sink on core 0 (port 18999), then Callflow on core 1 (port 18997) with the
+# default durable store (SQLite, WAL, synchronous=normal) in a fresh file and flows/ — or, with
+# INGEST_FLOW=quiet, a flow that starts with a pause (a timer, no command). Sets SERVER to its pid.
+ingest_serve() {
+  taskset -c 0 "$BIN" bench-commands --sink-only 18999 >/dev/null & sleep 0.3
+  sed "s|\"path\": \"callflow.db\"|\"path\": \"$WORK/calls.db\"|" bench/ingest-config.json > "$WORK/config.json"
+  if [ "${INGEST_FLOW:-main}" = quiet ]; then
+    mkdir -p "$WORK/flows"
+    echo '{"start":"wait","nodes":{"wait":{"type":"pause","seconds":600,"next":"end"},"end":{"type":"hangup"}}}' > "$WORK/flows/main.json"
+    sed -i "s|\"dir\": \"flows\"|\"dir\": \"$WORK/flows\"|" "$WORK/config.json"
+  fi
+  TELNYX_PUBLIC_KEY="$PUB" TELNYX_API_KEY=bench TELNYX_API_BASE_URL=http://127.0.0.1:18999/v2 PORT=18997 \
+    taskset -c 1 "$BIN" serve --config "$WORK/config.json" 2>"$WORK/serve.log" &
+  SERVER=$!
+  sleep 1
+}
