@@ -77,10 +77,7 @@ public final class TelnyxClient {
             method: "POST", url: baseURL + command.path, headers: headers,
             body: JSONValue.object(command.body).jsonBytes, timeoutMs: policy.attemptTimeoutMs, maxResponseBytes: 256 << 10)
         // Built when a line is written, not per command.
-        func meta(_ extra: Logger.Metadata = [:]) -> Logger.Metadata {
-            ["call.control_id": "\(command.callControlID)", "action": "\(command.action)",
-             "command_id": "\(command.commandID ?? "")"].merging(extra) { $1 }
-        }
+        func meta(_ extra: Logger.Metadata = [:]) -> Logger.Metadata { Self.metadata(command).merging(extra) { $1 } }
         let sender = RetryingRequest(http: http, loop: loop, policy: policy, clockMs: clockMs, random: random)
         sender.perform(request, what: command.action, onRetry: { [weak self] attempt, delay, why in
             self?.metrics?.increment("callflow_command_retries_total", [command.action])
@@ -117,6 +114,11 @@ public final class TelnyxClient {
         }
     }
 
+    /// What log lines about a command carry (never its body: it may hold what a caller typed).
+    private static func metadata(_ command: CallCommand) -> Logger.Metadata {
+        ["call.control_id": "\(command.callControlID)", "action": "\(command.action)", "command_id": "\(command.commandID ?? "")"]
+    }
+
     /// After a final failure the rest of that step is moot; after 90018 the whole leg is. Each
     /// command dropped unsent still gets its completion (the runtime then clears its outbox row,
     /// which would otherwise be sent again after a restart, and its closure is not kept forever).
@@ -125,14 +127,13 @@ public final class TelnyxClient {
         guard var queue = queues[leg], !queue.isEmpty else { return }
         let head = queue.removeFirst()
         let step = command.step
-        let dropped = queue.filter { callGone || (step != nil && $0.step == step) }
-        queue.removeAll { callGone || (step != nil && $0.step == step) }
+        let moot = { (queued: CallCommand) in callGone || (step != nil && queued.step == step) }
+        let dropped = queue.filter(moot)
+        queue.removeAll(where: moot)
         queues[leg] = [head] + queue
         for other in dropped {
             metrics?.increment("callflow_commands_total", [other.action, "dropped"])
-            logger.info("command not sent: an earlier command of its step failed",
-                        metadata: ["call.control_id": "\(other.callControlID)", "action": "\(other.action)",
-                                   "command_id": "\(other.commandID ?? "")"])
+            logger.info("command not sent: an earlier command of its step failed", metadata: Self.metadata(other))
             guard let id = other.commandID, let done = completions.removeValue(forKey: id) else { continue }
             done(.failure(CommandFailure(status: nil, errors: [], reason: "not sent: \(command.action) before it in the same step failed",
                                          attempts: 0)))
