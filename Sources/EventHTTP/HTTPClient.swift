@@ -206,18 +206,14 @@ public final class HTTPClient {
 
     private func start(_ request: ClientRequest, origin: String, reportedTimeoutMs: Int? = nil, completion: @escaping Completion) {
         guard let easy = idleHandles.popLast() ?? curl_easy_init() else {
-            deferCompletion({ [weak self] result in
-                completion(result)
-                self?.admitNext(origin)
-            }, .failure(.curl(function: "curl_easy_init", code: -1)))
-            return
+            return failBeforeStart(origin: origin, completion, .curl(function: "curl_easy_init", code: -1))
         }
         let transfer = Transfer(request: request, origin: origin, reportedTimeoutMs: reportedTimeoutMs ?? request.timeoutMs,
                                 completion: completion)
         if let code = configure(easy, transfer) {
             curl_easy_cleanup(easy)
             transfer.release()
-            failBeforeStart(transfer, .curl(function: "curl_easy_setopt", code: Int32(code.rawValue)))
+            failBeforeStart(origin: origin, completion, .curl(function: "curl_easy_setopt", code: Int32(code.rawValue)))
             return
         }
         transfers[easy] = transfer
@@ -226,13 +222,12 @@ public final class HTTPClient {
             transfers[easy] = nil
             curl_easy_cleanup(easy)
             transfer.release()
-            failBeforeStart(transfer, .curl(function: "curl_multi_add_handle", code: Int32(rc.rawValue)))
+            failBeforeStart(origin: origin, completion, .curl(function: "curl_multi_add_handle", code: Int32(rc.rawValue)))
         }
     }
 
-    private func failBeforeStart(_ transfer: Transfer, _ error: ClientError) {
-        let origin = transfer.origin
-        let completion = transfer.completion
+    /// A request that could not be handed to libcurl: its completion runs later, then its slot frees.
+    private func failBeforeStart(origin: String, _ completion: @escaping Completion, _ error: ClientError) {
         deferCompletion({ [weak self] result in
             completion(result)
             self?.admitNext(origin)
