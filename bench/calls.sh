@@ -7,10 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RATE=${1:-1000}; SECS=${2:-20}
-[ -n "${CALLFLOW_BIN:-}" ] || swift build -c release --product callflow >/dev/null
-BIN=${CALLFLOW_BIN:-$PWD/.build/release/callflow}
-WORK=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+source bench/common.sh
 PORT=18996
 taskset -c 0 "$BIN" bench-calls --server-port $PORT --rate "$RATE" --duration "$SECS" --webhooks-per-call 16 --ready-file "$WORK/ready" > "$WORK/driver.txt" &
 DRIVER=$!

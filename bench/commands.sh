@@ -5,25 +5,22 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-20000}
 LEGS=${2:-64}
-command -v wrk >/dev/null || { apt-get install -y -qq wrk >/dev/null 2>&1 || sudo apt-get install -y -qq wrk; }
-[ -n "${CALLFLOW_BIN:-}" ] || swift build -c release --product callflow >/dev/null
-BIN=${CALLFLOW_BIN:-.build/release/callflow}
+command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
+source bench/common.sh
 echo "== client: $N commands over $LEGS legs (each leg in order, one at a time)"
-taskset -c 0 "$BIN" bench-commands --commands "$N" --calls "$LEGS" | tee /tmp/callflow-bench-client.txt
+taskset -c 0 "$BIN" bench-commands --commands "$N" --calls "$LEGS" | tee $WORK/client.txt
 PORT=18999
 taskset -c 1 "$BIN" bench-commands --sink-only "$PORT" >/dev/null &
-SINK=$!
-trap 'kill $SINK 2>/dev/null || true' EXIT
 sleep 0.5
-cat > /tmp/callflow-bench-post.lua <<'LUA'
+cat > $WORK/post.lua <<'LUA'
 wrk.method = "POST"
 wrk.body = '{"payload":"Thanks for calling.","voice":"female","client_state":"eyJjZiI6MX0=","command_id":"cf-bench-1-1"}'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer bench"
 LUA
 echo "== reference: wrk against the same sink, $LEGS connections"
-taskset -c 0 wrk -t1 -c"$LEGS" -d5s -s /tmp/callflow-bench-post.lua "http://127.0.0.1:$PORT/v2/calls/v3:x/actions/speak" | tee /tmp/callflow-bench-wrk.txt
-CLIENT=$(awk '/commands_per_second/ {print $2}' /tmp/callflow-bench-client.txt)
-REF=$(awk '/Requests\/sec/ {print $2}' /tmp/callflow-bench-wrk.txt)
-CONN=$(awk '/tcp_connections_opened/ {print $2}' /tmp/callflow-bench-client.txt)
+taskset -c 0 wrk -t1 -c"$LEGS" -d5s -s $WORK/post.lua "http://127.0.0.1:$PORT/v2/calls/v3:x/actions/speak" | tee $WORK/wrk.txt
+CLIENT=$(awk '/commands_per_second/ {print $2}' $WORK/client.txt)
+REF=$(awk '/Requests\/sec/ {print $2}' $WORK/wrk.txt)
+CONN=$(awk '/tcp_connections_opened/ {print $2}' $WORK/client.txt)
 python3 -c "print(f'ratio client/wrk: {float($CLIENT)/float($REF):.2f}  ({$CLIENT} vs {$REF} req/s); connections opened for $N commands: $CONN')"

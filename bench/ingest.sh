@@ -8,10 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-120000}; SECS=${2:-8}; CONNS=${3:-32}
 command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
-[ -n "${CALLFLOW_BIN:-}" ] || swift build -c release --product callflow >/dev/null
-BIN=${CALLFLOW_BIN:-$PWD/.build/release/callflow}
-WORK=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+source bench/common.sh
 source bench/ingest-load.sh
 cc -O2 -o "$WORK/ingest_ref" bench/reference/ingest_ref.c -levent -lsodium
 echo "signing $N distinct call.initiated webhooks..."

@@ -9,10 +9,7 @@ cd "$(dirname "$0")/.."
 SECS=${1:-3}
 command -v perf >/dev/null || { echo "perf not found (Debian: apt-get install linux-perf)"; exit 1; }
 command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
-[ -n "${CALLFLOW_BIN:-}" ] || swift build -c release --product callflow >/dev/null
-BIN=${CALLFLOW_BIN:-$PWD/.build/release/callflow}
-WORK=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+source bench/common.sh
 source bench/ingest-load.sh
 ingest_sign 60000
 ingest_serve
