@@ -33,6 +33,30 @@ import Testing
         }
     }
 
+    /// Small objects are checked for duplicate keys by a linear look, large ones by a set: a
+    /// duplicate is caught wherever it falls, before, at and after the switch.
+    @Test(arguments: [2, 15, 16, 17, 40])
+    func rejectsDuplicateKeysInObjectsOfAnySize(_ size: Int) throws {
+        let keys = (0..<size).map { "k\($0)" }
+        let distinct = "{" + keys.map { "\"\($0)\":1" }.joined(separator: ",") + "}"
+        #expect(try JSONParser.parse(distinct).objectValue?.count == size)
+        for duplicateOf in [0, size / 2, size - 1] {
+            let text = "{" + (keys + [keys[duplicateOf]]).map { "\"\($0)\":1" }.joined(separator: ",") + "}"
+            #expect(throws: JSONParseError.self) { _ = try JSONParser.parse(text) }
+        }
+    }
+
+    /// Every byte that needs escaping, alone, at either end and between runs of plain text.
+    @Test func writesEscapesBetweenPlainRuns() throws {
+        let specials = "\"\\\n\r\t\u{01}\u{1F}"
+        for text in [specials, "a" + specials + "b", "plain é 😀", "", "x\"", "\"x", "ab\u{00}cd"] {
+            let bytes = JSONValue.string(text).jsonBytes
+            #expect(try JSONParser.parse(bytes) == .string(text))
+            #expect(!bytes.dropFirst().dropLast().contains { $0 < 0x20 })
+        }
+        #expect(JSONValue.string("a\"b\u{01}").jsonString == #""a\"b\u0001""#)
+    }
+
     @Test func rejectsInvalidUTF8AndDeepNesting() {
         #expect(throws: JSONParseError.self) { _ = try JSONParser.parse([0x22, 0xFF, 0xFE, 0x22]) }
         let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)

@@ -67,10 +67,13 @@ private struct Parser {
     let recordPositions: Bool
     var positions: [String: (line: Int, column: Int)] = [:]
     var pointer: [String] = []
+    /// Members of the objects being parsed, innermost last (see `parseObject`).
+    var pending: [(key: String, value: JSONValue)] = []
 
     init(buffer: UnsafeBufferPointer<UInt8>, recordPositions: Bool) {
         self.buffer = buffer
         self.recordPositions = recordPositions
+        pending.reserveCapacity(32)
     }
 
     mutating func document() -> Result<JSONValue, JSONParseError> {
@@ -158,14 +161,23 @@ private struct Parser {
         index += count
     }
 
+    static let linearKeyCheckLimit = 16
+
+    /// Members are gathered on `pending`, a stack shared by every object of the document (a nested
+    /// object works above its parent's members and removes its own when done), and each object
+    /// gets one array of exactly its size. Appending to a fresh array per object regrew it at 1,
+    /// 2, 4, 8, ... members: the largest source of allocations in a webhook's decode.
     mutating func parseObject(depth: Int) throws -> JSONValue {
         index += 1  // {
-        var members: [(key: String, value: JSONValue)] = []
-        var seen = Set<String>()
+        let base = pending.count
+        defer { pending.removeSubrange(base...) }
+        // Duplicate keys: a linear look through the members found so far for the small objects
+        // webhooks and call state are made of; a set only once an object grows past that.
+        var seen: Set<String>? = nil
         skipWhitespace()
         if index < buffer.count && buffer[index] == UInt8(ascii: "}") {
             index += 1
-            return .object(JSONObject(members))
+            return .object(JSONObject())
         }
         while true {
             skipWhitespace()
@@ -174,7 +186,15 @@ private struct Parser {
             }
             let keyStart = index
             let key = try parseString()
-            guard seen.insert(key).inserted else { throw error("duplicate key \"\(key)\"", at: keyStart) }
+            let count = pending.count - base
+            let duplicate: Bool
+            if seen != nil {
+                duplicate = seen?.insert(key).inserted == false
+            } else {
+                duplicate = pending[base...].contains { $0.key == key }
+                if count + 1 == Self.linearKeyCheckLimit { seen = Set(pending[base...].map(\.key) + [key]) }
+            }
+            guard !duplicate else { throw error("duplicate key \"\(key)\"", at: keyStart) }
             skipWhitespace()
             guard index < buffer.count, buffer[index] == UInt8(ascii: ":") else {
                 throw error("unexpected \(describeCurrent()), expected ':'")
@@ -184,7 +204,7 @@ private struct Parser {
             if recordPositions { pointer.append(key) }
             let value = try parseValue(depth: depth + 1)
             if recordPositions { pointer.removeLast() }
-            members.append((key: key, value: value))
+            pending.append((key: key, value: value))
             skipWhitespace()
             guard index < buffer.count else { throw error("unexpected end of input, expected ',' or '}'") }
             if buffer[index] == UInt8(ascii: ",") {
@@ -193,7 +213,7 @@ private struct Parser {
             }
             if buffer[index] == UInt8(ascii: "}") {
                 index += 1
-                return .object(JSONObject(members))
+                return .object(JSONObject(Array(pending[base...])))
             }
             throw error("unexpected \(describeCurrent()), expected ',' or '}'")
         }
