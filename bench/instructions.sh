@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Instructions per webhook, counted by valgrind (callgrind) rather than timed: the same figure on
+# every run, so a change to the hot path can be judged on a machine whose speed wanders ±30%
+# between minutes. Callflow (flows/main.json, SQLite, commands to the loopback sink) and the C
+# reference of bench/ingest.sh each get the same signed webhooks at low concurrency; counters are
+# zeroed after start-up, so what is counted is the load (and a graceful stop).
+# Instructions are not time (memory stalls and system calls are missing): this ranks where the work
+# is and shows whether a change removed some; bench/ingest.sh says what it is worth in req/s.
+# Usage: bench/instructions.sh [SECONDS]   Needs valgrind and wrk (apt-get install valgrind wrk).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=${1:-10}
+command -v valgrind >/dev/null || apt-get install -y -qq valgrind >/dev/null
+command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
+source bench/common.sh
+source bench/ingest-load.sh
+cc -O2 -g -o "$WORK/ingest_ref" bench/reference/ingest_ref.c -levent -lsodium
+ingest_sign 20000
+taskset -c 0 "$BIN" bench-commands --sink-only 18999 >/dev/null &
+sed "s|\"path\": \"callflow.db\"|\"path\": \"$WORK/calls.db\"|" bench/ingest-config.json > "$WORK/config.json"
+
+# measure NAME PORT COMMAND...: counts of a server under load; prints requests answered.
+measure() {
+  local name=$1 port=$2; shift 2
+  valgrind -q --tool=callgrind --callgrind-out-file="$WORK/$name.out" "$@" 2>"$WORK/$name.log" &
+  local pid=$!
+  until curl -s -o /dev/null -X POST "http://127.0.0.1:$port/webhooks/telnyx"; do sleep 0.2; done
+  callgrind_control --zero "$pid" >/dev/null 2>&1
+  taskset -c 0 wrk -t1 -c4 -d"${SECS}s" -s "$WORK/replay.lua" "http://127.0.0.1:$port/webhooks/telnyx" > "$WORK/$name.wrk"
+  sleep 1  # the last commands' replies
+  kill -TERM "$pid"; wait "$pid" 2>/dev/null || true  # callgrind writes its counts at exit
+  awk '/requests in/ {print $1}' "$WORK/$name.wrk" > "$WORK/$name.n"
+}
+measure reference 18998 "$WORK/ingest_ref" 18998 "$PUB"
+TELNYX_PUBLIC_KEY="$PUB" TELNYX_API_KEY=bench TELNYX_API_BASE_URL=http://127.0.0.1:18999/v2 PORT=18997 \
+  measure callflow 18997 "$BIN" serve --config "$WORK/config.json"
+
+for name in reference callflow; do
+  callgrind_annotate --inclusive=yes "$WORK/$name.out" 2>/dev/null | { command -v swift >/dev/null && swift demangle --simplified || cat; } > "$WORK/$name.txt"
+done
+python3 - "$WORK" "$SECS" <<'PY'
+import re, sys
+work = sys.argv[1]
+def inclusive(name):
+    counts = {}
+    for line in open("%s/%s.txt" % (work, name)):
+        m = re.match(r'\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(.*)', line)
+        if m: counts.setdefault(m.group(2), int(m.group(1).replace(',', '')))
+    return counts
+def find(counts, *markers):
+    """Largest inclusive count among functions whose name contains every marker."""
+    return max([n for f, n in counts.items() if all(m in f for m in markers)] or [0])
+ref, cf = inclusive("reference"), inclusive("callflow")
+nref = int(open(work + "/reference.n").read()); ncf = int(open(work + "/callflow.n").read())
+ref_total = find(ref, "event_base_loop") / nref
+cf_total = find(cf, "event_base_loop") / ncf
+verify = find(cf, "WebhookVerifier.verify") / ncf
+engine = find(cf, "CallEngine.receive(") / ncf
+runtime = find(cf, "CallRuntime.receive(") / ncf - engine
+store = find(cf, "SQLiteCallStore.commit(") / ncf
+commit = find(cf, "CallRuntime.commit()") / ncf - store
+decode = find(cf, "WebhookEvent.decode") / ncf or find(cf, "JSONParser.parse(_:)") / ncf
+client = find(cf, "HTTPClient.socketCallback") / ncf + find(cf, "HTTPClient.timerFired") / ncf
+print("%d webhooks to the reference, %d to Callflow (wrk -c4, %s s each, under callgrind)" % (nref, ncf, sys.argv[2]))
+print("instructions per webhook: reference %.0f (verification %.0f), Callflow %.0f" % (ref_total, find(ref, "crypto_sign_verify_detached") / nref, cf_total))
+print("instruction ratio reference/callflow: %.2f" % (ref_total / cf_total))
+print("Callflow by part:")
+rest = cf_total - verify - decode - engine - runtime - store - commit - client
+for label, n in [("Ed25519 verification", verify), ("JSON decode of the envelope", decode), ("engine", engine),
+                 ("runtime around the engine", runtime), ("store: SQLite commit", store),
+                 ("replies and hand-off after the commit", commit), ("command client (libcurl, completions)", client),
+                 ("inbound HTTP, loop, other", rest)]:
+    print("  %8.0f  %4.1f%%  %s" % (n, 100 * n / cf_total, label))
+PY
