@@ -25,10 +25,10 @@ end
 LUA
 }
 
-# ingest_serve: the command sink on core 0 (port 18999), then Callflow on core 1 (port 18997) with the
-# default durable store (SQLite, WAL, synchronous=normal) in a fresh file and flows/ — or, with
-# INGEST_FLOW=quiet, a flow that starts with a pause (a timer, no command). Sets SERVER to its pid.
-ingest_serve() {
+# ingest_prepare: the command sink on core 0 (port 18999) and $WORK/config.json: the default durable
+# store (SQLite, WAL, synchronous=normal) in a fresh file and flows/ — or, with INGEST_FLOW=quiet, a
+# flow that starts with a pause (a timer, no command).
+ingest_prepare() {
   taskset -c 0 "$BIN" bench-commands --sink-only 18999 >/dev/null & sleep 0.3
   sed "s|\"path\": \"callflow.db\"|\"path\": \"$WORK/calls.db\"|" bench/ingest-config.json > "$WORK/config.json"
   if [ "${INGEST_FLOW:-main}" = quiet ]; then
@@ -36,6 +36,11 @@ ingest_serve() {
     echo '{"start":"wait","nodes":{"wait":{"type":"pause","seconds":600,"next":"end"},"end":{"type":"hangup"}}}' > "$WORK/flows/main.json"
     sed -i "s|\"dir\": \"flows\"|\"dir\": \"$WORK/flows\"|" "$WORK/config.json"
   fi
+}
+
+# ingest_serve: ingest_prepare, then Callflow on core 1 (port 18997). Sets SERVER to its pid.
+ingest_serve() {
+  ingest_prepare
   TELNYX_PUBLIC_KEY="$PUB" TELNYX_API_KEY=bench TELNYX_API_BASE_URL=http://127.0.0.1:18999/v2 PORT=18997 \
     taskset -c 1 "$BIN" serve --config "$WORK/config.json" 2>"$WORK/serve.log" &
   SERVER=$!

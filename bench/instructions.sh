@@ -6,7 +6,7 @@
 # zeroed after start-up, so what is counted is the load (and a graceful stop).
 # Instructions are not time (memory stalls and system calls are missing): this ranks where the work
 # is and shows whether a change removed some; bench/ingest.sh says what it is worth in req/s.
-# Usage: bench/instructions.sh [SECONDS]   Needs valgrind and wrk (apt-get install valgrind wrk).
+# Usage: bench/instructions.sh [SECONDS]   (INGEST_FLOW=quiet works here too)   Needs valgrind and wrk (apt-get install valgrind wrk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
@@ -16,8 +16,7 @@ source bench/common.sh
 source bench/ingest-load.sh
 cc -O2 -g -o "$WORK/ingest_ref" bench/reference/ingest_ref.c -levent -lsodium
 ingest_sign 20000
-taskset -c 0 "$BIN" bench-commands --sink-only 18999 >/dev/null &
-sed "s|\"path\": \"callflow.db\"|\"path\": \"$WORK/calls.db\"|" bench/ingest-config.json > "$WORK/config.json"
+ingest_prepare
 
 # measure NAME PORT COMMAND...: counts of a server under load; prints requests answered.
 measure() {
