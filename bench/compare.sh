@@ -15,6 +15,7 @@ for i in $(seq "$ROUNDS"); do
   for side in a b; do
     if [ $side = a ]; then BIN=$A; else BIN=$B; fi
     ingest_serve
+    kill -0 "$SERVER" 2>/dev/null || { echo "the server ($BIN) did not start:" >&2; cat "$WORK/serve.log" >&2; exit 1; }
     taskset -c 0 wrk -t1 -c32 -d"${SECS}s" -s "$WORK/replay.lua" "http://127.0.0.1:18997/webhooks/telnyx" > "$WORK/wrk.txt"
     rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk.txt")
     echo "$rps" >> "$WORK/$side.txt"

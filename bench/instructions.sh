@@ -23,7 +23,14 @@ measure() {
   local name=$1 port=$2; shift 2
   valgrind -q --tool=callgrind --callgrind-out-file="$WORK/$name.out" "$@" 2>"$WORK/$name.log" &
   local pid=$!
-  until curl -s -o /dev/null -X POST "http://127.0.0.1:$port/webhooks/telnyx"; do sleep 0.2; done
+  local tries=0
+  until curl -s -o /dev/null -X POST "http://127.0.0.1:$port/webhooks/telnyx"; do
+    tries=$((tries + 1))
+    if ! kill -0 "$pid" 2>/dev/null || [ "$tries" -gt 600 ]; then  # exited, or not listening after 2 min
+      echo "$name did not start listening on port $port:" >&2; cat "$WORK/$name.log" >&2; exit 1
+    fi
+    sleep 0.2
+  done
   callgrind_control --zero "$pid" >/dev/null 2>&1
   taskset -c 0 wrk -t1 -c4 -d"${SECS}s" -s "$WORK/replay.lua" "http://127.0.0.1:$port/webhooks/telnyx" > "$WORK/$name.wrk"
   sleep 1  # the last commands' replies
