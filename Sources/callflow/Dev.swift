@@ -80,8 +80,14 @@ struct Dev: ParsableCommand {
         print("calling \(to) from \(from), flow \(config.flows.defaultFlow!)" + (options.interactive ? " — keys 0-9 * # to press, h hang up, q quit" : ""))
         let leg = emulator.placeInboundCall(from: from, to: to)
         if options.interactive {
+            do {
+                try loop.onReadable(0) { phone.readKeys(loop: loop) }
+            } catch {
+                // epoll refuses regular files and /dev/null (a service, `docker run` without -i).
+                FileHandle.standardError.write(Data("callflow dev: standard input cannot be watched for keys (\(error)); run it in a terminal, pipe keys in, or script the caller with --digits\n".utf8))
+                throw ExitCode(1)
+            }
             phone.enterRawMode()
-            try loop.onReadable(0) { phone.readKeys(loop: loop) }
         }
         func watch() {
             if emulator.legs[leg]?.ended == true && app.runtime.liveCalls == 0 && app.runtime.pendingCommands == 0 {
