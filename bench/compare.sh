@@ -2,6 +2,7 @@
 # Two builds under the ingest load of bench/ingest.sh, interleaved (A B A B ...) so that the
 # machine's drift hits both alike: req/s of each run and the ratio of the medians. For deciding
 # whether a change to the hot path pays, on a machine whose speed wanders ±30% between minutes.
+# Each round's B/A compares two runs a few seconds apart; their median is the steadier figure.
 # Usage: bench/compare.sh BIN_A BIN_B [ROUNDS] [SECONDS]   (INGEST_FLOW=quiet works here too)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,5 +29,7 @@ python3 - "$WORK/a.txt" "$WORK/b.txt" <<'PY'
 import sys, statistics
 a = [float(x) for x in open(sys.argv[1])]; b = [float(x) for x in open(sys.argv[2])]
 ma, mb = statistics.median(a), statistics.median(b)
-print("median A %.0f  B %.0f  B/A %.3f" % (ma, mb, mb / ma))
+pairs = sorted(y / x for x, y in zip(a, b))
+print("median A %.0f  B %.0f  B/A %.3f; median of the rounds' B/A %.3f (range %.2f-%.2f)"
+      % (ma, mb, mb / ma, statistics.median(pairs), pairs[0], pairs[-1]))
 PY

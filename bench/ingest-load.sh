@@ -27,10 +27,11 @@ LUA
 
 # ingest_prepare: the command sink on core 0 (port 18999) and $WORK/config.json: the default durable
 # store (SQLite, WAL, synchronous=normal) in a fresh file and flows/ — or, with INGEST_FLOW=quiet, a
-# flow that starts with a pause (a timer, no command).
+# flow that starts with a pause (a timer, no command). INGEST_SYNC=full: every group commit fsynced.
 ingest_prepare() {
   taskset -c 0 "$BIN" bench-commands --sink-only 18999 >/dev/null & sleep 0.3
-  sed "s|\"path\": \"callflow.db\"|\"path\": \"$WORK/calls.db\"|" bench/ingest-config.json > "$WORK/config.json"
+  sed "s|\"path\": \"callflow.db\"|\"path\": \"$WORK/calls.db\"|; s|\"synchronous\": \"normal\"|\"synchronous\": \"${INGEST_SYNC:-normal}\"|" \
+    bench/ingest-config.json > "$WORK/config.json"
   if [ "${INGEST_FLOW:-main}" = quiet ]; then
     mkdir -p "$WORK/flows"
     echo '{"start":"wait","nodes":{"wait":{"type":"pause","seconds":600,"next":"end"},"end":{"type":"hangup"}}}' > "$WORK/flows/main.json"

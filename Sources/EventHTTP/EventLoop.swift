@@ -285,7 +285,7 @@ private final class ThreadBody: Sendable {
 }
 
 /// Starts `body` on a detached POSIX thread; false if none could be created.
-private func detachedThread(_ body: @escaping @Sendable () -> Void) -> Bool {
+func detachedThread(_ body: @escaping @Sendable () -> Void) -> Bool {
     let arg = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
     var thread = pthread_t()
     var attributes = pthread_attr_t()

@@ -115,12 +115,13 @@ public final class Database {
 
     /// Runs `body` in one transaction (rolled back if it throws).
     public func transaction(_ body: () throws(SQLiteError) -> Void) throws(SQLiteError) {
-        try execute("BEGIN IMMEDIATE")
+        // Prepared once and cached like any statement, not parsed again for every transaction.
+        try run("BEGIN IMMEDIATE")
         do {
             try body()
-            try execute("COMMIT")
+            try run("COMMIT")
         } catch {
-            try? execute("ROLLBACK")
+            try? run("ROLLBACK")
             throw error
         }
     }

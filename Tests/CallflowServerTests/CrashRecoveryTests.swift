@@ -115,7 +115,8 @@ import Glibc
         return p
     }
 
-    @Test func sigkillAtRandomPointsLosesNoCall() throws {
+    /// `full`: every commit is fsynced, on the store's writer thread while the loop keeps serving.
+    @Test(arguments: ["normal", "full"]) func sigkillAtRandomPointsLosesNoCall(synchronous: String) throws {
         #expect(FileManager.default.isExecutableFile(atPath: Self.binary), "swift test builds the callflow executable next to the tests")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("callflow-crash-\(UUID())")
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("flows"), withIntermediateDirectories: true)
@@ -127,7 +128,7 @@ import Glibc
         let config = dir.appendingPathComponent("config.json")
         try Data("""
             {"server":{"host":"127.0.0.1","port":\(port)},"flows":{"dir":"\(dir.path)/flows","default":"t"},
-             "store":{"kind":"sqlite","path":"\(dir.path)/calls.db"},"log":{"level":"info","format":"text"}}
+             "store":{"kind":"sqlite","path":"\(dir.path)/calls.db","synchronous":"\(synchronous)"},"log":{"level":"info","format":"text"}}
             """.utf8).write(to: config)
         let env = ["TELNYX_PUBLIC_KEY": emulator.publicKey, "TELNYX_API_KEY": "KEY_crash",
                    "TELNYX_API_BASE_URL": "http://127.0.0.1:\(emulator.apiPort)/v2", "PORT": String(port)]

@@ -71,9 +71,13 @@ extension CallRuntime {
         if commitScheduled { commit() }
     }
 
-    /// One transaction for everything since the last commit, then the replies and the sends.
+    /// One transaction for everything since the last commit, written on the store's thread; then,
+    /// back on the loop, the replies and the sends. One commit is in flight at a time: what arrives
+    /// meanwhile gathers in `batch` and is written next, as one transaction (group commit that
+    /// grows with the disk's latency instead of stalling the loop).
     func commit() {
         commitScheduled = false
+        guard !commitInFlight else { return }
         guard !batch.isEmpty || !afterCommit.isEmpty else { return }
         let written = batch
         let replies = afterCommit
@@ -84,23 +88,27 @@ extension CallRuntime {
         afterCommit = []
         pendingOutbox = []
         pendingHTTP = []
-        let started = clockMs()
-        let seqs: [Int64]
-        do {
-            seqs = try store.commit(written)
-        } catch {
-            // Keep everything for the next attempt; Telnyx gets 503 and redelivers meanwhile.
-            batch = Self.merge(written, then: batch)
-            pendingOutbox = commands + pendingOutbox
-            pendingHTTP = requests + pendingHTTP
-            if storeHealthy { logger.error("store commit failed; answering 503 until it recovers", metadata: ["reason": "\(error)"]) }
-            storeHealthy = false
-            metrics.increment("callflow_store_errors_total", [])
-            for reply in replies { reply(false) }
-            scheduleRetry()
-            return
+        commitInFlight = true
+        let store = self.store
+        onStoreThread({ () -> (result: Result<[Int64], StoreError>, seconds: Double) in
+            let started = DispatchTime.now().uptimeNanoseconds
+            let result = Result { () throws(StoreError) -> [Int64] in try store.commit(written) }
+            return (result, Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+        }) { [weak self] outcome in
+            guard let self else { return }
+            self.commitInFlight = false
+            switch outcome.result {
+            case .success(let seqs):
+                self.metrics.observe("callflow_store_commit_seconds", [], outcome.seconds)
+                self.committed(seqs: seqs, replies: replies, commands: commands, requests: requests, events: events)
+            case .failure(let error):
+                self.commitFailed(error, written: written, replies: replies, commands: commands, requests: requests)
+            }
         }
-        metrics.observe("callflow_store_commit_seconds", [], Double(clockMs() - started) / 1000)
+    }
+
+    private func committed(seqs: [Int64], replies: [(Bool) -> Void], commands: [(command: CallCommand, receivedNs: UInt64?)],
+                           requests: [(call: String, request: HTTPCall)], events: Set<String>) {
         if !storeHealthy { logger.notice("store recovered") }
         storeHealthy = true
         uncommittedEvents.subtract(events)
@@ -113,6 +121,35 @@ extension CallRuntime {
             }
         }
         for (call, request) in requests { perform(request, call: call) }
+        // What gathered while this commit was written goes next, without waiting for a pass.
+        if !batch.isEmpty || !afterCommit.isEmpty { commit() }
+    }
+
+    private func commitFailed(_ error: StoreError, written: StoreBatch, replies: [(Bool) -> Void],
+                              commands: [(command: CallCommand, receivedNs: UInt64?)], requests: [(call: String, request: HTTPCall)]) {
+        // Keep everything for the next attempt, older changes first; Telnyx gets 503 and
+        // redelivers meanwhile.
+        batch = Self.merge(written, then: batch)
+        pendingOutbox = commands + pendingOutbox
+        pendingHTTP = requests + pendingHTTP
+        if storeHealthy { logger.error("store commit failed; answering 503 until it recovers", metadata: ["reason": "\(error)"]) }
+        storeHealthy = false
+        metrics.increment("callflow_store_errors_total", [])
+        for reply in replies { reply(false) }
+        scheduleRetry()
+    }
+
+    /// Runs `work` and then `then` on the loop: at once for a store whose commits are quick, else
+    /// `work` on the store's thread (started with the first use). If no thread can be started, the
+    /// work runs here and now: slower, never lost.
+    func onStoreThread<T: Sendable>(_ work: @escaping @Sendable () -> T, then: @escaping (T) -> Void) {
+        guard store.commitsWaitForDisk else { return then(work()) }
+        if writer == nil {
+            do { writer = try LoopWorker(loop: loop) } catch {
+                logger.error("no thread for the store; writing on the loop", metadata: ["reason": "\(error)"])
+            }
+        }
+        if let writer { writer.submit(work, then: then) } else { then(work()) }
     }
 
     private func scheduleRetry() {
@@ -241,8 +278,13 @@ extension CallRuntime {
     /// Forgets expired webhook ids and old traces.
     func prune() {
         let now = clock()
-        do { try store.prune(dedupeBefore: now - 3600, tracesBefore: now - Int64(traceRetentionHours) * 3600) } catch {
-            logger.warning("store prune failed", metadata: ["reason": "\(error)"])
+        let store = self.store
+        let retention = Int64(traceRetentionHours) * 3600
+        onStoreThread({ () -> StoreError? in
+            do throws(StoreError) { try store.prune(dedupeBefore: now - 3600, tracesBefore: now - retention) } catch { return error }
+            return nil
+        }) { [logger] error in
+            if let error { logger.warning("store prune failed", metadata: ["reason": "\(error)"]) }
         }
     }
 }

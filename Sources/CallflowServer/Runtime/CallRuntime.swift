@@ -29,6 +29,8 @@ public final class CallRuntime {
     var flushTask: UrgentTask?
     var changesWaiting = 0
     var lazyCommitScheduled = false
+    var commitInFlight = false
+    var writer: LoopWorker?
     var retryScheduled = false
     var afterCommit: [(Bool) -> Void] = []
     var pendingOutbox: [(command: CallCommand, receivedNs: UInt64?)] = []
@@ -76,8 +78,11 @@ public final class CallRuntime {
     public var liveCalls: Int { shared?.liveCalls ?? engine.calls.count }
     /// Calls whose inputs are held for replay: at most the live ones, or memory leaks.
     public var recordedCalls: Int { recordings.count }
-    /// Commands queued or in flight to Telnyx, and (shared state) inputs not yet committed.
-    public var pendingCommands: Int { telnyx.pending + (shared?.inputsInFlight ?? 0) }
+    /// Commands queued or in flight to Telnyx, commands waiting for their commit, and (shared
+    /// state) inputs not yet committed.
+    public var pendingCommands: Int {
+        telnyx.pending + pendingOutbox.count + (writer?.pending ?? 0) + (shared?.inputsInFlight ?? 0)
+    }
 
     /// A verified webhook in; how it was taken out.
     public func receive(_ event: WebhookEvent, dedupe: Bool = true) -> IngestResult {

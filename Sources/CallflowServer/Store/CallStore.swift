@@ -75,8 +75,15 @@ public struct StoreBatch: Sendable {
     }
 }
 
-/// Durable call state. Loop-confined; writes happen once per loop turn.
-public protocol CallStore: AnyObject {
+/// Durable call state. `load` runs on the loop at startup. `commit` and `prune` run one at a time,
+/// in order: on the loop when a commit is quick (memory, or SQLite's WAL write to the page cache),
+/// on the store's writer thread (`LoopWorker`) when it waits for the disk (`commitsWaitForDisk`).
+/// `finishedTrace` runs on the loop, possibly while a commit is running on the writer thread.
+public protocol CallStore: AnyObject, Sendable {
+    /// Whether a commit waits for the disk (an fsync per commit): then the loop hands commits to a
+    /// thread of its own and keeps serving meanwhile. A quick commit stays on the loop, where it
+    /// costs less than the two thread wake-ups (measured in bench/RESULTS.md, session 5).
+    var commitsWaitForDisk: Bool { get }
     /// Reads everything back (startup), dropping what expired by `now` (Unix seconds).
     func load(now: Int64) throws(StoreError) -> StoreSnapshot
     /// Applies `batch` atomically; returns the outbox sequence numbers of `batch.outbox`, in order.
@@ -88,17 +95,22 @@ public protocol CallStore: AnyObject {
 }
 
 /// The store for tests and `store.kind: memory`: the same contract, in this process's memory.
-/// Reused across `ServerApp` instances it survives a simulated crash.
-public final class MemoryStore: CallStore, @unchecked Sendable {
-    private var calls: [String: CallState] = [:]
-    private var outbox: [(seq: Int64, command: CallCommand)] = []
-    private var nextSeq: Int64 = 1
-    private var timers: [String: (call: String, fireAtMs: Int64)] = [:]
-    private var http: [String: (call: String, request: HTTPCall)] = [:]
-    private var dedupe: [UInt64: Int64] = [:]
-    private var dials: [String: PendingDial] = [:]
-    private var revisions: [String: [String: [UInt8]]] = [:]
-    private var traces: [String: (trace: [TraceEntry], at: Int64)] = [:]
+/// Reused across `ServerApp` instances it survives a simulated crash. Its contents sit behind one
+/// lock: commits come from the writer thread, trace reads from the loop.
+public final class MemoryStore: CallStore {
+    public var commitsWaitForDisk: Bool { false }
+    private struct Contents {
+        var calls: [String: CallState] = [:]
+        var outbox: [(seq: Int64, command: CallCommand)] = []
+        var nextSeq: Int64 = 1
+        var timers: [String: (call: String, fireAtMs: Int64)] = [:]
+        var http: [String: (call: String, request: HTTPCall)] = [:]
+        var dedupe: [UInt64: Int64] = [:]
+        var dials: [String: PendingDial] = [:]
+        var revisions: [String: [String: [UInt8]]] = [:]
+        var traces: [String: (trace: [TraceEntry], at: Int64)] = [:]
+    }
+    private let contents = Mutex(Contents())
     private let failFlag = Mutex(false)
     /// Makes commits fail (tests of store outages); settable from any thread.
     public var failing: Bool {
@@ -109,46 +121,52 @@ public final class MemoryStore: CallStore, @unchecked Sendable {
     public init() {}
 
     public func load(now: Int64) throws(StoreError) -> StoreSnapshot {
-        var s = StoreSnapshot()
-        s.calls = Array(calls.values)
-        s.outbox = outbox
-        s.timers = timers.map { ($0.key, $0.value.call, $0.value.fireAtMs) }
-        s.http = Array(http.values)
-        s.dedupe = dedupe.map { ($0.key, $0.value) }
-        s.dials = dials
-        s.revisions = revisions
-        return s
+        contents.withLock { c in
+            var s = StoreSnapshot()
+            s.calls = Array(c.calls.values)
+            s.outbox = c.outbox
+            s.timers = c.timers.map { ($0.key, $0.value.call, $0.value.fireAtMs) }
+            s.http = Array(c.http.values)
+            s.dedupe = c.dedupe.map { ($0.key, $0.value) }
+            s.dials = c.dials
+            s.revisions = c.revisions
+            return s
+        }
     }
 
     public func commit(_ batch: StoreBatch) throws(StoreError) -> [Int64] {
         if failing { throw .writeFailed("the memory store was told to fail") }
-        for (id, state) in batch.upserts { calls[id] = state }
-        for (id, ended) in batch.ended {
-            calls[id] = nil
-            traces[id] = ended
+        return contents.withLock { c in
+            for (id, state) in batch.upserts { c.calls[id] = state }
+            for (id, ended) in batch.ended {
+                c.calls[id] = nil
+                c.traces[id] = ended
+            }
+            for e in batch.dedupe { c.dedupe[e.key] = e.at }
+            var seqs: [Int64] = []
+            for command in batch.outbox {
+                c.outbox.append((c.nextSeq, command))
+                seqs.append(c.nextSeq)
+                c.nextSeq += 1
+            }
+            let sent = Set(batch.sent)
+            c.outbox.removeAll { sent.contains($0.seq) }
+            for t in batch.timersAdded { c.timers[t.id] = (t.call, t.fireAtMs) }
+            for id in batch.timersRemoved { c.timers[id] = nil }
+            for h in batch.httpAdded { c.http[h.request.id] = h }
+            for id in batch.httpRemoved { c.http[id] = nil }
+            if let d = batch.dials { c.dials = d }
+            for (rev, files) in batch.revisions { c.revisions[rev] = files }
+            return seqs
         }
-        for e in batch.dedupe { dedupe[e.key] = e.at }
-        var seqs: [Int64] = []
-        for c in batch.outbox {
-            outbox.append((nextSeq, c))
-            seqs.append(nextSeq)
-            nextSeq += 1
-        }
-        let sent = Set(batch.sent)
-        outbox.removeAll { sent.contains($0.seq) }
-        for t in batch.timersAdded { timers[t.id] = (t.call, t.fireAtMs) }
-        for id in batch.timersRemoved { timers[id] = nil }
-        for h in batch.httpAdded { http[h.request.id] = h }
-        for id in batch.httpRemoved { http[id] = nil }
-        if let d = batch.dials { dials = d }
-        for (rev, files) in batch.revisions { revisions[rev] = files }
-        return seqs
     }
 
-    public func finishedTrace(_ call: String) -> [TraceEntry]? { traces[call]?.trace }
+    public func finishedTrace(_ call: String) -> [TraceEntry]? { contents.withLock { $0.traces[call]?.trace } }
 
     public func prune(dedupeBefore: Int64, tracesBefore: Int64) throws(StoreError) {
-        dedupe = dedupe.filter { $0.value >= dedupeBefore }
-        traces = traces.filter { $0.value.at >= tracesBefore }
+        contents.withLock { c in
+            c.dedupe = c.dedupe.filter { $0.value >= dedupeBefore }
+            c.traces = c.traces.filter { $0.value.at >= tracesBefore }
+        }
     }
 }

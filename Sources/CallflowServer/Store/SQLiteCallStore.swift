@@ -11,13 +11,24 @@ import Synchronization
 /// Outbox rows are numbered by SQLite's rowid (max + 1), not AUTOINCREMENT, which would write its
 /// counter table in every transaction: a number can come back only after its row is deleted, and
 /// nothing refers to a deleted row. Files created with AUTOINCREMENT keep it and read the same.
+///
+/// Two connections, each behind its own lock: the writer's (startup load, then commits and prunes
+/// on the store's writer thread) and a reader's for the traces the control API asks for on the
+/// loop; in WAL mode the reader never waits for a commit in progress.
 public final class SQLiteCallStore: CallStore {
-    private let db: Database
+    private let writer: Mutex<Database>
+    private let reader: Mutex<Database?>
+    private let path: String
     private let checkpointer: Checkpointer
+    /// `synchronous=FULL`: every commit is fsynced.
+    public let commitsWaitForDisk: Bool
     static let schemaVersion: Int64 = 1
 
     public init(path: String, synchronous: String) throws(StoreError) {
         checkpointer = Checkpointer(path: path)
+        self.path = path
+        commitsWaitForDisk = synchronous == "full"
+        let db: Database
         do {
             db = try Database(path: path)
             // Checkpoints (which fsync the database file) run on the checkpointer's thread, not in
@@ -46,6 +57,8 @@ public final class SQLiteCallStore: CallStore {
         } catch {
             throw .unavailable("\(path): \(error)")
         }
+        writer = Mutex(db)
+        reader = Mutex(nil)
         checkpointer.start()
     }
 
@@ -59,6 +72,10 @@ public final class SQLiteCallStore: CallStore {
     }
 
     public func load(now: Int64) throws(StoreError) -> StoreSnapshot {
+        try writer.withLock { (db) throws(StoreError) -> StoreSnapshot in try Self.load(db) }
+    }
+
+    private static func load(_ db: Database) throws(StoreError) -> StoreSnapshot {
         var s = StoreSnapshot()
         do {
             for row in try db.run("SELECT state FROM calls") {
@@ -105,6 +122,10 @@ public final class SQLiteCallStore: CallStore {
     }
 
     public func commit(_ batch: StoreBatch) throws(StoreError) -> [Int64] {
+        try writer.withLock { (db) throws(StoreError) -> [Int64] in try Self.commit(batch, to: db) }
+    }
+
+    private static func commit(_ batch: StoreBatch, to db: Database) throws(StoreError) -> [Int64] {
         var seqs: [Int64] = []
         do {
             try db.transaction { () throws(SQLiteError) in
@@ -155,18 +176,24 @@ public final class SQLiteCallStore: CallStore {
     }
 
     public func finishedTrace(_ call: String) -> [TraceEntry]? {
-        guard let row = try? db.run("SELECT trace FROM traces WHERE id = ?", [.text(call)]).first,
-            let list = (try? Self.json(row.first, "trace"))?.arrayValue
+        let row = reader.withLock { db -> Database.Value? in
+            if db == nil { db = try? Database(path: path) }
+            return (try? db?.run("SELECT trace FROM traces WHERE id = ?", [.text(call)]))??.first?.first
+        }
+        guard let row,
+            let list = (try? Self.json(row, "trace"))?.arrayValue
         else { return nil }
         return try? list.map { (e) throws(StateCodec.DecodeError) in try StateCodec.decodeTrace(e) }
     }
 
     public func prune(dedupeBefore: Int64, tracesBefore: Int64) throws(StoreError) {
-        do {
-            try db.run("DELETE FROM dedupe WHERE at < ?", [.int(dedupeBefore)])
-            try db.run("DELETE FROM traces WHERE ended_at < ?", [.int(tracesBefore)])
-        } catch {
-            throw .writeFailed("\(db.path): \(error)")
+        try writer.withLock { (db) throws(StoreError) in
+            do {
+                try db.run("DELETE FROM dedupe WHERE at < ?", [.int(dedupeBefore)])
+                try db.run("DELETE FROM traces WHERE ended_at < ?", [.int(tracesBefore)])
+            } catch {
+                throw .writeFailed("\(db.path): \(error)")
+            }
         }
     }
 }
