@@ -3,7 +3,7 @@
 # is a separate process on core 0, the server (release, SQLite store) on core 1. Prints calls/s and
 # p50/p99/p99.9 of webhook received -> command handed to the Telnyx client, measured inside the
 # server (histogram callflow_webhook_to_command_seconds). Target: p99 < 2 ms at 1,000 webhooks/s.
-# Usage: bench/calls.sh [WEBHOOKS_PER_SECOND] [SECONDS]
+# Usage: bench/calls.sh [WEBHOOKS_PER_SECOND] [SECONDS]   (STORE_SYNC, FSYNC_DELAY_MS: see common.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RATE=${1:-1000}; SECS=${2:-20}
@@ -17,9 +17,10 @@ PUB=$(sed -n 1p "$WORK/ready"); API=$(sed -n 2p "$WORK/ready")
 # gather, http and transfer whatever the local time (the hours node sends closed calls to voicemail).
 mkdir -p "$WORK/flows" && cp flows/*.json "$WORK/flows/"
 python3 -c "import json,sys; f=json.load(open(sys.argv[1])); f['start']='welcome'; json.dump(f, open(sys.argv[1],'w'))" "$WORK/flows/main.json"
-sed "s|\"path\": \"callflow.db\"|\"path\": \"$WORK/calls.db\"|; s|\"dir\": \"flows\"|\"dir\": \"$WORK/flows\"|" bench/ingest-config.json > "$WORK/config.json"
+store_config bench/ingest-config.json "$WORK/config.json"
+sed -i "s|\"dir\": \"flows\"|\"dir\": \"$WORK/flows\"|" "$WORK/config.json"
 TELNYX_PUBLIC_KEY="$PUB" TELNYX_API_KEY=bench TELNYX_API_BASE_URL="http://127.0.0.1:$API/v2" PORT=$PORT \
-  taskset -c 1 "$BIN" serve --config "$WORK/config.json" 2>"$WORK/serve.log" &
+  taskset -c 1 "${SERVER_ENV[@]}" "$BIN" serve --config "$WORK/config.json" 2>"$WORK/serve.log" &
 wait $DRIVER
 cat "$WORK/driver.txt"
 curl -s "http://127.0.0.1:$PORT/metrics" > "$WORK/metrics.txt"

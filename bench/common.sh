@@ -4,3 +4,16 @@
 BIN=${CALLFLOW_BIN:-$PWD/.build/release/callflow}
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+# The server's store and disk: STORE_SYNC=full fsyncs every group commit (default normal);
+# FSYNC_DELAY_MS=N makes each fsync N ms slower (a network volume), through an LD_PRELOAD shim.
+# store_config SRC DST: SRC's config with the database in $WORK and that synchronous mode.
+# SERVER_ENV: what to put before the server's command line for the shim.
+store_config() {
+  sed "s|\"path\": \"callflow.db\"|\"path\": \"$WORK/calls.db\"|; s|\"synchronous\": \"normal\"|\"synchronous\": \"${STORE_SYNC:-normal}\"|" "$1" > "$2"
+}
+SERVER_ENV=()
+if [ "${FSYNC_DELAY_MS:-0}" != 0 ]; then
+  cc -O2 -shared -fPIC -o "$WORK/slow_fsync.so" bench/reference/slow_fsync.c -ldl
+  SERVER_ENV=(env LD_PRELOAD="$WORK/slow_fsync.so" FSYNC_DELAY_MS="$FSYNC_DELAY_MS")
+fi

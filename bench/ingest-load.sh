@@ -26,12 +26,11 @@ LUA
 }
 
 # ingest_prepare: the command sink on core 0 (port 18999) and $WORK/config.json: the default durable
-# store (SQLite, WAL, synchronous=normal) in a fresh file and flows/ — or, with INGEST_FLOW=quiet, a
-# flow that starts with a pause (a timer, no command). INGEST_SYNC=full: every group commit fsynced.
+# store (SQLite, WAL, synchronous=normal; STORE_SYNC and FSYNC_DELAY_MS, see common.sh) in a fresh
+# file and flows/ — or, with INGEST_FLOW=quiet, a flow that starts with a pause (a timer, no command).
 ingest_prepare() {
   taskset -c 0 "$BIN" bench-commands --sink-only 18999 >/dev/null & sleep 0.3
-  sed "s|\"path\": \"callflow.db\"|\"path\": \"$WORK/calls.db\"|; s|\"synchronous\": \"normal\"|\"synchronous\": \"${INGEST_SYNC:-normal}\"|" \
-    bench/ingest-config.json > "$WORK/config.json"
+  store_config bench/ingest-config.json "$WORK/config.json"
   if [ "${INGEST_FLOW:-main}" = quiet ]; then
     mkdir -p "$WORK/flows"
     echo '{"start":"wait","nodes":{"wait":{"type":"pause","seconds":600,"next":"end"},"end":{"type":"hangup"}}}' > "$WORK/flows/main.json"
@@ -43,7 +42,7 @@ ingest_prepare() {
 ingest_serve() {
   ingest_prepare
   TELNYX_PUBLIC_KEY="$PUB" TELNYX_API_KEY=bench TELNYX_API_BASE_URL=http://127.0.0.1:18999/v2 PORT=18997 \
-    taskset -c 1 "$BIN" serve --config "$WORK/config.json" 2>"$WORK/serve.log" &
+    taskset -c 1 "${SERVER_ENV[@]}" "$BIN" serve --config "$WORK/config.json" 2>"$WORK/serve.log" &
   SERVER=$!
   sleep 1
 }
