@@ -184,9 +184,10 @@ import Glibc
                 sourceLocation: sourceLocation)
     }
 
-    static func storeConfig(api: FakeHTTPServer, db: String) throws -> CallflowConfig {
+    /// The say flow against `api`, with the store `kind` (a given store object for `memory`).
+    static func storeConfig(api: FakeHTTPServer, kind: String = "sqlite", db: String = "") throws -> CallflowConfig {
         var config = try TelnyxSide.config(api: api, flows: ["t": CommandClientTests.sayFlow], defaultFlow: "t")
-        config.store.kind = "sqlite"
+        config.store.kind = kind
         config.store.path = db
         return config
     }
@@ -236,9 +237,7 @@ import Glibc
         let api = try FakeHTTPServer { _, _ in .status(200, #"{"data":{"result":"ok"}}"#) }
         defer { api.stop() }
         let store = MemoryStore()
-        var config = try TelnyxSide.config(api: api, flows: ["t": CommandClientTests.sayFlow], defaultFlow: "t")
-        config.store.kind = "memory"
-        let server = try TestServer(config: config, store: store)
+        let server = try TestServer(config: try Self.storeConfig(api: api, kind: "memory"), store: store)
         defer { server.stop() }
         store.failing = true
         let body = IngressTests.event(id: "evt-outage")
