@@ -121,7 +121,7 @@ public final class Database {
             try body()
             try run("COMMIT")
         } catch {
-            try? run("ROLLBACK")
+            _ = try? run("ROLLBACK")
             throw error
         }
     }

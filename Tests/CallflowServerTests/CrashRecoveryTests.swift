@@ -79,9 +79,9 @@ import Glibc
                         let ended = legs.filter { emulator.legs[$0]?.ended == true }.count
                         shared.endedCount.withLock { $0 = ended }
                         if (legs.count == calls && ended == calls) || ServerApp.wallClockMs() > deadline {
-                            try? loop.schedule(afterMilliseconds: 300) { loop.handle.stop() }
+                            _ = try? loop.schedule(afterMilliseconds: 300) { loop.handle.stop() }
                         } else {
-                            try? loop.schedule(afterMilliseconds: 50, watch)
+                            _ = try? loop.schedule(afterMilliseconds: 50, watch)
                         }
                     }
                     try loop.schedule(afterMilliseconds: 50, watch)
@@ -107,7 +107,7 @@ import Glibc
         p.arguments = ["serve", "--config", config]
         p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
         p.standardOutput = FileHandle.nullDevice
-        if !FileManager.default.fileExists(atPath: log.path) { FileManager.default.createFile(atPath: log.path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
         let handle = try FileHandle(forWritingTo: log)
         handle.seekToEndOfFile()
         p.standardError = handle
