@@ -152,6 +152,7 @@ public final class ServerApp: ControlBackend {
         routes.readiness = { [unowned self] in
             self.shuttingDown ? .error(503, "shutting down")
                 : !self.runtime.storeHealthy ? .error(503, "store unavailable")
+                : self.runtime.storeStalled ? .error(503, "store stalled: a commit has waited for the disk over \(CallRuntime.stallLimitMs / 1000) s")
                 : .json(200, JSONValue.object(["status": "ready", "flows_revision": .string(self.flowSet.revision),
                                                "live_calls": .int(self.runtime.liveCalls)]).jsonBytes)
         }

@@ -73,12 +73,27 @@ import Glibc
         #expect(second.status.withLock { $0 } == nil)
         #expect(api.requests.isEmpty, "no command before its state is stored")
 
+        #expect(try TestHTTP.request(port: server.port, method: "GET", path: "/readyz").status == 200, "a short wait is not a stall")
+
         store.held.withLock { $0 = false }
         #expect(first.wait(seconds: 10) == 200)
         #expect(second.wait(seconds: 10) == 200)
         #expect(api.waitFor(1).contains { $0.path.hasSuffix("/answer") })
         // The stalled commit, then the one that gathered what came during it.
         #expect(store.commits.withLock { $0 } - before >= 2)
+        #expect(try TestHTTP.request(port: server.port, method: "GET", path: "/readyz").status == 200)
+
+        // A commit that waits for the disk too long makes the server unready, so a load balancer
+        // can send Telnyx's retries to another instance; ready again once the disk answers.
+        store.held.withLock { $0 = true }
+        let third = PendingPost(port: server.port, body: IngressTests.event("call.hangup", id: "evt-stall-3"))
+        usleep(useconds_t(CallRuntime.stallLimitMs * 1000) + 300_000)
+        let stalled = try TestHTTP.request(port: server.port, method: "GET", path: "/readyz")
+        #expect(stalled.status == 503)
+        #expect(stalled.body.contains("stalled"))
+        store.held.withLock { $0 = false }
+        _ = third.wait(seconds: 10)  // the test client gave up after 5 s; Telnyx would retry
+        #expect(waitUntil { (try? TestHTTP.request(port: server.port, method: "GET", path: "/readyz").status) == 200 })
     }
 
     @Test func jobsRunInOrderOffTheLoopAndResultsComeBackInOrderOnIt() throws {

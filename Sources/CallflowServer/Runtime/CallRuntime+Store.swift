@@ -89,6 +89,7 @@ extension CallRuntime {
         pendingOutbox = []
         pendingHTTP = []
         commitInFlight = true
+        commitStartedMs = loop.monotonicMs
         let store = self.store
         onStoreThread({ () -> (result: Result<[Int64], StoreError>, seconds: Double) in
             let started = DispatchTime.now().uptimeNanoseconds
@@ -138,6 +139,12 @@ extension CallRuntime {
         for reply in replies { reply(false) }
         scheduleRetry()
     }
+
+    /// Whether the commit in flight has waited for the disk longer than `stallLimitMs`: the server
+    /// still takes webhooks but answers none of them, so `/readyz` says so and a load balancer can
+    /// send Telnyx's retries elsewhere (with the synchronous store, the whole server froze).
+    public var storeStalled: Bool { commitInFlight && loop.monotonicMs - commitStartedMs > Self.stallLimitMs }
+    public static let stallLimitMs: Int64 = 5_000
 
     /// Runs `work` and then `then` on the loop: at once for a store whose commits are quick, else
     /// `work` on the store's thread (started with the first use). If no thread can be started, the

@@ -30,6 +30,7 @@ public final class CallRuntime {
     var changesWaiting = 0
     var lazyCommitScheduled = false
     var commitInFlight = false
+    var commitStartedMs: Int64 = 0
     var writer: LoopWorker?
     var retryScheduled = false
     var afterCommit: [(Bool) -> Void] = []
