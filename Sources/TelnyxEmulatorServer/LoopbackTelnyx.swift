@@ -1,4 +1,5 @@
 import CallflowCore
+import Dispatch
 import EventHTTP
 import TelnyxEmulator
 import WebhookSignature
@@ -51,6 +52,10 @@ public final class LoopbackTelnyx {
     public var webhookTargets: [String] = []
     private var deliveriesPerLeg: [String: Int] = [:]
     public private(set) var records: [Record] = []
+    /// Microseconds from sending each webhook to its 2xx answer, as Telnyx would see them: the
+    /// server answers after the webhook is stored, so this includes any wait for the disk, also
+    /// the part a server spends before it reads the request (benchmarks print percentiles of it).
+    public private(set) var deliveryMicros: [Int] = []
     /// Called for every record as it happens (dev prints them).
     public var onRecord: (Record) -> Void = { _ in }
     /// The caller leg of the call in progress.
@@ -232,12 +237,14 @@ public final class LoopbackTelnyx {
             talking.insert(leg)
             later(talkMs) { [weak self] in self?.hangup(leg) }
         }
+        let sentNs = DispatchTime.now().uptimeNanoseconds
         client.send(request) { [weak self] result in
             guard let self else { return }
             let delivered: Bool
             switch result {
             case .success(let response):
                 delivered = (200..<300).contains(response.status)
+                if delivered { self.deliveryMicros.append(Int((DispatchTime.now().uptimeNanoseconds - sentNs) / 1000)) }
                 if delivered || attempt >= self.deliveryAttempts { self.record(.webhook(type: type, leg: leg, status: response.status)) }
             case .failure(let error):
                 delivered = false

@@ -55,6 +55,12 @@ struct BenchCalls: ParsableCommand {
                 print(String(format: "calls_per_second: %.1f", Double(ended) / seconds))
                 print(String(format: "webhooks_per_second_while_placing: %.0f", Double(webhooks) / seconds))
                 print("webhooks_not_200: \(failed)")
+                let micros = emulator.deliveryMicros.sorted()
+                if !micros.isEmpty {
+                    func at(_ q: Double) -> Double { Double(micros[min(micros.count - 1, Int(Double(micros.count) * q))]) / 1000 }
+                    print(String(format: "webhook_answered_ms (sent by the emulator -> 200 back, %d): p50 %.2f p99 %.2f p99.9 %.2f max %.2f",
+                                 micros.count, at(0.5), at(0.99), at(0.999), at(1)))
+                }
                 loop.handle.stop()
             } else {
                 _ = try? loop.schedule(afterMilliseconds: 200, waitForEnd)
