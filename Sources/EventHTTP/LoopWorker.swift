@@ -17,7 +17,8 @@ public final class LoopWorker {
     /// The loop's side of each submitted job, oldest first: runs with that job's result.
     private var waiting = FIFO<(any Sendable) -> Void>()
     private var wake: OpaquePointer?
-    private var stopped = false
+    /// True until the thread runs, so a failed `init` (whose `deinit` still runs) waits for nothing.
+    private var stopped = true
 
     /// The jobs not yet run and the results not yet taken, under one lock.
     final class Shared: Sendable {
@@ -64,9 +65,11 @@ public final class LoopWorker {
             }
         }
         guard started else {
+            self.wake = nil
             event_free(wake)
             throw .libevent(function: "pthread_create(worker)", code: -1)
         }
+        stopped = false
     }
 
     /// Finishes the job that is running and those queued, without delivering their results (the
