@@ -3,10 +3,10 @@ import Foundation
 import SQLite
 import Synchronization
 
-/// The default store: one SQLite file in WAL mode. Writes are group commits (one transaction per
-/// loop turn) on the loop thread; with `synchronous=NORMAL` a commit reaches the OS page cache and
-/// survives a process crash without an fsync (the last commits can be lost on power loss), with
-/// `FULL` every group commit is fsynced.
+/// The default store: one SQLite file in WAL mode. Writes are group commits. With
+/// `synchronous=NORMAL` a commit reaches the OS page cache and survives a process crash without an
+/// fsync (the last commits can be lost on power loss); it runs on the loop thread, where it costs
+/// less than a hand-off. With `FULL` every group commit is fsynced, on the store's writer thread.
 ///
 /// Outbox rows are numbered by SQLite's rowid (max + 1), not AUTOINCREMENT, which would write its
 /// counter table in every transaction: a number can come back only after its row is deleted, and
