@@ -14,7 +14,7 @@ import Glibc
 @Suite(.serialized) struct StoreWriterTests {
     /// A memory store whose commits wait while `held` (a disk that stalls), counting them.
     final class StallingStore: CallStore {
-        var commitsWaitForDisk: Bool { true }
+        var commitKind: CommitKind { .disk }
         let inner = MemoryStore()
         let held = Mutex(false)
         let commits = Mutex(0)

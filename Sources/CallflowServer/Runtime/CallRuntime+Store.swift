@@ -140,17 +140,32 @@ extension CallRuntime {
         scheduleRetry()
     }
 
+    /// Fsynced commits always get a thread of their own; page-cache commits when the process can
+    /// use more than one CPU (measured: +25–37% ingest on two CPUs, 0.93 on one); memory never.
+    var commitsOnThread: Bool {
+        if let decided = commitPlacement { return decided }
+        let decided: Bool
+        switch store.commitKind {
+        case .memory: decided = false
+        case .pageCache: decided = AvailableCPUs.count() > 1
+        case .disk: decided = true
+        }
+        commitPlacement = decided
+        logger.debug("store commits", metadata: ["on": "\(decided ? "writer thread" : "loop thread")", "kind": "\(store.commitKind)"])
+        return decided
+    }
+
     /// Whether the commit in flight has waited for the disk longer than `stallLimitMs`: the server
     /// still takes webhooks but answers none of them, so `/readyz` says so and a load balancer can
     /// send Telnyx's retries elsewhere (with the synchronous store, the whole server froze).
     public var storeStalled: Bool { commitInFlight && loop.monotonicMs - commitStartedMs > Self.stallLimitMs }
     public static let stallLimitMs: Int64 = 5_000
 
-    /// Runs `work` and then `then` on the loop: at once for a store whose commits are quick, else
-    /// `work` on the store's thread (started with the first use). If no thread can be started, the
-    /// work runs here and now: slower, never lost.
+    /// Runs `work` and then `then` on the loop: at once when commits stay on the loop, else `work`
+    /// on the store's thread (started with the first use). If no thread can be started, the work
+    /// runs here and now: slower, never lost.
     func onStoreThread<T: Sendable>(_ work: @escaping @Sendable () -> T, then: @escaping (T) -> Void) {
-        guard store.commitsWaitForDisk else { return then(work()) }
+        guard commitsOnThread else { return then(work()) }
         if writer == nil {
             do { writer = try LoopWorker(loop: loop) } catch {
                 logger.error("no thread for the store; writing on the loop", metadata: ["reason": "\(error)"])

@@ -32,6 +32,7 @@ public final class CallRuntime {
     var commitInFlight = false
     var commitStartedMs: Int64 = 0
     var writer: LoopWorker?
+    var commitPlacement: Bool?
     var retryScheduled = false
     var afterCommit: [(Bool) -> Void] = []
     var pendingOutbox: [(command: CallCommand, receivedNs: UInt64?)] = []

@@ -75,15 +75,22 @@ public struct StoreBatch: Sendable {
     }
 }
 
+/// Where a store's commit spends its time, which decides where it runs (`CallRuntime.commit`).
+public enum CommitKind: Sendable, Equatable {
+    /// In this process's memory: quick, on the loop.
+    case memory
+    /// Written to the OS page cache (SQLite, `synchronous=normal`): CPU work, on a thread of its own
+    /// only when another CPU can run it; on one CPU the two wake-ups cost more than they free.
+    case pageCache
+    /// Fsynced (`synchronous=full`): waits for the disk, always on a thread of its own.
+    case disk
+}
+
 /// Durable call state. `load` runs on the loop at startup. `commit` and `prune` run one at a time,
-/// in order: on the loop when a commit is quick (memory, or SQLite's WAL write to the page cache),
-/// on the store's writer thread (`LoopWorker`) when it waits for the disk (`commitsWaitForDisk`).
+/// in order, on the loop or on the store's writer thread (`LoopWorker`) as `commitKind` decides;
 /// `finishedTrace` runs on the loop, possibly while a commit is running on the writer thread.
 public protocol CallStore: AnyObject, Sendable {
-    /// Whether a commit waits for the disk (an fsync per commit): then the loop hands commits to a
-    /// thread of its own and keeps serving meanwhile. A quick commit stays on the loop, where it
-    /// costs less than the two thread wake-ups (measured in bench/RESULTS.md, session 5).
-    var commitsWaitForDisk: Bool { get }
+    var commitKind: CommitKind { get }
     /// Reads everything back (startup), dropping what expired by `now` (Unix seconds).
     func load(now: Int64) throws(StoreError) -> StoreSnapshot
     /// Applies `batch` atomically; returns the outbox sequence numbers of `batch.outbox`, in order.
@@ -98,7 +105,7 @@ public protocol CallStore: AnyObject, Sendable {
 /// Reused across `ServerApp` instances it survives a simulated crash. Its contents sit behind one
 /// lock: commits come from the writer thread, trace reads from the loop.
 public final class MemoryStore: CallStore {
-    public var commitsWaitForDisk: Bool { false }
+    public var commitKind: CommitKind { .memory }
     private struct Contents {
         var calls: [String: CallState] = [:]
         var outbox: [(seq: Int64, command: CallCommand)] = []

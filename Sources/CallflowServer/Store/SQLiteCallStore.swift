@@ -5,8 +5,8 @@ import Synchronization
 
 /// The default store: one SQLite file in WAL mode. Writes are group commits. With
 /// `synchronous=NORMAL` a commit reaches the OS page cache and survives a process crash without an
-/// fsync (the last commits can be lost on power loss); it runs on the loop thread, where it costs
-/// less than a hand-off. With `FULL` every group commit is fsynced, on the store's writer thread.
+/// fsync (the last commits can be lost on power loss); with `FULL` every group commit is fsynced.
+/// See `CommitKind` for the thread each runs on.
 ///
 /// Outbox rows are numbered by SQLite's rowid (max + 1), not AUTOINCREMENT, which would write its
 /// counter table in every transaction: a number can come back only after its row is deleted, and
@@ -20,14 +20,14 @@ public final class SQLiteCallStore: CallStore {
     private let reader: Mutex<Database?>
     private let path: String
     private let checkpointer: Checkpointer
-    /// `synchronous=FULL`: every commit is fsynced.
-    public let commitsWaitForDisk: Bool
+    /// `.disk` with `synchronous=FULL` (every commit fsynced), else `.pageCache`.
+    public let commitKind: CommitKind
     static let schemaVersion: Int64 = 1
 
     public init(path: String, synchronous: String) throws(StoreError) {
         checkpointer = Checkpointer(path: path)
         self.path = path
-        commitsWaitForDisk = synchronous == "full"
+        commitKind = synchronous == "full" ? .disk : .pageCache
         let db: Database
         do {
             db = try Database(path: path)

@@ -1,0 +1,37 @@
+import Foundation
+
+/// How many CPUs this process can use: its affinity (`taskset`, `docker --cpuset-cpus`), capped by
+/// a cgroup v2 CPU quota (`docker --cpus`). Decides whether the store's commits get a thread of
+/// their own: on one CPU the hand-off costs more than it frees (bench/RESULTS.md, session 5).
+enum AvailableCPUs {
+    static func count(status: String? = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+                      cpuMax: String? = try? String(contentsOfFile: "/sys/fs/cgroup/cpu.max", encoding: .utf8)) -> Int {
+        var cpus = status.flatMap(allowed(inStatus:)) ?? ProcessInfo.processInfo.activeProcessorCount
+        if let quota = cpuMax.flatMap(quota(inCPUMax:)) { cpus = min(cpus, quota) }
+        return max(1, cpus)
+    }
+
+    /// The CPUs in `Cpus_allowed_list:` of /proc/self/status ("0-3,8,10-11").
+    static func allowed(inStatus status: String) -> Int? {
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed_list:") }) else { return nil }
+        var total = 0
+        for part in line.dropFirst("Cpus_allowed_list:".count).split(separator: ",") {
+            let bounds = part.split(separator: "-").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            switch bounds.count {
+            case 1: guard bounds[0] != nil else { return nil }; total += 1
+            case 2:
+                guard let low = bounds[0], let high = bounds[1], high >= low else { return nil }
+                total += high - low + 1
+            default: return nil
+            }
+        }
+        return total > 0 ? total : nil
+    }
+
+    /// Whole CPUs granted by a cgroup v2 `cpu.max` ("150000 100000" → 1; "max 100000" → none).
+    static func quota(inCPUMax text: String) -> Int? {
+        let fields = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
+        guard fields.count == 2, let quota = Double(fields[0]), let period = Double(fields[1]), period > 0 else { return nil }
+        return max(1, Int(quota / period))
+    }
+}
