@@ -28,4 +28,12 @@ struct AvailableCPUsTests {
         #expect(AvailableCPUs.count(status: "Cpus_allowed_list:\t0-7\n", cpuMax: "100000 100000\n") == 1)
         #expect(AvailableCPUs.count(status: "Cpus_allowed_list:\t0-1\n", cpuMax: "max 100000\n") == 2)
     }
+
+    @Test func cgroupV1QuotaReadsLikeV2() {
+        #expect(AvailableCPUs.cgroupV1CPUMax(quota: "200000\n", period: "100000\n") == "200000 100000")
+        #expect(AvailableCPUs.cgroupV1CPUMax(quota: "-1\n", period: "100000\n") == "max 100000")
+        #expect(AvailableCPUs.cgroupV1CPUMax(quota: nil, period: "100000") == nil)
+        #expect(AvailableCPUs.quota(inCPUMax: AvailableCPUs.cgroupV1CPUMax(quota: "-1", period: "100000") ?? "") == nil)
+        #expect(AvailableCPUs.quota(inCPUMax: AvailableCPUs.cgroupV1CPUMax(quota: "100000", period: "100000") ?? "") == 1)
+    }
 }

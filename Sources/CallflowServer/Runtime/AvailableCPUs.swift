@@ -1,11 +1,11 @@
 import Foundation
 
 /// How many CPUs this process can use: its affinity (`taskset`, `docker --cpuset-cpus`), capped by
-/// a cgroup v2 CPU quota (`docker --cpus`). Decides whether the store's commits get a thread of
-/// their own: on one CPU the hand-off costs more than it frees (bench/RESULTS.md, session 5).
+/// a cgroup CPU quota (`docker --cpus`; v2's `cpu.max`, or v1's `cpu.cfs_quota_us` and period on
+/// older hosts). Decides whether the store's commits get a thread of their own: on one CPU the
+/// hand-off costs more than it frees (bench/RESULTS.md, session 5).
 enum AvailableCPUs {
-    static func count(status: String? = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-                      cpuMax: String? = try? String(contentsOfFile: "/sys/fs/cgroup/cpu.max", encoding: .utf8)) -> Int {
+    static func count(status: String? = read("/proc/self/status"), cpuMax: String? = read("/sys/fs/cgroup/cpu.max") ?? cgroupV1CPUMax()) -> Int {
         var cpus = status.flatMap(allowed(inStatus:)) ?? ProcessInfo.processInfo.activeProcessorCount
         if let quota = cpuMax.flatMap(quota(inCPUMax:)) { cpus = min(cpus, quota) }
         return max(1, cpus)
@@ -34,4 +34,14 @@ enum AvailableCPUs {
         guard fields.count == 2, let quota = Double(fields[0]), let period = Double(fields[1]), period > 0 else { return nil }
         return max(1, Int(quota / period))
     }
+
+    /// cgroup v1's quota and period as a v2 `cpu.max` line (a quota of -1 means none: "max").
+    static func cgroupV1CPUMax(quota: String? = read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"),
+                               period: String? = read("/sys/fs/cgroup/cpu/cpu.cfs_period_us")) -> String? {
+        guard let quota = quota?.trimmingCharacters(in: .whitespacesAndNewlines),
+              let period = period?.trimmingCharacters(in: .whitespacesAndNewlines) else { return nil }
+        return "\(quota == "-1" ? "max" : quota) \(period)"
+    }
+
+    static func read(_ path: String) -> String? { try? String(contentsOfFile: path, encoding: .utf8) }
 }
