@@ -90,6 +90,7 @@ public enum CommitKind: Sendable, Equatable {
 /// in order, on the loop or on the store's writer thread (`LoopWorker`) as `commitKind` decides;
 /// `finishedTrace` runs on the loop, possibly while a commit is running on the writer thread.
 public protocol CallStore: AnyObject, Sendable {
+    /// Where this store's commits spend their time: decides the thread they run on.
     var commitKind: CommitKind { get }
     /// Reads everything back (startup), dropping what expired by `now` (Unix seconds).
     func load(now: Int64) throws(StoreError) -> StoreSnapshot
@@ -103,7 +104,7 @@ public protocol CallStore: AnyObject, Sendable {
 
 /// The store for tests and `store.kind: memory`: the same contract, in this process's memory.
 /// Reused across `ServerApp` instances it survives a simulated crash. Its contents sit behind one
-/// lock: commits come from the writer thread, trace reads from the loop.
+/// lock, so it is `Sendable` with no exception: tests hand one store to servers on other threads.
 public final class MemoryStore: CallStore {
     public var commitKind: CommitKind { .memory }
     private struct Contents {
