@@ -76,7 +76,7 @@ let package = Package(
         .testTarget(name: "CallflowCoreTests", dependencies: ["CallflowCore", "TelnyxEmulator", "CallflowTestSupport"]),
         .testTarget(
             name: "CallflowServerTests",
-            dependencies: ["CallflowServer", "CallflowCore", "EventHTTP", "Redis", "WebhookSignature", "TelnyxEmulator", "TelnyxEmulatorServer",
+            dependencies: ["CallflowServer", "CallflowCore", "EventHTTP", "Redis", "SQLite", "WebhookSignature", "TelnyxEmulator", "TelnyxEmulatorServer",
                            "CallflowTestSupport"]
         ),
     ],

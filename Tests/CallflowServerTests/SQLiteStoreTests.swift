@@ -1,6 +1,7 @@
 import CallflowCore
 import CallflowServer
 import Foundation
+import SQLite
 import Testing
 
 @Suite struct SQLiteStoreTests {
@@ -67,6 +68,68 @@ import Testing
             _ = try SQLiteCallStore(path: path, synchronous: "normal")
         } throws: { error in
             "\(error)".hasPrefix("store unavailable: \(path)")
+        }
+    }
+
+    /// A file written by a build with schema 1 (webhook ids in `dedupe`, keyed by their hash) opens
+    /// as schema 2 with every id kept, oldest first, and the old table gone.
+    @Test func schema1FilesMigrateKeepingEveryWebhookID() throws {
+        let path = Self.tempDB()
+        defer { for s in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + s) } }
+        do {
+            let old = try Database(path: path)
+            try old.execute("""
+                PRAGMA journal_mode=WAL;
+                CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+                CREATE TABLE calls(id TEXT PRIMARY KEY, state BLOB NOT NULL);
+                CREATE TABLE outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT, command BLOB NOT NULL);
+                CREATE TABLE dedupe(key INTEGER PRIMARY KEY, at INTEGER NOT NULL);
+                CREATE INDEX dedupe_at ON dedupe(at);
+                INSERT INTO meta(key, value) VALUES('schema', 1);
+                INSERT INTO dedupe(key, at) VALUES(7, 300), (-1, 100), (42, 200);
+                """)
+        }
+        let store = try SQLiteCallStore(path: path, synchronous: "normal")
+        #expect(try store.load(now: 400).dedupe.map(\.key) == [UInt64.max, 42, 7])
+        let check = try Database(path: path)
+        #expect(try check.run("SELECT value FROM meta WHERE key = 'schema'").first?.first?.int == 2)
+        #expect(try check.run("SELECT count(*) FROM sqlite_master WHERE name IN ('dedupe', 'dedupe_at')").first?.first?.int == 0)
+
+        var batch = StoreBatch()
+        batch.dedupe = [(99, 400)]
+        _ = try store.commit(batch)
+        #expect(try SQLiteCallStore(path: path, synchronous: "normal").load(now: 400).dedupe.map(\.key) == [UInt64.max, 42, 7, 99])
+    }
+
+    /// Pruning deletes the ids older than the cutoff from the log's old end: none, some, or all.
+    @Test(arguments: [(50, [1, 2, 3, 4]), (250, [3, 4]), (1000, [])] as [(Int64, [UInt64])])
+    func pruneDropsTheExpiredEndOfTheLog(cutoff: Int64, kept: [UInt64]) throws {
+        let path = Self.tempDB()
+        defer { for s in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + s) } }
+        let store = try SQLiteCallStore(path: path, synchronous: "normal")
+        var batch = StoreBatch()
+        batch.dedupe = [(1, 100), (2, 200), (3, 300), (4, 400)]
+        _ = try store.commit(batch)
+        try store.prune(dedupeBefore: cutoff, tracesBefore: 0)
+        #expect(try store.load(now: 400).dedupe.map(\.key) == kept)
+        // Ids seen after a prune that emptied the log are kept and read back in order.
+        var later = StoreBatch()
+        later.dedupe = [(5, 500), (6, 501)]
+        _ = try store.commit(later)
+        #expect(try store.load(now: 500).dedupe.map(\.key) == kept + [5, 6])
+    }
+
+    @Test func aNewerSchemaIsAClearError() throws {
+        let path = Self.tempDB()
+        defer { for s in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + s) } }
+        do {
+            let newer = try Database(path: path)
+            try newer.execute("CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL); INSERT INTO meta VALUES('schema', 3);")
+        }
+        #expect {
+            _ = try SQLiteCallStore(path: path, synchronous: "normal")
+        } throws: { error in
+            "\(error)".contains("has schema 3; this build reads 2")
         }
     }
 }

@@ -22,7 +22,22 @@ public final class SQLiteCallStore: CallStore {
     private let checkpointer: Checkpointer
     /// `.disk` with `synchronous=FULL` (every commit fsynced), else `.pageCache`.
     public let commitKind: CommitKind
-    static let schemaVersion: Int64 = 1
+    /// 2: webhook ids seen go to `dedupe_log`, appended in arrival order, instead of `dedupe` (a
+    /// table keyed by the ids' random 64-bit hashes, plus an index on time). Lookups happen in
+    /// memory; the table is only read back at startup and pruned from its old end, so an append
+    /// touches one page where a random-key insert dirtied a leaf anywhere and an index page.
+    static let schemaVersion: Int64 = 2
+    static let dedupeLogSchema = "CREATE TABLE IF NOT EXISTS dedupe_log(key INTEGER NOT NULL, at INTEGER NOT NULL);"
+
+    /// Schema 1 → 2, in the transaction that checked the version: the ids move over oldest first.
+    static func migrateFromSchema1(_ db: Database) throws(SQLiteError) {
+        try db.execute(dedupeLogSchema)
+        try db.execute("""
+            INSERT INTO dedupe_log(key, at) SELECT key, at FROM dedupe ORDER BY at;
+            DROP TABLE dedupe;
+            UPDATE meta SET value = 2 WHERE key = 'schema';
+            """)
+    }
 
     public init(path: String, synchronous: String) throws(StoreError) {
         checkpointer = Checkpointer(path: path)
@@ -40,19 +55,24 @@ public final class SQLiteCallStore: CallStore {
                 CREATE TABLE IF NOT EXISTS outbox(seq INTEGER PRIMARY KEY, command BLOB NOT NULL);
                 CREATE TABLE IF NOT EXISTS timers(id TEXT PRIMARY KEY, call TEXT NOT NULL, fire_at_ms INTEGER NOT NULL);
                 CREATE TABLE IF NOT EXISTS http(id TEXT PRIMARY KEY, call TEXT NOT NULL, request BLOB NOT NULL);
-                CREATE TABLE IF NOT EXISTS dedupe(key INTEGER PRIMARY KEY, at INTEGER NOT NULL);
                 CREATE TABLE IF NOT EXISTS dials(token TEXT PRIMARY KEY, dial BLOB NOT NULL);
                 CREATE TABLE IF NOT EXISTS revisions(revision TEXT PRIMARY KEY, files BLOB NOT NULL);
                 CREATE TABLE IF NOT EXISTS traces(id TEXT PRIMARY KEY, ended_at INTEGER NOT NULL, trace BLOB NOT NULL);
-                CREATE INDEX IF NOT EXISTS dedupe_at ON dedupe(at);
                 CREATE INDEX IF NOT EXISTS traces_at ON traces(ended_at);
                 """)
-            let version = try db.run("SELECT value FROM meta WHERE key = 'schema'").first?.first?.int
-            if version == nil {
-                try db.run("INSERT INTO meta(key, value) VALUES('schema', ?)", [.int(Self.schemaVersion)])
-            } else if version != Self.schemaVersion {
-                throw SQLiteError(function: "schema check", code: 0,
-                                  message: "\(path) has schema \(version!); this build reads \(Self.schemaVersion)")
+            try db.transaction { () throws(SQLiteError) in
+                let version = try db.run("SELECT value FROM meta WHERE key = 'schema'").first?.first?.int
+                switch version {
+                case nil:
+                    try db.execute(Self.dedupeLogSchema)
+                    try db.run("INSERT INTO meta(key, value) VALUES('schema', ?)", [.int(Self.schemaVersion)])
+                case 1:
+                    try Self.migrateFromSchema1(db)
+                case Self.schemaVersion:
+                    break
+                case let other?:
+                    throw SQLiteError(function: "schema check", code: 0, message: "\(path) has schema \(other); this build reads \(Self.schemaVersion)")
+                }
             }
         } catch {
             throw .unavailable("\(path): \(error)")
@@ -99,7 +119,7 @@ public final class SQLiteCallStore: CallStore {
                     throw StoreError.corrupt("\(e)")
                 }
             }
-            for row in try db.run("SELECT key, at FROM dedupe") {
+            for row in try db.run("SELECT key, at FROM dedupe_log") {
                 guard let key = row[0].int, let at = row[1].int else { throw StoreError.corrupt("dedupe row") }
                 s.dedupe.append((UInt64(bitPattern: key), at))
             }
@@ -140,7 +160,7 @@ public final class SQLiteCallStore: CallStore {
                                [.text(id), .int(ended.at), Self.bytes(.array(ended.trace.map(StateCodec.encode)))])
                 }
                 for e in batch.dedupe {
-                    try db.run("INSERT OR IGNORE INTO dedupe(key, at) VALUES(?, ?)", [.int(Int64(bitPattern: e.key)), .int(e.at)])
+                    try db.run("INSERT INTO dedupe_log(key, at) VALUES(?, ?)", [.int(Int64(bitPattern: e.key)), .int(e.at)])
                 }
                 for c in batch.outbox {
                     let row = try db.run("INSERT INTO outbox(command) VALUES(?) RETURNING seq", [Self.bytes(StateCodec.encode(c))])
@@ -189,7 +209,13 @@ public final class SQLiteCallStore: CallStore {
     public func prune(dedupeBefore: Int64, tracesBefore: Int64) throws(StoreError) {
         try writer.withLock { (db) throws(StoreError) in
             do {
-                try db.run("DELETE FROM dedupe WHERE at < ?", [.int(dedupeBefore)])
+                // Rows are in arrival order: delete up to the first one still fresh (all, if none
+                // is), reading only what goes.
+                try db.run("""
+                    DELETE FROM dedupe_log WHERE rowid < COALESCE(
+                      (SELECT rowid FROM dedupe_log WHERE at >= ?1 ORDER BY rowid LIMIT 1),
+                      (SELECT COALESCE(max(rowid), 0) + 1 FROM dedupe_log))
+                    """, [.int(dedupeBefore)])
                 try db.run("DELETE FROM traces WHERE ended_at < ?", [.int(tracesBefore)])
             } catch {
                 throw .writeFailed("\(db.path): \(error)")
