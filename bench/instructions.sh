@@ -18,10 +18,12 @@ cc -O2 -g -o "$WORK/ingest_ref" bench/reference/ingest_ref.c -levent -lsodium
 ingest_sign 20000
 ingest_prepare
 
-# measure NAME PORT COMMAND...: counts of a server under load; prints requests answered.
+# measure NAME PORT COMMAND...: counts of a server under load; prints requests answered. The server
+# is pinned like ingest.sh's (SERVER_CORES, default one CPU): with more, Callflow moves its commits
+# to a writer thread, which changes the work counted (two thread hand-offs per commit).
 measure() {
   local name=$1 port=$2; shift 2
-  valgrind -q --tool=callgrind --callgrind-out-file="$WORK/$name.out" "$@" 2>"$WORK/$name.log" &
+  taskset -c "${SERVER_CORES:-1}" valgrind -q --tool=callgrind --callgrind-out-file="$WORK/$name.out" "$@" 2>"$WORK/$name.log" &
   local pid=$!
   local tries=0
   until curl -s -o /dev/null -X POST "http://127.0.0.1:$port/webhooks/telnyx"; do
