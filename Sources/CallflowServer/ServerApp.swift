@@ -207,7 +207,7 @@ public final class ServerApp: ControlBackend {
         let deadline = ServerApp.wallClockMs() + Int64(config.server.shutdownGraceSecs) * 1000
         func drain() {
             let pending = runtime.pendingCommands
-            if pending == 0 || ServerApp.wallClockMs() >= deadline {
+            if (pending == 0 && !runtime.committing) || ServerApp.wallClockMs() >= deadline {
                 if pending > 0 { logger.warning("grace period over; commands not sent", metadata: ["pending_commands": "\(pending)"]) }
                 // Replies already handed to libevent are written before the loop exits.
                 do { try loop.schedule(afterMilliseconds: 100) { [loop] in loop.handle.stop() } } catch { loop.handle.stop() }

@@ -77,7 +77,7 @@ extension CallRuntime {
     /// grows with the disk's latency instead of stalling the loop).
     func commit() {
         commitScheduled = false
-        guard !commitInFlight else { return }
+        guard commitInFlight == nil else { return }
         guard !batch.isEmpty || !afterCommit.isEmpty else { return }
         let written = batch
         let replies = afterCommit
@@ -88,8 +88,7 @@ extension CallRuntime {
         afterCommit = []
         pendingOutbox = []
         pendingHTTP = []
-        commitInFlight = true
-        commitStartedMs = loop.monotonicMs
+        commitInFlight = (loop.monotonicMs, commands.count)
         let store = self.store
         onStoreThread({ () -> (result: Result<[Int64], StoreError>, seconds: Double) in
             let started = DispatchTime.now().uptimeNanoseconds
@@ -97,7 +96,7 @@ extension CallRuntime {
             return (result, Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
         }) { [weak self] outcome in
             guard let self else { return }
-            self.commitInFlight = false
+            self.commitInFlight = nil
             switch outcome.result {
             case .success(let seqs):
                 self.metrics.observe("callflow_store_commit_seconds", [], outcome.seconds)
@@ -140,37 +139,37 @@ extension CallRuntime {
         scheduleRetry()
     }
 
-    /// Fsynced commits always get a thread of their own; page-cache commits when the process can
-    /// use more than one CPU (measured: +25–37% ingest on two CPUs, 0.93 on one); memory never.
-    var commitsOnThread: Bool {
-        if let decided = commitPlacement { return decided }
-        let decided: Bool
+    /// The writer thread for `store`'s commits, or nil to commit on the loop. Fsynced commits always
+    /// get one; page-cache commits when the process can use more than one CPU (measured: +25–37%
+    /// ingest on two CPUs, 0.93 on one); memory commits never. If no thread can be started, commits
+    /// run on the loop: slower, never lost.
+    static func storeWriter(for store: any CallStore, loop: EventLoop, logger: Logger) -> LoopWorker? {
+        let onThread: Bool
         switch store.commitKind {
-        case .memory: decided = false
-        case .pageCache: decided = AvailableCPUs.count() > 1
-        case .disk: decided = true
+        case .memory: onThread = false
+        case .pageCache: onThread = AvailableCPUs.count() > 1
+        case .disk: onThread = true
         }
-        commitPlacement = decided
-        logger.debug("store commits", metadata: ["on": "\(decided ? "writer thread" : "loop thread")", "kind": "\(store.commitKind)"])
-        return decided
+        logger.debug("store commits", metadata: ["on": "\(onThread ? "writer thread" : "loop thread")", "kind": "\(store.commitKind)"])
+        guard onThread else { return nil }
+        do { return try LoopWorker(loop: loop) } catch {
+            logger.error("no thread for the store; writing on the loop", metadata: ["reason": "\(error)"])
+            return nil
+        }
     }
 
     /// Whether the commit in flight has waited for the disk longer than `stallLimitMs`: the server
     /// still takes webhooks but answers none of them, so `/readyz` says so and a load balancer can
     /// send Telnyx's retries elsewhere (with the synchronous store, the whole server froze).
-    public var storeStalled: Bool { commitInFlight && loop.monotonicMs - commitStartedMs > Self.stallLimitMs }
+    public var storeStalled: Bool { commitInFlight.map { loop.monotonicMs - $0.startedMs > Self.stallLimitMs } ?? false }
     public static let stallLimitMs: Int64 = 5_000
 
-    /// Runs `work` and then `then` on the loop: at once when commits stay on the loop, else `work`
-    /// on the store's thread (started with the first use). If no thread can be started, the work
-    /// runs here and now: slower, never lost.
+    /// A commit is being written (on the writer thread): shutdown waits for its replies and sends.
+    public var committing: Bool { commitInFlight != nil }
+
+    /// Runs `work` on the store's writer thread and `then` on the loop, or both at once on the loop
+    /// when there is no writer.
     func onStoreThread<T: Sendable>(_ work: @escaping @Sendable () -> T, then: @escaping (T) -> Void) {
-        guard commitsOnThread else { return then(work()) }
-        if writer == nil {
-            do { writer = try LoopWorker(loop: loop) } catch {
-                logger.error("no thread for the store; writing on the loop", metadata: ["reason": "\(error)"])
-            }
-        }
         if let writer { writer.submit(work, then: then) } else { then(work()) }
     }
 

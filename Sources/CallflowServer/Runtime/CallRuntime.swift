@@ -29,10 +29,11 @@ public final class CallRuntime {
     var flushTask: UrgentTask?
     var changesWaiting = 0
     var lazyCommitScheduled = false
-    var commitInFlight = false
-    var commitStartedMs: Int64 = 0
-    var writer: LoopWorker?
-    var commitPlacement: Bool?
+    /// The commit being written, if any: when it started (`storeStalled`) and how many commands
+    /// wait for it (`pendingCommands`).
+    var commitInFlight: (startedMs: Int64, commands: Int)?
+    /// The store's writer thread; nil when commits run on the loop (see `storeWriter(for:)`).
+    let writer: LoopWorker?
     var retryScheduled = false
     var afterCommit: [(Bool) -> Void] = []
     var pendingOutbox: [(command: CallCommand, receivedNs: UInt64?)] = []
@@ -69,6 +70,7 @@ public final class CallRuntime {
         self.telnyx = telnyx
         self.backend = backend
         self.logger = logger
+        self.writer = Self.storeWriter(for: store, loop: loop, logger: logger)
         telnyx.onFailure = { [unowned self] command, failure in
             // A command for a dialed or transferred leg belongs to the call that created it.
             let owner = StepTag(clientState: command.body["client_state"]?.stringValue)?.parent ?? command.callControlID
@@ -83,7 +85,7 @@ public final class CallRuntime {
     /// Commands queued or in flight to Telnyx, commands waiting for their commit, and (shared
     /// state) inputs not yet committed.
     public var pendingCommands: Int {
-        telnyx.pending + pendingOutbox.count + (writer?.pending ?? 0) + (shared?.inputsInFlight ?? 0)
+        telnyx.pending + pendingOutbox.count + (commitInFlight?.commands ?? 0) + (shared?.inputsInFlight ?? 0)
     }
 
     /// A verified webhook in; how it was taken out.
