@@ -27,11 +27,9 @@ public final class SQLiteCallStore: CallStore {
     /// memory; the table is only read back at startup and pruned from its old end, so an append
     /// touches one page where a random-key insert dirtied a leaf anywhere and an index page.
     static let schemaVersion: Int64 = 2
-    static let dedupeLogSchema = "CREATE TABLE IF NOT EXISTS dedupe_log(key INTEGER NOT NULL, at INTEGER NOT NULL);"
 
     /// Schema 1 → 2, in the transaction that checked the version: the ids move over oldest first.
     static func migrateFromSchema1(_ db: Database) throws(SQLiteError) {
-        try db.execute(dedupeLogSchema)
         try db.execute("""
             INSERT INTO dedupe_log(key, at) SELECT key, at FROM dedupe ORDER BY at;
             DROP TABLE dedupe;
@@ -55,6 +53,7 @@ public final class SQLiteCallStore: CallStore {
                 CREATE TABLE IF NOT EXISTS outbox(seq INTEGER PRIMARY KEY, command BLOB NOT NULL);
                 CREATE TABLE IF NOT EXISTS timers(id TEXT PRIMARY KEY, call TEXT NOT NULL, fire_at_ms INTEGER NOT NULL);
                 CREATE TABLE IF NOT EXISTS http(id TEXT PRIMARY KEY, call TEXT NOT NULL, request BLOB NOT NULL);
+                CREATE TABLE IF NOT EXISTS dedupe_log(key INTEGER NOT NULL, at INTEGER NOT NULL);
                 CREATE TABLE IF NOT EXISTS dials(token TEXT PRIMARY KEY, dial BLOB NOT NULL);
                 CREATE TABLE IF NOT EXISTS revisions(revision TEXT PRIMARY KEY, files BLOB NOT NULL);
                 CREATE TABLE IF NOT EXISTS traces(id TEXT PRIMARY KEY, ended_at INTEGER NOT NULL, trace BLOB NOT NULL);
@@ -64,7 +63,6 @@ public final class SQLiteCallStore: CallStore {
                 let version = try db.run("SELECT value FROM meta WHERE key = 'schema'").first?.first?.int
                 switch version {
                 case nil:
-                    try db.execute(Self.dedupeLogSchema)
                     try db.run("INSERT INTO meta(key, value) VALUES('schema', ?)", [.int(Self.schemaVersion)])
                 case 1:
                     try Self.migrateFromSchema1(db)
