@@ -21,8 +21,7 @@ mkdir -p "$WORK/flows" && cp flows/*.json "$WORK/flows/"
 python3 -c "import json,sys; f=json.load(open(sys.argv[1])); f['start']='welcome'; json.dump(f, open(sys.argv[1],'w'))" "$WORK/flows/main.json"
 store_config bench/ingest-config.json "$WORK/config.json"
 sed -i "s|\"dir\": \"flows\"|\"dir\": \"$WORK/flows\"|" "$WORK/config.json"
-TELNYX_PUBLIC_KEY="$PUB" TELNYX_API_KEY=bench TELNYX_API_BASE_URL="http://127.0.0.1:$API/v2" PORT=$PORT \
-  taskset -c "${SERVER_CORES:-1}" "${SERVER_ENV[@]}" "$BIN" serve --config "$WORK/config.json" 2>"$WORK/serve.log" &
+serve_callflow "http://127.0.0.1:$API/v2" "$PORT"
 wait $DRIVER
 cat "$WORK/driver.txt"
 curl -s "http://127.0.0.1:$PORT/metrics" > "$WORK/metrics.txt"

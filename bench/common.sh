@@ -18,3 +18,10 @@ if [ "${FSYNC_DELAY_MS:-0}" != 0 ]; then
   cc -O2 -shared -fPIC -o "$WORK/slow_fsync.so" bench/reference/slow_fsync.c -ldl
   SERVER_ENV=(env LD_PRELOAD="$WORK/slow_fsync.so" FSYNC_DELAY_MS="$FSYNC_DELAY_MS")
 fi
+
+# serve_callflow API_BASE PORT: Callflow with $WORK/config.json in the background (its pid in $!),
+# signing key $PUB, commands to API_BASE, pinned to SERVER_CORES, log in $WORK/serve.log.
+serve_callflow() {
+  TELNYX_PUBLIC_KEY="$PUB" TELNYX_API_KEY=bench TELNYX_API_BASE_URL="$1" PORT="$2" \
+    taskset -c "${SERVER_CORES:-1}" "${SERVER_ENV[@]}" "$BIN" serve --config "$WORK/config.json" 2>"$WORK/serve.log" &
+}

@@ -41,8 +41,7 @@ ingest_prepare() {
 # ingest_serve: ingest_prepare, then Callflow on core 1 (port 18997). Sets SERVER to its pid.
 ingest_serve() {
   ingest_prepare
-  TELNYX_PUBLIC_KEY="$PUB" TELNYX_API_KEY=bench TELNYX_API_BASE_URL=http://127.0.0.1:18999/v2 PORT=18997 \
-    taskset -c "${SERVER_CORES:-1}" "${SERVER_ENV[@]}" "$BIN" serve --config "$WORK/config.json" 2>"$WORK/serve.log" &
+  serve_callflow http://127.0.0.1:18999/v2 18997
   SERVER=$!
   sleep 1
 }
