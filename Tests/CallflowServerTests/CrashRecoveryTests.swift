@@ -136,13 +136,19 @@ import Glibc
         var rng = SplitMix(seed: 20261121)
         var server = try Self.startServer(config: config.path, env: env, log: log)
         var kills = 0
-        for _ in 0..<4 {
+        for started in 1...4 {
+            // Each kill lands at a random point once the server is up (listening, its state restored
+            // and its signal handlers in place): counted from then, not from its launch, so a machine
+            // slowed by the other tests still kills a running server.
+            #expect(Self.waitForLines("listening", count: started, in: log), "start \(started) never came up")
             usleep(useconds_t(250_000 + rng.next() % 900_000))
             kill(server.processIdentifier, SIGKILL)
             server.waitUntilExit()
             kills += 1
             server = try Self.startServer(config: config.path, env: env, log: log)
         }
+        // The last start must be up before SIGTERM, or the signal finds no handler yet.
+        #expect(Self.waitForLines("listening", count: 5, in: log), "the last start never came up")
         let finished = emulator.wait(seconds: 120)
         server.terminate()
         let stopping = Date()
@@ -161,6 +167,17 @@ import Glibc
         // The kills must land mid-call: some restart found live calls or unsent commands to resume.
         let resumed = restores.contains { !$0.contains("restored=0 live calls, 0 unsent commands") }
         #expect(resumed, "no restart had work to resume: \(restores)")
+    }
+
+    /// Waits (up to 20 s) until `log` holds `count` lines containing `text`.
+    static func waitForLines(_ text: String, count: Int, in log: URL) -> Bool {
+        let deadline = Date().addingTimeInterval(20)
+        repeat {
+            let lines = ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n")
+            if lines.filter({ $0.contains(text) }).count >= count { return true }
+            usleep(20_000)
+        } while Date() < deadline
+        return false
     }
 
     /// Every call reached its ending (answer, the menu, goodbye and hang-up executed, in that
