@@ -3,7 +3,8 @@
 # server on core 1, commands to a loopback sink), `perf record --call-graph dwarf` of the server for
 # a few seconds, and the samples split by what they were doing (verification, decode, engine, store,
 # command client, ...). Needs perf (Debian: apt-get install linux-perf).
-# Usage: bench/profile.sh [SECONDS]   INGEST_FLOW=quiet for the flow that sends no command.
+# Usage: bench/profile.sh [SECONDS]   INGEST_FLOW=quiet for the flow that sends no command;
+# KEEP_STACKS=FILE keeps the raw `perf script` stacks for a closer look.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-3}
@@ -20,6 +21,7 @@ perf record -q -F 999 --call-graph dwarf,16384 -p "$SERVER" -o "$WORK/perf.data"
 wait "$WRK"
 grep "Requests/sec" "$WORK/wrk.txt"
 perf script -i "$WORK/perf.data" 2>/dev/null > "$WORK/stacks.txt"
+[ -n "${KEEP_STACKS:-}" ] && cp "$WORK/stacks.txt" "$KEEP_STACKS"
 python3 - "$WORK/stacks.txt" <<'PY'
 import re, sys, collections
 # The first category whose marker appears anywhere in a sample's stack takes the sample.

@@ -145,7 +145,7 @@ final class FakeHTTPServer: Sendable {
             case .status(let status, let text, let extra):
                 var response = "HTTP/1.1 \(status) X\r\nContent-Type: application/json\r\nContent-Length: \(text.utf8.count)\r\n"
                 for (k, v) in extra { response += "\(k): \(v)\r\n" }
-                response += "\r\n" + text
+                response += "\r\n" + (received.method == "HEAD" ? "" : text)  // a HEAD reply states the length, sends no body
                 let bytes = Array(response.utf8)
                 _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             case .after:

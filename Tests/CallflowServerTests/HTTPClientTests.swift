@@ -69,6 +69,51 @@ import Testing
         #expect(done.count == 3)
     }
 
+    /// One connection and one request at a time, so every request after the first runs on the
+    /// handle the one before it used: nothing of an earlier method, body or header set may carry over,
+    /// and a handle whose transfer failed is not used again.
+    @Test func aReusedHandleCarriesNothingOverFromTheRequestBefore() throws {
+        let api = try FakeHTTPServer { r, _ in r.path == "/reset" ? .reset : .status(200, #"{"path":"\#(r.path)"}"#) }
+        defer { api.stop() }
+        let url = "http://127.0.0.1:\(api.port)"
+        let requests = [
+            ClientRequest(method: "POST", url: url + "/post", headers: [("X-A", "1")], body: Array(#"{"a":1}"#.utf8)),
+            ClientRequest(method: "GET", url: url + "/get"),
+            ClientRequest(method: "HEAD", url: url + "/head"),
+            ClientRequest(method: "GET", url: url + "/get-after-head", headers: [("X-B", "2")]),
+            ClientRequest(method: "HEAD", url: url + "/head"),
+            ClientRequest(method: "PUT", url: url + "/put", body: Array("put".utf8)),
+            ClientRequest(method: "DELETE", url: url + "/delete"),
+            ClientRequest(method: "POST", url: url + "/reset", body: Array("x".utf8)),
+            ClientRequest(method: "post", url: url + "/post-again", body: []),
+            ClientRequest(method: "GET", url: url + "/last"),
+        ]
+        let done = try Self.run(requests, limit: 1).sorted { $0.index < $1.index }
+        try #require(done.count == requests.count)
+        // libcurl sends a request once more, on a new connection, when a kept-alive one closes
+        // before any reply: the reset request arrives twice.
+        let seen = api.requests
+        #expect(seen.map(\.path) == ["/post", "/get", "/head", "/get-after-head", "/head", "/put", "/delete", "/reset", "/reset", "/post-again", "/last"])
+        try #require(seen.count == 11)
+        #expect(seen.map(\.method) == ["POST", "GET", "HEAD", "GET", "HEAD", "PUT", "DELETE", "POST", "POST", "POST", "GET"])
+        #expect(seen.map { String(decoding: $0.body, as: UTF8.self) } == [#"{"a":1}"#, "", "", "", "", "put", "", "x", "x", "", ""])
+        #expect(seen.map { $0.headers["content-length"] } == ["7", nil, nil, nil, nil, "3", nil, "1", "1", "0", nil])
+        #expect(seen.map { $0.headers["x-a"] } == ["1"] + Array(repeating: nil, count: 10))
+        #expect(seen.map { $0.headers["x-b"] } == [nil, nil, nil, "2"] + Array(repeating: nil, count: 7))
+        #expect(seen.map(\.connection) == [1, 1, 1, 1, 1, 1, 1, 1, 2, 3, 3], "kept alive until the reset, then a new connection")
+        #expect(seen.allSatisfy { $0.headers["expect"] == nil })
+        for (i, entry) in done.enumerated() {
+            if requests[i].url.hasSuffix("/reset") {
+                #expect(entry.result.failure?.isTransient == true)
+                continue
+            }
+            guard case .success(let response) = entry.result else { Issue.record("request \(i) failed: \(entry.result)"); continue }
+            #expect(response.status == 200)
+            let path = String(requests[i].url.dropFirst(url.count))
+            #expect(String(decoding: response.body, as: UTF8.self) == (requests[i].method == "HEAD" ? "" : #"{"path":"\#(path)"}"#))
+        }
+    }
+
     @Test(arguments: [("https://API.telnyx.com/v2/calls/x/actions/answer", "https://api.telnyx.com"),
                       ("http://127.0.0.1:8080?q=1", "http://127.0.0.1:8080"),
                       ("http://[::1]:9/a#f", "http://[::1]:9"),
