@@ -7,11 +7,18 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 # The server's store and disk: STORE_SYNC=full fsyncs every group commit (default normal);
 # FSYNC_DELAY_MS=N makes each fsync N ms slower (a network volume), through an LD_PRELOAD shim.
-# store_config SRC DST: SRC's config with the database in $WORK and that synchronous mode.
+# store_config SRC DST: SRC's config with the database in $WORK and that synchronous mode (STORE_KIND=memory: none).
 # SERVER_ENV: what to put before the server's command line for the shim. SERVER_CORES (default 1):
 # the CPUs the server may use in ingest, compare and calls.
 store_config() {
   sed "s|\"path\": \"callflow.db\"|\"path\": \"$WORK/calls.db\"|; s|\"synchronous\": \"normal\"|\"synchronous\": \"${STORE_SYNC:-normal}\"|" "$1" > "$2"
+  # STORE_KIND=memory: no durable store at all, an upper bound for what the store costs (diagnostic only).
+  if [ "${STORE_KIND:-sqlite}" = memory ]; then
+    python3 - "$2" <<'PY2'
+import json, sys
+c = json.load(open(sys.argv[1])); c["store"] = {"kind": "memory"}; json.dump(c, open(sys.argv[1], "w"), indent=2)
+PY2
+  fi
 }
 SERVER_ENV=()
 if [ "${FSYNC_DELAY_MS:-0}" != 0 ]; then
