@@ -91,7 +91,8 @@ public final class HTTPClient {
     private var transfers: [UnsafeMutableRawPointer: Transfer] = [:]
     private var sockets: [Int32: (event: OpaquePointer, flags: Int16)] = [:]
     /// Idle easy handles with the options every request shares already set: a new one allocates
-    /// curl's receive buffer, and setting those options again cost a tenth of the client's work.
+    /// curl's receive buffer, and resetting one and setting those options again cost about 10k
+    /// instructions a request (bench/RESULTS.md, session 6).
     private var idleHandles: [EasyHandle] = []
     /// Header lists by content: Telnyx commands send the same few headers every time.
     private var headerLists: [String: UnsafeMutablePointer<curl_slist>] = [:]
