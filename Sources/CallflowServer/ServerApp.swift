@@ -61,7 +61,7 @@ public final class ServerApp: ControlBackend {
     public init(
         config: CallflowConfig, insecureSkipVerify: Bool, logger: Logger, timeZones: any TimeZoneProvider = SystemTimeZones(),
         clockMs: @escaping @Sendable () -> Int64 = ServerApp.wallClockMs, loop existing: EventLoop? = nil,
-        store injected: (any CallStore)? = nil
+        store injected: (any CallStore)? = nil, backend injectedBackend: (any BackendRequests)? = nil
     ) throws(StartupError) {
         self.config = config
         self.logger = logger
@@ -95,7 +95,7 @@ public final class ServerApp: ControlBackend {
                                  deadlineMs: config.telnyx.retryDeadlineMs)
         let telnyx = TelnyxClient(http: client, loop: loop, baseURL: config.telnyx.apiBaseURL, apiKey: apiKey, policy: policy,
                                   logger: logger, clockMs: clockMs)
-        let backend = BackendClient(http: client, maxResponseBytes: config.http.maxResponseBytes)
+        let backend = injectedBackend ?? BackendClient(http: client, maxResponseBytes: config.http.maxResponseBytes)
         let engine = CallEngine(flows: flows, routes: config.flows.routes, defaultFlow: config.flows.defaultFlow)
         let metrics = Metrics()
         telnyx.metrics = metrics

@@ -1,9 +1,16 @@
 import CallflowCore
 import EventHTTP
 
+/// Where the requests of `http` nodes go. The server uses `BackendClient` (the user's real
+/// backend); `callflow dev` answers them from a mock file instead, so a demo call never waits for
+/// a host that does not exist. Completion runs on the loop thread.
+public protocol BackendRequests: AnyObject {
+    func perform(_ call: HTTPCall, completion: @escaping (HTTPOutcome) -> Void)
+}
+
 /// Performs the requests of `http` nodes against the user's own backend. Results go back into
 /// the machine as `.httpResult`; the machine decides what a status or body means.
-public final class BackendClient {
+public final class BackendClient: BackendRequests {
     private let http: HTTPClient
     private let maxResponseBytes: Int
 

@@ -11,7 +11,7 @@ public final class CallRuntime {
     public internal(set) var engine: CallEngine
     let loop: EventLoop
     let telnyx: TelnyxClient
-    let backend: BackendClient
+    let backend: any BackendRequests
     let logger: Logger
     let clock: () -> Int64
     var timers = ArmedTimers()
@@ -56,7 +56,7 @@ public final class CallRuntime {
     /// log lines name what caused them.
     private var currentEventType: String?
 
-    public init(engine: CallEngine, loop: EventLoop, telnyx: TelnyxClient, backend: BackendClient, logger: Logger,
+    public init(engine: CallEngine, loop: EventLoop, telnyx: TelnyxClient, backend: any BackendRequests, logger: Logger,
                 metrics: Metrics = Metrics(), store: any CallStore = MemoryStore(), timeZones: any TimeZoneProvider = SystemTimeZones(),
                 traceRetentionHours: Int = 72, clockMs: @escaping () -> Int64) {
         self.metrics = metrics
