@@ -21,6 +21,8 @@ public enum StartupError: Error, Sendable, CustomStringConvertible {
     case eventLoop(String)
     /// The durable store cannot be opened or read.
     case store(StoreError)
+    /// The SQLite file's folder is missing or not writable by this process.
+    case storeFolder(path: String, folder: String, reason: String)
 
     public var description: String {
         switch self {
@@ -35,7 +37,11 @@ public enum StartupError: Error, Sendable, CustomStringConvertible {
                 .joined(separator: "\n")
         case .unknownRoute(let key, let flow): return "\(key): flow \"\(flow)\" does not exist in flows.dir"
         case .eventLoop(let e): return e
-        case .store(let e): return "\(e) (store.kind \"memory\" runs without one, losing calls on restart)"
+        case .store(let e): return "\(e)"
+        case .storeFolder(let path, let folder, let reason):
+            return "store.path \(path): cannot create the database in \(folder) (\(reason)). Point store.path at a file in a "
+                + "folder this user (uid \(getuid())) can write: in Docker, keep it in the image's volume, /app/data (a relative "
+                + "store.path goes there, as CALLFLOW_DATA_DIR=/app/data is set), and mount a volume with -v callflow-data:/app/data"
         }
     }
 }
@@ -85,7 +91,10 @@ public final class ServerApp: ControlBackend {
             throw .unknownRoute(key: "flows.routes.\(number)", flow: flow)
         }
         if let flow = config.flows.defaultFlow, flows[flow] == nil { throw .unknownRoute(key: "flows.default", flow: flow) }
-        logger.info("flows loaded", metadata: ["flows": "\(flows.flows.keys.sorted().joined(separator: ","))", "revision": "\(flows.revision)"])
+        let routing = CallRouting(configured: config.flows.defaultFlow, flows: flows)
+        logger.info("flows loaded", metadata: ["flows": "\(flows.flows.keys.sorted().joined(separator: ","))", "revision": "\(flows.revision)",
+                                               "flows.dir": "\(config.flows.dir)"])
+        ServerApp.logRouting(routing, config: config, flows: flows, logger: logger)
 
         if let existing { loop = existing } else {
             do { loop = try EventLoop() } catch { throw .eventLoop("\(error)") }
@@ -96,7 +105,7 @@ public final class ServerApp: ControlBackend {
         let telnyx = TelnyxClient(http: client, loop: loop, baseURL: config.telnyx.apiBaseURL, apiKey: apiKey, policy: policy,
                                   logger: logger, clockMs: clockMs)
         let backend = injectedBackend ?? BackendClient(http: client, maxResponseBytes: config.http.maxResponseBytes)
-        let engine = CallEngine(flows: flows, routes: config.flows.routes, defaultFlow: config.flows.defaultFlow)
+        let engine = CallEngine(flows: flows, routes: config.flows.routes, defaultFlow: routing.flow)
         let metrics = Metrics()
         telnyx.metrics = metrics
         let store: any CallStore
@@ -111,7 +120,9 @@ public final class ServerApp: ControlBackend {
                 // Shared mode commits through Redis (SharedCalls); the runtime's own store holds nothing.
                 store = MemoryStore()
             default:
+                try ServerApp.checkStoreFolder(config.store.path)
                 do { store = try SQLiteCallStore(path: config.store.path, synchronous: config.store.synchronous) } catch { throw .store(error) }
+                logger.info("store opened", metadata: ["store": "sqlite", "store.path": "\(config.store.path)"])
             }
         }
         runtime = CallRuntime(engine: engine, loop: loop, telnyx: telnyx, backend: backend, logger: logger, metrics: metrics,
@@ -150,11 +161,14 @@ public final class ServerApp: ControlBackend {
         routes.control = ControlAPI(token: config.server.adminToken, backend: self)
         routes.metrics = { HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")], body: Array(metrics.render().utf8)) }
         routes.readiness = { [unowned self] in
-            self.shuttingDown ? .error(503, "shutting down")
-                : !self.runtime.storeHealthy ? .error(503, "store unavailable")
-                : self.runtime.storeStalled ? .error(503, "store stalled: a commit has waited for the disk over \(CallRuntime.stallLimitMs / 1000) s")
-                : .json(200, JSONValue.object(["status": "ready", "flows_revision": .string(self.flowSet.revision),
-                                               "live_calls": .int(self.runtime.liveCalls)]).jsonBytes)
+            if self.shuttingDown { return .error(503, "shutting down") }
+            if let problem = self.rejectsEverything { return .error(503, problem) }
+            if !self.runtime.storeHealthy { return .error(503, "store unavailable") }
+            if self.runtime.storeStalled {
+                return .error(503, "store stalled: a commit has waited for the disk over \(CallRuntime.stallLimitMs / 1000) s")
+            }
+            return .json(200, JSONValue.object(["status": "ready", "flows_revision": .string(self.flowSet.revision),
+                                                "live_calls": .int(self.runtime.liveCalls)]).jsonBytes)
         }
         let options = HTTPServerOptions(
             host: config.server.host, port: config.server.port, maxBodyBytes: config.server.maxBodyBytes,
@@ -163,6 +177,39 @@ public final class ServerApp: ControlBackend {
         do {
             http = try HTTPServer(loop: loop, options: options) { request in routes.handle(request) }
         } catch { throw .eventLoop("\(error)") }
+    }
+
+    /// Why no call can be taken (no route, no default), or nil. `/readyz` answers 503 with it, so
+    /// a deploy that would reject every call never looks healthy.
+    public var rejectsEverything: String? {
+        CallRouting.rejectsEverything(routes: config.flows.routes, default: CallRouting(configured: config.flows.defaultFlow, flows: flowSet),
+                                      flowNames: Array(flowSet.flows.keys))
+    }
+
+    /// Says at startup (and on reload) where calls go, so a config that rejects calls is seen
+    /// before the first caller hears nothing.
+    static func logRouting(_ routing: CallRouting, config: CallflowConfig, flows: FlowSet, logger: Logger) {
+        if let problem = CallRouting.rejectsEverything(routes: config.flows.routes, default: routing, flowNames: Array(flows.flows.keys)) {
+            logger.error("every call will be rejected: \(problem)")
+        } else if routing == .none {
+            logger.warning("calls to numbers without a route are rejected: flows.default is unset",
+                           metadata: ["routes": "\(config.flows.routes.count)"])
+        } else {
+            logger.info("calls without a route go to \(routing)", metadata: ["routes": "\(config.flows.routes.count)"])
+        }
+    }
+
+    /// A SQLite file needs a folder this process can write (the file, its -wal and -shm). Checked
+    /// before opening so the error names the folder and the fix, not SQLite's "unable to open".
+    static func checkStoreFolder(_ path: String) throws(StartupError) {
+        let folder = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw .storeFolder(path: path, folder: folder, reason: "the folder does not exist")
+        }
+        if access(folder, W_OK | X_OK) != 0 {
+            throw .storeFolder(path: path, folder: folder, reason: String(cString: strerror(errno)).lowercased())
+        }
     }
 
     public static let wallClockMs: @Sendable () -> Int64 = {
@@ -243,6 +290,9 @@ public final class ServerApp: ControlBackend {
         }
         let previous = runtime.engine.flows.revision
         runtime.reload(flows)
+        let routing = CallRouting(configured: config.flows.defaultFlow, flows: flows)
+        runtime.engine.defaultFlow = routing.flow
+        ServerApp.logRouting(routing, config: config, flows: flows, logger: logger)
         logger.notice("flows reloaded", metadata: ["revision": "\(flows.revision)", "previous": "\(previous)",
                                                    "flows": "\(flows.flows.keys.sorted().joined(separator: ","))"])
         return .success(flows.revision)

@@ -16,7 +16,7 @@ import Testing
         #expect(config.server.webhookPath == "/webhooks/telnyx")
         #expect(config.telnyx.apiBaseURL == "https://api.telnyx.com/v2")
         #expect(config.telnyx.signatureToleranceSecs == 300)
-        #expect(config.flows.dir == "flows")
+        #expect(config.flows.dir == FileManager.default.currentDirectoryPath + "/flows", "relative to the working directory")
         #expect(config.log.format == "json")
     }
 

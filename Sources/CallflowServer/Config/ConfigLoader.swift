@@ -10,20 +10,62 @@ import Foundation
 public enum ConfigLoader {
     public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
 
-    /// Loads `path` (or `CALLFLOW_CONFIG`, or nothing) and applies environment overrides.
-    public static func load(path: String?, environment: [String: String]) throws(ConfigError) -> CallflowConfig {
+    /// Loads `path` (or `CALLFLOW_CONFIG`, or nothing) and applies environment overrides, then
+    /// makes `flows.dir` and `store.path` absolute (see `resolvePaths`).
+    public static func load(path: String?, environment: [String: String], workingDirectory: String? = nil) throws(ConfigError)
+        -> CallflowConfig
+    {
         let file = path ?? environment["CALLFLOW_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
+        let cwd = workingDirectory ?? FileManager.default.currentDirectoryPath
         var config = CallflowConfig()
+        var configFolder = cwd
         if let file {
             let data: Data
-            do { data = try Data(contentsOf: URL(fileURLWithPath: file)) } catch {
+            do { data = try Data(contentsOf: URL(fileURLWithPath: absolute(file, against: cwd))) } catch {
                 throw .unreadable(path: file, reason: (error as NSError).localizedDescription)
             }
             let root: JSONValue
             do { root = try JSONParser.parse(Array(data)) } catch { throw .invalidJSON(path: file, error) }
             config = try decode(root, path: file)
+            configFolder = (absolute(file, against: cwd) as NSString).deletingLastPathComponent
         }
-        return try applyEnvironment(config, environment)
+        config = try applyEnvironment(config, environment)
+        return resolvePaths(config, configFolder: configFolder, dataDir: environment["CALLFLOW_DATA_DIR"].flatMap { $0.isEmpty ? nil : $0 },
+                            workingDirectory: cwd)
+    }
+
+    /// Relative paths in a config file mean "beside this file", wherever the server is started
+    /// from: `flows.dir: "flows"` in `/etc/callflow/config.json` is `/etc/callflow/flows`. Without a
+    /// file they are relative to the working directory.
+    ///
+    /// `store.path` is data, not configuration: when `CALLFLOW_DATA_DIR` is set (the Docker image
+    /// sets `/app/data`, its volume), a relative `store.path` goes there instead, so a config
+    /// mounted over the image's own (`"path": "callflow.db"`, as in config.example.json) still
+    /// keeps calls in the writable volume rather than in the read-only `/app`.
+    static func resolvePaths(_ base: CallflowConfig, configFolder: String, dataDir: String?, workingDirectory: String) -> CallflowConfig {
+        var config = base
+        config.flows.dir = absolute(config.flows.dir, against: configFolder)
+        let storeBase = dataDir.map { absolute($0, against: workingDirectory) } ?? configFolder
+        config.store.path = absolute(config.store.path, against: storeBase)
+        return config
+    }
+
+    static func absolute(_ path: String, against folder: String) -> String {
+        if path.hasPrefix("/") { return (path as NSString).standardizingPath }
+        return ((folder as NSString).appendingPathComponent(path) as NSString).standardizingPath
+    }
+
+    /// Why `url` cannot be the Telnyx API base, or nil. Without a scheme libcurl would guess one
+    /// (and `api.telnyx.com/v2` would go out as plain HTTP), so it is refused at startup.
+    static func apiBaseURLProblem(_ url: String) -> String? {
+        let lower = url.lowercased()
+        guard let scheme = ["https://", "http://"].first(where: { lower.hasPrefix($0) }) else {
+            return "expected an http(s) URL such as https://api.telnyx.com/v2, found \"\(url)\" (the scheme is missing)"
+        }
+        let host = url.dropFirst(scheme.count).prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        if host.isEmpty || host.hasPrefix(":") { return "expected an http(s) URL with a host, found \"\(url)\"" }
+        if url.contains(where: { $0 == " " || $0.isNewline }) { return "must not contain spaces, found \"\(url)\"" }
+        return nil
     }
 
     static func applyEnvironment(_ base: CallflowConfig, _ env: [String: String]) throws(ConfigError) -> CallflowConfig {
@@ -31,7 +73,12 @@ public enum ConfigLoader {
         func value(_ name: String) -> String? { env[name].flatMap { $0.isEmpty ? nil : $0 } }
         if let v = value("TELNYX_API_KEY") { config.telnyx.apiKey = v }
         if let v = value("TELNYX_PUBLIC_KEY") { config.telnyx.publicKey = v }
-        if let v = value("TELNYX_API_BASE_URL") { config.telnyx.apiBaseURL = v }
+        if let v = value("TELNYX_API_BASE_URL") {
+            if let problem = apiBaseURLProblem(v) {
+                throw .invalid(path: "environment", [ConfigProblem(key: "TELNYX_API_BASE_URL", message: problem)])
+            }
+            config.telnyx.apiBaseURL = v
+        }
         if let v = value("CALLFLOW_ADMIN_TOKEN") {
             guard v.count >= 16 else {
                 throw .invalid(path: "environment", [ConfigProblem(key: "CALLFLOW_ADMIN_TOKEN", message: "use at least 16 characters")])
@@ -87,9 +134,7 @@ public enum ConfigLoader {
                       "max_attempts", "retry_deadline_ms"])
         {
             reader.string(telnyx, "telnyx.api_base_url") { v in
-                if v.hasPrefix("https://") || v.hasPrefix("http://") { config.telnyx.apiBaseURL = v } else {
-                    reader.problem("telnyx.api_base_url", "expected an http(s) URL, found \"\(v)\"")
-                }
+                if let problem = apiBaseURLProblem(v) { reader.problem("telnyx.api_base_url", problem) } else { config.telnyx.apiBaseURL = v }
             }
             reader.string(telnyx, "telnyx.api_key") { config.telnyx.apiKey = $0.isEmpty ? nil : $0 }
             reader.string(telnyx, "telnyx.public_key") { config.telnyx.publicKey = $0.isEmpty ? nil : $0 }
