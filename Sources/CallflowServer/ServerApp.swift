@@ -40,8 +40,8 @@ public enum StartupError: Error, Sendable, CustomStringConvertible {
         case .store(let e): return "\(e)"
         case .storeFolder(let path, let folder, let reason):
             return "store.path \(path): cannot create the database in \(folder) (\(reason)). Point store.path at a file in a "
-                + "folder this user (uid \(getuid())) can write: in Docker, keep it in the image's volume, /app/data (a relative "
-                + "store.path goes there, as CALLFLOW_DATA_DIR=/app/data is set), and mount a volume with -v callflow-data:/app/data"
+                + "folder this user (uid \(getuid())) can write, or set CALLFLOW_DATA_DIR to one (a relative store.path goes there); "
+                + "the Docker image keeps it in its volume, /app/data (-v callflow-data:/app/data)"
         }
     }
 }
