@@ -126,6 +126,11 @@ public final class HTTPServer {
 
     private func handle(_ request: OpaquePointer) {
         track(request)
+        if let problem = HTTPServer.framingProblem(request) {
+            // libevent framed the body by the first Content-Length; a proxy in front may have used
+            // another, so whatever follows on this connection cannot be trusted: answer and close.
+            return HTTPServer.reply(request, .json(400, Array(#"{"error":"\#(problem)"}"#.utf8), headers: [("Connection", "close")]))
+        }
         let body = evbuffer_get_length(evhttp_request_get_input_buffer(request))
         let pending = PendingReply(request: request)
         let response = body > maxBodyBytes
@@ -142,6 +147,26 @@ public final class HTTPServer {
         }
         pending.isDone = true
         HTTPServer.reply(request, response)
+    }
+
+    /// Why a request's framing is ambiguous (RFC 9112 §6.3), or nil: a repeated `Content-Length`,
+    /// or `Content-Length` together with `Transfer-Encoding`. Two parsers that frame one byte stream
+    /// differently are how requests are smuggled past a proxy.
+    static func framingProblem(_ request: OpaquePointer) -> String? {
+        guard let headers = evhttp_request_get_input_headers(request) else { return nil }
+        var lengths = 0
+        var transferEncoding = false
+        var entry = headers.pointee.tqh_first
+        while let header = entry {
+            if let key = header.pointee.key {
+                if strcasecmp(key, "Content-Length") == 0 { lengths += 1 }
+                else if strcasecmp(key, "Transfer-Encoding") == 0 { transferEncoding = true }
+            }
+            entry = header.pointee.next.tqe_next
+        }
+        if lengths > 1 { return "the request has \(lengths) Content-Length headers; send exactly one" }
+        if lengths == 1 && transferEncoding { return "the request has both Content-Length and Transfer-Encoding; send one of them" }
+        return nil
     }
 
     static func reply(_ request: OpaquePointer, _ response: HTTPResponse) {
