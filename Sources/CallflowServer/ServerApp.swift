@@ -170,13 +170,19 @@ public final class ServerApp: ControlBackend {
             return .json(200, JSONValue.object(["status": "ready", "flows_revision": .string(self.flowSet.revision),
                                                 "live_calls": .int(self.runtime.liveCalls)]).jsonBytes)
         }
+        let budget = ConnectionBudget(configured: config.server.maxConnections, fileLimit: FileLimit.raiseSoftLimit())
+        if let warning = budget.warning { logger.warning("\(warning)") }
         let options = HTTPServerOptions(
             host: config.server.host, port: config.server.port, maxBodyBytes: config.server.maxBodyBytes,
             maxHeaderBytes: config.server.maxHeaderBytes, timeoutSeconds: config.server.timeoutSecs,
-            maxConnections: config.server.maxConnections)
+            maxConnections: budget.maxConnections)
         do {
             http = try HTTPServer(loop: loop, options: options) { request in routes.handle(request) }
         } catch { throw .eventLoop("\(error)") }
+        http?.onAcceptFailure = { [logger, metrics] report in
+            metrics.increment("callflow_accept_failures_total")
+            if let report { logger.error("\(report)") }
+        }
     }
 
     /// Why no call can be taken (no route, no default), or nil. `/readyz` answers 503 with it, so

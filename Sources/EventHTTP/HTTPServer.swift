@@ -1,8 +1,13 @@
 import CLibevent
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// Servers by listener address: libevent calls a listener's error callback with evhttp's own
+/// pointer, so this is how the callback finds the `HTTPServer` that owns the listener.
+private let serversByListener = Mutex<[UInt: UInt]>([:])
 
 /// Limits that keep one client from holding the server.
 public struct HTTPServerOptions: Sendable, Equatable {
@@ -43,6 +48,19 @@ public final class HTTPServer {
     public private(set) var openConnections = 0
     private var accepting = true
     private var stopped = false
+    /// Accepting is paused after accept() failed (no file descriptor left), until this timer fires.
+    private var backoffTimer: Int? = nil
+    private var backoffMs = 0
+    private var lastAcceptFailureMs: Int64 = 0
+    private var lastAcceptReportMs: Int64 = -1_000_000
+    private var failuresSinceReport = 0
+    /// accept() failures since start (EMFILE, ENFILE, ENOBUFS, …).
+    public private(set) var acceptFailures = 0
+    /// Called on every failed accept(); with a report (a count since the last one) at most once per
+    /// `acceptReportIntervalMs`, which the server logs. (libevent would otherwise log every failed
+    /// attempt itself: millions a minute.)
+    public var onAcceptFailure: ((_ report: String?) -> Void)? = nil
+    static let acceptReportIntervalMs: Int64 = 10_000
     private var tracked = Set<OpaquePointer>()
     private var deferred: [OpaquePointer: [PendingReply]] = [:]
     private let timeoutSeconds: Int
@@ -82,9 +100,26 @@ public final class HTTPServer {
             guard let request, let arg else { return }
             Unmanaged<HTTPServer>.fromOpaque(arg).takeUnretainedValue().handle(request)
         }, arg)
+        if let listener {
+            let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(listener)))
+            serversByListener.withLock { $0[key] = UInt(bitPattern: Int(bitPattern: arg)) }
+            evconnlistener_set_error_cb(listener) { listener, _ in
+                guard let listener else { return }
+                let code = errno
+                let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(listener)))
+                guard let server = serversByListener.withLock({ $0[key] }),
+                      let pointer = UnsafeRawPointer(bitPattern: Int(bitPattern: server)) else { return }
+                Unmanaged<HTTPServer>.fromOpaque(pointer).takeUnretainedValue().acceptFailed(code)
+            }
+        }
     }
 
     deinit {
+        if let listener {
+            let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(listener)))
+            _ = serversByListener.withLock { $0.removeValue(forKey: key) }
+        }
+        if let backoffTimer { loop.cancelTimer(backoffTimer) }
         // evhttp_free closes open connections, which would call back into this dying object.
         for connection in tracked { evhttp_connection_set_closecb(connection, nil, nil) }
         evhttp_free(http)
@@ -100,28 +135,69 @@ public final class HTTPServer {
             guard let connection, let arg else { return }
             Unmanaged<HTTPServer>.fromOpaque(arg).takeUnretainedValue().connectionClosed(connection)
         }, Unmanaged.passUnretained(self).toOpaque())
-        if openConnections >= maxConnections, accepting, let listener {
-            evconnlistener_disable(listener)
-            accepting = false
-        }
+        updateListener()
     }
 
     private func connectionClosed(_ connection: OpaquePointer) {
         for pending in deferred.removeValue(forKey: connection) ?? [] { pending.isDone = true }
         guard tracked.remove(connection) != nil else { return }
         openConnections -= 1
-        if openConnections < maxConnections, !accepting, !stopped, let listener {
-            evconnlistener_enable(listener)
-            accepting = true
+        updateListener()
+    }
+
+    /// The listener accepts exactly when the server is not stopping, has room for a connection,
+    /// and is not backing off after accept() failed.
+    private func updateListener() {
+        guard let listener else { return }
+        let wanted = !stopped && openConnections < maxConnections && backoffTimer == nil
+        guard wanted != accepting else { return }
+        if wanted { evconnlistener_enable(listener) } else { evconnlistener_disable(listener) }
+        accepting = wanted
+    }
+
+    /// accept() failed, almost always for want of a file descriptor (EMFILE/ENFILE). The waiting
+    /// connection stays in the kernel's backlog, so the listener would be readable again at once
+    /// and libevent would retry (and log) in a tight loop: pause accepting instead, 50 ms at first,
+    /// doubling to 1 s while failures go on, and report at most once per interval with a count.
+    func acceptFailed(_ code: Int32) {
+        acceptFailures += 1
+        failuresSinceReport += 1
+        let now = HTTPServer.monotonicMs()
+        backoffMs = now - lastAcceptFailureMs > 2_000 ? 50 : min(1_000, max(50, backoffMs * 2))
+        lastAcceptFailureMs = now
+        var report: String? = nil
+        if now - lastAcceptReportMs >= HTTPServer.acceptReportIntervalMs {
+            let reason = String(cString: strerror(code))
+            report = ("accept() failed: \(reason) (\(failuresSinceReport) time\(failuresSinceReport == 1 ? "" : "s") since the last report); "
+                + "new connections wait in the backlog, retried every \(backoffMs) ms up to 1 s; open connections: \(openConnections)")
+            failuresSinceReport = 0
+            lastAcceptReportMs = now
         }
+        onAcceptFailure?(report)
+        if let backoffTimer { loop.cancelTimer(backoffTimer) }
+        backoffTimer = nil
+        do {
+            backoffTimer = try loop.schedule(afterMilliseconds: backoffMs) { [weak self] in
+                self?.backoffTimer = nil
+                self?.updateListener()
+            }
+        } catch {
+            // No timer: keep accepting rather than stop for good.
+        }
+        updateListener()
+    }
+
+    static func monotonicMs() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
     }
 
     /// Stops accepting new connections (graceful shutdown); open ones finish.
     public func stopAccepting() {
         loop.assertOnLoop()
-        if let listener { evconnlistener_disable(listener) }
-        accepting = false
         stopped = true
+        updateListener()
     }
 
     private func handle(_ request: OpaquePointer) {

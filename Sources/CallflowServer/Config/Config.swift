@@ -10,7 +10,9 @@ public struct CallflowConfig: Sendable, Equatable {
         public var maxBodyBytes = 1 << 20
         public var maxHeaderBytes = 16 << 10
         public var timeoutSecs = 10
-        public var maxConnections = 4096
+        /// Open connections the server accepts at once; nil: 4096, or fewer when the process's file
+        /// limit (RLIMIT_NOFILE) leaves less room (see `ConnectionBudget`).
+        public var maxConnections: Int? = nil
         /// On SIGTERM/SIGINT, how long to wait for queued commands to reach Telnyx before exiting.
         public var shutdownGraceSecs = 10
         /// Bearer token of the control API (`/v1/*`, `/admin/*`); the API is off when unset.

@@ -41,6 +41,7 @@ public final class Metrics {
                 ["flow", "node", "outcome"])
         counter("callflow_calls_total", "Calls started and ended.", ["event"])
         histogram("callflow_command_duration_seconds", "Time from a command's first attempt to its final answer.", ["action", "result"])
+        counter("callflow_accept_failures_total", "accept() calls that failed (no file descriptor left); accepting pauses and retries.", [])
         counter("callflow_store_errors_total", "Store commits that failed (webhooks answered 503 meanwhile).", [])
         counter("callflow_store_conflicts_total", "Shared state: commits refused because another instance changed the call first (the input is re-run).", [])
         histogram("callflow_store_commit_seconds", "Time of one group commit of the store (shared state: of one input's commit round trip).", [])
