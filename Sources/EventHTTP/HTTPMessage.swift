@@ -1,10 +1,14 @@
 import CLibevent
 
-/// A request as the handler sees it. Valid only during the handler call: it points into
-/// libevent's buffers so the body is never copied into Swift memory.
+/// A request as the handler sees it, valid during the handler call.
 public struct HTTPRequest: ~Copyable {
-    let request: OpaquePointer
+    let parsed: ParsedRequest
     let pending: PendingReply
+
+    init(parsed: ParsedRequest, pending: PendingReply) {
+        self.parsed = parsed
+        self.pending = pending
+    }
 
     /// Takes the reply out of the handler: return `nil` from the handler and `send` later.
     public func deferReply() -> PendingReply {
@@ -12,67 +16,45 @@ public struct HTTPRequest: ~Copyable {
         return pending
     }
 
-    /// `GET`, `POST`, ... (upper case).
-    public var method: String {
-        switch evhttp_request_get_command(request) {
-        case EVHTTP_REQ_GET: return "GET"
-        case EVHTTP_REQ_POST: return "POST"
-        case EVHTTP_REQ_HEAD: return "HEAD"
-        case EVHTTP_REQ_PUT: return "PUT"
-        case EVHTTP_REQ_DELETE: return "DELETE"
-        case EVHTTP_REQ_OPTIONS: return "OPTIONS"
-        case EVHTTP_REQ_TRACE: return "TRACE"
-        case EVHTTP_REQ_CONNECT: return "CONNECT"
-        case EVHTTP_REQ_PATCH: return "PATCH"
-        default: return "UNKNOWN"
-        }
-    }
+    /// `GET`, `POST`, ... as sent (methods are case-sensitive; any token reaches the handler, so
+    /// routes answer 404/405 for methods they do not know).
+    public var method: String { parsed.method }
 
-    /// The path without the query string, not percent-decoded; "/" when the target is unparsable.
+    /// The path without the query string, not percent-decoded; "/" when the target has none.
     public var path: String {
-        guard let uri = evhttp_request_get_evhttp_uri(request), let path = evhttp_uri_get_path(uri),
-            path.pointee != 0
-        else { return "/" }
-        return String(cString: path)
+        let target = parsed.target
+        let end = target.firstIndex { $0 == "?" || $0 == "#" } ?? target.endIndex
+        let path = target[..<end]
+        return path.hasPrefix("/") ? String(path) : "/"
     }
 
     /// The raw query string, if any.
     public var query: String? {
-        guard let uri = evhttp_request_get_evhttp_uri(request), let q = evhttp_uri_get_query(uri) else { return nil }
-        return String(cString: q)
+        guard let q = parsed.target.firstIndex(of: "?") else { return nil }
+        let rest = parsed.target[parsed.target.index(after: q)...]
+        return String(rest.prefix { $0 != "#" })
     }
 
-    /// A request header, looked up case-insensitively.
+    /// A request header, looked up case-insensitively (the first, when repeated).
     public func header(_ name: String) -> String? {
-        guard let headers = evhttp_request_get_input_headers(request),
-            let value = evhttp_find_header(headers, name)
-        else { return nil }
-        return String(cString: value)
+        parsed.header(name.lowercased())
     }
 
-    public var bodyCount: Int {
-        evbuffer_get_length(evhttp_request_get_input_buffer(request))
-    }
+    public var bodyCount: Int { parsed.body.count }
 
     /// Gives `body` contiguous, with `prefix` placed directly before it in the same buffer, so a
-    /// caller that must hash `prefix + body` (a webhook signature) needs no copy of its own.
+    /// caller that must hash `prefix + body` (a webhook signature) hashes one buffer.
     public func withBody<R>(
         prefixedBy prefix: [UInt8] = [],
         _ body: (_ prefixed: UnsafeRawBufferPointer, _ body: UnsafeRawBufferPointer) throws -> R
     ) rethrows -> R {
-        let buffer = evhttp_request_get_input_buffer(request)
-        let bodyLength = evbuffer_get_length(buffer)
-        if !prefix.isEmpty {
-            _ = prefix.withUnsafeBytes { evbuffer_prepend(buffer, $0.baseAddress, $0.count) }
+        if prefix.isEmpty {
+            return try parsed.body.withUnsafeBytes { try body($0, $0) }
         }
-        let total = prefix.count + bodyLength
-        guard total > 0, let start = evbuffer_pullup(buffer, -1) else {
-            let empty = UnsafeRawBufferPointer(start: nil, count: 0)
-            return try body(empty, empty)
+        let whole = prefix + parsed.body
+        return try whole.withUnsafeBytes { all in
+            try body(all, UnsafeRawBufferPointer(rebasing: all[prefix.count...]))
         }
-        let whole = UnsafeRawBufferPointer(start: start, count: total)
-        let tail = UnsafeRawBufferPointer(start: start + prefix.count, count: bodyLength)
-        return try body(whole, tail)
     }
 }
 
@@ -111,13 +93,18 @@ func reasonPhrase(_ status: Int) -> String {
     case 403: return "Forbidden"
     case 404: return "Not Found"
     case 405: return "Method Not Allowed"
+    case 408: return "Request Timeout"
     case 409: return "Conflict"
     case 413: return "Payload Too Large"
     case 415: return "Unsupported Media Type"
     case 422: return "Unprocessable Entity"
     case 429: return "Too Many Requests"
+    case 431: return "Request Header Fields Too Large"
     case 500: return "Internal Server Error"
+    case 501: return "Not Implemented"
+    case 502: return "Bad Gateway"
     case 503: return "Service Unavailable"
+    case 505: return "HTTP Version Not Supported"
     default: return "Status \(status)"
     }
 }

@@ -5,19 +5,17 @@ import Synchronization
 import Glibc
 #endif
 
-/// Servers by listener address: libevent calls a listener's error callback with evhttp's own
-/// pointer, so this is how the callback finds the `HTTPServer` that owns the listener.
-private let serversByListener = Mutex<[UInt: UInt]>([:])
-
 /// Limits that keep one client from holding the server.
 public struct HTTPServerOptions: Sendable, Equatable {
     public var host: String
     /// 0 picks a free port (tests); read the real one from `boundPort`.
     public var port: Int
-    /// Larger bodies are refused with 413 before the handler runs.
+    /// Larger bodies are refused with 413 before the handler runs (and before they are read).
     public var maxBodyBytes: Int
+    /// Larger request heads are refused with 431.
     public var maxHeaderBytes: Int
-    /// Read/write timeout per connection: a client that stalls mid-request is dropped after it.
+    /// A request must arrive whole (head and body) within this many seconds of its first byte, an
+    /// idle keep-alive connection is closed after it, and so is a client that stops reading a reply.
     public var timeoutSeconds: Int
     /// Past this many open connections the server stops accepting until one closes.
     public var maxConnections: Int
@@ -35,17 +33,31 @@ public struct HTTPServerOptions: Sendable, Equatable {
     }
 }
 
-/// An `evhttp` server on the loop. The handler runs on the loop thread and must not block.
+/// Servers by listener address: libevent calls a listener's error callback with the listener's
+/// user pointer only, so this is how the callback finds the `HTTPServer` that owns the listener.
+private let serversByListener = Mutex<[UInt: UInt]>([:])
+
+/// An HTTP/1.1 server on the loop: libevent's listener and events, a hand-written parser
+/// (`RequestParser`) and connection handling. The handler runs on the loop thread and must not block.
+///
+/// Why not evhttp, which earlier versions used: in libevent 2.1 (Debian's) it has no hook when a
+/// connection is accepted (so `max_connections` could only count connections that had completed a
+/// request), no deadline for a whole request (its timeout restarts on every byte, so a client
+/// trickling a byte every few seconds held a connection forever), it took the first of two
+/// `Content-Length` headers (request smuggling behind a proxy that reads the last), and it answered
+/// its own errors with HTML pages. Owning the connection fixes all four; the parser is small,
+/// pure and fuzzed.
 public final class HTTPServer {
     /// Answers a request now, or returns `nil` after taking `request.deferReply()` to answer later.
     public typealias Handler = (borrowing HTTPRequest) -> HTTPResponse?
 
-    private let loop: EventLoop
-    private let http: OpaquePointer
-    private let listener: OpaquePointer?
+    let loop: EventLoop
+    private var listener: OpaquePointer?
     private let handler: Handler
+    let options: HTTPServerOptions
     private let maxConnections: Int
-    public private(set) var openConnections = 0
+    private var connections: [Int32: Connection] = [:]
+    public var openConnections: Int { connections.count }
     private var accepting = true
     private var stopped = false
     /// Accepting is paused after accept() failed (no file descriptor left), until this timer fires.
@@ -61,87 +73,78 @@ public final class HTTPServer {
     /// attempt itself: millions a minute.)
     public var onAcceptFailure: ((_ report: String?) -> Void)? = nil
     static let acceptReportIntervalMs: Int64 = 10_000
-    private var tracked = Set<OpaquePointer>()
-    private var deferred: [OpaquePointer: [PendingReply]] = [:]
-    private let timeoutSeconds: Int
-    private let maxBodyBytes: Int
     public let boundPort: Int
+    /// One read buffer for all connections: reads happen one at a time on the loop.
+    var scratch = [UInt8](repeating: 0, count: 64 << 10)
+    private var date = HTTPDate()
 
     public init(loop: EventLoop, options: HTTPServerOptions, handler: @escaping Handler) throws(EventLoopError) {
         loop.assertOnLoop()
-        guard let http = evhttp_new(loop.base) else { throw .libevent(function: "evhttp_new", code: -1) }
         self.loop = loop
-        self.http = http
         self.handler = handler
+        self.options = options
         self.maxConnections = max(1, options.maxConnections)
-        self.timeoutSeconds = options.timeoutSeconds
-        // Bodies up to twice the limit are read so the handler layer can refuse them with a JSON 413;
-        // beyond that libevent refuses them itself (its own 413 page), which bounds memory per connection.
-        self.maxBodyBytes = options.maxBodyBytes
-        evhttp_set_max_body_size(http, options.maxBodyBytes * 2 + 65536)
-        evhttp_set_max_headers_size(http, options.maxHeaderBytes)
-        evhttp_set_timeout(http, Int32(clamping: options.timeoutSeconds))
-        // Read and discard an oversize body before closing, so the client sees the 413, not a reset.
-        _ = evhttp_set_flags(http, Int32(EVHTTP_SERVER_LINGERING_CLOSE))
-        // Accept every method so the handler can answer 405 with Allow instead of libevent's 501.
-        let all = EVHTTP_REQ_GET.rawValue | EVHTTP_REQ_POST.rawValue | EVHTTP_REQ_HEAD.rawValue
-            | EVHTTP_REQ_PUT.rawValue | EVHTTP_REQ_DELETE.rawValue | EVHTTP_REQ_OPTIONS.rawValue
-            | EVHTTP_REQ_TRACE.rawValue | EVHTTP_REQ_CONNECT.rawValue | EVHTTP_REQ_PATCH.rawValue
-        evhttp_set_allowed_methods(http, UInt16(all))
-        guard let bound = evhttp_bind_socket_with_handle(http, options.host, UInt16(clamping: options.port)) else {
-            evhttp_free(http)
+        guard let address = SocketAddress(host: options.host, port: options.port) else {
             throw .bindFailed(host: options.host, port: options.port)
         }
-        self.listener = evhttp_bound_socket_get_listener(bound)
-        self.boundPort = HTTPServer.localPort(of: evhttp_bound_socket_get_fd(bound)) ?? options.port
-
-        let arg = Unmanaged.passUnretained(self).toOpaque()
-        evhttp_set_gencb(http, { request, arg in
-            guard let request, let arg else { return }
-            Unmanaged<HTTPServer>.fromOpaque(arg).takeUnretainedValue().handle(request)
-        }, arg)
-        if let listener {
-            let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(listener)))
-            serversByListener.withLock { $0[key] = UInt(bitPattern: Int(bitPattern: arg)) }
-            evconnlistener_set_error_cb(listener) { listener, _ in
-                guard let listener else { return }
-                let code = errno
-                let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(listener)))
-                guard let server = serversByListener.withLock({ $0[key] }),
-                      let pointer = UnsafeRawPointer(bitPattern: Int(bitPattern: server)) else { return }
-                Unmanaged<HTTPServer>.fromOpaque(pointer).takeUnretainedValue().acceptFailed(code)
-            }
+        let flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED
+        let created = address.withSockaddr { sa, length in
+            evconnlistener_new_bind(loop.base, nil, nil, flags, 1024, sa, length)
         }
+        guard let created else { throw .bindFailed(host: options.host, port: options.port) }
+        listener = created
+        boundPort = SocketAddress.localPort(of: evconnlistener_get_fd(created)) ?? options.port
+        let arg = Unmanaged.passUnretained(self).toOpaque()
+        evconnlistener_set_cb(created, { _, fd, _, _, arg in
+            guard let arg else {
+                close(fd)
+                return
+            }
+            Unmanaged<HTTPServer>.fromOpaque(arg).takeUnretainedValue().accepted(fd)
+        }, arg)
+        let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(created)))
+        serversByListener.withLock { $0[key] = UInt(bitPattern: Int(bitPattern: arg)) }
+        evconnlistener_set_error_cb(created) { listener, _ in
+            guard let listener else { return }
+            let code = errno
+            let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(listener)))
+            guard let server = serversByListener.withLock({ $0[key] }),
+                  let pointer = UnsafeRawPointer(bitPattern: Int(bitPattern: server)) else { return }
+            Unmanaged<HTTPServer>.fromOpaque(pointer).takeUnretainedValue().acceptFailed(code)
+        }
+        evconnlistener_enable(created)
     }
 
     deinit {
+        // Closed without calling back: this object is going away.
+        for connection in connections.values { connection.close(notifyServer: false) }
         if let listener {
             let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(listener)))
             _ = serversByListener.withLock { $0.removeValue(forKey: key) }
+            evconnlistener_free(listener)
         }
         if let backoffTimer { loop.cancelTimer(backoffTimer) }
-        // evhttp_free closes open connections, which would call back into this dying object.
-        for connection in tracked { evhttp_connection_set_closecb(connection, nil, nil) }
-        evhttp_free(http)
     }
 
-    /// Counts a connection the first time it carries a request; its close callback uncounts it.
-    /// (libevent 2.1 has no hook at accept time. A connection that never completes a request is
-    /// not counted, but the read timeout closes it after `timeoutSeconds`.)
-    private func track(_ request: OpaquePointer) {
-        guard let connection = evhttp_request_get_connection(request), tracked.insert(connection).inserted else { return }
-        openConnections += 1
-        evhttp_connection_set_closecb(connection, { connection, arg in
-            guard let connection, let arg else { return }
-            Unmanaged<HTTPServer>.fromOpaque(arg).takeUnretainedValue().connectionClosed(connection)
-        }, Unmanaged.passUnretained(self).toOpaque())
+    // MARK: accepting
+
+    private func accepted(_ fd: Int32) {
+        guard connections.count < maxConnections, !stopped else {
+            close(fd)  // the listener is paused at the limit; only a burst within one accept pass lands here
+            return
+        }
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        guard let connection = Connection(fd: fd, server: self) else {
+            close(fd)
+            return
+        }
+        connections[fd] = connection
         updateListener()
     }
 
-    private func connectionClosed(_ connection: OpaquePointer) {
-        for pending in deferred.removeValue(forKey: connection) ?? [] { pending.isDone = true }
-        guard tracked.remove(connection) != nil else { return }
-        openConnections -= 1
+    func closed(_ connection: Connection) {
+        connections.removeValue(forKey: connection.fd)
         updateListener()
     }
 
@@ -149,7 +152,7 @@ public final class HTTPServer {
     /// and is not backing off after accept() failed.
     private func updateListener() {
         guard let listener else { return }
-        let wanted = !stopped && openConnections < maxConnections && backoffTimer == nil
+        let wanted = !stopped && connections.count < maxConnections && backoffTimer == nil
         guard wanted != accepting else { return }
         if wanted { evconnlistener_enable(listener) } else { evconnlistener_disable(listener) }
         accepting = wanted
@@ -168,8 +171,8 @@ public final class HTTPServer {
         var report: String? = nil
         if now - lastAcceptReportMs >= HTTPServer.acceptReportIntervalMs {
             let reason = String(cString: strerror(code))
-            report = ("accept() failed: \(reason) (\(failuresSinceReport) time\(failuresSinceReport == 1 ? "" : "s") since the last report); "
-                + "new connections wait in the backlog, retried every \(backoffMs) ms up to 1 s; open connections: \(openConnections)")
+            report = "accept() failed: \(reason) (\(failuresSinceReport) time\(failuresSinceReport == 1 ? "" : "s") since the last report); "
+                + "new connections wait in the backlog, retried every \(backoffMs) ms up to 1 s; open connections: \(connections.count)"
             failuresSinceReport = 0
             lastAcceptReportMs = now
         }
@@ -200,62 +203,342 @@ public final class HTTPServer {
         updateListener()
     }
 
-    private func handle(_ request: OpaquePointer) {
-        track(request)
-        if let problem = HTTPServer.framingProblem(request) {
-            // libevent framed the body by the first Content-Length; a proxy in front may have used
-            // another, so whatever follows on this connection cannot be trusted: answer and close.
-            return HTTPServer.reply(request, .json(400, Array(#"{"error":"\#(problem)"}"#.utf8), headers: [("Connection", "close")]))
-        }
-        let body = evbuffer_get_length(evhttp_request_get_input_buffer(request))
-        let pending = PendingReply(request: request)
-        let response = body > maxBodyBytes
-            ? HTTPResponse.json(413, Array(#"{"error":"request body is \#(body) bytes; the limit is \#(maxBodyBytes)"}"#.utf8))
-            : handler(HTTPRequest(request: request, pending: pending))
-        guard let response else {
-            guard pending.taken else {
-                pending.isDone = true
-                return HTTPServer.reply(request, .json(500, Array(#"{"error":"handler gave no response"}"#.utf8)))
-            }
-            // Deferred: remember it so a closing connection cancels it instead of leaving it dangling.
-            if let connection = evhttp_request_get_connection(request) { deferred[connection, default: []].append(pending) }
-            return
-        }
-        pending.isDone = true
-        HTTPServer.reply(request, response)
-    }
+    // MARK: requests
 
-    /// Why a request's framing is ambiguous (RFC 9112 §6.3), or nil: a repeated `Content-Length`,
-    /// or `Content-Length` together with `Transfer-Encoding`. Two parsers that frame one byte stream
-    /// differently are how requests are smuggled past a proxy.
-    static func framingProblem(_ request: OpaquePointer) -> String? {
-        guard let headers = evhttp_request_get_input_headers(request) else { return nil }
-        var lengths = 0
-        var transferEncoding = false
-        var entry = headers.pointee.tqh_first
-        while let header = entry {
-            if let key = header.pointee.key {
-                if strcasecmp(key, "Content-Length") == 0 { lengths += 1 }
-                else if strcasecmp(key, "Transfer-Encoding") == 0 { transferEncoding = true }
-            }
-            entry = header.pointee.next.tqe_next
+    /// Runs the handler for one parsed request; the connection writes what it answers.
+    func dispatch(_ request: ParsedRequest, on connection: Connection) -> HTTPResponse? {
+        let pending = PendingReply(connection: connection, sequence: connection.sequence)
+        let response = handler(HTTPRequest(parsed: request, pending: pending))
+        if let response {
+            pending.isDone = true
+            return response
         }
-        if lengths > 1 { return "the request has \(lengths) Content-Length headers; send exactly one" }
-        if lengths == 1 && transferEncoding { return "the request has both Content-Length and Transfer-Encoding; send one of them" }
+        guard pending.taken else {
+            pending.isDone = true
+            return .json(500, Array(#"{"error":"handler gave no response"}"#.utf8))
+        }
+        connection.awaiting = pending
         return nil
     }
 
-    static func reply(_ request: OpaquePointer, _ response: HTTPResponse) {
-        if let headers = evhttp_request_get_output_headers(request) {
-            for (name, value) in response.headers { evhttp_add_header(headers, name, value) }
+    /// The serialized status line and headers of `response` (the body follows separately).
+    func head(of response: HTTPResponse, bodyCount: Int, close: Bool, keepAliveHeader: Bool) -> [UInt8] {
+        var out = Array("HTTP/1.1 \(response.status) \(reasonPhrase(response.status))\r\n".utf8)
+        out.reserveCapacity(160 + response.headers.count * 48)
+        var hasLength = false
+        for (name, value) in response.headers {
+            if name.lowercased() == "content-length" { hasLength = true }
+            if name.lowercased() == "connection" { continue }
+            out += name.utf8
+            out += [58, 32]
+            out += value.utf8
+            out += [13, 10]
         }
-        if !response.body.isEmpty, let buffer = evhttp_request_get_output_buffer(request) {
-            _ = response.body.withUnsafeBytes { evbuffer_add(buffer, $0.baseAddress, $0.count) }
-        }
-        evhttp_send_reply(request, Int32(response.status), reasonPhrase(response.status), nil)
+        if !hasLength { out += "Content-Length: \(bodyCount)\r\n".utf8 }
+        out += date.header(nowSeconds: Int(time(nil)))
+        if close { out += "Connection: close\r\n".utf8 } else if keepAliveHeader { out += "Connection: keep-alive\r\n".utf8 }
+        out += [13, 10]
+        return out
+    }
+}
+
+/// One accepted connection: reads, parses, hands requests to the server one at a time, writes
+/// replies in order, and keeps the deadlines.
+final class Connection {
+    let fd: Int32
+    unowned let server: HTTPServer
+    private var readEvent: OpaquePointer?
+    private var writeEvent: OpaquePointer?
+    private var inbound: [UInt8] = []
+    private var outbound: [UInt8] = []
+    private var parser: RequestParser
+    /// When the first byte of the request being read arrived (its deadline runs from then).
+    private var requestStartedMs: Int64? = nil
+    /// The reply the handler deferred; reading pauses until it is sent.
+    var awaiting: PendingReply? = nil
+    /// Counts requests, so a late `PendingReply` for an earlier one is recognised.
+    private(set) var sequence = 0
+    private var closeAfterWrite = false
+    /// After an error reply: the write side is shut, the rest of the request is read and dropped
+    /// for a moment, so the client sees the reply and not a reset.
+    private var lingering = false
+    private(set) var isClosed = false
+
+    init?(fd: Int32, server: HTTPServer) {
+        self.fd = fd
+        self.server = server
+        parser = RequestParser(maxHeaderBytes: server.options.maxHeaderBytes, maxBodyBytes: server.options.maxBodyBytes)
+        let arg = Unmanaged.passUnretained(self).toOpaque()
+        guard let read = event_new(server.loop.base, fd, Int16(EV_READ | EV_PERSIST), { _, what, arg in
+            guard let arg else { return }
+            Unmanaged<Connection>.fromOpaque(arg).takeUnretainedValue().readable(timedOut: what & Int16(EV_TIMEOUT) != 0)
+        }, arg), let write = event_new(server.loop.base, fd, Int16(EV_WRITE | EV_PERSIST), { _, what, arg in
+            guard let arg else { return }
+            Unmanaged<Connection>.fromOpaque(arg).takeUnretainedValue().writable(timedOut: what & Int16(EV_TIMEOUT) != 0)
+        }, arg) else { return nil }
+        readEvent = read
+        writeEvent = write
+        watchReads(timeoutMs: server.options.timeoutSeconds * 1000)
     }
 
-    private static func localPort(of fd: Int32) -> Int? {
+    private var timeoutMs: Int { server.options.timeoutSeconds * 1000 }
+
+    private func watchReads(timeoutMs: Int?) {
+        guard let readEvent else { return }
+        if let timeoutMs {
+            var tv = timeval(tv_sec: timeoutMs / 1000, tv_usec: (timeoutMs % 1000) * 1000)
+            event_add(readEvent, &tv)
+        } else {
+            event_add(readEvent, nil)
+        }
+    }
+
+    private func readable(timedOut: Bool) {
+        if timedOut { return deadlinePassed() }
+        let n = server.scratch.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n == 0 { return close() }
+        if n < 0 {
+            if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { return }
+            return close()
+        }
+        if lingering { return }  // dropped: the reply is out, the connection ends at EOF or the deadline
+        inbound.append(contentsOf: server.scratch[0..<n])
+        if requestStartedMs == nil { requestStartedMs = HTTPServer.monotonicMs() }
+        if awaiting != nil {
+            // Pipelined bytes wait for the reply; beyond one request's worth, stop reading them.
+            if inbound.count > server.options.maxHeaderBytes + server.options.maxBodyBytes, let readEvent { event_del(readEvent) }
+            return
+        }
+        process()
+    }
+
+    /// Parses and answers what the buffer holds, one request after another.
+    private func process() {
+        while !isClosed && awaiting == nil && !closeAfterWrite {
+            let step: RequestParser.Step
+            do { step = try parser.parse(inbound) } catch {
+                return fail(error)
+            }
+            switch step {
+            case .incomplete:
+                if inbound.isEmpty {
+                    requestStartedMs = nil
+                    watchReads(timeoutMs: timeoutMs)  // idle keep-alive
+                } else {
+                    let started = requestStartedMs ?? HTTPServer.monotonicMs()
+                    requestStartedMs = started
+                    let left = Int(started + Int64(timeoutMs) - HTTPServer.monotonicMs())
+                    if left <= 0 { return deadlinePassed() }
+                    watchReads(timeoutMs: left)  // the whole request's deadline, not reset by each byte
+                }
+                return
+            case .sendContinue:
+                send(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
+            case .request(let request, let consumed):
+                if consumed == inbound.count { inbound.removeAll(keepingCapacity: true) } else { inbound.removeFirst(consumed) }
+                requestStartedMs = inbound.isEmpty ? nil : HTTPServer.monotonicMs()
+                sequence += 1
+                let isHead = request.method == "HEAD"
+                let keepAlive = request.keepAlive
+                let http10KeepAlive = request.minorVersion == 0 && request.keepAlive
+                if let response = server.dispatch(request, on: self) {
+                    reply(response, head: isHead, keepAlive: keepAlive, http10KeepAlive: http10KeepAlive)
+                } else {
+                    awaitingHead = isHead
+                    awaitingKeepAlive = (keepAlive, http10KeepAlive)
+                    watchReads(timeoutMs: nil)  // the handler has it (a commit may take a while): no deadline
+                    return
+                }
+            }
+        }
+    }
+
+    private var awaitingHead = false
+    private var awaitingKeepAlive = (keepAlive: true, http10: false)
+
+    /// A deferred reply arrives.
+    func sendDeferred(_ response: HTTPResponse) {
+        guard !isClosed else { return }
+        awaiting = nil
+        reply(response, head: awaitingHead, keepAlive: awaitingKeepAlive.keepAlive, http10KeepAlive: awaitingKeepAlive.http10)
+        if !isClosed && !closeAfterWrite {
+            watchReads(timeoutMs: timeoutMs)
+            process()
+        }
+    }
+
+    private func reply(_ response: HTTPResponse, head isHead: Bool, keepAlive: Bool, http10KeepAlive: Bool) {
+        let close = !keepAlive || response.headers.contains { $0.0.lowercased() == "connection" && $0.1.lowercased() == "close" }
+        var bytes = server.head(of: response, bodyCount: response.body.count, close: close, keepAliveHeader: http10KeepAlive)
+        if !isHead { bytes += response.body }
+        if close { closeAfterWrite = true }
+        send(bytes)
+    }
+
+    /// A request the parser refused: a JSON error, then the connection ends.
+    private func fail(_ error: RequestError) {
+        closeAfterWrite = true
+        lingering = true
+        inbound.removeAll()
+        let body = JSONText.errorBody(error.message)
+        send(server.head(of: .json(error.status, body), bodyCount: body.count, close: true, keepAliveHeader: false) + body)
+        watchReads(timeoutMs: 2000)
+    }
+
+    /// A request that did not arrive whole in time gets 408; an idle connection just closes.
+    private func deadlinePassed() {
+        if lingering || inbound.isEmpty || !outbound.isEmpty { return close() }
+        fail(RequestError(status: 408, message: "the request did not arrive whole within \(server.options.timeoutSeconds) s"))
+    }
+
+    private func send(_ bytes: [UInt8]) {
+        guard !isClosed else { return }
+        if outbound.isEmpty {
+            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n == bytes.count { return written() }
+            if n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR { return close() }
+            outbound = Array(bytes[max(0, n)...])
+        } else {
+            outbound += bytes
+        }
+        if let writeEvent {
+            var tv = timeval(tv_sec: server.options.timeoutSeconds, tv_usec: 0)
+            event_add(writeEvent, &tv)  // a client that stops reading is dropped after the timeout
+        }
+    }
+
+    private func writable(timedOut: Bool) {
+        if timedOut { return close() }
+        let n = outbound.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        if n < 0 {
+            if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { return }
+            return close()
+        }
+        outbound.removeFirst(n)
+        if outbound.isEmpty {
+            if let writeEvent { event_del(writeEvent) }
+            written()
+        }
+    }
+
+    /// Everything queued is on the wire.
+    private func written() {
+        guard closeAfterWrite else { return }
+        if lingering {
+            shutdown(fd, Int32(SHUT_WR))  // the reply is out; read what the client still sends, then close
+        } else {
+            close()
+        }
+    }
+
+    func close(notifyServer: Bool = true) {
+        guard !isClosed else { return }
+        isClosed = true
+        awaiting?.isDone = true
+        awaiting = nil
+        if let readEvent { event_free(readEvent) }
+        if let writeEvent { event_free(writeEvent) }
+        readEvent = nil
+        writeEvent = nil
+        Glibc.close(fd)
+        if notifyServer { server.closed(self) }
+    }
+}
+
+/// A reply promised by a handler that returned `nil`. Sending twice, or after the client has
+/// gone, does nothing.
+public final class PendingReply {
+    private weak var connection: Connection?
+    private let sequence: Int
+    fileprivate(set) var isDone = false
+    var taken = false
+
+    init(connection: Connection, sequence: Int) {
+        self.connection = connection
+        self.sequence = sequence
+    }
+
+    /// Whether the reply can still be sent (not sent yet, client still connected).
+    public var isOpen: Bool { !isDone && connection.map { !$0.isClosed } == true }
+
+    public func send(_ response: HTTPResponse) {
+        guard !isDone else { return }
+        isDone = true
+        guard let connection, !connection.isClosed, connection.sequence == sequence else { return }
+        connection.sendDeferred(response)
+    }
+}
+
+/// `{"error": message}` with the message escaped, for replies made below the handler.
+enum JSONText {
+    static func errorBody(_ message: String) -> [UInt8] {
+        var out = Array(#"{"error":""#.utf8)
+        for scalar in message.unicodeScalars {
+            switch scalar {
+            case "\"": out += [92, 34]
+            case "\\": out += [92, 92]
+            case "\n": out += [92, 110]
+            case "\r": out += [92, 114]
+            case "\t": out += [92, 116]
+            default:
+                if scalar.value < 0x20 {
+                    let hex = String(scalar.value, radix: 16)
+                    out += Array("\\u\(String(repeating: "0", count: 4 - hex.count))\(hex)".utf8)
+                } else {
+                    out += Array(String(scalar).utf8)
+                }
+            }
+        }
+        out += [34, 125]
+        return out
+    }
+}
+
+/// The `Date` header, formatted once per second.
+struct HTTPDate {
+    private var second = -1
+    private var cached: [UInt8] = []
+
+    mutating func header(nowSeconds: Int) -> [UInt8] {
+        if nowSeconds != second {
+            second = nowSeconds
+            var t = time_t(nowSeconds)
+            var parts = tm()
+            gmtime_r(&t, &parts)
+            var buffer = [CChar](repeating: 0, count: 64)
+            let n = strftime(&buffer, buffer.count, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &parts)
+            cached = buffer[0..<n].map { UInt8(bitPattern: $0) }
+        }
+        return cached
+    }
+}
+
+/// A listen address resolved with getaddrinfo (numeric or a name; IPv4 or IPv6).
+struct SocketAddress {
+    private var storage = sockaddr_storage()
+    private var length: socklen_t = 0
+
+    init?(host: String, port: Int) {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV
+        var result: UnsafeMutablePointer<addrinfo>? = nil
+        guard (0...65535).contains(port), getaddrinfo(host.isEmpty ? nil : host, String(port), &hints, &result) == 0, let first = result
+        else { return nil }
+        defer { freeaddrinfo(result) }
+        length = first.pointee.ai_addrlen
+        withUnsafeMutableBytes(of: &storage) { target in
+            target.copyMemory(from: UnsafeRawBufferPointer(start: first.pointee.ai_addr, count: Int(first.pointee.ai_addrlen)))
+        }
+    }
+
+    func withSockaddr<R>(_ body: (UnsafePointer<sockaddr>, Int32) -> R) -> R {
+        var copy = storage
+        return withUnsafePointer(to: &copy) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, Int32(length)) } }
+    }
+
+    static func localPort(of fd: Int32) -> Int? {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let rc = withUnsafeMutablePointer(to: &storage) {
@@ -273,25 +556,5 @@ public final class HTTPServer {
             }
         default: return nil
         }
-    }
-}
-
-
-/// A reply promised by a handler that returned `nil`. Sending twice, or after the client has
-/// gone, does nothing.
-public final class PendingReply {
-    let request: OpaquePointer
-    fileprivate(set) var isDone = false
-    var taken = false
-
-    init(request: OpaquePointer) { self.request = request }
-
-    /// Whether the reply can still be sent (not sent yet, client still connected).
-    public var isOpen: Bool { !isDone }
-
-    public func send(_ response: HTTPResponse) {
-        guard !isDone else { return }
-        isDone = true
-        HTTPServer.reply(request, response)
     }
 }

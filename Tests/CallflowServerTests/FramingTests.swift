@@ -23,8 +23,7 @@ import Testing
         #expect(text.components(separatedBy: "HTTP/1.1 ").count == 2, "exactly one response; the smuggled request is never served: \(text)")
     }
 
-    /// libevent 2.1 refuses this one itself, before the handler (with its own HTML page, not yet a
-    /// JSON body); what matters here is that nothing after it is served.
+    /// (evhttp refused this one itself, with an HTML page; the server's own parser answers JSON.)
     @Test func contentLengthWithTransferEncodingIsRefusedAndTheConnectionClosed() throws {
         let server = try TestServer(config: IngressTests.config())
         defer { server.stop() }
@@ -34,6 +33,7 @@ import Testing
         let (bytes, closed) = connection.readUntilClose()
         let text = String(decoding: bytes, as: UTF8.self)
         #expect(closed && text.hasPrefix("HTTP/1.1 400"))
+        #expect(text.contains(#"{"error":"the request has both Content-Length and Transfer-Encoding; send one of them"}"#))
         #expect(text.components(separatedBy: "HTTP/1.1 ").count == 2, "exactly one response: \(text)")
     }
 
