@@ -120,12 +120,34 @@ public struct HTTPSpec: Sendable, Equatable {
     /// Absent only inside `on_hangup`, where the flow may simply end.
     public var next: String?
     public var onError: String?
+    /// `on_status` in file order: a status (`"404"`) or a class (`"4xx"`) → node.
+    public var onStatus: [(key: String, target: String)] = []
 
     public static func == (a: HTTPSpec, b: HTTPSpec) -> Bool {
         a.method == b.method && a.url == b.url && a.body == b.body && a.timeoutMs == b.timeoutMs
             && a.saveAs == b.saveAs && a.next == b.next && a.onError == b.onError
             && a.headers.map { $0.name + ":" + $0.value.source } == b.headers.map { $0.name + ":" + $0.value.source }
+            && a.onStatus.map { $0.key + ">" + $0.target } == b.onStatus.map { $0.key + ">" + $0.target }
     }
+
+    /// Whether `key` is an `on_status` key: a status 100-599 (`"404"`) or a class `1xx`-`5xx`.
+    public static func isStatusKey(_ key: String) -> Bool {
+        let c = Array(key.utf8)
+        guard c.count == 3, (UInt8(ascii: "1")...UInt8(ascii: "5")).contains(c[0]) else { return false }
+        let digits = UInt8(ascii: "0")...UInt8(ascii: "9")
+        return (digits.contains(c[1]) && digits.contains(c[2])) || (c[1] == UInt8(ascii: "x") && c[2] == UInt8(ascii: "x"))
+    }
+
+    /// The `on_status` entry a response status goes to: the exact status wins over its class.
+    public func statusRoute(_ status: Int) -> (key: String, target: String)? {
+        onStatus.first { $0.key == String(status) } ?? onStatus.first { $0.key == "\(status / 100)xx" }
+    }
+
+    /// The edge label of an `on_status` entry (graphs, traces, coverage).
+    public static func statusLabel(_ key: String) -> String { "status \(key)" }
+
+    /// The variable that holds the status when the body is saved as `saveAs`.
+    public static func statusVariable(_ saveAs: String) -> String { saveAs + "_status" }
 }
 
 public struct RecordSpec: Sendable, Equatable {
@@ -202,7 +224,9 @@ public enum NodeKind: Sendable, Equatable {
         case .transfer(_, _, _, let onFailure): return [("on_failure", onFailure)]
         case .connect(_, _, _, _, let onFailure): return [("on_failure", onFailure)]
         case .record(let r): return [("next", r.next)]
-        case .http(let h): return (h.next.map { [("next", $0)] } ?? []) + (h.onError.map { [("on_error", $0)] } ?? [])
+        case .http(let h):
+            return (h.next.map { [("next", $0)] } ?? []) + h.onStatus.map { (HTTPSpec.statusLabel($0.key), $0.target) }
+                + (h.onError.map { [("on_error", $0)] } ?? [])
         case .aiGather(_, _, _, _, let next, let onError): return [("next", next), ("on_error", onError)]
         case .machineDetection(let h, let m, let u, _): return [("on_human", h), ("on_machine", m), ("on_unknown", u)]
         case .command(_, _, _, let next): return [("next", next)]

@@ -1,5 +1,5 @@
 /// Checks that need the whole flow set: edge targets, gotos, reachability, cycles that never
-/// wait, and what `on_hangup` may do.
+/// wait, what `on_hangup` may do, and variables read where they may be unset (`VariableCheck`).
 public enum FlowChecker {
     /// Each outgoing edge with the JSON pointer (under the node) of the field that names it.
     public static func edges(of kind: NodeKind) -> [(pointer: [String], target: String)] {
@@ -17,7 +17,9 @@ public enum FlowChecker {
         case .hours(_, let open, let closed): return [(["on_open"], open), (["on_closed"], closed)]
         case .transfer(_, _, _, let f), .connect(_, _, _, _, let f): return [(["on_failure"], f)]
         case .record(let r): return [(["next"], r.next)]
-        case .http(let h): return (h.next.map { [(["next"], $0)] } ?? []) + (h.onError.map { [(["on_error"], $0)] } ?? [])
+        case .http(let h):
+            return (h.next.map { [(["next"], $0)] } ?? []) + h.onStatus.map { (["on_status", $0.key], $0.target) }
+                + (h.onError.map { [(["on_error"], $0)] } ?? [])
         case .aiGather(_, _, _, _, let next, let onError): return [(["next"], next), (["on_error"], onError)]
         case .machineDetection(let h, let m, let u, _): return [(["on_human"], h), (["on_machine"], m), (["on_unknown"], u)]
         case .goto, .hangup, .reject: return []
@@ -84,6 +86,7 @@ public enum FlowChecker {
             }
         }
         out += instantCycles(flows: flows, files: files)
+        out += VariableCheck.check(flows: flows, files: files)
         return out
     }
 

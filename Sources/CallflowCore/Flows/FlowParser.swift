@@ -111,6 +111,11 @@ public struct FlowParser {
         }
     }
 
+    /// Checks every string of a JSON value that is rendered as a template.
+    mutating func templatedJSON(_ value: JSONValue, _ p: [String]) {
+        for (pointer, text) in TemplatedJSON.strings(in: value) { _ = template(text, p + pointer) }
+    }
+
     /// A target node id (checked against the node set later).
     mutating func target(_ o: JSONObject, _ key: String, _ p: [String], required: Bool = true) -> String? {
         nonEmpty(o, key, p, required: required)
@@ -208,22 +213,16 @@ public struct FlowParser {
             return gather(o, p)
         case "set":
             guard let vars = object(o, "vars", p), let next = target(o, "next", p) else { return nil }
-            for (pointer, problem) in TemplatedJSON.problems(in: .object(vars)) { error(p + ["vars"] + pointer, "\(problem)") }
+            templatedJSON(.object(vars), p + ["vars"])
             return .set(vars: vars, next: next)
         case "switch":
             let value = template(o, "value", p)
             let def = target(o, "default", p)
             guard let cases = object(o, "cases", p) else { return nil }
-            var map: [String: String] = [:]
-            for (key, v) in cases.members {
-                guard let t = v.stringValue, !t.isEmpty else {
-                    error(p + ["cases", key], "expected a node name, found \(v.typeName)")
-                    continue
-                }
-                map[key] = t
-            }
+            let list = targets(cases, p + ["cases"])
             guard let value, let def else { return nil }
-            return .switch(value: value, cases: map, caseOrder: cases.keys, default: def)
+            return .switch(value: value, cases: Dictionary(list.map { ($0.key, $0.target) }, uniquingKeysWith: { a, _ in a }),
+                           caseOrder: list.map(\.key), default: def)
         case "if":
             return ifNode(o, p)
         case "hours":
@@ -261,6 +260,7 @@ public struct FlowParser {
             if parameters["type"] == nil && parameters["properties"] == nil {
                 error(p + ["parameters"], "expected a JSON Schema object (with \"type\" and \"properties\")")
             }
+            templatedJSON(.object(parameters), p + ["parameters"])
             guard let saveAs = variableName(o, "save_as", p), let next = target(o, "next", p),
                 let onError = target(o, "on_error", p)
             else { return nil }
@@ -302,6 +302,23 @@ public struct FlowParser {
         }
     }
 
+    /// A `key → node` object (`choices`, `cases`, `on_status`) in file order. `badKey` says why a
+    /// key is not allowed (nil: allowed).
+    mutating func targets(
+        _ map: JSONObject, _ p: [String], badKey: (String) -> String? = { _ in nil }
+    ) -> [(key: String, target: String)] {
+        var out: [(key: String, target: String)] = []
+        for (key, v) in map.members {
+            if let problem = badKey(key) { error(p + [key], problem) }
+            guard let t = v.stringValue, !t.isEmpty else {
+                error(p + [key], "expected a node name, found \(v.typeName)")
+                continue
+            }
+            out.append((key, t))
+        }
+        return out
+    }
+
     /// Target-naming fields of a node object that did not parse, read as plainly as possible.
     static func rawEdges(_ value: JSONValue) -> [(pointer: [String], target: String)] {
         guard case .object(let o) = value else { return [] }
@@ -310,7 +327,7 @@ public struct FlowParser {
             if key == "next" || key == "default" || key == "else" || key.hasPrefix("on_"), let t = v.stringValue, !t.isEmpty {
                 out.append(([key], t))
             }
-            if key == "choices" || key == "cases", case .object(let map) = v {
+            if key == "choices" || key == "cases" || key == "on_status", case .object(let map) = v {
                 for (k, t) in map.members { if let t = t.stringValue, !t.isEmpty { out.append(([key, k], t)) } }
             }
             if key == "conditions", case .array(let list) = v {
@@ -374,15 +391,8 @@ public struct FlowParser {
         var choices: [(String, String)] = []
         if let c = object(o, "choices", p) {
             if c.isEmpty { error(p + ["choices"], "a menu needs at least one choice") }
-            for (key, v) in c.members {
-                if key.count != 1 || !"0123456789*#".contains(key) {
-                    error(p + ["choices", key], "menu choices are single keys 0-9, * or #, found \"\(key)\"")
-                }
-                guard let t = v.stringValue, !t.isEmpty else {
-                    error(p + ["choices", key], "expected a node name, found \(v.typeName)")
-                    continue
-                }
-                choices.append((key, t))
+            choices = targets(c, p + ["choices"]) {
+                $0.count == 1 && "0123456789*#".contains($0) ? nil : "menu choices are single keys 0-9, * or #, found \"\($0)\""
             }
         }
         let onInvalid = target(o, "on_invalid", p), onNoInput = target(o, "on_no_input", p)
@@ -450,6 +460,7 @@ public struct FlowParser {
             if op == .matches, let pattern = c["to"]?.stringValue, (try? Regex(pattern)) == nil {
                 error(cp + ["to"], "not a valid regular expression: \(pattern)")
             }
+            if let to = c["to"]?.stringValue { _ = template(to, cp + ["to"]) }
             let next = target(c, "next", cp)
             if let value, let op, let next { conditions.append(Condition(value: value, op: op, to: c["to"], next: next)) }
         }
@@ -564,16 +575,21 @@ public struct FlowParser {
         }
         let body = o["body"]
         if let body {
-            for (pointer, problem) in TemplatedJSON.problems(in: body) { error(p + ["body"] + pointer, "\(problem)") }
+            templatedJSON(body, p + ["body"])
             if method == "GET" { error(p + ["body"], "a GET request has no body") }
         }
         let timeout = int(o, "timeout_ms", p, required: false, range: 100...60_000) ?? 5000
         let saveAs = o["save_as"] == nil ? nil : variableName(o, "save_as", p)
         let next = target(o, "next", p, required: false)
         let onError = target(o, "on_error", p, required: false)
+        let onStatus = object(o, "on_status", p, required: false).map {
+            targets($0, p + ["on_status"]) {
+                HTTPSpec.isStatusKey($0) ? nil : "on_status keys are a status 100-599 (\"404\") or a class 1xx-5xx (\"4xx\"), found \"\($0)\""
+            }
+        } ?? []
         guard let method, let url else { return nil }
         return .http(HTTPSpec(method: method, url: url, headers: headers, body: body, timeoutMs: timeout, saveAs: saveAs,
-                              next: next, onError: onError))
+                              next: next, onError: onError, onStatus: onStatus))
     }
 
     mutating func command(_ o: JSONObject, _ p: [String]) -> NodeKind? {
@@ -602,7 +618,7 @@ public struct FlowParser {
         for key in spec.required where params[key] == nil {
             error(p + ["params"], "\(action) requires \"\(key)\"")
         }
-        for (pointer, problem) in TemplatedJSON.problems(in: .object(params)) { error(p + ["params"] + pointer, "\(problem)") }
+        templatedJSON(.object(params), p + ["params"])
         guard let next = target(o, "next", p) else { return nil }
         return .command(action: action, params: params, waitFor: waitFor, next: next)
     }

@@ -25,7 +25,7 @@ public enum NodeFields {
         "record": Spec(required: ["max_length_secs", "save_as", "next"],
                        optional: ["prompt", "beep", "silence_timeout_secs", "format"]),
         "http": Spec(required: ["method", "url"],
-                     optional: ["headers", "body", "timeout_ms", "save_as", "next", "on_error"]),
+                     optional: ["headers", "body", "timeout_ms", "save_as", "next", "on_status", "on_error"]),
         "ai_gather": Spec(required: ["parameters", "save_as", "next", "on_error"],
                           optional: ["greeting", "voice"]),
         "machine_detection": Spec(required: ["on_human", "on_machine", "on_unknown"], optional: ["wait_for_beep"]),

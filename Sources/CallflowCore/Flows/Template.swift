@@ -1,9 +1,9 @@
-/// A string with `{{call.from}}` / `{{vars.crm.tier}}` references, parsed once at load time so
-/// rendering per call is a walk over segments, and unknown roots are caught by `callflow check`.
+/// A string with `{{call.from}}` / `{{vars.crm.tier | 'none'}}` expressions, parsed once at load
+/// time so rendering per call is a walk over segments, and mistakes are caught by `callflow check`.
 public struct Template: Sendable, Equatable, Hashable, CustomStringConvertible {
     public enum Segment: Sendable, Equatable, Hashable {
         case literal(String)
-        case reference(Reference)
+        case expression(Expression)
     }
 
     /// `call.<field>` or `vars.<name>[.<path>...]`.
@@ -11,6 +11,26 @@ public struct Template: Sendable, Equatable, Hashable, CustomStringConvertible {
         public var root: String
         public var path: [String]
         public var description: String { ([root] + path).joined(separator: ".") }
+        /// The variable a `vars.*` reference reads (`crm` for `vars.crm.tier`); nil for `call.*`.
+        public var variable: String? { root == "vars" ? path.first : nil }
+    }
+
+    /// What one `{{...}}` holds: references tried in order (`vars.a | vars.b`), then optionally a
+    /// quoted text (`| 'none'`) used when none of them has a value.
+    public struct Expression: Sendable, Equatable, Hashable, CustomStringConvertible {
+        public var references: [Reference]
+        /// With a fallback the expression always has a value: it is never reported missing.
+        public var fallback: String?
+
+        public var description: String {
+            (references.map(\.description) + (fallback.map { [Template.quoted($0)] } ?? [])).joined(separator: " | ")
+        }
+
+        /// The first reference with a value, else the fallback text, else nil (missing).
+        public func value(in context: TemplateContext) -> JSONValue? {
+            for r in references { if let v = context.value(of: r) { return v } }
+            return fallback.map(JSONValue.string)
+        }
     }
 
     public static let roots = ["call", "vars"]
@@ -20,13 +40,19 @@ public struct Template: Sendable, Equatable, Hashable, CustomStringConvertible {
     public let segments: [Segment]
 
     public var description: String { source }
-    public var references: [Reference] {
-        segments.compactMap { if case .reference(let r) = $0 { return r } else { return nil } }
+    public var expressions: [Expression] {
+        segments.compactMap { if case .expression(let e) = $0 { return e } else { return nil } }
     }
-    /// The template is exactly one reference (`"{{vars.crm}}"`): in JSON bodies it keeps the value's type.
-    public var soleReference: Reference? {
-        if segments.count == 1, case .reference(let r) = segments[0] { return r }
+    public var references: [Reference] { expressions.flatMap(\.references) }
+    /// The template is exactly one expression (`"{{vars.crm}}"`): in JSON values it keeps the value's type.
+    public var soleExpression: Expression? {
+        if segments.count == 1, case .expression(let e) = segments[0] { return e }
         return nil
+    }
+
+    /// `'text'` as written in a template, quotes and backslashes escaped.
+    static func quoted(_ text: String) -> String {
+        "'" + text.replacing("\\", with: "\\\\").replacing("'", with: "\\'") + "'"
     }
 
     /// Why a template string is malformed.
@@ -39,6 +65,14 @@ public struct Template: Sendable, Equatable, Hashable, CustomStringConvertible {
         case unknownRoot(String, suggestion: String?)
         /// `call.<field>` with a field that does not exist.
         case unknownCallField(String)
+        /// `{{vars.x | }}` or `{{ | 'a'}}`: nothing on one side of a `|` (the expression as written).
+        case emptyAlternative(String)
+        /// A fallback quote that is never closed (the expression as written from `{{`).
+        case unterminatedQuote(String)
+        /// A quoted text that is not the last alternative, or text right after one.
+        case misplacedFallback(String)
+        /// A bare word after `|` (`{{vars.x | none}}`): meant as text, it needs quotes.
+        case unquotedFallback(String, reference: String)
 
         public var description: String {
             switch self {
@@ -49,6 +83,17 @@ public struct Template: Sendable, Equatable, Hashable, CustomStringConvertible {
                     + (suggestion.map { "; did you mean \"\($0)\"?" } ?? "")
             case .unknownCallField(let field):
                 return "template names unknown call field \"\(field)\" (known: \(Template.callFields.joined(separator: ", ")))"
+            case .emptyAlternative(let written):
+                return "template {{\(written)}} has an empty side of \"|\"; write a reference, then the fallback: "
+                    + "{{vars.NAME | 'default'}} or {{vars.NAME | call.from}}"
+            case .unterminatedQuote(let written):
+                return "template fallback in {{\(written) has no closing quote; write {{vars.NAME | 'default'}}"
+            case .misplacedFallback(let written):
+                return "template {{\(written)}}: quoted text can only be the last fallback, alone; "
+                    + "write {{vars.NAME | vars.OTHER | 'default'}}"
+            case .unquotedFallback(let word, let reference):
+                return "template fallback \"\(word)\" is not a reference (call.* or vars.*); "
+                    + "for text, quote it: {{\(reference) | '\(word)'}}"
             }
         }
     }
@@ -59,36 +104,111 @@ public struct Template: Sendable, Equatable, Hashable, CustomStringConvertible {
         var rest = Substring(source)
         while let open = rest.firstRange(of: "{{") {
             if open.lowerBound > rest.startIndex { segments.append(.literal(String(rest[..<open.lowerBound]))) }
-            let afterOpen = rest[open.upperBound...]
-            guard let close = afterOpen.firstRange(of: "}}") else { throw .unterminated }
-            let expression = afterOpen[..<close.lowerBound].trimmingSpaces()
-            let parts = expression.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-            guard let root = parts.first, !root.isEmpty, parts.allSatisfy({ !$0.isEmpty }) else { throw .empty }
-            guard Template.roots.contains(root) else {
-                throw .unknownRoot(root, suggestion: Spelling.nearest(to: root, in: Template.roots))
-            }
-            if root == "call" {
-                guard parts.count == 2, Template.callFields.contains(parts[1]) else {
-                    throw .unknownCallField(parts.dropFirst().joined(separator: "."))
-                }
-            } else if parts.count < 2 {
-                throw .empty
-            }
-            segments.append(.reference(Reference(root: root, path: Array(parts.dropFirst()))))
-            rest = afterOpen[close.upperBound...]
+            let (expression, after) = try Self.expression(rest[open.upperBound...])
+            segments.append(.expression(expression))
+            rest = after
         }
         if !rest.isEmpty { segments.append(.literal(String(rest))) }
         self.segments = segments
     }
 
+    /// One alternative of an expression as scanned: a reference's text or a quoted text.
+    enum Alternative {
+        case reference(Substring)
+        case quoted(String)
+    }
+
+    /// Scans `text` (just after `{{`) up to the matching `}}`, outside quotes; returns the
+    /// expression and the text after it.
+    static func expression(_ text: Substring) throws(ParseError) -> (Expression, Substring) {
+        var alternatives: [(alternative: Alternative?, junk: Bool)] = []
+        var current = "", quoted: String? = nil, junk = false
+        var i = text.startIndex
+        func finish() {
+            let word = Substring(current).trimmingSpaces()
+            alternatives.append(quoted.map { (.quoted($0), junk || !word.isEmpty) } ?? (word.isEmpty ? nil : .reference(word), junk))
+            current = ""
+            quoted = nil
+            junk = false
+        }
+        while true {
+            guard i < text.endIndex else { throw .unterminated }
+            let c = text[i]
+            if c == "}" && text[i...].hasPrefix("}}") {
+                finish()
+                i = text.index(i, offsetBy: 2)
+                break
+            }
+            if c == "|" {
+                finish()
+            } else if c == "'" || c == "\"" {
+                if quoted != nil || !Substring(current).trimmingSpaces().isEmpty { junk = true }
+                var value = ""
+                var j = text.index(after: i)
+                while true {
+                    guard j < text.endIndex else { throw .unterminatedQuote(String(text)) }
+                    if text[j] == c { break }
+                    if text[j] == "\\", text.index(after: j) < text.endIndex { j = text.index(after: j) }
+                    value.append(text[j])
+                    j = text.index(after: j)
+                }
+                quoted = value
+                current = ""
+                i = j
+            } else {
+                current.append(c)
+            }
+            i = text.index(after: i)
+        }
+        let written = String(text[..<text.index(i, offsetBy: -2)])
+        if alternatives.count == 1, alternatives[0].alternative == nil { throw .empty }
+        var references: [Reference] = []
+        var fallback: String? = nil
+        for (index, entry) in alternatives.enumerated() {
+            switch entry.alternative {
+            case nil:
+                throw .emptyAlternative(written)
+            case .quoted(let value)?:
+                guard index == alternatives.count - 1, index > 0, !entry.junk else { throw .misplacedFallback(written) }
+                fallback = value
+            case .reference(let word)?:
+                if entry.junk { throw .misplacedFallback(written) }
+                if index > 0, !word.contains("."), !roots.contains(String(word)) {
+                    throw .unquotedFallback(String(word), reference: references[0].description)
+                }
+                references.append(try reference(word))
+            }
+        }
+        return (Expression(references: references, fallback: fallback), text[i...])
+    }
+
+    static func reference(_ word: Substring) throws(ParseError) -> Reference {
+        let parts = word.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard let root = parts.first, !root.isEmpty, parts.allSatisfy({ !$0.isEmpty }) else { throw .empty }
+        guard roots.contains(root) else {
+            throw .unknownRoot(root, suggestion: Spelling.nearest(to: root, in: roots))
+        }
+        if root == "call" {
+            guard parts.count == 2, callFields.contains(parts[1]) else {
+                throw .unknownCallField(parts.dropFirst().joined(separator: "."))
+            }
+        } else if parts.count < 2 {
+            throw .empty
+        }
+        return Reference(root: root, path: Array(parts.dropFirst()))
+    }
+
     /// A template known to be valid (literals in code and tests).
     public static func literal(_ text: String) -> Template {
-        (try? Template(text)) ?? Template(unchecked: text)
+        (try? Template(text)) ?? Template.text(text)
     }
+
+    /// Plain text, never parsed: for text that was already rendered.
+    public static func text(_ text: String) -> Template { Template(unchecked: text) }
 
     private init(unchecked text: String) {
         source = text
-        segments = [.literal(text)]
+        segments = text.isEmpty ? [] : [.literal(text)]
     }
 
     public func render(_ context: TemplateContext) -> Rendered {
@@ -97,14 +217,14 @@ public struct Template: Sendable, Equatable, Hashable, CustomStringConvertible {
         for segment in segments {
             switch segment {
             case .literal(let s): out += s
-            case .reference(let r):
-                if let value = context.value(of: r) { out += value.templateText } else { missing.append(r.description) }
+            case .expression(let e):
+                if let value = e.value(in: context) { out += value.templateText } else { missing.append(e.description) }
             }
         }
         return Rendered(text: out, missing: missing)
     }
 
-    /// A rendered template and the references that had no value (rendered empty, and logged).
+    /// A rendered template and the expressions that had no value (rendered empty, and logged).
     public struct Rendered: Sendable, Equatable {
         public var text: String
         public var missing: [String]
@@ -139,16 +259,15 @@ extension JSONValue {
 /// A JSON value whose strings may hold templates (`http` bodies and headers, `set` values,
 /// `command` params), rendered as a whole.
 public enum TemplatedJSON {
-    /// Checks every string in `value`; returns the problems with their pointer suffixes.
-    public static func problems(in value: JSONValue, at pointer: [String] = []) -> [(pointer: [String], error: Template.ParseError)] {
+    /// Every string in `value` with its pointer suffix: each is rendered as a template.
+    public static func strings(in value: JSONValue, at pointer: [String] = []) -> [(pointer: [String], text: String)] {
         switch value {
         case .string(let s):
-            do { _ = try Template(s) } catch { return [(pointer, error)] }
-            return []
+            return [(pointer, s)]
         case .array(let items):
-            return items.enumerated().flatMap { problems(in: $1, at: pointer + [String($0)]) }
+            return items.enumerated().flatMap { strings(in: $1, at: pointer + [String($0)]) }
         case .object(let object):
-            return object.members.flatMap { problems(in: $0.value, at: pointer + [$0.key]) }
+            return object.members.flatMap { strings(in: $0.value, at: pointer + [$0.key]) }
         default:
             return []
         }
@@ -159,8 +278,8 @@ public enum TemplatedJSON {
         switch value {
         case .string(let s):
             let template = Template.literal(s)
-            if let only = template.soleReference {
-                if let v = context.value(of: only) { return v }
+            if let only = template.soleExpression {
+                if let v = only.value(in: context) { return v }
                 missing.append(only.description)
                 return .string("")
             }

@@ -333,7 +333,7 @@ struct Run {
             if case .say(let f, let fv, let fl, let fs) = failure, case .say(let p, let pv, let pl, let ps)? = spec.prompt,
                 voice(fv) == voice(pv), language(fl) == language(pl), fs == ps
             {
-                spec.prompt = .say(Template.literal(render(f) + " " + render(p)), voice: pv, language: pl, ssml: ps)
+                spec.prompt = .say(Template.text(render(f) + " " + render(p)), voice: pv, language: pl, ssml: ps)
             } else {
                 issuePrompt(failure)
                 state.waiting = .prelude
@@ -448,29 +448,42 @@ struct Run {
         state.waiting = .http(requestID: id)
     }
 
+    /// An `http` result: saves the body and status (with `save_as`), then follows `on_status`
+    /// (exact status, then class), else `next` for a 2xx whose body is usable, else `on_error`.
     mutating func httpFinished(_ outcome: HTTPOutcome) {
         guard case .http(let spec)? = node?.kind else { return }
-        switch outcome {
-        case .response(let status, let body) where (200..<300).contains(status):
-            if let saveAs = spec.saveAs {
-                if body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
-                    state.vars[saveAs] = .null
-                } else if let value = try? JSONParser.parse(body) {
-                    state.vars[saveAs] = value
-                } else {
-                    log(.warning, "http node \"\(state.node)\": response \(status) is not JSON")
-                    return move(spec.onError, via: "on_error")
-                }
-            }
-            trace(.http, "response \(status)")
-            move(spec.next, via: "next")
-        case .response(let status, _):
-            log(.warning, "http node \"\(state.node)\": response status \(status)")
-            move(spec.onError, via: "on_error")
-        case .failed(let reason):
-            log(.warning, "http node \"\(state.node)\": \(reason)")
-            move(spec.onError, via: "on_error")
+        guard case .response(let status, let body) = outcome else {
+            if case .failed(let reason) = outcome { log(.warning, "http node \"\(state.node)\": \(reason)") }
+            save(spec, status: 0, body: .null)
+            return move(spec.onError, via: "on_error")
         }
+        var value: JSONValue = .null
+        var usable = true
+        if spec.saveAs != nil, !body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
+            if let parsed = try? JSONParser.parse(body) { value = parsed } else {
+                usable = false
+                log(.warning, "http node \"\(state.node)\": response \(status) is not JSON; saved null")
+            }
+        }
+        save(spec, status: status, body: value)
+        if let route = spec.statusRoute(status) {
+            trace(.http, "response \(status)")
+            return move(route.target, via: HTTPSpec.statusLabel(route.key))
+        }
+        guard (200..<300).contains(status) else {
+            log(.warning, "http node \"\(state.node)\": response status \(status)")
+            return move(spec.onError, via: "on_error")
+        }
+        guard usable else { return move(spec.onError, via: "on_error") }
+        trace(.http, "response \(status)")
+        move(spec.next, via: "next")
+    }
+
+    /// `save_as` gets the body (JSON, or null) and `<save_as>_status` the status (0: no response).
+    mutating func save(_ spec: HTTPSpec, status: Int, body: JSONValue) {
+        guard let saveAs = spec.saveAs else { return }
+        state.vars[saveAs] = body
+        state.vars[HTTPSpec.statusVariable(saveAs)] = .int(status)
     }
 
     // MARK: conditions
