@@ -20,7 +20,7 @@ PUB=$(sed -n 1p "$WORK/ready"); API=$(sed -n 2p "$WORK/ready")
 mkdir -p "$WORK/flows" && cp flows/*.json "$WORK/flows/"
 python3 -c "import json,sys; f=json.load(open(sys.argv[1])); f['start']='welcome'; json.dump(f, open(sys.argv[1],'w'))" "$WORK/flows/main.json"
 store_config bench/ingest-config.json "$WORK/config.json"
-sed -i "s|\"dir\": \"flows\"|\"dir\": \"$WORK/flows\"|" "$WORK/config.json"
+sed -i "s|\"dir\": \"[^\"]*\"|\"dir\": \"$WORK/flows\"|" "$WORK/config.json"
 serve_callflow "http://127.0.0.1:$API/v2" "$PORT"
 wait $DRIVER
 cat "$WORK/driver.txt"

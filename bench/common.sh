@@ -11,7 +11,8 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 # SERVER_ENV: what to put before the server's command line for the shim. SERVER_CORES (default 1):
 # the CPUs the server may use in ingest, compare and calls.
 store_config() {
-  sed "s|\"path\": \"callflow.db\"|\"path\": \"$WORK/calls.db\"|; s|\"synchronous\": \"normal\"|\"synchronous\": \"${STORE_SYNC:-normal}\"|" "$1" > "$2"
+  # Relative paths in a config resolve beside the file ($WORK), so the flows dir is made absolute.
+  sed "s|\"path\": \"callflow.db\"|\"path\": \"$WORK/calls.db\"|; s|\"synchronous\": \"normal\"|\"synchronous\": \"${STORE_SYNC:-normal}\"|; s|\"dir\": \"flows\"|\"dir\": \"$PWD/flows\"|" "$1" > "$2"
   # STORE_KIND=memory: no durable store at all, an upper bound for what the store costs (diagnostic only).
   if [ "${STORE_KIND:-sqlite}" = memory ]; then
     python3 - "$2" <<'PY2'

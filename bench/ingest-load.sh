@@ -34,7 +34,7 @@ ingest_prepare() {
   if [ "${INGEST_FLOW:-main}" = quiet ]; then
     mkdir -p "$WORK/flows"
     echo '{"start":"wait","nodes":{"wait":{"type":"pause","seconds":600,"next":"end"},"end":{"type":"hangup"}}}' > "$WORK/flows/main.json"
-    sed -i "s|\"dir\": \"flows\"|\"dir\": \"$WORK/flows\"|" "$WORK/config.json"
+    sed -i "s|\"dir\": \"[^\"]*\"|\"dir\": \"$WORK/flows\"|" "$WORK/config.json"
   fi
 }
 

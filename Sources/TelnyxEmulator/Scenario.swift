@@ -14,7 +14,7 @@ public struct Scenario: Sendable, Equatable {
     public var vars: JSONObject = [:]
     public var caller = CallerScript()
     /// `"METHOD URL"` → mocked response.
-    public var http: [String: HTTPMock] = [:]
+    public var http = HTTPMocks()
     public var faults = Faults()
     public var expect = Expectations()
 
@@ -23,14 +23,7 @@ public struct Scenario: Sendable, Equatable {
         self.flow = flow
     }
 
-    public struct HTTPMock: Sendable, Equatable {
-        public var status: Int = 200
-        public var body: JSONValue? = nil
-        /// `timeout` or `connection refused`: the request fails instead.
-        public var error: String? = nil
-        public var delayMs: Int = 80
-        public init() {}
-    }
+    public typealias HTTPMock = TelnyxEmulator.HTTPMock
 
     /// Faults Telnyx is known to produce, injected on purpose.
     public struct Faults: Sendable, Equatable {
@@ -85,107 +78,278 @@ public struct Scenario: Sendable, Equatable {
         public init() {}
     }
 
-    /// Why a scenario file cannot be used.
+    /// Why a scenario file (or a mock file) cannot be used: every problem found, each with its
+    /// JSON pointer and, when known, its line and column in the file.
     public struct ParseError: Error, Sendable, Equatable, CustomStringConvertible {
-        public var pointer: String
-        public var message: String
-        public var description: String { "\(pointer.isEmpty ? "/" : pointer): \(message)" }
+        public struct Problem: Sendable, Equatable {
+            public var pointer: String
+            public var message: String
+            /// 1-based line and column of the value the problem is about.
+            public var line: Int?
+            public var column: Int?
+            public init(pointer: String, message: String, line: Int? = nil, column: Int? = nil) {
+                self.pointer = pointer
+                self.message = message
+                self.line = line
+                self.column = column
+            }
+        }
+        /// Never empty.
+        public var problems: [Problem]
+        public var pointer: String { problems[0].pointer }
+        public var message: String { problems[0].message }
+
+        public init(pointer: String, message: String, line: Int? = nil, column: Int? = nil) {
+            problems = [Problem(pointer: pointer, message: message, line: line, column: column)]
+        }
+        init(_ problems: [Problem]) { self.problems = problems }
+
+        /// `/pointer: message`, one line per problem.
+        public var description: String {
+            problems.map { "\($0.pointer.isEmpty ? "/" : $0.pointer): \($0.message)" }.joined(separator: "\n")
+        }
+
+        /// `file:line:column: /pointer: message`, one line per problem (what an editor can jump to).
+        public func located(in file: String) -> String {
+            problems.map { p in
+                let place = p.line.map { ":\($0):\(p.column ?? 1)" } ?? ""
+                return "\(file)\(place): \(p.pointer.isEmpty ? "/" : p.pointer): \(p.message)"
+            }.joined(separator: "\n")
+        }
     }
 
-    public static func parse(_ bytes: [UInt8], name: String) throws(ParseError) -> Scenario {
-        let root: JSONValue
-        do { root = try JSONParser.parse(bytes) } catch { throw ParseError(pointer: "", message: "\(error)") }
-        guard case .object(let o) = root else { throw ParseError(pointer: "", message: "a scenario is a JSON object") }
-        func fail(_ p: String, _ m: String) -> ParseError { ParseError(pointer: p, message: m) }
-        let known = ["$schema", "description", "flow", "direction", "from", "to", "now", "vars", "caller", "http", "faults", "expect"]
-        for key in o.keys where !known.contains(key) {
-            throw fail("/\(key)", "unknown field" + (Spelling.nearest(to: key, in: known).map { "; did you mean \"\($0)\"?" } ?? ""))
-        }
-        guard let flow = o["flow"]?.stringValue else { throw fail("/flow", "missing required string field \"flow\"") }
+    /// Every key a scenario file may have, by the pointer of its object.
+    static let topKeys = ["$schema", "description", "flow", "direction", "from", "to", "now", "vars", "caller", "http", "faults", "expect"]
+    static let callerKeys = ["digits", "amd", "target", "recording_secs", "ai_result", "hangup_after_node", "hangup_after_ms"]
+    static let faultKeys = ["duplicate", "delay_ms", "late_copy_ms", "api_errors"]
+    static let apiErrorKeys = ["status", "code"]
+    static let expectKeys = ["path", "not_visited", "commands", "spoken", "sent_once", "ending", "vars"]
+    public static let endings = ["transferred", "connected", "rejected", "flow_hung_up", "caller_hung_up", "unfinished"]
+    public static let amdResults = ["human", "machine", "not_sure", "human_residence", "human_business", "fax_detected", "silence"]
+    public static let targets = ["answer", "busy", "no_answer"]
+
+    /// Reads a scenario file. Unknown keys, wrong types, unknown actions and event types are
+    /// errors; with `flows` (the set the scenario's flow was loaded into), so are node names in
+    /// `expect.path`, `expect.not_visited` and `caller.hangup_after_node` that are not in it.
+    public static func parse(_ bytes: [UInt8], name: String, flows: FlowSet? = nil) throws(ParseError) -> Scenario {
+        var r = try ScenarioReader(bytes)
+        guard let o = r.object(r.root, [], known: topKeys) else { throw r.error! }
+        let flow = r.string(o["flow"], ["flow"]) ?? ""
+        if o["flow"] == nil { r.fail(["flow"], "missing required string field \"flow\" (a flow name, or the path of a flow file)") }
         var s = Scenario(name: name, flow: flow)
-        s.description = o["description"]?.stringValue
-        if let d = o["direction"] {
-            guard let v = d.stringValue, v == "inbound" || v == "outbound" else { throw fail("/direction", "expected inbound or outbound") }
-            s.direction = v
-        }
-        if let v = o["from"] { guard let t = v.stringValue else { throw fail("/from", "expected string") }; s.from = t }
-        if let v = o["to"] { guard let t = v.stringValue else { throw fail("/to", "expected string") }; s.to = t }
+        s.description = r.string(o["description"], ["description"])
+        s.direction = r.oneOf(o["direction"], ["direction"], ["inbound", "outbound"]) ?? s.direction
+        s.from = r.string(o["from"], ["from"]) ?? s.from
+        s.to = r.string(o["to"], ["to"]) ?? s.to
         if let v = o["now"] {
-            guard let text = v.stringValue, let t = Timestamp.parse(text) else {
-                throw fail("/now", "expected an ISO-8601 time with offset, like 2026-11-23T10:00:00-06:00")
-            }
-            s.start = t
-        }
-        if let v = o["vars"] { guard let obj = v.objectValue else { throw fail("/vars", "expected object") }; s.vars = obj }
-        if let c = o["caller"] {
-            guard let obj = c.objectValue else { throw fail("/caller", "expected object") }
-            s.caller = try Self.caller(obj)
-        }
-        if let h = o["http"] {
-            guard let obj = h.objectValue else { throw fail("/http", "expected object") }
-            for (key, value) in obj.members {
-                let parts = key.split(separator: " ", maxSplits: 1)
-                guard parts.count == 2, ["GET", "POST", "PUT", "PATCH", "DELETE"].contains(String(parts[0])), let m = value.objectValue else {
-                    throw fail("/http/\(JSONPointer.escape(key))", "expected \"METHOD URL\": {status, body} ")
-                }
-                var mock = HTTPMock()
-                mock.status = m["status"]?.intValue ?? 200
-                mock.body = m["body"]
-                mock.error = m["error"]?.stringValue
-                mock.delayMs = m["delay_ms"]?.intValue ?? 80
-                s.http[key] = mock
+            if let text = v.stringValue, let t = Timestamp.parse(text) { s.start = t } else {
+                r.fail(["now"], "expected an ISO-8601 time with offset, like 2026-11-23T10:00:00-06:00")
             }
         }
-        if let f = o["faults"]?.objectValue {
-            s.faults.duplicate = Set(f["duplicate"]?.arrayValue?.compactMap(\.stringValue) ?? [])
-            for (k, v) in f["delay_ms"]?.objectValue?.members ?? [] { s.faults.delayMs[k] = v.intValue ?? 0 }
-            for (k, v) in f["late_copy_ms"]?.objectValue?.members ?? [] { s.faults.lateCopyMs[k] = v.intValue ?? 0 }
-            for (k, v) in f["api_errors"]?.objectValue?.members ?? [] {
-                s.faults.apiErrors[k] = (v["status"]?.intValue ?? 422, v["code"]?.stringValue ?? "10015")
-            }
+        if let v = o["vars"] { s.vars = r.object(v, ["vars"]) ?? [:] }
+        if let c = o["caller"], let obj = r.object(c, ["caller"], known: callerKeys) { s.caller = r.caller(obj) }
+        if let h = o["http"] { s.http.responses = r.mocks(h, ["http"]) }
+        if let f = o["faults"], let obj = r.object(f, ["faults"], known: faultKeys) { s.faults = r.faults(obj) }
+        if let e = o["expect"], let obj = r.object(e, ["expect"], known: expectKeys) { s.expect = r.expectations(obj) }
+        if let flows, r.error == nil {
+            for (i, node) in s.expect.path.enumerated() { r.node(node, ["expect", "path", String(i)], flows: flows, qualified: true) }
+            for (i, node) in s.expect.notVisited.enumerated() { r.node(node, ["expect", "not_visited", String(i)], flows: flows, qualified: true) }
+            if let node = s.caller.hangupAfterNode { r.node(node, ["caller", "hangup_after_node"], flows: flows, qualified: false) }
         }
-        if let e = o["expect"] {
-            guard let obj = e.objectValue else { throw fail("/expect", "expected object") }
-            let strings = { (k: String) in obj[k]?.arrayValue?.compactMap(\.stringValue) ?? [] }
-            s.expect.path = strings("path")
-            s.expect.notVisited = strings("not_visited")
-            s.expect.commands = strings("commands")
-            s.expect.spoken = strings("spoken")
-            s.expect.sentOnce = strings("sent_once")
-            let expectKeys = ["path", "not_visited", "commands", "spoken", "sent_once", "ending", "vars"]
-            for key in obj.keys where !expectKeys.contains(key) {
-                throw fail("/expect/\(key)", "unknown field" + (Spelling.nearest(to: key, in: expectKeys).map { "; did you mean \"\($0)\"?" } ?? ""))
+        if let error = r.error { throw error }
+        return s
+    }
+
+    /// Why `reference` (`flow/node`, or with `qualified: false` also a bare `node`) names no node of
+    /// `flows`, or nil when it does.
+    public static func unknownNode(_ reference: String, in flows: FlowSet, qualified: Bool) -> String? {
+        let parts = reference.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        if parts.count == 1 {
+            let owners = flows.flows.keys.sorted().filter { flows[$0]?.nodes[reference] != nil }
+            if qualified {
+                return "\"\(reference)\" names no flow; write \"flow/node\"" + (owners.first.map { ", like \"\($0)/\(reference)\"" } ?? "")
             }
-            s.expect.ending = obj["ending"]?.stringValue
-            s.expect.vars = obj["vars"]?.objectValue ?? [:]
+            if !owners.isEmpty { return nil }
+            let all = flows.flows.values.flatMap(\.order)
+            return "no flow has a node \"\(reference)\"" + (Spelling.nearest(to: reference, in: all).map { "; did you mean \"\($0)\"?" } ?? "")
+        }
+        guard let flow = flows[parts[0]] else {
+            return "no flow \"\(parts[0])\" (flows: \(flows.flows.keys.sorted().joined(separator: ", ")))"
+                + (Spelling.nearest(to: parts[0], in: flows.flows.keys).map { "; did you mean \"\($0)/\(parts[1])\"?" } ?? "")
+        }
+        guard flow.nodes[parts[1]] == nil else { return nil }
+        return "flow \"\(parts[0])\" has no node \"\(parts[1])\""
+            + (Spelling.nearest(to: parts[1], in: flow.order).map { "; did you mean \"\(parts[0])/\($0)\"?" } ?? "")
+    }
+}
+
+/// Reads a scenario or mock document, collecting every problem with its pointer and position.
+struct ScenarioReader {
+    let root: JSONValue
+    private let map: JSONSourceMap?
+    private var problems: [Scenario.ParseError.Problem] = []
+    var error: Scenario.ParseError? { problems.isEmpty ? nil : Scenario.ParseError(problems) }
+
+    init(_ bytes: [UInt8]) throws(Scenario.ParseError) {
+        var map: JSONSourceMap? = JSONSourceMap()
+        do { root = try JSONParser.parse(bytes, sourceMap: &map) } catch {
+            throw Scenario.ParseError(pointer: "", message: error.message, line: error.line, column: error.column)
+        }
+        self.map = map
+    }
+
+    mutating func fail(_ tokens: [String], _ message: String) {
+        let pointer = JSONPointer.string(tokens)
+        let at = map?.position(of: pointer)
+        problems.append(.init(pointer: pointer, message: message, line: at?.line, column: at?.column))
+    }
+
+    /// An object, with every key outside `known` (when given) reported with the nearest known one.
+    mutating func object(_ v: JSONValue?, _ at: [String], known: [String]? = nil) -> JSONObject? {
+        guard let v else { return nil }
+        guard let o = v.objectValue else {
+            fail(at, "expected an object, got \(v.typeName)")
+            return nil
+        }
+        for key in o.keys where known.map({ !$0.contains(key) }) ?? false {
+            fail(at + [key], "unknown field \"\(key)\"" + (Spelling.nearest(to: key, in: known!).map { "; did you mean \"\($0)\"?" }
+                ?? " (known: \(known!.joined(separator: ", ")))"))
+        }
+        return o
+    }
+
+    mutating func string(_ v: JSONValue?, _ at: [String]) -> String? {
+        guard let v else { return nil }
+        guard let s = v.stringValue else {
+            fail(at, "expected a string, got \(v.typeName)")
+            return nil
         }
         return s
     }
 
-    static func caller(_ o: JSONObject) throws(ParseError) -> CallerScript {
+    mutating func int(_ v: JSONValue?, _ at: [String], in range: ClosedRange<Int> = 0...Int.max) -> Int? {
+        guard let v else { return nil }
+        guard let n = v.intValue, range.contains(n) else {
+            fail(at, range.upperBound == Int.max ? "expected an integer of at least \(range.lowerBound), got \(v.jsonString)"
+                : "expected an integer from \(range.lowerBound) to \(range.upperBound), got \(v.jsonString)")
+            return nil
+        }
+        return n
+    }
+
+    mutating func oneOf(_ v: JSONValue?, _ at: [String], _ allowed: [String]) -> String? {
+        guard let text = string(v, at) else { return nil }
+        guard allowed.contains(text) else {
+            fail(at, "expected one of \(allowed.joined(separator: ", ")), got \"\(text)\""
+                + (Spelling.nearest(to: text, in: allowed).map { "; did you mean \"\($0)\"?" } ?? ""))
+            return nil
+        }
+        return text
+    }
+
+    /// A list of strings, each one of `allowed` (when given).
+    mutating func strings(_ v: JSONValue?, _ at: [String], allowed: Set<String>? = nil, what: String = "") -> [String] {
+        guard let v else { return [] }
+        guard let list = v.arrayValue else {
+            fail(at, "expected a list of strings, got \(v.typeName)")
+            return []
+        }
+        var out: [String] = []
+        for (i, item) in list.enumerated() {
+            guard let text = string(item, at + [String(i)]) else { continue }
+            if let allowed, !allowed.contains(text) { unknown(text, what, at + [String(i)], allowed) }
+            out.append(text)
+        }
+        return out
+    }
+
+    mutating func unknown(_ text: String, _ what: String, _ at: [String], _ allowed: Set<String>) {
+        fail(at, "\"\(text)\" is not a \(what)" + (Spelling.nearest(to: text, in: allowed.sorted()).map { "; did you mean \"\($0)\"?" } ?? ""))
+    }
+
+    /// Event type → milliseconds.
+    mutating func delays(_ v: JSONValue?, _ at: [String]) -> [String: Int] {
+        guard let o = object(v, at) else { return [:] }
+        var out: [String: Int] = [:]
+        for (type, value) in o.members {
+            if !WebhookEvent.documentedTypes.contains(type) { unknown(type, "Telnyx event type", at + [type], WebhookEvent.documentedTypes) }
+            if let ms = int(value, at + [type]) { out[type] = ms }
+        }
+        return out
+    }
+
+    mutating func caller(_ o: JSONObject) -> CallerScript {
         var c = CallerScript()
-        let known = ["digits", "amd", "target", "recording_secs", "ai_result", "hangup_after_node", "hangup_after_ms"]
-        for key in o.keys where !known.contains(key) {
-            throw ParseError(pointer: "/caller/\(key)", message: "unknown field" + (Spelling.nearest(to: key, in: known).map { "; did you mean \"\($0)\"?" } ?? ""))
-        }
         if let d = o["digits"] {
-            guard let list = d.arrayValue, list.allSatisfy({ $0.stringValue != nil }) else {
-                throw ParseError(pointer: "/caller/digits", message: "expected a list of strings, one per gather (\"\" = silence)")
+            if let list = d.arrayValue, list.allSatisfy({ $0.stringValue != nil }) { c.inputs = list.compactMap(\.stringValue) } else {
+                fail(["caller", "digits"], "expected a list of strings, one per gather (\"\" = silence)")
             }
-            c.inputs = list.compactMap(\.stringValue)
         }
-        if let v = o["amd"]?.stringValue { c.amd = v }
-        if let v = o["target"]?.stringValue {
-            guard ["answer", "busy", "no_answer"].contains(v) else {
-                throw ParseError(pointer: "/caller/target", message: "expected answer, busy or no_answer")
-            }
-            c.target = v
-        }
-        if let v = o["recording_secs"]?.intValue { c.recordingSeconds = v }
+        c.amd = oneOf(o["amd"], ["caller", "amd"], Scenario.amdResults) ?? c.amd
+        c.target = oneOf(o["target"], ["caller", "target"], Scenario.targets) ?? c.target
+        c.recordingSeconds = int(o["recording_secs"], ["caller", "recording_secs"]) ?? c.recordingSeconds
         if let v = o["ai_result"] { c.aiResult = v.isNull ? nil : v }
-        c.hangupAfterNode = o["hangup_after_node"]?.stringValue
-        c.hangupAfterMs = o["hangup_after_ms"]?.intValue
+        c.hangupAfterNode = string(o["hangup_after_node"], ["caller", "hangup_after_node"])
+        c.hangupAfterMs = int(o["hangup_after_ms"], ["caller", "hangup_after_ms"])
         return c
+    }
+
+    mutating func faults(_ o: JSONObject) -> Scenario.Faults {
+        var f = Scenario.Faults()
+        f.duplicate = Set(strings(o["duplicate"], ["faults", "duplicate"], allowed: WebhookEvent.documentedTypes, what: "Telnyx event type"))
+        f.delayMs = delays(o["delay_ms"], ["faults", "delay_ms"])
+        f.lateCopyMs = delays(o["late_copy_ms"], ["faults", "late_copy_ms"])
+        if let errors = object(o["api_errors"], ["faults", "api_errors"]) {
+            let actions = Set(CommandCatalog.actions.keys)
+            for (action, value) in errors.members {
+                let at = ["faults", "api_errors", action]
+                if !actions.contains(action) { unknown(action, "Telnyx call action", at, actions) }
+                guard let e = object(value, at, known: Scenario.apiErrorKeys) else { continue }
+                f.apiErrors[action] = (int(e["status"], at + ["status"], in: 400...599) ?? 422, string(e["code"], at + ["code"]) ?? "10015")
+            }
+        }
+        return f
+    }
+
+    mutating func expectations(_ o: JSONObject) -> Scenario.Expectations {
+        var e = Scenario.Expectations()
+        let actions = Set(CommandCatalog.actions.keys)
+        e.path = strings(o["path"], ["expect", "path"])
+        e.notVisited = strings(o["not_visited"], ["expect", "not_visited"])
+        e.commands = strings(o["commands"], ["expect", "commands"], allowed: actions, what: "Telnyx call action")
+        e.spoken = strings(o["spoken"], ["expect", "spoken"])
+        e.sentOnce = strings(o["sent_once"], ["expect", "sent_once"], allowed: actions, what: "Telnyx call action")
+        e.ending = oneOf(o["ending"], ["expect", "ending"], Scenario.endings)
+        if let v = o["vars"] { e.vars = object(v, ["expect", "vars"]) ?? [:] }
+        return e
+    }
+
+    mutating func node(_ reference: String, _ at: [String], flows: FlowSet, qualified: Bool) {
+        if let why = Scenario.unknownNode(reference, in: flows, qualified: qualified) { fail(at, why) }
+    }
+
+    /// A mock table: `"METHOD URL"` → `{status, body, error, delay_ms}`.
+    mutating func mocks(_ v: JSONValue, _ at: [String]) -> [String: HTTPMock] {
+        guard let table = object(v, at) else { return [:] }
+        var out: [String: HTTPMock] = [:]
+        for (key, value) in table.members {
+            let here = at + [key]
+            if let why = HTTPMocks.badKey(key) { fail(here, why) }
+            guard let m = object(value, here, known: HTTPMock.keys) else { continue }
+            var mock = HTTPMock()
+            mock.status = int(m["status"], here + ["status"], in: 100...599) ?? mock.status
+            mock.body = m["body"]
+            if let error = string(m["error"], here + ["error"]) {
+                if error.isEmpty { fail(here + ["error"], "expected the failure's reason, like \"timeout\" or \"connection refused\"") }
+                mock.error = error
+            }
+            mock.delayMs = int(m["delay_ms"], here + ["delay_ms"]) ?? mock.delayMs
+            if mock.error != nil, m["status"] != nil || m["body"] != nil {
+                fail(here, "a mock either fails (\"error\") or answers (\"status\", \"body\"), not both")
+            }
+            out[key] = mock
+        }
+        return out
     }
 }
 

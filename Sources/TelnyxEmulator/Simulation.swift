@@ -215,20 +215,8 @@ public struct Simulation {
                 }
                 emit(emissions)
             case .http(let request):
-                let key = "\(request.method) \(request.url)"
-                line("http", "→ \(key)")
-                let outcome: HTTPOutcome
-                var delay = 80
-                if let mock = scenario.http[key] {
-                    delay = mock.delayMs
-                    if let error = mock.error {
-                        outcome = .failed(error)
-                    } else {
-                        outcome = .response(status: mock.status, body: mock.body.map(\.jsonBytes) ?? [])
-                    }
-                } else {
-                    outcome = .failed("no mock for \(key) (add it to the scenario's \"http\")")
-                }
+                line("http", "→ \(HTTPMocks.key(method: request.method, url: request.url))")
+                let (delay, outcome) = scenario.http.answer(method: request.method, url: request.url)
                 schedule(delay, .input(.httpResult(requestID: request.id, outcome)))
             case .startTimer(let id, let ms):
                 line("timer", "wait \(ms) ms")

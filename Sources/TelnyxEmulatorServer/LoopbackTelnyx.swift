@@ -202,11 +202,25 @@ public final class LoopbackTelnyx {
     }
 
     private func needInput(_ leg: String, prompt: String) {
-        guard !options.interactive, leg == currentLeg || callerLegs.contains(leg) else { return }
+        guard leg == currentLeg || callerLegs.contains(leg) else { return }
+        if options.interactive {
+            onNeedInput(leg)
+            return
+        }
         let inputs = options.script.inputs
         let index = inputIndex[leg, default: 0]
         let digits = index < inputs.count ? inputs[index] : ""
         inputIndex[leg] = index + 1
+        press(digits, on: leg)
+    }
+
+    /// In interactive mode, called when a gather's prompt has been played and the caller is
+    /// expected to answer (`dev` feeds keys typed ahead into a pipe from here).
+    public var onNeedInput: (_ leg: String) -> Void = { _ in }
+
+    /// The caller presses `digits` on `leg` at a person's pace (after thinking, then one key per
+    /// interval), as a scripted caller does; an empty string is silence.
+    public func press(_ digits: String, on leg: String) {
         record(.note(digits.isEmpty ? "caller says nothing" : "caller presses \(digits)"))
         for (i, d) in digits.enumerated() {
             later(model.timing.thinkMs + i * model.timing.keyIntervalMs) { [weak self] in self?.key(d, on: leg) }

@@ -10,7 +10,8 @@ import Logging
 struct BenchCommands: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-commands",
-        abstract: "Benchmark: send commands through the Telnyx client to a loopback sink (see bench/commands.sh)."
+        abstract: "Benchmark: send commands through the Telnyx client to a loopback sink (see bench/commands.sh).",
+        shouldDisplay: false
     )
 
     @Option(help: "Commands to send.")

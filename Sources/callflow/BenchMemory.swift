@@ -6,7 +6,7 @@ import Foundation
 /// `bench/memory.sh`: RSS growth per live call held mid-menu in the engine.
 struct BenchMemory: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench-memory", abstract: "Benchmark: bytes of memory per live call held mid-menu (see bench/memory.sh).")
+        commandName: "bench-memory", abstract: "Benchmark: bytes of memory per live call held mid-menu (see bench/memory.sh).", shouldDisplay: false)
 
     @Option(help: "Live calls to hold.")
     var calls = 10_000

@@ -9,7 +9,7 @@ struct Callflow: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "callflow",
         abstract: "An IVR engine for Telnyx Call Control, driven by JSON flow files.",
-        subcommands: [Serve.self, Dev.self, Check.self, TelnyxGroup.self, Simulate.self, TestScenarios.self, Graph.self, ReplayCall.self, BenchCommands.self, BenchMemory.self, BenchWebhooks.self, BenchCalls.self]
+        subcommands: [Serve.self, Dev.self, Check.self, TelnyxGroup.self, Simulate.self, TestScenarios.self, Graph.self, ReplayCall.self, Healthcheck.self, BenchCommands.self, BenchMemory.self, BenchWebhooks.self, BenchCalls.self]
     )
 }
 
@@ -58,22 +58,72 @@ enum Logging {
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check flow files and report every problem as file: /json/pointer: message.",
-        discussion: "Exits 1 when any error is found (warnings alone exit 0)."
+        discussion: """
+            Each argument is a directory (every flow in it, as serve loads them), a flow name (looked up in --flows) or \
+            the path of a flow file; a flow is checked with the flows it reaches by goto, in its own folder. \
+            Exits 1 when any error is found (warnings alone exit 0).
+            """
     )
 
-    @Argument(help: "Flow files or directories (default: flows/).")
+    @Argument(help: "Directories, flow names or flow files (default: the flows directory).")
     var paths: [String] = []
+
+    @Option(help: "The flows directory flow names are looked up in (default: flows).")
+    var flows: String?
 
     @Flag(name: .long, help: "Treat warnings (such as unreachable nodes) as errors.")
     var strict = false
 
     func run() throws {
-        let (_, diagnostics, files) = FlowLoader.load(paths: paths.isEmpty ? ["flows"] : paths)
-        for d in diagnostics { print(d) }
-        let errors = diagnostics.filter { $0.severity == .error }.count
-        let warnings = diagnostics.count - errors
-        print("\(files) flow file\(files == 1 ? "" : "s") checked: \(errors) error\(errors == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s")")
-        if errors > 0 || (strict && warnings > 0) { throw ExitCode(1) }
+        try runWithUsage(Self.self) {
+            let directory = flows ?? defaultFlowsDirectory
+            var files: [String] = []
+            var notes: [Diagnostic] = []
+            for argument in paths.isEmpty ? [directory] : paths {
+                var isDirectory: ObjCBool = false
+                if FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory), isDirectory.boolValue {
+                    files.append(argument)
+                    continue
+                }
+                if paths.isEmpty { throw ValidationError(FlowLoader.missingDirectory(directory, defaulted: flows == nil)) }
+                let flow = FlowArgument(argument, flowsDirectory: directory)
+                do throws(FlowArgumentError) {
+                    let selection = try FlowLoader.select(flow, defaultedDirectory: flows == nil)
+                    files += selection.files
+                    // Strict: a broken file beside it is reported, as a warning, since this flow never reaches it.
+                    notes += selection.skipped.map { Diagnostic(.warning, file: $0, pointer: "", "has errors (\(flow.name) does not reach it; callflow check \($0) lists them)") }
+                } catch where !error.diagnostics.isEmpty {
+                    files += FlowLoader.closure(of: flow.name, in: (try? FlowLoader.flowFiles(in: flow.directory, defaulted: false)) ?? [:])
+                } catch {
+                    throw ValidationError(error.description)
+                }
+            }
+            var unique: [String] = []
+            for file in files where !unique.contains(file) { unique.append(file) }
+            let (_, loaded, count) = FlowLoader.load(paths: unique)
+            var diagnostics: [Diagnostic] = []
+            for d in loaded + notes where !diagnostics.contains(d) { diagnostics.append(d) }
+            for d in diagnostics { print(d) }
+            let errors = diagnostics.filter { $0.severity == .error }.count
+            let warnings = diagnostics.count - errors
+            print("\(count) flow file\(count == 1 ? "" : "s") checked: \(errors) error\(errors == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s")")
+            if errors > 0 || (strict && warnings > 0) { throw ExitCode(1) }
+        }
+    }
+}
+
+/// Runs a subcommand so that a `ValidationError` prints that subcommand's usage (ArgumentParser
+/// prints the top-level usage for errors thrown from `run()`), and a `Failure` prints its message
+/// alone and exits 1.
+func runWithUsage(_ command: ParsableCommand.Type, _ body: () throws -> Void) throws {
+    do { try body() } catch let error as ValidationError {
+        let usage = Callflow.usageString(for: command)
+        let words = usage.split(whereSeparator: \.isWhitespace).prefix { !"<[-".contains($0.first!) }
+        FileHandle.standardError.write(Data("Error: \(error.message)\nUsage: \(usage)\n  See '\(words.joined(separator: " ")) --help' for more information.\n".utf8))
+        throw ExitCode.validationFailure
+    } catch let error as Failure {
+        FileHandle.standardError.write(Data("callflow: \(error)\n".utf8))
+        throw ExitCode(1)
     }
 }
 

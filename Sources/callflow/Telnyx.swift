@@ -50,6 +50,18 @@ func runAccount(_ body: () throws -> Void) throws {
     }
 }
 
+/// Asks on the terminal before `action`; anything but y/yes refuses. Without a terminal (a script,
+/// CI) it refuses at once and names `--yes`, rather than reading a line never meant as an answer.
+/// `detail` (which may ask the API) is only fetched once there is someone to ask.
+func confirm(_ action: String, detail: () throws -> String) throws {
+    guard isatty(0) == 1 else {
+        throw Failure("refusing to \(action) without confirmation: standard input is not a terminal; pass --yes to do it anyway")
+    }
+    FileHandle.standardError.write(Data("\(action)\(try detail())? [y/N] ".utf8))
+    let answer = (readLine() ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+    guard answer == "y" || answer == "yes" else { throw Failure("not done: \(action) needs the answer y (or --yes)") }
+}
+
 func appsTable(_ apps: [JSONValue]) -> String {
     TextTable.render(["ID", "NAME", "ACTIVE", "API", "WEBHOOK URL"], apps.map {
         [TextTable.cell($0["id"]), TextTable.cell($0["application_name"]), TextTable.cell($0["active"]),
@@ -93,9 +105,11 @@ struct Apps: ParsableCommand {
         @Option(help: "The application's name.") var name: String
         @Option(help: "Where Telnyx sends webhooks.") var webhookUrl: String
         @OptionGroup var options: AccountOptions
-        func run() throws {
+        func validate() throws {
             try validURL(webhookUrl, "--webhook-url")
             guard !name.isEmpty else { throw ValidationError("--name must not be empty") }
+        }
+        func run() throws {
             try runAccount {
                 let app = try options.load().0.createApp(name: name, webhookURL: webhookUrl)
                 options.emit(app) { "created\n" + appsTable([app]) }
@@ -111,13 +125,15 @@ struct Apps: ParsableCommand {
         @Option(help: "Webhook timeout in seconds (1-30).") var webhookTimeoutSecs: Int?
         @Option(help: "true or false.") var active: Bool?
         @OptionGroup var options: AccountOptions
-        func run() throws {
+        func validate() throws {
             if let webhookUrl { try validURL(webhookUrl, "--webhook-url") }
             if let failoverUrl { try validURL(failoverUrl, "--failover-url") }
             if let t = webhookTimeoutSecs, !(1...30).contains(t) { throw ValidationError("--webhook-timeout-secs must be 1-30") }
             guard webhookUrl != nil || failoverUrl != nil || webhookTimeoutSecs != nil || active != nil else {
                 throw ValidationError("nothing to change: give --webhook-url, --failover-url, --webhook-timeout-secs or --active")
             }
+        }
+        func run() throws {
             try runAccount {
                 let app = try options.load().0.updateApp(id, webhookURL: webhookUrl, failoverURL: failoverUrl, timeoutSecs: webhookTimeoutSecs,
                                                          active: active)
@@ -127,12 +143,21 @@ struct Apps: ParsableCommand {
     }
 
     struct Delete: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Delete an application.")
+        static let configuration = CommandConfiguration(
+            abstract: "Delete an application (asks first; --yes skips the question).",
+            discussion: "Numbers assigned to the application stop reaching this server. Without a terminal to ask on, --yes is required.")
         @Argument(help: "The application id.") var id: String
+        @Flag(help: "Delete without asking.") var yes = false
         @OptionGroup var options: AccountOptions
         func run() throws {
             try runAccount {
-                let app = try options.load().0.deleteApp(id)
+                let (commands, _) = try options.load()
+                if !yes {
+                    try confirm("delete Call Control Application \(id)") {
+                        " (\(TextTable.cell(try commands.showApp(id)["application_name"]))); numbers assigned to it stop reaching this server"
+                    }
+                }
+                let app = try commands.deleteApp(id)
                 options.emit(app) { "deleted \(id)\n" }
             }
         }
@@ -146,9 +171,11 @@ struct Connect: ParsableCommand {
     @Option(help: "Update this application id.") var app: String?
     @Option(help: "Use (or create) the application with this exact name (default callflow).") var name: String?
     @OptionGroup var options: AccountOptions
-    func run() throws {
+    func validate() throws {
         try validURL(publicUrl, "--public-url")
         guard app == nil || name == nil else { throw ValidationError("give --app or --name, not both") }
+    }
+    func run() throws {
         try runAccount {
             let (commands, config) = try options.load()
             let result = try commands.connect(publicURL: publicUrl, webhookPath: config.server.webhookPath, appID: app, name: name)
@@ -207,8 +234,10 @@ struct Events: ParsableCommand {
     @Option(help: "Only this call leg id.") var callLeg: String?
     @Option(help: "Only events at or after this time (ISO-8601, like 2026-11-21T10:00:00Z).") var since: String?
     @OptionGroup var options: AccountOptions
-    func run() throws {
+    func validate() throws {
         if let since, since.count < 10 { throw ValidationError("--since takes an ISO-8601 time like 2026-11-21T10:00:00Z") }
+    }
+    func run() throws {
         try runAccount {
             let events = try options.load().0.events(legID: callLeg, since: since)
             options.emit(.array(events)) {
