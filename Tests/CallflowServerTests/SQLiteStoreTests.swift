@@ -133,3 +133,37 @@ import Testing
         }
     }
 }
+
+/// The WAL stays bounded under commits that never pause (PASSIVE checkpoints alone never let the
+/// log start over, so it grew by every commit while the server ran).
+@Suite struct WALBoundTests {
+    @Test func theLogStartsOverOncePastItsLimitWhileCommitsContinue() throws {
+        let path = SQLiteStoreTests.tempDB()
+        defer { for s in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + s) } }
+        let limit = 256 << 10
+        let store = try SQLiteCallStore(path: path, synchronous: "normal", walLimitBytes: limit)
+        func walSize() -> Int { ((try? FileManager.default.attributesOfItem(atPath: path + "-wal"))?[.size] as? Int) ?? 0 }
+        var commits = 0
+        var written = 0
+        let deadline = Date().addingTimeInterval(30)
+        // Commit without pause until the checkpointer has started the log over twice.
+        while store.walRestarts < 2 && Date() < deadline {
+            var batch = StoreBatch()
+            for i in 0..<8 { batch.upserts["v3:c\(commits)-\(i)"] = SQLiteStoreTests.state("v3:c\(commits)-\(i)", step: commits) }
+            batch.dedupe = [(UInt64(commits), Int64(commits))]
+            _ = try store.commit(batch)
+            commits += 1
+            written += 8 * 4096
+        }
+        #expect(store.walRestarts >= 2, "the log was started over while commits went on (\(commits) commits)")
+        let high = walSize()
+        for _ in 0..<50 {
+            var batch = StoreBatch()
+            batch.dedupe = [(UInt64(commits), Int64(commits))]
+            commits += 1
+            _ = try store.commit(batch)
+        }
+        #expect(walSize() <= max(high, limit * 2), "commits after a restart reuse the log's blocks")
+        #expect(walSize() < written, "the WAL is not every page ever written: \(walSize()) of \(written) bytes")
+    }
+}

@@ -37,8 +37,10 @@ public final class SQLiteCallStore: CallStore {
             """)
     }
 
-    public init(path: String, synchronous: String) throws(StoreError) {
-        checkpointer = Checkpointer(path: path)
+    /// - Parameter walLimitBytes: past this size the WAL is checkpointed in full and starts over
+    ///   (see `Checkpointer`).
+    public init(path: String, synchronous: String, walLimitBytes: Int = 64 << 20) throws(StoreError) {
+        checkpointer = Checkpointer(path: path, walLimitBytes: walLimitBytes)
         self.path = path
         commitKind = synchronous == "full" ? .disk : .pageCache
         let db: Database
@@ -46,7 +48,8 @@ public final class SQLiteCallStore: CallStore {
             db = try Database(path: path)
             // Checkpoints (which fsync the database file) run on the checkpointer's thread, not in
             // a commit on the loop thread.
-            try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=\(synchronous == "full" ? "FULL" : "NORMAL"); PRAGMA wal_autocheckpoint=0;")
+            try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=\(synchronous == "full" ? "FULL" : "NORMAL"); PRAGMA wal_autocheckpoint=0; "
+                + "PRAGMA journal_size_limit=\(walLimitBytes);")
             try db.execute("""
                 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
                 CREATE TABLE IF NOT EXISTS calls(id TEXT PRIMARY KEY, state BLOB NOT NULL);
@@ -81,6 +84,9 @@ public final class SQLiteCallStore: CallStore {
     }
 
     deinit { checkpointer.stop() }
+
+    /// RESTART checkpoints so far (tests read it).
+    public var walRestarts: Int { checkpointer.restarts.withLock { $0 } }
 
     static func bytes(_ v: JSONValue) -> Database.Value { .blob(v.jsonBytes) }
 
@@ -225,13 +231,27 @@ public final class SQLiteCallStore: CallStore {
 /// Copies the WAL back into the database file every half second from its own thread and
 /// connection. PASSIVE checkpoints never block the writer, so the fsync they need stays off the
 /// loop thread.
+///
+/// PASSIVE alone does not bound the WAL: SQLite starts writing the log from its beginning again
+/// only when a writer finds every frame copied back, and under steady load a commit always lands
+/// while a checkpoint runs, so the file grew by every commit (490 MB in 40 s at 1,800 webhooks a
+/// second). Once it passes `walLimitBytes`, a RESTART checkpoint follows the PASSIVE one: with
+/// nearly every frame already copied it holds the writer back only for the last few frames and
+/// one fsync, and the next commit writes the log from its start again, over the same blocks (no
+/// file to regrow, as after TRUNCATE); `journal_size_limit` trims the file back to the limit then.
 final class Checkpointer: Sendable {
     let path: String
+    let walLimitBytes: Int
     private let stopped = Mutex(false)
     private let finished = DispatchSemaphore(value: 0)
     private let started = Mutex(false)
+    /// RESTART checkpoints that completed (the log starts over at the next commit).
+    let restarts = Mutex(0)
 
-    init(path: String) { self.path = path }
+    init(path: String, walLimitBytes: Int = 64 << 20) {
+        self.path = path
+        self.walLimitBytes = walLimitBytes
+    }
 
     func start() {
         started.withLock { $0 = true }
@@ -242,6 +262,11 @@ final class Checkpointer: Sendable {
             while !stopped.withLock({ $0 }) {
                 usleep(500_000)
                 _ = try? db.run("PRAGMA wal_checkpoint(PASSIVE)")
+                var info = stat()
+                if stat(path + "-wal", &info) == 0, Int(info.st_size) > walLimitBytes,
+                   let row = (try? db.run("PRAGMA wal_checkpoint(RESTART)"))?.first, row.first?.int == 0 {
+                    restarts.withLock { $0 += 1 }
+                }
             }
         }.start()
     }
