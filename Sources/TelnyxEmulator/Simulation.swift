@@ -223,7 +223,7 @@ public struct Simulation {
                 schedule(ms, .engineTimer(id: id))
             case .cancelTimer(let id):
                 cancelledTimers.insert(id)
-            case .log(let level, let message):
+            case .log(let level, let message, _):
                 if level != .info { line("note", "\(level.rawValue): \(message)") }
             case .ended(let reason):
                 ended = true

@@ -148,5 +148,5 @@ struct CallHarness {
 
     var httpCalls: [HTTPCall] { effects.compactMap { if case .http(let h) = $0 { return h } else { return nil } } }
     var ended: Bool { effects.contains { if case .ended = $0 { return true } else { return false } } }
-    var logs: [String] { effects.compactMap { if case .log(_, let m) = $0 { return m } else { return nil } } }
+    var logs: [String] { effects.compactMap { if case .log(_, let m, _) = $0 { return m } else { return nil } } }
 }

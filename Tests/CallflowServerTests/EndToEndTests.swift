@@ -58,6 +58,27 @@ import TelnyxEmulator
         #expect(backend.requests.map(\.path) == ["/accounts/98765"])
     }
 
+    /// The warning about a failed `http` node names that node, though the step went on to its
+    /// `on_error` target before the line was written.
+    @Test func aFailedHTTPNodeIsNamedInItsLogLine() throws {
+        let backend = try FakeHTTPServer { _, _ in .status(503, #"{"error":"down"}"#) }
+        defer { backend.stop() }
+        let flow = #"""
+            {"start":"a","nodes":{
+              "a":{"type":"answer","next":"lookup"},
+              "lookup":{"type":"http","method":"GET","url":"http://127.0.0.1:\#(backend.port)/x","timeout_ms":2000,
+                        "save_as":"crm","next":"bye","on_error":"sorry"},
+              "sorry":{"type":"say","text":"Sorry.","next":"end"},
+              "bye":{"type":"say","text":"Goodbye.","next":"end"},
+              "end":{"type":"hangup"}}}
+            """#
+        let dir = try EndToEnd.flowsDir(["t": flow])
+        let o = try Self.call([]) { $0.flowsDir = dir; $0.defaultFlow = "t" }
+        let line = try #require(o.logs.first { $0.contains(#"http node "lookup": response status 503"#) }, "\(o.logs)")
+        #expect(line.contains("flow.node=lookup"), "\(line)")
+        #expect(line.contains("flow.node_after=sorry"), "\(line)")
+    }
+
     @Test func voicemailRecordingURLIsSaved() throws {
         let backend = try FakeHTTPServer { _, _ in .status(201, "{}") }
         defer { backend.stop() }

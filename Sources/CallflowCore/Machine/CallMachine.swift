@@ -70,7 +70,7 @@ struct Run {
     }
 
     mutating func log(_ level: Effect.LogLevel, _ message: String) {
-        effects.append(.log(level: level, message: message))
+        effects.append(.log(level: level, message: message, node: state.node))
         trace(.note, message)
     }
 

@@ -184,7 +184,9 @@ public enum Effect: Sendable, Equatable {
     case http(HTTPCall)
     case startTimer(id: String, milliseconds: Int)
     case cancelTimer(id: String)
-    case log(level: LogLevel, message: String)
+    /// `node`: the node the line is about, when the step went on past it (an `http` node whose
+    /// failure sends the call to `on_error` is named, not the node the step ended in).
+    case log(level: LogLevel, message: String, node: String? = nil)
     /// The call is over: drop its state (keep the trace).
     case ended(reason: String)
 

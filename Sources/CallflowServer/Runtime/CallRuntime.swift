@@ -361,11 +361,16 @@ public final class CallRuntime {
                 batch.timersRemoved.append(id)
                 scheduleCommit()
                 if let timer = timers.remove(id) { loop.cancelTimer(timer) }
-            case .log(let level, let message):
+            case .log(let level, let message, let node):
+                func about() -> Logger.Metadata {
+                    var m = meta()
+                    if let node, node != item.node { m["flow.node"] = "\(node)"; m["flow.node_after"] = "\(item.node)" }
+                    return m
+                }
                 switch level {
-                case .info: logger.info("\(message)", metadata: meta())
-                case .warning: logger.warning("\(message)", metadata: meta())
-                case .error: logger.error("\(message)", metadata: meta())
+                case .info: logger.info("\(message)", metadata: about())
+                case .warning: logger.warning("\(message)", metadata: about())
+                case .error: logger.error("\(message)", metadata: about())
                 }
             case .ended(let reason):
                 logger.info("call ended", metadata: meta().merging(["reason": "\(reason)"]) { $1 })
