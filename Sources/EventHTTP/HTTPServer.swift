@@ -208,11 +208,15 @@ public final class HTTPServer {
     /// Runs the handler for one parsed request; the connection writes what it answers.
     func dispatch(_ request: ParsedRequest, on connection: Connection) -> HTTPResponse? {
         let pending = PendingReply(connection: connection, sequence: connection.sequence)
+        pending.dispatching = true
         let response = handler(HTTPRequest(parsed: request, pending: pending))
+        pending.dispatching = false
         if let response {
             pending.isDone = true
             return response
         }
+        // Deferred, but sent before the handler returned (a reply that needed no wait).
+        if let early = pending.early { return early }
         guard pending.taken else {
             pending.isDone = true
             return .json(500, Array(#"{"error":"handler gave no response"}"#.utf8))
@@ -249,6 +253,10 @@ final class Connection {
     unowned let server: HTTPServer
     private var readEvent: OpaquePointer?
     private var writeEvent: OpaquePointer?
+    /// The connection's one deadline: idle keep-alive, the whole request from its first byte, or
+    /// a reply the client is slow to read (a timer of its own: a persistent read event's timeout
+    /// restarts whenever the socket is readable, and is not cleared by re-adding without one).
+    private var timer: OpaquePointer?
     private var inbound: [UInt8] = []
     private var outbound: [UInt8] = []
     private var parser: RequestParser
@@ -269,32 +277,37 @@ final class Connection {
         self.server = server
         parser = RequestParser(maxHeaderBytes: server.options.maxHeaderBytes, maxBodyBytes: server.options.maxBodyBytes)
         let arg = Unmanaged.passUnretained(self).toOpaque()
-        guard let read = event_new(server.loop.base, fd, Int16(EV_READ | EV_PERSIST), { _, what, arg in
+        guard let read = event_new(server.loop.base, fd, Int16(EV_READ | EV_PERSIST), { _, _, arg in
             guard let arg else { return }
-            Unmanaged<Connection>.fromOpaque(arg).takeUnretainedValue().readable(timedOut: what & Int16(EV_TIMEOUT) != 0)
-        }, arg), let write = event_new(server.loop.base, fd, Int16(EV_WRITE | EV_PERSIST), { _, what, arg in
+            Unmanaged<Connection>.fromOpaque(arg).takeUnretainedValue().readable()
+        }, arg), let write = event_new(server.loop.base, fd, Int16(EV_WRITE | EV_PERSIST), { _, _, arg in
             guard let arg else { return }
-            Unmanaged<Connection>.fromOpaque(arg).takeUnretainedValue().writable(timedOut: what & Int16(EV_TIMEOUT) != 0)
+            Unmanaged<Connection>.fromOpaque(arg).takeUnretainedValue().writable()
+        }, arg), let timer = event_new(server.loop.base, -1, 0, { _, _, arg in
+            guard let arg else { return }
+            Unmanaged<Connection>.fromOpaque(arg).takeUnretainedValue().deadlinePassed()
         }, arg) else { return nil }
         readEvent = read
         writeEvent = write
-        watchReads(timeoutMs: server.options.timeoutSeconds * 1000)
+        self.timer = timer
+        event_add(read, nil)
+        arm(timeoutMs)  // the first request: from accept
     }
 
     private var timeoutMs: Int { server.options.timeoutSeconds * 1000 }
 
-    private func watchReads(timeoutMs: Int?) {
-        guard let readEvent else { return }
-        if let timeoutMs {
-            var tv = timeval(tv_sec: timeoutMs / 1000, tv_usec: (timeoutMs % 1000) * 1000)
-            event_add(readEvent, &tv)
+    /// Sets the deadline `ms` from now, or clears it.
+    private func arm(_ ms: Int?) {
+        guard let timer else { return }
+        if let ms {
+            var tv = timeval(tv_sec: ms / 1000, tv_usec: (ms % 1000) * 1000)
+            event_add(timer, &tv)
         } else {
-            event_add(readEvent, nil)
+            event_del(timer)
         }
     }
 
-    private func readable(timedOut: Bool) {
-        if timedOut { return deadlinePassed() }
+    private func readable() {
         let n = server.scratch.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
         if n == 0 { return close() }
         if n < 0 {
@@ -303,7 +316,10 @@ final class Connection {
         }
         if lingering { return }  // dropped: the reply is out, the connection ends at EOF or the deadline
         inbound.append(contentsOf: server.scratch[0..<n])
-        if requestStartedMs == nil { requestStartedMs = HTTPServer.monotonicMs() }
+        if requestStartedMs == nil && awaiting == nil && outbound.isEmpty {
+            requestStartedMs = HTTPServer.monotonicMs()
+            arm(timeoutMs)  // the whole request's deadline, not moved by later bytes
+        }
         if awaiting != nil {
             // Pipelined bytes wait for the reply; beyond one request's worth, stop reading them.
             if inbound.count > server.options.maxHeaderBytes + server.options.maxBodyBytes, let readEvent { event_del(readEvent) }
@@ -323,20 +339,18 @@ final class Connection {
             case .incomplete:
                 if inbound.isEmpty {
                     requestStartedMs = nil
-                    watchReads(timeoutMs: timeoutMs)  // idle keep-alive
-                } else {
-                    let started = requestStartedMs ?? HTTPServer.monotonicMs()
-                    requestStartedMs = started
-                    let left = Int(started + Int64(timeoutMs) - HTTPServer.monotonicMs())
-                    if left <= 0 { return deadlinePassed() }
-                    watchReads(timeoutMs: left)  // the whole request's deadline, not reset by each byte
+                    if outbound.isEmpty { arm(timeoutMs) }  // idle keep-alive (a reply being written has its own)
+                } else if requestStartedMs == nil {
+                    // Pipelined bytes of the next request, waiting since the last reply: its deadline starts now.
+                    requestStartedMs = HTTPServer.monotonicMs()
+                    arm(timeoutMs)
                 }
                 return
             case .sendContinue:
                 send(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
             case .request(let request, let consumed):
                 if consumed == inbound.count { inbound.removeAll(keepingCapacity: true) } else { inbound.removeFirst(consumed) }
-                requestStartedMs = inbound.isEmpty ? nil : HTTPServer.monotonicMs()
+                requestStartedMs = nil
                 sequence += 1
                 let isHead = request.method == "HEAD"
                 let keepAlive = request.keepAlive
@@ -346,7 +360,7 @@ final class Connection {
                 } else {
                     awaitingHead = isHead
                     awaitingKeepAlive = (keepAlive, http10KeepAlive)
-                    watchReads(timeoutMs: nil)  // the handler has it (a commit may take a while): no deadline
+                    arm(nil)  // the handler has it (a commit may take a while): no deadline meanwhile
                     return
                 }
             }
@@ -362,7 +376,7 @@ final class Connection {
         awaiting = nil
         reply(response, head: awaitingHead, keepAlive: awaitingKeepAlive.keepAlive, http10KeepAlive: awaitingKeepAlive.http10)
         if !isClosed && !closeAfterWrite {
-            watchReads(timeoutMs: timeoutMs)
+            if let readEvent { event_add(readEvent, nil) }  // reading may have paused on a full buffer
             process()
         }
     }
@@ -381,13 +395,15 @@ final class Connection {
         lingering = true
         inbound.removeAll()
         let body = JSONText.errorBody(error.message)
+        arm(2000)  // how long the rest of a refused request is read and dropped
         send(server.head(of: .json(error.status, body), bodyCount: body.count, close: true, keepAliveHeader: false) + body)
-        watchReads(timeoutMs: 2000)
     }
 
-    /// A request that did not arrive whole in time gets 408; an idle connection just closes.
+    /// The deadline passed: a request that did not arrive whole gets 408; an idle connection, a
+    /// client that stopped reading its reply, or one lingering after an error is closed.
     private func deadlinePassed() {
-        if lingering || inbound.isEmpty || !outbound.isEmpty { return close() }
+        if awaiting != nil { return }  // the handler's turn; nothing is owed by the client
+        if lingering || !outbound.isEmpty || inbound.isEmpty { return close() }
         fail(RequestError(status: 408, message: "the request did not arrive whole within \(server.options.timeoutSeconds) s"))
     }
 
@@ -401,14 +417,11 @@ final class Connection {
         } else {
             outbound += bytes
         }
-        if let writeEvent {
-            var tv = timeval(tv_sec: server.options.timeoutSeconds, tv_usec: 0)
-            event_add(writeEvent, &tv)  // a client that stops reading is dropped after the timeout
-        }
+        if let writeEvent { event_add(writeEvent, nil) }
+        if !lingering { arm(timeoutMs) }  // a client that stops reading its reply is dropped after the timeout
     }
 
-    private func writable(timedOut: Bool) {
-        if timedOut { return close() }
+    private func writable() {
         let n = outbound.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         if n < 0 {
             if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { return }
@@ -418,12 +431,18 @@ final class Connection {
         if outbound.isEmpty {
             if let writeEvent { event_del(writeEvent) }
             written()
+        } else if !lingering {
+            arm(timeoutMs)  // progress: the slow reader gets another timeout
         }
     }
 
     /// Everything queued is on the wire.
     private func written() {
-        guard closeAfterWrite else { return }
+        guard closeAfterWrite else {
+            // Back to waiting for the client: idle, or the deadline of a request already begun.
+            if awaiting == nil && requestStartedMs == nil { arm(timeoutMs) }
+            return
+        }
         if lingering {
             shutdown(fd, Int32(SHUT_WR))  // the reply is out; read what the client still sends, then close
         } else {
@@ -438,8 +457,10 @@ final class Connection {
         awaiting = nil
         if let readEvent { event_free(readEvent) }
         if let writeEvent { event_free(writeEvent) }
+        if let timer { event_free(timer) }
         readEvent = nil
         writeEvent = nil
+        timer = nil
         Glibc.close(fd)
         if notifyServer { server.closed(self) }
     }
@@ -452,6 +473,9 @@ public final class PendingReply {
     private let sequence: Int
     fileprivate(set) var isDone = false
     var taken = false
+    /// True while the handler that may defer it runs; a `send` then is kept in `early`.
+    fileprivate var dispatching = false
+    fileprivate var early: HTTPResponse? = nil
 
     init(connection: Connection, sequence: Int) {
         self.connection = connection
@@ -464,6 +488,10 @@ public final class PendingReply {
     public func send(_ response: HTTPResponse) {
         guard !isDone else { return }
         isDone = true
+        if dispatching {
+            early = response
+            return
+        }
         guard let connection, !connection.isClosed, connection.sequence == sequence else { return }
         connection.sendDeferred(response)
     }
