@@ -105,7 +105,8 @@ public final class ServerApp: ControlBackend {
         let telnyx = TelnyxClient(http: client, loop: loop, baseURL: config.telnyx.apiBaseURL, apiKey: apiKey, policy: policy,
                                   logger: logger, clockMs: clockMs)
         let backend = injectedBackend ?? BackendClient(http: client, maxResponseBytes: config.http.maxResponseBytes)
-        let engine = CallEngine(flows: flows, routes: config.flows.routes, defaultFlow: routing.flow)
+        let engine = CallEngine(flows: flows, routes: config.flows.routes, defaultFlow: routing.flow,
+                                dedupeMaxBytes: config.store.dedupeMaxBytes)
         let metrics = Metrics()
         telnyx.metrics = metrics
         let store: any CallStore
@@ -152,6 +153,11 @@ public final class ServerApp: ControlBackend {
             return true
         }
         _ = try? loop.schedule(afterMilliseconds: 600_000) { [weak self] in self?.pruneRegularly() }
+        metrics.counter("callflow_dedupe_evicted_early_total",
+                        "Webhook ids forgotten before their hour because store.dedupe_max_bytes was reached (a redelivery of one is applied again).") {
+            [unowned runtime] in Double(runtime.engine.webhookIDs.evictedEarly)
+        }
+        _ = try? loop.schedule(afterMilliseconds: Self.dedupeReportMs) { [weak self] in self?.reportDedupeCeiling(since: 0) }
         metrics.gauge("callflow_active_calls", "Calls with live state.") { [unowned runtime] in Double(runtime.liveCalls) }
         metrics.gauge("callflow_outbox_depth", "Commands queued or in flight to Telnyx.") { [unowned runtime] in Double(runtime.pendingCommands) }
         metrics.gauge("callflow_flow_revisions_in_use", "Flow revisions kept for calls in progress.") { [unowned runtime] in
@@ -269,6 +275,27 @@ public final class ServerApp: ControlBackend {
             do { try loop.schedule(afterMilliseconds: 50, drain) } catch { loop.handle.stop() }
         }
         drain()
+    }
+
+    static let dedupeReportMs = 60_000
+
+    /// Once a minute at most: says that the webhook-id memory is at its ceiling, so ids are kept for
+    /// less than the hour (a redelivery older than the window actually kept would be applied again).
+    private func reportDedupeCeiling(since previous: Int) {
+        // Only numbers leave this function: a copy of the window kept alive would make the engine's
+        // next insert copy its arrays (copy-on-write).
+        let (evicted, oldest, window, maxBytes, maxCount) = {
+            let ids = runtime.engine.webhookIDs
+            return (ids.evictedEarly, ids.oldestAt, ids.windowSeconds, ids.maxBytes, ids.maxCount)
+        }()
+        if evicted > previous {
+            let kept = oldest.map { "\(max(0, runtime.clock() - $0)) s" } ?? "none"
+            let message = "webhook id memory at its ceiling: \(evicted - previous) ids forgotten before their hour in the last "
+                + "\(Self.dedupeReportMs / 1000) s; ids are now kept for \(kept), not \(window) s (store.dedupe_max_bytes \(maxBytes), "
+                + "\(maxCount) ids); a redelivery older than that would be applied again"
+            logger.warning("\(message)")
+        }
+        _ = try? loop.schedule(afterMilliseconds: Self.dedupeReportMs) { [weak self] in self?.reportDedupeCeiling(since: evicted) }
     }
 
     private func pruneRegularly() {

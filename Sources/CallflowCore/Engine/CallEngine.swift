@@ -16,12 +16,16 @@ public struct CallEngine: Sendable {
     public var defaultFlow: String?
     public static let finishedKept = 1000
 
-    public init(flows: FlowSet, routes: [String: String] = [:], defaultFlow: String? = nil, dedupeWindowSeconds: Int64 = 3600) {
+    public init(flows: FlowSet, routes: [String: String] = [:], defaultFlow: String? = nil, dedupeWindowSeconds: Int64 = 3600,
+                dedupeMaxBytes: Int = DedupeWindow.defaultMaxBytes) {
         self.flows = flows
         self.routes = routes
         self.defaultFlow = defaultFlow
-        self.dedupe = DedupeWindow(windowSeconds: dedupeWindowSeconds)
+        self.dedupe = DedupeWindow(windowSeconds: dedupeWindowSeconds, maxBytes: dedupeMaxBytes)
     }
+
+    /// The webhook ids remembered (read-only: count, ceiling, ids forgotten early at the ceiling).
+    public var webhookIDs: DedupeWindow { dedupe }
 
     /// Puts back what a store kept across a restart: live calls, the flow revisions they run,
     /// remembered webhook ids and pending dials.

@@ -42,6 +42,10 @@ public struct CallflowConfig: Sendable, Equatable {
         public var redisPrefix = "callflow:"
         /// How long finished calls' traces are kept.
         public var traceRetentionHours = 72
+        /// Ceiling in bytes of the webhook ids remembered in memory for the dedupe hour (20 bytes an
+        /// id); at the ceiling the oldest ids are forgotten early, counted in
+        /// `callflow_dedupe_evicted_early_total`. Not used with `redis` (the ids live in Redis).
+        public var dedupeMaxBytes = DedupeWindow.defaultMaxBytes
     }
     public struct HTTPNodes: Sendable, Equatable {
         /// Larger responses from your backend fail the `http` node (on_error).

@@ -181,7 +181,8 @@ public enum ConfigLoader {
                 }
             }
         }
-        if let store = reader.section(top, "store", allowed: ["kind", "path", "synchronous", "redis_url", "redis_prefix", "trace_retention_hours"]) {
+        if let store = reader.section(top, "store", allowed: ["kind", "path", "synchronous", "redis_url", "redis_prefix", "trace_retention_hours",
+                                                                   "dedupe_max_bytes"]) {
             reader.string(store, "store.kind") { v in
                 if ["sqlite", "memory", "redis"].contains(v) { config.store.kind = v } else {
                     reader.problem("store.kind", "expected sqlite, memory or redis, found \"\(v)\"")
@@ -203,6 +204,7 @@ public enum ConfigLoader {
             }
             reader.string(store, "store.redis_prefix") { config.store.redisPrefix = $0 }
             reader.int(store, "store.trace_retention_hours", range: 0...8760) { config.store.traceRetentionHours = $0 }
+            reader.int(store, "store.dedupe_max_bytes", range: (1 << 20)...(1 << 40)) { config.store.dedupeMaxBytes = $0 }
         }
         guard reader.problems.isEmpty else { throw .invalid(path: path, reader.problems) }
         return config

@@ -31,6 +31,7 @@ public final class Metrics {
     private var families: [String: Family] = [:]
     private var histograms: [String: (help: String, labelNames: [String], series: [[String]: HistogramSeries])] = [:]
     private var gauges: [(name: String, help: String, read: () -> Double)] = []
+    private var readCounters: [(name: String, help: String, read: () -> Double)] = []
 
     public init() {
         counter("callflow_webhooks_total", "Webhooks received, by event type and outcome.", ["event_type", "outcome"])
@@ -63,6 +64,12 @@ public final class Metrics {
         gauges.append((name, help, read))
     }
 
+    /// A counter without labels whose total is kept elsewhere and read at scrape time
+    /// (`callflow_dedupe_evicted_early_total`: the engine's dedupe window counts its evictions).
+    public func counter(_ name: String, _ help: String, read: @escaping () -> Double) {
+        readCounters.append((name, help, read))
+    }
+
     public func increment(_ name: String, _ labels: [String] = [], by value: Double = 1) {
         families[name]?.series[labels, default: 0] += value
     }
@@ -77,7 +84,10 @@ public final class Metrics {
 
     private static let emptySeries = HistogramSeries(buckets: latencyBuckets, counts: Array(repeating: 0, count: latencyBuckets.count))
 
-    public func value(_ name: String, _ labels: [String] = []) -> Double { families[name]?.series[labels] ?? 0 }
+    public func value(_ name: String, _ labels: [String] = []) -> Double {
+        if let read = readCounters.first(where: { $0.name == name })?.read { return read() }
+        return families[name]?.series[labels] ?? 0
+    }
 
     /// The exposition, stable in order (families and series sorted).
     public func render() -> String {
@@ -88,6 +98,9 @@ public final class Metrics {
             for labels in f.series.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
                 out += "\(name)\(Self.labels(f.labelNames, labels)) \(Self.number(f.series[labels]!))\n"
             }
+        }
+        for (name, help, read) in readCounters.sorted(by: { $0.name < $1.name }) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) counter\n\(name) \(Self.number(read()))\n"
         }
         for (name, help, read) in gauges.sorted(by: { $0.name < $1.name }) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) gauge\n\(name) \(Self.number(read()))\n"
