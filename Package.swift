@@ -7,6 +7,10 @@ let package = Package(
     products: [
         .executable(name: "callflow", targets: ["callflow"]),
         .library(name: "CallflowCore", targets: ["CallflowCore"]),
+        // For the libFuzzer targets in fuzz/ (a separate package that depends on this one).
+        .library(name: "TelnyxEmulator", targets: ["TelnyxEmulator"]),
+        .library(name: "CallflowServer", targets: ["CallflowServer"]),
+        .library(name: "EventHTTP", targets: ["EventHTTP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
