@@ -40,7 +40,7 @@ public enum StartupError: Error, Sendable, CustomStringConvertible {
         case .store(let e): return "\(e)"
         case .storeFolder(let path, let folder, let reason):
             return "store.path \(path): cannot create the database in \(folder) (\(reason)). Point store.path at a file in a "
-                + "folder this user (uid \(getuid())) can write, or set CALLFLOW_DATA_DIR to one (a relative store.path goes there); "
+                + "folder this user (uid \(getuid())) can write (a relative store.path goes to CALLFLOW_DATA_DIR when that is set); "
                 + "the Docker image keeps it in its volume, /app/data (-v callflow-data:/app/data)"
         }
     }

@@ -405,8 +405,12 @@ final class Phone {
         case .webhook(let type, let leg, let status):
             if status != 200 { print("   ! server answered \(status) to \(type)") }
             if type == "call.bridged", leg == emulator.currentLeg {
-                print("   ☎ connected")
-                if mode == .typeAhead { talkThenHangUp(leg) }
+                switch mode {
+                case .typeAhead: print("   ☎ connected"); talkThenHangUp(leg)
+                // The emulated caller talks a while before hanging up: say so, or the wait looks like a hang.
+                case .scripted: print("   ☎ connected; the scripted caller hangs up after talking for \(emulator.talkMs / 1000) s")
+                case .keyboard: print("   ☎ connected — h hangs up")
+                }
             }
         case .note(let text): print("   \(text)")
         }

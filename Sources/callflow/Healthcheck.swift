@@ -32,17 +32,22 @@ struct Healthcheck: ParsableCommand {
         let loop = try EventLoop()
         let client = try HTTPClient(loop: loop)
         var status: Int? = nil
+        var body = ""
         var failure = ""
         client.send(ClientRequest(method: "GET", url: url, timeoutMs: timeoutMs, maxResponseBytes: 64 << 10)) { result in
             switch result {
-            case .success(let response): status = response.status
+            case .success(let response):
+                status = response.status
+                body = String(decoding: response.body.prefix(500), as: UTF8.self)
             case .failure(let error): failure = "\(error)"
             }
             loop.handle.stop()
         }
         try loop.run()
         guard status == 200 else {
-            FileHandle.standardError.write(Data("callflow healthcheck: \(url): \(status.map { "answered \($0)" } ?? failure)\n".utf8))
+            // The body says why (/readyz: "no flow takes calls: …", "store unavailable", …).
+            let answer = status.map { "answered \($0)" + (body.isEmpty ? "" : ": \(body)") } ?? failure
+            FileHandle.standardError.write(Data("callflow healthcheck: \(url): \(answer)\n".utf8))
             throw ExitCode(1)
         }
     }

@@ -31,7 +31,7 @@ import Glibc
         try Data(#"{"server":{"host":"127.0.0.1","port":\#(port),"max_connections":1000},"store":{"kind":"memory"},"log":{"format":"text"}}"#.utf8)
             .write(to: config)
         let log = dir.appendingPathComponent("server.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/sh")
         p.arguments = ["-c", "ulimit -n 64 && exec \"$0\" serve --config \"$1\"", CrashRecoveryTests.binary, config.path]

@@ -126,7 +126,7 @@ import Testing
 
     @Test(arguments: [
         ("api.telnyx.com/v2", "the scheme is missing"),
-        ("ftp://api.telnyx.com/v2", "the scheme is missing"),
+        ("ftp://api.telnyx.com/v2", "only http and https are supported"),
         ("https:///v2", "with a host"),
         ("https://api telnyx.com", "spaces"),
     ])

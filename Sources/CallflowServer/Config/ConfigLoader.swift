@@ -60,7 +60,8 @@ public enum ConfigLoader {
     static func apiBaseURLProblem(_ url: String) -> String? {
         let lower = url.lowercased()
         guard let scheme = ["https://", "http://"].first(where: { lower.hasPrefix($0) }) else {
-            return "expected an http(s) URL such as https://api.telnyx.com/v2, found \"\(url)\" (the scheme is missing)"
+            let why = lower.contains("://") ? "only http and https are supported" : "the scheme is missing"
+            return "expected an http(s) URL such as https://api.telnyx.com/v2, found \"\(url)\" (\(why))"
         }
         let host = url.dropFirst(scheme.count).prefix { $0 != "/" && $0 != "?" && $0 != "#" }
         if host.isEmpty || host.hasPrefix(":") { return "expected an http(s) URL with a host, found \"\(url)\"" }

@@ -314,6 +314,10 @@ public final class CallRuntime {
             if visit.from == nil {
                 metrics.increment("callflow_calls_total", ["started"])
                 if let call = output.call, let s = engine.calls[call] {
+                    // One line per call at the default level, so a first deploy shows calls arriving
+                    // (the caller's number is left out; the called number is the deployment's own).
+                    logger.info("call started", metadata: ["call.control_id": "\(call)", "flow": "\(visit.flow)",
+                                                           "call.direction": "\(s.facts.direction)", "call.to": "\(s.facts.to)"])
                     record(call, ["start": .object(["flow": .string(visit.flow), "direction": .string(s.facts.direction),
                                                     "from": .string(s.facts.from), "to": .string(s.facts.to),
                                                     "connection_id": s.facts.connectionID.map(JSONValue.string) ?? .null,
