@@ -2,19 +2,26 @@
 # SQLite WAL size under sustained load: Callflow (release build, flows/main.json, default store) at
 # the saturating rate for SECONDS, the -wal file's size sampled every second. Prints req/s, p50/p99
 # and the WAL's largest and last size, so a bound on it can be checked against the latency it costs.
-# Usage: bench/wal.sh [SECONDS] [CONNECTIONS]. Webhooks are signed once, up front, so SECONDS stays
-# under the 300 s signature tolerance; distinct webhooks: 1,800 a second of run.
+# Usage: bench/wal.sh [SECONDS] [CONNECTIONS]. Webhooks are signed once, up front (1,800 distinct
+# ones a second of run), so the server's signature tolerance is widened to the run's length plus a
+# minute (telnyx.signature_tolerance_secs) for runs longer than Telnyx's 300 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-60}; CONNS=${2:-32}
-[ "$SECS" -le 280 ] || { echo "SECONDS must be at most 280 (the webhooks' signatures expire after 300 s)" >&2; exit 2; }
 command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
 source bench/common.sh
 source bench/ingest-load.sh
 N=$((SECS * 1800))
 echo "signing $N distinct call.initiated webhooks..."
 ingest_sign "$N"
-ingest_serve
+ingest_prepare
+python3 - "$WORK/config.json" "$SECS" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])); c.setdefault("telnyx", {})["signature_tolerance_secs"] = max(300, int(sys.argv[2]) + 60)
+json.dump(c, open(sys.argv[1], "w"), indent=2)
+PY
+serve_callflow http://127.0.0.1:18999/v2 18997
+sleep 1
 ( max=0; while sleep 1; do
     s=$(stat -c %s "$WORK/calls.db-wal" 2>/dev/null || echo 0)
     [ "$s" -gt "$max" ] && max=$s
