@@ -185,6 +185,9 @@ public final class ServerApp: ControlBackend {
         do {
             http = try HTTPServer(loop: loop, options: options) { request in routes.handle(request) }
         } catch { throw .eventLoop("\(error)") }
+        metrics.gauge("callflow_open_connections", "Inbound connections open (counted from accept).") { [weak self] in
+            Double(self?.openConnections ?? 0)
+        }
         http?.onAcceptFailure = { [logger, metrics] report in
             metrics.increment("callflow_accept_failures_total")
             if let report { logger.error("\(report)") }

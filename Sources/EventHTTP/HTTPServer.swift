@@ -320,8 +320,10 @@ final class Connection {
             requestStartedMs = HTTPServer.monotonicMs()
             arm(timeoutMs)  // the whole request's deadline, not moved by later bytes
         }
-        if awaiting != nil {
-            // Pipelined bytes wait for the reply; beyond one request's worth, stop reading them.
+        if awaiting != nil || !outbound.isEmpty {
+            // Pipelined bytes wait until the reply before them is out; beyond one request's worth,
+            // reading stops, so a client that sends without reading cannot make the server buffer
+            // without bound.
             if inbound.count > server.options.maxHeaderBytes + server.options.maxBodyBytes, let readEvent { event_del(readEvent) }
             return
         }
@@ -330,7 +332,7 @@ final class Connection {
 
     /// Parses and answers what the buffer holds, one request after another.
     private func process() {
-        while !isClosed && awaiting == nil && !closeAfterWrite {
+        while !isClosed && awaiting == nil && !closeAfterWrite && outbound.isEmpty {
             let step: RequestParser.Step
             do { step = try parser.parse(inbound) } catch {
                 return fail(error)
@@ -411,7 +413,7 @@ final class Connection {
         guard !isClosed else { return }
         if outbound.isEmpty {
             let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if n == bytes.count { return written() }
+            if n == bytes.count { return written(resume: false) }  // the caller's loop goes on with what is buffered
             if n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR { return close() }
             outbound = Array(bytes[max(0, n)...])
         } else {
@@ -430,17 +432,22 @@ final class Connection {
         outbound.removeFirst(n)
         if outbound.isEmpty {
             if let writeEvent { event_del(writeEvent) }
-            written()
+            written(resume: true)
         } else if !lingering {
             arm(timeoutMs)  // progress: the slow reader gets another timeout
         }
     }
 
-    /// Everything queued is on the wire.
-    private func written() {
+    /// Everything queued is on the wire. `resume`: it drained later, from the write event, so
+    /// requests pipelined behind the reply are picked up here (from `send` the parse loop goes on).
+    private func written(resume: Bool) {
         guard closeAfterWrite else {
             // Back to waiting for the client: idle, or the deadline of a request already begun.
             if awaiting == nil && requestStartedMs == nil { arm(timeoutMs) }
+            if resume, awaiting == nil, !inbound.isEmpty, let readEvent {
+                event_add(readEvent, nil)  // reading may have paused while the reply waited to be written
+                process()  // pipelined requests that waited for this reply
+            }
             return
         }
         if lingering {

@@ -18,6 +18,40 @@ public final class LoopbackTelnyx {
         /// Caller input comes from `key(_:)` instead of the script.
         public var interactive = false
         public var faults = Scenario.Faults()
+        /// Faults by share over real HTTP (`--faults`); seeded. See `LiveFaults`.
+        public var live = LiveFaults()
+        public init() {}
+    }
+
+    /// What the emulator saw of the server's commands and its own faults, for the soak's invariants.
+    public struct Tally: Sendable, Equatable {
+        /// API requests that carried a call command (dial included).
+        public var commands = 0
+        /// Requests whose `command_id` had been seen before (retries after errors or timeouts, and
+        /// unconfirmed commands sent again after a restart).
+        public var retried = 0
+        /// Invariant (must be 0): a `command_id` seen again with a different body.
+        public var conflictingDuplicates = 0
+        /// Invariant (must be 0): a new `command_id` on a leg after the server answered 2xx to its `call.hangup`.
+        public var afterHangup = 0
+        /// An earlier command sent again after its leg's `call.hangup` was answered 2xx (harmless: Telnyx answers 422).
+        public var resentAfterHangup = 0
+        /// Commands without a `command_id` (Telnyx could not dedupe them).
+        public var withoutCommandID = 0
+        public var injected5xx = 0
+        public var injected429 = 0
+        public var slowAnswers = 0
+        /// Webhook deliveries made (redeliveries and duplicates included).
+        public var deliveries = 0
+        public var redeliveries = 0
+        public var duplicated = 0
+        public var reordered = 0
+        public var late = 0
+        public var lostAcks = 0
+        /// Webhooks given up on after the last attempt.
+        public var undelivered = 0
+        /// First examples of invariant failures, for reports.
+        public var examples: [String] = []
         public init() {}
     }
 
@@ -51,6 +85,11 @@ public final class LoopbackTelnyx {
     /// failed delivery is retried at the next one). Empty: everything goes to `webhookURL`.
     public var webhookTargets: [String] = []
     private var deliveriesPerLeg: [String: Int] = [:]
+    public private(set) var tally = Tally()
+    private var commandBodies: [String: JSONObject] = [:]
+    /// Legs whose `call.hangup` the server has answered 2xx: it knows the call is over.
+    private var hangupAcked: Set<String> = []
+    private var dialed = 0
     public private(set) var records: [Record] = []
     /// Microseconds from sending each webhook to its 2xx answer, as Telnyx would see them: the
     /// server answers after the webhook is stored, so this includes any wait for the disk, also
@@ -145,10 +184,23 @@ public final class LoopbackTelnyx {
             return .json(404, Array(#"{"errors":[{"code":"404","title":"Not found"}]}"#.utf8))
         }
         model.nowMs = clockMs()
+        let (commandKey, seenBefore) = count(action: action, leg: leg, body: body)
+        let live = options.live
         let reply: EmulatorModel.Reply
         var emissions: [EmulatorModel.Emission] = []
+        var headers: [(String, String)] = []
+        let draw = live.commands5xx + live.commands429 > 0 ? dice("api", commandKey, seenBefore) : 1
         if let fault = options.faults.apiErrors[action], failedOnce.insert(action).inserted {
             reply = .error(status: fault.status, code: fault.code, title: "Injected failure", detail: "the emulator was told to refuse \(action)")
+        } else if draw < live.commands5xx {
+            tally.injected5xx += 1
+            let status = dice("5xx", commandKey, seenBefore) < 0.5 ? 500 : 503
+            reply = .error(status: status, code: String(status), title: status == 500 ? "Internal server error" : "Service unavailable",
+                           detail: "injected by --faults commands_5xx")
+        } else if draw < live.commands5xx + live.commands429 {
+            tally.injected429 += 1
+            headers = [("Retry-After", String(live.retryAfterSecs))]
+            reply = .error(status: 429, code: "10011", title: "Too many requests", detail: "injected by --faults commands_429")
         } else {
             (reply, emissions) = model.command(action, leg: leg, body: body)
         }
@@ -158,7 +210,60 @@ public final class LoopbackTelnyx {
         record(.command(action: action, leg: leg ?? "", body: body, status: reply.status))
         if action == "speak" || action == "gather_using_speak", let text = body["payload"]?.stringValue { record(.prompt(text)) }
         emit(emissions)
-        return .json(reply.status, reply.body.jsonBytes)
+        let response = HTTPResponse.json(reply.status, reply.body.jsonBytes, headers: headers)
+        if live.slowAPI > 0, dice("slow", commandKey, seenBefore) < live.slowAPI {
+            tally.slowAnswers += 1
+            let pending = request.deferReply()
+            do { try loop.schedule(afterMilliseconds: live.slowAPIMs) { pending.send(response) } } catch { pending.send(response) }
+            return nil
+        }
+        return response
+    }
+
+    /// Counts one command for the invariants; returns its key for the fault dice and how many
+    /// times it was seen before.
+    private func count(action: String, leg: String?, body: JSONObject) -> (key: String, seenBefore: Int) {
+        tally.commands += 1
+        guard let id = body["command_id"]?.stringValue else {
+            tally.withoutCommandID += 1
+            dialed += 1
+            return ("\(action)#\(dialed)", 0)
+        }
+        let key = (leg ?? "") + "/" + id
+        let over = leg.map { hangupAcked.contains($0) } ?? false
+        if let earlier = commandBodies[key] {
+            tally.retried += 1
+            repeats[key, default: 0] += 1
+            if earlier != body {
+                tally.conflictingDuplicates += 1
+                example("command_id \(id) on \(leg ?? "dial") sent again with a different body: \(String(decoding: JSONValue.object(earlier).jsonBytes, as: UTF8.self)) then \(String(decoding: JSONValue.object(body).jsonBytes, as: UTF8.self))")
+            }
+            if over { tally.resentAfterHangup += 1 }
+            return (key, repeats[key] ?? 1)
+        }
+        commandBodies[key] = body
+        if over {
+            tally.afterHangup += 1
+            example("\(action) (command_id \(id)) on \(leg ?? "") after the server answered its call.hangup")
+        }
+        return (key, 0)
+    }
+    private var repeats: [String: Int] = [:]
+
+    private func example(_ text: String) {
+        if tally.examples.count < 10 { tally.examples.append(text) }
+        record(.note("INVARIANT: " + text))
+    }
+
+    /// A seeded draw in 0..<1 for fault `kind` on `key`'s `n`th occurrence: the same seed gives the
+    /// same command or webhook the same fault, whatever else interleaves with it.
+    private func dice(_ kind: String, _ key: String, _ n: Int) -> Double {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325 ^ options.live.seed
+        for b in kind.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        h = (h ^ 0xff) &* 0x100_0000_01b3
+        for b in key.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        var d = FaultDice(seed: h ^ UInt64(n) &* 0x9E37_79B9_7F4A_7C15)
+        return d.unit()
     }
 
     static func percentDecode(_ s: String) -> String {
@@ -177,8 +282,9 @@ public final class LoopbackTelnyx {
 
     // MARK: scheduling
 
-    private func later(_ ms: Int, _ work: @escaping () -> Void) {
-        let scaled = Int((Double(ms) * options.timeScale).rounded())
+    /// After `ms` of emulated time (scaled) and `realMs` more of real time (faults).
+    private func later(_ ms: Int, realMs: Int = 0, _ work: @escaping () -> Void) {
+        let scaled = Int((Double(ms) * options.timeScale).rounded()) + realMs
         do { try loop.schedule(afterMilliseconds: max(0, scaled), work) } catch { work() }
     }
 
@@ -187,7 +293,25 @@ public final class LoopbackTelnyx {
             switch e {
             case .webhook(let delay, let body):
                 for (d, b) in options.faults.deliveries(of: body, after: delay, copy: &lateCopies) {
-                    later(d) { [weak self] in self?.deliver(b) }
+                    let live = options.live
+                    guard live.duplicate + live.reorder + live.late > 0 else {
+                        later(d) { [weak self] in self?.deliver(b) }
+                        continue
+                    }
+                    let id = b["data"]?["id"]?.stringValue ?? ""
+                    var extra = 0
+                    if live.late > 0, dice("late", id, 0) < live.late {
+                        extra = live.lateMs
+                        tally.late += 1
+                    } else if live.reorder > 0, dice("reorder", id, 0) < live.reorder {
+                        extra = live.reorderMs
+                        tally.reordered += 1
+                    }
+                    later(d, realMs: extra) { [weak self] in self?.deliver(b) }
+                    if live.duplicate > 0, dice("duplicate", id, 0) < live.duplicate {
+                        tally.duplicated += 1
+                        later(d, realMs: extra + 1 + Int(dice("gap", id, 0) * 50)) { [weak self] in self?.deliver(b) }
+                    }
                 }
             case .needInput(let delay, let leg, _, let prompt):
                 later(delay) { [weak self] in self?.needInput(leg, prompt: prompt) }
@@ -252,21 +376,34 @@ public final class LoopbackTelnyx {
             later(talkMs) { [weak self] in self?.hangup(leg) }
         }
         let sentNs = DispatchTime.now().uptimeNanoseconds
+        tally.deliveries += 1
+        if attempt > 1 { tally.redeliveries += 1 }
         client.send(request) { [weak self] result in
             guard let self else { return }
             let delivered: Bool
             switch result {
             case .success(let response):
-                delivered = (200..<300).contains(response.status)
-                if delivered { self.deliveryMicros.append(Int((DispatchTime.now().uptimeNanoseconds - sentNs) / 1000)) }
+                let acked = (200..<300).contains(response.status)
+                if acked && type == "call.hangup" { self.hangupAcked.insert(leg) }
+                var lost = false
+                if acked, attempt < self.deliveryAttempts, self.options.live.lostAck > 0,
+                   self.dice("lost_ack", body["data"]?["id"]?.stringValue ?? "", attempt) < self.options.live.lostAck {
+                    lost = true  // Telnyx did not see the 2xx (a timeout on its side): it delivers again
+                    self.tally.lostAcks += 1
+                }
+                delivered = acked && !lost
+                if acked { self.deliveryMicros.append(Int((DispatchTime.now().uptimeNanoseconds - sentNs) / 1000)) }
                 if delivered || attempt >= self.deliveryAttempts { self.record(.webhook(type: type, leg: leg, status: response.status)) }
             case .failure(let error):
                 delivered = false
                 if attempt >= self.deliveryAttempts { self.record(.note("webhook \(type) not delivered: \(error)")) }
             }
+            if !delivered && attempt >= self.deliveryAttempts, case .failure = result { self.tally.undelivered += 1 }
+            if case .success(let r) = result, !(200..<300).contains(r.status), attempt >= self.deliveryAttempts { self.tally.undelivered += 1 }
             if !delivered && attempt < self.deliveryAttempts {
-                // Telnyx redelivers (same body, same id) until the server answers 2xx.
-                do { try self.loop.schedule(afterMilliseconds: 100) { [weak self] in self?.deliver(body, attempt: attempt + 1, turn: turn) } } catch {}
+                // Telnyx redelivers (same body, same id) until the server answers 2xx, backing off.
+                let wait = self.options.live.redeliveryDelayMs(afterAttempt: attempt)
+                do { try self.loop.schedule(afterMilliseconds: wait) { [weak self] in self?.deliver(body, attempt: attempt + 1, turn: turn) } } catch {}
             }
         }
     }

@@ -57,6 +57,9 @@ struct Dev: ParsableCommand {
     @Option(help: "Log level of the server's log file: trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
+    @Option(help: "Faults the emulated Telnyx injects, by share and seeded: commands_5xx=0.1,commands_429=0.05,duplicate=0.1,reorder=0.1,late=0.05,late_ms=2000,slow_api=0.2,slow_api_ms=300,lost_ack=0.05,seed=7 (see docs/testing.md).")
+    var faults: String?
+
     func run() throws {
         try runWithUsage(Self.self) {
             guard speed > 0 else { throw ValidationError("--speed must be positive") }
@@ -64,6 +67,8 @@ struct Dev: ParsableCommand {
                 throw ValidationError("--log-level is trace, debug, info, notice, warning, error or critical, got \"\(logLevel)\"")
             }
             let script = try digits.map(parseDigits)
+            let live: LiveFaults
+            do { live = try LiveFaults.parse(faults ?? "") } catch { throw ValidationError("--faults: \(error)") }
             let start = try now.map(parseStart)
             let mockFile = httpMock == "none" ? nil : httpMock ?? (FileManager.default.fileExists(atPath: "mocks.json") ? "mocks.json" : nil)
             let mocks = try mockFile.map(loadMocks)
@@ -99,6 +104,7 @@ struct Dev: ParsableCommand {
             let mode: Phone.Mode = script != nil ? .scripted : isatty(0) == 1 ? .keyboard : .typeAhead
             options.interactive = mode != .scripted
             options.script.inputs = script ?? []
+            options.live = live
             let emulator = try LoopbackTelnyx(loop: loop, client: try HTTPClient(loop: loop), signer: signer, webhookURL: "",
                                               options: options, clockMs: clock)
             var config = CallflowConfig()
@@ -118,6 +124,7 @@ struct Dev: ParsableCommand {
                 throw Failure("dev: \(error)" + (port == 0 ? "" : " (--port 0 picks a free port)"))
             }
             emulator.webhookURL = "http://127.0.0.1:\(app.port)/webhooks/telnyx"
+            if faults != nil { emulator.deliveryAttempts = live.attempts }
 
             print("callflow dev: flow \(selection.flow.name) (\(selection.flow.file)), server on http://127.0.0.1:\(app.port) (webhooks signed), emulated Telnyx API on \(emulator.apiBaseURL)")
             if copy != nil { print("serving only \(selection.files.joined(separator: ", ")): \(selection.skipped.joined(separator: ", ")) \(selection.skipped.count == 1 ? "has" : "have") errors") }
@@ -129,6 +136,7 @@ struct Dev: ParsableCommand {
                 print("http nodes: real requests" + (httpMock == "none" ? " (--http-mock none)" : " (no mocks.json here; --http-mock FILE answers them from a file)"))
             }
             if let now { print("clock: starts at \(now) (--now)") }
+            if live.any { print("faults: \(live.description) (--faults; retried commands show as repeated lines)") }
             print("server logs: \(logPath) (warnings and errors are summarised here)")
             log.release()
 

@@ -50,6 +50,38 @@ import Glibc
         #expect(closed && rest.isEmpty, "closed by the server, with nothing more sent")
     }
 
+    /// A client that pipelines requests and never reads the replies: the server stops taking
+    /// requests while a reply waits to be written (no unbounded buffering), and drops the
+    /// connection once the reply has made no progress for the timeout.
+    @Test func aClientThatNeverReadsItsRepliesIsDropped() throws {
+        let server = try TestServer(config: IngressTests.config(timeout: 1))
+        defer { server.stop() }
+        let connection = try RawConnection(port: server.port, timeoutSeconds: 1)
+        var small: Int32 = 4096
+        setsockopt(connection.fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        let one = Array("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".utf8)  // replies of several KB each
+        let burst = Array([[UInt8]](repeating: one, count: 20_000).joined())
+        // Sent from another thread: once the server stops reading, this write blocks too.
+        let fd = connection.fd
+        Thread {
+            _ = burst.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        }.start()
+        func open() -> Int? {
+            guard let text = try? TestHTTP.request(port: server.port, method: "GET", path: "/metrics").body,
+                  let line = text.split(separator: "\n").first(where: { $0.hasPrefix("callflow_open_connections ") }) else { return nil }
+            return Int(Double(line.split(separator: " ")[1]) ?? -1)
+        }
+        // The metrics request itself is one open connection; the silent reader is the other.
+        #expect(AcceptLimitTests.waitFor(10) { open() == 2 }, "the client's connection is open")
+        #expect(AcceptLimitTests.waitFor(20) { open() == 1 }, "the non-reading client was dropped")
+        let (bytes, closed) = connection.readUntilClose()
+        // Closed with requests still unread on its side, the server's socket sends a reset after the data.
+        let reset = !closed && errno == ECONNRESET
+        let replies = String(decoding: bytes, as: UTF8.self).components(separatedBy: "HTTP/1.1 200").count - 1
+        #expect(closed || reset, "the connection ended")
+        #expect(replies > 0 && replies < 20_000, "some replies, not all: \(replies)")
+    }
+
     /// Connections count from the moment they are accepted, whether or not they ever send a request.
     @Test func connectionsThatNeverSendARequestCountTowardsTheLimit() throws {
         var config = IngressTests.config()
