@@ -76,7 +76,7 @@ let package = Package(
             ]
         ),
         // Fixtures both test targets read (the Telnyx facts beside the repository, seeded randomness).
-        .target(name: "CallflowTestSupport", dependencies: ["CallflowCore"], path: "Tests/Support"),
+        .target(name: "CallflowTestSupport", dependencies: ["CallflowCore", "TelnyxEmulator"], path: "Tests/Support"),
         .testTarget(name: "CallflowCoreTests", dependencies: ["CallflowCore", "TelnyxEmulator", "CallflowTestSupport"]),
         .testTarget(
             name: "CallflowServerTests",

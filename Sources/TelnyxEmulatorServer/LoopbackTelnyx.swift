@@ -255,16 +255,7 @@ public final class LoopbackTelnyx {
         record(.note("INVARIANT: " + text))
     }
 
-    /// A seeded draw in 0..<1 for fault `kind` on `key`'s `n`th occurrence: the same seed gives the
-    /// same command or webhook the same fault, whatever else interleaves with it.
-    private func dice(_ kind: String, _ key: String, _ n: Int) -> Double {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325 ^ options.live.seed
-        for b in kind.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        h = (h ^ 0xff) &* 0x100_0000_01b3
-        for b in key.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        var d = FaultDice(seed: h ^ UInt64(n) &* 0x9E37_79B9_7F4A_7C15)
-        return d.unit()
-    }
+    private func dice(_ kind: String, _ key: String, _ n: Int) -> Double { options.live.draw(kind, key, n) }
 
     static func percentDecode(_ s: String) -> String {
         var bytes: [UInt8] = []

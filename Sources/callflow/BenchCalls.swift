@@ -18,6 +18,7 @@ struct BenchCalls: ParsableCommand {
     @Option(help: "Seconds to keep placing calls.") var duration = 20
     @Option(help: "Webhooks one scripted call sends the server (main flow, 2 then an account number, transfer; measured: 8).") var webhooksPerCall = 8
     @Option(help: "File to write the public key and the emulated API port to, once ready.") var readyFile: String
+    @Option(help: "Faults to inject, as for dev --faults (default none); redelivery then follows its attempts.") var faults = ""
 
     func run() throws {
         let loop = try EventLoop()
@@ -25,10 +26,11 @@ struct BenchCalls: ParsableCommand {
         var options = LoopbackTelnyx.Options()
         options.script.inputs = ["2", "1234#"]
         options.timeScale = 0.2
+        do { options.live = try LiveFaults.parse(faults) } catch { throw ValidationError("--faults: \(error)") }
         let emulator = try LoopbackTelnyx(loop: loop, client: try HTTPClient(loop: loop), signer: signer,
                                           webhookURL: "http://127.0.0.1:\(serverPort)/webhooks/telnyx", options: options,
                                           clockMs: ServerApp.wallClockMs)
-        emulator.deliveryAttempts = 5
+        emulator.deliveryAttempts = faults.isEmpty ? 5 : options.live.attempts
         try writeReplacing(readyFile, "\(signer.publicKeyBase64)\n\(emulator.apiPort)\n")
         let probe = try HTTPClient(loop: loop)
         var legs: [String] = []
@@ -55,6 +57,11 @@ struct BenchCalls: ParsableCommand {
                 print(String(format: "calls_per_second: %.1f", Double(ended) / seconds))
                 print(String(format: "webhooks_per_second_while_placing: %.0f", Double(webhooks) / seconds))
                 print("webhooks_not_200: \(failed)")
+                if options.live.any {
+                    let t = emulator.tally
+                    print("faults: \(options.live.description)")
+                    print("commands_retried: \(t.retried) conflicting_duplicates: \(t.conflictingDuplicates) commands_after_hangup: \(t.afterHangup)")
+                }
                 let micros = emulator.deliveryMicros.sorted()
                 if !micros.isEmpty {
                     func at(_ q: Double) -> Double { Double(micros[min(micros.count - 1, Int(Double(micros.count) * q))]) / 1000 }

@@ -1,4 +1,5 @@
 import Foundation
+import TelnyxEmulator
 
 /// Locates the read-only Telnyx facts (`../shared/telnyx` beside the repository) and the repo root.
 public enum Fixtures {
@@ -16,15 +17,6 @@ public enum Fixtures {
     }
 }
 
-/// Deterministic random numbers for property tests (same seed → same run).
-public struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// Deterministic random numbers for property tests (same seed → same run): the emulator's own
+/// seeded generator, so tests and fault injection share one implementation.
+public typealias SplitMix = FaultDice
