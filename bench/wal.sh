@@ -39,4 +39,4 @@ printf "WAL: largest %.1f MB, at the end %.1f MB; database %.1f MB\n" \
   "$(echo "$max / 1048576" | bc -l)" "$(echo "$last / 1048576" | bc -l)" "$(echo "$(stat -c %s "$WORK/calls.db") / 1048576" | bc -l)"
 errors=$(grep -c '"level":"error"' "$WORK/serve.log" || true)
 echo "server errors logged: $errors"
-[ "$errors" = 0 ] || grep '"level":"error"' "$WORK/serve.log" | sed 's/"ts":"[^"]*",//' | sort | uniq -c | sort -rn | head -3
+[ "$errors" = 0 ] || { grep '"level":"error"' "$WORK/serve.log" | sed 's/"ts":"[^"]*",//; s/"call.control_id":"[^"]*",//; s/"command_id":"[^"]*",//' | sort | uniq -c | sort -rn | head -3 || true; }
