@@ -73,17 +73,19 @@ struct BenchCalls: ParsableCommand {
                 _ = try? loop.schedule(afterMilliseconds: 200, waitForEnd)
             }
         }
-        func waitForServer() {
-            probe.send(ClientRequest(method: "GET", url: "http://127.0.0.1:\(serverPort)/healthz", timeoutMs: 500)) { result in
-                if case .success(let r) = result, r.status == 200 {
-                    started = ServerApp.wallClockMs()
-                    place(0)
-                } else {
-                    _ = try? loop.schedule(afterMilliseconds: 100, waitForServer)
-                }
-            }
+        whenServerAnswers(probe, port: serverPort, loop: loop) {
+            started = ServerApp.wallClockMs()
+            place(0)
         }
-        waitForServer()
         try loop.run()
+    }
+}
+
+/// Runs `start` once the server on `port` answers `/healthz` with 200, asking every 100 ms: the
+/// drivers start their calls only when the server under test is up.
+func whenServerAnswers(_ probe: HTTPClient, port: Int, loop: EventLoop, _ start: @escaping () -> Void) {
+    probe.send(ClientRequest(method: "GET", url: "http://127.0.0.1:\(port)/healthz", timeoutMs: 500)) { result in
+        if case .success(let r) = result, r.status == 200 { return start() }
+        _ = try? loop.schedule(afterMilliseconds: 100) { whenServerAnswers(probe, port: port, loop: loop, start) }
     }
 }

@@ -77,17 +77,10 @@ struct BenchSoak: ParsableCommand {
                 _ = try? loop.schedule(afterMilliseconds: 200, waitForEnd)
             }
         }
-        func waitForServer() {
-            probe.send(ClientRequest(method: "GET", url: "http://127.0.0.1:\(ports[0])/healthz", timeoutMs: 500)) { result in
-                if case .success(let r) = result, r.status == 200 {
-                    started = ServerApp.wallClockMs()
-                    place(0)
-                } else {
-                    _ = try? loop.schedule(afterMilliseconds: 100, waitForServer)
-                }
-            }
+        whenServerAnswers(probe, port: ports[0], loop: loop) {
+            started = ServerApp.wallClockMs()
+            place(0)
         }
-        waitForServer()
         try loop.run()
         fflush(nil)
         if status != 0 { throw ExitCode(status) }
