@@ -231,8 +231,9 @@ public final class HTTPServer {
         out.reserveCapacity(160 + response.headers.count * 48)
         var hasLength = false
         for (name, value) in response.headers {
-            if name.lowercased() == "content-length" { hasLength = true }
-            if name.lowercased() == "connection" { continue }
+            let lower = name.lowercased()
+            if lower == "content-length" { hasLength = true }
+            if lower == "connection" { continue }
             out += name.utf8
             out += [58, 32]
             out += value.utf8
@@ -354,14 +355,11 @@ final class Connection {
                 if consumed == inbound.count { inbound.removeAll(keepingCapacity: true) } else { inbound.removeFirst(consumed) }
                 requestStartedMs = nil
                 sequence += 1
-                let isHead = request.method == "HEAD"
-                let keepAlive = request.keepAlive
-                let http10KeepAlive = request.minorVersion == 0 && request.keepAlive
+                let framing = ReplyFraming(request)
                 if let response = server.dispatch(request, on: self) {
-                    reply(response, head: isHead, keepAlive: keepAlive, http10KeepAlive: http10KeepAlive)
+                    reply(response, framing)
                 } else {
-                    awaitingHead = isHead
-                    awaitingKeepAlive = (keepAlive, http10KeepAlive)
+                    awaitingFraming = framing
                     arm(nil)  // the handler has it (a commit may take a while): no deadline meanwhile
                     return
                 }
@@ -369,24 +367,24 @@ final class Connection {
         }
     }
 
-    private var awaitingHead = false
-    private var awaitingKeepAlive = (keepAlive: true, http10: false)
+    /// How the deferred reply is to be framed (its request is gone by the time it comes).
+    private var awaitingFraming = ReplyFraming()
 
     /// A deferred reply arrives.
     func sendDeferred(_ response: HTTPResponse) {
         guard !isClosed else { return }
         awaiting = nil
-        reply(response, head: awaitingHead, keepAlive: awaitingKeepAlive.keepAlive, http10KeepAlive: awaitingKeepAlive.http10)
+        reply(response, awaitingFraming)
         if !isClosed && !closeAfterWrite {
             if let readEvent { event_add(readEvent, nil) }  // reading may have paused on a full buffer
             process()
         }
     }
 
-    private func reply(_ response: HTTPResponse, head isHead: Bool, keepAlive: Bool, http10KeepAlive: Bool) {
-        let close = !keepAlive || response.headers.contains { $0.0.lowercased() == "connection" && $0.1.lowercased() == "close" }
-        var bytes = server.head(of: response, bodyCount: response.body.count, close: close, keepAliveHeader: http10KeepAlive)
-        if !isHead { bytes += response.body }
+    private func reply(_ response: HTTPResponse, _ framing: ReplyFraming) {
+        let close = !framing.keepAlive || response.headers.contains { $0.0.lowercased() == "connection" && $0.1.lowercased() == "close" }
+        var bytes = server.head(of: response, bodyCount: response.body.count, close: close, keepAliveHeader: framing.http10KeepAlive)
+        if !framing.isHead { bytes += response.body }
         if close { closeAfterWrite = true }
         send(bytes)
     }
@@ -470,6 +468,22 @@ final class Connection {
         timer = nil
         Glibc.close(fd)
         if notifyServer { server.closed(self) }
+    }
+}
+
+/// What a reply needs from its request: whether it carries a body (not for HEAD), whether the
+/// connection stays open after it, and whether that must be said (HTTP/1.0 keep-alive).
+struct ReplyFraming {
+    var isHead = false
+    var keepAlive = true
+    var http10KeepAlive = false
+
+    init() {}
+
+    init(_ request: ParsedRequest) {
+        isHead = request.method == "HEAD"
+        keepAlive = request.keepAlive
+        http10KeepAlive = request.minorVersion == 0 && request.keepAlive
     }
 }
 
