@@ -65,9 +65,9 @@ import Testing
         }.map { $0.components(separatedBy: "\n## ").first ?? $0 }
     }
 
-    @Test(arguments: NodeFields.specs.keys.sorted())
+    @Test(arguments: NodeFields.allTypes.keys.sorted())
     func everyFieldIsDocumented(_ type: String) throws {
-        let spec = try #require(NodeFields.specs[type])
+        let spec = try #require(NodeFields.allTypes[type])
         let text = try #require(Self.section(type), "docs/flows.md has no section for \(type)")
         for field in spec.required { #expect(text.contains("**`\(field)`**"), "\(type): required \(field) not in bold") }
         for field in spec.optional { #expect(text.contains("`\(field)`"), "\(type): \(field) undocumented") }

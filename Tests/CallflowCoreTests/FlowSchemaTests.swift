@@ -16,7 +16,7 @@ import Testing
 
     @Test func schemaMatchesTheParser() throws {
         let root = try Self.schema().root
-        for (type, spec) in NodeFields.specs {
+        for (type, spec) in NodeFields.allTypes {
             let node = try #require(root.lookup(path: ["$defs", Substring("node_\(type)")]), "schema lacks \(type)")
             let properties = Set(node["properties"]?.objectValue?.keys ?? [])
             #expect(properties == Set(spec.all), "\(type): schema \(properties.sorted()) vs parser \(spec.all.sorted())")

@@ -85,7 +85,7 @@ import Glibc
     @Test func errorsPrintTheSubcommandsUsage() throws {
         let run = try Self.callflow(["simulate", "nosuch"])
         #expect(run.status == 64)
-        #expect(run.stderr.hasPrefix("Error: no flow \"nosuch\" in flows/ (flows: main, reminder, voicemail)\nUsage: callflow simulate "))
+        #expect(run.stderr.hasPrefix("Error: no flow \"nosuch\" in flows/ (flows: ai-receptionist, bilingual, main, reminder, support, voicemail)\nUsage: callflow simulate "))
         #expect(run.stderr.contains("See 'callflow simulate --help'"))
         let graph = try Self.callflow(["graph", "main", "--format", "png"])
         #expect(graph.stderr.hasPrefix("Error: --format is mermaid or dot, got \"png\"\nUsage: callflow graph "))
@@ -149,7 +149,7 @@ import Glibc
     }
 
     @Test func devAnswersHTTPNodesFromTheShippedMocks() throws {
-        let run = try Self.callflow(["dev", "--port", "0", "--speed", "50", "--digits", "2,1234#", "--log-file",
+        let run = try Self.callflow(["dev", "--port", "0", "--speed", "50", "--now", "2026-11-23T10:00:00-06:00", "--digits", "2,1234#", "--log-file",
                                      FileManager.default.temporaryDirectory.appendingPathComponent("callflow-dev-\(UUID()).log").path])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.contains("http nodes: answered from mocks.json"))
@@ -162,7 +162,7 @@ import Glibc
     @Test func devNamesTheMissingMock() throws {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("callflow-dev-\(UUID()).log")
         defer { try? FileManager.default.removeItem(at: log) }
-        let run = try Self.callflow(["dev", "--port", "0", "--speed", "50", "--log-file", log.path], input: .text("c2\n7777#\n"))
+        let run = try Self.callflow(["dev", "--port", "0", "--speed", "50", "--now", "2026-11-23T10:00:00-06:00", "--log-file", log.path], input: .text("c2\n7777#\n"))
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.contains("   ! warning: http node \"lookup\": no mock for \"GET https://crm.example.com/accounts/7777\" (add it to mocks.json) (details in \(log.path))"),
                 "\(run.stdout)")

@@ -43,7 +43,7 @@ import Glibc
         let flows = try Self.get(server.port, "/v1/flows")
         #expect(flows.status == 200)
         let names = try JSONParser.parse(flows.body)["flows"]?.arrayValue?.compactMap { $0["name"]?.stringValue }
-        #expect(names == ["main", "reminder", "voicemail"])
+        #expect(names == ["ai-receptionist", "bilingual", "main", "reminder", "support", "voicemail"])
         let cases: [(String, String)] = [
             ("not json", "body is not JSON"),
             (#"{"to":"555","from":"+13125550100","connection_id":"c","flow":"reminder"}"#, "\"to\" must be E.164"),

@@ -45,6 +45,7 @@ import Testing
         let snapshot = try reopened.load(now: 200)
         var expected = Self.state("v3:a", step: 3)
         expected.trace = []  // live calls are stored without their trace; it is stored when they end
+        for name in expected.sensitiveVars { expected.vars[name] = nil }  // sensitive digits never reach the disk
         #expect(snapshot.calls == [expected])
         #expect(snapshot.outbox.map(\.seq) == [seqs[0]])
         #expect(snapshot.outbox.first?.command == speak)

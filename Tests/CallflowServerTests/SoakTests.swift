@@ -45,7 +45,7 @@ import Glibc
     }
 
     @Test func devInjectsFaults() throws {
-        let run = try CLITests.callflow(["dev", "--port", "0", "--speed", "50", "--digits", "2,1234#",
+        let run = try CLITests.callflow(["dev", "--port", "0", "--speed", "50", "--now", "2026-11-23T10:00:00-06:00", "--digits", "2,1234#",
                                          "--faults", "commands_5xx=0.3,duplicate=0.5,seed=3", "--log-file",
                                          FileManager.default.temporaryDirectory.appendingPathComponent("callflow-dev-\(UUID()).log").path])
         #expect(run.status == 0, "\(run.stderr)")

@@ -7,11 +7,15 @@ public struct CallCommand: Sendable, Equatable, CustomStringConvertible {
     public var action: String
     /// The JSON body, including `client_state` and `command_id`.
     public var body: JSONObject
+    /// The machine waits for the response (`save_as` on a node with no event to wait for): the
+    /// shell feeds its data back as `MachineInput.commandSucceeded`.
+    public var reportsResult: Bool
 
-    public init(callControlID: String, action: String, body: JSONObject) {
+    public init(callControlID: String, action: String, body: JSONObject, reportsResult: Bool = false) {
         self.callControlID = callControlID
         self.action = action
         self.body = body
+        self.reportsResult = reportsResult
     }
 
     public var commandID: String? { body["command_id"]?.stringValue }
@@ -25,6 +29,9 @@ public struct CallCommand: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var step: Int? { commandID.flatMap(Self.step(ofCommandID:)) }
+
+    /// The HTTP method Telnyx's spec gives the action (`client_state_update` is a PUT).
+    public var method: String { (CommandCatalog.actions[action] ?? CommandCatalog.extra[action])?.method ?? "POST" }
 
     /// Path under the API base URL.
     public var path: String {

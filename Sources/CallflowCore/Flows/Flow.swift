@@ -36,6 +36,9 @@ public struct Flow: Sendable, Equatable {
     public struct Defaults: Sendable, Equatable {
         public var voice: String = "female"
         public var language: String = "en-US"
+        /// Where a node goes when Telnyx refuses its command and the node names no `on_error`
+        /// (a flow-wide "sorry, something went wrong"); without it the call hangs up.
+        public var onError: String? = nil
         public init() {}
     }
 }
@@ -44,10 +47,40 @@ public struct Flow: Sendable, Equatable {
 public struct Node: Sendable, Equatable {
     public var id: String
     public var kind: NodeKind
+    /// `on_error` of a node whose kind has no failure edge of its own (`say`, `menu`, `gather`,
+    /// `answer`, `record`): where it goes when Telnyx refuses its command for good.
+    public var onError: String?
 
-    public init(id: String, kind: NodeKind) {
+    public init(id: String, kind: NodeKind, onError: String? = nil) {
         self.id = id
         self.kind = kind
+        self.onError = onError
+    }
+
+    /// Outgoing edges, the kind's and `on_error`: what checks, graphs and coverage read.
+    public var edges: [(label: String, target: String)] {
+        kind.edges + (onError.map { [("on_error", $0)] } ?? [])
+    }
+
+    /// Whether a refused command leaves the caller hearing nothing (what `check` warns about
+    /// when there is no failure edge).
+    public var talksToCaller: Bool {
+        switch kind {
+        case .say, .play, .menu, .gather, .record, .aiGather: return true
+        case .action(let a): return a.type == "ai_assistant" && a.action == "ai_assistant_start"
+        default: return false
+        }
+    }
+
+    /// The node's own failure edge, whichever field holds it.
+    public var failureEdge: (label: String, target: String)? {
+        if let onError { return ("on_error", onError) }
+        switch kind {
+        case .play(_, _, let e?), .aiGather(_, _, _, _, _, let e): return ("on_error", e)
+        case .transfer(_, _, _, let f), .connect(_, _, _, _, let f): return ("on_failure", f)
+        case .action(let a): return a.onError.map { ("on_error", $0) }
+        default: return nil
+        }
     }
 }
 
@@ -62,6 +95,9 @@ public enum Prompt: Sendable, Equatable {
 public struct Condition: Sendable, Equatable {
     public enum Op: String, Sendable, CaseIterable {
         case eq, ne, lt, le, gt, ge, contains, matches, empty
+        /// The words of `to` (or of any phrase in a list) appear in the value, ignoring case and
+        /// punctuation: for routing on what a caller said.
+        case says
     }
     public var value: Template
     public var op: Op
@@ -86,9 +122,16 @@ public struct MenuSpec: Sendable, Equatable {
     public var noInput: Prompt?
     public var onInvalid: String
     public var onNoInput: String
+    /// Phrases per choice key: the caller may say a choice as well as press it. Heard through
+    /// Telnyx transcription running while the prompt plays (see docs/flows.md, "Speech").
+    public var speech: [(digit: String, phrases: [String])] = []
+    /// Transcripts below this confidence count as an invalid answer.
+    public var minConfidence: Double = 0.5
 
     public static func == (a: MenuSpec, b: MenuSpec) -> Bool {
-        a.prompt == b.prompt && a.choices.map { $0.digit + ">" + $0.target } == b.choices.map { $0.digit + ">" + $0.target }
+        a.speech.map { $0.digit + ">" + $0.phrases.joined(separator: "|") } == b.speech.map { $0.digit + ">" + $0.phrases.joined(separator: "|") }
+            && a.minConfidence == b.minConfidence
+            && a.prompt == b.prompt && a.choices.map { $0.digit + ">" + $0.target } == b.choices.map { $0.digit + ">" + $0.target }
             && a.timeoutMs == b.timeoutMs && a.maxAttempts == b.maxAttempts && a.invalid == b.invalid
             && a.noInput == b.noInput && a.onInvalid == b.onInvalid && a.onNoInput == b.onNoInput
     }
@@ -158,6 +201,12 @@ public struct RecordSpec: Sendable, Equatable {
     public var format: String
     public var saveAs: String
     public var next: String
+    /// Ask Telnyx for a transcript: `vars.<save_as>_transcript` when it arrives (after the
+    /// recording; `on_hangup` waits for it).
+    public var transcribe: Bool = false
+
+    /// The variable that receives the transcript of recording `saveAs`.
+    public static func transcriptVariable(_ saveAs: String) -> String { saveAs + "_transcript" }
 }
 
 /// Every node type of flow language v1.
@@ -177,7 +226,8 @@ public enum NodeKind: Sendable, Equatable {
     case http(HTTPSpec)
     case aiGather(parameters: JSONValue, greeting: Template?, voice: String?, saveAs: String, next: String, onError: String)
     case machineDetection(onHuman: String, onMachine: String, onUnknown: String, waitForBeep: Bool)
-    case command(action: String, params: JSONObject, waitFor: String?, next: String)
+    /// `command` and every node built on one Telnyx action (`stream`, `recording`, `ai_assistant`, ...).
+    case action(ActionSpec)
     case pause(seconds: Double, next: String)
     case goto(flow: String, node: String?)
     case hangup
@@ -200,7 +250,7 @@ public enum NodeKind: Sendable, Equatable {
         case .http: return "http"
         case .aiGather: return "ai_gather"
         case .machineDetection: return "machine_detection"
-        case .command: return "command"
+        case .action(let a): return a.type
         case .pause: return "pause"
         case .goto: return "goto"
         case .hangup: return "hangup"
@@ -229,7 +279,8 @@ public enum NodeKind: Sendable, Equatable {
                 + (h.onError.map { [("on_error", $0)] } ?? [])
         case .aiGather(_, _, _, _, let next, let onError): return [("next", next), ("on_error", onError)]
         case .machineDetection(let h, let m, let u, _): return [("on_human", h), ("on_machine", m), ("on_unknown", u)]
-        case .command(_, _, _, let next): return [("next", next)]
+        case .action(let a):
+            return [("next", a.next)] + (a.onError.map { [("on_error", $0)] } ?? []) + (a.onTimeout.map { [("on_timeout", $0)] } ?? [])
         case .goto, .hangup, .reject: return []
         }
     }
@@ -238,7 +289,7 @@ public enum NodeKind: Sendable, Equatable {
     public var waits: Bool {
         switch self {
         case .set, .switch, .if, .hours, .goto: return false
-        case .command(_, _, let waitFor, _): return waitFor != nil
+        case .action(let a): return a.waits
         default: return true
         }
     }
@@ -246,8 +297,8 @@ public enum NodeKind: Sendable, Equatable {
     /// Whether the node sends a call command (forbidden inside `on_hangup`).
     public var issuesCallCommand: Bool {
         switch self {
-        case .set, .switch, .if, .http: return false
-        case .hours: return false
+        case .set, .switch, .if, .http, .hours: return false
+        case .action(let a): return a.action != nil
         default: return true
         }
     }

@@ -2,10 +2,16 @@
 /// wait, what `on_hangup` may do, and variables read where they may be unset (`VariableCheck`).
 public enum FlowChecker {
     /// Each outgoing edge with the JSON pointer (under the node) of the field that names it.
+    public static func edges(of node: Node) -> [(pointer: [String], target: String)] {
+        edges(of: node.kind) + (node.onError.map { [(["on_error"], $0)] } ?? [])
+    }
+
     public static func edges(of kind: NodeKind) -> [(pointer: [String], target: String)] {
         switch kind {
-        case .answer(let next), .set(_, let next), .pause(_, let next), .say(_, let next), .command(_, _, _, let next):
+        case .answer(let next), .set(_, let next), .pause(_, let next), .say(_, let next):
             return [(["next"], next)]
+        case .action(let a):
+            return [(["next"], a.next)] + (a.onError.map { [(["on_error"], $0)] } ?? []) + (a.onTimeout.map { [(["on_timeout"], $0)] } ?? [])
         case .play(_, let next, let onError):
             return [(["next"], next)] + (onError.map { [(["on_error"], $0)] } ?? [])
         case .menu(let m):
@@ -47,7 +53,7 @@ public enum FlowChecker {
                     missing(edge.target, ["nodes", id] + edge.pointer)
                 }
                 guard let node = flow.nodes[id] else { continue }
-                for edge in edges(of: node.kind) where !known.contains(edge.target) {
+                for edge in edges(of: node) where !known.contains(edge.target) {
                     missing(edge.target, ["nodes", id] + edge.pointer)
                 }
                 if case .goto(let other, let target) = node.kind {
@@ -66,7 +72,7 @@ public enum FlowChecker {
             }
 
             // What runs from the start, and what runs after a hang-up.
-            let fromStart = reachable(from: [flow.start], in: flow)
+            let fromStart = reachable(from: [flow.start] + (flow.defaults.onError.map { [$0] } ?? []), in: flow)
             let fromHangup = flow.onHangup.map { reachable(from: [$0], in: flow) } ?? []
             for id in flow.order where !fromStart.contains(id) && !fromHangup.contains(id) {
                 out.append(Diagnostic(.warning, file: file, pointer: JSONPointer.string(["nodes", id]),
@@ -77,6 +83,21 @@ public enum FlowChecker {
                 guard let node = flow.nodes[id] else { continue }
                 if node.kind.issuesCallCommand {
                     error(["nodes", id, "type"], "on_hangup runs after the caller has gone: it may use only set, switch, if and http, not \(node.kind.typeName)")
+                }
+            }
+            if let target = flow.defaults.onError, !known.contains(target) { missing(target, ["defaults", "on_error"]) }
+            for id in flow.order where fromStart.contains(id) {
+                guard let node = flow.nodes[id] else { continue }
+                func warn(_ pointer: [String], _ message: String) {
+                    out.append(Diagnostic(.warning, file: file, pointer: JSONPointer.string(["nodes", id] + pointer), message))
+                }
+                if node.talksToCaller, node.failureEdge == nil, flow.defaults.onError == nil {
+                    warn([], "if Telnyx refuses this \(node.kind.typeName) node's command the call hangs up; "
+                        + "add \"on_error\" here or \"defaults\": {\"on_error\": ...} for the flow")
+                }
+                if case .action(let a) = node.kind, !a.waitFor.isEmpty, a.timeoutMs == nil {
+                    warn([], "waits for \(a.waitFor.sorted().joined(separator: " or ")) with no deadline; "
+                        + "add \"timeout_ms\" (and \"on_timeout\") so a lost event cannot leave the caller waiting")
                 }
             }
             for id in flow.order where fromStart.contains(id) {
@@ -95,7 +116,7 @@ public enum FlowChecker {
         var stack = roots
         while let id = stack.popLast() {
             guard seen.insert(id).inserted else { continue }
-            if let node = flow.nodes[id] { stack += edges(of: node.kind).map(\.target) }
+            if let node = flow.nodes[id] { stack += edges(of: node).map(\.target) }
             stack += (flow.brokenEdges[id] ?? []).map(\.target)
         }
         return seen
@@ -111,7 +132,7 @@ public enum FlowChecker {
                 guard let o = flows[other] else { return [] }
                 return [Key(flow: other, node: target ?? o.start)]
             }
-            return edges(of: node.kind).map { Key(flow: k.flow, node: $0.target) }
+            return edges(of: node).map { Key(flow: k.flow, node: $0.target) }
         }
         var state: [Key: Int] = [:]  // 1 = on stack, 2 = done
         var reported = Set<Set<Key>>()

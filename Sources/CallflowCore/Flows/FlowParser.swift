@@ -133,9 +133,10 @@ public struct FlowParser {
         let description = string(top, "description", [], required: false)
         var defaults = Flow.Defaults()
         if let d = object(top, "defaults", [], required: false) {
-            unknownKeys(d, ["defaults"], allowed: ["voice", "language"], what: "defaults")
-            if let v = nonEmpty(d, "voice", ["defaults"], required: false) { defaults.voice = v }
-            if let l = nonEmpty(d, "language", ["defaults"], required: false) { defaults.language = l }
+            unknownKeys(d, ["defaults"], allowed: ["voice", "language", "on_error"], what: "defaults")
+            defaults.onError = target(d, "on_error", ["defaults"], required: false)
+            if let v = setting(d, "voice", ["defaults"]) { defaults.voice = v }
+            if let l = setting(d, "language", ["defaults"]) { defaults.language = l }
         }
         let vars = object(top, "vars", [], required: false) ?? JSONObject()
         let onHangup = nonEmpty(top, "on_hangup", [], required: false)
@@ -168,20 +169,28 @@ public struct FlowParser {
             return nil
         }
         guard let type = string(o, "type", p) else { return nil }
-        guard let spec = NodeFields.specs[type] else {
+        guard let spec = NodeFields.allTypes[type] else {
             var message = "unknown node type \"\(type)\""
-            if let s = Spelling.nearest(to: type, in: NodeFields.specs.keys.sorted()) { message += "; did you mean \"\(s)\"?" }
+            if let s = Spelling.nearest(to: type, in: NodeFields.allTypes.keys.sorted()) { message += "; did you mean \"\(s)\"?" }
             error(p + ["type"], message)
             return nil
         }
-        unknownKeys(o, p, allowed: spec.all, what: "a \(type) node")
+        // Named action nodes check their keys per verb (`capability`).
+        if Capability.all[type] == nil { unknownKeys(o, p, allowed: spec.all, what: "a \(type) node") }
         _ = string(o, "description", p, required: false)
         let before = diagnostics.count
         let kind = self.kind(type, o, p)
         guard let kind, diagnostics.count == before || !diagnostics[before...].contains(where: { $0.severity == .error }) else {
             return nil
         }
-        return Node(id: id, kind: kind)
+        // `on_error` of kinds without their own failure edge (see `Node.onError`).
+        let ownsOnError: Bool
+        switch kind {
+        case .play, .aiGather, .http, .action: ownsOnError = true
+        default: ownsOnError = false
+        }
+        let onError = ownsOnError ? nil : target(o, "on_error", p, required: false)
+        return Node(id: id, kind: kind, onError: onError)
     }
 
     mutating func kind(_ type: String, _ o: JSONObject, _ p: [String]) -> NodeKind? {
@@ -190,8 +199,8 @@ public struct FlowParser {
             return target(o, "next", p).map { .answer(next: $0) }
         case "say":
             let text = template(o, "text", p)
-            let voice = nonEmpty(o, "voice", p, required: false)
-            let language = nonEmpty(o, "language", p, required: false)
+            let voice = setting(o, "voice", p)
+            let language = setting(o, "language", p)
             let ssml = bool(o, "ssml", p) ?? false
             guard let text, let next = target(o, "next", p) else { return nil }
             return .say(.say(text, voice: voice, language: language, ssml: ssml), next: next)
@@ -251,7 +260,7 @@ public struct FlowParser {
             }
             guard let maxLength, let saveAs = variableName(o, "save_as", p), let next = target(o, "next", p) else { return nil }
             return .record(RecordSpec(prompt: promptValue, beep: beep, maxLengthSecs: maxLength, silenceTimeoutSecs: silence,
-                                      format: format, saveAs: saveAs, next: next))
+                                      format: format, saveAs: saveAs, next: next, transcribe: bool(o, "transcribe", p) ?? false))
         case "http":
             return http(o, p)
         case "ai_gather":
@@ -298,6 +307,7 @@ public struct FlowParser {
             }
             return .reject(cause: cause)
         default:
+            if let cap = Capability.all[type] { return capability(cap, o, p) }
             return nil
         }
     }
@@ -335,6 +345,18 @@ public struct FlowParser {
             }
         }
         return out
+    }
+
+    /// A prompt's `voice` or `language`: a template is checked here and its value at run time;
+    /// a literal language must be one Telnyx's speak accepts.
+    mutating func setting(_ o: JSONObject, _ key: String, _ p: [String]) -> String? {
+        guard let s = nonEmpty(o, key, p, required: false) else { return nil }
+        if s.contains("{{") {
+            _ = template(s, p + [key])
+        } else if let problem = ParamCheck.problem(action: "speak", key: key, value: .string(s)) {
+            error(p + [key], problem)
+        }
+        return s
     }
 
     mutating func variableName(_ o: JSONObject, _ key: String, _ p: [String]) -> String? {
@@ -375,8 +397,8 @@ public struct FlowParser {
             error(p, "a prompt needs \"say\" (text), \"play\" (audio URL) or \"media\" (Telnyx media name)")
             return nil
         }
-        let voice = nonEmpty(o, "voice", p, required: false)
-        let language = nonEmpty(o, "language", p, required: false)
+        let voice = setting(o, "voice", p)
+        let language = setting(o, "language", p)
         let ssml = bool(o, "ssml", p) ?? false
         return template(o, "say", p).map { .say($0, voice: voice, language: language, ssml: ssml) }
     }
@@ -395,10 +417,34 @@ public struct FlowParser {
                 $0.count == 1 && "0123456789*#".contains($0) ? nil : "menu choices are single keys 0-9, * or #, found \"\($0)\""
             }
         }
+        var speech: [(digit: String, phrases: [String])] = []
+        if let map = object(o, "speech", p, required: false) {
+            for (digit, value) in map.members {
+                let list = value.arrayValue ?? [value]
+                let phrases = list.compactMap { $0.stringValue }.filter { !Speech.words($0).isEmpty }
+                if phrases.count != list.count || phrases.isEmpty {
+                    error(p + ["speech", digit], "expected a phrase or a list of phrases (words the caller may say), found \(value.jsonString)")
+                }
+                if !choices.contains(where: { $0.0 == digit }) {
+                    error(p + ["speech", digit], "speech keys name a choice; \"\(digit)\" is not in choices")
+                }
+                speech.append((digit, phrases))
+            }
+        }
+        var minConfidence = 0.5
+        if let v = o["min_confidence"] {
+            if let d = v.doubleValue, (0...1).contains(d) { minConfidence = d } else {
+                error(p + ["min_confidence"], "expected a number between 0 and 1, found \(v.jsonString)")
+            }
+            if speech.isEmpty { error(p + ["min_confidence"], "min_confidence applies to \"speech\", which this menu does not have") }
+        }
         let onInvalid = target(o, "on_invalid", p), onNoInput = target(o, "on_no_input", p)
         guard let promptValue, let onInvalid, let onNoInput else { return nil }
-        return .menu(MenuSpec(prompt: promptValue, choices: choices, timeoutMs: timeout, maxAttempts: attempts, invalid: invalid,
-                              noInput: noInput, onInvalid: onInvalid, onNoInput: onNoInput))
+        var spec = MenuSpec(prompt: promptValue, choices: choices, timeoutMs: timeout, maxAttempts: attempts, invalid: invalid,
+                            noInput: noInput, onInvalid: onInvalid, onNoInput: onNoInput)
+        spec.speech = speech
+        spec.minConfidence = minConfidence
+        return .menu(spec)
     }
 
     mutating func gather(_ o: JSONObject, _ p: [String]) -> NodeKind? {
@@ -590,36 +636,5 @@ public struct FlowParser {
         guard let method, let url else { return nil }
         return .http(HTTPSpec(method: method, url: url, headers: headers, body: body, timeoutMs: timeout, saveAs: saveAs,
                               next: next, onError: onError, onStatus: onStatus))
-    }
-
-    mutating func command(_ o: JSONObject, _ p: [String]) -> NodeKind? {
-        let params = object(o, "params", p, required: false) ?? JSONObject()
-        let waitFor = nonEmpty(o, "wait_for", p, required: false)
-        if let waitFor, !WebhookEvent.documentedTypes.contains(waitFor) {
-            var message = "unknown event type \"\(waitFor)\""
-            if let s = Spelling.nearest(to: waitFor, in: WebhookEvent.documentedTypes) { message += "; did you mean \"\(s)\"?" }
-            error(p + ["wait_for"], message)
-        }
-        guard let action = nonEmpty(o, "action", p) else { return nil }
-        guard let spec = CommandCatalog.actions[action], action != "dial" else {
-            var message = "unknown call action \"\(action)\""
-            if let s = Spelling.nearest(to: action, in: CommandCatalog.actions.keys) { message += "; did you mean \"\(s)\"?" }
-            error(p + ["action"], message)
-            return nil
-        }
-        for key in params.keys where !spec.params.contains(key) {
-            var message = "\(action) does not take \"\(key)\""
-            if let s = Spelling.nearest(to: key, in: spec.params) { message += "; did you mean \"\(s)\"?" }
-            error(p + ["params", key], message)
-        }
-        for key in ["client_state", "command_id"] where params[key] != nil {
-            error(p + ["params", key], "\(key) is set by the engine for every command")
-        }
-        for key in spec.required where params[key] == nil {
-            error(p + ["params"], "\(action) requires \"\(key)\"")
-        }
-        templatedJSON(.object(params), p + ["params"])
-        guard let next = target(o, "next", p) else { return nil }
-        return .command(action: action, params: params, waitFor: waitFor, next: next)
     }
 }

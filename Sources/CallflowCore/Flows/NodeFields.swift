@@ -8,14 +8,14 @@ public enum NodeFields {
     }
 
     public static let specs: [String: Spec] = [
-        "answer": Spec(required: ["next"], optional: []),
-        "say": Spec(required: ["text", "next"], optional: ["voice", "language", "ssml"]),
+        "answer": Spec(required: ["next"], optional: ["on_error"]),
+        "say": Spec(required: ["text", "next"], optional: ["voice", "language", "ssml", "on_error"]),
         "play": Spec(required: ["next"], optional: ["url", "media", "on_error"]),
         "menu": Spec(required: ["prompt", "choices", "on_invalid", "on_no_input"],
-                     optional: ["timeout_ms", "max_attempts", "invalid", "no_input"]),
+                     optional: ["timeout_ms", "max_attempts", "invalid", "no_input", "on_error", "speech", "min_confidence"]),
         "gather": Spec(required: ["min_digits", "max_digits", "save_as", "next", "on_invalid", "on_no_input"],
                        optional: ["prompt", "terminator", "timeout_ms", "inter_digit_timeout_ms", "pattern",
-                                  "max_attempts", "sensitive"]),
+                                  "max_attempts", "sensitive", "on_error"]),
         "set": Spec(required: ["vars", "next"], optional: []),
         "switch": Spec(required: ["value", "cases", "default"], optional: []),
         "if": Spec(required: ["conditions", "else"], optional: []),
@@ -23,18 +23,22 @@ public enum NodeFields {
         "transfer": Spec(required: ["to", "on_failure"], optional: ["from", "timeout_secs"]),
         "connect": Spec(required: ["to", "from", "on_failure"], optional: ["timeout_secs", "whisper"]),
         "record": Spec(required: ["max_length_secs", "save_as", "next"],
-                       optional: ["prompt", "beep", "silence_timeout_secs", "format"]),
+                       optional: ["prompt", "beep", "silence_timeout_secs", "format", "transcribe", "on_error"]),
         "http": Spec(required: ["method", "url"],
                      optional: ["headers", "body", "timeout_ms", "save_as", "next", "on_status", "on_error"]),
         "ai_gather": Spec(required: ["parameters", "save_as", "next", "on_error"],
                           optional: ["greeting", "voice"]),
         "machine_detection": Spec(required: ["on_human", "on_machine", "on_unknown"], optional: ["wait_for_beep"]),
-        "command": Spec(required: ["action", "next"], optional: ["params", "wait_for"]),
+        "command": Spec(required: ["action", "next"], optional: ["params", "wait_for", "timeout_ms", "on_timeout", "save_as", "on_error"]),
         "pause": Spec(required: ["seconds", "next"], optional: []),
         "goto": Spec(required: ["flow"], optional: ["node"]),
         "hangup": Spec(required: [], optional: []),
         "reject": Spec(required: ["cause"], optional: []),
     ]
+
+    /// `specs` plus the named action nodes (their keys depend on the verb; the parser checks those).
+    public static let allTypes: [String: Spec] = specs.merging(
+        Capability.all.mapValues { Spec(required: ["next"], optional: $0.keys(nil).filter { $0 != "next" }) }, uniquingKeysWith: { a, _ in a })
 
     public static let topLevel = ["$schema", "description", "start", "defaults", "vars", "on_hangup", "nodes"]
     public static let promptKeys = ["say", "play", "media", "voice", "language", "ssml"]

@@ -162,7 +162,7 @@ enum VariableCheck {
             if case .goto(let other, let target) = node.kind, let o = flows[other] {
                 out.append(Step(to: Key(flow: other, node: target ?? o.start, afterHangup: false)))
             }
-            for edge in FlowChecker.edges(of: node.kind) {
+            for edge in FlowChecker.edges(of: node) {
                 out.append(Step(to: Key(flow: key.flow, node: edge.target, afterHangup: key.afterHangup),
                                 change: VariableCheck.change(node.kind, edge: edge.pointer)))
             }
@@ -254,7 +254,7 @@ enum VariableCheck {
             return template(h.url, "url") + h.headers.map { Read(pointer: ["headers", $0.name], template: $0.value) }
                 + (h.body.map { json($0, ["body"]) } ?? [])
         case .aiGather(let parameters, let greeting, _, _, _, _): return template(greeting, "greeting") + json(parameters, ["parameters"])
-        case .command(_, let params, _, _): return json(.object(params), ["params"])
+        case .action(let a): return json(.object(a.params), ["params"])
         case .answer, .hours, .machineDetection, .pause, .goto, .hangup, .reject: return []
         }
     }
@@ -268,6 +268,10 @@ enum VariableCheck {
         case .gather(let g) where edge == ["next"]: change.set(g.saveAs)
         case .record(let r) where edge == ["next"]: change.set(r.saveAs)
         case .aiGather(_, _, _, let saveAs, _, _) where edge == ["next"]: change.set(saveAs)
+        case .action(let a):
+            // `next` after a wait or a response promises the saved value; a failure or a deadline may not.
+            guard let saveAs = a.saveAs else { break }
+            if edge == ["next"] && a.waits { change.set(saveAs) } else { change.maySets.insert(saveAs) }
         case .http(let h):
             guard let saveAs = h.saveAs else { break }
             change.set(HTTPSpec.statusVariable(saveAs))

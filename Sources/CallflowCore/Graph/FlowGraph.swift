@@ -31,7 +31,9 @@ public enum FlowGraph {
         case .switch(let value, _, _, _): return "switch \(clip(value.source))"
         case .goto(let flow, let node): return "goto \(flow)\(node.map { "/\($0)" } ?? "")"
         case .pause(let s, _): return "pause \(s) s"
-        case .command(let action, _, let wait, _): return "command \(action)\(wait.map { " ⏳ \($0)" } ?? "")"
+        case .action(let a):
+            let waits = a.waitFor.isEmpty ? "" : " ⏳ \(a.waitFor.sorted().joined(separator: " | "))"
+            return a.type == "command" ? "command \(a.action ?? "")\(waits)" : "\(a.type)\(a.action.map { " (\($0))" } ?? "")\(waits)"
         case .record(let r): return "record → \(r.saveAs)" + prompt(r.prompt)
         case .reject(let cause): return "reject \(cause)"
         default: return kind.typeName
@@ -59,7 +61,7 @@ public enum FlowGraph {
         }
         for id in flow.order {
             guard let node = flow.nodes[id] else { continue }
-            for edge in node.kind.edges {
+            for edge in node.edges {
                 out += "  \(mermaidID(id)) -->|\(mermaidText(edge.label))| \(mermaidID(edge.target))\n"
             }
             if case .goto(let other, let target) = node.kind {
@@ -89,7 +91,7 @@ public enum FlowGraph {
         }
         for id in flow.order {
             guard let node = flow.nodes[id] else { continue }
-            for edge in node.kind.edges {
+            for edge in node.edges {
                 out += "  \"\(dotText(id))\" -> \"\(dotText(edge.target))\" [label=\"\(dotText(edge.label))\"];\n"
             }
             if case .goto(let other, let target) = node.kind {

@@ -83,12 +83,13 @@ struct Run {
     var commandID: String { "cf-\(callHash)-\(state.step)-\(state.commandSeq)" }
 
     /// Issues a call command tagged with the current step. `leg` defaults to this call's leg.
-    mutating func issue(_ action: String, _ body: JSONObject, leg: String? = nil, tag: StepTag? = nil) {
+    mutating func issue(_ action: String, _ body: JSONObject, leg: String? = nil, tag: StepTag? = nil, reportsResult: Bool = false) {
         state.commandSeq += 1
         var b = body
-        b["client_state"] = .string((tag ?? StepTag(step: state.step)).encoded)
-        b["command_id"] = .string(commandID)
-        effects.append(.command(CallCommand(callControlID: leg ?? state.callControlID, action: action, body: b)))
+        // Telnyx refuses fields a command's schema lacks (`siprec_start` has no command_id).
+        if CommandCatalog.takes(action, "client_state") { b["client_state"] = .string((tag ?? StepTag(step: state.step)).encoded) }
+        if CommandCatalog.takes(action, "command_id") { b["command_id"] = .string(commandID) }
+        effects.append(.command(CallCommand(callControlID: leg ?? state.callControlID, action: action, body: b, reportsResult: reportsResult)))
         trace(.command, action)  // the command_id is derivable: cf-<call hash>-<step>-<seq>
     }
 
@@ -112,6 +113,7 @@ struct Run {
 
     /// Enters a node by the outcome edge `via`: a new step, fresh attempts. Does not run it.
     mutating func enter(_ id: String, via edge: String? = nil) {
+        leaveNode(for: id)
         state.node = id
         state.step += 1
         state.commandSeq = 0
@@ -119,6 +121,7 @@ struct Run {
         state.lastFailure = nil
         state.waiting = .nothing
         trace(.node, "\(state.flow)/\(id)", edge: edge)
+        if state.phase == .running, state.sections.contains(where: \.suspended), !isSensitiveGather(id) { resumeSections() }
     }
 
     /// Follows the outcome edge `via` and runs until the call waits.
@@ -174,6 +177,10 @@ struct Run {
                 state.waiting = .answered
                 return
             case .say(let prompt, _):
+                if let problem = promptProblem(prompt) {
+                    log(.error, problem)
+                    return failNode()
+                }
                 issuePrompt(prompt)
                 state.waiting = .speakEnded
                 return
@@ -249,14 +256,8 @@ struct Run {
                 }
                 enter(result.isHuman ? human : result.isMachine ? machine : unknown,
                       via: result.isHuman ? "on_human" : result.isMachine ? "on_machine" : "on_unknown")
-            case .command(let action, let params, let waitFor, let next):
-                guard case .object(let body) = renderJSON(.object(params)) else { return }
-                issue(action, body)
-                if let waitFor {
-                    state.waiting = .event(type: waitFor)
-                    return
-                }
-                enter(next, via: "next")
+            case .action(let spec):
+                if startAction(spec) { return }
             case .pause(let seconds, _):
                 let id = "\(state.callControlID)#\(state.step)"
                 effects.append(.startTimer(id: id, milliseconds: Int((seconds * 1000).rounded())))
@@ -284,8 +285,27 @@ struct Run {
 
     // MARK: prompts and input
 
-    func voice(_ v: String?) -> String { v ?? flow?.defaults.voice ?? "female" }
-    func language(_ l: String?) -> String { l ?? flow?.defaults.language ?? "en-US" }
+    func voice(_ v: String?) -> String { setting(v ?? flow?.defaults.voice ?? "female") }
+    func language(_ l: String?) -> String { setting(l ?? flow?.defaults.language ?? "en-US") }
+
+    /// A voice or language, rendered when it is a template (a bilingual flow keeps the caller's
+    /// choice in a variable); `check` parsed it, so a failure here renders it as written.
+    func setting(_ text: String) -> String {
+        guard text.contains("{{"), let t = try? Template(text) else { return text }
+        return t.render(state.templateContext).text
+    }
+
+    /// Why a prompt's rendered voice or language would be refused by Telnyx, if it would.
+    func promptProblem(_ prompt: Prompt?) -> String? {
+        guard case .say(_, let v, let l, _)? = prompt else { return nil }
+        let lang = language(l)
+        if (l ?? flow?.defaults.language ?? "").contains("{{"), let p = ParamCheck.problem(action: "speak", key: "language", value: .string(lang)) {
+            return "node \"\(state.node)\": language \"\(lang)\" is not valid for speak: \(p)"
+        }
+        let vo = voice(v)
+        if vo.isEmpty { return "node \"\(state.node)\": the voice rendered empty" }
+        return nil
+    }
 
     /// speak / playback_start for a prompt.
     mutating func issuePrompt(_ prompt: Prompt, leg: String? = nil, tag: StepTag? = nil) {
@@ -328,6 +348,12 @@ struct Run {
     /// Starts (or restarts, after a failed attempt) a menu or gather.
     mutating func startInput() {
         guard var spec = inputSpec() else { return }
+        if let problem = promptProblem(spec.prompt) ?? promptProblem(spec.failurePrompt) {
+            log(.error, problem)
+            return failNode()
+        }
+        if isSensitiveGather(state.node) { suspendSections() }
+        listenForSpeech()
         if let failure = spec.failurePrompt {
             // Same voice and kind: one interruptible prompt ("Sorry... For sales press 1").
             if case .say(let f, let fv, let fl, let fs) = failure, case .say(let p, let pv, let pl, let ps)? = spec.prompt,
@@ -424,6 +450,10 @@ struct Run {
         var body: JSONObject = ["format": .string(spec.format), "channels": "single", "play_beep": .bool(spec.beep),
                                 "max_length": .int(spec.maxLengthSecs)]
         if let s = spec.silenceTimeoutSecs { body["timeout_secs"] = .int(s) }
+        if spec.transcribe { body["transcription"] = true }
+        // If the caller hangs up mid-message, `on_hangup` waits for the saved recording.
+        state.awaitedResults.removeAll { $0 == "recording:" + spec.saveAs }
+        state.awaitedResults.append("recording:" + spec.saveAs)
         issue("record_start", body)
         state.waiting = .recordingSaved
     }
@@ -509,6 +539,11 @@ struct Run {
         case .empty:
             let wantEmpty = c.to?.boolValue ?? true
             return lhs.isEmpty == wantEmpty
+        case .says:
+            if case .array(let phrases)? = c.to {
+                return phrases.contains { $0.stringValue.map { Speech.says(lhs, render(Template.literal($0))) } ?? false }
+            }
+            return Speech.says(lhs, rhs)
         }
     }
 }

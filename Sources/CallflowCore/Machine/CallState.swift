@@ -24,6 +24,11 @@ public struct CallState: Sendable, Equatable {
     public var greetingEnded: Bool = false
     /// The other leg of a `connect` once it exists.
     public var childLeg: String? = nil
+    /// Background activities running on the call (a recording, a stream, ...), oldest first.
+    public var sections: [ActiveSection] = []
+    /// Variables a background result will fill (a recording's URL, its transcript): `on_hangup`
+    /// waits for them, up to `CallMachine.resultsDeadlineMs`, so it can hand them on.
+    public var awaitedResults: [String] = []
     public var trace: [TraceEntry] = []
 
     public init(callControlID: String, flowRevision: String, flow: String, node: String, step: Int, waiting: Waiting,
@@ -70,6 +75,26 @@ public struct CallState: Sendable, Equatable {
     }
 }
 
+/// A background activity and the node that started it (which names its `save_as` and
+/// `on_error`, and whose params restart it after a `sensitive` gather).
+public struct ActiveSection: Sendable, Equatable {
+    public var kind: SectionKind
+    public var flow: String
+    public var node: String
+    /// Paused by the flow (`recording` with `action: "pause"`).
+    public var paused: Bool = false
+    /// Stopped for a `sensitive` gather; restarted when the call leaves it.
+    public var suspended: Bool = false
+
+    public init(kind: SectionKind, flow: String, node: String, paused: Bool = false, suspended: Bool = false) {
+        self.kind = kind
+        self.flow = flow
+        self.node = node
+        self.paused = paused
+        self.suspended = suspended
+    }
+}
+
 /// Facts about the call that templates can read as `{{call.*}}`.
 public struct CallFacts: Sendable, Equatable {
     public var from: String
@@ -110,9 +135,22 @@ public enum Waiting: Sendable, Equatable {
     case aiGatherEnded
     case machineDetection
     case beep
-    case event(type: String)
+    /// An action node's events (its `waitFor`/`failOn`), until the timer `timer` fires.
+    case action(timer: String?)
+    /// The API response of command `commandID` (an action node with `save_as` and no event).
+    case response(commandID: String, timer: String?)
+    /// The caller hung up; `on_hangup` waits for `awaitedResults` until `timer` fires.
+    case results(timer: String)
     case timer(id: String)
     case hangup
+
+    /// The timer the wait ends with, if it has one.
+    public var timer: String? {
+        switch self {
+        case .timer(let id), .action(let id?), .response(_, let id?), .results(let id): return id
+        default: return nil
+        }
+    }
 }
 
 /// One line of a call's history, kept for inspection and replay.
@@ -147,6 +185,9 @@ public enum MachineInput: Sendable, Equatable {
     case timerFired(id: String)
     /// Telnyx refused a command for good (after retries). `callGone` for 90018 (call already ended).
     case commandFailed(commandID: String, action: String, detail: String, callGone: Bool)
+    /// Telnyx accepted a command the machine asked to hear back about (`CallCommand.reportsResult`):
+    /// the response's `data`.
+    case commandSucceeded(commandID: String, action: String, data: JSONValue)
 }
 
 public enum HTTPOutcome: Sendable, Equatable {

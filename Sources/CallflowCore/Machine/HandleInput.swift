@@ -15,12 +15,22 @@ extension Run {
             httpFinished(outcome)
             return .applied
         case .timerFired(let id):
-            guard state.waiting == .timer(id: id) else { return .stale("timer \(id) is not awaited") }
-            trace(.timer, "fired")
-            if case .pause(_, let next)? = node?.kind { move(next, via: "next") }
+            switch state.waiting {
+            case .timer(id):
+                trace(.timer, "fired")
+                if case .pause(_, let next)? = node?.kind { move(next, via: "next") }
+            case .action(id), .response(_, id):
+                actionTimedOut()
+            case .results(id):
+                resultsDeadline()
+            default:
+                return .stale("timer \(id) is not awaited")
+            }
             return .applied
         case .commandFailed(let commandID, let action, let detail, let gone):
             return commandFailed(commandID: commandID, action: action, detail: detail, gone: gone)
+        case .commandSucceeded(let commandID, _, let data):
+            return commandSucceeded(commandID: commandID, data: data)
         }
     }
 
@@ -35,15 +45,18 @@ extension Run {
             return .applied
         }
         guard CallCommand.step(ofCommandID: commandID) == state.step, state.phase == .running else {
+            // The flow moved on, but a background activity it started may be what failed.
+            if let i = state.sections.firstIndex(where: { starter($0)?.action == action }) {
+                let section = state.sections.remove(at: i)
+                return sectionFailed(section, "\(action) failed: \(detail)")
+            }
+            // Never silent: the node it came from is gone, the failure is still worth a line.
+            effects.append(.log(level: .warning, message: "\(action) failed after the call left its node: \(detail)", node: nil))
             return .stale("failure of \(action) from an earlier step")
         }
         log(.error, "\(action) failed at node \"\(state.node)\": \(detail)")
-        switch node?.kind {
-        case .play(_, _, let onError?)?: move(onError, via: "on_error")
-        case .transfer(_, _, _, let onFailure)?, .connect(_, _, _, _, let onFailure)?: move(onFailure, via: "on_failure")
-        case .aiGather(_, _, _, _, _, let onError)?: move(onError, via: "on_error")
-        default: hangUp()
-        }
+        if case .action(let spec)? = node?.kind, case .start(let kind)? = spec.section { state.sections.removeAll { $0.kind == kind } }
+        failNode()
         return .applied
     }
 
@@ -62,6 +75,7 @@ extension Run {
         default:
             break
         }
+        if let taken = backgroundEvent(event) { return taken }
         guard state.phase == .running || state.phase == .handedOff else {
             return .ignored("\(event.eventType) after the flow stopped issuing commands")
         }
@@ -116,12 +130,15 @@ extension Run {
             guard case .record(let spec)? = node?.kind else { break }
             let url = spec.format == "wav" ? (saved.recordingURLs.wav ?? saved.recordingURLs.preferred) : saved.recordingURLs.preferred
             state.vars[spec.saveAs] = url.map(JSONValue.string) ?? .null
+            state.awaitedResults.removeAll { $0 == "recording:" + spec.saveAs }
+            if spec.transcribe { state.awaitedResults.append("transcript:" + RecordSpec.transcriptVariable(spec.saveAs)) }
             move(spec.next, via: "next")
         case (.recordingSaved, .recordingError(let reason)):
             guard case .record(let spec)? = node?.kind else { break }
             log(.warning, "recording failed at node \"\(state.node)\": \(reason ?? "unknown")")
             state.vars[spec.saveAs] = .null
-            move(spec.next, via: "next")
+            state.awaitedResults.removeAll { $0 == "recording:" + spec.saveAs }
+            if let edge = self.node?.onError { move(edge, via: "on_error") } else { move(spec.next, via: "next") }
         case (.aiGatherEnded, .aiGatherEnded(let result, let status, _)):
             guard case .aiGather(_, _, _, let saveAs, let next, let onError)? = node?.kind else { break }
             if status == .valid {
@@ -130,8 +147,8 @@ extension Run {
             } else {
                 move(onError, via: "on_error")
             }
-        case (.event(let type), _) where type == event.eventType:
-            if case .command(_, _, _, let next)? = node?.kind { move(next, via: "next") }
+        case (.action, _) where actionEvent(event):
+            break
         default:
             return .ignored("\(event.eventType) is not what node \"\(state.node)\" waits for")
         }
@@ -181,6 +198,8 @@ extension Run {
             state.childLeg = nil
             log(.info, "connect target did not connect (\(cause?.rawValue ?? "unknown"))")
             move(onFailure, via: "on_failure")
+        case (.action, _) where actionEvent(event):
+            break
         default:
             return .ignored("\(event.eventType) of leg \(leg) is not awaited")
         }
@@ -195,7 +214,6 @@ extension Run {
     /// `call.hangup` of this call: no call command after this, ever. Runs `on_hangup` if any.
     mutating func callHungUp(cause: HangupCause?, source: HangupSource?) {
         guard state.phase != .afterHangup else { return }
-        if case .timer(let id) = state.waiting { effects.append(.cancelTimer(id: id)) }
         trace(.note, "hangup \(cause?.rawValue ?? "unknown") by \(source?.rawValue ?? "unknown")")
         // A dialed leg still ringing or whispering would otherwise ring on with nobody behind it.
         if let child = state.childLeg, state.phase == .running {
@@ -205,8 +223,22 @@ extension Run {
                                                        "command_id": .string(commandID)])))
             state.childLeg = nil
         }
+        cancelWaitTimer()
         state.phase = .afterHangup
         state.waiting = .nothing
+        state.sections = []  // Telnyx stops every activity with the call
+        if !state.awaitedResults.isEmpty, flow?.onHangup != nil {
+            // A recording still being saved: `on_hangup` is what hands it on, so it waits.
+            let id = "\(state.callControlID)#results"
+            effects.append(.startTimer(id: id, milliseconds: CallMachine.resultsDeadlineMs))
+            trace(.timer, "waiting for \(state.awaitedResults.joined(separator: ", "))")
+            state.waiting = .results(timer: id)
+            return
+        }
+        runOnHangup()
+    }
+
+    mutating func runOnHangup() {
         guard let onHangup = flow?.onHangup else { return end("hangup") }
         instantSteps = 0
         enter(onHangup, via: "on_hangup")

@@ -19,7 +19,7 @@ public enum StateCodec {
         var o: JSONObject = [
             "v": .int(version), "id": .string(s.callControlID), "rev": .string(s.flowRevision), "flow": .string(s.flow),
             "node": .string(s.node), "step": .int(s.step), "seq": .int(s.commandSeq), "attempt": .int(s.attempt),
-            "waiting": encode(s.waiting), "phase": .string(s.phase.rawValue), "vars": .object(s.vars),
+            "waiting": encode(s.waiting), "phase": .string(s.phase.rawValue), "vars": .object(storedVars(s)),
             "from": .string(s.facts.from), "to": .string(s.facts.to), "direction": .string(s.facts.direction),
             "answered": .bool(s.answered), "greeting_ended": .bool(s.greetingEnded),
         ]
@@ -29,7 +29,24 @@ public enum StateCodec {
         if let c = s.facts.connectionID { o["connection"] = .string(c) }
         if let a = s.amdResult { o["amd"] = .string(a.rawValue) }
         if let c = s.childLeg { o["child"] = .string(c) }
+        if !s.sections.isEmpty {
+            o["sections"] = .array(s.sections.map {
+                var e: JSONObject = ["kind": .string($0.kind.rawValue), "flow": .string($0.flow), "node": .string($0.node)]
+                if $0.paused { e["paused"] = true }
+                if $0.suspended { e["suspended"] = true }
+                return .object(e)
+            })
+        }
+        if !s.awaitedResults.isEmpty { o["awaited"] = .array(s.awaitedResults.map(JSONValue.string)) }
         return .object(o)
+    }
+
+    /// The variables a store keeps: digits of a `sensitive` gather never reach the disk or Redis
+    /// (the names stay listed, so the call knows it had them). Only the instance that took them
+    /// holds the values, in memory, for the rest of the call.
+    static func storedVars(_ s: CallState) -> JSONObject {
+        guard !s.sensitiveVars.isEmpty else { return s.vars }
+        return JSONObject(s.vars.members.filter { !s.sensitiveVars.contains($0.key) })
     }
 
     public static func decodeState(_ v: JSONValue) throws(DecodeError) -> CallState {
@@ -53,6 +70,14 @@ public enum StateCodec {
         s.amdResult = v["amd"]?.stringValue.map(MachineResult.init(rawValue:))
         s.greetingEnded = v["greeting_ended"]?.boolValue ?? false
         s.childLeg = v["child"]?.stringValue
+        for e in v["sections"]?.arrayValue ?? [] {
+            guard let kind = e["kind"]?.stringValue.flatMap(SectionKind.init(rawValue:)), let flow = e["flow"]?.stringValue,
+                let node = e["node"]?.stringValue
+            else { throw DecodeError(what: "call section") }
+            s.sections.append(ActiveSection(kind: kind, flow: flow, node: node, paused: e["paused"]?.boolValue ?? false,
+                                            suspended: e["suspended"]?.boolValue ?? false))
+        }
+        s.awaitedResults = v["awaited"]?.arrayValue?.compactMap(\.stringValue) ?? []
         s.trace = try (v["trace"]?.arrayValue ?? []).map { (e) throws(DecodeError) in try decodeTrace(e) }
         return s
     }
@@ -75,14 +100,20 @@ public enum StateCodec {
         case .beep: return "beep"
         case .hangup: return "hangup"
         case .http(let id): return ["http": .string(id)]
-        case .event(let type): return ["event": .string(type)]
+        case .action(let timer): return ["action": timer.map(JSONValue.string) ?? .null]
+        case .response(let id, let timer): return ["response": .string(id), "timer": timer.map(JSONValue.string) ?? .null]
+        case .results(let timer): return ["results": .string(timer)]
         case .timer(let id): return ["timer": .string(id)]
         }
     }
 
     public static func decodeWaiting(_ v: JSONValue) throws(DecodeError) -> Waiting {
         if let id = v["http"]?.stringValue { return .http(requestID: id) }
-        if let type = v["event"]?.stringValue { return .event(type: type) }
+        if let id = v["response"]?.stringValue { return .response(commandID: id, timer: v["timer"]?.stringValue) }
+        if let a = v["action"] { return .action(timer: a.stringValue) }
+        // Written by 0.x for a `command` node's `wait_for` (no deadline then).
+        if v["event"]?.stringValue != nil { return .action(timer: nil) }
+        if let id = v["results"]?.stringValue { return .results(timer: id) }
         if let id = v["timer"]?.stringValue { return .timer(id: id) }
         switch v.stringValue {
         case "nothing": return .nothing
@@ -120,14 +151,16 @@ public enum StateCodec {
     // MARK: commands, requests, dials
 
     public static func encode(_ c: CallCommand) -> JSONValue {
-        ["leg": .string(c.callControlID), "action": .string(c.action), "body": .object(c.body)]
+        var o: JSONObject = ["leg": .string(c.callControlID), "action": .string(c.action), "body": .object(c.body)]
+        if c.reportsResult { o["result"] = true }
+        return .object(o)
     }
 
     public static func decodeCommand(_ v: JSONValue) throws(DecodeError) -> CallCommand {
         guard let leg = v["leg"]?.stringValue, let action = v["action"]?.stringValue, let body = v["body"]?.objectValue else {
             throw DecodeError(what: "command")
         }
-        return CallCommand(callControlID: leg, action: action, body: body)
+        return CallCommand(callControlID: leg, action: action, body: body, reportsResult: v["result"]?.boolValue ?? false)
     }
 
     public static func encode(_ h: HTTPCall) -> JSONValue {

@@ -86,11 +86,18 @@ public enum Replay {
                     ?? .response(status: http["status"]?.intValue ?? 0, body: http["body"].map { $0.isNull ? [] : $0.jsonBytes } ?? [])
                 collect(engine.apply(.httpResult(requestID: requestID, outcome), to: id, now: t))
             } else if input["timer"] != nil {
-                guard case .timer(let timer)? = engine.calls[id]?.waiting else {
+                guard let timer = engine.calls[id]?.waiting.timer else {
                     notes.append("recorded timer at \(t) fires while the replay waits for something else")
                     continue
                 }
                 collect(engine.apply(.timerFired(id: timer), to: id, now: t))
+            } else if let succeeded = input["command_succeeded"] {
+                guard case .response(let commandID, _)? = engine.calls[id]?.waiting else {
+                    notes.append("recorded command response at \(t) arrives while the replay waits for something else")
+                    continue
+                }
+                collect(engine.apply(.commandSucceeded(commandID: commandID, action: succeeded["action"]?.stringValue ?? "",
+                                                       data: succeeded["data"] ?? .null), to: id, now: t))
             } else if let failed = input["command_failed"] {
                 let action = failed["action"]?.stringValue ?? ""
                 let step = engine.calls[id]?.step ?? 0

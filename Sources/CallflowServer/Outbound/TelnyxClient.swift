@@ -74,7 +74,7 @@ public final class TelnyxClient {
 
     private func attempt(_ command: CallCommand, number: Int, startedMs: Int64) {
         let request = ClientRequest(
-            method: "POST", url: baseURL + command.path, headers: headers,
+            method: command.method, url: baseURL + command.path, headers: headers,
             body: JSONValue.object(command.body).jsonBytes, timeoutMs: policy.attemptTimeoutMs, maxResponseBytes: 256 << 10)
         // Built when a line is written, not per command.
         func meta(_ extra: Logger.Metadata = [:]) -> Logger.Metadata { Self.metadata(command).merging(extra) { $1 } }

@@ -208,10 +208,19 @@ extension CallRuntime {
     /// Sends one committed command; its outbox row goes when Telnyx answered for good. Nothing
     /// waits on that, so the removal rides on the next commit (or a lazy one 20 ms later).
     func send(_ command: CallCommand, outboxSeq: Int64) {
-        telnyx.send(command) { [weak self] _ in
+        telnyx.send(command) { [weak self] result in
             self?.batch.sent.append(outboxSeq)
             self?.scheduleLazyCommit()
+            self?.reportResult(of: command, result)
         }
+    }
+
+    /// A node that keeps a command's response (`save_as` with nothing else to wait for) hears it
+    /// as an input; failures already arrive through `onFailure`.
+    func reportResult(of command: CallCommand, _ result: Result<JSONValue, CommandFailure>) {
+        guard command.reportsResult, case .success(let data) = result, let id = command.commandID else { return }
+        let owner = StepTag(clientState: command.body["client_state"]?.stringValue)?.parent ?? command.callControlID
+        feed(.commandSucceeded(commandID: id, action: command.action, data: data), to: owner)
     }
 
     func scheduleLazyCommit() {

@@ -236,6 +236,9 @@ public final class CallRuntime {
         case .commandFailed(_, let action, let detail, let gone):
             currentEventType = "command.failed"
             record(call, ["command_failed": ["action": .string(action), "detail": .string(detail), "call_gone": .bool(gone)]])
+        case .commandSucceeded(_, let action, let data):
+            currentEventType = "command.succeeded"
+            record(call, ["command_succeeded": ["action": .string(action), "data": data]])
         case .webhook(let e):
             currentEventType = e.eventType
         }

@@ -212,7 +212,7 @@ public final class SharedCalls {
         guard let job = queues[owner]?.first else { return }
         for s in states {
             if let rev = s.state?.flowRevision, !runtime.engine.holds(revision: rev), let set = revisions[rev] { runtime.engine.add(revision: set) }
-            runtime.engine.adopt(s.id, s.state)
+            runtime.engine.adopt(s.id, s.state.map { withHeldSecrets($0) })
         }
         if !token.isEmpty { runtime.engine.adoptDial(token: token, dial) }
         let result: IngestResult
@@ -223,6 +223,8 @@ public final class SharedCalls {
             result = .accepted
         }
         let work = runtime.takeSharedWork()
+        for (id, state) in work.batch.upserts { holdSecrets(id, state) }
+        for id in work.batch.ended.keys { heldSecrets[id] = nil }
         let dialUsed = dial != nil && runtime.engine.pendingDials[token] == nil
         // The engine keeps nothing: the next input of these calls may come to another instance.
         for s in states { runtime.engine.adopt(s.id, nil) }
@@ -292,10 +294,28 @@ public final class SharedCalls {
         for t in work.timers { runtime.arm(timer: t.id, call: t.call, afterMs: t.ms) }
     }
 
+    /// Digits of `sensitive` gathers, which Redis never sees (`StateCodec.storedVars`): held by
+    /// the instance that took them. An input of the call that another instance runs renders them
+    /// empty, with a warning (docs/state.md).
+    private var heldSecrets: [String: JSONObject] = [:]
+
+    private func holdSecrets(_ id: String, _ state: CallState) {
+        guard !state.sensitiveVars.isEmpty else { return }
+        heldSecrets[id] = JSONObject(state.vars.members.filter { state.sensitiveVars.contains($0.key) })
+    }
+
+    private func withHeldSecrets(_ state: CallState) -> CallState {
+        guard let held = heldSecrets[state.callControlID] else { return state }
+        var s = state
+        for (k, v) in held.members where s.sensitiveVars.contains(k) { s.vars[k] = v }
+        return s
+    }
+
     private func send(_ command: CallCommand, seq: Int64) {
         held.insert("o:\(seq)")
-        runtime.telnyx.send(command) { [weak self] _ in
+        runtime.telnyx.send(command) { [weak self] result in
             guard let self else { return }
+            self.runtime.reportResult(of: command, result)
             self.held.remove("o:\(seq)")
             // Answered for good (done or failed for good): the entry goes. If this is lost, the
             // lease runs out and the command is sent again with its command_id, which Telnyx ignores.
