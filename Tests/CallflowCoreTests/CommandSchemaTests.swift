@@ -6,25 +6,8 @@ import Testing
 /// Every command body the engine produced in a sweep of the flows validates against Telnyx's
 /// schema for that action: required fields present, no unknown fields, enum values legal.
 @Suite struct CommandSchemaTests {
-    /// The SDK-derived schemas name `from` as `from_` (Python's rename); the wire name is `from`.
-    static func sdkShape(_ body: JSONObject) -> JSONValue {
-        var b = body
-        if let from = b["from"] {
-            b["from"] = nil
-            b["from_"] = from
-        }
-        return .object(b)
-    }
-
-    static func validator(for action: String) throws -> SchemaValidator {
-        if action == "bridge" {
-            // Not in the SDK set: validated against the OpenAPI spec's BridgeRequest.
-            let spec = try JSONParser.parse(Array(try Data(contentsOf: Fixtures.telnyx.appendingPathComponent("telnyx-openapi-calls.json"))))
-            let bridge = try #require(spec.lookup(path: ["components", "schemas", "BridgeRequest"]))
-            return SchemaValidator(bridge, strict: true)
-        }
-        return try SchemaValidator.load(Fixtures.telnyx.appendingPathComponent("commands/\(action).schema.json"), strict: true)
-    }
+    static func sdkShape(_ body: JSONObject) -> JSONValue { CommandSchemas.sdkShape(body) }
+    static func validator(for action: String) throws -> SchemaValidator { try CommandSchemas.validator(for: action) }
 
     /// Drives many paths through the shipped and inline flows and collects every command.
     static func producedCommands() throws -> [CallCommand] {

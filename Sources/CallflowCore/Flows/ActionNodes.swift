@@ -255,6 +255,9 @@ extension FlowParser {
             error(p, "\(action) requires \"\(key)\"")
         }
         templatedJSON(.object(params), p)
+        for (pointer, message) in ParamCheck.problems(action: action, params: params, templated: { $0.contains("{{") }) {
+            error(p + pointer, message)
+        }
     }
 
     /// `command`: any Telnyx action by name, with raw params.
@@ -345,8 +348,11 @@ extension FlowParser {
         spec.section = verb.section
         spec.stopOnTimeout = waitFor.isEmpty ? nil : verb.stopOnTimeout
         if let action = verb.action {
-            for (pointer, message) in ParamCheck.problems(action: action, params: body, templated: { $0.contains("{{") }) {
-                error(p + ["params"] + pointer, message)
+            // Raw params were checked above; these are the node's own fields, named as written.
+            let own = JSONObject(body.members.filter { member in o["params"]?[member.key] == nil })
+            for (pointer, message) in ParamCheck.problems(action: action, params: own, templated: { $0.contains("{{") }) {
+                let key = verb.fields.first { $0.param == pointer.first }?.key
+                error(p + (key.map { [$0] + pointer.dropFirst() } ?? ["params"] + pointer), message)
             }
         }
         return .action(spec)
