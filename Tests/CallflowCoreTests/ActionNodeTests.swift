@@ -12,6 +12,15 @@ import Testing
         return FlowSet.load(files: [("t", "t.json", Array(flow.utf8))], timeZones: TestZones()).diagnostics
     }
 
+    /// Telnyx's 200 for a command the node waits to hear back about.
+    static func acknowledge(_ h: inout CallHarness) {
+        guard case .response(let id, _)? = h.state?.waiting else {
+            Issue.record("not waiting for a response: \(String(describing: h.state?.waiting))")
+            return
+        }
+        h.apply(.commandSucceeded(commandID: id, action: "", data: ["result": "ok"]))
+    }
+
     static func timerFire(_ h: inout CallHarness) {
         guard let id = h.state?.waiting.timer else {
             Issue.record("not waiting on a timer: \(String(describing: h.state?.waiting))")
@@ -91,6 +100,8 @@ import Testing
     @Test func siprecAndSupervisorRoleBodiesLeaveOutWhatTheirSchemaLacks() throws {
         var h = try Self.harness(#""a":{"type":"siprec","connector":"rec-1","next":"b"},"b":{"type":"command","action":"switch_supervisor_role","params":{"role":"barge"},"next":"bye"}"#)
         let siprec = try #require(h.commands.first { $0.action == "siprec_start" })
+        #expect(h.state?.waiting == .action(timer: "v3:call-A#1"))  // siprec.started, 10 s at most
+        h.send("siprec.started", clientState: .some(siprec.body["client_state"]?.stringValue))
         #expect(siprec.body["command_id"] == nil)
         #expect(siprec.body["client_state"] != nil)
         #expect(siprec.body["connector_name"] == "rec-1")
@@ -142,6 +153,8 @@ import Testing
     @Test func streamFailureLaterInterruptsToTheStartersOnError() throws {
         var h = try Self.harness(#""a":{"type":"stream","url":"wss://bot.example.com","track":"both_tracks","next":"b","on_error":"trouble"},"b":{"type":"pause","seconds":30,"next":"bye"}"#)
         let start = try #require(h.commands.first { $0.action == "streaming_start" })
+        h.send("streaming.started", ["stream_url": "wss://bot.example.com"])
+        #expect(h.state?.node == "b")
         #expect(start.body["stream_url"] == "wss://bot.example.com")
         #expect(start.body["stream_track"] == "both_tracks")
         #expect(h.state?.sections.map(\.kind) == [.stream])
@@ -153,6 +166,9 @@ import Testing
 
     @Test func aSensitiveGatherPausesRecordingTranscriptionAndStreamsThenResumes() throws {
         var h = try Self.harness(#""a":{"type":"recording","channels":"dual","save_as":"rec","next":"t"},"t":{"type":"transcription","engine":"Google","save_as":"heard","next":"s"},"s":{"type":"stream","url":"wss://x","next":"card"},"card":{"type":"gather","prompt":"Card number","min_digits":4,"max_digits":16,"save_as":"card","sensitive":true,"next":"bye","on_invalid":"bye","on_no_input":"bye","on_error":"trouble"}"#)
+        Self.acknowledge(&h)
+        Self.acknowledge(&h)
+        h.send("streaming.started")
         #expect(h.actions == ["record_start", "transcription_start", "streaming_start", "record_pause", "transcription_stop", "streaming_stop", "gather_using_speak"])
         #expect(h.state?.sections.allSatisfy(\.suspended) == true)
         h.gatherEnded("4111111111111111")
@@ -166,6 +182,7 @@ import Testing
         var h = try Self.harness(#""a":{"type":"recording","transcribe":true,"save_as":"rec","next":"b"},"b":{"type":"pause","seconds":60,"next":"bye"},"notify":{"type":"http","method":"POST","url":"https://crm.example.com/calls","body":{"url":"{{vars.rec}}","text":"{{vars.rec_transcript}}"}}"#,
                                  extra: #""on_hangup":"notify","#)
         #expect(h.commands.first?.body["transcription"] == true)
+        Self.acknowledge(&h)
         h.hangup()
         #expect(h.httpCalls.isEmpty)  // on_hangup waits for the recording
         #expect(h.state?.waiting.timer == "v3:call-A#results")
@@ -277,5 +294,37 @@ import Testing
         #expect(try StateCodec.decodeWaiting(["event": "call.refer.completed"]) == .action(timer: nil))
         let c = CallCommand(callControlID: "c", action: "ai_assistant_start", body: [:], reportsResult: true)
         #expect(try StateCodec.decodeCommand(StateCodec.encode(c)) == c)
+    }
+}
+
+extension ActionNodeTests {
+    @Test func aStreamThatNeverStartsStopsWaitingAtItsDeadline() throws {
+        var h = try Self.harness(#""a":{"type":"stream","url":"wss://x","next":"bye","on_error":"trouble"}"#)
+        #expect(h.effects.contains(.startTimer(id: "v3:call-A#1", milliseconds: ActionSpec.startDeadlineMs)))
+        Self.timerFire(&h)
+        #expect(h.last?.body["payload"] == "sorry")  // no on_timeout: on_error
+    }
+
+    @Test func aRefusedRecordingStartTakesItsOnErrorFromItsNode() throws {
+        var h = try Self.harness(#""a":{"type":"recording","save_as":"rec","next":"bye","on_error":"trouble"}"#)
+        h.apply(.commandFailed(commandID: h.last?.commandID ?? "", action: "record_start", detail: "422 not answered", callGone: false))
+        #expect(h.last?.body["payload"] == "sorry")
+        #expect(h.state?.sections.isEmpty == true)
+        #expect(h.state?.awaitedResults == ["recording:rec"] || h.state?.awaitedResults.isEmpty == false)
+    }
+
+    @Test func aWaitNodeHearsEventsTaggedWithAnEarlierStep() throws {
+        var h = try Self.harness(#""a":{"type":"recording","save_as":"rec","next":"w"},"w":{"type":"wait","for":"call.recording.saved","timeout_ms":60000,"next":"b"},"b":{"type":"say","text":"{{vars.rec}}","next":"end"}"#)
+        let tag = h.last?.body["client_state"]?.stringValue
+        Self.acknowledge(&h)
+        h.send("call.recording.saved", ["recording_urls": ["mp3": "https://rec/2.mp3"]], clientState: .some(tag))
+        #expect(h.last?.body["payload"] == "https://rec/2.mp3")
+    }
+
+    @Test func aCommandDialWhoseLegHangsUpFailsTheNode() throws {
+        var h = try Self.harness(#""a":{"type":"command","action":"dial","params":{"to":"+13125550111","from":"+13125550100"},"wait_for":"call.answered","timeout_ms":30000,"next":"bye","on_error":"trouble"}"#)
+        let tag = h.last?.body["client_state"]?.stringValue
+        h.send("call.hangup", ["hangup_cause": "user_busy"], leg: "v3:agent", clientState: .some(tag))
+        #expect(h.last?.body["payload"] == "sorry")
     }
 }

@@ -25,6 +25,10 @@ public struct ActionSpec: Sendable, Equatable {
     public var section: SectionChange?
     /// Sent when the deadline passes, so the abandoned action does not go on (`ai_assistant_stop`).
     public var stopOnTimeout: String?
+    /// The node waits for the command's API response: `save_as` on a `command` with no event to
+    /// wait for keeps its data; a background activity with no start event of its own waits to
+    /// know Telnyx took it, so a refusal takes its `on_error` from this node.
+    public var awaitsResponse: Bool = false
 
     public init(type: String, action: String?, params: JSONObject = [:], waitFor: Set<String> = [], failOn: Set<String> = [],
                 timeoutMs: Int? = nil, saveAs: String? = nil, next: String, onError: String? = nil, onTimeout: String? = nil,
@@ -46,9 +50,8 @@ public struct ActionSpec: Sendable, Equatable {
     /// Whether the node holds the call until an event, a response or its deadline.
     public var waits: Bool { !waitFor.isEmpty || awaitsResponse }
 
-    /// `save_as` without an event to wait for keeps the command's response: the node waits for it.
-    /// (A section start's `save_as` names its background result instead.)
-    public var awaitsResponse: Bool { waitFor.isEmpty && saveAs != nil && action != nil && section == nil }
+    /// How long a background activity's start waits for Telnyx unless `timeout_ms` says otherwise.
+    public static let startDeadlineMs = 10_000
 
     /// Failure events Telnyx sends for an awaited success event (a `command` node's `wait_for`
     /// gets these without naming them, so a failure is never mistaken for silence).
@@ -132,6 +135,8 @@ public struct Capability: Sendable {
         public var stopOnTimeout: String? = nil
         /// Whether `params` (raw Telnyx params, checked against the catalog) is allowed.
         public var rawParams = true
+        /// Waits for the API response (a start with no start event of its own).
+        public var awaitsResponse = false
     }
 
     public var type: String
@@ -158,7 +163,7 @@ public struct Capability: Sendable {
                           fields: [t("channels", "channels"), t("format", "format"), t("track", "recording_track"),
                                    f("transcribe", "transcription", .bool), t("transcription_language", "transcription_language"),
                                    f("max_length_secs", "max_length", .int), f("beep", "play_beep", .bool)],
-                          defaults: ["channels": "single", "format": "mp3"], section: .start(.recording)),
+                          defaults: ["channels": "single", "format": "mp3"], section: .start(.recording), awaitsResponse: true),
             "pause": Verb(action: "record_pause", section: .pause(.recording)),
             "resume": Verb(action: "record_resume", section: .resume(.recording)),
             "stop": Verb(action: "record_stop", section: .stop(.recording)),
@@ -167,7 +172,7 @@ public struct Capability: Sendable {
             "start": Verb(action: "transcription_start",
                           fields: [t("engine", "transcription_engine"), t("tracks", "transcription_tracks"),
                                    f("engine_config", "transcription_engine_config", .json)],
-                          section: .start(.transcription)),
+                          section: .start(.transcription), awaitsResponse: true),
             "stop": Verb(action: "transcription_stop", section: .stop(.transcription)),
         ])
         add("stream", [
@@ -175,21 +180,21 @@ public struct Capability: Sendable {
                           fields: [t("url", "stream_url", required: true), t("track", "stream_track"), t("codec", "stream_codec"),
                                    t("auth_token", "stream_auth_token"), t("bidirectional", "stream_bidirectional_mode"),
                                    f("custom_parameters", "custom_parameters", .json)],
-                          section: .start(.stream)),
+                          section: .start(.stream), waitFor: ["streaming.started"], failOn: ["streaming.failed"]),
             "stop": Verb(action: "streaming_stop", section: .stop(.stream)),
         ])
         add("fork", [
-            "start": Verb(action: "fork_start", fields: [t("rx", "rx"), t("tx", "tx")], section: .start(.fork)),
+            "start": Verb(action: "fork_start", fields: [t("rx", "rx"), t("tx", "tx")], section: .start(.fork), waitFor: ["call.fork.started"]),
             "stop": Verb(action: "fork_stop", section: .stop(.fork)),
         ])
         add("siprec", [
             "start": Verb(action: "siprec_start", fields: [t("connector", "connector_name", required: true), t("track", "siprec_track")],
-                          section: .start(.siprec)),
+                          section: .start(.siprec), waitFor: ["siprec.started"], failOn: ["siprec.failed"]),
             "stop": Verb(action: "siprec_stop", section: .stop(.siprec)),
         ])
         add("noise_suppression", [
             "start": Verb(action: "suppression_start", fields: [t("direction", "direction"), t("engine", "noise_suppression_engine")],
-                          section: .start(.suppression)),
+                          section: .start(.suppression), awaitsResponse: true),
             "stop": Verb(action: "suppression_stop", section: .stop(.suppression)),
         ])
         add("ai_assistant", [
@@ -223,20 +228,23 @@ public struct Capability: Sendable {
 
 extension FlowParser {
     /// The fields all action nodes share, read once.
-    mutating func actionCommon(_ o: JSONObject, _ p: [String], type: String, action: String?, waitFor: Set<String>, failOn: Set<String>)
-        -> ActionSpec?
+    mutating func actionCommon(_ o: JSONObject, _ p: [String], type: String, action: String?, waitFor: Set<String>, failOn: Set<String>,
+                               awaitsResponse: Bool? = nil) -> ActionSpec?
     {
         let timeout = int(o, "timeout_ms", p, required: false, range: 100...86_400_000)
         let saveAs = o["save_as"] == nil ? nil : variableName(o, "save_as", p)
         let onError = target(o, "on_error", p, required: false)
         let onTimeout = target(o, "on_timeout", p, required: false)
         if onTimeout != nil && timeout == nil { error(p + ["on_timeout"], "on_timeout needs \"timeout_ms\" (how long to wait)") }
-        if timeout != nil && waitFor.isEmpty && !(saveAs != nil && action != nil) {
+        let response = awaitsResponse ?? (waitFor.isEmpty && saveAs != nil && action != nil)
+        if timeout != nil && waitFor.isEmpty && !response {
             error(p + ["timeout_ms"], "timeout_ms bounds a wait, but this node does not wait (give \"wait_for\" or \"save_as\")")
         }
         guard let next = target(o, "next", p) else { return nil }
-        return ActionSpec(type: type, action: action, params: [:], waitFor: waitFor, failOn: failOn, timeoutMs: timeout, saveAs: saveAs,
-                          next: next, onError: onError, onTimeout: onTimeout)
+        var spec = ActionSpec(type: type, action: action, params: [:], waitFor: waitFor, failOn: failOn, timeoutMs: timeout, saveAs: saveAs,
+                              next: next, onError: onError, onTimeout: onTimeout)
+        spec.awaitsResponse = response
+        return spec
     }
 
     /// Raw Telnyx params of `action`, checked against the catalog: names, required ones (those
@@ -332,20 +340,30 @@ extension FlowParser {
             for (k, v) in raw.members where body[k] == nil || verb.defaults[k] != nil { body[k] = v }
             if let action = verb.action { actionParams(raw, action: action, supplied: Set(body.keys), p + ["params"]) }
         }
-        var waitFor = verb.waitFor, failOn = verb.failOn
+        var waitFor = verb.waitFor, failOn = verb.failOn, response = verb.awaitsResponse
         if cap.type == "ai_assistant", verbName == "start", bool(o, "wait", p) == false {
             waitFor = []
             failOn = []
+            response = true
         }
+        // `save_as` on a node with nothing else to wait for keeps the response (`send_dtmf`).
+        if verb.section == nil, waitFor.isEmpty, o["save_as"] != nil { response = true }
         if cap.type == "wait" {
             let events = eventList(o, "for", p)
             waitFor = events
             failOn = events.reduce(into: Set<String>()) { $0.formUnion(ActionSpec.failuresOf[$1] ?? []) }
             if o["timeout_ms"] == nil { error(p, "missing required field \"timeout_ms\" (a wait needs a deadline)") }
         }
-        guard var spec = actionCommon(o, p, type: cap.type, action: verb.action, waitFor: waitFor, failOn: failOn) else { return nil }
+        guard var spec = actionCommon(o, p, type: cap.type, action: verb.action, waitFor: waitFor, failOn: failOn,
+                                      awaitsResponse: verb.action != nil && response)
+        else { return nil }
         spec.params = body
         spec.section = verb.section
+        // A background activity that never starts must not hold the caller: starts have a deadline.
+        // (A waiting `ai_assistant` is the conversation itself: its deadline is the flow's to choose.)
+        if case .start? = verb.section, spec.timeoutMs == nil, spec.waits, cap.type != "ai_assistant" || response {
+            spec.timeoutMs = ActionSpec.startDeadlineMs
+        }
         spec.stopOnTimeout = waitFor.isEmpty ? nil : verb.stopOnTimeout
         if let action = verb.action {
             // Raw params were checked above; these are the node's own fields, named as written.

@@ -31,6 +31,8 @@ extension Run {
                 body["connection_id"] = .string(connection)
                 tag = StepTag(step: state.step, parent: state.callControlID)
             }
+            // Bridged legs end together: the dialed leg no longer needs hanging up with the caller.
+            if action == "bridge", body["call_control_id"]?.stringValue == state.childLeg { state.childLeg = nil }
             changeSection(spec)
             issue(action, body, tag: tag, reportsResult: spec.awaitsResponse)
             if spec.awaitsResponse {
@@ -142,10 +144,14 @@ extension Run {
     }
 
     /// The event's payload as a variable: typed fields as Telnyx sends them (the leg ids stay,
-    /// a dialed leg's id is what a later `bridge` needs), without our own `client_state`.
+    /// a dialed leg's id is what a later `bridge` needs), without our own `client_state` and
+    /// without message histories.
     static func saved(_ event: WebhookEvent) -> JSONValue {
         var o = event.payload
         o["client_state"] = nil
+        // A whole conversation's messages would make every later commit of the call carry them.
+        o["messages"] = nil
+        o["message_history"] = nil
         o["event_type"] = .string(event.eventType)
         return .object(o)
     }
@@ -172,7 +178,7 @@ extension Run {
     }
 
     static func reason(_ event: WebhookEvent) -> String? {
-        for key in ["failure_reason", "reason", "cause", "status"] {
+        for key in ["failure_reason", "failure_cause", "reason", "cause", "status"] {
             if let s = event.payload[key]?.stringValue { return s }
         }
         return event.payload["sip_notify_response"]?.intValue.map { "SIP \($0)" }
@@ -198,7 +204,8 @@ extension Run {
             return .stale("response to \(commandID) is not awaited")
         }
         cancelWaitTimer()
-        if let saveAs = spec.saveAs { state.vars[saveAs] = data }
+        // A background activity's `save_as` is for its results, not Telnyx's "ok".
+        if let saveAs = spec.saveAs, spec.section == nil { state.vars[saveAs] = data }
         move(spec.next, via: "next")
         return .applied
     }
@@ -211,7 +218,9 @@ extension Run {
             if state.waiting == .recordingSaved, case .record? = node?.kind, state.phase == .running { return nil }
             guard let i = state.awaitedResults.firstIndex(where: { $0.hasPrefix("recording:") }) else { return nil }
             let name = String(state.awaitedResults.remove(at: i).dropFirst("recording:".count))
-            state.vars[name] = saved.recordingURLs.preferred.map(JSONValue.string) ?? .null
+            var url = saved.recordingURLs.preferred
+            if case .record(let spec)? = node?.kind, spec.saveAs == name, spec.format == "wav" { url = saved.recordingURLs.wav ?? url }
+            state.vars[name] = url.map(JSONValue.string) ?? .null
             trace(.note, "recording saved as \(name)")
         case .recordingTranscriptionSaved(let t):
             guard let i = state.awaitedResults.firstIndex(where: { $0.hasPrefix("transcript:") }) else { return nil }
@@ -251,6 +260,11 @@ extension Run {
             guard let section = state.sections.first(where: { $0.kind == .assistant }), let saveAs = starter(section)?.saveAs else { return nil }
             state.vars[saveAs + "_insights"] = event.payload["results"] ?? .null
             trace(.note, "insights saved as \(saveAs)_insights")
+        case .other where event.eventType == "call.conversation.start_failed":
+            if actionWaits(for: event) { return nil }
+            guard let section = state.sections.first(where: { $0.kind == .assistant }) else { return nil }
+            state.sections.removeAll { $0.kind == .assistant }
+            return sectionFailed(section, "AI assistant did not start: \(Self.reason(event) ?? "unknown")")
         case .other where event.eventType == "siprec.failed":
             if actionWaits(for: event) { return nil }
             guard let section = state.sections.first(where: { $0.kind == .siprec }) else { return nil }
@@ -261,6 +275,13 @@ extension Run {
         }
         resultsArrived()
         return .applied
+    }
+
+    func waitNodeAwaits(_ event: WebhookEvent) -> Bool {
+        guard state.phase == .running || state.phase == .afterHangup, case .action(let spec)? = node?.kind, spec.action == nil else {
+            return false
+        }
+        return actionWaits(for: event)
     }
 
     func actionWaits(for event: WebhookEvent) -> Bool {

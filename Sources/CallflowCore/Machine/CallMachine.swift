@@ -451,9 +451,12 @@ struct Run {
                                 "max_length": .int(spec.maxLengthSecs)]
         if let s = spec.silenceTimeoutSecs { body["timeout_secs"] = .int(s) }
         if spec.transcribe { body["transcription"] = true }
-        // If the caller hangs up mid-message, `on_hangup` waits for the saved recording.
-        state.awaitedResults.removeAll { $0 == "recording:" + spec.saveAs }
+        // If the caller hangs up mid-message, `on_hangup` waits for the saved recording (and its
+        // transcript), whichever node the call is at when they arrive.
+        let transcript = "transcript:" + RecordSpec.transcriptVariable(spec.saveAs)
+        state.awaitedResults.removeAll { $0 == "recording:" + spec.saveAs || $0 == transcript }
         state.awaitedResults.append("recording:" + spec.saveAs)
+        if spec.transcribe { state.awaitedResults.append(transcript) }
         issue("record_start", body)
         state.waiting = .recordingSaved
     }

@@ -75,6 +75,13 @@ extension Run {
         default:
             break
         }
+        // A `wait` sends nothing, so what it waits for carries an earlier step's client_state; it
+        // may also wait in `on_hangup`, and a result it waits for is saved as well.
+        if waitNodeAwaits(event) {
+            _ = backgroundEvent(event)
+            if state.phase != .ended, actionWaits(for: event) { _ = actionEvent(event) }
+            return .applied
+        }
         if let taken = backgroundEvent(event) { return taken }
         guard state.phase == .running || state.phase == .handedOff else {
             return .ignored("\(event.eventType) after the flow stopped issuing commands")
@@ -131,13 +138,12 @@ extension Run {
             let url = spec.format == "wav" ? (saved.recordingURLs.wav ?? saved.recordingURLs.preferred) : saved.recordingURLs.preferred
             state.vars[spec.saveAs] = url.map(JSONValue.string) ?? .null
             state.awaitedResults.removeAll { $0 == "recording:" + spec.saveAs }
-            if spec.transcribe { state.awaitedResults.append("transcript:" + RecordSpec.transcriptVariable(spec.saveAs)) }
             move(spec.next, via: "next")
         case (.recordingSaved, .recordingError(let reason)):
             guard case .record(let spec)? = node?.kind else { break }
             log(.warning, "recording failed at node \"\(state.node)\": \(reason ?? "unknown")")
             state.vars[spec.saveAs] = .null
-            state.awaitedResults.removeAll { $0 == "recording:" + spec.saveAs }
+            state.awaitedResults.removeAll { $0 == "recording:" + spec.saveAs || $0 == "transcript:" + RecordSpec.transcriptVariable(spec.saveAs) }
             if let edge = self.node?.onError { move(edge, via: "on_error") } else { move(spec.next, via: "next") }
         case (.aiGatherEnded, .aiGatherEnded(let result, let status, _)):
             guard case .aiGather(_, _, _, let saveAs, let next, let onError)? = node?.kind else { break }
@@ -198,8 +204,16 @@ extension Run {
             state.childLeg = nil
             log(.info, "connect target did not connect (\(cause?.rawValue ?? "unknown"))")
             move(onFailure, via: "on_failure")
-        case (.action, _) where actionEvent(event):
-            break
+        case (.action, .callHangup(let cause, _, _)):
+            // A leg a `command` dial created ended before what the node waits for (busy, no answer).
+            guard case .action(let spec)? = node?.kind, spec.action == "dial" else { return .ignored("\(event.eventType) of leg \(leg) is not awaited") }
+            if state.childLeg == leg { state.childLeg = nil }
+            log(.info, "dialed leg did not connect (\(cause?.rawValue ?? "unknown"))")
+            failNode()
+        case (.action, _) where actionWaits(for: event):
+            // The dialed leg lives on: hung up with the caller unless the flow bridges it.
+            if case .callAnswered = event.kind { state.childLeg = leg }
+            _ = actionEvent(event)
         default:
             return .ignored("\(event.eventType) of leg \(leg) is not awaited")
         }
