@@ -14,6 +14,9 @@ struct BenchMemory: ParsableCommand {
     @Option(help: "The flows directory.")
     var flows = "flows"
 
+    @Option(help: "Where each call is held: menu (main/menu), assistant (ai-receptionist, in an AI conversation), recorded (support/menu, recording and transcription running).")
+    var held = "menu"
+
     static func rssBytes() -> Int {
         guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
             let pages = text.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
@@ -23,7 +26,9 @@ struct BenchMemory: ParsableCommand {
 
     func run() throws {
         let set = try loadFlowsOrExit(flows)
-        var engine = CallEngine(flows: set, routes: [:], defaultFlow: "main")
+        let flow = ["menu": "main", "assistant": "ai-receptionist", "recorded": "support"][held]
+        guard let flow else { throw ValidationError("--held is menu, assistant or recorded, not \(held)") }
+        var engine = CallEngine(flows: set, routes: [:], defaultFlow: flow)
         // Monday 10:00 in Chicago: the main flow is open and reaches its menu.
         let now: Int64 = 1_795_449_600
         func event(_ type: String, _ call: String, _ n: Int, clientState: String?, extra: String = "") -> WebhookEvent {
@@ -38,11 +43,22 @@ struct BenchMemory: ParsableCommand {
             let id = "v3:bench-call-\(i)-MdI91X4lWFEs7IgbBEOT9M4AigoY08M0WWZFISt1Yw2a"
             let started = engine.receive(event("call.initiated", id, i, clientState: nil), now: now)
             let tag = started.effects.compactMap { if case .command(let c) = $0.effect { return c.body["client_state"]?.stringValue } else { return nil } }.last
-            _ = engine.receive(event("call.answered", id, i, clientState: tag), now: now)
+            let answered = engine.receive(event("call.answered", id, i, clientState: tag), now: now)
+            if held == "recorded" {
+                // The notice ends, then Telnyx accepts record_start: the call is at the menu with the
+                // recording and the menu's transcription running.
+                let said = answered.effects.compactMap { if case .command(let c) = $0.effect { return c.body["client_state"]?.stringValue } else { return nil } }.last
+                let recording = engine.receive(event("call.speak.ended", id, i, clientState: said, extra: #","status":"completed""#), now: now)
+                if case .command(let c)? = recording.effects.last(where: { if case .command = $0.effect { return true } else { return false } })?.effect {
+                    _ = engine.apply(.commandSucceeded(commandID: c.commandID ?? "", action: c.action, data: ["result": "ok"]), to: id, now: now)
+                }
+            }
         }
         let after = Self.rssBytes()
-        let atMenu = engine.calls.values.filter { $0.node == "menu" }.count
-        print("live_calls: \(engine.calls.count) (\(atMenu) at main/menu)")
+        let node = ["menu": "menu", "assistant": "assistant", "recorded": "menu"][held] ?? ""
+        let atNode = engine.calls.values.filter { $0.node == node }.count
+        let sections = engine.calls.values.reduce(0) { $0 + $1.sections.count }
+        print("live_calls: \(engine.calls.count) (\(atNode) at \(flow)/\(node), \(sections) background activities running)")
         print("rss_before_bytes: \(before)")
         print("rss_after_bytes: \(after)")
         print("bytes_per_call: \((after - before) / max(1, calls))")
