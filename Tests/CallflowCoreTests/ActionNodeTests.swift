@@ -251,6 +251,7 @@ import Testing
         var h = try Self.harness(#""a":{"type":"menu","prompt":"Say sales or billing, or press 1 or 2","choices":{"1":"b1","2":"b2"},"speech":{"1":["sales","buy"],"2":"billing"},"min_confidence":0.5,"on_invalid":"end","on_no_input":"end"},"b1":{"type":"say","text":"sales","next":"end"},"b2":{"type":"say","text":"billing","next":"end"}"#)
         #expect(h.actions == ["transcription_start", "gather_using_speak"])
         #expect(h.commands[0].body["transcription_engine_config"]?["hints"] == ["sales", "buy", "billing"])
+        #expect(h.commands[0].body["transcription_engine_config"]?["language"] == "en")
         h.send("call.transcription", ["transcription_data": ["transcript": .string(heard), "is_final": true, "confidence": .double(confidence)]])
         #expect(h.actions.contains("gather_stop"))
         if expected == "reprompt" {

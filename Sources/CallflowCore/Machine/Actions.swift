@@ -337,8 +337,13 @@ extension Run {
         guard case .menu(let m)? = node?.kind, !m.speech.isEmpty, !state.sections.contains(where: { $0.kind == .transcription }) else {
             return
         }
-        var config: JSONObject = ["transcription_engine": "Google", "language": .string(speechLanguage(m))]
+        // Google's engine names languages without a region ("es" for es-MX).
+        let language = speechLanguage(m).split(separator: "-").first.map(String.init) ?? "en"
+        var config: JSONObject = ["transcription_engine": "Google", "language": .string(language)]
         config["hints"] = .array(m.speech.flatMap(\.phrases).map(JSONValue.string))
+        if ParamCheck.problem(action: "transcription_start", key: "transcription_engine_config", value: .object(config)) != nil {
+            config["language"] = nil  // a language Google does not list: let it detect
+        }
         issue("transcription_start", ["transcription_engine": "Google", "transcription_tracks": "inbound",
                                       "transcription_engine_config": .object(config)])
         state.sections.append(ActiveSection(kind: .transcription, flow: state.flow, node: state.node))
