@@ -329,3 +329,35 @@ extension ActionNodeTests {
         #expect(h.last?.body["payload"] == "sorry")
     }
 }
+
+// MARK: barge-in
+extension ActionNodeTests {
+    @Test(arguments: [("0", "skip"), ("", "next")])
+    func aKeyCutsASayShort(_ key: String, _ expected: String) throws {
+        var h = try Self.harness(#""a":{"type":"say","text":"Calls are recorded. Press 0 to skip.","keys":{"0":"b"},"next":"c"},"b":{"type":"say","text":"skipped","next":"end"},"c":{"type":"say","text":"listened","next":"end"}"#)
+        let gather = try #require(h.last)
+        #expect(gather.action == "gather_using_speak")
+        #expect(gather.body["valid_digits"] == "0")
+        #expect(gather.body["payload"] == "Calls are recorded. Press 0 to skip.")
+        h.gatherEnded(key, key.isEmpty ? "timeout" : "valid")
+        #expect(h.last?.body["payload"] == .string(expected == "skip" ? "skipped" : "listened"))
+    }
+
+    @Test func aKeyLeavesHoldMusicThatLoopsForever() throws {
+        var h = try Self.harness(#""a":{"type":"play","url":"https://x/hold.mp3","loop":"infinity","keys":{"1":"b"},"next":"end"},"b":{"type":"say","text":"back","next":"end"}"#)
+        #expect(h.last?.body["loop"] == "infinity")
+        let ignored = h.send("call.dtmf.received", ["digit": "5"])
+        #expect(h.last?.action == "playback_start")
+        #expect(ignored.disposition != .accepted || h.state?.node == "a")
+        h.send("call.dtmf.received", ["digit": "1"])
+        #expect(Array(h.actions.suffix(2)) == ["playback_stop", "speak"])
+        // The stopped playback's end belongs to the step the call left.
+        let late = h.playbackEnded("stopped")
+        #expect(late.disposition != .accepted)
+    }
+
+    @Test func loopingForeverNeedsKeys() {
+        let errors = Self.parse(#""a":{"type":"play","url":"https://x/hold.mp3","loop":"infinity","next":"bye"}"#).filter { $0.severity == .error }
+        #expect(errors.contains { $0.message.contains("needs \"keys\"") })
+    }
+}

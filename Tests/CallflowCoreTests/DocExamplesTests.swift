@@ -25,7 +25,7 @@ import Testing
             guard case .object(let nodes) = try JSONParser.parse(text), let first = nodes.keys.first else { return ["not JSON nodes"] }
             let draft = #"{"start":"\#(first)","nodes":\#(text)}"#
             let parsed = FlowParser.parse(Array(draft.utf8), file: "example.json", name: "example", timeZones: TestZones())
-            let targets = parsed.flow?.nodes.values.flatMap { $0.kind.edges.map(\.target) } ?? []
+            let targets = parsed.flow?.nodes.values.flatMap { $0.edges.map(\.target) } ?? []
             let stubs = Set(targets).subtracting(nodes.keys).sorted().map { #""\#($0)":{"type":"hangup"}"# }
             text = #"{"start":"\#(first)","nodes":{\#(([block] + stubs).joined(separator: ","))}}"#
         }

@@ -50,6 +50,10 @@ public struct Node: Sendable, Equatable {
     /// `on_error` of a node whose kind has no failure edge of its own (`say`, `menu`, `gather`,
     /// `answer`, `record`): where it goes when Telnyx refuses its command for good.
     public var onError: String?
+    /// Keys that cut a `say` or `play` short, each to its node (barge-in); empty: none.
+    public var keys: [(digit: String, target: String)] = []
+    /// `play` only: how often the audio plays (`playback_start`'s `loop`: a count or "infinity").
+    public var loop: JSONValue? = nil
 
     public init(id: String, kind: NodeKind, onError: String? = nil) {
         self.id = id
@@ -57,9 +61,14 @@ public struct Node: Sendable, Equatable {
         self.onError = onError
     }
 
-    /// Outgoing edges, the kind's and `on_error`: what checks, graphs and coverage read.
+    public static func == (a: Node, b: Node) -> Bool {
+        a.id == b.id && a.kind == b.kind && a.onError == b.onError && a.loop == b.loop
+            && a.keys.map { $0.digit + ">" + $0.target } == b.keys.map { $0.digit + ">" + $0.target }
+    }
+
+    /// Outgoing edges, the kind's, the barge-in keys' and `on_error`: what checks, graphs and coverage read.
     public var edges: [(label: String, target: String)] {
-        kind.edges + (onError.map { [("on_error", $0)] } ?? [])
+        kind.edges + keys.map { ($0.digit, $0.target) } + (onError.map { [("on_error", $0)] } ?? [])
     }
 
     /// Whether a refused command leaves the caller hearing nothing (what `check` warns about

@@ -3,7 +3,7 @@
 public enum FlowChecker {
     /// Each outgoing edge with the JSON pointer (under the node) of the field that names it.
     public static func edges(of node: Node) -> [(pointer: [String], target: String)] {
-        edges(of: node.kind) + (node.onError.map { [(["on_error"], $0)] } ?? [])
+        edges(of: node.kind) + node.keys.map { (["keys", $0.digit], $0.target) } + (node.onError.map { [(["on_error"], $0)] } ?? [])
     }
 
     public static func edges(of kind: NodeKind) -> [(pointer: [String], target: String)] {

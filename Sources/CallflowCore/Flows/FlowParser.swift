@@ -190,7 +190,22 @@ public struct FlowParser {
         default: ownsOnError = false
         }
         let onError = ownsOnError ? nil : target(o, "on_error", p, required: false)
-        return Node(id: id, kind: kind, onError: onError)
+        var node = Node(id: id, kind: kind, onError: onError)
+        if let map = object(o, "keys", p, required: false) {
+            node.keys = targets(map, p + ["keys"]) {
+                $0.count == 1 && "0123456789*#".contains($0) ? nil : "keys are single keys 0-9, * or #, found \"\($0)\""
+            }.map { (digit: $0.key, target: $0.target) }
+            if node.keys.isEmpty { error(p + ["keys"], "name at least one key (\"0\": \"operator\")") }
+        }
+        if let loop = o["loop"] {
+            if let n = loop.intValue, n >= 1 { node.loop = .int(n) } else if loop.stringValue == "infinity" { node.loop = "infinity" } else {
+                error(p + ["loop"], "expected a number of plays (1 or more) or \"infinity\", found \(loop.jsonString)")
+            }
+            if node.loop == "infinity" && node.keys.isEmpty {
+                error(p + ["loop"], "audio that loops forever needs \"keys\" to leave it")
+            }
+        }
+        return node
     }
 
     mutating func kind(_ type: String, _ o: JSONObject, _ p: [String]) -> NodeKind? {
@@ -337,7 +352,7 @@ public struct FlowParser {
             if key == "next" || key == "default" || key == "else" || key.hasPrefix("on_"), let t = v.stringValue, !t.isEmpty {
                 out.append(([key], t))
             }
-            if key == "choices" || key == "cases" || key == "on_status", case .object(let map) = v {
+            if key == "choices" || key == "cases" || key == "on_status" || key == "keys", case .object(let map) = v {
                 for (k, t) in map.members { if let t = t.stringValue, !t.isEmpty { out.append(([key, k], t)) } }
             }
             if key == "conditions", case .array(let list) = v {

@@ -9,8 +9,8 @@ public enum NodeFields {
 
     public static let specs: [String: Spec] = [
         "answer": Spec(required: ["next"], optional: ["on_error"]),
-        "say": Spec(required: ["text", "next"], optional: ["voice", "language", "ssml", "on_error"]),
-        "play": Spec(required: ["next"], optional: ["url", "media", "on_error"]),
+        "say": Spec(required: ["text", "next"], optional: ["voice", "language", "ssml", "on_error", "keys"]),
+        "play": Spec(required: ["next"], optional: ["url", "media", "on_error", "keys", "loop"]),
         "menu": Spec(required: ["prompt", "choices", "on_invalid", "on_no_input"],
                      optional: ["timeout_ms", "max_attempts", "invalid", "no_input", "on_error", "speech", "min_confidence"]),
         "gather": Spec(required: ["min_digits", "max_digits", "save_as", "next", "on_invalid", "on_no_input"],

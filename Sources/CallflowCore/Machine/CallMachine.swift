@@ -4,6 +4,8 @@
 /// property tests possible.
 public struct CallMachine: Sendable {
     public let flows: FlowSet
+    /// How long a `say` with barge-in `keys` listens after its prompt before going on.
+    public static let bargeInGraceMs = 500
     /// More node entries than this without waiting for the caller or a timer hangs up (runtime loop guard).
     public static let maxInstantSteps = 100
     /// Trace entries kept per call (oldest dropped first).
@@ -181,11 +183,19 @@ struct Run {
                     log(.error, problem)
                     return failNode()
                 }
+                if let keys = node.keys.nonEmpty {
+                    // Telnyx's keypad gather plays the prompt and stops it at a key: barge-in.
+                    var spec = InputSpec(prompt: prompt, failurePrompt: nil, minDigits: 1, maxDigits: 1, validDigits: keys.map(\.digit).joined(),
+                                         terminator: nil, timeoutMs: CallMachine.bargeInGraceMs, interDigitMs: nil)
+                    spec.prompt = prompt
+                    issueGather(spec)
+                    return
+                }
                 issuePrompt(prompt)
                 state.waiting = .speakEnded
                 return
             case .play(let prompt, _, _):
-                issuePrompt(prompt)
+                issuePrompt(prompt, loop: node.loop)
                 state.waiting = .playbackEnded
                 return
             case .menu, .gather:
@@ -308,15 +318,19 @@ struct Run {
     }
 
     /// speak / playback_start for a prompt.
-    mutating func issuePrompt(_ prompt: Prompt, leg: String? = nil, tag: StepTag? = nil) {
+    mutating func issuePrompt(_ prompt: Prompt, leg: String? = nil, tag: StepTag? = nil, loop: JSONValue? = nil) {
         switch prompt {
         case .say(let text, let v, let l, let ssml):
             issue("speak", ["payload": .string(render(text)), "voice": .string(voice(v)), "language": .string(language(l)),
                             "payload_type": .string(ssml ? "ssml" : "text")], leg: leg, tag: tag)
         case .play(let url):
-            issue("playback_start", ["audio_url": .string(render(url))], leg: leg, tag: tag)
+            var body: JSONObject = ["audio_url": .string(render(url))]
+            if let loop { body["loop"] = loop }
+            issue("playback_start", body, leg: leg, tag: tag)
         case .media(let name):
-            issue("playback_start", ["media_name": .string(render(name))], leg: leg, tag: tag)
+            var body: JSONObject = ["media_name": .string(render(name))]
+            if let loop { body["loop"] = loop }
+            issue("playback_start", body, leg: leg, tag: tag)
         }
     }
 
@@ -403,6 +417,13 @@ struct Run {
     mutating func gatherEnded(digits raw: String, status: GatherStatus?) {
         if status == .callHangup { return }  // the hang-up webhook ends the flow
         switch node?.kind {
+        case .say(_, let next)?:
+            // A `say` with barge-in keys: a key takes its edge, none (the prompt played out) `next`.
+            if let key = node?.keys.first(where: { $0.digit == raw }) {
+                trace(.note, "prompt cut short by \(key.digit)")
+                return move(key.target, via: key.digit)
+            }
+            move(next, via: "next")
         case .menu(let m)?:
             if !raw.isEmpty, let choice = m.choices.first(where: { $0.digit == raw }) {
                 trace(.note, "menu choice \(raw)")

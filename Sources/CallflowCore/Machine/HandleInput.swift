@@ -121,6 +121,14 @@ extension Run {
             } else {
                 move(next, via: "next")
             }
+        case (.playbackEnded, .dtmfReceived(let digit)):
+            // Barge-in on a `play`: the key's edge, with the audio stopped (it may loop forever).
+            guard case .play? = node?.kind, let key = node?.keys.first(where: { $0.digit == digit }) else {
+                return .ignored("key \(digit) does not interrupt node \"\(state.node)\"")
+            }
+            issue("playback_stop", [:])
+            trace(.note, "audio cut short by \(key.digit)")
+            move(key.target, via: key.digit)
         case (.prelude, .speakEnded(let status)):
             if status == .callHangup { return .applied }
             preludeEnded()
