@@ -361,3 +361,64 @@ extension ActionNodeTests {
         #expect(errors.contains { $0.message.contains("needs \"keys\"") })
     }
 }
+
+// MARK: every wait, on its success, failure and timeout paths
+extension ActionNodeTests {
+    /// A node that waits, the event that completes it and the one that fails it (`nil`: only a
+    /// refused command fails it; `"response"`: it waits for the API response, not an event).
+    static let waits: [(node: String, success: String, failure: String?)] = [
+        (#""type":"stream","url":"wss://x""#, "streaming.started", "streaming.failed"),
+        (#""type":"fork","rx":"udp:1.2.3.4:5000""#, "call.fork.started", nil),
+        (#""type":"siprec","connector":"c1""#, "siprec.started", "siprec.failed"),
+        (#""type":"refer","to":"sip:desk@example.com","timeout_ms":8000"#, "call.refer.completed", "call.refer.failed"),
+        (#""type":"ai_assistant","assistant":{"id":"a1"},"timeout_ms":60000"#, "call.conversation.ended", "call.conversation.start_failed"),
+        (#""type":"ai_assistant","assistant":{"id":"a1"},"wait":false"#, "response", nil),
+        (#""type":"recording","save_as":"r""#, "response", nil),
+        (#""type":"transcription","engine":"Google""#, "response", nil),
+        (#""type":"noise_suppression","direction":"inbound""#, "response", nil),
+        (#""type":"send_dtmf","digits":"1","save_as":"r","timeout_ms":5000"#, "response", nil),
+        (#""type":"wait","for":"call.recording.saved","timeout_ms":5000"#, "call.recording.saved", "call.recording.error"),
+        (#""type":"command","action":"streaming_start","params":{"stream_url":"wss://x"},"wait_for":"streaming.started","timeout_ms":5000"#, "streaming.started", "streaming.failed"),
+        (#""type":"command","action":"refer","params":{"sip_address":"sip:x@y"},"wait_for":"call.refer.started","timeout_ms":5000"#, "call.refer.started", "call.refer.failed"),
+        (#""type":"command","action":"siprec_start","wait_for":"siprec.started","timeout_ms":5000"#, "siprec.started", "siprec.failed"),
+        (#""type":"command","action":"ai_assistant_start","params":{"assistant":{"id":"a"}},"wait_for":"call.conversation.created","timeout_ms":5000"#, "call.conversation.created", "call.conversation.start_failed"),
+        (#""type":"command","action":"record_start","params":{"channels":"single","format":"mp3"},"wait_for":"call.recording.saved","timeout_ms":5000"#, "call.recording.saved", "call.recording.error"),
+        (#""type":"command","action":"transcription_start","wait_for":"call.transcription","timeout_ms":5000"#, "call.transcription", nil),
+        (#""type":"command","action":"gather_using_ai","params":{"parameters":{"type":"object","properties":{}}},"wait_for":"call.ai_gather.ended","timeout_ms":5000"#, "call.ai_gather.ended", nil),
+    ]
+
+    static func waiting(_ node: String) throws -> CallHarness {
+        try Self.harness(#""a":{\#(node),"next":"ok","on_error":"failed","on_timeout":"late"},"ok":{"type":"say","text":"ok","next":"end"},"failed":{"type":"say","text":"failed","next":"end"},"late":{"type":"say","text":"late","next":"end"}"#)
+    }
+
+    static func recordingFirst(_ node: String) -> Bool { node.contains(#""type":"wait""#) }
+
+    @Test(arguments: waits.indices)
+    func successPath(_ i: Int) throws {
+        let w = Self.waits[i]
+        var h = try Self.waiting(w.node)
+        if w.success == "response" { Self.acknowledge(&h) } else { h.send(w.success, w.success == "call.transcription" ? ["transcription_data": ["transcript": "hi", "is_final": true]] : [:]) }
+        #expect(h.last?.body["payload"] == "ok", "\(w.node)")
+    }
+
+    @Test(arguments: waits.indices)
+    func failurePath(_ i: Int) throws {
+        let w = Self.waits[i]
+        var h = try Self.waiting(w.node)
+        if let failure = w.failure {
+            h.send(failure)
+        } else {
+            guard let c = h.commands.last(where: { $0.action != "answer" }) else { return }  // `wait` sends nothing
+            h.apply(.commandFailed(commandID: c.commandID ?? "", action: c.action, detail: "422 refused", callGone: false))
+        }
+        #expect(h.last?.body["payload"] == "failed", "\(w.node)")
+    }
+
+    @Test(arguments: waits.indices)
+    func timeoutPath(_ i: Int) throws {
+        let w = Self.waits[i]
+        var h = try Self.waiting(w.node)
+        Self.timerFire(&h)
+        #expect(h.last?.body["payload"] == "late", "\(w.node)")
+    }
+}

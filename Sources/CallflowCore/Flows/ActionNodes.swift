@@ -235,7 +235,6 @@ extension FlowParser {
         let saveAs = o["save_as"] == nil ? nil : variableName(o, "save_as", p)
         let onError = target(o, "on_error", p, required: false)
         let onTimeout = target(o, "on_timeout", p, required: false)
-        if onTimeout != nil && timeout == nil { error(p + ["on_timeout"], "on_timeout needs \"timeout_ms\" (how long to wait)") }
         let response = awaitsResponse ?? (waitFor.isEmpty && saveAs != nil && action != nil)
         if timeout != nil && waitFor.isEmpty && !response {
             error(p + ["timeout_ms"], "timeout_ms bounds a wait, but this node does not wait (give \"wait_for\" or \"save_as\")")
@@ -290,6 +289,7 @@ extension FlowParser {
         let fails = waitFor.flatMap { ActionSpec.failuresOf[$0] } ?? []
         guard var spec = actionCommon(o, p, type: "command", action: action, waitFor: waits, failOn: fails) else { return nil }
         spec.params = params
+        deadlineCheck(spec, p)
         return .action(spec)
     }
 
@@ -364,6 +364,7 @@ extension FlowParser {
         if case .start? = verb.section, spec.timeoutMs == nil, spec.waits, cap.type != "ai_assistant" || response {
             spec.timeoutMs = ActionSpec.startDeadlineMs
         }
+        deadlineCheck(spec, p)
         spec.stopOnTimeout = waitFor.isEmpty ? nil : verb.stopOnTimeout
         if let action = verb.action {
             // Raw params were checked above; these are the node's own fields, named as written.
@@ -374,6 +375,11 @@ extension FlowParser {
             }
         }
         return .action(spec)
+    }
+
+    /// `on_timeout` names where a deadline goes, so the node must have one (its own or a start's 10 s).
+    mutating func deadlineCheck(_ spec: ActionSpec, _ p: [String]) {
+        if spec.onTimeout != nil && spec.timeoutMs == nil { error(p + ["on_timeout"], "on_timeout needs \"timeout_ms\" (how long to wait)") }
     }
 
     /// An event type or a list of them, each one Telnyx documents.
