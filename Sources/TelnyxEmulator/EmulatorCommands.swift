@@ -1,6 +1,75 @@
 import CallflowCore
 
 extension EmulatorModel {
+    /// One call-control request as a handler sees it: the leg (already checked to be live), the
+    /// body, and the client_state its webhooks carry (the body's, else the leg's latest).
+    struct Request {
+        var action: String
+        var leg: String
+        var body: JSONObject
+        var clientState: String?
+        /// Fields of the API answer's `data` beside `result: ok`, for the actions whose response
+        /// names what they created (`conversation_id`, `conversation_relay_id`).
+        var reply: JSONObject = [:]
+    }
+
+    /// Why the API refuses a request that passed validation (the call's state does not allow it).
+    struct Refusal: Error {
+        var status = 422
+        var code: String
+        var title: String
+        var detail: String
+    }
+
+    typealias Handler = @Sendable (inout EmulatorModel, inout Request) throws -> [Emission]
+
+    /// What each call action does, one entry per action of `shared/telnyx/commands` (plus
+    /// `bridge`, from the OpenAPI spec); `dial` has no leg and is handled before. Each handler
+    /// lives beside the state it touches (EmulatorMedia.swift, EmulatorSessions.swift).
+    static let handlers: [String: Handler] = [
+        "answer": { $0.answer($1) },
+        "hangup": { $0.hangup($1) },
+        "reject": { try $0.reject($1) },
+        "transfer": { $0.transfer($1) },
+        "bridge": { try $0.bridge($1) },
+        "client_state_update": { _, _ in [] },  // the state itself was taken in `command`
+        "speak": { $0.speak($1) },
+        "playback_start": { $0.playbackStart($1) },
+        "playback_stop": { $0.playbackStop($1) },
+        "gather": { $0.startGather($1) },
+        "gather_using_speak": { $0.startGather($1) },
+        "gather_using_audio": { $0.startGather($1) },
+        "gather_stop": { $0.gatherStop($1) },
+        "gather_using_ai": { $0.gatherUsingAI(&$1) },
+        "send_dtmf": { _, _ in [] },  // no webhooks (docs); the digits were checked by `validate`
+        "send_sip_info": { _, _ in [] },  // `call.sip_info.received` goes to the far end, not to us
+        "transcription_start": { $0.transcriptionStart($1) },
+        "transcription_stop": { $0.transcriptionStop($1) },
+        "record_start": { $0.recordStart($1) },
+        "record_stop": { $0.recordStop($1) },
+        "record_pause": { $0.recordPause($1, paused: true) },
+        "record_resume": { $0.recordPause($1, paused: false) },
+        "streaming_start": { $0.streamingStart($1) },
+        "streaming_stop": { $0.stopSessions($1, .streaming, only: $1.body["stream_id"]?.stringValue) },
+        "fork_start": { $0.forkStart($1) },
+        "fork_stop": { $0.stopSessions($1, .fork, only: nil) },
+        "siprec_start": { $0.siprecStart($1) },
+        "siprec_stop": { $0.stopSessions($1, .siprec, only: nil) },
+        "ai_assistant_start": { $0.aiAssistantStart(&$1) },
+        "ai_assistant_stop": { $0.conversationStop($1, relay: false) },
+        "ai_assistant_add_messages": { _, _ in [] },
+        "ai_assistant_join": { $0.aiAssistantJoin(&$1) },
+        "conversation_relay_start": { $0.conversationRelayStart(&$1) },
+        "conversation_relay_stop": { $0.conversationStop($1, relay: true) },
+        "refer": { $0.refer($1) },
+        "enqueue": { $0.enqueue($1) },
+        "leave_queue": { $0.dequeue($1.leg, reason: "leave", clientState: $1.clientState, after: 20) },
+        "pay": { $0.pay($1) },
+        "suppression_start": { $0.suppress($1, true) },
+        "suppression_stop": { $0.suppress($1, false) },
+        "switch_supervisor_role": { _, _ in [] },  // changes how a supervisor hears the bridge; no webhook
+    ]
+
     /// Applies one call-control request: `leg` is the path's call_control_id (`nil` for dial).
     public mutating func command(_ action: String, leg id: String?, body: JSONObject) -> (Reply, [Emission]) {
         if let problem = Self.validate(action, body) {
@@ -14,106 +83,134 @@ extension EmulatorModel {
             return (.error(status: 422, code: "90018", title: "Call has already ended",
                            detail: "This call is no longer active and can't receive commands."), [])
         }
-        if let commandID = body["command_id"]?.stringValue, !leg.executedCommands.insert(commandID).inserted {
+        // siprec_start and switch_supervisor_role take no command_id: they are never deduplicated.
+        let commandID = body["command_id"]?.stringValue
+        if let commandID, leg.executedCommands.contains(commandID) {
             return (.ok(["result": "ok"]), [])  // a repeat: accepted, not executed again
         }
+        guard let handler = Self.handlers[action] else { return (.ok(["result": "ok"]), []) }
+        let before = leg  // handlers refuse before they change anything
         if let state = body["client_state"]?.stringValue { leg.clientState = state }
+        if let commandID { leg.executedCommands.insert(commandID) }
         legs[id] = leg
-        let ok = Reply.ok(["result": "ok"])
-        switch action {
-        case "answer":
-            guard !leg.answered else { return (ok, []) }
-            leg.answered = true
-            legs[id] = leg
-            return (ok, [webhook("call.answered", id, after: timing.answerMs, ["start_time": .string(Timestamp.iso(nowMs))])])
-        case "speak":
-            let text = body["payload"]?.stringValue ?? ""
-            return (ok, [webhook("call.speak.started", id, after: 10), webhook("call.speak.ended", id, after: speakMs(text), ["status": "completed"])])
-        case "playback_start":
-            let url = body["audio_url"]?.stringValue
-            let missing = (url ?? body["media_name"]?.stringValue ?? "").contains("missing")
-            var media: JSONObject = [:]
-            if let url { media["media_url"] = .string(url) } else { media["media_name"] = body["media_name"] ?? .null }
-            var ended = media
-            ended["status"] = .string(missing ? "file_not_found" : "completed")
-            if missing { ended["status_detail"] = "media not found" }
-            return (ok, [webhook("call.playback.started", id, after: 10, media),
-                         webhook("call.playback.ended", id, after: missing ? 50 : timing.playbackMs, ended)])
-        case "gather", "gather_using_speak", "gather_using_audio":
-            return (ok, startGather(action, id, body))
-        case "transfer":
-            let target = startTarget(parent: id, to: body["to"]?.stringValue ?? "", from: body["from"]?.stringValue ?? leg.to,
-                                     clientState: body["target_leg_client_state"]?.stringValue, timeoutSecs: body["timeout_secs"]?.intValue,
-                                     bridgeOnAnswer: true)
-            return (ok, target.emissions)
-        case "bridge":
-            guard let other = body["call_control_id"]?.stringValue, var b = legs[other], !b.ended else {
-                return (.error(status: 422, code: "90018", title: "Call has already ended", detail: "the other leg is not active"), [])
-            }
-            leg.bridgedWith = other
-            b.bridgedWith = id
-            legs[id] = leg
-            legs[other] = b
-            return (ok, [webhook("call.bridged", id, after: 30), webhook("call.bridged", other, after: 30)])
-        case "record_start":
-            let format = body["format"]?.stringValue ?? "mp3"
-            let rec = nextID("rec")
-            let ms = script.recordingSeconds * 1000
-            let urls: JSONValue = [.init(stringLiteral: format): .string("https://emulator.telnyx.local/recordings/\(rec).\(format)")]
-            return (ok, [webhook("call.recording.saved", id, after: ms + 200, [
-                "recording_urls": urls, "public_recording_urls": urls, "channels": body["channels"] ?? "single",
-                "recording_started_at": .string(Timestamp.iso(nowMs)), "recording_ended_at": .string(Timestamp.iso(nowMs + Int64(ms))),
-            ])])
-        case "gather_using_ai":
-            let greeting = body["greeting"]?.stringValue ?? ""
-            let after = speakMs(greeting) + 3000
-            if let result = script.aiResult {
-                return (ok, [webhook("call.ai_gather.ended", id, after: after, ["status": "valid", "result": result,
-                                                                              "message_history": [["role": "user", "content": .string(result.jsonString)]]])])
-            }
-            return (ok, [webhook("call.ai_gather.ended", id, after: after, ["status": "invalid", "message_history": []])])
-        case "hangup":
-            return (ok, endLeg(id, cause: "normal_clearing", source: "callee", after: 40)
-                + (leg.bridgedWith.map { endLeg($0, cause: "normal_clearing", source: "caller", after: 50) } ?? []))
-        case "reject":
-            guard !leg.answered else {
-                return (.error(status: 422, code: "90033", title: "Call already answered", detail: "reject is only for unanswered calls"), [])
-            }
-            return (ok, endLeg(id, cause: "call_rejected", source: "callee", after: 30))
-        default:
-            return (ok, [])
+        var request = Request(action: action, leg: id, body: body, clientState: leg.clientState)
+        do {
+            let emissions = try handler(&self, &request)
+            return (.ok(.object(JSONObject([(key: "result", value: "ok")]).merging(request.reply))), emissions)
+        } catch let refusal as Refusal {
+            legs[id] = before  // refused: nothing happened, and the same command_id may come again
+            return (.error(status: refusal.status, code: refusal.code, title: refusal.title, detail: refusal.detail), [])
+        } catch {
+            legs[id] = before
+            return (.error(status: 500, code: "500", title: "Internal server error", detail: "\(error)"), [])
         }
     }
 
-    /// Required fields present and no unknown fields, per the catalog derived from the schemas.
+    // MARK: validation
+
+    /// Limits Telnyx documents for a field in prose, which its schema leaves out: a body breaking
+    /// one is refused with 422 like one the schema refuses.
+    enum DocumentedRule: Sendable, Equatable {
+        /// `loop` of speak and playback_start: "an integer between 1 and 100, or the special
+        /// string `infinity`".
+        case loop
+        /// `send_dtmf` digits: 0-9, A-D, `*`, `#`, and `w`/`W` pauses.
+        case dtmf
+        /// An integer within these bounds (`record_start` `max_length`: 0 to 14400).
+        case range(ClosedRange<Int>)
+
+        func problem(_ v: JSONValue) -> String? {
+            switch self {
+            case .loop:
+                if let n = v.intValue, (1...100).contains(n) { return nil }
+                return v.stringValue == "infinity" ? nil : "must be an integer from 1 to 100 or \"infinity\", got \(v.jsonString)"
+            case .dtmf:
+                guard let s = v.stringValue, !s.isEmpty, s.allSatisfy({ "0123456789ABCD*#wW".contains($0) }) else {
+                    return "must be DTMF digits (0-9, A-D, *, #, w and W pauses), got \(v.jsonString)"
+                }
+                return nil
+            case .range(let r):
+                guard let n = v.intValue, r.contains(n) else { return "must be an integer from \(r.lowerBound) to \(r.upperBound), got \(v.jsonString)" }
+                return nil
+            }
+        }
+    }
+
+    /// Action → field → documented limit (from the descriptions in Telnyx's OpenAPI spec).
+    static let documentedRules: [String: [String: DocumentedRule]] = [
+        "speak": ["loop": .loop],
+        "playback_start": ["loop": .loop],
+        "send_dtmf": ["digits": .dtmf],
+        "record_start": ["max_length": .range(0...14_400), "timeout_secs": .range(0...Int.max)],
+    ]
+
+    /// Like Telnyx: the action exists, every field is one its schema names, the required ones
+    /// are present, each value has the shape the schema gives it (types, enum values, nested
+    /// objects: `ParamCheck`, over the catalog generated from `shared/telnyx/commands`), and the
+    /// documented limits hold. The problem names the field.
     static func validate(_ action: String, _ body: JSONObject) -> String? {
         if action == "bridge" {
             return body["call_control_id"]?.stringValue == nil ? "bridge requires call_control_id" : nil
         }
-        guard let spec = CommandCatalog.actions[action] else { return "unknown action \(action)" }
-        for key in body.keys where !spec.params.contains(key) { return "\(action) does not take \(key)" }
+        guard let spec = CommandCatalog.actions[action] else {
+            return "unknown action \(action)" + (Spelling.nearest(to: action, in: CommandCatalog.actions.keys).map { "; did you mean \($0)?" } ?? "")
+        }
+        for key in body.keys where !spec.params.contains(key) {
+            return "\(action) does not take \(key)" + (Spelling.nearest(to: key, in: spec.params).map { "; did you mean \($0)?" } ?? "")
+        }
         for key in spec.required where body[key] == nil { return "\(action) requires \(key)" }
+        for (key, value) in body.members {
+            if let why = ParamCheck.problem(action: action, key: key, value: value) { return why }
+            if let rule = documentedRules[action]?[key], let why = rule.problem(value) { return "\(action) \(key) \(why)" }
+        }
         return nil
     }
 
-    mutating func startGather(_ action: String, _ id: String, _ body: JSONObject) -> [Emission] {
-        guard var leg = legs[id] else { return [] }
-        let prompt = body["payload"]?.stringValue ?? body["audio_url"]?.stringValue.map { "[audio \($0)]" }
-            ?? body["media_name"]?.stringValue.map { "[media \($0)]" } ?? ""
-        tokens += 1
-        let g = PendingGather(
-            token: tokens, min: body["minimum_digits"]?.intValue ?? 1, max: body["maximum_digits"]?.intValue ?? 128,
-            terminator: body["terminating_digit"]?.stringValue ?? (action == "gather" ? nil : "#"),
-            valid: body["valid_digits"]?.stringValue, timeoutMs: body["timeout_millis"]?.intValue ?? (action == "gather" ? 5000 : 60000),
-            interDigitMs: body["inter_digit_timeout_millis"]?.intValue ?? 5000,
-            // Plain `gather` has no prompt to replay and no maximum_tries: it listens once.
-            triesLeft: action == "gather" ? 1 : body["maximum_tries"]?.intValue ?? 3,
-            promptText: prompt, invalidText: body["invalid_payload"]?.stringValue)
-        leg.gather = g
-        legs[id] = leg
-        let promptMs = prompt.isEmpty ? 0 : speakMs(prompt)
-        return [.needInput(delayMs: promptMs, leg: id, token: g.token, prompt: prompt),
-                .gatherTimeout(delayMs: promptMs + g.timeoutMs, leg: id, token: g.token)]
+    // MARK: the call itself
+
+    mutating func answer(_ r: Request) -> [Emission] {
+        guard var leg = legs[r.leg], !leg.answered else { return [] }
+        leg.answered = true
+        legs[r.leg] = leg
+        var out = [webhook("call.answered", r.leg, after: timing.answerMs, ["start_time": .string(Timestamp.iso(nowMs))])]
+        // Telnyx docs: streaming.started (or .failed) when answer sets stream_url.
+        if let url = r.body["stream_url"]?.stringValue {
+            out += startStream(r, url: url, track: r.body["stream_track"]?.stringValue, dialogflow: false, after: timing.answerMs)
+        }
+        return out
+    }
+
+    mutating func hangup(_ r: Request) -> [Emission] {
+        let other = legs[r.leg]?.bridgedWith
+        return endLeg(r.leg, cause: "normal_clearing", source: "callee", after: 40)
+            + (other.map { endLeg($0, cause: "normal_clearing", source: "caller", after: 50) } ?? [])
+    }
+
+    mutating func reject(_ r: Request) throws -> [Emission] {
+        guard legs[r.leg]?.answered == false else {
+            throw Refusal(code: "90033", title: "Call already answered", detail: "reject is only for unanswered calls")
+        }
+        return endLeg(r.leg, cause: "call_rejected", source: "callee", after: 30)
+    }
+
+    mutating func transfer(_ r: Request) -> [Emission] {
+        startTarget(parent: r.leg, to: r.body["to"]?.stringValue ?? "", from: r.body["from"]?.stringValue ?? legs[r.leg]?.to ?? "",
+                    clientState: r.body["target_leg_client_state"]?.stringValue, timeoutSecs: r.body["timeout_secs"]?.intValue,
+                    bridgeOnAnswer: true).emissions
+    }
+
+    mutating func bridge(_ r: Request) throws -> [Emission] {
+        guard let other = r.body["call_control_id"]?.stringValue, var b = legs[other], !b.ended, var a = legs[r.leg] else {
+            throw Refusal(code: "90018", title: "Call has already ended", detail: "the other leg is not active")
+        }
+        a.bridgedWith = other
+        b.bridgedWith = r.leg
+        legs[r.leg] = a
+        legs[other] = b
+        // A queued call that is bridged leaves its queue (call.dequeued, reason bridged).
+        var out: [Emission] = []
+        for leg in [r.leg, other] where legs[leg]?.queue != nil { out += dequeue(leg, reason: "bridged", clientState: legs[leg]?.queue?.clientState, after: 20) }
+        return out + [webhook("call.bridged", r.leg, after: 30), webhook("call.bridged", other, after: 30)]
     }
 
     /// Creates the leg a transfer or dial reaches, and what its callee does.

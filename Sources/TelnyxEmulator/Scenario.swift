@@ -67,7 +67,7 @@ public struct Scenario: Sendable, Equatable {
         public var notVisited: [String] = []
         /// Actions that must be sent, in this order (others may come between).
         public var commands: [String] = []
-        /// `transferred`, `connected`, `rejected`, `flow_hung_up`, `caller_hung_up`.
+        /// `transferred`, `connected`, `referred`, `rejected`, `flow_hung_up`, `caller_hung_up`.
         public var ending: String? = nil
         /// Variables that must hold these values at the end.
         public var vars: JSONObject = [:]
@@ -120,11 +120,16 @@ public struct Scenario: Sendable, Equatable {
 
     /// Every key a scenario file may have, by the pointer of its object.
     static let topKeys = ["$schema", "description", "flow", "direction", "from", "to", "now", "vars", "caller", "http", "faults", "expect"]
-    static let callerKeys = ["digits", "amd", "target", "recording_secs", "ai_result", "hangup_after_node", "hangup_after_ms"]
+    static let callerKeys = ["digits", "amd", "target", "recording_secs", "ai_result", "hangup_after_node", "hangup_after_ms",
+                             "speech", "transcript", "ai", "fail"]
+    static let utteranceKeys = ["text", "confidence"]
+    static let aiKeys = ["summary", "reason", "after_ms", "fields"]
+    /// `caller.fail` names, each a way Telnyx's side fails (see `CallerScript.Failure`).
+    public static let failures = CallerScript.Failure.allCases.map(\.rawValue)
     static let faultKeys = ["duplicate", "delay_ms", "late_copy_ms", "api_errors"]
     static let apiErrorKeys = ["status", "code"]
     static let expectKeys = ["path", "not_visited", "commands", "spoken", "sent_once", "ending", "vars"]
-    public static let endings = ["transferred", "connected", "rejected", "flow_hung_up", "caller_hung_up", "unfinished"]
+    public static let endings = ["transferred", "connected", "referred", "rejected", "flow_hung_up", "caller_hung_up", "unfinished"]
     public static let amdResults = ["human", "machine", "not_sure", "human_residence", "human_business", "fax_detected", "silence"]
     public static let targets = ["answer", "busy", "no_answer"]
 
@@ -152,20 +157,27 @@ public struct Scenario: Sendable, Equatable {
         if let f = o["faults"], let obj = r.object(f, ["faults"], known: faultKeys) { s.faults = r.faults(obj) }
         if let e = o["expect"], let obj = r.object(e, ["expect"], known: expectKeys) { s.expect = r.expectations(obj) }
         if let flows, r.error == nil {
-            for (i, node) in s.expect.path.enumerated() { r.node(node, ["expect", "path", String(i)], flows: flows, qualified: true) }
-            for (i, node) in s.expect.notVisited.enumerated() { r.node(node, ["expect", "not_visited", String(i)], flows: flows, qualified: true) }
-            if let node = s.caller.hangupAfterNode { r.node(node, ["caller", "hangup_after_node"], flows: flows, qualified: false) }
+            // The scenario's own flow, by name (a path `../flows/main.json` names `main`).
+            let file = s.flow.split(separator: "/").last.map(String.init) ?? s.flow
+            let own = file.hasSuffix(".json") ? String(file.dropLast(5)) : file
+            for (i, node) in s.expect.path.enumerated() { r.node(node, ["expect", "path", String(i)], flows: flows, qualified: true, preferring: own) }
+            for (i, node) in s.expect.notVisited.enumerated() {
+                r.node(node, ["expect", "not_visited", String(i)], flows: flows, qualified: true, preferring: own)
+            }
+            if let node = s.caller.hangupAfterNode { r.node(node, ["caller", "hangup_after_node"], flows: flows, qualified: false, preferring: own) }
         }
         if let error = r.error { throw error }
         return s
     }
 
     /// Why `reference` (`flow/node`, or with `qualified: false` also a bare `node`) names no node of
-    /// `flows`, or nil when it does.
-    public static func unknownNode(_ reference: String, in flows: FlowSet, qualified: Bool) -> String? {
+    /// `flows`, or nil when it does. A bare name is suggested in `preferring` (the scenario's own
+    /// flow) when that flow has it, else in the first flow by name that does.
+    public static func unknownNode(_ reference: String, in flows: FlowSet, qualified: Bool, preferring: String? = nil) -> String? {
         let parts = reference.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
         if parts.count == 1 {
-            let owners = flows.flows.keys.sorted().filter { flows[$0]?.nodes[reference] != nil }
+            let owners = flows.flows.keys.sorted { a, b in a == preferring || (b != preferring && a < b) }
+                .filter { flows[$0]?.nodes[reference] != nil }
             if qualified {
                 return "\"\(reference)\" names no flow; write \"flow/node\"" + (owners.first.map { ", like \"\($0)/\(reference)\"" } ?? "")
             }
@@ -291,7 +303,69 @@ struct ScenarioReader {
         if let v = o["ai_result"] { c.aiResult = v.isNull ? nil : v }
         c.hangupAfterNode = string(o["hangup_after_node"], ["caller", "hangup_after_node"])
         c.hangupAfterMs = int(o["hangup_after_ms"], ["caller", "hangup_after_ms"])
+        if let v = o["speech"] { c.speech = speech(v) }
+        c.transcript = string(o["transcript"], ["caller", "transcript"]) ?? c.transcript
+        if let v = o["ai"], let a = object(v, ["caller", "ai"], known: Scenario.aiKeys) { c.ai = ai(a) }
+        if let v = o["fail"] { c.failures = failures(v) }
         return c
+    }
+
+    /// `caller.speech`: utterances, each `"text"` or `{"text": ..., "confidence": 0...1}`.
+    mutating func speech(_ v: JSONValue) -> [CallerScript.Utterance] {
+        let at = ["caller", "speech"]
+        guard let list = v.arrayValue else {
+            fail(at, "expected a list of utterances (\"text\" or {\"text\": ..., \"confidence\": 0.9}), got \(v.typeName)")
+            return []
+        }
+        var out: [CallerScript.Utterance] = []
+        for (i, item) in list.enumerated() {
+            let here = at + [String(i)]
+            if let text = item.stringValue {
+                if text.isEmpty { fail(here, "an utterance needs words (leave it out for silence)") }
+                out.append(.init(text))
+                continue
+            }
+            guard item.objectValue != nil, let u = object(item, here, known: Scenario.utteranceKeys) else {
+                fail(here, "expected \"text\" or {\"text\": ..., \"confidence\": 0.9}, got \(item.typeName)")
+                continue
+            }
+            guard let text = string(u["text"], here + ["text"]) else {
+                if u["text"] == nil { fail(here, "missing required string field \"text\"") }
+                continue
+            }
+            if text.isEmpty { fail(here + ["text"], "an utterance needs words (leave it out for silence)") }
+            var utterance = CallerScript.Utterance(text)
+            if let c = u["confidence"] {
+                if let d = c.doubleValue, d >= 0, d <= 1 { utterance.confidence = d } else {
+                    fail(here + ["confidence"], "expected a number from 0 to 1, got \(c.jsonString)")
+                }
+            }
+            out.append(utterance)
+        }
+        return out
+    }
+
+    mutating func ai(_ o: JSONObject) -> CallerScript.AIConversation {
+        var a = CallerScript.AIConversation()
+        a.summary = string(o["summary"], ["caller", "ai", "summary"]) ?? a.summary
+        if let reason = string(o["reason"], ["caller", "ai", "reason"]) {
+            if reason.isEmpty { fail(["caller", "ai", "reason"], "expected the reason call.conversation.ended reports, like \"completed\"") }
+            a.reason = reason
+        }
+        a.afterMs = int(o["after_ms"], ["caller", "ai", "after_ms"]) ?? a.afterMs
+        if let f = o["fields"] { a.fields = object(f, ["caller", "ai", "fields"]) ?? [:] }
+        return a
+    }
+
+    /// `caller.fail`: names from `Scenario.failures`; the AI ones exclude each other.
+    mutating func failures(_ v: JSONValue) -> Set<CallerScript.Failure> {
+        let names = strings(v, ["caller", "fail"], allowed: Set(Scenario.failures), what: "failure (\(Scenario.failures.joined(separator: ", ")))")
+        let set = Set(names.compactMap(CallerScript.Failure.init(rawValue:)))
+        let ai = [CallerScript.Failure.aiStart, .aiEarly, .aiNever].filter(set.contains)
+        if ai.count > 1 {
+            fail(["caller", "fail"], "\(ai.map { "\"\($0.rawValue)\"" }.joined(separator: " and ")) exclude each other: a conversation fails one way")
+        }
+        return set
     }
 
     mutating func faults(_ o: JSONObject) -> Scenario.Faults {
@@ -324,8 +398,8 @@ struct ScenarioReader {
         return e
     }
 
-    mutating func node(_ reference: String, _ at: [String], flows: FlowSet, qualified: Bool) {
-        if let why = Scenario.unknownNode(reference, in: flows, qualified: qualified) { fail(at, why) }
+    mutating func node(_ reference: String, _ at: [String], flows: FlowSet, qualified: Bool, preferring: String?) {
+        if let why = Scenario.unknownNode(reference, in: flows, qualified: qualified, preferring: preferring) { fail(at, why) }
     }
 
     /// A mock table: `"METHOD URL"` → `{status, body, error, delay_ms}`.

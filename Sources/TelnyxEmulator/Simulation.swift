@@ -28,14 +28,16 @@ public struct Simulation {
         public var vars: JSONObject
         public var ending: String
         public var failures: [String]
+        /// Keys the caller pressed while a recording ran unpaused (they are in the file).
+        public var keysRecorded: String = ""
         public var passed: Bool { failures.isEmpty }
     }
 
     enum Item {
         case deliver(JSONValue)
         case modelTimeout(leg: String, token: Int)
-        case needInput(leg: String, prompt: String)
-        case key(leg: String, digit: Character)
+        case needInput(leg: String, token: Int)
+        case note(kind: String, text: String)
         case callerHangup(leg: String)
         case engineTimer(id: String)
         case input(MachineInput)
@@ -55,11 +57,15 @@ public struct Simulation {
     var spoken: [String] = []
     var visits: [Visit] = []
     var lastVars: JSONObject = [:]
-    var inputIndex = 0
+    /// Variables saved from `sensitive` gathers, and their values: the result shows them as `***`.
+    var sensitiveNames: Set<String> = []
+    var secrets: Set<String> = []
+    /// Line index → the client_state of the webhook it shows (to find a sensitive gather's keys).
+    var eventStates: [Int: String] = [:]
     var cancelledTimers: Set<String> = []
     var failedOnce: Set<String> = []
     var ended = false
-    var bridged = false, rejected = false, flowHungUp = false, callerHungUp = false
+    var bridged = false, rejected = false, flowHungUp = false, callerHungUp = false, referred = false
     var hangupScheduled = false
     var lateCopies = 0
     /// How long a bridged caller talks before hanging up.
@@ -118,10 +124,46 @@ public struct Simulation {
         }
         if !ended { line("end", "simulation stopped: the call did not end") }
         let ending = rejected ? "rejected" : bridged ? (commands.contains { $0.action == "bridge" } ? "connected" : "transferred")
-            : flowHungUp ? "flow_hung_up" : callerHungUp ? "caller_hung_up" : "unfinished"
-        var result = Result(lines: lines, visits: visits, commands: commands, spoken: spoken, vars: lastVars, ending: ending, failures: [])
+            : referred ? "referred" : flowHungUp ? "flow_hung_up" : callerHungUp ? "caller_hung_up" : "unfinished"
+        var result = Result(lines: lines, visits: visits, commands: commands, spoken: spoken, vars: lastVars, ending: ending, failures: [],
+                            keysRecorded: model.legs[call]?.keysRecorded ?? "")
         result.failures = Self.check(result, scenario.expect)
-        return result
+        return redacted(result)
+    }
+
+    /// The result with what the caller keyed into a `sensitive` gather replaced by `***` where
+    /// Telnyx's side and the call's state show it (the keys pressed, the webhooks, commands,
+    /// variables, failures), as the engine keeps it out of its traces and logs. The `http` lines
+    /// keep the request as the flow made it: a mock's key must match it exactly, so its author
+    /// needs to see it. The expectations were checked first.
+    func redacted(_ result: Result) -> Result {
+        guard !secrets.isEmpty || !sensitiveNames.isEmpty else { return result }
+        let secrets = self.secrets.sorted { $0.count > $1.count }
+        func text(_ s: String) -> String { secrets.reduce(s) { $0.replacing($1, with: "***") } }
+        func json(_ v: JSONValue) -> JSONValue {
+            switch v {
+            case .string(let s): return .string(text(s))
+            case .array(let items): return .array(items.map(json))
+            case .object(let o): return .object(JSONObject(o.members.map { (key: $0.key, value: json($0.value)) }))
+            default: return v
+            }
+        }
+        var r = result
+        // Each key of a sensitive gather is its own call.dtmf.received: those carry the gather's client_state.
+        let hidden = Set(r.lines.indices.filter { i in secrets.contains { r.lines[i].text.contains($0) } }.compactMap { eventStates[$0] })
+        r.lines = r.lines.enumerated().map { i, l in
+            if l.kind == "http" { return l }
+            if l.text.hasPrefix("← call.dtmf.received"), let state = eventStates[i], hidden.contains(state) {
+                return Line(t: l.t, kind: l.kind, text: "← call.dtmf.received *")
+            }
+            return Line(t: l.t, kind: l.kind, text: text(l.text))
+        }
+        r.commands = r.commands.map { var c = $0; c.body = json(.object(c.body)).objectValue ?? c.body; return c }
+        r.spoken = r.spoken.map(text)
+        r.failures = r.failures.map(text)
+        for name in sensitiveNames where r.vars[name] != nil { r.vars[name] = "***" }
+        r.vars = json(.object(r.vars)).objectValue ?? r.vars
+        return r
     }
 
     // MARK: processing
@@ -131,28 +173,20 @@ public struct Simulation {
         case .deliver(let body):
             guard let event = try? WebhookEvent.decode(body) else { return }
             line("event", "← \(event.eventType)\(Self.eventDetail(event))")
+            if let state = event.call?.clientState { eventStates[lines.count - 1] = state }
             if event.call?.callControlID == call, case .callBridged = event.kind, !bridged {
                 bridged = true
                 // The caller talks to whoever answered, then hangs up.
                 schedule(talkMs, .callerHangup(leg: call))
             }
+            if event.call?.callControlID == call, case .referCompleted = event.kind { referred = true }
             handle(engine.receive(event, now: now / 1000))
         case .modelTimeout(let leg, let token):
             emit(model.timeout(leg, token: token))
-        case .needInput(let leg, _):
-            guard leg == call else { return }
-            let digits = inputIndex < scenario.caller.inputs.count ? scenario.caller.inputs[inputIndex] : ""
-            inputIndex += 1
-            if digits.isEmpty {
-                line("caller", "caller says nothing")
-            } else {
-                line("caller", "caller presses \(digits)")
-                for (i, d) in digits.enumerated() {
-                    schedule(model.timing.thinkMs + i * model.timing.keyIntervalMs, .key(leg: leg, digit: d))
-                }
-            }
-        case .key(let leg, let digit):
-            emit(model.key(leg, digit))
+        case .needInput(let leg, let token):
+            emit(model.scriptedInput(leg, token: token))
+        case .note(let kind, let text):
+            line(kind, text)
         case .callerHangup(let leg):
             if model.legs[leg]?.ended == false {
                 line("caller", "caller hangs up")
@@ -179,10 +213,12 @@ public struct Simulation {
             switch e {
             case .webhook(let delay, let body):
                 for (d, b) in scenario.faults.deliveries(of: body, after: delay, copy: &lateCopies) { schedule(d, .deliver(b)) }
-            case .needInput(let delay, let leg, _, let prompt):
-                schedule(delay, .needInput(leg: leg, prompt: prompt))
-            case .gatherTimeout(let delay, let leg, let token):
+            case .needInput(let delay, let leg, let token, _):
+                schedule(delay, .needInput(leg: leg, token: token))
+            case .gatherTimeout(let delay, let leg, let token), .timer(let delay, let leg, let token):
                 schedule(delay, .modelTimeout(leg: leg, token: token))
+            case .note(let delay, _, let kind, let text):
+                if delay == 0 { line(kind, text) } else { schedule(delay, .note(kind: kind, text: text)) }
             }
         }
     }
@@ -212,6 +248,9 @@ public struct Simulation {
                     line("note", "API refuses \(c.action): \(status) [\(code)] \(title)")
                     schedule(20, .input(.commandFailed(commandID: c.commandID ?? "", action: c.action, detail: "[\(code)] \(title)",
                                                        callGone: code == "90018")))
+                } else if c.reportsResult, case .ok(let data) = reply {
+                    // The node keeps the response: the shell hands its data back, as the server does.
+                    schedule(20, .input(.commandSucceeded(commandID: c.commandID ?? "", action: c.action, data: data)))
                 }
                 emit(emissions)
             case .http(let request):
@@ -236,6 +275,11 @@ public struct Simulation {
     mutating func recordVisits(_ output: EngineOutput) {
         let state = engine.calls[call]
         if let vars = state?.vars ?? (state == nil ? engine.finished.last(where: { $0.id == call })?.vars : nil) { lastVars = vars }
+        for name in state?.sensitiveVars ?? [] {
+            sensitiveNames.insert(name)
+            // Values this short would be found inside everything else: the variable is hidden, not the text.
+            if let value = state?.vars[name]?.templateText, value.count >= 3 { secrets.insert(value) }
+        }
         for visit in output.visits where output.call == call {
             let detail = "\(visit.flow)/\(visit.node)"
             visits.append(Visit(flow: visit.flow, node: visit.node, edge: visit.edge, from: visit.from.map { "\($0.flow)/\($0.node)" }))
@@ -260,9 +304,22 @@ public struct Simulation {
         case .machineDetectionEnded(let r), .machineGreetingEnded(let r): return " \(r?.rawValue ?? "")"
         case .recordingSaved(let r): return " \(r.recordingURLs.preferred ?? "")"
         case .aiGatherEnded(_, let status, _): return " \(status?.rawValue ?? "")"
-        default: return e.call?.callControlID.hasPrefix("v3:emu-leg") == true ? " (\(e.call!.callControlID))" : ""
+        case .transcription(let t): return " \"\(t.transcript ?? "")\""
+        case .recordingTranscriptionSaved(let t): return " \"\(t.text ?? "")\""
+        case .recordingError(let reason): return " \(reason ?? "")"
+        case .conversationEnded(let c): return " \(c.reason ?? "")"
+        case .streamingFailed(let reason, _, _): return " \(reason ?? "")"
+        case .referStarted(let code), .referCompleted(let code), .referFailed(let code): return code.map { " \($0)" } ?? ""
+        default:
+            // Events the engine has no typed payload for: the field that says what happened.
+            if let key = Self.detailField[e.eventType], let value = e.payload[key] { return " \(value.stringValue ?? value.jsonString)" }
+            return e.call?.callControlID.hasPrefix("v3:emu-leg") == true ? " (\(e.call!.callControlID))" : ""
         }
     }
+
+    static let detailField = ["call.enqueued": "current_position", "call.dequeued": "reason", "call.payment.completed": "result",
+                              "call.conversation.created": "conversation_id", "call.conversation.start_failed": "reason",
+                              "siprec.failed": "failure_cause"]
 
     static func commandDetail(_ c: CallCommand) -> String {
         switch c.action {

@@ -53,7 +53,7 @@ public struct Coverage: Sendable {
             var edges: [String] = []
             for id in flow.order {
                 guard let node = flow.nodes[id] else { continue }
-                for edge in node.kind.edges { edges.append(Self.edgeName(id, edge.label, edge.target)) }
+                for edge in node.edges { edges.append(Self.edgeName(id, edge.label, edge.target)) }
             }
             var nodes = Set<String>(), taken = Set<String>()
             for result in results {

@@ -70,7 +70,6 @@ public final class LoopbackTelnyx {
     private let signer: WebhookSigner
     private let clockMs: () -> Int64
     private var options: Options
-    private var inputIndex: [String: Int] = [:]
     /// Legs of calls this emulator placed: their callers follow the script.
     private var callerLegs: Set<String> = []
     /// Delivery attempts per webhook before giving up (Telnyx retries failed deliveries).
@@ -162,7 +161,7 @@ public final class LoopbackTelnyx {
     // MARK: the API
 
     private func api(_ request: borrowing HTTPRequest) -> HTTPResponse? {
-        guard request.method == "POST" else { return .json(405, Array(#"{"errors":[{"code":"405","title":"Method not allowed"}]}"#.utf8)) }
+        guard request.method == "POST" || request.method == "PUT" else { return Self.methodNotAllowed }
         guard request.header("authorization")?.hasPrefix("Bearer ") == true else {
             return .json(401, Array(#"{"errors":[{"code":"10009","title":"Authentication failed","detail":"missing Bearer API key"}]}"#.utf8))
         }
@@ -183,6 +182,8 @@ public final class LoopbackTelnyx {
         } else {
             return .json(404, Array(#"{"errors":[{"code":"404","title":"Not found"}]}"#.utf8))
         }
+        // Every action is a POST but client_state_update, a PUT (Telnyx's OpenAPI spec).
+        guard request.method == (action == "client_state_update" ? "PUT" : "POST") else { return Self.methodNotAllowed }
         model.nowMs = clockMs()
         let (commandKey, seenBefore) = count(action: action, leg: leg, body: body)
         let live = options.live
@@ -206,6 +207,7 @@ public final class LoopbackTelnyx {
         }
         if action == "dial", currentLeg == nil, case .ok(let data) = reply, let id = data["call_control_id"]?.stringValue {
             currentLeg = id  // an outbound call placed by the server: the emulated phone is its callee
+            model.followScript(id)
         }
         record(.command(action: action, leg: leg ?? "", body: body, status: reply.status))
         if action == "speak" || action == "gather_using_speak", let text = body["payload"]?.stringValue { record(.prompt(text)) }
@@ -219,6 +221,8 @@ public final class LoopbackTelnyx {
         }
         return response
     }
+
+    private static let methodNotAllowed = HTTPResponse.json(405, Array(#"{"errors":[{"code":"405","title":"Method not allowed"}]}"#.utf8))
 
     /// Counts one command for the invariants; returns its key for the fault dice and how many
     /// times it was seen before.
@@ -304,9 +308,11 @@ public final class LoopbackTelnyx {
                         later(d, realMs: extra + 1 + Int(dice("gap", id, 0) * 50)) { [weak self] in self?.deliver(b) }
                     }
                 }
-            case .needInput(let delay, let leg, _, let prompt):
-                later(delay) { [weak self] in self?.needInput(leg, prompt: prompt) }
-            case .gatherTimeout(let delay, let leg, let token):
+            case .needInput(let delay, let leg, let token, _):
+                later(delay) { [weak self] in self?.needInput(leg, token: token) }
+            case .note(let delay, _, _, let text):
+                if delay == 0 { record(.note(text)) } else { later(delay) { [weak self] in self?.record(.note(text)) } }
+            case .gatherTimeout(let delay, let leg, let token), .timer(let delay, let leg, let token):
                 later(delay) { [weak self] in
                     guard let self else { return }
                     self.model.nowMs = self.clockMs()
@@ -316,21 +322,22 @@ public final class LoopbackTelnyx {
         }
     }
 
-    private func needInput(_ leg: String, prompt: String) {
-        guard leg == currentLeg || callerLegs.contains(leg) else { return }
+    /// The caller may answer (a gather's prompt has played, or a looping prompt started): the
+    /// model's scripted caller answers, or in interactive mode the person does. Only the legs of
+    /// the emulated phone follow the script (not transfer targets).
+    private func needInput(_ leg: String, token: Int) {
+        guard model.legs[leg]?.scripted == true else { return }
         if options.interactive {
             onNeedInput(leg)
             return
         }
-        let inputs = options.script.inputs
-        let index = inputIndex[leg, default: 0]
-        let digits = index < inputs.count ? inputs[index] : ""
-        inputIndex[leg] = index + 1
-        press(digits, on: leg)
+        model.nowMs = clockMs()
+        emit(model.scriptedInput(leg, token: token))
     }
 
-    /// In interactive mode, called when a gather's prompt has been played and the caller is
-    /// expected to answer (`dev` feeds keys typed ahead into a pipe from here).
+    /// In interactive mode, called when a gather's prompt has been played (or a looping prompt
+    /// started) and the caller is expected to answer (`dev` feeds keys typed ahead into a pipe
+    /// from here).
     public var onNeedInput: (_ leg: String) -> Void = { _ in }
 
     /// The caller presses `digits` on `leg` at a person's pace (after thinking, then one key per
