@@ -133,9 +133,9 @@ public struct Simulation {
 
     /// The result with what the caller keyed into a `sensitive` gather replaced by `***` where
     /// Telnyx's side and the call's state show it (the keys pressed, the webhooks, commands,
-    /// variables, failures), as the engine keeps it out of its traces and logs. The `http` lines
-    /// keep the request as the flow made it: a mock's key must match it exactly, so its author
-    /// needs to see it. The expectations were checked first.
+    /// variables, failures, the `http` lines), as the engine keeps it out of its traces and logs.
+    /// Mocks are matched before this, against the request as the flow made it; the expectations
+    /// were checked first too.
     func redacted(_ result: Result) -> Result {
         guard !secrets.isEmpty || !sensitiveNames.isEmpty else { return result }
         let secrets = self.secrets.sorted { $0.count > $1.count }
@@ -152,7 +152,6 @@ public struct Simulation {
         // Each key of a sensitive gather is its own call.dtmf.received: those carry the gather's client_state.
         let hidden = Set(r.lines.indices.filter { i in secrets.contains { r.lines[i].text.contains($0) } }.compactMap { eventStates[$0] })
         r.lines = r.lines.enumerated().map { i, l in
-            if l.kind == "http" { return l }
             if l.text.hasPrefix("← call.dtmf.received"), let state = eventStates[i], hidden.contains(state) {
                 return Line(t: l.t, kind: l.kind, text: "← call.dtmf.received *")
             }
