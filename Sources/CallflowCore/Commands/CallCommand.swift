@@ -31,7 +31,7 @@ public struct CallCommand: Sendable, Equatable, CustomStringConvertible {
     public var step: Int? { commandID.flatMap(Self.step(ofCommandID:)) }
 
     /// The HTTP method Telnyx's spec gives the action (`client_state_update` is a PUT).
-    public var method: String { (CommandCatalog.actions[action] ?? CommandCatalog.extra[action])?.method ?? "POST" }
+    public var method: String { CommandCatalog.method(action) }
 
     /// Path under the API base URL.
     public var path: String {

@@ -278,7 +278,10 @@ extension Run {
     }
 
     func waitNodeAwaits(_ event: WebhookEvent) -> Bool {
-        guard state.phase == .running || state.phase == .afterHangup, case .action(let spec)? = node?.kind, spec.action == nil else {
+        // Every webhook asks: the cheap test of the waiting state goes before the node lookup.
+        guard case .action = state.waiting, state.phase == .running || state.phase == .afterHangup,
+            case .action(let spec)? = node?.kind, spec.action == nil
+        else {
             return false
         }
         return actionWaits(for: event)
@@ -333,10 +336,8 @@ extension Run {
     /// A menu with `speech` hears the caller through Telnyx transcription, started for the menu
     /// (unless the flow already runs one) while the keypad gather plays the prompt, so keys and
     /// words both work and either interrupts the prompt.
-    mutating func listenForSpeech() {
-        guard case .menu(let m)? = node?.kind, !m.speech.isEmpty, !state.sections.contains(where: { $0.kind == .transcription }) else {
-            return
-        }
+    mutating func listenForSpeech(_ m: MenuSpec) {
+        guard !state.sections.contains(where: { $0.kind == .transcription }) else { return }
         // Google's engine names languages without a region ("es" for es-MX).
         let language = speechLanguage(m).split(separator: "-").first.map(String.init) ?? "en"
         var config: JSONObject = ["transcription_engine": "Google", "language": .string(language)]

@@ -301,19 +301,26 @@ struct Run {
     /// A voice or language, rendered when it is a template (a bilingual flow keeps the caller's
     /// choice in a variable); `check` parsed it, so a failure here renders it as written.
     func setting(_ text: String) -> String {
-        guard text.contains("{{"), let t = try? Template(text) else { return text }
+        guard Self.mayBeTemplate(text), let t = try? Template(text) else { return text }
         return t.render(state.templateContext).text
     }
 
-    /// Why a prompt's rendered voice or language would be refused by Telnyx, if it would.
+    /// A byte scan for `{`: settings are nearly always plain words, and this runs per prompt.
+    static func mayBeTemplate(_ text: String) -> Bool { text.utf8.contains(UInt8(ascii: "{")) }
+
+    /// Why a prompt's rendered voice or language would be refused by Telnyx, if it would. Only
+    /// templated settings can be wrong here: `check` validated the literal ones.
     func promptProblem(_ prompt: Prompt?) -> String? {
         guard case .say(_, let v, let l, _)? = prompt else { return nil }
-        let lang = language(l)
-        if (l ?? flow?.defaults.language ?? "").contains("{{"), let p = ParamCheck.problem(action: "speak", key: "language", value: .string(lang)) {
-            return "node \"\(state.node)\": language \"\(lang)\" is not valid for speak: \(p)"
+        let languageSource = l ?? flow?.defaults.language ?? ""
+        if Self.mayBeTemplate(languageSource) {
+            let lang = setting(languageSource)
+            if let p = ParamCheck.problem(action: "speak", key: "language", value: .string(lang)) {
+                return "node \"\(state.node)\": language \"\(lang)\" is not valid for speak: \(p)"
+            }
         }
-        let vo = voice(v)
-        if vo.isEmpty { return "node \"\(state.node)\": the voice rendered empty" }
+        let voiceSource = v ?? flow?.defaults.voice ?? ""
+        if Self.mayBeTemplate(voiceSource), setting(voiceSource).isEmpty { return "node \"\(state.node)\": the voice rendered empty" }
         return nil
     }
 
@@ -345,8 +352,8 @@ struct Run {
         var interDigitMs: Int?
     }
 
-    func inputSpec() -> InputSpec? {
-        switch node?.kind {
+    func inputSpec(_ kind: NodeKind??  = .none) -> InputSpec? {
+        switch kind ?? node?.kind {
         case .menu(let m)?:
             let failure = state.lastFailure == .invalid ? m.invalid : state.lastFailure == .noInput ? m.noInput : nil
             return InputSpec(prompt: m.prompt, failurePrompt: failure, minDigits: 1, maxDigits: 1,
@@ -361,13 +368,17 @@ struct Run {
 
     /// Starts (or restarts, after a failed attempt) a menu or gather.
     mutating func startInput() {
-        guard var spec = inputSpec() else { return }
+        let kind = node?.kind
+        guard var spec = inputSpec(kind) else { return }
         if let problem = promptProblem(spec.prompt) ?? promptProblem(spec.failurePrompt) {
             log(.error, problem)
             return failNode()
         }
-        if isSensitiveGather(state.node) { suspendSections() }
-        listenForSpeech()
+        switch kind {
+        case .gather(let g)? where g.sensitive: suspendSections()
+        case .menu(let m)? where !m.speech.isEmpty: listenForSpeech(m)
+        default: break
+        }
         if let failure = spec.failurePrompt {
             // Same voice and kind: one interruptible prompt ("Sorry... For sales press 1").
             if case .say(let f, let fv, let fl, let fs) = failure, case .say(let p, let pv, let pl, let ps)? = spec.prompt,

@@ -208,10 +208,12 @@ extension CallRuntime {
     /// Sends one committed command; its outbox row goes when Telnyx answered for good. Nothing
     /// waits on that, so the removal rides on the next commit (or a lazy one 20 ms later).
     func send(_ command: CallCommand, outboxSeq: Int64) {
+        // Only a command whose node waits for its response is kept by the completion.
+        let report = command.reportsResult ? command : nil
         telnyx.send(command) { [weak self] result in
             self?.batch.sent.append(outboxSeq)
             self?.scheduleLazyCommit()
-            self?.reportResult(of: command, result)
+            if let report { self?.reportResult(of: report, result) }
         }
     }
 

@@ -313,9 +313,10 @@ public final class SharedCalls {
 
     private func send(_ command: CallCommand, seq: Int64) {
         held.insert("o:\(seq)")
+        let report = command.reportsResult ? command : nil
         runtime.telnyx.send(command) { [weak self] result in
             guard let self else { return }
-            self.runtime.reportResult(of: command, result)
+            if let report { self.runtime.reportResult(of: report, result) }
             self.held.remove("o:\(seq)")
             // Answered for good (done or failed for good): the entry goes. If this is lost, the
             // lease runs out and the command is sent again with its command_id, which Telnyx ignores.
