@@ -422,3 +422,11 @@ extension ActionNodeTests {
         #expect(h.last?.body["payload"] == "late", "\(w.node)")
     }
 }
+
+extension ActionNodeTests {
+    @Test func theFlowsErrorNodeIsCheckedForUnsetVariables() {
+        let warnings = Self.parse(#""a":{"type":"gather","min_digits":1,"max_digits":4,"save_as":"pin","next":"bye","on_invalid":"bye","on_no_input":"bye"},"sorry":{"type":"say","text":"Sorry {{vars.pin}}","next":"end"}"#,
+                                  extra: #""defaults":{"on_error":"sorry"},"#).filter { $0.severity == .warning }
+        #expect(warnings.contains { $0.pointer == "/nodes/sorry/text" }, "\(warnings)")
+    }
+}

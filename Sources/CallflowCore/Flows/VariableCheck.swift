@@ -166,6 +166,10 @@ enum VariableCheck {
                 out.append(Step(to: Key(flow: key.flow, node: edge.target, afterHangup: key.afterHangup),
                                 change: VariableCheck.change(node.kind, edge: edge.pointer)))
             }
+            // A refused command of a node without its own failure edge goes to `defaults.on_error`.
+            if !key.afterHangup, node.kind.issuesCallCommand, node.failureEdge == nil, let target = flow.defaults.onError {
+                out.append(Step(to: Key(flow: key.flow, node: target, afterHangup: false)))
+            }
             return out
         }
 
