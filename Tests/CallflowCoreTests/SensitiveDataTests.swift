@@ -46,3 +46,22 @@ import Testing
         #expect(!h.logs.contains { $0.contains(Self.card) })
     }
 }
+
+extension SensitiveDataTests {
+    @Test func aPendingRequestIsStoredWithoutTheDigitsAndIsNotRepeatedWithThem() throws {
+        var h = CallHarness(flows: try Flows.set(), defaultFlow: "support")
+        h.initiated()
+        h.answered()
+        h.speakEnded()
+        if case .response(let id, _)? = h.state?.waiting { h.apply(.commandSucceeded(commandID: id, action: "record_start", data: ["result": "ok"])) }
+        h.gatherEnded("1")
+        h.gatherEnded(Self.card + "#")
+        let request = try #require(h.httpCalls.last)
+        #expect(request.secrets == [Self.card])
+        let stored = StateCodec.encode(request)
+        #expect(!stored.jsonString.contains(Self.card))
+        let back = try StateCodec.decodeHTTP(try JSONParser.parse(stored.jsonBytes))
+        #expect(back.withheld)
+        #expect(String(decoding: back.body ?? [], as: UTF8.self).contains(#""card":"***""#))
+    }
+}

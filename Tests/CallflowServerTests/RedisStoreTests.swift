@@ -2,6 +2,7 @@ import CallflowCore
 import CallflowServer
 import Foundation
 import Redis
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -238,22 +239,27 @@ final class RedisProcess {
     /// The shipped flows and the harder paths (transfer to a child leg, http node, recording with an
     /// on_hangup request, outbound dial through the control API, duplicated and late webhooks, a
     /// pause timer) end exactly as with the memory store when the state lives in Redis.
-    @Test(arguments: ["transfer", "invalid", "lookup", "voicemail", "outbound", "duplicates", "late", "pause"])
+    @Test(arguments: ["transfer", "invalid", "lookup", "sensitive", "voicemail", "outbound", "duplicates", "late", "pause"])
     func sharedStateEndsCallsExactlyAsOneInstance(_ scenario: String) throws {
         let redis = try RedisProcess()
         defer { redis.stop() }
+        let storedDuringLookup = Mutex<String?>(nil)
+        let (redisPort, redisPassword) = (redis.port, redis.password)
         let backend = try FakeHTTPServer { r, _ in
-            r.path == "/accounts/98765" ? .status(200, #"{"tier":"gold"}"#) : .status(201, "{}")
+            // While the lookup is in flight the call's state sits in Redis: read all of it.
+            if r.path == "/accounts/98765" { storedDuringLookup.withLock { $0 = Self.everything(port: redisPort, password: redisPassword) } }
+            return r.path == "/accounts/98765" ? .status(200, #"{"tier":"gold"}"#) : .status(201, "{}")
         }
         defer { backend.stop() }
         var call = EndToEnd.Call()
         switch scenario {
         case "transfer": call.script.inputs = ["1"]
         case "invalid": call.script.inputs = ["9", "9", "9"]
-        case "lookup":
+        case "lookup", "sensitive":
+            let sensitive = scenario == "sensitive" ? #","sensitive":true"# : ""
             call.flowsDir = try EndToEnd.flowsDir(["t": #"""
                 {"start":"a","nodes":{"a":{"type":"answer","next":"g"},
-                  "g":{"type":"gather","prompt":"Account?","min_digits":4,"max_digits":8,"terminator":"#","save_as":"acct","next":"l","on_invalid":"bye","on_no_input":"bye"},
+                  "g":{"type":"gather","prompt":"Account?","min_digits":4,"max_digits":8,"terminator":"#","save_as":"acct","next":"l","on_invalid":"bye","on_no_input":"bye"\#(sensitive)},
                   "l":{"type":"http","method":"GET","url":"http://127.0.0.1:\#(backend.port)/accounts/{{vars.acct}}","save_as":"crm","next":"s","on_error":"bye"},
                   "s":{"type":"switch","value":"{{vars.crm.tier}}","cases":{"gold":"vip"},"default":"bye"},
                   "vip":{"type":"say","text":"Welcome back, gold member.","next":"end"},
@@ -284,6 +290,41 @@ final class RedisProcess {
         #expect(shared.prompts == alone.prompts)
         #expect(shared.webhookStatuses.allSatisfy { $0 == 200 }, "\(shared.webhookStatuses)")
         if scenario == "outbound" { #expect(shared.apiReply?.status == 201) }
+        if scenario == "sensitive" {
+            // The lookup used the digits (held by the instance), yet Redis never had them.
+            #expect(shared.prompts.last == "Welcome back, gold member.")
+            let stored = try #require(storedDuringLookup.withLock { $0 })
+            #expect(stored.contains("\"acct\""), "the state names the sensitive variable: \(stored)")
+            #expect(!stored.contains("98765"), "\(stored)")
+        }
+    }
+
+    /// Every value in the Redis of `redis`, as text (keys and the members of each).
+    static func everything(port: Int, password: String?) -> String {
+        func cli(_ args: [String]) -> String {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["redis-cli", "-p", String(port)] + (password.map { ["-a", $0, "--no-auth-warning"] } ?? []) + args
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = FileHandle.nullDevice
+            guard (try? p.run()) != nil else { return "" }
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return String(decoding: data, as: UTF8.self)
+        }
+        var text = ""
+        for key in cli(["--scan"]).split(separator: "\n").map(String.init) {
+            switch cli(["TYPE", key]).trimmingCharacters(in: .whitespacesAndNewlines) {
+            case "string": text += key + " " + cli(["GET", key])
+            case "hash": text += key + " " + cli(["HGETALL", key])
+            case "set": text += key + " " + cli(["SMEMBERS", key])
+            case "zset": text += key + " " + cli(["ZRANGE", key, "0", "-1"])
+            case "list": text += key + " " + cli(["LRANGE", key, "0", "-1"])
+            default: text += key + "\n"
+            }
+        }
+        return text
     }
 
     /// A command Telnyx takes long to answer stays with the instance sending it: its lease is

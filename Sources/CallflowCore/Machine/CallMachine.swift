@@ -506,8 +506,14 @@ struct Run {
                 headers["Content-Type"] = "application/json"
             }
         }
-        let call = HTTPCall(id: id, method: spec.method, url: render(spec.url), headers: headers, body: body, timeoutMs: spec.timeoutMs,
+        var call = HTTPCall(id: id, method: spec.method, url: render(spec.url), headers: headers, body: body, timeoutMs: spec.timeoutMs,
                             idempotencyKey: "cf-\(callHash)-\(state.step)")
+        // A sensitive value in the request is named so no store keeps it (`HTTPCall.secrets`).
+        for name in state.sensitiveVars {
+            guard let value = state.vars[name]?.templateText, !value.isEmpty else { continue }
+            let text = call.url + (body.map { String(decoding: $0, as: UTF8.self) } ?? "") + headers.values.joined()
+            if text.contains(value) { call.secrets.append(value) }
+        }
         effects.append(.http(call))
         trace(.http, "\(spec.method) \(state.redact(call.url))")
         state.waiting = .http(requestID: id)

@@ -207,6 +207,11 @@ public struct HTTPCall: Sendable, Equatable {
     public var timeoutMs: Int
     /// Stable for the step: a retried request is recognisable to the backend.
     public var idempotencyKey: String
+    /// Values of `sensitive` gathers the request carries: a store keeps the request with `***`
+    /// in their place (`StateCodec`), so it never holds them.
+    public var secrets: [String] = []
+    /// Read back from a store with its secrets masked: it cannot be sent as the flow made it.
+    public var withheld = false
 
     public init(id: String, method: String, url: String, headers: [String: String], body: [UInt8]?, timeoutMs: Int, idempotencyKey: String) {
         self.id = id

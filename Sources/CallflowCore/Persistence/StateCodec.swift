@@ -164,10 +164,12 @@ public enum StateCodec {
     }
 
     public static func encode(_ h: HTTPCall) -> JSONValue {
-        var o: JSONObject = ["id": .string(h.id), "method": .string(h.method), "url": .string(h.url),
-                             "headers": .object(JSONObject(h.headers.sorted { $0.key < $1.key }.map { (key: $0.key, value: JSONValue.string($0.value)) })),
+        func mask(_ s: String) -> String { h.secrets.reduce(s) { $1.isEmpty ? $0 : $0.replacing($1, with: "***") } }
+        var o: JSONObject = ["id": .string(h.id), "method": .string(h.method), "url": .string(mask(h.url)),
+                             "headers": .object(JSONObject(h.headers.sorted { $0.key < $1.key }.map { (key: $0.key, value: JSONValue.string(mask($0.value))) })),
                              "timeout_ms": .int(h.timeoutMs), "key": .string(h.idempotencyKey)]
-        if let body = h.body { o["body"] = .string(Base64Text.encode(body)) }
+        if let body = h.body { o["body"] = .string(Base64Text.encode(h.secrets.isEmpty ? body : Array(mask(String(decoding: body, as: UTF8.self)).utf8))) }
+        if !h.secrets.isEmpty || h.withheld { o["withheld"] = true }
         return .object(o)
     }
 
@@ -181,7 +183,9 @@ public enum StateCodec {
             guard let bytes = Base64Text.decode(b) else { throw DecodeError(what: "http request body") }
             return bytes
         }
-        return HTTPCall(id: id, method: method, url: url, headers: headers, body: body, timeoutMs: timeout, idempotencyKey: key)
+        var h = HTTPCall(id: id, method: method, url: url, headers: headers, body: body, timeoutMs: timeout, idempotencyKey: key)
+        h.withheld = v["withheld"]?.boolValue ?? false
+        return h
     }
 
     public static func encode(_ d: PendingDial) -> JSONValue {

@@ -241,10 +241,15 @@ extension CallRuntime {
     }
 
     func perform(_ request: HTTPCall, call: String) {
+        if request.withheld { return feed(.httpResult(requestID: request.id, .failed(Self.withheldReason)), to: call) }
         backend.perform(request) { [weak self] outcome in
             self?.feed(.httpResult(requestID: request.id, outcome), to: call)
         }
     }
+
+    /// A request read back from the store with its sensitive digits masked is not sent: it would
+    /// carry `***`. The node takes its error path instead.
+    static let withheldReason = "the request carried sensitive digits, which are never stored, so it was not repeated after the restart"
 
     func arm(timer id: String, call: String, afterMs ms: Int) {
         do {

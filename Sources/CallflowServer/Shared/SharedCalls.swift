@@ -325,6 +325,7 @@ public final class SharedCalls {
     }
 
     private func perform(_ request: HTTPCall, call: String) {
+        if request.withheld { return submit(.httpResult(requestID: request.id, .failed(CallRuntime.withheldReason)), to: call) }
         held.insert("h:\(request.id)")
         runtime.backend.perform(request) { [weak self] outcome in
             self?.held.remove("h:\(request.id)")
