@@ -108,42 +108,6 @@ extension EmulatorModel {
 
     // MARK: validation
 
-    /// Limits Telnyx documents for a field in prose, which its schema leaves out: a body breaking
-    /// one is refused with 422 like one the schema refuses.
-    enum DocumentedRule: Sendable, Equatable {
-        /// `loop` of speak and playback_start: "an integer between 1 and 100, or the special
-        /// string `infinity`".
-        case loop
-        /// `send_dtmf` digits: 0-9, A-D, `*`, `#`, and `w`/`W` pauses.
-        case dtmf
-        /// An integer within these bounds (`record_start` `max_length`: 0 to 14400).
-        case range(ClosedRange<Int>)
-
-        func problem(_ v: JSONValue) -> String? {
-            switch self {
-            case .loop:
-                if let n = v.intValue, (1...100).contains(n) { return nil }
-                return v.stringValue == "infinity" ? nil : "must be an integer from 1 to 100 or \"infinity\", got \(v.jsonString)"
-            case .dtmf:
-                guard let s = v.stringValue, !s.isEmpty, s.allSatisfy({ "0123456789ABCD*#wW".contains($0) }) else {
-                    return "must be DTMF digits (0-9, A-D, *, #, w and W pauses), got \(v.jsonString)"
-                }
-                return nil
-            case .range(let r):
-                guard let n = v.intValue, r.contains(n) else { return "must be an integer from \(r.lowerBound) to \(r.upperBound), got \(v.jsonString)" }
-                return nil
-            }
-        }
-    }
-
-    /// Action → field → documented limit (from the descriptions in Telnyx's OpenAPI spec).
-    static let documentedRules: [String: [String: DocumentedRule]] = [
-        "speak": ["loop": .loop],
-        "playback_start": ["loop": .loop],
-        "send_dtmf": ["digits": .dtmf],
-        "record_start": ["max_length": .range(0...14_400), "timeout_secs": .range(0...Int.max)],
-    ]
-
     /// Like Telnyx: the action exists, every field is one its schema names, the required ones
     /// are present, each value has the shape the schema gives it (types, enum values, nested
     /// objects: `ParamCheck`, over the catalog generated from `shared/telnyx/commands`), and the
@@ -161,7 +125,6 @@ extension EmulatorModel {
         for key in spec.required where body[key] == nil { return "\(action) requires \(key)" }
         for (key, value) in body.members {
             if let why = ParamCheck.problem(action: action, key: key, value: value) { return why }
-            if let rule = documentedRules[action]?[key], let why = rule.problem(value) { return "\(action) \(key) \(why)" }
         }
         return nil
     }

@@ -243,9 +243,11 @@ public struct Simulation {
                     continue
                 }
                 let (reply, emissions) = model.command(c.action, leg: c.action == "dial" ? nil : c.callControlID, body: c.body)
-                if case .error(let status, let code, let title, _) = reply {
-                    line("note", "API refuses \(c.action): \(status) [\(code)] \(title)")
-                    schedule(20, .input(.commandFailed(commandID: c.commandID ?? "", action: c.action, detail: "[\(code)] \(title)",
+                if case .error(let status, let code, let title, let detail) = reply {
+                    // Telnyx's detail names the field: keep it, as the server's log does.
+                    let why = "[\(code)] \(title)" + (detail.isEmpty ? "" : ": \(detail)")
+                    line("note", "API refuses \(c.action): \(status) \(why)")
+                    schedule(20, .input(.commandFailed(commandID: c.commandID ?? "", action: c.action, detail: why,
                                                        callGone: code == "90018")))
                 } else if c.reportsResult, case .ok(let data) = reply {
                     // The node keeps the response: the shell hands its data back, as the server does.

@@ -346,6 +346,10 @@ extension ActionNodeTests {
     @Test func aKeyLeavesHoldMusicThatLoopsForever() throws {
         var h = try Self.harness(#""a":{"type":"play","url":"https://x/hold.mp3","loop":"infinity","keys":{"1":"b"},"next":"end"},"b":{"type":"say","text":"back","next":"end"}"#)
         #expect(h.last?.body["loop"] == "infinity")
+        // A key that arrives before the audio started (the last key of a gather, reported late) is not barge-in.
+        h.send("call.dtmf.received", ["digit": "1"])
+        #expect(h.last?.action == "playback_start")
+        h.send("call.playback.started")
         let ignored = h.send("call.dtmf.received", ["digit": "5"])
         #expect(h.last?.action == "playback_start")
         #expect(ignored.disposition != .accepted || h.state?.node == "a")

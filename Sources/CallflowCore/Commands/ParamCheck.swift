@@ -18,7 +18,13 @@ public enum ParamCheck {
     public static func problems(action: String, params: JSONObject, templated: (String) -> Bool)
         -> [(pointer: [String], message: String)]
     {
-        findings(action: action, params: params, templated: templated).filter { !$0.warning }.map { ($0.pointer, $0.message) }
+        let schema = findings(action: action, params: params, templated: templated).filter { !$0.warning }.map { ($0.pointer, $0.message) }
+        // A value the schema already refuses is not told off twice.
+        return schema + params.members.compactMap { member in
+            if case .string(let s) = member.value, templated(s) { return nil }
+            if schema.contains(where: { $0.0.first == member.key }) { return nil }
+            return DocumentedLimit.problem(action: action, key: member.key, value: member.value).map { ([member.key], $0) }
+        }
     }
 
     /// What the schema leaves undecided but looks wrong: keys a nested object does not list (with a
@@ -34,6 +40,10 @@ public enum ParamCheck {
     /// wrong (`speak.voice_settings.gender`).
     public static func problem(action: String, key: String, value: JSONValue) -> String? {
         guard let shape = CommandCatalog.actions[action]?.shape(of: key) else { return nil }
+        return schemaProblem(action, key, value, shape) ?? DocumentedLimit.problem(action: action, key: key, value: value)
+    }
+
+    static func schemaProblem(_ action: String, _ key: String, _ value: JSONValue, _ shape: CommandCatalog.ValueShape) -> String? {
         var out: [Finding] = []
         check(value, shape, [key], "\(action).\(key)", { _ in false }, &out)
         return out.first(where: { !$0.warning }).map { $0.locates ? $0.message : "\($0.label): \($0.message)" }

@@ -140,6 +140,8 @@ public struct Capability: Sendable {
     }
 
     public var type: String
+    /// "a" or "an", for messages ("an ai_assistant node").
+    var article: String { type.first.map { "aeiou".contains($0) } == true ? "an" : "a" }
     /// Verbs by the value of the node's `action` field; `""` for a node without verbs.
     public var verbs: [String: Verb]
     public var defaultVerb: String
@@ -237,7 +239,8 @@ extension FlowParser {
         let onTimeout = target(o, "on_timeout", p, required: false)
         let response = awaitsResponse ?? (waitFor.isEmpty && saveAs != nil && action != nil)
         if timeout != nil && waitFor.isEmpty && !response {
-            error(p + ["timeout_ms"], "timeout_ms bounds a wait, but this node does not wait (give \"wait_for\" or \"save_as\")")
+            error(p + ["timeout_ms"], "timeout_ms bounds a wait, but this node does not wait"
+                + (type == "command" ? " (give \"wait_for\" or \"save_as\")" : type == "send_dtmf" ? " (give \"save_as\" to wait for Telnyx's answer)" : ""))
         }
         guard let next = target(o, "next", p) else { return nil }
         var spec = ActionSpec(type: type, action: action, params: [:], waitFor: waitFor, failOn: failOn, timeoutMs: timeout, saveAs: saveAs,
@@ -300,7 +303,7 @@ extension FlowParser {
             guard let s = v.stringValue, cap.verbs[s] != nil, s != "" else {
                 let names = cap.verbs.keys.filter { !$0.isEmpty }.sorted()
                 if names.isEmpty {
-                    error(p + ["action"], "a \(cap.type) node has no \"action\"")
+                    error(p + ["action"], "\(cap.article) \(cap.type) node has no \"action\"")
                 } else {
                     var message = "expected action \(names.map { "\"\($0)\"" }.joined(separator: ", ")), found \(v.jsonString)"
                     if let s = v.stringValue, let near = Spelling.nearest(to: s, in: names) { message += "; did you mean \"\(near)\"?" }
@@ -313,7 +316,7 @@ extension FlowParser {
         guard let verb = cap.verbs[verbName] else { return nil }
         let allowed = cap.keys(verb)
         for key in o.keys where !(["type", "description"] + allowed).contains(key) {
-            var message = "unknown field \"\(key)\" for a \(cap.type) node" + (verbName.isEmpty ? "" : " with action \"\(verbName)\"")
+            var message = "unknown field \"\(key)\" for \(cap.article) \(cap.type) node" + (verbName.isEmpty ? "" : " with action \"\(verbName)\"")
             if let s = Spelling.nearest(to: key, in: allowed) { message += "; did you mean \"\(s)\"?" }
             error(p + [key], message)
         }
@@ -336,9 +339,12 @@ extension FlowParser {
             }
         }
         if let raw = object(o, "params", p, required: false) {
-            if !verb.rawParams { error(p + ["params"], "a \(cap.type) node sends no command, so it takes no params") }
+            if !verb.rawParams { error(p + ["params"], "\(cap.article) \(cap.type) node sends no command, so it takes no params") }
             for (k, v) in raw.members where body[k] == nil || verb.defaults[k] != nil { body[k] = v }
             if let action = verb.action { actionParams(raw, action: action, supplied: Set(body.keys), p + ["params"]) }
+        }
+        if o["save_as"] != nil, let section = verb.section, !({ if case .start = section { return true } else { return false } }()) {
+            error(p + ["save_as"], "save_as names what a start produces; \(cap.article) \(cap.type) node with action \"\(verbName)\" has no result to keep")
         }
         var waitFor = verb.waitFor, failOn = verb.failOn, response = verb.awaitsResponse
         if cap.type == "ai_assistant", verbName == "start", bool(o, "wait", p) == false {

@@ -198,8 +198,8 @@ public struct FlowParser {
             if node.keys.isEmpty { error(p + ["keys"], "name at least one key (\"0\": \"operator\")") }
         }
         if let loop = o["loop"] {
-            if let n = loop.intValue, n >= 1 { node.loop = .int(n) } else if loop.stringValue == "infinity" { node.loop = "infinity" } else {
-                error(p + ["loop"], "expected a number of plays (1 or more) or \"infinity\", found \(loop.jsonString)")
+            if let n = loop.intValue, (1...100).contains(n) { node.loop = .int(n) } else if loop.stringValue == "infinity" { node.loop = "infinity" } else {
+                error(p + ["loop"], "expected a number of plays from 1 to 100 or \"infinity\", found \(loop.jsonString)")
             }
             if node.loop == "infinity" && node.keys.isEmpty {
                 error(p + ["loop"], "audio that loops forever needs \"keys\" to leave it")

@@ -47,7 +47,7 @@ enum VariableCheck {
 
     /// A template a node renders, the field it is in, and what the node itself set before (`set`).
     struct Read {
-        let pointer: [String]
+        var pointer: [String]
         let template: Template
         var before = Change()
     }
@@ -64,7 +64,7 @@ enum VariableCheck {
                 guard let node = flow.nodes[id] else { continue }
                 for key in [Key(flow: name, node: id, afterHangup: false), Key(flow: name, node: id, afterHangup: true)] {
                     if key.afterHangup && node.kind.issuesCallCommand { continue }  // on_hangup stops before it
-                    for read in reads(node.kind) {
+                    for read in reads(node.kind, defaults: flow.defaults) {
                         for e in read.template.expressions {
                             guard let message = analysis.problem(e, read: read, at: key) else { continue }
                             let pointer = JSONPointer.string(["nodes", id] + read.pointer)
@@ -218,10 +218,19 @@ enum VariableCheck {
     // MARK: what nodes read and set
 
     /// Every template a node renders, with the field it is in.
-    static func reads(_ kind: NodeKind) -> [Read] {
+    static func reads(_ kind: NodeKind, defaults: Flow.Defaults = Flow.Defaults()) -> [Read] {
+        /// A templated voice or language, the prompt's own or the flow's default one.
+        func setting(_ own: String?, _ fallback: String, _ pointer: [String]) -> [Read] {
+            let source = own ?? fallback
+            guard source.contains("{{"), let t = try? Template(source) else { return [] }
+            return [Read(pointer: pointer, template: t)]
+        }
         func prompt(_ p: Prompt?, _ key: String) -> [Read] {
             switch p {
-            case .say(let t, _, _, _)?, .play(let t)?, .media(let t)?: return [Read(pointer: [key], template: t)]
+            case .say(let t, let v, let l, _)?:
+                let at: [String] = key == "text" ? [] : [key]
+                return [Read(pointer: [key], template: t)] + setting(v, defaults.voice, at + ["voice"]) + setting(l, defaults.language, at + ["language"])
+            case .play(let t)?, .media(let t)?: return [Read(pointer: [key], template: t)]
             case nil: return []
             }
         }
@@ -258,7 +267,15 @@ enum VariableCheck {
             return template(h.url, "url") + h.headers.map { Read(pointer: ["headers", $0.name], template: $0.value) }
                 + (h.body.map { json($0, ["body"]) } ?? [])
         case .aiGather(let parameters, let greeting, _, _, _, _): return template(greeting, "greeting") + json(parameters, ["parameters"])
-        case .action(let a): return json(.object(a.params), ["params"])
+        case .action(let a):
+            // A named node's fields become Telnyx params: a warning names the field as written.
+            let fields = Capability.all[a.type]?.verbs.values.flatMap(\.fields) ?? []
+            return json(.object(a.params), ["params"]).map { read in
+                guard read.pointer.count > 1, let field = fields.first(where: { $0.param == read.pointer[1] }) else { return read }
+                var r = read
+                r.pointer = [field.key] + read.pointer.dropFirst(2)
+                return r
+            }
         case .answer, .hours, .machineDetection, .pause, .goto, .hangup, .reject: return []
         }
     }

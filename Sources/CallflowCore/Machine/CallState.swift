@@ -123,6 +123,9 @@ public enum Waiting: Sendable, Equatable {
     case answered
     case speakEnded
     case playbackEnded
+    /// A `play` with barge-in keys whose audio has started: keys count from here on (a key of
+    /// the gather before it, reported late, does not cut the new audio short).
+    case playbackPlaying
     /// A prompt played before the node's main command (re-prompt, record prompt).
     case prelude
     case gatherEnded

@@ -111,7 +111,7 @@ extension Run {
         case (.speakEnded, .speakEnded(let status)):
             if status == .callHangup { return .applied }
             if case .say(_, let next)? = node?.kind { move(next, via: "next") }
-        case (.playbackEnded, .playbackEnded(_, let status, let detail)):
+        case (.playbackEnded, .playbackEnded(_, let status, let detail)), (.playbackPlaying, .playbackEnded(_, let status, let detail)):
             guard case .play(_, let next, let onError)? = node?.kind else { break }
             if status == .callHangup { return .applied }
             let failed = status == .fileNotFound || status == .failed || status == .unknown
@@ -121,7 +121,10 @@ extension Run {
             } else {
                 move(next, via: "next")
             }
-        case (.playbackEnded, .dtmfReceived(let digit)):
+        case (.playbackEnded, .playbackStarted):
+            guard node?.keys.isEmpty == false else { return .ignored("playback started") }
+            state.waiting = .playbackPlaying
+        case (.playbackPlaying, .dtmfReceived(let digit)):
             // Barge-in on a `play`: the key's edge, with the audio stopped (it may loop forever).
             guard case .play? = node?.kind, let key = node?.keys.first(where: { $0.digit == digit }) else {
                 return .ignored("key \(digit) does not interrupt node \"\(state.node)\"")

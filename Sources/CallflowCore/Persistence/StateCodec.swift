@@ -88,6 +88,7 @@ public enum StateCodec {
         case .answered: return "answered"
         case .speakEnded: return "speak_ended"
         case .playbackEnded: return "playback_ended"
+        case .playbackPlaying: return "playback_playing"
         case .prelude: return "prelude"
         case .gatherEnded: return "gather_ended"
         case .transferResult: return "transfer_result"
@@ -120,6 +121,7 @@ public enum StateCodec {
         case "answered": return .answered
         case "speak_ended": return .speakEnded
         case "playback_ended": return .playbackEnded
+        case "playback_playing": return .playbackPlaying
         case "prelude": return .prelude
         case "gather_ended": return .gatherEnded
         case "transfer_result": return .transferResult
