@@ -137,6 +137,8 @@ public struct Capability: Sendable {
         public var rawParams = true
         /// Waits for the API response (a start with no start event of its own).
         public var awaitsResponse = false
+        /// Whether it produces something `save_as` could keep.
+        public var keepsResult = true
     }
 
     public var type: String
@@ -196,7 +198,7 @@ public struct Capability: Sendable {
         ])
         add("noise_suppression", [
             "start": Verb(action: "suppression_start", fields: [t("direction", "direction"), t("engine", "noise_suppression_engine")],
-                          section: .start(.suppression), awaitsResponse: true),
+                          section: .start(.suppression), awaitsResponse: true, keepsResult: false),
             "stop": Verb(action: "suppression_stop", section: .stop(.suppression)),
         ])
         add("ai_assistant", [
@@ -205,7 +207,7 @@ public struct Capability: Sendable {
                                    f("transcription", "transcription", .json), f("message_history", "message_history", .json)],
                           section: .start(.assistant), waitFor: ["call.conversation.ended"],
                           failOn: ["call.conversation.start_failed"], stopOnTimeout: "ai_assistant_stop"),
-            "add_messages": Verb(action: "ai_assistant_add_messages", fields: [f("messages", "messages", .json, required: true)]),
+            "add_messages": Verb(action: "ai_assistant_add_messages", fields: [f("messages", "messages", .json, required: true)], keepsResult: false),
             "stop": Verb(action: "ai_assistant_stop", section: .stop(.assistant)),
         ])
         add("refer", ["": Verb(action: "refer", fields: [t("to", "sip_address", required: true)],
@@ -343,7 +345,9 @@ extension FlowParser {
             for (k, v) in raw.members where body[k] == nil || verb.defaults[k] != nil { body[k] = v }
             if let action = verb.action { actionParams(raw, action: action, supplied: Set(body.keys), p + ["params"]) }
         }
-        if o["save_as"] != nil, let section = verb.section, !({ if case .start = section { return true } else { return false } }()) {
+        if o["save_as"] != nil, !verb.keepsResult {
+            error(p + ["save_as"], "save_as names what a node produces; \(cap.article) \(cap.type) node" + (verbName.isEmpty ? "" : " with action \"\(verbName)\"") + " has nothing to keep")
+        } else if o["save_as"] != nil, let section = verb.section, !({ if case .start = section { return true } else { return false } }()) {
             error(p + ["save_as"], "save_as names what a start produces; \(cap.article) \(cap.type) node with action \"\(verbName)\" has no result to keep")
         }
         var waitFor = verb.waitFor, failOn = verb.failOn, response = verb.awaitsResponse
