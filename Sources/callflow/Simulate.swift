@@ -98,7 +98,7 @@ struct Simulate: ParsableCommand {
     @Option(help: "Simulated start time, ISO-8601 with offset.")
     var now = "2026-11-23T10:00:00-06:00"
 
-    @Option(help: "JSON file of mocked responses for http nodes: {\"GET https://...\": {\"status\": 200, \"body\": {...}}} (see docs/testing.md).")
+    @Option(help: "JSON file of mocked responses for http nodes: {\"GET https://...\": {\"status\": 200, \"body\": {...}}} (see docs/testing.md); default: mocks.json when there is one, as for dev; none: no mocks.")
     var httpMock: String?
 
     @Option(help: "inbound (default) or outbound (an outbound call the flow places, with machine detection).")
@@ -133,7 +133,9 @@ struct Simulate: ParsableCommand {
                 guard let eq = pair.firstIndex(of: "="), eq != pair.startIndex else { throw ValidationError("--var takes name=value, got \(pair)") }
                 scenario.vars[String(pair[..<eq])] = .string(String(pair[pair.index(after: eq)...]))
             }
-            scenario.http = try httpMock.map(loadMocks) ?? HTTPMocks(source: "a --http-mock file, like mocks.json")
+            // As `dev` does: the folder's mocks.json answers http nodes unless told otherwise.
+            let mockFile = httpMock == "none" ? nil : httpMock ?? (FileManager.default.fileExists(atPath: "mocks.json") ? "mocks.json" : nil)
+            scenario.http = try mockFile.map(loadMocks) ?? HTTPMocks(source: "a --http-mock file, like mocks.json")
             let selection = try selectFlow(flow, flows: flows)
             scenario.flow = selection.flow.name
             if let node = hangupAfterNode {

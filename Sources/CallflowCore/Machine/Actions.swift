@@ -192,7 +192,8 @@ extension Run {
             state.sections.removeAll { $0.kind == spec.section?.kind }
         }
         let waited = spec.waitFor.isEmpty ? "the response to \(spec.action ?? "")" : spec.waitFor.sorted().joined(separator: " or ")
-        log(.warning, "node \"\(state.node)\": no \(waited) within \(spec.timeoutMs ?? 0) ms")
+        // A deadline the flow routes (`on_timeout`) is an outcome it planned for, not a warning.
+        log(spec.onTimeout == nil ? .warning : .info, "node \"\(state.node)\": no \(waited) within \(spec.timeoutMs ?? 0) ms")
         state.waiting = .nothing
         if let t = spec.onTimeout { return move(t, via: "on_timeout") }
         if let e = spec.onError { return move(e, via: "on_error") }
