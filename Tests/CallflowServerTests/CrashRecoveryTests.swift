@@ -271,3 +271,48 @@ import Glibc
         #expect(try TestHTTP.request(port: server.port, method: "GET", path: "/readyz").status == 200)
     }
 }
+
+extension CrashRecoveryTests {
+    /// A request that carries a sensitive gather's digits is stored masked; after a restart it
+    /// is not sent again (it would carry `***`): the node takes `on_error`, and the database never
+    /// held the digits.
+    @Test func aRequestWithSensitiveDigitsIsNotRepeatedAfterARestart() throws {
+        let backend = try FakeHTTPServer { _, _ in .after(ms: 20_000, .status(200, #"{"tier":"gold"}"#)) }
+        defer { backend.stop() }
+        let api = try FakeHTTPServer { _, _ in .status(200, #"{"data":{"result":"ok"}}"#) }
+        defer { api.stop() }
+        let db = FileManager.default.temporaryDirectory.appendingPathComponent("callflow-withheld-\(UUID()).db").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) } }
+        let flow = #"""
+            {"start":"a","nodes":{"a":{"type":"answer","next":"g"},
+              "g":{"type":"gather","prompt":"Card?","min_digits":4,"max_digits":8,"terminator":"#","save_as":"card","sensitive":true,"next":"l","on_invalid":"bad","on_no_input":"bad"},
+              "l":{"type":"http","method":"GET","url":"http://127.0.0.1:\#(backend.port)/cards/{{vars.card}}","timeout_ms":30000,"next":"ok","on_error":"bad"},
+              "ok":{"type":"say","text":"Charged.","next":"end"},"bad":{"type":"say","text":"Sorry, please call again.","next":"end"},
+              "end":{"type":"hangup"}}}
+            """#
+        var config = try TelnyxSide.config(api: api, flows: ["t": flow], defaultFlow: "t")
+        config.store.kind = "sqlite"
+        config.store.path = db
+        let first = try TestServer(config: config)
+        var telnyx = TelnyxSide(server: first, api: api)
+        try telnyx.initiated("v3:card-call")
+        api.waitFor(1)
+        try telnyx.send("call.answered", call: "v3:card-call")
+        api.waitFor(2)
+        try telnyx.send("call.gather.ended", call: "v3:card-call", ["digits": "98765#", "status": "valid"])
+        #expect(backend.waitFor(1).first?.path == "/cards/98765")  // the live request uses the digits
+        first.stop()
+
+        let stored = (try? Data(contentsOf: URL(fileURLWithPath: db))).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let wal = (try? Data(contentsOf: URL(fileURLWithPath: db + "-wal"))).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        #expect(!stored.contains("98765") && !wal.contains("98765"), "the database holds the digits")
+
+        let second = try TestServer(config: config)
+        defer { second.stop() }
+        #expect(AcceptLimitTests.waitFor(10) {
+            api.requests.contains { $0.path.hasSuffix("/actions/speak") && $0.json?["payload"] == "Sorry, please call again." }
+        }, "the restarted server took the node's on_error")
+        #expect(backend.requests.count == 1, "the request went out again: \(backend.requests.map(\.path))")
+        #expect(!backend.requests.contains { $0.path.contains("***") })
+    }
+}
