@@ -153,7 +153,7 @@ public struct Simulation {
         let hidden = Set(r.lines.indices.filter { i in secrets.contains { r.lines[i].text.contains($0) } }.compactMap { eventStates[$0] })
         r.lines = r.lines.enumerated().map { i, l in
             if l.text.hasPrefix("← call.dtmf.received"), let state = eventStates[i], hidden.contains(state) {
-                return Line(t: l.t, kind: l.kind, text: "← call.dtmf.received *")
+                return Line(t: l.t, kind: l.kind, text: "← call.dtmf.received (a sensitive key, hidden)")
             }
             return Line(t: l.t, kind: l.kind, text: text(l.text))
         }
