@@ -15,6 +15,18 @@ import Testing
         return Simulation.run(flows: try Flows.set(), scenario: scenario)
     }
 
+    /// The support line up to the card number keyed in: the charge request is in flight.
+    static func cardKeyedIn() throws -> CallHarness {
+        var h = CallHarness(flows: try Flows.set(), defaultFlow: "support")
+        h.initiated()
+        h.answered()
+        h.speakEnded()
+        ActionNodeTests.acknowledge(&h)  // Telnyx took record_start
+        h.gatherEnded("1")
+        h.gatherEnded(Self.card + "#")
+        return h
+    }
+
     @Test func theRecordingIsPausedWhileTheCardIsKeyedIn() throws {
         let result = try Self.payByCard()
         #expect(result.failures.isEmpty, "\(result.failures)")
@@ -30,13 +42,7 @@ import Testing
     }
 
     @Test func storedStateAndTraceHoldNoCardDigits() throws {
-        var h = CallHarness(flows: try Flows.set(), defaultFlow: "support")
-        h.initiated()
-        h.answered()
-        h.speakEnded()
-        if case .response(let id, _)? = h.state?.waiting { h.apply(.commandSucceeded(commandID: id, action: "record_start", data: ["result": "ok"])) }
-        h.gatherEnded("1")
-        h.gatherEnded(Self.card + "#")
+        let h = try Self.cardKeyedIn()
         let state = try #require(h.state)
         #expect(state.vars["card"] == .string(Self.card))  // held in memory for the charge
         #expect(h.httpCalls.last.map { String(decoding: $0.body ?? [], as: UTF8.self).contains(Self.card) } == true)
@@ -49,13 +55,7 @@ import Testing
 
 extension SensitiveDataTests {
     @Test func aPendingRequestIsStoredWithoutTheDigitsAndIsNotRepeatedWithThem() throws {
-        var h = CallHarness(flows: try Flows.set(), defaultFlow: "support")
-        h.initiated()
-        h.answered()
-        h.speakEnded()
-        if case .response(let id, _)? = h.state?.waiting { h.apply(.commandSucceeded(commandID: id, action: "record_start", data: ["result": "ok"])) }
-        h.gatherEnded("1")
-        h.gatherEnded(Self.card + "#")
+        let h = try Self.cardKeyedIn()
         let request = try #require(h.httpCalls.last)
         #expect(request.secrets == [Self.card])
         let stored = StateCodec.encode(request)

@@ -20,6 +20,10 @@ public struct CallCommand: Sendable, Equatable, CustomStringConvertible {
 
     public var commandID: String? { body["command_id"]?.stringValue }
 
+    /// The call whose machine hears about this command: a command for a dialed or transferred
+    /// leg belongs to the call that created it (the parent in its client_state).
+    public var owningCall: String { StepTag(clientState: body["client_state"]?.stringValue)?.parent ?? callControlID }
+
     /// The call step a Callflow `command_id` (`cf-<call hash>-<step>-<seq>`, see `Run.commandID`)
     /// belongs to; `nil` for any other id.
     public static func step(ofCommandID id: String) -> Int? {

@@ -85,17 +85,6 @@ public enum SectionKind: String, Sendable, Equatable, CaseIterable {
         case .suppression, .assistant: return nil
         }
     }
-
-    /// Events that report the running activity failed (they can arrive at any node).
-    public var failureEvents: Set<String> {
-        switch self {
-        case .recording: return ["call.recording.error"]
-        case .stream: return ["streaming.failed"]
-        case .siprec: return ["siprec.failed"]
-        case .assistant: return ["call.conversation.start_failed"]
-        case .transcription, .fork, .suppression: return []
-        }
-    }
 }
 
 public enum SectionChange: Sendable, Equatable {
@@ -108,6 +97,12 @@ public enum SectionChange: Sendable, Equatable {
         switch self {
         case .start(let k), .stop(let k), .pause(let k), .resume(let k): return k
         }
+    }
+
+    /// The activity this starts; nil for a stop, pause or resume.
+    public var started: SectionKind? {
+        if case .start(let k) = self { return k }
+        return nil
     }
 }
 
@@ -347,7 +342,7 @@ extension FlowParser {
         }
         if o["save_as"] != nil, !verb.keepsResult {
             error(p + ["save_as"], "save_as names what a node produces; \(cap.article) \(cap.type) node" + (verbName.isEmpty ? "" : " with action \"\(verbName)\"") + " has nothing to keep")
-        } else if o["save_as"] != nil, let section = verb.section, !({ if case .start = section { return true } else { return false } }()) {
+        } else if o["save_as"] != nil, verb.section != nil, verb.section?.started == nil {
             error(p + ["save_as"], "save_as names what a start produces; \(cap.article) \(cap.type) node with action \"\(verbName)\" has no result to keep")
         }
         var waitFor = verb.waitFor, failOn = verb.failOn, response = verb.awaitsResponse
@@ -371,7 +366,7 @@ extension FlowParser {
         spec.section = verb.section
         // A background activity that never starts must not hold the caller: starts have a deadline.
         // (A waiting `ai_assistant` is the conversation itself: its deadline is the flow's to choose.)
-        if case .start? = verb.section, spec.timeoutMs == nil, spec.waits, cap.type != "ai_assistant" || response {
+        if verb.section?.started != nil, spec.timeoutMs == nil, spec.waits, cap.type != "ai_assistant" || response {
             spec.timeoutMs = ActionSpec.startDeadlineMs
         }
         deadlineCheck(spec, p)

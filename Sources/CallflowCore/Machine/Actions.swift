@@ -67,22 +67,23 @@ extension Run {
         let kind = change.kind
         switch change {
         case .start:
-            state.sections.removeAll { $0.kind == kind }
+            endSection(kind)
             state.sections.append(ActiveSection(kind: kind, flow: state.flow, node: state.node))
+            // A replaced recording still runs at Telnyx and is saved too: its entries stay.
             if kind == .recording, let saveAs = spec.saveAs {
-                state.awaitedResults.append("recording:" + saveAs)
-                if spec.params["transcription"]?.boolValue == true {
-                    state.awaitedResults.append("transcript:" + RecordSpec.transcriptVariable(saveAs))
-                }
+                awaitRecording(saveAs, transcript: spec.params["transcription"]?.boolValue == true)
             }
         case .stop:
-            state.sections.removeAll { $0.kind == kind }
+            endSection(kind)
         case .pause, .resume:
             for i in state.sections.indices where state.sections[i].kind == kind {
                 state.sections[i].paused = { if case .pause = change { return true } else { return false } }()
             }
         }
     }
+
+    /// The activity of `kind` is over (stopped, failed or replaced): the call no longer tracks it.
+    mutating func endSection(_ kind: SectionKind) { state.sections.removeAll { $0.kind == kind } }
 
     /// The node that started `section`, if the flow still has it.
     func starter(_ section: ActiveSection) -> ActionSpec? {
@@ -166,9 +167,7 @@ extension Run {
         cancelWaitTimer()
         if let saveAs = spec.saveAs { state.vars[saveAs] = Self.saved(event) }
         if failed {
-            if spec.section.map({ if case .start = $0 { return true } else { return false } }) ?? false {
-                state.sections.removeAll { $0.kind == spec.section?.kind }
-            }
+            if let kind = spec.section?.started { endSection(kind) }
             log(.warning, "\(event.eventType) at node \"\(state.node)\"\(Self.reason(event).map { ": \($0)" } ?? "")")
             failNode()
         } else {
@@ -188,9 +187,7 @@ extension Run {
         guard case .action(let spec)? = node?.kind else { return }
         trace(.timer, "deadline passed")
         if let stop = spec.stopOnTimeout { issue(stop, [:]) }
-        if spec.section.map({ if case .start = $0 { return true } else { return false } }) ?? false, spec.stopOnTimeout != nil {
-            state.sections.removeAll { $0.kind == spec.section?.kind }
-        }
+        if let kind = spec.section?.started, spec.stopOnTimeout != nil { endSection(kind) }
         let waited = spec.waitFor.isEmpty ? "the response to \(spec.action ?? "")" : spec.waitFor.sorted().joined(separator: " or ")
         // A deadline the flow routes (`on_timeout`) is an outcome it planned for, not a warning.
         log(spec.onTimeout == nil ? .warning : .info, "node \"\(state.node)\": no \(waited) within \(spec.timeoutMs ?? 0) ms")
@@ -217,33 +214,30 @@ extension Run {
         switch event.kind {
         case .recordingSaved(let saved):
             if state.waiting == .recordingSaved, case .record? = node?.kind, state.phase == .running { return nil }
-            guard let i = state.awaitedResults.firstIndex(where: { $0.hasPrefix("recording:") }) else { return nil }
-            let name = String(state.awaitedResults.remove(at: i).dropFirst("recording:".count))
+            guard let name = takeAwaited(AwaitedResult.recording) else { return nil }
             var url = saved.recordingURLs.preferred
             if case .record(let spec)? = node?.kind, spec.saveAs == name, spec.format == "wav" { url = saved.recordingURLs.wav ?? url }
             state.vars[name] = url.map(JSONValue.string) ?? .null
             trace(.note, "recording saved as \(name)")
         case .recordingTranscriptionSaved(let t):
-            guard let i = state.awaitedResults.firstIndex(where: { $0.hasPrefix("transcript:") }) else { return nil }
-            let name = String(state.awaitedResults.remove(at: i).dropFirst("transcript:".count))
+            guard let name = takeAwaited(AwaitedResult.transcript) else { return nil }
             state.vars[name] = t.text.map(JSONValue.string) ?? .null
             trace(.note, "transcript saved as \(name)")
         case .recordingError(let reason):
             if state.waiting == .recordingSaved, case .record? = node?.kind, state.phase == .running { return nil }
-            let awaited = state.awaitedResults.firstIndex(where: { $0.hasPrefix("recording:") })
+            let awaits = state.awaitedResults.contains { $0.hasPrefix(AwaitedResult.recording) }
             let section = state.sections.first { $0.kind == .recording }
-            guard awaited != nil || section != nil else { return nil }
-            if let awaited {
-                let name = String(state.awaitedResults.remove(at: awaited).dropFirst("recording:".count))
+            guard awaits || section != nil else { return nil }
+            if let name = takeAwaited(AwaitedResult.recording) {
                 state.vars[name] = .null
-                state.awaitedResults.removeAll { $0 == "transcript:" + RecordSpec.transcriptVariable(name) }
+                stopAwaiting(recording: name)
             }
-            state.sections.removeAll { $0.kind == .recording }
+            endSection(.recording)
             return sectionFailed(section, "recording failed: \(reason ?? "unknown")")
         case .streamingFailed(let reason, _, _):
             if actionWaits(for: event) { return nil }
             guard let section = state.sections.first(where: { $0.kind == .stream }) else { return nil }
-            state.sections.removeAll { $0.kind == .stream }
+            endSection(.stream)
             return sectionFailed(section, "stream failed: \(reason ?? "unknown")")
         case .transcription(let data):
             if actionWaits(for: event) { return nil }
@@ -264,12 +258,12 @@ extension Run {
         case .other where event.eventType == "call.conversation.start_failed":
             if actionWaits(for: event) { return nil }
             guard let section = state.sections.first(where: { $0.kind == .assistant }) else { return nil }
-            state.sections.removeAll { $0.kind == .assistant }
+            endSection(.assistant)
             return sectionFailed(section, "AI assistant did not start: \(Self.reason(event) ?? "unknown")")
         case .other where event.eventType == "siprec.failed":
             if actionWaits(for: event) { return nil }
             guard let section = state.sections.first(where: { $0.kind == .siprec }) else { return nil }
-            state.sections.removeAll { $0.kind == .siprec }
+            endSection(.siprec)
             return sectionFailed(section, "SIPREC failed: \(Self.reason(event) ?? "unknown")")
         default:
             return nil
@@ -302,6 +296,26 @@ extension Run {
         return .applied
     }
 
+    // MARK: awaited results
+
+    /// `on_hangup` will wait for recording `saveAs` (and its transcript) to be saved.
+    mutating func awaitRecording(_ saveAs: String, transcript: Bool) {
+        state.awaitedResults.append(AwaitedResult.recording + saveAs)
+        if transcript { state.awaitedResults.append(AwaitedResult.transcript + RecordSpec.transcriptVariable(saveAs)) }
+    }
+
+    /// Recording `saveAs` and its transcript are no longer awaited.
+    mutating func stopAwaiting(recording saveAs: String, transcriptToo: Bool = true) {
+        let transcript = AwaitedResult.transcript + RecordSpec.transcriptVariable(saveAs)
+        state.awaitedResults.removeAll { $0 == AwaitedResult.recording + saveAs || (transcriptToo && $0 == transcript) }
+    }
+
+    /// The variable of the oldest awaited result of `kind`, no longer awaited; nil when none is.
+    mutating func takeAwaited(_ kind: String) -> String? {
+        guard let i = state.awaitedResults.firstIndex(where: { $0.hasPrefix(kind) }) else { return nil }
+        return AwaitedResult.variable(state.awaitedResults.remove(at: i))
+    }
+
     /// `on_hangup` was waiting for results: run it once none is outstanding.
     mutating func resultsArrived() {
         guard case .results = state.waiting, state.awaitedResults.isEmpty else { return }
@@ -311,8 +325,9 @@ extension Run {
     }
 
     mutating func resultsDeadline() {
-        log(.warning, "gave up waiting for \(state.awaitedResults.map { $0.split(separator: ":").last.map(String.init) ?? $0 }.joined(separator: ", ")) after the hang-up")
-        for name in state.awaitedResults { state.vars[String(name.split(separator: ":").last ?? "")] = .null }
+        let names = state.awaitedResults.map(AwaitedResult.variable)
+        log(.warning, "gave up waiting for \(names.joined(separator: ", ")) after the hang-up")
+        for name in names { state.vars[name] = .null }
         state.awaitedResults = []
         state.waiting = .nothing
         runOnHangup()

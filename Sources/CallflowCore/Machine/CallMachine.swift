@@ -183,12 +183,10 @@ struct Run {
                     log(.error, problem)
                     return failNode()
                 }
-                if let keys = node.keys.nonEmpty {
+                if !node.keys.isEmpty {
                     // Telnyx's keypad gather plays the prompt and stops it at a key: barge-in.
-                    var spec = InputSpec(prompt: prompt, failurePrompt: nil, minDigits: 1, maxDigits: 1, validDigits: keys.map(\.digit).joined(),
-                                         terminator: nil, timeoutMs: CallMachine.bargeInGraceMs, interDigitMs: nil)
-                    spec.prompt = prompt
-                    issueGather(spec)
+                    issueGather(InputSpec(prompt: prompt, failurePrompt: nil, minDigits: 1, maxDigits: 1, validDigits: node.keys.map(\.digit).joined(),
+                                          terminator: nil, timeoutMs: CallMachine.bargeInGraceMs, interDigitMs: nil))
                     return
                 }
                 issuePrompt(prompt)
@@ -485,10 +483,8 @@ struct Run {
         if spec.transcribe { body["transcription"] = true }
         // If the caller hangs up mid-message, `on_hangup` waits for the saved recording (and its
         // transcript), whichever node the call is at when they arrive.
-        let transcript = "transcript:" + RecordSpec.transcriptVariable(spec.saveAs)
-        state.awaitedResults.removeAll { $0 == "recording:" + spec.saveAs || $0 == transcript }
-        state.awaitedResults.append("recording:" + spec.saveAs)
-        if spec.transcribe { state.awaitedResults.append(transcript) }
+        stopAwaiting(recording: spec.saveAs)
+        awaitRecording(spec.saveAs, transcript: spec.transcribe)
         issue("record_start", body)
         state.waiting = .recordingSaved
     }
@@ -509,10 +505,10 @@ struct Run {
         var call = HTTPCall(id: id, method: spec.method, url: render(spec.url), headers: headers, body: body, timeoutMs: spec.timeoutMs,
                             idempotencyKey: "cf-\(callHash)-\(state.step)")
         // A sensitive value in the request is named so no store keeps it (`HTTPCall.secrets`).
-        for name in state.sensitiveVars {
-            guard let value = state.vars[name]?.templateText, !value.isEmpty else { continue }
+        let secrets = state.sensitiveValues
+        if !secrets.isEmpty {
             let text = call.url + (body.map { String(decoding: $0, as: UTF8.self) } ?? "") + headers.values.joined()
-            if text.contains(value) { call.secrets.append(value) }
+            call.secrets = secrets.filter { text.contains($0) }
         }
         effects.append(.http(call))
         trace(.http, "\(spec.method) \(state.redact(call.url))")

@@ -66,12 +66,25 @@ public struct CallState: Sendable, Equatable {
     /// `text` with the value of every sensitive variable replaced by `***`: for traces and logs
     /// of anything rendered from templates (a URL may carry an account number).
     public func redact(_ text: String) -> String {
-        var out = text
-        for name in sensitiveVars {
-            guard let value = vars[name]?.templateText, !value.isEmpty else { continue }
-            out = out.replacing(value, with: "***")
-        }
-        return out
+        sensitiveValues.reduce(text) { $0.replacing($1, with: "***") }
+    }
+
+    /// The non-empty values of the sensitive variables, in name order: what must never leave
+    /// memory (`redact`, `HTTPCall.secrets`).
+    public var sensitiveValues: [String] {
+        sensitiveVars.sorted().compactMap { name in vars[name]?.templateText }.filter { !$0.isEmpty }
+    }
+}
+
+/// Entries of `CallState.awaitedResults`: the kind of result, then the variable it fills
+/// (`recording:voicemail_url`), stored as written.
+enum AwaitedResult {
+    static let recording = "recording:"
+    static let transcript = "transcript:"
+
+    /// The variable an entry fills.
+    static func variable(_ entry: String) -> String {
+        entry.firstIndex(of: ":").map { String(entry[entry.index(after: $0)...]) } ?? entry
     }
 }
 

@@ -55,7 +55,7 @@ extension Run {
             return .stale("failure of \(action) from an earlier step")
         }
         log(.error, "\(action) failed at node \"\(state.node)\": \(detail)")
-        if case .action(let spec)? = node?.kind, case .start(let kind)? = spec.section { state.sections.removeAll { $0.kind == kind } }
+        if case .action(let spec)? = node?.kind, let kind = spec.section?.started { endSection(kind) }
         failNode()
         return .applied
     }
@@ -148,13 +148,13 @@ extension Run {
             guard case .record(let spec)? = node?.kind else { break }
             let url = spec.format == "wav" ? (saved.recordingURLs.wav ?? saved.recordingURLs.preferred) : saved.recordingURLs.preferred
             state.vars[spec.saveAs] = url.map(JSONValue.string) ?? .null
-            state.awaitedResults.removeAll { $0 == "recording:" + spec.saveAs }
+            stopAwaiting(recording: spec.saveAs, transcriptToo: false)  // its transcript comes later
             move(spec.next, via: "next")
         case (.recordingSaved, .recordingError(let reason)):
             guard case .record(let spec)? = node?.kind else { break }
             log(.warning, "recording failed at node \"\(state.node)\": \(reason ?? "unknown")")
             state.vars[spec.saveAs] = .null
-            state.awaitedResults.removeAll { $0 == "recording:" + spec.saveAs || $0 == "transcript:" + RecordSpec.transcriptVariable(spec.saveAs) }
+            stopAwaiting(recording: spec.saveAs)
             if let edge = self.node?.onError { move(edge, via: "on_error") } else { move(spec.next, via: "next") }
         case (.aiGatherEnded, .aiGatherEnded(let result, let status, _)):
             guard case .aiGather(_, _, _, let saveAs, let next, let onError)? = node?.kind else { break }

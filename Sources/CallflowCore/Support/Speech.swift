@@ -16,8 +16,3 @@ public enum Speech {
         return false
     }
 }
-
-extension Array {
-    /// `nil` when empty: for `if let keys = node.keys.nonEmpty`.
-    var nonEmpty: Self? { isEmpty ? nil : self }
-}

@@ -221,8 +221,7 @@ extension CallRuntime {
     /// as an input; failures already arrive through `onFailure`.
     func reportResult(of command: CallCommand, _ result: Result<JSONValue, CommandFailure>) {
         guard command.reportsResult, case .success(let data) = result, let id = command.commandID else { return }
-        let owner = StepTag(clientState: command.body["client_state"]?.stringValue)?.parent ?? command.callControlID
-        feed(.commandSucceeded(commandID: id, action: command.action, data: data), to: owner)
+        feed(.commandSucceeded(commandID: id, action: command.action, data: data), to: command.owningCall)
     }
 
     func scheduleLazyCommit() {

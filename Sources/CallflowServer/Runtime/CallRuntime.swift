@@ -72,10 +72,8 @@ public final class CallRuntime {
         self.logger = logger
         self.writer = Self.storeWriter(for: store, loop: loop, logger: logger)
         telnyx.onFailure = { [unowned self] command, failure in
-            // A command for a dialed or transferred leg belongs to the call that created it.
-            let owner = StepTag(clientState: command.body["client_state"]?.stringValue)?.parent ?? command.callControlID
             self.feed(.commandFailed(commandID: command.commandID ?? "", action: command.action, detail: "\(failure)",
-                                     callGone: failure.callGone), to: owner)
+                                     callGone: failure.callGone), to: command.owningCall)
         }
     }
 
