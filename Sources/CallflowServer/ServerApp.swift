@@ -46,23 +46,31 @@ public enum StartupError: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// The running server: one event loop, the webhook listener, the call runtime, signals.
+/// The running server: one event loop, the webhook listener, the call pipeline, signals. Built
+/// whole in `init`; nothing is wired afterwards.
 ///
 /// Loop-confined: build it, run it and drop it on one thread.
 public final class ServerApp: ControlBackend {
     public let loop: EventLoop
     public let config: CallflowConfig
-    public let runtime: CallRuntime
+    public let metrics: Metrics
+    public let client: HTTPClient
+    let pipeline: CallPipeline
+    /// The single-instance ledger (`store.kind` sqlite or memory); nil with Redis.
+    let local: LocalLedger?
+    private var sweeper: SharedSweeper?
     private let logger: Logger
     private var http: HTTPServer?
-    public let client: HTTPClient
-    /// Several instances sharing state in Redis (`store.kind: redis`).
-    private var shared: SharedCalls?
     private let timeZones: any TimeZoneProvider
+    private let clockMs: @Sendable () -> Int64
     public private(set) var shuttingDown = false
 
     public var port: Int { http?.boundPort ?? config.server.port }
     public var openConnections: Int { http?.openConnections ?? 0 }
+    /// Calls with live state (across every instance, with Redis).
+    public var liveCalls: Int { pipeline.ledger.liveCalls }
+    /// Commands queued, in flight or waiting for their commit, and inputs not yet committed.
+    public var pendingCommands: Int { pipeline.pending }
 
     public init(
         config: CallflowConfig, insecureSkipVerify: Bool, logger: Logger, timeZones: any TimeZoneProvider = SystemTimeZones(),
@@ -72,6 +80,7 @@ public final class ServerApp: ControlBackend {
         self.config = config
         self.logger = logger
         self.timeZones = timeZones
+        self.clockMs = clockMs
         let verifier: WebhookVerifier?
         if insecureSkipVerify {
             verifier = nil
@@ -84,13 +93,10 @@ public final class ServerApp: ControlBackend {
         }
         guard let apiKey = config.telnyx.apiKey else { throw .missingAPIKey }
 
-        let (flows, diagnostics, _) = FlowLoader.load(paths: [config.flows.dir], timeZones: timeZones)
+        let (loaded, diagnostics, _) = FlowLoader.load(paths: [config.flows.dir], timeZones: timeZones)
         for warning in diagnostics where warning.severity == .warning { logger.warning("\(warning)") }
-        guard let flows else { throw .flows(diagnostics.filter { $0.severity == .error }) }
-        for (number, flow) in config.flows.routes.sorted(by: { $0.key < $1.key }) where flows[flow] == nil {
-            throw .unknownRoute(key: "flows.routes.\(number)", flow: flow)
-        }
-        if let flow = config.flows.defaultFlow, flows[flow] == nil { throw .unknownRoute(key: "flows.default", flow: flow) }
+        guard let flows = loaded else { throw .flows(diagnostics.filter { $0.severity == .error }) }
+        if let (key, flow) = Self.unknownRoutes(config, flows).first { throw .unknownRoute(key: key, flow: flow) }
         let routing = CallRouting(configured: config.flows.defaultFlow, flows: flows)
         logger.info("flows loaded", metadata: ["flows": "\(flows.flows.keys.sorted().joined(separator: ","))", "revision": "\(flows.revision)",
                                                "flows.dir": "\(config.flows.dir)"])
@@ -100,82 +106,62 @@ public final class ServerApp: ControlBackend {
             do { loop = try EventLoop() } catch { throw .eventLoop("\(error)") }
         }
         do { client = try HTTPClient(loop: loop) } catch { throw .eventLoop("\(error)") }
+        metrics = Metrics()
         let policy = RetryPolicy(attemptTimeoutMs: config.telnyx.commandTimeoutMs, maxAttempts: config.telnyx.maxAttempts,
                                  deadlineMs: config.telnyx.retryDeadlineMs)
         let telnyx = TelnyxClient(http: client, loop: loop, baseURL: config.telnyx.apiBaseURL, apiKey: apiKey, policy: policy,
                                   logger: logger, clockMs: clockMs)
-        let backend = injectedBackend ?? BackendClient(http: client, maxResponseBytes: config.http.maxResponseBytes)
-        let engine = CallEngine(flows: flows, routes: config.flows.routes, defaultFlow: routing.flow,
-                                dedupeMaxBytes: config.store.dedupeMaxBytes)
-        let metrics = Metrics()
         telnyx.metrics = metrics
-        let store: any CallStore
-        var redisURL: RedisURL?
-        if let injected {
-            store = injected
-        } else {
-            switch config.store.kind {
-            case "memory": store = MemoryStore()
-            case "redis":
-                do { redisURL = try RedisURL(config.store.redisURL ?? "redis://127.0.0.1:6379") } catch { throw .store(.unavailable("store.redis_url: \(error)")) }
-                // Shared mode commits through Redis (SharedCalls); the runtime's own store holds nothing.
-                store = MemoryStore()
-            default:
-                try ServerApp.checkStoreFolder(config.store.path)
-                do { store = try SQLiteCallStore(path: config.store.path, synchronous: config.store.synchronous) } catch { throw .store(error) }
-                logger.info("store opened", metadata: ["store": "sqlite", "store.path": "\(config.store.path)"])
-            }
-        }
-        runtime = CallRuntime(engine: engine, loop: loop, telnyx: telnyx, backend: backend, logger: logger, metrics: metrics,
-                              store: store, timeZones: timeZones, traceRetentionHours: config.store.traceRetentionHours, clockMs: clockMs)
-        if let redisURL {
+        let backend = injectedBackend ?? BackendClient(http: client, maxResponseBytes: config.http.maxResponseBytes)
+
+        // The ledger: one instance's memory over its store, or Redis for several instances.
+        let ledger: any CallLedger
+        var shared: (ledger: SharedLedger, summary: String)?
+        if config.store.kind == "redis" && injected == nil {
+            let url: RedisURL
+            do { url = try RedisURL(config.store.redisURL ?? "redis://127.0.0.1:6379") } catch { throw .store(.unavailable("store.redis_url: \(error)")) }
             let summary: String
-            do { summary = try SharedCalls.prepare(url: redisURL, prefix: config.store.redisPrefix, flows: flows) } catch { throw .store(error) }
-            shared = SharedCalls(runtime: runtime, redis: RedisConnection(loop: loop, url: redisURL), logger: logger,
-                                 prefix: config.store.redisPrefix, traceRetentionHours: config.store.traceRetentionHours)
-            logger.info("state restored", metadata: ["store": "redis", "restored": "\(summary)"])
+            do { summary = try SharedLedger.prepare(url: url, prefix: config.store.redisPrefix, flows: flows) } catch { throw .store(error) }
+            let sharedLedger = SharedLedger(redis: RedisConnection(loop: loop, url: url), flows: flows, logger: logger, metrics: metrics,
+                                            prefix: config.store.redisPrefix, traceRetentionHours: config.store.traceRetentionHours,
+                                            timeZones: timeZones, clockMs: clockMs)
+            shared = (sharedLedger, summary)
+            ledger = sharedLedger
+            local = nil
         } else {
+            let store: any CallStore
+            if let injected { store = injected } else { store = try Self.openStore(config, logger: logger) }
+            let localLedger = LocalLedger(store: store, loop: loop, logger: logger, metrics: metrics, dedupeMaxBytes: config.store.dedupeMaxBytes,
+                                          traceRetentionHours: config.store.traceRetentionHours, clockMs: clockMs)
+            ledger = localLedger
+            local = localLedger
+        }
+        let effects = EffectRunner(loop: loop, telnyx: telnyx, backend: backend, ledger: ledger, metrics: metrics, logger: logger,
+                                   clockMs: clockMs)
+        let engine = CallEngine(flows: flows, routes: config.flows.routes, defaultFlow: routing.flow)
+        pipeline = CallPipeline(engine: engine, ledger: ledger, effects: effects, loop: loop, metrics: metrics, logger: logger,
+                                clock: { clockMs() / 1000 })
+        if let shared {
+            sweeper = SharedSweeper(ledger: shared.ledger, effects: effects, pipeline: pipeline, loop: loop, logger: logger, clockMs: clockMs)
+            logger.info("state restored", metadata: ["store": "redis", "restored": "\(shared.summary)"])
+        } else if let local {
             do {
-                let summary = try runtime.restore()
-                logger.info("state restored", metadata: ["store": "\(config.store.kind)", "restored": "\(summary)"])
+                let restored = try local.restore(current: flows, timeZones: timeZones)
+                pipeline.resume(restored)
+                logger.info("state restored", metadata: ["store": "\(config.store.kind)", "restored": "\(restored.summary)"])
             } catch { throw .store(error) }
         }
 
-        let ingest = WebhookIngest(verifier: verifier, clock: { clockMs() / 1000 }, logger: logger, metrics: metrics,
-                                   engine: { [unowned runtime] event in runtime.receive(event) })
-        ingest.callContext = { [unowned runtime] id in runtime.logContext(id) }
-        if let shared {
-            ingest.applyAsync = { [unowned shared] event, done in shared.submit(event, done: done) }
-        }
-        ingest.commitGate = { [unowned runtime] eventID, reply in
-            guard runtime.awaitsCommit(eventID) else { return false }
-            runtime.afterNextCommit(reply)
-            return true
-        }
+        let ingest = WebhookIngest(verifier: verifier, clock: { clockMs() / 1000 }, logger: logger, metrics: metrics, pipeline: pipeline)
+        registerGauges()
         _ = try? loop.schedule(afterMilliseconds: 600_000) { [weak self] in self?.pruneRegularly() }
-        metrics.counter("callflow_dedupe_evicted_early_total",
-                        "Webhook ids forgotten before their hour because store.dedupe_max_bytes was reached (a redelivery of one is applied again).") {
-            [unowned runtime] in Double(runtime.engine.webhookIDs.evictedEarly)
-        }
         _ = try? loop.schedule(afterMilliseconds: Self.dedupeReportMs) { [weak self] in self?.reportDedupeCeiling(since: 0) }
-        metrics.gauge("callflow_active_calls", "Calls with live state.") { [unowned runtime] in Double(runtime.liveCalls) }
-        metrics.gauge("callflow_outbox_depth", "Commands queued or in flight to Telnyx.") { [unowned runtime] in Double(runtime.pendingCommands) }
-        metrics.gauge("callflow_flow_revisions_in_use", "Flow revisions kept for calls in progress.") { [unowned runtime] in
-            Double(runtime.engine.retainedRevisions.count)
-        }
-        let routes = Routes(webhookPath: config.server.webhookPath, ingest: ingest)
-        routes.control = ControlAPI(token: config.server.adminToken, backend: self)
-        routes.metrics = { HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")], body: Array(metrics.render().utf8)) }
-        routes.readiness = { [unowned self] in
-            if self.shuttingDown { return .error(503, "shutting down") }
-            if let problem = self.rejectsEverything { return .error(503, problem) }
-            if !self.runtime.storeHealthy { return .error(503, "store unavailable") }
-            if self.runtime.storeStalled {
-                return .error(503, "store stalled: a commit has waited for the disk over \(CallRuntime.stallLimitMs / 1000) s")
-            }
-            return .json(200, JSONValue.object(["status": "ready", "flows_revision": .string(self.flowSet.revision),
-                                                "live_calls": .int(self.runtime.liveCalls)]).jsonBytes)
-        }
+        let routes = Routes(
+            webhookPath: config.server.webhookPath, ingest: ingest, control: ControlAPI(token: config.server.adminToken, backend: self),
+            readiness: { [unowned self] in self.readiness() },
+            metrics: { [metrics] in
+                HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")], body: Array(metrics.render().utf8))
+            })
         let budget = ConnectionBudget(configured: config.server.maxConnections, fileLimit: FileLimit.raiseSoftLimit())
         if let warning = budget.warning { logger.warning("\(warning)") }
         let options = HTTPServerOptions(
@@ -185,13 +171,58 @@ public final class ServerApp: ControlBackend {
         do {
             http = try HTTPServer(loop: loop, options: options) { request in routes.handle(request) }
         } catch { throw .eventLoop("\(error)") }
-        metrics.gauge("callflow_open_connections", "Inbound connections open (counted from accept).") { [weak self] in
-            Double(self?.openConnections ?? 0)
-        }
         http?.onAcceptFailure = { [logger, metrics] report in
             metrics.increment("callflow_accept_failures_total")
             if let report { logger.error("\(report)") }
         }
+    }
+
+    /// The single-instance store `config` names (a SQLite file, or memory).
+    private static func openStore(_ config: CallflowConfig, logger: Logger) throws(StartupError) -> any CallStore {
+        guard config.store.kind != "memory" else { return MemoryStore() }
+        try checkStoreFolder(config.store.path)
+        do {
+            let store = try SQLiteCallStore(path: config.store.path, synchronous: config.store.synchronous)
+            logger.info("store opened", metadata: ["store": "sqlite", "store.path": "\(config.store.path)"])
+            return store
+        } catch { throw .store(error) }
+    }
+
+    private func registerGauges() {
+        if let local {
+            metrics.counter("callflow_dedupe_evicted_early_total",
+                            "Webhook ids forgotten before their hour because store.dedupe_max_bytes was reached (a redelivery of one is applied again).") {
+                [unowned local] in Double(local.live.dedupe.evictedEarly)
+            }
+        }
+        metrics.gauge("callflow_active_calls", "Calls with live state.") { [unowned self] in Double(self.liveCalls) }
+        metrics.gauge("callflow_outbox_depth", "Commands queued or in flight to Telnyx.") { [unowned self] in Double(self.pendingCommands) }
+        metrics.gauge("callflow_flow_revisions_in_use", "Flow revisions kept for calls in progress.") { [unowned self] in
+            Double(self.pipeline.engine.retainedRevisions.count)
+        }
+        metrics.gauge("callflow_open_connections", "Inbound connections open (counted from accept).") { [weak self] in
+            Double(self?.openConnections ?? 0)
+        }
+    }
+
+    /// `/readyz`: 503 while shutting down, when no call could be taken, or the store is down or stalled.
+    private func readiness() -> HTTPResponse {
+        if shuttingDown { return .error(503, "shutting down") }
+        if let problem = rejectsEverything { return .error(503, problem) }
+        if !pipeline.ledger.healthy { return .error(503, "store unavailable") }
+        if pipeline.ledger.stalled {
+            return .error(503, "store stalled: a commit has waited for the disk over \(LocalLedger.stallLimitMs / 1000) s")
+        }
+        return .json(200, JSONValue.object(["status": "ready", "flows_revision": .string(flowSet.revision),
+                                            "live_calls": .int(liveCalls)]).jsonBytes)
+    }
+
+    /// `flows.routes` and `flows.default` entries that name a flow `flows` lacks: (config key, flow).
+    static func unknownRoutes(_ config: CallflowConfig, _ flows: FlowSet) -> [(key: String, flow: String)] {
+        var unknown = config.flows.routes.sorted(by: { $0.key < $1.key }).filter { flows[$0.value] == nil }
+            .map { (key: "flows.routes.\($0.key)", flow: $0.value) }
+        if let flow = config.flows.defaultFlow, flows[flow] == nil { unknown.append((key: "flows.default", flow: flow)) }
+        return unknown
     }
 
     /// Why no call can be taken (no route, no default), or nil. `/readyz` answers 503 with it, so
@@ -263,13 +294,14 @@ public final class ServerApp: ControlBackend {
     public func shutdown(signal: Int32) {
         guard !shuttingDown else { return }
         shuttingDown = true
-        logger.notice("shutting down", metadata: ["signal": "\(signal)", "pending_commands": "\(runtime.pendingCommands)",
-                                                  "live_calls": "\(runtime.liveCalls)"])
+        logger.notice("shutting down", metadata: ["signal": "\(signal)", "pending_commands": "\(pendingCommands)",
+                                                  "live_calls": "\(liveCalls)"])
         http?.stopAccepting()
-        let deadline = ServerApp.wallClockMs() + Int64(config.server.shutdownGraceSecs) * 1000
+        // A duration, so the loop's monotonic clock: a wall clock stepped by NTP would stretch or cut it.
+        let deadline = loop.monotonicMs + Int64(config.server.shutdownGraceSecs) * 1000
         func drain() {
-            let pending = runtime.pendingCommands
-            if (pending == 0 && !runtime.committing) || ServerApp.wallClockMs() >= deadline {
+            let pending = pendingCommands
+            if (pending == 0 && local?.committing != true) || loop.monotonicMs >= deadline {
                 if pending > 0 { logger.warning("grace period over; commands not sent", metadata: ["pending_commands": "\(pending)"]) }
                 // Replies already handed to libevent are written before the loop exits.
                 do { try loop.schedule(afterMilliseconds: 100) { [loop] in loop.handle.stop() } } catch { loop.handle.stop() }
@@ -287,12 +319,13 @@ public final class ServerApp: ControlBackend {
     private func reportDedupeCeiling(since previous: Int) {
         // Only numbers leave this function: a copy of the window kept alive would make the engine's
         // next insert copy its arrays (copy-on-write).
+        guard let local else { return }  // with Redis, ids expire there
         let (evicted, oldest, window, maxBytes, maxCount) = {
-            let ids = runtime.engine.webhookIDs
+            let ids = local.live.dedupe
             return (ids.evictedEarly, ids.oldestAt, ids.windowSeconds, ids.maxBytes, ids.maxCount)
         }()
         if evicted > previous {
-            let kept = oldest.map { "\(max(0, runtime.clock() - $0)) s" } ?? "none"
+            let kept = oldest.map { "\(max(0, clockMs() / 1000 - $0)) s" } ?? "none"
             let message = "webhook id memory at its ceiling: \(evicted - previous) ids forgotten before their hour in the last "
                 + "\(Self.dedupeReportMs / 1000) s; ids are now kept for \(kept), not \(window) s (store.dedupe_max_bytes \(maxBytes), "
                 + "\(maxCount) ids); a redelivery older than that would be applied again"
@@ -302,32 +335,27 @@ public final class ServerApp: ControlBackend {
     }
 
     private func pruneRegularly() {
-        runtime.prune()
+        local?.prune()
         _ = try? loop.schedule(afterMilliseconds: 600_000) { [weak self] in self?.pruneRegularly() }
     }
 
     // MARK: ControlBackend
 
-    public var flowSet: FlowSet { runtime.engine.flows }
-    public var retainedRevisions: [String] { runtime.engine.retainedRevisions }
+    public var flowSet: FlowSet { pipeline.engine.flows }
+    public var retainedRevisions: [String] { pipeline.engine.retainedRevisions }
 
     public func reloadFlows() -> Result<String, ReloadError> {
         let (flows, diagnostics, _) = FlowLoader.load(paths: [config.flows.dir], timeZones: timeZones)
         var problems = diagnostics.filter { $0.severity == .error }.map(\.description)
-        if let flows {
-            for (number, flow) in config.flows.routes.sorted(by: { $0.key < $1.key }) where flows[flow] == nil {
-                problems.append("flows.routes.\(number): flow \"\(flow)\" does not exist")
-            }
-            if let flow = config.flows.defaultFlow, flows[flow] == nil { problems.append("flows.default: flow \"\(flow)\" does not exist") }
-        }
+        if let flows { problems += Self.unknownRoutes(config, flows).map { "\($0.key): flow \"\($0.flow)\" does not exist" } }
         guard let flows, problems.isEmpty else {
             logger.error("reload refused; the previous flows stay active", metadata: ["problems": "\(problems.joined(separator: "; "))"])
             return .failure(ReloadError(problems: problems))
         }
-        let previous = runtime.engine.flows.revision
-        runtime.reload(flows)
+        let previous = pipeline.engine.flows.revision
+        pipeline.reload(flows)
         let routing = CallRouting(configured: config.flows.defaultFlow, flows: flows)
-        runtime.engine.defaultFlow = routing.flow
+        pipeline.route(defaultFlow: routing.flow)
         ServerApp.logRouting(routing, config: config, flows: flows, logger: logger)
         logger.notice("flows reloaded", metadata: ["revision": "\(flows.revision)", "previous": "\(previous)",
                                                    "flows": "\(flows.flows.keys.sorted().joined(separator: ","))"])
@@ -335,11 +363,11 @@ public final class ServerApp: ControlBackend {
     }
 
     public func callDocument(_ id: String, reply: @escaping (JSONValue?) -> Void) {
-        if let shared { shared.document(id, reply: reply) } else { reply(runtime.document(id)) }
+        pipeline.ledger.document(id, reply: reply)
     }
 
-    public func placeCall(_ request: OutboundCallRequest, reply: @escaping (HTTPResponse) -> Void) {
-        runtime.dial(request) { result in
+    public func placeCall(_ request: DialRequest, reply: @escaping (HTTPResponse) -> Void) {
+        pipeline.effects.dial(request) { result in
             switch result {
             case .success(let id):
                 reply(.json(201, JSONValue.object(["call_control_id": .string(id), "flow": .string(request.flow), "status": "dialing"]).jsonBytes))

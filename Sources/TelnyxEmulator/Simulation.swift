@@ -45,7 +45,7 @@ public struct Simulation {
 
     let flows: FlowSet
     let scenario: Scenario
-    var engine: CallEngine
+    var engine: MemoryEngine
     var model: EmulatorModel
     var queue: [(at: Int64, seq: Int, item: Item)] = []
     var seq = 0
@@ -74,7 +74,7 @@ public struct Simulation {
     public init(flows: FlowSet, scenario: Scenario, timing: EmulatorTiming = EmulatorTiming()) {
         self.flows = flows
         self.scenario = scenario
-        engine = CallEngine(flows: flows, routes: [scenario.to: scenario.flow], defaultFlow: scenario.flow)
+        engine = MemoryEngine(flows: flows, routes: [scenario.to: scenario.flow], defaultFlow: scenario.flow)
         model = EmulatorModel(script: scenario.caller, timing: timing)
         startMs = scenario.start * 1000
         now = startMs
@@ -222,7 +222,7 @@ public struct Simulation {
         }
     }
 
-    mutating func handle(_ output: EngineOutput) {
+    mutating func handle(_ output: InputWork) {
         // Nodes entered in this step come before the commands they issued.
         recordVisits(output)
         for item in output.effects {
@@ -273,7 +273,7 @@ public struct Simulation {
     }
 
     /// The nodes this output entered (the engine reports them) and the call's variables.
-    mutating func recordVisits(_ output: EngineOutput) {
+    mutating func recordVisits(_ output: InputWork) {
         let state = engine.calls[call]
         if let vars = state?.vars ?? (state == nil ? engine.finished.last(where: { $0.id == call })?.vars : nil) { lastVars = vars }
         for name in state?.sensitiveVars ?? [] {

@@ -28,7 +28,7 @@ struct BenchMemory: ParsableCommand {
         let set = try loadFlowsOrExit(flows)
         let flow = ["menu": "main", "assistant": "ai-receptionist", "recorded": "support"][held]
         guard let flow else { throw ValidationError("--held is menu, assistant or recorded, not \(held)") }
-        var engine = CallEngine(flows: set, routes: [:], defaultFlow: flow)
+        var engine = MemoryEngine(flows: set, routes: [:], defaultFlow: flow)
         // Monday 10:00 in Chicago: the main flow is open and reaches its menu.
         let now: Int64 = 1_795_449_600
         func event(_ type: String, _ call: String, _ n: Int, clientState: String?, extra: String = "") -> WebhookEvent {

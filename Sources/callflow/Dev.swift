@@ -333,7 +333,7 @@ final class Phone {
     }
 
     private func watch() {
-        if let leg, emulator.legs[leg]?.ended == true, app.runtime.liveCalls == 0, app.runtime.pendingCommands == 0 {
+        if let leg, emulator.legs[leg]?.ended == true, app.liveCalls == 0, app.pendingCommands == 0 {
             self.leg = nil
             say("☎ call ended")
             if mode == .scripted || quitting {

@@ -115,9 +115,9 @@ import Testing
     }
 
     @Test func theEngineUsesTheConfiguredCeiling() throws {
-        let engine = CallEngine(flows: try Flows.set(), dedupeMaxBytes: 1 << 20)
+        let engine = MemoryEngine(flows: try Flows.set(), dedupeMaxBytes: 1 << 20)
         #expect(engine.webhookIDs.maxBytes == 1 << 20)
-        #expect(CallEngine(flows: try Flows.set()).webhookIDs.maxBytes == DedupeWindow.defaultMaxBytes)
+        #expect(MemoryEngine(flows: try Flows.set()).webhookIDs.maxBytes == DedupeWindow.defaultMaxBytes)
     }
 }
 

@@ -51,29 +51,29 @@ enum Flows {
 /// Drives an engine the way Telnyx would: webhooks echo the client_state of the last command
 /// sent on their leg, ids are unique, and every command issued is recorded.
 struct CallHarness {
-    var engine: CallEngine
+    var engine: MemoryEngine
     var now: Int64
     let call = "v3:call-A"
     var from = "+13125550101"
     var to = "+13125550100"
     var commands: [CallCommand] = []
     var effects: [Effect] = []
-    var outputs: [EngineOutput] = []
+    var outputs: [InputWork] = []
     var lastClientState: [String: String] = [:]
     var counter = 0
 
     init(flows: FlowSet, now: Int64 = Times.mondayMorning, routes: [String: String] = [:], defaultFlow: String? = "main") {
-        engine = CallEngine(flows: flows, routes: routes, defaultFlow: defaultFlow)
+        engine = MemoryEngine(flows: flows, routes: routes, defaultFlow: defaultFlow)
         self.now = now
     }
 
     var state: CallState? { engine.calls[call] }
     var last: CallCommand? { commands.last }
-    var lastOutput: EngineOutput? { outputs.last }
+    var lastOutput: InputWork? { outputs.last }
     var actions: [String] { commands.map(\.action) }
 
     @discardableResult
-    mutating func record(_ output: EngineOutput) -> EngineOutput {
+    mutating func record(_ output: InputWork) -> InputWork {
         outputs.append(output)
         for e in output.effects {
             effects.append(e.effect)
@@ -93,7 +93,7 @@ struct CallHarness {
     @discardableResult
     mutating func send(
         _ type: String, _ payload: JSONObject = [:], leg: String? = nil, clientState: String?? = .none, id: String? = nil
-    ) -> EngineOutput {
+    ) -> InputWork {
         counter += 1
         let legID = leg ?? call
         var p = payload
@@ -116,32 +116,32 @@ struct CallHarness {
     }
 
     @discardableResult
-    mutating func apply(_ input: MachineInput) -> EngineOutput {
+    mutating func apply(_ input: MachineInput) -> InputWork {
         now += 1
         return record(engine.apply(input, to: call, now: now))
     }
 
     // Telnyx events, by name.
-    @discardableResult mutating func initiated(direction: String = "incoming") -> EngineOutput {
+    @discardableResult mutating func initiated(direction: String = "incoming") -> InputWork {
         send("call.initiated", ["direction": .string(direction), "state": "parked"], clientState: .some(nil))
     }
-    @discardableResult mutating func answered() -> EngineOutput { send("call.answered") }
-    @discardableResult mutating func speakEnded(_ status: String = "completed") -> EngineOutput {
+    @discardableResult mutating func answered() -> InputWork { send("call.answered") }
+    @discardableResult mutating func speakEnded(_ status: String = "completed") -> InputWork {
         send("call.speak.ended", ["status": .string(status)])
     }
-    @discardableResult mutating func playbackEnded(_ status: String = "completed") -> EngineOutput {
+    @discardableResult mutating func playbackEnded(_ status: String = "completed") -> InputWork {
         send("call.playback.ended", ["status": .string(status)])
     }
-    @discardableResult mutating func gatherEnded(_ digits: String, _ status: String = "valid") -> EngineOutput {
+    @discardableResult mutating func gatherEnded(_ digits: String, _ status: String = "valid") -> InputWork {
         send("call.gather.ended", ["digits": .string(digits), "status": .string(status)])
     }
-    @discardableResult mutating func hangup(_ cause: String = "normal_clearing") -> EngineOutput {
+    @discardableResult mutating func hangup(_ cause: String = "normal_clearing") -> InputWork {
         send("call.hangup", ["hangup_cause": .string(cause), "hangup_source": "caller"])
     }
-    @discardableResult mutating func httpResponse(_ status: Int, _ body: String) -> EngineOutput {
+    @discardableResult mutating func httpResponse(_ status: Int, _ body: String) -> InputWork {
         guard case .http(let id)? = state?.waiting else {
             Issue.record("not waiting for http: \(String(describing: state?.waiting))")
-            return EngineOutput(.ignored("not waiting"))
+            return InputWork(.ignored("not waiting"))
         }
         return apply(.httpResult(requestID: id, .response(status: status, body: Array(body.utf8))))
     }

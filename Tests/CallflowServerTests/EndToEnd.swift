@@ -1,6 +1,6 @@
 import CallflowTestSupport
 import CallflowCore
-import CallflowServer
+@testable import CallflowServer
 import EventHTTP
 import Foundation
 import Logging
@@ -99,7 +99,7 @@ enum EndToEnd {
             }
         } else if let outbound = call.outbound {
             leg = emulator.answerOutboundCall(from: "+13125550100", to: "+13125550199")
-            app.runtime.startOutbound(leg: CallLeg(callControlID: leg, connectionID: "emulator-connection", from: "+13125550100",
+            app.pipeline.startOutbound(leg: CallLeg(callControlID: leg, connectionID: "emulator-connection", from: "+13125550100",
                                                    to: "+13125550199"), flow: outbound.flow, vars: outbound.vars)
         } else {
             leg = emulator.placeInboundCall(from: "+13125550101", to: "+13125550100")
@@ -111,7 +111,7 @@ enum EndToEnd {
         let settleMs: Int64 = call.redisURL == nil ? 0 : 1200
         func watch() {
             let ended = !leg.isEmpty && emulator.legs[leg]?.ended == true
-            let quiet = ended && app.runtime.liveCalls == 0 && app.runtime.pendingCommands == 0
+            let quiet = ended && app.liveCalls == 0 && app.pendingCommands == 0
             if !quiet { quietSince = nil } else if quietSince == nil { quietSince = ServerApp.wallClockMs() }
             if quiet, let since = quietSince, ServerApp.wallClockMs() - since >= settleMs {
                 finished = true
@@ -126,13 +126,13 @@ enum EndToEnd {
         try app.run(handleSignals: false)
         var outcome = Outcome(records: emulator.records, finished: finished)
         outcome.apiReply = apiReply
-        outcome.metrics = app.runtime.metrics.render()
+        outcome.metrics = app.metrics.render()
         outcome.logs = captured.lines.withLock { $0 }
-        outcome.callDocument = app.runtime.document(leg)?.jsonString ?? ""
+        app.local?.document(leg) { outcome.callDocument = $0?.jsonString ?? "" }  // answers inline
         let late: JSONValue = ["data": ["event_type": "call.recording.saved", "id": .string("late-\(leg)"), "occurred_at": "2026-11-23T16:10:00Z",
                                         "payload": ["call_control_id": .string(leg), "connection_id": "emulator-connection"]]]
-        _ = app.runtime.receive(try WebhookEvent.decode(late))
-        outcome.recordedCalls = app.runtime.recordedCalls
+        app.pipeline.submit(try WebhookEvent.decode(late), receivedNs: 0) { _ in }
+        outcome.recordedCalls = app.local?.recordedCalls ?? 0
         return outcome
     }
 

@@ -1,5 +1,5 @@
 import CallflowCore
-import CallflowServer
+@testable import CallflowServer
 import EventHTTP
 import Foundation
 import Synchronization
@@ -87,7 +87,7 @@ import Glibc
         // can send Telnyx's retries to another instance; ready again once the disk answers.
         store.held.withLock { $0 = true }
         let third = PendingPost(port: server.port, body: IngressTests.event("call.hangup", id: "evt-stall-3"))
-        usleep(useconds_t(CallRuntime.stallLimitMs * 1000) + 300_000)
+        usleep(useconds_t(LocalLedger.stallLimitMs * 1000) + 300_000)
         let stalled = try TestHTTP.request(port: server.port, method: "GET", path: "/readyz")
         #expect(stalled.status == 503)
         #expect(stalled.body.contains("stalled"))

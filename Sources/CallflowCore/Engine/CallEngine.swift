@@ -1,72 +1,43 @@
-/// All live calls and the flows they run. Routes each verified webhook to its call's machine,
-/// starts calls on `call.initiated`, and keeps every flow revision that a live call still uses.
+/// The flows and the one function the shell steps calls with: `step(input, loaded) → InputWork`.
+/// It holds no call: a ledger loads what an input needs (`InputKeys`), the engine steps it, and
+/// the ledger commits the `InputWork` that comes out. So the same engine serves calls kept in
+/// memory (one instance) and calls kept in Redis (several), and the shell never reads it back.
 ///
-/// Pure like the machine: the shell owns one engine on the loop thread, feeds it events and
-/// executes the effects it returns.
+/// Pure like the machine. It keeps every flow revision that a live call may still run; the owner
+/// of the calls says which those are (`prune(keeping:)`).
 public struct CallEngine: Sendable {
     public private(set) var flows: FlowSet
     private var retired: [String: FlowSet] = [:]
-    public private(set) var calls: [String: CallState] = [:]
-    /// Traces of recently finished calls, newest last (bounded).
-    public private(set) var finished: [(id: String, trace: [TraceEntry], vars: JSONObject)] = []
-    private var dedupe: DedupeWindow
-    /// Outbound calls dialed but not yet seen: dial token → what to run when they are.
-    public private(set) var pendingDials: [String: PendingDial] = [:]
     public var routes: [String: String]
     public var defaultFlow: String?
-    public static let finishedKept = 1000
 
-    public init(flows: FlowSet, routes: [String: String] = [:], defaultFlow: String? = nil, dedupeWindowSeconds: Int64 = 3600,
-                dedupeMaxBytes: Int = DedupeWindow.defaultMaxBytes) {
+    public init(flows: FlowSet, routes: [String: String] = [:], defaultFlow: String? = nil) {
         self.flows = flows
         self.routes = routes
         self.defaultFlow = defaultFlow
-        self.dedupe = DedupeWindow(windowSeconds: dedupeWindowSeconds, maxBytes: dedupeMaxBytes)
-    }
-
-    /// The webhook ids remembered (read-only: count, ceiling, ids forgotten early at the ceiling).
-    public var webhookIDs: DedupeWindow { dedupe }
-
-    /// Puts back what a store kept across a restart: live calls, the flow revisions they run,
-    /// remembered webhook ids and pending dials.
-    public mutating func restore(calls restored: [CallState], revisions: [FlowSet], dedupe: [(key: UInt64, at: Int64)],
-                                 dials: [String: PendingDial], now: Int64) {
-        for set in revisions where set.revision != flows.revision { retired[set.revision] = set }
-        for state in restored { calls[state.callControlID] = state }
-        self.dedupe.restore(dedupe, now: now)
-        pendingDials = dials
-        pruneRevisions()
-    }
-
-    // MARK: Shared state (several instances)
-    // The store is the truth: the shell puts a call's stored state in before each input and takes
-    // it out after, so this engine never applies an input to a copy another instance has changed.
-
-    /// Installs (or removes, with `nil`) the stored state of one call.
-    public mutating func adopt(_ id: String, _ state: CallState?) { calls[id] = state }
-
-    /// Installs (or removes) one stored pending dial.
-    public mutating func adoptDial(token: String, _ dial: PendingDial?) { pendingDials[token] = dial }
-
-    /// Makes a stored revision available to calls that run it.
-    public mutating func add(revision set: FlowSet) {
-        if set.revision != flows.revision { retired[set.revision] = set }
-    }
-
-    /// Whether calls on `revision` can run here.
-    public func holds(revision: String) -> Bool { flowSet(revision) != nil }
-
-    /// Revisions a live call runs that this engine does not hold (their flows must come from the store).
-    public var missingRevisions: Set<String> {
-        Set(calls.values.map(\.flowRevision)).subtracting(retainedRevisions)
     }
 
     /// New calls use `newFlows`; calls in progress keep the revision they started with.
     public mutating func reload(_ newFlows: FlowSet) {
         if flows.revision != newFlows.revision { retired[flows.revision] = flows }
         flows = newFlows
-        pruneRevisions()
     }
+
+    /// Makes a stored revision available to calls that run it.
+    public mutating func add(revision set: FlowSet) {
+        if set.revision != flows.revision { retired[set.revision] = set }
+    }
+
+    /// Drops retired revisions no live call runs any more.
+    public mutating func prune(keeping used: Set<String>) {
+        guard !retired.isEmpty else { return }
+        retired = retired.filter { used.contains($0.key) }
+    }
+
+    /// Whether calls on `revision` can run here.
+    public func holds(revision: String) -> Bool { flowSet(revision) != nil }
+
+    public var retainedRevisions: [String] { [flows.revision] + retired.keys.sorted() }
 
     func flowSet(_ revision: String) -> FlowSet? {
         revision == flows.revision ? flows : retired[revision]
@@ -78,45 +49,68 @@ public struct CallEngine: Sendable {
     /// The flow to run for a call to `number`.
     public func route(_ number: String) -> String? { routes[number] ?? defaultFlow }
 
-    /// Applies one webhook. With `dedupe: false` the caller has checked `event.id` already (several
-    /// instances share one dedupe set in their store).
-    public mutating func receive(_ event: WebhookEvent, now: Int64, dedupe check: Bool = true) -> EngineOutput {
-        guard !check || dedupe.insert(event.id, now: now) else { return EngineOutput(.duplicate) }
-        var output = route(event, now: now)
-        output.seenKey = (DedupeWindow.storedKey(event.id), now)
-        return output
+    // MARK: the step
+
+    /// Applies one input to what was loaded for it (`keys` are the ones it was loaded by).
+    public func step(_ input: EngineInput, keys: InputKeys, loaded: LoadedCalls, now: Int64) -> InputWork {
+        switch input {
+        case .webhook(let event):
+            var work = route(event, keys: keys, loaded: loaded, now: now)
+            work.seen = (DedupeWindow.storedKey(event.id), now)
+            return work
+        case .machine(let machineInput, let call):
+            var work: InputWork
+            if let state = loaded.owner {
+                work = apply(machineInput, to: state, now: now)
+                if let entry = Recording.machine(machineInput, now: now) { work.records.insert(entry, at: 0) }
+            } else {
+                work = InputWork(.unknownCall("call \(call) is not live"))
+            }
+            switch machineInput {
+            case .timerFired(let id): work.firedTimer = id
+            case .httpResult(let id, _): work.answeredRequest = id
+            default: break
+            }
+            return work
+        case .startOutbound(let leg, let flow, let vars):
+            return started(CallMachine(flows: flows).start(leg: leg, flow: flow, direction: "outbound", vars: vars, answered: true, now: now),
+                           now: now)
+        }
     }
 
-    private mutating func route(_ event: WebhookEvent, now: Int64) -> EngineOutput {
-        guard let leg = event.call else { return EngineOutput(.ignored("\(event.eventType) names no call")) }
-        if calls[leg.callControlID] != nil {
-            return apply(.webhook(event), to: leg.callControlID, now: now)
-        }
-        let tag = StepTag(clientState: leg.clientState)
-        if let parent = tag?.parent, calls[parent] != nil {
-            return apply(.webhook(event), to: parent, now: now)
-        }
-        if let token = tag?.dial, let dial = pendingDials[token] {
+    private func route(_ event: WebhookEvent, keys: InputKeys, loaded: LoadedCalls, now: Int64) -> InputWork {
+        guard let leg = event.call else { return InputWork(.ignored("\(event.eventType) names no call")) }
+        // The leg's own call first, then the parent its client_state names (a child leg's event).
+        if let state = keys.leg == nil ? loaded.owner : loaded.leg { return applyRecorded(event, to: state, now: now) }
+        if keys.leg != nil, let parent = loaded.owner { return applyRecorded(event, to: parent, now: now) }
+        if let token = keys.dialToken, let dial = loaded.dial {
             switch event.kind {
             case .callInitiated:
-                return EngineOutput(.accepted)  // ringing: the flow starts when someone answers
+                return InputWork(.accepted)  // ringing: the flow starts when someone answers
             case .callHangup(let cause, _, _):
-                pendingDials[token] = nil
-                return EngineOutput(.accepted, effects: [CallEffect(call: leg.callControlID, flow: dial.flow, node: "", effect:
+                var work = InputWork(.accepted, effects: [CallEffect(call: leg.callControlID, flow: dial.flow, node: "", effect:
                     .log(level: .info, message: "outbound call to \(dial.to) ended unanswered (\(cause?.rawValue ?? "unknown"))"))])
+                work.dialUsed = token
+                return work
             default:
-                pendingDials[token] = nil
+                break
             }
             // Answered (or a detection result that implies it): start the flow, then apply the event.
-            var started = startOutbound(leg: CallLeg(callControlID: leg.callControlID, connectionID: dial.connectionID,
-                                                     from: dial.from, to: dial.to), flow: dial.flow, vars: dial.vars, now: now)
-            guard calls[leg.callControlID] != nil else { return started }
-            let applied = apply(.webhook(event), to: leg.callControlID, now: now)
-            started.effects += applied.effects
-            return started
+            let callLeg = CallLeg(callControlID: leg.callControlID, connectionID: dial.connectionID, from: dial.from, to: dial.to)
+            var work = started(CallMachine(flows: flows).start(leg: callLeg, flow: dial.flow, direction: "outbound", vars: dial.vars,
+                                                               answered: true, now: now), now: now)
+            work.dialUsed = token
+            guard let state = work.state else { return work }
+            let applied = applyRecorded(event, to: state, now: now)
+            work.effects += applied.effects
+            work.visits += applied.visits
+            work.records += applied.records
+            work.state = applied.state
+            work.ended = applied.ended
+            return work
         }
         guard case .callInitiated(let direction, _, _, _) = event.kind, direction != .outgoing else {
-            return EngineOutput(.unknownCall("\(event.eventType) for unknown call \(leg.callControlID)"))
+            return InputWork(.unknownCall("\(event.eventType) for unknown call \(leg.callControlID)"))
         }
         let to = leg.to ?? ""
         guard let flow = route(to), flows[flow] != nil else {
@@ -125,146 +119,56 @@ public struct CallEngine: Sendable {
                 "cause": "CALL_REJECTED", "client_state": .string(StepTag(step: 0).encoded),
                 "command_id": .string("cf-reject-\(event.id)"),
             ])
-            return EngineOutput(.accepted, effects: [
+            return InputWork(.accepted, effects: [
                 CallEffect(call: leg.callControlID, flow: "", node: "", effect: .log(level: .warning, message: "rejecting call: \(reason)")),
                 CallEffect(call: leg.callControlID, flow: "", node: "", effect: .command(reject)),
             ])
         }
-        let transition = CallMachine(flows: flows).start(leg: leg, flow: flow, direction: "inbound", now: now)
-        return store(transition, after: nil)
+        var work = started(CallMachine(flows: flows).start(leg: leg, flow: flow, direction: "inbound", now: now), now: now)
+        if work.call != nil { work.records.append(Recording.webhook(event, at: nil, now: now)) }
+        return work
     }
 
-    /// Starts a flow on a call we placed (outbound dial); its events then route like any call.
-    public mutating func startOutbound(leg: CallLeg, flow: String, vars: JSONObject, now: Int64) -> EngineOutput {
-        let transition = CallMachine(flows: flows).start(leg: leg, flow: flow, direction: "outbound", vars: vars, answered: true, now: now)
-        return store(transition, after: nil)
+    /// A webhook applied to a live call, with its replay entry (masked by the node it arrived at).
+    private func applyRecorded(_ event: WebhookEvent, to state: CallState, now: Int64) -> InputWork {
+        var work = apply(.webhook(event), to: state, now: now)
+        work.records.insert(Recording.webhook(event, at: node(of: state), now: now), at: 0)  // before what it caused
+        return work
     }
 
-    /// Remembers an outbound call about to be dialed with `StepTag(step: 0, dial: token)` as its
-    /// client_state; its first webhook starts `flow`. Entries older than an hour are dropped.
-    public mutating func expectDial(token: String, _ dial: PendingDial) {
-        pendingDials = pendingDials.filter { $0.value.at > dial.at - 3600 }
-        pendingDials[token] = dial
-    }
-
-    /// The dial failed: forget it.
-    public mutating func cancelDial(token: String) { pendingDials[token] = nil }
-
-    /// Applies a non-webhook input (HTTP result, timer, command failure) to a call.
-    public mutating func apply(_ input: MachineInput, to id: String, now: Int64) -> EngineOutput {
-        guard let state = calls[id] else { return EngineOutput(.unknownCall("call \(id) is not live")) }
+    private func apply(_ input: MachineInput, to state: CallState, now: Int64) -> InputWork {
         guard let set = flowSet(state.flowRevision) else {
-            return EngineOutput(.ignored("flow revision \(state.flowRevision) of call \(id) is gone"))
+            return InputWork(.ignored("flow revision \(state.flowRevision) of call \(state.callControlID) is gone"))
         }
         let transition = CallMachine(flows: set).handle(state, input, now: now)
-        var output = store(transition, after: state)
+        var work = made(transition, now: now)
         switch transition.disposition {
         case .applied: break
-        case .stale(let why): output.disposition = .stale(why)
-        case .ignored(let why): output.disposition = .ignored(why)
+        case .stale(let why): work.disposition = .stale(why)
+        case .ignored(let why): work.disposition = .ignored(why)
         }
-        return output
+        return work
     }
 
-    private mutating func store(_ t: Transition, after previous: CallState?) -> EngineOutput {
+    /// A new call's first transition, with its start entry for replay.
+    private func started(_ t: Transition, now: Int64) -> InputWork {
+        var work = made(t, now: now)
+        if let state = work.state, let start = work.visits.first(where: { $0.from == nil }) {
+            work.records.append(Recording.start(state, flow: start.flow, now: now))
+        }
+        return work
+    }
+
+    private func made(_ t: Transition, now: Int64) -> InputWork {
         let id = t.state.callControlID
-        let effects = t.effects.map { CallEffect(call: id, flow: t.state.flow, node: t.state.node, effect: $0) }
-        var visits: [NodeVisit] = []
-        var from: (flow: String, node: String)? = previous.map { ($0.flow, $0.node) }
-        for entry in t.state.trace where entry.kind == .node && entry.step > (previous?.step ?? 0) {
-            let parts = entry.detail.split(separator: "/", maxSplits: 1).map(String.init)
-            guard parts.count == 2 else { continue }
-            visits.append(NodeVisit(flow: parts[0], node: parts[1], edge: entry.edge, from: from))
-            from = (parts[0], parts[1])
-        }
+        var work = InputWork(.accepted, effects: t.effects.map { CallEffect(call: id, flow: t.state.flow, node: t.state.node, effect: $0) })
+        work.visits = t.visits
+        work.call = id
         if t.state.phase == .ended {
-            calls[id] = nil
-            finished.append((id, t.state.trace, t.state.vars))
-            if finished.count > Self.finishedKept { finished.removeFirst(finished.count - Self.finishedKept) }
-            pruneRevisions()
+            work.ended = EndedCall(trace: t.state.trace, vars: t.state.vars, at: now)
         } else {
-            calls[id] = t.state
+            work.state = t.state
         }
-        var output = EngineOutput(.accepted, effects: effects)
-        output.visits = visits
-        output.call = id
-        return output
-    }
-
-    private mutating func pruneRevisions() {
-        guard !retired.isEmpty else { return }
-        let used = Set(calls.values.map(\.flowRevision))
-        retired = retired.filter { used.contains($0.key) }
-    }
-
-    public var retainedRevisions: [String] { [flows.revision] + retired.keys.sorted() }
-}
-
-/// An effect with the call context it came from (for logs: call, flow, node).
-public struct CallEffect: Sendable, Equatable {
-    public var call: String
-    public var flow: String
-    public var node: String
-    public var effect: Effect
-}
-
-public struct EngineOutput: Sendable, Equatable {
-    public enum Disposition: Sendable, Equatable {
-        case accepted
-        case duplicate
-        case stale(String)
-        case ignored(String)
-        /// For a call this engine does not know (not ours, or long finished).
-        case unknownCall(String)
-    }
-    public var disposition: Disposition
-    public var effects: [CallEffect]
-    /// The stored key of the webhook id this output recorded as seen (for the store).
-    public var seenKey: (key: UInt64, at: Int64)? = nil
-    /// Nodes entered while applying the input, in order (for the per-node funnel metrics).
-    public var visits: [NodeVisit] = []
-    /// The call the input was applied to, when there was one.
-    public var call: String? = nil
-
-    public init(_ disposition: Disposition, effects: [CallEffect] = []) {
-        self.disposition = disposition
-        self.effects = effects
-    }
-
-    public static func == (a: EngineOutput, b: EngineOutput) -> Bool {
-        a.disposition == b.disposition && a.effects == b.effects && a.visits == b.visits && a.call == b.call
-            && a.seenKey?.key == b.seenKey?.key && a.seenKey?.at == b.seenKey?.at
-    }
-}
-
-/// An outbound call waiting for its first webhook.
-public struct PendingDial: Sendable, Equatable {
-    public var flow: String
-    public var vars: JSONObject
-    public var from: String
-    public var to: String
-    public var connectionID: String
-    /// When it was dialed (Unix seconds).
-    public var at: Int64
-
-    public init(flow: String, vars: JSONObject, from: String, to: String, connectionID: String, at: Int64) {
-        self.flow = flow
-        self.vars = vars
-        self.from = from
-        self.to = to
-        self.connectionID = connectionID
-        self.at = at
-    }
-}
-
-/// A node entered: where from, and by which outcome edge (`hangup` style edges included).
-public struct NodeVisit: Sendable, Equatable {
-    public var flow: String
-    public var node: String
-    public var edge: String?
-    public var from: (flow: String, node: String)?
-
-    public static func == (a: NodeVisit, b: NodeVisit) -> Bool {
-        a.flow == b.flow && a.node == b.node && a.edge == b.edge && a.from?.flow == b.from?.flow && a.from?.node == b.from?.node
+        return work
     }
 }

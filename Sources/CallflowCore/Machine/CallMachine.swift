@@ -53,15 +53,20 @@ struct Run {
     let now: Int64
     let flows: FlowSet
     var instantSteps = 0
+    /// Nodes entered by this run, as values (for the funnel metrics; no trace strings re-split).
+    var visits: [NodeVisit] = []
+    /// The node the last visit left: the call's node when the run began, `nil` for a new call.
+    private var visited: (flow: String, node: String)?
 
     init(state: CallState, now: Int64, flows: FlowSet) {
         self.state = state
         self.now = now
         self.flows = flows
+        self.visited = state.step == 0 ? nil : (state.flow, state.node)
     }
 
     func finish(_ disposition: Disposition) -> Transition {
-        Transition(state: state, effects: effects, disposition: disposition)
+        Transition(state: state, effects: effects, disposition: disposition, visits: visits)
     }
 
     // MARK: bookkeeping
@@ -123,6 +128,8 @@ struct Run {
         state.lastFailure = nil
         state.waiting = .nothing
         trace(.node, "\(state.flow)/\(id)", edge: edge)
+        visits.append(NodeVisit(flow: state.flow, node: id, edge: edge, from: visited))
+        visited = (state.flow, id)
         if state.phase == .running, state.sections.contains(where: \.suspended), !isSensitiveGather(id) { resumeSections() }
     }
 

@@ -268,6 +268,8 @@ public struct Transition: Sendable, Equatable {
     public var state: CallState
     public var effects: [Effect]
     public var disposition: Disposition
+    /// Nodes entered, in order.
+    public var visits: [NodeVisit] = []
 
     public var commands: [CallCommand] {
         effects.compactMap { if case .command(let c) = $0 { return c } else { return nil } }

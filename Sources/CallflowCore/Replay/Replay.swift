@@ -56,10 +56,10 @@ public enum Replay {
                           notes: ["the recording has no start (was it made by this version?)"])
         }
         let id = document["call_control_id"]?.stringValue ?? "v3:replay"
-        var engine = CallEngine(flows: flows, routes: [:], defaultFlow: flow)
+        var engine = MemoryEngine(flows: flows, routes: [:], defaultFlow: flow)
         if flows[flow] == nil { notes.append("flow \"\(flow)\" is not in this flow set") }
         var commands: [String] = []
-        func collect(_ output: EngineOutput) {
+        func collect(_ output: InputWork) {
             for e in output.effects { if case .command(let c) = e.effect, c.callControlID == id { commands.append(c.action) } }
         }
         for input in inputs {

@@ -10,24 +10,13 @@ public protocol ControlBackend: AnyObject {
     /// The live or recently finished call, as JSON.
     func callDocument(_ id: String, reply: @escaping (JSONValue?) -> Void)
     /// Dials `request` and starts its flow; `reply` gets the HTTP answer.
-    func placeCall(_ request: OutboundCallRequest, reply: @escaping (HTTPResponse) -> Void)
+    func placeCall(_ request: DialRequest, reply: @escaping (HTTPResponse) -> Void)
 }
 
 /// Why a reload kept the old flows.
 public struct ReloadError: Error, Sendable, CustomStringConvertible {
     public var problems: [String]
     public var description: String { problems.joined(separator: "\n") }
-}
-
-/// A validated `POST /v1/calls` body.
-public struct OutboundCallRequest: Sendable, Equatable {
-    public var to: String
-    public var from: String
-    public var connectionID: String
-    public var flow: String
-    public var vars: JSONObject
-    /// `disabled`, `detect`, `detect_beep`, `detect_words`, `greeting_end`, `premium`.
-    public var machineDetection: String
 }
 
 /// The bearer-token control API: `POST /v1/calls`, `GET /v1/calls/{id}`, `GET /v1/flows`,
@@ -76,7 +65,7 @@ public final class ControlAPI {
         case "/v1/calls":
             guard method == "POST" else { return .error(405, "use POST", headers: [("Allow", "POST")]) }
             let parsed = request.withBody { _, body in Result { () throws(JSONParseError) in try JSONParser.parse(body) } }
-            let outbound: OutboundCallRequest
+            let outbound: DialRequest
             switch parsed {
             case .failure(let e): return .error(400, "body is not JSON: \(e)")
             case .success(let value):
@@ -104,7 +93,7 @@ public final class ControlAPI {
 
     struct Message: Error, Sendable { var text: String }
 
-    func validate(_ value: JSONValue) -> Result<OutboundCallRequest, Message> {
+    func validate(_ value: JSONValue) -> Result<DialRequest, Message> {
         guard case .object(let o) = value else { return .failure(Message(text: "expected a JSON object")) }
         let known = ["to", "from", "connection_id", "flow", "vars", "machine_detection"]
         for key in o.keys where !known.contains(key) {
@@ -135,7 +124,7 @@ public final class ControlAPI {
             }
             amd = mode
         }
-        return .success(OutboundCallRequest(to: to, from: from, connectionID: connection, flow: flow, vars: vars, machineDetection: amd))
+        return .success(DialRequest(to: to, from: from, connectionID: connection, flow: flow, vars: vars, machineDetection: amd))
     }
 
     /// Compares without an early exit, so response time says nothing about the token.

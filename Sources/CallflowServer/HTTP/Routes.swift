@@ -4,22 +4,26 @@ import Logging
 
 /// The server's URL space: what answers where, and with which methods. A reader looking for
 /// "what happens to a POST on /x" starts here.
-public final class Routes {
+final class Routes {
     private let webhookPath: String
     private let ingest: WebhookIngest
     /// `/v1/*` and `/admin/*`.
-    public var control: ControlAPI?
-    /// `/readyz`: ready to take calls (flows loaded, not shutting down).
-    public var readiness: () -> HTTPResponse = { .ok }
+    private let control: ControlAPI?
+    /// `/readyz`: ready to take calls (flows loaded, store healthy, not shutting down).
+    private let readiness: () -> HTTPResponse
     /// `/metrics`: Prometheus text.
-    public var metrics: (() -> HTTPResponse)?
+    private let metrics: (() -> HTTPResponse)?
 
-    public init(webhookPath: String, ingest: WebhookIngest) {
+    init(webhookPath: String, ingest: WebhookIngest, control: ControlAPI?, readiness: @escaping () -> HTTPResponse,
+         metrics: (() -> HTTPResponse)?) {
         self.webhookPath = webhookPath
         self.ingest = ingest
+        self.control = control
+        self.readiness = readiness
+        self.metrics = metrics
     }
 
-    public func handle(_ request: borrowing HTTPRequest) -> HTTPResponse? {
+    func handle(_ request: borrowing HTTPRequest) -> HTTPResponse? {
         let path = request.path
         let method = request.method
         if ControlAPI.owns(path), let control { return control.handle(request) }

@@ -1,0 +1,120 @@
+/// Calls kept in memory: live states, recently finished traces, the webhook ids seen and the
+/// outbound dials not yet answered. What one instance's ledger loads from (inline: no hop) and
+/// commits into before its store writes the same changes to disk; and, with `CallEngine`, the
+/// whole of `MemoryEngine` (simulation, replay, tests).
+///
+/// Pure like the engine.
+public struct LiveCalls: Sendable {
+    public private(set) var calls: [String: CallState] = [:]
+    /// Traces of recently finished calls, newest last (bounded).
+    public private(set) var finished: [(id: String, trace: [TraceEntry], vars: JSONObject)] = []
+    public private(set) var dedupe: DedupeWindow
+    /// Outbound calls dialed but not yet seen: dial token → what to run when they are.
+    public private(set) var pendingDials: [String: PendingDial] = [:]
+    public static let finishedKept = 1000
+
+    public init(dedupeWindowSeconds: Int64 = 3600, dedupeMaxBytes: Int = DedupeWindow.defaultMaxBytes) {
+        dedupe = DedupeWindow(windowSeconds: dedupeWindowSeconds, maxBytes: dedupeMaxBytes)
+    }
+
+    /// What `input` needs; `nil` for a webhook whose id was seen before (it is now remembered).
+    public mutating func load(_ input: EngineInput, now: Int64) -> (keys: InputKeys, loaded: LoadedCalls)? {
+        let keys = InputKeys.of(input) { calls[$0] != nil }
+        if let id = keys.eventID, !dedupe.insert(id, now: now) { return nil }
+        var loaded = LoadedCalls(owner: calls[keys.owner])
+        if let leg = keys.leg { loaded.leg = calls[leg] }
+        if let token = keys.dialToken { loaded.dial = pendingDials[token] }
+        return (keys, loaded)
+    }
+
+    /// Keeps what an input changed.
+    public mutating func keep(_ work: InputWork) {
+        if let token = work.dialUsed { pendingDials[token] = nil }
+        guard let id = work.call else { return }
+        if let state = work.state {
+            calls[id] = state
+        } else if let ended = work.ended {
+            calls[id] = nil
+            finished.append((id, ended.trace, ended.vars))
+            if finished.count > Self.finishedKept { finished.removeFirst(finished.count - Self.finishedKept) }
+        }
+    }
+
+    /// Revisions live calls run (the engine keeps these and drops the other retired ones).
+    public var revisionsInUse: Set<String> { Set(calls.values.map(\.flowRevision)) }
+
+    /// Puts back what a store kept across a restart.
+    public mutating func restore(calls restored: [CallState], dedupe ids: [(key: UInt64, at: Int64)], dials: [String: PendingDial],
+                                 now: Int64) {
+        for state in restored { calls[state.callControlID] = state }
+        dedupe.restore(ids, now: now)
+        pendingDials = dials
+    }
+
+    /// Remembers an outbound call about to be dialed with `StepTag(step: 0, dial: token)` as its
+    /// client_state; its first webhook starts `flow`. Entries older than an hour are dropped.
+    public mutating func expectDial(token: String, _ dial: PendingDial) {
+        pendingDials = pendingDials.filter { $0.value.at > dial.at - 3600 }
+        pendingDials[token] = dial
+    }
+
+    /// The dial failed: forget it.
+    public mutating func cancelDial(token: String) { pendingDials[token] = nil }
+}
+
+/// An engine with its calls in memory: `receive` and `apply` load, step and keep in one call.
+/// What the simulation, `callflow replay`, the memory benchmark and the core's tests drive; the
+/// server's pipeline does the same three steps around a ledger.
+public struct MemoryEngine: Sendable {
+    public private(set) var engine: CallEngine
+    public private(set) var live: LiveCalls
+
+    public init(flows: FlowSet, routes: [String: String] = [:], defaultFlow: String? = nil, dedupeWindowSeconds: Int64 = 3600,
+                dedupeMaxBytes: Int = DedupeWindow.defaultMaxBytes) {
+        engine = CallEngine(flows: flows, routes: routes, defaultFlow: defaultFlow)
+        live = LiveCalls(dedupeWindowSeconds: dedupeWindowSeconds, dedupeMaxBytes: dedupeMaxBytes)
+    }
+
+    public var flows: FlowSet { engine.flows }
+    public var calls: [String: CallState] { live.calls }
+    public var finished: [(id: String, trace: [TraceEntry], vars: JSONObject)] { live.finished }
+    public var pendingDials: [String: PendingDial] { live.pendingDials }
+    public var webhookIDs: DedupeWindow { live.dedupe }
+    public var retainedRevisions: [String] { engine.retainedRevisions }
+    public var defaultFlow: String? {
+        get { engine.defaultFlow }
+        set { engine.defaultFlow = newValue }
+    }
+
+    /// Applies one webhook.
+    public mutating func receive(_ event: WebhookEvent, now: Int64) -> InputWork { run(.webhook(event), now: now) }
+
+    /// Applies a shell input (HTTP result, timer, command failure) to a call.
+    public mutating func apply(_ input: MachineInput, to id: String, now: Int64) -> InputWork {
+        run(.machine(input, call: id), now: now)
+    }
+
+    /// Starts a flow on a call we placed (outbound dial); its events then route like any call.
+    public mutating func startOutbound(leg: CallLeg, flow: String, vars: JSONObject, now: Int64) -> InputWork {
+        run(.startOutbound(leg: leg, flow: flow, vars: vars), now: now)
+    }
+
+    public mutating func run(_ input: EngineInput, now: Int64) -> InputWork {
+        guard let (keys, loaded) = live.load(input, now: now) else { return InputWork(.duplicate) }
+        let work = engine.step(input, keys: keys, loaded: loaded, now: now)
+        live.keep(work)
+        if work.ended != nil { engine.prune(keeping: live.revisionsInUse) }
+        return work
+    }
+
+    public mutating func reload(_ flows: FlowSet) {
+        engine.reload(flows)
+        engine.prune(keeping: live.revisionsInUse)
+    }
+
+    public mutating func expectDial(token: String, _ dial: PendingDial) { live.expectDial(token: token, dial) }
+    public mutating func cancelDial(token: String) { live.cancelDial(token: token) }
+
+    /// The node a call is at, in the revision it runs.
+    public func node(of state: CallState) -> Node? { engine.node(of: state) }
+}
