@@ -63,10 +63,11 @@ nref = int(open(work + "/reference.n").read()); ncf = int(open(work + "/callflow
 ref_total = find(ref, "event_base_loop") / nref
 cf_total = find(cf, "event_base_loop") / ncf
 verify = find(cf, "WebhookVerifier.verify") / ncf
-engine = find(cf, "CallEngine.receive(") / ncf
-runtime = find(cf, "CallRuntime.receive(") / ncf - engine
+# Part markers: the pipeline's names, or (to measure a build from before it) the runtime's.
+engine = (find(cf, "CallEngine.step(") or find(cf, "CallEngine.receive(")) / ncf
+runtime = (find(cf, "CallPipeline.enqueue(_:)") or find(cf, "CallRuntime.receive(")) / ncf - engine
 store = find(cf, "SQLiteCallStore.commit(") / ncf
-commit = find(cf, "CallRuntime.commit()") / ncf - store
+commit = (find(cf, "LocalLedger.commit()") or find(cf, "CallRuntime.commit()")) / ncf - store
 decode = find(cf, "WebhookEvent.decode") / ncf or find(cf, "JSONParser.parse(_:)") / ncf
 client = find(cf, "HTTPClient.socketCallback") / ncf + find(cf, "HTTPClient.timerFired") / ncf
 print("%d webhooks to the reference, %d to Callflow (wrk -c4, %s s each, under callgrind)" % (nref, ncf, sys.argv[2]))
