@@ -6,6 +6,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "callflow", targets: ["callflow"]),
+        // The benchmark drivers (bench/*.sh), kept out of the shipping binary.
+        .executable(name: "callflow-bench", targets: ["callflow-bench"]),
         .library(name: "CallflowCore", targets: ["CallflowCore"]),
         // For the libFuzzer targets in fuzz/ (a separate package that depends on this one).
         .library(name: "TelnyxEmulator", targets: ["TelnyxEmulator"]),
@@ -59,18 +61,34 @@ let package = Package(
         // The emulator on loopback: a real HTTP API and signed webhooks, for `dev` and end-to-end tests.
         .target(name: "TelnyxEmulatorServer", dependencies: ["TelnyxEmulator", "EventHTTP", "WebhookSignature", "CallflowCore"]),
 
+        // How every request to Telnyx's REST API is made: retries, backoff, Telnyx's error body.
+        // Shared by the server's command client and the CLI's account client.
+        .target(name: "TelnyxREST", dependencies: ["CallflowCore", "EventHTTP"]),
+
+        // The blocking account client behind `callflow telnyx ...`; only the CLI uses it.
+        .target(name: "TelnyxAPI", dependencies: ["TelnyxREST", "CallflowCore", "EventHTTP"]),
+
         // The imperative shell: config, ingest, wiring of the loop.
         .target(
             name: "CallflowServer",
             dependencies: [
-                "CallflowCore", "EventHTTP", "WebhookSignature", "SQLite", "Redis",
+                "CallflowCore", "EventHTTP", "WebhookSignature", "SQLite", "Redis", "TelnyxREST",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "callflow",
             dependencies: [
-                "CallflowServer", "CallflowCore", "TelnyxEmulator", "TelnyxEmulatorServer",
+                "CallflowServer", "CallflowCore", "TelnyxAPI", "TelnyxEmulator", "TelnyxEmulatorServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // `callflow-bench bench-*`: the drivers bench/*.sh and the soak test run against a real server.
+        .executableTarget(
+            name: "callflow-bench",
+            dependencies: [
+                "CallflowServer", "CallflowCore", "EventHTTP", "WebhookSignature", "TelnyxEmulator", "TelnyxEmulatorServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -81,7 +99,7 @@ let package = Package(
         .testTarget(
             name: "CallflowServerTests",
             dependencies: ["CallflowServer", "CallflowCore", "EventHTTP", "Redis", "SQLite", "WebhookSignature", "TelnyxEmulator", "TelnyxEmulatorServer",
-                           "CallflowTestSupport"]
+                           "TelnyxAPI", "CallflowTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -5,13 +5,13 @@
 # server (histogram callflow_webhook_to_command_seconds). Target: p99 < 2 ms at 1,000 webhooks/s.
 # The driver also prints each webhook's round trip as the emulator saw it (sent -> 200 back).
 # Usage: bench/calls.sh [WEBHOOKS_PER_SECOND] [SECONDS]   (STORE_SYNC, FSYNC_DELAY_MS: see common.sh;
-# CALLS_DRIVER_BIN: the emulator from another build than the server's)
+# CALLS_DRIVER_BIN: the emulator from another build than BENCH_BIN)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RATE=${1:-1000}; SECS=${2:-20}
 source bench/common.sh
 PORT=18996
-taskset -c 0 "${CALLS_DRIVER_BIN:-$BIN}" bench-calls --server-port $PORT --rate "$RATE" --duration "$SECS" --webhooks-per-call 16 --ready-file "$WORK/ready" > "$WORK/driver.txt" &
+taskset -c 0 "${CALLS_DRIVER_BIN:-$BENCH_BIN}" bench-calls --server-port $PORT --rate "$RATE" --duration "$SECS" --webhooks-per-call 16 --ready-file "$WORK/ready" > "$WORK/driver.txt" &
 DRIVER=$!
 for _ in $(seq 50); do [ -s "$WORK/ready" ] && break; sleep 0.1; done
 PUB=$(sed -n 1p "$WORK/ready"); API=$(sed -n 2p "$WORK/ready")

@@ -8,9 +8,9 @@ LEGS=${2:-64}
 command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
 source bench/common.sh
 echo "== client: $N commands over $LEGS legs (each leg in order, one at a time)"
-taskset -c 0 "$BIN" bench-commands --commands "$N" --calls "$LEGS" | tee $WORK/client.txt
+taskset -c 0 "$BENCH_BIN" bench-commands --commands "$N" --calls "$LEGS" | tee $WORK/client.txt
 PORT=18999
-taskset -c 1 "$BIN" bench-commands --sink-only "$PORT" >/dev/null &
+taskset -c 1 "$BENCH_BIN" bench-commands --sink-only "$PORT" >/dev/null &
 sleep 0.5
 cat > $WORK/post.lua <<'LUA'
 wrk.method = "POST"

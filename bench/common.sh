@@ -1,7 +1,11 @@
 # Sourced by the bench scripts that run servers: the binary to measure (CALLFLOW_BIN, or the release
-# build made here) and a scratch directory WORK removed on exit with every job still running.
+# build made here), the drivers that load it (BENCH_BIN: CALLFLOW_BENCH_BIN, or the release build of
+# callflow-bench made here; an older build's `callflow`, which had the bench-* subcommands, works too)
+# and a scratch directory WORK removed on exit with every job still running.
 [ -n "${CALLFLOW_BIN:-}" ] || swift build -c release --product callflow >/dev/null
 BIN=${CALLFLOW_BIN:-$PWD/.build/release/callflow}
+[ -n "${CALLFLOW_BENCH_BIN:-}" ] || swift build -c release --product callflow-bench >/dev/null
+BENCH_BIN=${CALLFLOW_BENCH_BIN:-$PWD/.build/release/callflow-bench}
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 

@@ -1,10 +1,10 @@
 # Sourced by bench/ingest.sh and bench/profile.sh: the same signed webhooks and the same server set-up
-# for both. Needs BIN (the callflow binary) and WORK (a scratch directory).
+# for both. Needs BENCH_BIN (the callflow-bench binary) and WORK (a scratch directory), as common.sh sets them.
 
 # ingest_sign N: N distinct signed call.initiated webhooks in $WORK/requests.tsv, replayed by
 # $WORK/replay.lua (wrk prints non_200 at the end); sets PUB to the signing key.
 ingest_sign() {
-  PUB=$("$BIN" bench-webhooks --count "$1" --out "$WORK/requests.tsv")
+  PUB=$("$BENCH_BIN" bench-webhooks --count "$1" --out "$WORK/requests.tsv")
   cat > "$WORK/replay.lua" <<LUA
 local reqs = {}
 local i = 0
@@ -29,7 +29,7 @@ LUA
 # store (SQLite, WAL, synchronous=normal; STORE_SYNC and FSYNC_DELAY_MS, see common.sh) in a fresh
 # file and flows/ — or, with INGEST_FLOW=quiet, a flow that starts with a pause (a timer, no command).
 ingest_prepare() {
-  taskset -c 0 "$BIN" bench-commands --sink-only 18999 >/dev/null & sleep 0.3
+  taskset -c 0 "$BENCH_BIN" bench-commands --sink-only 18999 >/dev/null & sleep 0.3
   store_config bench/ingest-config.json "$WORK/config.json"
   if [ "${INGEST_FLOW:-main}" = quiet ]; then
     mkdir -p "$WORK/flows"

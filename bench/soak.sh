@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Soak with faults: calls through the real server (release build) for SECONDS at RATE calls a second,
-# with the emulator (`callflow bench-soak`, its own process) injecting Telnyx's faults (FAULTS, syntax
+# with the emulator (`callflow-bench bench-soak`, its own process) injecting Telnyx's faults (FAULTS, syntax
 # in docs/testing.md) and the server killed with SIGKILL at random points and restarted on the same
 # database. STORE_KIND=redis: a redis-server on loopback and two instances sharing it, each call's
 # webhooks going to both in turn; the second instance is the one killed and restarted.
@@ -9,7 +9,8 @@
 # Prints those, commands retried, and RSS / WAL size / open fds of the server at start and end.
 # Exits non-zero when an invariant fails or a server dies on its own.
 # Usage: bench/soak.sh [SECONDS] [CALLS_PER_SECOND]   env: FAULTS, STORE_KIND (sqlite|redis), SEED,
-# KILL_MIN / KILL_MAX (seconds between kills, default 8 / 25), CALLFLOW_BIN (default: release build).
+# KILL_MIN / KILL_MAX (seconds between kills, default 8 / 25), CALLFLOW_BIN and CALLFLOW_BENCH_BIN
+# (default: release builds; see common.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-120}; RATE=${2:-20}
@@ -49,7 +50,7 @@ JSON
 done
 
 TARGETS=$(IFS=,; echo "${PORTS[*]}")
-"$BIN" bench-soak --targets "$TARGETS" --rate "$RATE" --duration "$SECS" --faults "$FAULTS" --ready-file "$WORK/ready" > "$WORK/driver.txt" 2>&1 &
+"$BENCH_BIN" bench-soak --targets "$TARGETS" --rate "$RATE" --duration "$SECS" --faults "$FAULTS" --ready-file "$WORK/ready" > "$WORK/driver.txt" 2>&1 &
 DRIVER=$!
 for _ in $(seq 100); do [ -s "$WORK/ready" ] && break; sleep 0.05; done
 PUB=$(sed -n 1p "$WORK/ready"); API=$(sed -n 2p "$WORK/ready")

@@ -1,6 +1,6 @@
 /// Faults the loopback emulator injects over real HTTP, by share and seeded: the ones Telnyx
 /// really shows. Scenario files name faults per event type or action (`Scenario.Faults`); these
-/// are the same kinds of fault as rates over many calls (`callflow dev --faults`, `bench-soak`,
+/// are the same kinds of fault as rates over many calls (`callflow dev --faults`, `callflow-bench bench-soak`,
 /// the soak test), written `key=value,key=value`:
 ///
 /// - `commands_5xx=P`: a share P of commands is refused with 500 or 503 (not executed).

@@ -9,7 +9,7 @@ struct Callflow: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "callflow",
         abstract: "An IVR engine for Telnyx Call Control, driven by JSON flow files.",
-        subcommands: [Serve.self, Dev.self, Check.self, TelnyxGroup.self, Simulate.self, TestScenarios.self, Graph.self, ReplayCall.self, Healthcheck.self, BenchCommands.self, BenchMemory.self, BenchWebhooks.self, BenchCalls.self, BenchSoak.self]
+        subcommands: [Serve.self, Dev.self, Check.self, TelnyxGroup.self, Simulate.self, TestScenarios.self, Graph.self, ReplayCall.self, Healthcheck.self]
     )
 }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import CallflowCore
 import CallflowServer
 import Foundation
+import TelnyxAPI
 
 struct TelnyxGroup: ParsableCommand {
     static let configuration = CommandConfiguration(

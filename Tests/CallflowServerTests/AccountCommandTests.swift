@@ -2,6 +2,7 @@ import CallflowCore
 import CallflowServer
 import CallflowTestSupport
 import Foundation
+import TelnyxAPI
 import Testing
 
 /// `callflow telnyx ...` against a loopback server playing the Telnyx REST API; request bodies

@@ -25,9 +25,9 @@ import Glibc
 
     /// Runs `callflow args` in `directory` and waits for it to exit (a hang is killed and fails the test).
     static func callflow(_ args: [String], in directory: URL = Fixtures.repoRoot, input: Input = .none,
-                         environment: [String: String] = [:]) throws -> Run {
+                         environment: [String: String] = [:], binary: String = CrashRecoveryTests.binary) throws -> Run {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: CrashRecoveryTests.binary)
+        p.executableURL = URL(fileURLWithPath: binary)
         p.arguments = args
         p.currentDirectoryURL = directory
         var env = ProcessInfo.processInfo.environment
@@ -143,10 +143,18 @@ import Glibc
         #expect(run.stdout.hasSuffix("1 passed, 1 failed\n"))
     }
 
-    @Test func helpHidesTheBenchmarks() throws {
-        let run = try Self.callflow(["--help"])
-        #expect(run.stdout.contains("simulate"))
-        #expect(!run.stdout.contains("bench-"))
+    /// The benchmark drivers live in `callflow-bench`; the shipping binary has none of them.
+    @Test func benchmarksAreOnlyInTheBenchBinary() throws {
+        let help = try Self.callflow(["--help"])
+        #expect(help.stdout.contains("simulate"))
+        #expect(!help.stdout.contains("bench-"))
+        let gone = try Self.callflow(["bench-soak"])
+        #expect(gone.status != 0 && gone.stderr.contains("Unexpected argument 'bench-soak'"), "callflow bench-soak still runs: \(gone.stderr)")
+        let bench = try Self.callflow(["--help"], binary: CrashRecoveryTests.benchBinary)
+        #expect(bench.status == 0, "\(bench.stderr)")
+        for name in ["bench-calls", "bench-commands", "bench-memory", "bench-soak", "bench-webhooks"] {
+            #expect(bench.stdout.contains(name), "callflow-bench --help lists \(name): \(bench.stdout)")
+        }
     }
 
     @Test func devAnswersHTTPNodesFromTheShippedMocks() throws {

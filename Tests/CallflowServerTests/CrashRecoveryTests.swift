@@ -27,6 +27,11 @@ import Glibc
         URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0]).deletingLastPathComponent().appendingPathComponent("callflow").path
     }
 
+    /// The `callflow-bench` executable (the bench-* drivers) built beside it.
+    static var benchBinary: String {
+        URL(fileURLWithPath: binary).deletingLastPathComponent().appendingPathComponent("callflow-bench").path
+    }
+
     static func freePort() -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }

@@ -7,7 +7,7 @@ import Testing
 import Glibc
 #endif
 
-/// The short soak (bench/soak.sh in little): `callflow bench-soak` places calls through a real
+/// The short soak (bench/soak.sh in little): `callflow-bench bench-soak` places calls through a real
 /// `callflow serve` (SQLite) with Telnyx's faults injected over HTTP while the server is killed with
 /// SIGKILL twice and restarted on the same database. The emulator checks the invariants.
 @Suite(.serialized) struct SoakTests {
@@ -67,7 +67,7 @@ import Glibc
         let output = dir.appendingPathComponent("driver.txt")
         _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         let driver = Process()
-        driver.executableURL = URL(fileURLWithPath: CrashRecoveryTests.binary)
+        driver.executableURL = URL(fileURLWithPath: CrashRecoveryTests.benchBinary)
         driver.arguments = ["bench-soak", "--targets", String(port), "--rate", "8", "--duration", "25", "--faults", Self.faults,
                             "--ready-file", ready.path]
         driver.standardOutput = try FileHandle(forWritingTo: output)

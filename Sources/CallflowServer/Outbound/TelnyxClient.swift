@@ -1,6 +1,7 @@
 import CallflowCore
 import EventHTTP
 import Logging
+import TelnyxREST
 
 /// Sends the machine's commands to Telnyx: one at a time per call leg, in the order issued (a
 /// `speak` never overtakes its `answer`), legs in parallel. Retries network errors, timeouts,

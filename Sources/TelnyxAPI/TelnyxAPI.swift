@@ -1,6 +1,7 @@
 import CallflowCore
 import EventHTTP
 import Foundation
+import TelnyxREST
 
 /// Why an account command failed. Messages say what to check and never contain the API key.
 public struct TelnyxAPIError: Error, Sendable, CustomStringConvertible {
@@ -18,20 +19,33 @@ public struct TelnyxAPIError: Error, Sendable, CustomStringConvertible {
 }
 
 /// Blocking calls to the Telnyx REST API for the CLI: each request runs this thread's own event
-/// loop until it completes, through the same libcurl client and retry rules as the server.
+/// loop until it completes, through the same libcurl client and retry rules (TelnyxREST) as the
+/// server. It needs nothing of the server (CallflowServer), so the server library carries no
+/// CLI-only code and this client cannot come to lean on the server's internals.
 public final class TelnyxAPI {
     private let loop: EventLoop
     private let http: HTTPClient
     private let baseURL: String
     private let authorization: String
     private let policy: RetryPolicy
+    private let clockMs: () -> Int64
 
-    public init(baseURL: String, apiKey: String, policy: RetryPolicy = RetryPolicy(maxAttempts: 4, deadlineMs: 30_000)) throws {
+    /// `clockMs` (Unix milliseconds) measures the retry deadline and turns an `x-ratelimit-reset`
+    /// Unix time into a wait. It is injected rather than borrowed from the server, so this client
+    /// stands alone and a test can fix the time.
+    public init(baseURL: String, apiKey: String, policy: RetryPolicy = RetryPolicy(maxAttempts: 4, deadlineMs: 30_000),
+                clockMs: @escaping () -> Int64 = TelnyxAPI.wallClockMs) throws {
         loop = try EventLoop()
         http = try HTTPClient(loop: loop)
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         authorization = "Bearer \(apiKey)"
         self.policy = policy
+        self.clockMs = clockMs
+    }
+
+    /// The default clock: wall time in Unix milliseconds, since `x-ratelimit-reset` may be a Unix time.
+    public static func wallClockMs() -> Int64 {
+        Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
     }
 
     /// Performs one request; returns the decoded JSON body (`null` for an empty one).
@@ -43,7 +57,7 @@ public final class TelnyxAPI {
         if body != nil { headers.append(("Content-Type", "application/json")) }
         let request = ClientRequest(method: method, url: url, headers: headers, body: body?.jsonBytes, timeoutMs: 15_000, maxResponseBytes: 16 << 20)
         var outcome: Result<(ClientResponse, Int), CommandFailure>? = nil
-        let sender = RetryingRequest(http: http, loop: loop, policy: policy, clockMs: ServerApp.wallClockMs, random: { Double.random(in: 0...1) })
+        let sender = RetryingRequest(http: http, loop: loop, policy: policy, clockMs: clockMs, random: { Double.random(in: 0...1) })
         sender.perform(request, what: what, onRetry: { _, _, _ in }) { [loop] result in
             outcome = result
             loop.handle.stop()

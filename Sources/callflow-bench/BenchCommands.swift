@@ -10,8 +10,7 @@ import Logging
 struct BenchCommands: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-commands",
-        abstract: "Benchmark: send commands through the Telnyx client to a loopback sink (see bench/commands.sh).",
-        shouldDisplay: false
+        abstract: "Benchmark: send commands through the Telnyx client to a loopback sink (see bench/commands.sh)."
     )
 
     @Option(help: "Commands to send.")

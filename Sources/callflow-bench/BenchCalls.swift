@@ -11,7 +11,7 @@ import WebhookSignature
 /// server at a fixed rate so that about `--rate` webhooks a second reach it.
 struct BenchCalls: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench-calls", abstract: "Benchmark: drive scripted calls through a running server at a fixed webhook rate (see bench/calls.sh).", shouldDisplay: false)
+        commandName: "bench-calls", abstract: "Benchmark: drive scripted calls through a running server at a fixed webhook rate (see bench/calls.sh).")
 
     @Option(help: "Port of the server under test.") var serverPort: Int
     @Option(help: "Target webhooks per second.") var rate = 1000

@@ -6,7 +6,7 @@ import WebhookSignature
 /// `bench/ingest.sh`: N distinct, freshly signed `call.initiated` webhooks for wrk to replay.
 struct BenchWebhooks: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench-webhooks", abstract: "Benchmark: write N distinct signed call.initiated webhooks for wrk (see bench/ingest.sh).", shouldDisplay: false)
+        commandName: "bench-webhooks", abstract: "Benchmark: write N distinct signed call.initiated webhooks for wrk (see bench/ingest.sh).")
 
     @Option(help: "How many.")
     var count = 100_000

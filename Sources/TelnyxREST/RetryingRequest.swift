@@ -4,17 +4,27 @@ import EventHTTP
 /// One Telnyx API request with the retry rules every Telnyx call here follows: network errors,
 /// timeouts, 408, 429 and 5xx are retried with backoff and jitter (honouring `Retry-After` and
 /// `x-ratelimit-reset`), with the same body each time, within the policy's attempts and deadline;
-/// any other status is final, with Telnyx's `errors[]` parsed.
-struct RetryingRequest {
+/// any other status is final, with Telnyx's `errors[]` parsed. The server's command client and the
+/// CLI's account client both send through it, so the two cannot drift apart on what is retried.
+/// The clock and the jitter are injected so a test can pin both.
+public struct RetryingRequest {
     let http: HTTPClient
     let loop: EventLoop
     let policy: RetryPolicy
     let clockMs: () -> Int64
     let random: () -> Double
 
+    public init(http: HTTPClient, loop: EventLoop, policy: RetryPolicy, clockMs: @escaping () -> Int64, random: @escaping () -> Double) {
+        self.http = http
+        self.loop = loop
+        self.policy = policy
+        self.clockMs = clockMs
+        self.random = random
+    }
+
     /// `onRetry(attempt, delayMs, why)` runs before each retry; `completion` gets the 2xx
     /// response and the attempts it took, or the final failure.
-    func perform(
+    public func perform(
         _ request: ClientRequest, what: String, onRetry: @escaping (Int, Int, CommandFailure) -> Void,
         completion: @escaping (Result<(ClientResponse, Int), CommandFailure>) -> Void
     ) {

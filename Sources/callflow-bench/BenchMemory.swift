@@ -6,7 +6,7 @@ import Foundation
 /// `bench/memory.sh`: RSS growth per live call held mid-menu in the engine.
 struct BenchMemory: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench-memory", abstract: "Benchmark: bytes of memory per live call held mid-menu (see bench/memory.sh).", shouldDisplay: false)
+        commandName: "bench-memory", abstract: "Benchmark: bytes of memory per live call held mid-menu (see bench/memory.sh).")
 
     @Option(help: "Live calls to hold.")
     var calls = 10_000
@@ -25,7 +25,11 @@ struct BenchMemory: ParsableCommand {
     }
 
     func run() throws {
-        let set = try loadFlowsOrExit(flows)
+        let (loaded, diagnostics, _) = FlowLoader.load(paths: [flows])
+        guard let set = loaded else {
+            for d in diagnostics where d.severity == .error { FileHandle.standardError.write(Data("\(d)\n".utf8)) }
+            throw ValidationError("the flows in \(flows)/ cannot be loaded (see above)")
+        }
         let flow = ["menu": "main", "assistant": "ai-receptionist", "recorded": "support"][held]
         guard let flow else { throw ValidationError("--held is menu, assistant or recorded, not \(held)") }
         var engine = MemoryEngine(flows: set, routes: [:], defaultFlow: flow)

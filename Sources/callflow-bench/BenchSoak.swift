@@ -14,8 +14,7 @@ import WebhookSignature
 /// acknowledged. Exits 1 when one fails.
 struct BenchSoak: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench-soak", abstract: "Soak: drive calls with injected faults through running servers and check invariants (see bench/soak.sh).",
-        shouldDisplay: false)
+        commandName: "bench-soak", abstract: "Soak: drive calls with injected faults through running servers and check invariants (see bench/soak.sh).")
 
     @Option(help: "Ports of the servers under test, comma-separated: each call's webhooks go to them in turn (a load balancer).")
     var targets: String
