@@ -88,7 +88,7 @@ let package = Package(
         .executableTarget(
             name: "callflow-bench",
             dependencies: [
-                "CallflowServer", "CallflowCore", "EventHTTP", "WebhookSignature", "TelnyxEmulator", "TelnyxEmulatorServer",
+                "CallflowServer", "CallflowCore", "TelnyxREST", "EventHTTP", "WebhookSignature", "TelnyxEmulator", "TelnyxEmulatorServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -99,7 +99,7 @@ let package = Package(
         .testTarget(
             name: "CallflowServerTests",
             dependencies: ["CallflowServer", "CallflowCore", "EventHTTP", "Redis", "SQLite", "WebhookSignature", "TelnyxEmulator", "TelnyxEmulatorServer",
-                           "TelnyxAPI", "CallflowTestSupport"]
+                           "TelnyxAPI", "TelnyxREST", "CallflowTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -2,6 +2,7 @@ import CallflowCore
 import EventHTTP
 import Foundation
 import Logging
+import TelnyxREST
 import Redis
 import WebhookSignature
 

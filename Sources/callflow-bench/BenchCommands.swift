@@ -4,6 +4,7 @@ import CallflowServer
 import EventHTTP
 import Foundation
 import Logging
+import TelnyxREST
 
 /// `bench/commands.sh` drives this: N commands over M call legs through the real Telnyx client
 /// to a loopback sink, reporting commands/s and how many TCP connections that took.

@@ -3,6 +3,7 @@ import CallflowServer
 import CallflowTestSupport
 import Foundation
 import TelnyxAPI
+import TelnyxREST
 import Testing
 
 /// `callflow telnyx ...` against a loopback server playing the Telnyx REST API; request bodies

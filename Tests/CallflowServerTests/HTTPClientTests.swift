@@ -3,6 +3,7 @@ import CallflowServer
 import EventHTTP
 import Logging
 import Foundation
+import TelnyxREST
 import Testing
 
 /// The outbound client's own queue: a burst beyond the per-origin limit waits in order, and a

@@ -1,4 +1,5 @@
 import CallflowServer
+import TelnyxREST
 import Testing
 
 @Suite struct RetryPolicyTests {

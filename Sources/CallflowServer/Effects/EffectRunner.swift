@@ -2,6 +2,7 @@ import CallflowCore
 import Dispatch
 import EventHTTP
 import Logging
+import TelnyxREST
 
 /// Carries out what a committed input asked for: commands to Telnyx, `http` requests to the
 /// backends, timers on the loop, log lines. What comes back (a response, a failure, an answer, a
