@@ -62,6 +62,8 @@ public final class ServerApp: ControlBackend {
     private var sweeper: SharedSweeper?
     private let logger: Logger
     private var http: HTTPServer?
+    /// What answers each path; set once at the end of `init` (its readiness check reads `self`).
+    private var routes: Routes?
     private let timeZones: any TimeZoneProvider
     private let clockMs: @Sendable () -> Int64
     public private(set) var shuttingDown = false
@@ -169,6 +171,7 @@ public final class ServerApp: ControlBackend {
             host: config.server.host, port: config.server.port, maxBodyBytes: config.server.maxBodyBytes,
             maxHeaderBytes: config.server.maxHeaderBytes, timeoutSeconds: config.server.timeoutSecs,
             maxConnections: budget.maxConnections)
+        self.routes = routes
         do {
             http = try HTTPServer(loop: loop, options: options) { request in routes.handle(request) }
         } catch { throw .eventLoop("\(error)") }
@@ -176,6 +179,11 @@ public final class ServerApp: ControlBackend {
             metrics.increment("callflow_accept_failures_total")
             if let report { logger.error("\(report)") }
         }
+    }
+
+    /// Answers one request as the listener would (tests drive it through `InMemoryHTTP`).
+    func handle(_ request: borrowing HTTPRequest) -> HTTPResponse? {
+        routes?.handle(request) ?? .error(503, "starting")
     }
 
     /// The single-instance store `config` names (a SQLite file, or memory).

@@ -492,6 +492,8 @@ struct ReplyFraming {
 public final class PendingReply {
     private weak var connection: Connection?
     private let sequence: Int
+    /// For a request built in memory (`InMemoryHTTP`): where the reply goes instead of a socket.
+    private let deliver: ((HTTPResponse) -> Void)?
     fileprivate(set) var isDone = false
     var taken = false
     /// True while the handler that may defer it runs; a `send` then is kept in `early`.
@@ -501,10 +503,16 @@ public final class PendingReply {
     init(connection: Connection, sequence: Int) {
         self.connection = connection
         self.sequence = sequence
+        self.deliver = nil
+    }
+
+    fileprivate init(delivering: @escaping (HTTPResponse) -> Void) {
+        self.sequence = 0
+        self.deliver = delivering
     }
 
     /// Whether the reply can still be sent (not sent yet, client still connected).
-    public var isOpen: Bool { !isDone && connection.map { !$0.isClosed } == true }
+    public var isOpen: Bool { !isDone && (deliver != nil || connection.map { !$0.isClosed } == true) }
 
     public func send(_ response: HTTPResponse) {
         guard !isDone else { return }
@@ -513,8 +521,36 @@ public final class PendingReply {
             early = response
             return
         }
+        if let deliver { return deliver(response) }
         guard let connection, !connection.isClosed, connection.sequence == sequence else { return }
         connection.sendDeferred(response)
+    }
+}
+
+/// Runs a handler on a request built in memory: no socket, no parser, the same `HTTPRequest` and
+/// `PendingReply` a connection gives it. The level at which routes, ingest and the control API
+/// are tested (as Hummingbird tests its router without a server); a few live loopback tests sit
+/// on top for what only a socket shows.
+public enum InMemoryHTTP {
+    /// `then` gets the handler's answer: at once, or when its deferred reply is sent (the loop must
+    /// run for that). A handler that returns `nil` without deferring answers 500, as on a socket.
+    public static func dispatch(method: String, target: String, headers: [(String, String)] = [], body: [UInt8] = [],
+                                to handler: (borrowing HTTPRequest) -> HTTPResponse?, then: @escaping (HTTPResponse) -> Void) {
+        let parsed = ParsedRequest(method: method, target: target, minorVersion: 1,
+                                   headers: headers.map { (name: $0.0.lowercased(), value: $0.1) }, body: body, keepAlive: true)
+        let pending = PendingReply(delivering: then)
+        pending.dispatching = true
+        let response = handler(HTTPRequest(parsed: parsed, pending: pending))
+        pending.dispatching = false
+        if let response {
+            pending.isDone = true
+            return then(response)
+        }
+        if let early = pending.early { return then(early) }
+        if !pending.taken {
+            pending.isDone = true
+            then(.json(500, Array(#"{"error":"handler gave no response"}"#.utf8)))
+        }
     }
 }
 
