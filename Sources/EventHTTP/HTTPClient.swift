@@ -1,5 +1,6 @@
 import CCurl
 import CLibevent
+import DequeModule
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -106,7 +107,7 @@ public final class HTTPClient {
     /// Requests handed to libcurl, by origin (`scheme://host:port`), and the ones waiting for a slot.
     /// libcurl would queue transfers beyond its connection limit itself, but removing a finished
     /// handle then walks all of them: with thousands of commands queued in a burst, 60% of the
-    /// server's time went to `curl_multi_remove_handle`. Here a burst waits in a FIFO instead.
+    /// server's time went to `curl_multi_remove_handle`. Here a burst waits in a `Deque` instead.
     private var origins: [String: Origin] = [:]
     private let maxInFlightPerOrigin: Int
     /// TCP connections opened so far (a benchmark reads it: reuse means few).
@@ -500,37 +501,13 @@ private final class Transfer {
 /// so the queue is mutated where it lives rather than copied out of the dictionary and back.
 private final class Origin {
     var running = 0
-    var waiting = FIFO<Waiting>()
+    /// A ring buffer (swift-collections) rather than an array and a read index: O(1) at both
+    /// ends, and a popped slot releases what it held (a completion's captures) at once.
+    var waiting = Deque<Waiting>()
 }
 
 private struct Waiting {
     let request: ClientRequest
     let deadlineMs: Int64
     let completion: HTTPClient.Completion
-}
-
-/// A queue with O(1) push and pop (an array and a read index, compacted as it drains). A popped
-/// slot is cleared at once so what it held (a completion's captures) is released.
-struct FIFO<Element> {
-    private var items: [Element?] = []
-    private var head = 0
-
-    var isEmpty: Bool { head == items.count }
-    var count: Int { items.count - head }
-
-    mutating func append(_ item: Element) { items.append(item) }
-
-    mutating func popFirst() -> Element? {
-        guard head < items.count else { return nil }
-        let item = items[head].take()
-        head += 1
-        if head == items.count {
-            items.removeAll(keepingCapacity: true)
-            head = 0
-        } else if head >= 1024 && head * 2 >= items.count {
-            items.removeFirst(head)
-            head = 0
-        }
-        return item
-    }
 }

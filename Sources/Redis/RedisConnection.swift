@@ -1,4 +1,5 @@
 import CRedis
+import DequeModule
 import Dispatch
 import EventHTTP
 #if canImport(Glibc)
@@ -63,9 +64,9 @@ public final class RedisConnection {
     public private(set) var lastError: String = "not connected yet"
     public let reconnectMs: Int
     public let replyTimeoutMs: Int
-    /// When each outstanding command was sent, oldest first (replies come back in order).
-    private var sentAt: [UInt64] = []
-    private var sentHead = 0
+    /// When each outstanding command was sent, oldest first (replies come back in order): a
+    /// `Deque`, so a reply pops its time in O(1) without a hand-kept read index.
+    private var sentAt = Deque<UInt64>()
     private var watchdogArmed = false
     private var resolving = false
     /// Addresses of the last lookup not tried yet.
@@ -118,12 +119,7 @@ public final class RedisConnection {
     }
 
     private func replied() {
-        guard sentHead < sentAt.count else { return }
-        sentHead += 1
-        if sentHead == sentAt.count {
-            sentAt.removeAll(keepingCapacity: true)
-            sentHead = 0
-        }
+        _ = sentAt.popFirst()
     }
 
     private func armWatchdog() {
@@ -140,14 +136,13 @@ public final class RedisConnection {
     /// commands fail (callers answer 503 or retry) and it is re-established.
     private func checkReplies() {
         watchdogArmed = false
-        guard sentHead < sentAt.count else { return }
-        let waitedMs = Int((DispatchTime.now().uptimeNanoseconds - sentAt[sentHead]) / 1_000_000)
+        guard let oldest = sentAt.first else { return }
+        let waitedMs = Int((DispatchTime.now().uptimeNanoseconds - oldest) / 1_000_000)
         if waitedMs >= replyTimeoutMs, let context {
             let why = "no reply from \(url) for \(waitedMs) ms"
             self.context = nil
             context.pointee.data = nil
             sentAt.removeAll()
-            sentHead = 0
             redisAsyncFree(context)  // outstanding commands fail now
             broken(why)
             return
@@ -164,7 +159,6 @@ public final class RedisConnection {
     public func close() {
         closed = true
         sentAt.removeAll()
-        sentHead = 0
         guard let context else { return }
         self.context = nil
         connected = false
@@ -282,7 +276,6 @@ public final class RedisConnection {
             let connection = Unmanaged<RedisConnection>.fromOpaque(data).takeUnretainedValue()
             connection.context = nil
             connection.sentAt.removeAll()
-            connection.sentHead = 0
             connection.broken("connection to \(connection.url) lost: \(RedisConnection.errorText(ac))")
         }
         context = ac
