@@ -56,7 +56,8 @@ let package = Package(
             name: "Redis",
             dependencies: ["CRedis", "EventHTTP", .product(name: "DequeModule", package: "swift-collections")]
         ),
-        .target(name: "WebhookSignature", dependencies: ["CSodium"]),
+        // libsodium for Ed25519; base64 is the core's (one strict decoder for the whole binary).
+        .target(name: "WebhookSignature", dependencies: ["CSodium", "CallflowCore"]),
 
         // Pure core: JSON, events, flows, the machine, commands. No C, no I/O, no clock.
         .target(name: "CallflowCore"),
