@@ -115,12 +115,12 @@ public final class ServerApp: ControlBackend {
             store = injected
         } else {
             switch config.store.kind {
-            case "memory": store = MemoryStore()
-            case "redis":
+            case .memory: store = MemoryStore()
+            case .redis:
                 do { redisURL = try RedisURL(config.store.redisURL ?? "redis://127.0.0.1:6379") } catch { throw .store(.unavailable("store.redis_url: \(error)")) }
                 // Shared mode commits through Redis (SharedCalls); the runtime's own store holds nothing.
                 store = MemoryStore()
-            default:
+            case .sqlite:
                 try ServerApp.checkStoreFolder(config.store.path)
                 do { store = try SQLiteCallStore(path: config.store.path, synchronous: config.store.synchronous) } catch { throw .store(error) }
                 logger.info("store opened", metadata: ["store": "sqlite", "store.path": "\(config.store.path)"])

@@ -82,4 +82,17 @@ extension FieldReader {
         }
         return obj
     }
+
+    /// A string naming one case of `Value` (`store.kind`, `log.level`), decoded into it; any other
+    /// string is reported as `expected <expected>, found "<text>"`.
+    public mutating func choice<Value: CaseIterable & RawRepresentable>(
+        _ o: JSONObject, _ key: String, _ path: [String], required: Bool = true, expected: String
+    ) -> Value? where Value.RawValue == String {
+        guard let s = string(o, key, path, required: required) else { return nil }
+        guard let value = Value(rawValue: s) else {
+            problem(path + [key], "expected \(expected), found \"\(s)\"")
+            return nil
+        }
+        return value
+    }
 }

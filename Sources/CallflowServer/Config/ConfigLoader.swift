@@ -1,6 +1,7 @@
 import CallflowCore
 import Redis
 import Foundation
+import Logging
 
 /// Reads `config.json` (or none) and the environment into a checked `CallflowConfig`.
 ///
@@ -8,8 +9,6 @@ import Foundation
 /// silently ignored typo is an outage nobody can explain, so it is an error that names the key and
 /// suggests the nearest real one.
 public enum ConfigLoader {
-    public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
-
     /// Loads `path` (or `CALLFLOW_CONFIG`, or nothing) and applies environment overrides, then
     /// makes `flows.dir` and `store.path` absolute (see `resolvePaths`).
     public static func load(path: String?, environment: [String: String], workingDirectory: String? = nil) throws(ConfigError)
@@ -170,30 +169,21 @@ public enum ConfigLoader {
         }
         let log = ["log"]
         if let o = reader.section(top, "log", allowed: ["level", "format"]) {
-            if let v = reader.string(o, "level", log, required: false) {
-                if logLevels.contains(v) { config.log.level = v } else {
-                    reader.problem(log + ["level"], "expected one of \(logLevels.joined(separator: ", ")), found \"\(v)\"")
-                }
-            }
-            if let v = reader.string(o, "format", log, required: false) {
-                if v == "json" || v == "text" { config.log.format = v } else {
-                    reader.problem(log + ["format"], "expected json or text, found \"\(v)\"")
-                }
+            let levels = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
+            if let v: Logger.Level = reader.choice(o, "level", log, required: false, expected: "one of \(levels)") { config.log.level = v }
+            if let v: CallflowLogHandler.Format = reader.choice(o, "format", log, required: false, expected: "json or text") {
+                config.log.format = v
             }
         }
         let store = ["store"]
         if let o = reader.section(top, "store", allowed: ["kind", "path", "synchronous", "redis_url", "redis_prefix", "trace_retention_hours",
                                                           "dedupe_max_bytes"]) {
-            if let v = reader.string(o, "kind", store, required: false) {
-                if ["sqlite", "memory", "redis"].contains(v) { config.store.kind = v } else {
-                    reader.problem(store + ["kind"], "expected sqlite, memory or redis, found \"\(v)\"")
-                }
+            if let v: CallflowConfig.Store.Kind = reader.choice(o, "kind", store, required: false, expected: "sqlite, memory or redis") {
+                config.store.kind = v
             }
             if let v = reader.nonEmpty(o, "path", store, required: false) { config.store.path = v }
-            if let v = reader.string(o, "synchronous", store, required: false) {
-                if v == "normal" || v == "full" { config.store.synchronous = v } else {
-                    reader.problem(store + ["synchronous"], "expected normal or full, found \"\(v)\"")
-                }
+            if let v: CallflowConfig.Store.Synchronous = reader.choice(o, "synchronous", store, required: false, expected: "normal or full") {
+                config.store.synchronous = v
             }
             if let v = reader.string(o, "redis_url", store, required: false) {
                 do {
