@@ -6,46 +6,6 @@ import EventHTTP
 import Glibc
 #endif
 
-/// A reply, copied out of hiredis' reply object.
-public enum RedisValue: Sendable, Equatable {
-    case bulk([UInt8])
-    case integer(Int64)
-    case array([RedisValue])
-    case null
-    case status(String)
-
-    public var bytes: [UInt8]? {
-        if case .bulk(let b) = self { return b }
-        return nil
-    }
-    public var int: Int64? {
-        if case .integer(let i) = self { return i }
-        return nil
-    }
-    public var array: [RedisValue]? {
-        if case .array(let a) = self { return a }
-        return nil
-    }
-}
-
-/// Why a Redis command produced no value.
-public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// `store.redis_url` cannot be used.
-    case badURL(String)
-    /// Not connected, or the connection broke before the reply came.
-    case unavailable(String)
-    /// Redis answered with an error reply.
-    case server(String)
-
-    public var description: String {
-        switch self {
-        case .badURL(let why): return "bad Redis URL: \(why)"
-        case .unavailable(let why): return "Redis unavailable: \(why)"
-        case .server(let message): return "Redis error: \(message)"
-        }
-    }
-}
-
 /// One asynchronous connection to Redis, driven by the libevent loop through hiredis' libevent
 /// adapter: commands are written without waiting, replies arrive as loop callbacks, in order.
 ///
@@ -374,44 +334,4 @@ public final class RedisConnection {
 private final class ReplyBox {
     let done: (Result<RedisValue, RedisError>) -> Void
     init(_ done: @escaping (Result<RedisValue, RedisError>) -> Void) { self.done = done }
-}
-
-/// A blocking connection for startup, before the loop serves anything: checks Redis is there
-/// (a clear error instead of a server that answers 503 from its first webhook) and reads what
-/// the server needs to begin.
-public final class RedisStartupConnection {
-    private let context: UnsafeMutablePointer<redisContext>
-
-    public init(url: RedisURL, timeoutMs: Int = 2000) throws(RedisError) {
-        let tv = timeval(tv_sec: timeoutMs / 1000, tv_usec: (timeoutMs % 1000) * 1000)
-        guard let c = redisConnectWithTimeout(url.host, Int32(url.port), tv) else {
-            throw .unavailable("cannot connect to \(url): out of memory")
-        }
-        if c.pointee.err != 0 {
-            let why = RedisConnection.text(of: c.pointee.errstr)
-            redisFree(c)
-            throw .unavailable("cannot connect to \(url): \(why)")
-        }
-        context = c
-        _ = redisSetTimeout(c, tv)
-        for command in url.handshake { _ = try self.command(command) }
-        _ = try self.command(["PING"])
-    }
-
-    deinit { redisFree(context) }
-
-    public func command(_ args: [String]) throws(RedisError) -> RedisValue {
-        try command(args.map { Array($0.utf8) })
-    }
-
-    public func command(_ args: [[UInt8]]) throws(RedisError) -> RedisValue {
-        let context = self.context
-        let raw = RedisConnection.withArgv(args) { argc, argv, lengths in redisCommandArgv(context, argc, argv, lengths) }
-        guard let raw else {
-            let why = RedisConnection.text(of: context.pointee.errstr)
-            throw .unavailable(why.isEmpty ? "no reply" : why)
-        }
-        defer { freeReplyObject(raw) }
-        return try RedisConnection.convert(raw.assumingMemoryBound(to: redisReply.self)).get()
-    }
 }
