@@ -17,6 +17,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // Deque: the queues that were a hand-made array-and-head FIFO or an O(n) removeFirst.
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
         // C libraries, one thin shim each. Only the small wrapper target beside each imports it.
@@ -36,7 +38,10 @@ let package = Package(
             providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]
         ),
         // The loop's I/O: the evhttp server and the libcurl client share one libevent loop.
-        .target(name: "EventHTTP", dependencies: ["CLibevent", "CCurl"]),
+        .target(
+            name: "EventHTTP",
+            dependencies: ["CLibevent", "CCurl", .product(name: "DequeModule", package: "swift-collections")]
+        ),
         .systemLibrary(
             name: "CSQLite",
             pkgConfig: "sqlite3",
@@ -49,8 +54,12 @@ let package = Package(
             providers: [.apt(["libhiredis-dev"]), .brew(["hiredis"])]
         ),
         // An asynchronous Redis connection on the libevent loop (hiredis' libevent adapter).
-        .target(name: "Redis", dependencies: ["CRedis", "EventHTTP"]),
-        .target(name: "WebhookSignature", dependencies: ["CSodium"]),
+        .target(
+            name: "Redis",
+            dependencies: ["CRedis", "EventHTTP", .product(name: "DequeModule", package: "swift-collections")]
+        ),
+        // libsodium for Ed25519; base64 is the core's (one strict decoder for the whole binary).
+        .target(name: "WebhookSignature", dependencies: ["CSodium", "CallflowCore"]),
 
         // Pure core: JSON, events, flows, the machine, commands. No C, no I/O, no clock.
         .target(name: "CallflowCore"),
@@ -74,6 +83,7 @@ let package = Package(
             dependencies: [
                 "CallflowCore", "EventHTTP", "WebhookSignature", "SQLite", "Redis", "TelnyxREST",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),
         .executableTarget(

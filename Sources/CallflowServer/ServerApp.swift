@@ -120,7 +120,7 @@ public final class ServerApp: ControlBackend {
         // The ledger: one instance's memory over its store, or Redis for several instances.
         let ledger: any CallLedger
         var shared: (ledger: SharedLedger, summary: String)?
-        if config.store.kind == "redis" && injected == nil {
+        if config.store.kind == .redis && injected == nil {
             let url: RedisURL
             do { url = try RedisURL(config.store.redisURL ?? "redis://127.0.0.1:6379") } catch { throw .store(.unavailable("store.redis_url: \(error)")) }
             let summary: String
@@ -188,7 +188,7 @@ public final class ServerApp: ControlBackend {
 
     /// The single-instance store `config` names (a SQLite file, or memory).
     private static func openStore(_ config: CallflowConfig, logger: Logger) throws(StartupError) -> any CallStore {
-        guard config.store.kind != "memory" else { return MemoryStore() }
+        guard config.store.kind != .memory else { return MemoryStore() }
         try checkStoreFolder(config.store.path)
         do {
             let store = try SQLiteCallStore(path: config.store.path, synchronous: config.store.synchronous)

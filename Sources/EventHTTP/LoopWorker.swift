@@ -1,4 +1,5 @@
 import CLibevent
+import DequeModule
 import Dispatch
 import Glibc
 import Synchronization
@@ -15,7 +16,7 @@ public final class LoopWorker {
     private let loop: EventLoop
     private let shared: Shared
     /// The loop's side of each submitted job, oldest first: runs with that job's result.
-    private var waiting = FIFO<(any Sendable) -> Void>()
+    private var waiting = Deque<(any Sendable) -> Void>()
     private var wake: OpaquePointer?
     /// True until the thread runs, so a failed `init` (whose `deinit` still runs) waits for nothing.
     private var stopped = true
@@ -28,7 +29,7 @@ public final class LoopWorker {
     }
 
     struct State: ~Copyable {
-        var jobs: [@Sendable () -> any Sendable] = []
+        var jobs = Deque<@Sendable () -> any Sendable>()
         var results: [any Sendable] = []
     }
 
@@ -56,7 +57,7 @@ public final class LoopWorker {
             while true {
                 shared.jobsReady.wait()
                 let job: (@Sendable () -> any Sendable)? = shared.state.withLock { state in
-                    state.jobs.isEmpty ? nil : state.jobs.removeFirst()
+                    state.jobs.popFirst()
                 }
                 guard let job else { return }  // woken with nothing to do: stop
                 let result = job()

@@ -1,49 +1,10 @@
 import CRedis
+import DequeModule
 import Dispatch
 import EventHTTP
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// A reply, copied out of hiredis' reply object.
-public enum RedisValue: Sendable, Equatable {
-    case bulk([UInt8])
-    case integer(Int64)
-    case array([RedisValue])
-    case null
-    case status(String)
-
-    public var bytes: [UInt8]? {
-        if case .bulk(let b) = self { return b }
-        return nil
-    }
-    public var int: Int64? {
-        if case .integer(let i) = self { return i }
-        return nil
-    }
-    public var array: [RedisValue]? {
-        if case .array(let a) = self { return a }
-        return nil
-    }
-}
-
-/// Why a Redis command produced no value.
-public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// `store.redis_url` cannot be used.
-    case badURL(String)
-    /// Not connected, or the connection broke before the reply came.
-    case unavailable(String)
-    /// Redis answered with an error reply.
-    case server(String)
-
-    public var description: String {
-        switch self {
-        case .badURL(let why): return "bad Redis URL: \(why)"
-        case .unavailable(let why): return "Redis unavailable: \(why)"
-        case .server(let message): return "Redis error: \(message)"
-        }
-    }
-}
 
 /// One asynchronous connection to Redis, driven by the libevent loop through hiredis' libevent
 /// adapter: commands are written without waiting, replies arrive as loop callbacks, in order.
@@ -63,9 +24,9 @@ public final class RedisConnection {
     public private(set) var lastError: String = "not connected yet"
     public let reconnectMs: Int
     public let replyTimeoutMs: Int
-    /// When each outstanding command was sent, oldest first (replies come back in order).
-    private var sentAt: [UInt64] = []
-    private var sentHead = 0
+    /// When each outstanding command was sent, oldest first (replies come back in order): a
+    /// `Deque`, so a reply pops its time in O(1) without a hand-kept read index.
+    private var sentAt = Deque<UInt64>()
     private var watchdogArmed = false
     private var resolving = false
     /// Addresses of the last lookup not tried yet.
@@ -118,12 +79,7 @@ public final class RedisConnection {
     }
 
     private func replied() {
-        guard sentHead < sentAt.count else { return }
-        sentHead += 1
-        if sentHead == sentAt.count {
-            sentAt.removeAll(keepingCapacity: true)
-            sentHead = 0
-        }
+        _ = sentAt.popFirst()
     }
 
     private func armWatchdog() {
@@ -140,14 +96,13 @@ public final class RedisConnection {
     /// commands fail (callers answer 503 or retry) and it is re-established.
     private func checkReplies() {
         watchdogArmed = false
-        guard sentHead < sentAt.count else { return }
-        let waitedMs = Int((DispatchTime.now().uptimeNanoseconds - sentAt[sentHead]) / 1_000_000)
+        guard let oldest = sentAt.first else { return }
+        let waitedMs = Int((DispatchTime.now().uptimeNanoseconds - oldest) / 1_000_000)
         if waitedMs >= replyTimeoutMs, let context {
             let why = "no reply from \(url) for \(waitedMs) ms"
             self.context = nil
             context.pointee.data = nil
             sentAt.removeAll()
-            sentHead = 0
             redisAsyncFree(context)  // outstanding commands fail now
             broken(why)
             return
@@ -164,7 +119,6 @@ public final class RedisConnection {
     public func close() {
         closed = true
         sentAt.removeAll()
-        sentHead = 0
         guard let context else { return }
         self.context = nil
         connected = false
@@ -282,7 +236,6 @@ public final class RedisConnection {
             let connection = Unmanaged<RedisConnection>.fromOpaque(data).takeUnretainedValue()
             connection.context = nil
             connection.sentAt.removeAll()
-            connection.sentHead = 0
             connection.broken("connection to \(connection.url) lost: \(RedisConnection.errorText(ac))")
         }
         context = ac
@@ -381,44 +334,4 @@ public final class RedisConnection {
 private final class ReplyBox {
     let done: (Result<RedisValue, RedisError>) -> Void
     init(_ done: @escaping (Result<RedisValue, RedisError>) -> Void) { self.done = done }
-}
-
-/// A blocking connection for startup, before the loop serves anything: checks Redis is there
-/// (a clear error instead of a server that answers 503 from its first webhook) and reads what
-/// the server needs to begin.
-public final class RedisStartupConnection {
-    private let context: UnsafeMutablePointer<redisContext>
-
-    public init(url: RedisURL, timeoutMs: Int = 2000) throws(RedisError) {
-        let tv = timeval(tv_sec: timeoutMs / 1000, tv_usec: (timeoutMs % 1000) * 1000)
-        guard let c = redisConnectWithTimeout(url.host, Int32(url.port), tv) else {
-            throw .unavailable("cannot connect to \(url): out of memory")
-        }
-        if c.pointee.err != 0 {
-            let why = RedisConnection.text(of: c.pointee.errstr)
-            redisFree(c)
-            throw .unavailable("cannot connect to \(url): \(why)")
-        }
-        context = c
-        _ = redisSetTimeout(c, tv)
-        for command in url.handshake { _ = try self.command(command) }
-        _ = try self.command(["PING"])
-    }
-
-    deinit { redisFree(context) }
-
-    public func command(_ args: [String]) throws(RedisError) -> RedisValue {
-        try command(args.map { Array($0.utf8) })
-    }
-
-    public func command(_ args: [[UInt8]]) throws(RedisError) -> RedisValue {
-        let context = self.context
-        let raw = RedisConnection.withArgv(args) { argc, argv, lengths in redisCommandArgv(context, argc, argv, lengths) }
-        guard let raw else {
-            let why = RedisConnection.text(of: context.pointee.errstr)
-            throw .unavailable(why.isEmpty ? "no reply" : why)
-        }
-        defer { freeReplyObject(raw) }
-        return try RedisConnection.convert(raw.assumingMemoryBound(to: redisReply.self)).get()
-    }
 }

@@ -52,7 +52,7 @@ public final class TelnyxAPI {
     public func request(_ method: String, _ path: String, query: [(String, String)] = [], body: JSONValue? = nil,
                         what: String) throws(TelnyxAPIError) -> JSONValue {
         var url = baseURL + path
-        if !query.isEmpty { url += "?" + query.map { "\(Self.escape($0.0))=\(Self.escape($0.1))" }.joined(separator: "&") }
+        if !query.isEmpty { url += "?" + query.map { "\(PathEscape.segment($0.0, keepingBrackets: true))=\(PathEscape.segment($0.1, keepingBrackets: true))" }.joined(separator: "&") }
         var headers = [("Authorization", authorization), ("Accept", "application/json"), ("User-Agent", "callflow/1")]
         if body != nil { headers.append(("Content-Type", "application/json")) }
         let request = ClientRequest(method: method, url: url, headers: headers, body: body?.jsonBytes, timeoutMs: 15_000, maxResponseBytes: 16 << 20)
@@ -103,21 +103,6 @@ public final class TelnyxAPI {
         case nil: message = "\(what): \(failure.reason)"
         }
         return TelnyxAPIError(status: failure.status, errors: failure.errors, message: message)
-    }
-
-    /// Query-string escaping (keeps `[` `]` readable as Telnyx documents them: page[number]).
-    static func escape(_ s: String) -> String {
-        var out = ""
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"), UInt8(ascii: "["), UInt8(ascii: "]"), UInt8(ascii: ":"):
-                out.unicodeScalars.append(Unicode.Scalar(b))
-            default:
-                out += String(format: "%%%02X", b)
-            }
-        }
-        return out
     }
 
     /// Every item of a `page[number]`/`page[size]` listing, following `meta.total_pages`.

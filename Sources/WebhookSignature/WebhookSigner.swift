@@ -1,4 +1,5 @@
 import CSodium
+import CallflowCore
 
 /// Signs webhooks the way Telnyx does. Production never signs; the Telnyx emulator, the
 /// benchmarks and the tests do, so they exercise the real verification path instead of skipping it.
@@ -25,7 +26,7 @@ public struct WebhookSigner: Sendable {
         return try WebhookSigner(seed: seed)
     }
 
-    public var publicKeyBase64: String { Base64.encode(publicKey) }
+    public var publicKeyBase64: String { Base64Text.encode(publicKey) }
 
     /// The `telnyx-signature-ed25519` header value for `body` sent at `timestamp`.
     public func signature(timestamp: String, body: [UInt8]) -> String {
@@ -34,16 +35,6 @@ public struct WebhookSigner: Sendable {
         message.append(contentsOf: body)
         var signature = [UInt8](repeating: 0, count: Int(crypto_sign_BYTES))
         _ = crypto_sign_detached(&signature, nil, message, UInt64(message.count), secretKey)
-        return Base64.encode(signature)
-    }
-}
-
-/// Standard base64 encoding via libsodium.
-public enum Base64 {
-    public static func encode(_ bytes: [UInt8]) -> String {
-        let length = sodium_base64_encoded_len(bytes.count, sodium_base64_VARIANT_ORIGINAL)
-        var out = [CChar](repeating: 0, count: length)
-        _ = sodium_bin2base64(&out, length, bytes, bytes.count, sodium_base64_VARIANT_ORIGINAL)
-        return String(decoding: out.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return Base64Text.encode(signature)
     }
 }

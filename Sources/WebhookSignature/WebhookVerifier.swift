@@ -1,4 +1,5 @@
 import CSodium
+import CallflowCore
 
 /// Why a webhook's signature was refused. Each case names the check that failed so the 401 body
 /// and the log say exactly what to fix (clock skew, wrong key, a proxy rewriting the body).
@@ -62,7 +63,7 @@ public struct WebhookVerifier: Sendable {
 
     public init(publicKeyBase64: String, toleranceSeconds: Int64 = 300) throws(PublicKeyError) {
         guard sodiumInitResult >= 0 else { throw .sodiumInitFailed(sodiumInitResult) }
-        guard let key = StrictBase64.decode(publicKeyBase64, maxBytes: 64) else { throw .notBase64 }
+        guard let key = Base64Text.decode(publicKeyBase64, maxBytes: 64) else { throw .notBase64 }
         guard key.count == Int(crypto_sign_PUBLICKEYBYTES) else { throw .wrongLength(key.count) }
         self.publicKey = key
         self.toleranceSeconds = toleranceSeconds
@@ -82,7 +83,7 @@ public struct WebhookVerifier: Sendable {
         if seconds - now > toleranceSeconds {
             throw .futureTimestamp(aheadSeconds: seconds - now, toleranceSeconds: toleranceSeconds)
         }
-        guard let sig = StrictBase64.decode(signature, maxBytes: 96) else { throw .signatureNotBase64 }
+        guard let sig = Base64Text.decode(signature, maxBytes: 96) else { throw .signatureNotBase64 }
         guard sig.count == Int(crypto_sign_BYTES) else { throw .signatureWrongLength(sig.count) }
         return sig
     }
@@ -114,30 +115,5 @@ public struct WebhookVerifier: Sendable {
             }
         }
         try outcome.get()
-    }
-}
-
-/// Strict base64 (standard alphabet, padding required, nothing ignored) via libsodium.
-public enum StrictBase64 {
-    public static func decode(_ text: String, maxBytes: Int) -> [UInt8]? {
-        let input = Array(text.utf8)
-        guard !input.isEmpty else { return nil }
-        var output = [UInt8](repeating: 0, count: maxBytes)
-        var length = 0
-        // libsodium stops at the first byte it cannot use; strict means it used them all.
-        let ok = input.withUnsafeBufferPointer { inBuf in
-            inBuf.withMemoryRebound(to: CChar.self) { chars -> Bool in
-                var end: UnsafePointer<CChar>? = nil
-                let rc = output.withUnsafeMutableBufferPointer { outBuf in
-                    sodium_base642bin(
-                        outBuf.baseAddress!, maxBytes, chars.baseAddress, chars.count, nil, &length, &end,
-                        sodium_base64_VARIANT_ORIGINAL)
-                }
-                guard rc == 0, let end, let base = chars.baseAddress else { return false }
-                return end - base == chars.count
-            }
-        }
-        guard ok else { return nil }
-        return Array(output.prefix(length))
     }
 }

@@ -48,9 +48,7 @@ struct Serve: ParsableCommand {
 enum Logging {
     /// Bootstraps swift-log once for the process and returns the root logger.
     static func bootstrap(_ config: CallflowConfig.Log) -> Logger {
-        let level = Logger.Level(rawValue: config.level) ?? .info
-        let format = CallflowLogHandler.Format(rawValue: config.format) ?? .json
-        LoggingSystem.bootstrap { label in CallflowLogHandler(label: label, level: level, format: format) }
+        LoggingSystem.bootstrap { label in CallflowLogHandler(label: label, level: config.level, format: config.format) }
         return Logger(label: "callflow")
     }
 }

@@ -115,7 +115,7 @@ struct Dev: ParsableCommand {
             config.telnyx.apiBaseURL = emulator.apiBaseURL
             config.flows.dir = served
             config.flows.defaultFlow = selection.flow.name
-            config.store.kind = "memory"  // a dev session is throwaway: no database left behind
+            config.store.kind = .memory  // a dev session is throwaway: no database left behind
             let app: ServerApp
             do {
                 app = try ServerApp(config: config, insecureSkipVerify: false, logger: logger, clockMs: clock, loop: loop,

@@ -85,3 +85,10 @@ func pathSegmentsAreEscaped(raw: String, escaped: String) {
     #expect(PathEscape.segment(raw) == escaped)
     #expect(CallCommand(callControlID: raw, action: "answer", body: [:]).path == "/calls/\(escaped)/actions/answer")
 }
+
+/// Query names keep `[` `]` as Telnyx documents them (`page[number]`); path segments do not.
+@Test func queryPartsKeepBrackets() {
+    #expect(PathEscape.segment("filter[occurred_at][gte]", keepingBrackets: true) == "filter[occurred_at][gte]")
+    #expect(PathEscape.segment("page[number]") == "page%5Bnumber%5D")
+    #expect(PathEscape.segment("a b/[é]", keepingBrackets: true) == "a%20b%2F[%C3%A9]")
+}

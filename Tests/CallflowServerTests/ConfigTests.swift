@@ -17,7 +17,7 @@ import Testing
         #expect(config.telnyx.apiBaseURL == "https://api.telnyx.com/v2")
         #expect(config.telnyx.signatureToleranceSecs == 300)
         #expect(config.flows.dir == FileManager.default.currentDirectoryPath + "/flows", "relative to the working directory")
-        #expect(config.log.format == "json")
+        #expect(config.log.format == .json)
     }
 
     @Test func exampleConfigIsValid() throws {

@@ -207,7 +207,7 @@ import Glibc
     }
 
     /// The say flow against `api`, with the store `kind` (a given store object for `memory`).
-    static func storeConfig(api: FakeHTTPServer, kind: String = "sqlite", db: String = "") throws -> CallflowConfig {
+    static func storeConfig(api: FakeHTTPServer, kind: CallflowConfig.Store.Kind = .sqlite, db: String = "") throws -> CallflowConfig {
         var config = try TelnyxSide.config(api: api, flows: ["t": CommandClientTests.sayFlow], defaultFlow: "t")
         config.store.kind = kind
         config.store.path = db
@@ -259,7 +259,7 @@ import Glibc
         let api = try FakeHTTPServer { _, _ in .status(200, #"{"data":{"result":"ok"}}"#) }
         defer { api.stop() }
         let store = MemoryStore()
-        let server = try TestServer(config: try Self.storeConfig(api: api, kind: "memory"), store: store)
+        let server = try TestServer(config: try Self.storeConfig(api: api, kind: .memory), store: store)
         defer { server.stop() }
         store.failing = true
         let body = IngressTests.event(id: "evt-outage")
@@ -296,7 +296,7 @@ extension CrashRecoveryTests {
               "end":{"type":"hangup"}}}
             """#
         var config = try TelnyxSide.config(api: api, flows: ["t": flow], defaultFlow: "t")
-        config.store.kind = "sqlite"
+        config.store.kind = .sqlite
         config.store.path = db
         let first = try TestServer(config: config)
         var telnyx = TelnyxSide(server: first, api: api)

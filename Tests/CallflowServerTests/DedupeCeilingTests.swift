@@ -28,7 +28,7 @@ import Testing
         let now = Int64(Date().timeIntervalSince1970)
         let stored = 60_000
         do {
-            let store = try SQLiteCallStore(path: db, synchronous: "normal")
+            let store = try SQLiteCallStore(path: db, synchronous: .normal)
             var batch = StoreBatch()
             batch.dedupe = (0..<stored).map { (DedupeWindow.storedKey("evt-\($0)"), now - 600 + Int64($0 / 1000)) }
             _ = try store.commit(batch)

@@ -77,7 +77,7 @@ enum EndToEnd {
         config.flows.defaultFlow = call.defaultFlow
         config.server.adminToken = "test-admin-token-0123456789"
         if let redisURL = call.redisURL {
-            config.store.kind = "redis"
+            config.store.kind = .redis
             config.store.redisURL = redisURL
             config.store.redisPrefix = "e2e-\(UUID().uuidString.prefix(8)):"
         }

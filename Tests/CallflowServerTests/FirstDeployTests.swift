@@ -113,7 +113,7 @@ import Testing
     @Test func aStoreFolderThatDoesNotExistNamesTheFolderAndTheFix() throws {
         var config = TestServer.baseConfig()
         config.telnyx.publicKey = IngressTests.signer.publicKeyBase64
-        config.store.kind = "sqlite"
+        config.store.kind = .sqlite
         config.store.path = "/nonexistent-\(UUID())/callflow.db"
         #expect {
             _ = try ServerApp(config: config, insecureSkipVerify: false, logger: TestServer.quietLogger)

@@ -153,7 +153,7 @@ final class RedisProcess {
 
     static func config(api: FakeHTTPServer, redis: RedisProcess) throws -> CallflowConfig {
         var config = try TelnyxSide.config(api: api, flows: ["t": CommandClientTests.sayFlow], defaultFlow: "t")
-        config.store.kind = "redis"
+        config.store.kind = .redis
         config.store.redisURL = redis.url
         config.store.redisPrefix = "t\(UUID().uuidString.prefix(8)):"
         return config
@@ -210,7 +210,7 @@ final class RedisProcess {
         defer { api.stop() }
         let pauseFlow = #"{"start":"a","nodes":{"a":{"type":"answer","next":"p"},"p":{"type":"pause","seconds":1,"next":"s"},"s":{"type":"say","text":"Hi","next":"e"},"e":{"type":"hangup"}}}"#
         var config = try TelnyxSide.config(api: api, flows: ["t": pauseFlow], defaultFlow: "t")
-        config.store.kind = "redis"
+        config.store.kind = .redis
         config.store.redisURL = redis.url
         let prefix = config.store.redisPrefix
         var side = TelnyxSide(server: try TestServer(config: config), api: api)
@@ -369,7 +369,7 @@ final class RedisProcess {
         let api = try FakeHTTPServer { _, _ in .status(200, "{}") }
         defer { api.stop() }
         var config = try TelnyxSide.config(api: api, flows: ["t": CommandClientTests.sayFlow], defaultFlow: "t")
-        config.store.kind = "redis"
+        config.store.kind = .redis
         config.store.redisURL = "redis://127.0.0.1:\(CrashRecoveryTests.freePort())"
         #expect {
             _ = try TestServer(config: config)

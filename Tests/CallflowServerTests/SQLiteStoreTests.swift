@@ -21,7 +21,7 @@ import Testing
     @Test func batchesCommitAtomicallyAndLoadBack() throws {
         let path = Self.tempDB()
         defer { for s in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + s) } }
-        let store = try SQLiteCallStore(path: path, synchronous: "normal")
+        let store = try SQLiteCallStore(path: path, synchronous: .normal)
         var batch = StoreBatch()
         batch.upserts["v3:a"] = Self.state("v3:a", step: 3)
         batch.upserts["v3:b"] = Self.state("v3:b", step: 5)
@@ -41,7 +41,7 @@ import Testing
         next.httpRemoved = ["v3:b#5"]
         _ = try store.commit(next)
 
-        let reopened = try SQLiteCallStore(path: path, synchronous: "full")
+        let reopened = try SQLiteCallStore(path: path, synchronous: .full)
         let snapshot = try reopened.load(now: 200)
         var expected = Self.state("v3:a", step: 3)
         expected.trace = []  // live calls are stored without their trace; it is stored when they end
@@ -66,7 +66,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: path) }
         try Data("this is not a database, not even close; it is just some text padded out to be long".utf8).write(to: URL(fileURLWithPath: path))
         #expect {
-            _ = try SQLiteCallStore(path: path, synchronous: "normal")
+            _ = try SQLiteCallStore(path: path, synchronous: .normal)
         } throws: { error in
             "\(error)".hasPrefix("store unavailable: \(path)")
         }
@@ -90,7 +90,7 @@ import Testing
                 INSERT INTO dedupe(key, at) VALUES(7, 300), (-1, 100), (42, 200);
                 """)
         }
-        let store = try SQLiteCallStore(path: path, synchronous: "normal")
+        let store = try SQLiteCallStore(path: path, synchronous: .normal)
         #expect(try store.load(now: 400).dedupe.map(\.key) == [UInt64.max, 42, 7])
         let check = try Database(path: path)
         #expect(try check.run("SELECT value FROM meta WHERE key = 'schema'").first?.first?.int == 2)
@@ -99,7 +99,7 @@ import Testing
         var batch = StoreBatch()
         batch.dedupe = [(99, 400)]
         _ = try store.commit(batch)
-        #expect(try SQLiteCallStore(path: path, synchronous: "normal").load(now: 400).dedupe.map(\.key) == [UInt64.max, 42, 7, 99])
+        #expect(try SQLiteCallStore(path: path, synchronous: .normal).load(now: 400).dedupe.map(\.key) == [UInt64.max, 42, 7, 99])
     }
 
     /// Pruning deletes the ids older than the cutoff from the log's old end: none, some, or all.
@@ -107,7 +107,7 @@ import Testing
     func pruneDropsTheExpiredEndOfTheLog(cutoff: Int64, kept: [UInt64]) throws {
         let path = Self.tempDB()
         defer { for s in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + s) } }
-        let store = try SQLiteCallStore(path: path, synchronous: "normal")
+        let store = try SQLiteCallStore(path: path, synchronous: .normal)
         var batch = StoreBatch()
         batch.dedupe = [(1, 100), (2, 200), (3, 300), (4, 400)]
         _ = try store.commit(batch)
@@ -128,7 +128,7 @@ import Testing
             try newer.execute("CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL); INSERT INTO meta VALUES('schema', 3);")
         }
         #expect {
-            _ = try SQLiteCallStore(path: path, synchronous: "normal")
+            _ = try SQLiteCallStore(path: path, synchronous: .normal)
         } throws: { error in
             "\(error)".contains("has schema 3; this build reads 2")
         }
@@ -142,7 +142,7 @@ import Testing
         let path = SQLiteStoreTests.tempDB()
         defer { for s in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + s) } }
         let limit = 256 << 10
-        let store = try SQLiteCallStore(path: path, synchronous: "normal", walLimitBytes: limit)
+        let store = try SQLiteCallStore(path: path, synchronous: .normal, walLimitBytes: limit)
         func walSize() -> Int { ((try? FileManager.default.attributesOfItem(atPath: path + "-wal"))?[.size] as? Int) ?? 0 }
         var commits = 0
         var written = 0

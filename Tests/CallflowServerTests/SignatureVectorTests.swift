@@ -1,3 +1,4 @@
+import CallflowCore
 import CallflowTestSupport
 import Foundation
 import Testing
@@ -77,15 +78,34 @@ struct SignatureVector: Sendable, CustomTestStringConvertible {
         #expect(failure(good, "1000", now: 699) == .futureTimestamp(aheadSeconds: 301, toleranceSeconds: 300))
         #expect(failure("not base64!", "1000") == .signatureNotBase64)
         #expect(failure(String(good.dropLast(2)), "1000") == .signatureNotBase64)  // padding stripped
-        #expect(failure(Base64.encode(Array(repeating: 1, count: 63)), "1000") == .signatureWrongLength(63))
+        #expect(failure(Base64Text.encode(Array(repeating: 1, count: 63)), "1000") == .signatureWrongLength(63))
         #expect(failure(signer.signature(timestamp: "1001", body: body), "1000") == .badSignature)
         #expect(failure("\n" + good, "1000") == .signatureNotBase64)
+    }
+
+    /// The one base64 of the binary (the core's) agrees with Foundation on every length, and is
+    /// strict where libsodium's decoder, which the verifier used before, was strict.
+    @Test func base64IsStandardAndStrict() {
+        var generator = SystemRandomNumberGenerator()
+        for length in 0..<70 {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let text = Base64Text.encode(bytes)
+            #expect(text == Data(bytes).base64EncodedString())
+            #expect(Base64Text.decode(text) == (length == 0 ? nil : bytes))
+        }
+        #expect(Base64Text.decode("QQ==") == [0x41])
+        #expect(Base64Text.decode("QUI=") == [0x41, 0x42])
+        for bad in ["", "Q", "QQ=", "QR==", "QUJ=", "AB=C", "A===", "====", "QQ==QQ==", "QQ=\n", " QQ=", "QQ-_", "QUJD\n"] {
+            #expect(Base64Text.decode(bad) == nil, "\(bad)")
+        }
+        #expect(Base64Text.decode("QUJD", maxBytes: 2) == nil)
+        #expect(Base64Text.decode("QUI=", maxBytes: 2) == [0x41, 0x42])
     }
 
     @Test func keyErrors() {
         #expect(throws: PublicKeyError.notBase64) { try WebhookVerifier(publicKeyBase64: "%%%") }
         #expect(throws: PublicKeyError.wrongLength(31)) {
-            try WebhookVerifier(publicKeyBase64: Base64.encode(Array(repeating: 7, count: 31)))
+            try WebhookVerifier(publicKeyBase64: Base64Text.encode(Array(repeating: 7, count: 31)))
         }
     }
 }

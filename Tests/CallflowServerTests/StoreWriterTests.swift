@@ -54,7 +54,7 @@ import Glibc
         let api = try FakeHTTPServer { _, _ in .status(200, #"{"data":{"result":"ok"}}"#) }
         defer { api.stop() }
         let store = StallingStore()
-        let server = try TestServer(config: try CrashRecoveryTests.storeConfig(api: api, kind: "memory"), store: store)
+        let server = try TestServer(config: try CrashRecoveryTests.storeConfig(api: api, kind: .memory), store: store)
         defer { server.stop() }
         // The flow revision's own commit at start-up is done before the disk stalls.
         try #require(waitUntil { store.commits.withLock { $0 } >= 1 })

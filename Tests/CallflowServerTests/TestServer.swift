@@ -21,7 +21,7 @@ final class TestServer: Sendable {
         config.telnyx.maxAttempts = 1
         config.flows.dir = Fixtures.repoRoot.appendingPathComponent("flows").path
         config.flows.defaultFlow = "main"
-        config.store.kind = "memory"
+        config.store.kind = .memory
         return config
     }
 

@@ -50,22 +50,30 @@ extension JSONObject {
     public var jsonStringRedacted: String { JSONValue.object(self).jsonString }
 }
 
-/// Percent-encoding for one URL path segment (call control ids contain `:`).
+/// Percent-encoding for one URL path segment (call control ids contain `:`) or one query-string
+/// name or value: the one escaper of the binary (the Telnyx client's paths and the account
+/// commands' queries).
 public enum PathEscape {
-    public static func segment(_ s: String) -> String {
+    /// Keeps RFC 3986 unreserved characters and `:`; with `keepingBrackets`, `[` and `]` too, so a
+    /// query reads `page[number]=2` as Telnyx documents it rather than `page%5Bnumber%5D=2`.
+    public static func segment(_ s: String, keepingBrackets: Bool = false) -> String {
         // Call control ids are nearly always unreserved characters only: return them as they are.
-        guard s.utf8.contains(where: { !isUnreserved($0) }) else { return s }
+        guard s.utf8.contains(where: { !isKept($0, keepingBrackets) }) else { return s }
         let hex = Array("0123456789ABCDEF".utf8)
         var out: [UInt8] = []
         out.reserveCapacity(s.utf8.count + 16)
         for b in s.utf8 {
-            if isUnreserved(b) {
+            if isKept(b, keepingBrackets) {
                 out.append(b)
             } else {
                 out += [UInt8(ascii: "%"), hex[Int(b >> 4)], hex[Int(b & 15)]]
             }
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    static func isKept(_ b: UInt8, _ keepingBrackets: Bool) -> Bool {
+        isUnreserved(b) || (keepingBrackets && (b == UInt8(ascii: "[") || b == UInt8(ascii: "]")))
     }
 
     /// RFC 3986 unreserved characters, plus ":" (allowed in a path segment; Telnyx ids hold it).

@@ -31,6 +31,12 @@ public struct DedupeWindow: Sendable {
     public private(set) var count = 0
 
     /// The ring, `head` the oldest; slot `i` holds a hash and an arrival time (`at - base`).
+    ///
+    /// Hand-made rather than swift-collections' `Deque`, on purpose: the table below points at
+    /// *physical* slots, which must not move when the oldest id goes (a `Deque`'s indices shift by
+    /// one on every `removeFirst`); the memory ceiling needs the capacity chosen and read exactly
+    /// (`Deque` grows by its own factor, never shrinks and does not expose its capacity); and the
+    /// two parallel arrays keep 12 bytes a slot where a `Deque` of pairs would pad to 16.
     private var keys: ContiguousArray<UInt64> = []
     private var times: ContiguousArray<UInt32> = []
     private var head = 0

@@ -1,6 +1,7 @@
 /// Turns one flow file's bytes into a `Flow`, collecting every problem with its JSON pointer.
-/// Cross-node checks (targets, reachability, cycles, gotos) live in `FlowChecker`.
-public struct FlowParser {
+/// Cross-node checks (targets, reachability, cycles, gotos) live in `FlowChecker`. Typed field
+/// access is `FieldReader`'s, shared with the server's config loader; its problems are errors here.
+public struct FlowParser: FieldReader {
     public let file: String
     public let name: String
     let timeZones: any TimeZoneProvider
@@ -27,77 +28,17 @@ public struct FlowParser {
         return (flow, parser.diagnostics)
     }
 
+    public mutating func problem(_ path: [String], _ message: String) { error(path, message) }
+
     mutating func error(_ pointer: [String], _ message: String) {
         diagnostics.append(Diagnostic(.error, file: file, pointer: JSONPointer.string(pointer), message))
     }
 
     mutating func unknownKeys(_ object: JSONObject, _ pointer: [String], allowed: [String], what: String) {
-        for key in object.keys where !allowed.contains(key) {
-            var message = "unknown field \"\(key)\" for \(what)"
-            if let s = Spelling.nearest(to: key, in: allowed) { message += "; did you mean \"\(s)\"?" }
-            error(pointer + [key], message)
-        }
+        unknownKeys(object, pointer, allowed: allowed) { "unknown field \"\($0)\" for \(what)" }
     }
 
-    // MARK: typed field access
-
-    mutating func string(_ o: JSONObject, _ key: String, _ p: [String], required: Bool = true) -> String? {
-        guard let v = o[key] else {
-            if required { error(p, "missing required field \"\(key)\"") }
-            return nil
-        }
-        guard case .string(let s) = v else {
-            error(p + [key], "expected string, found \(v.typeName)")
-            return nil
-        }
-        return s
-    }
-
-    mutating func nonEmpty(_ o: JSONObject, _ key: String, _ p: [String], required: Bool = true) -> String? {
-        guard let s = string(o, key, p, required: required) else { return nil }
-        if s.isEmpty {
-            error(p + [key], "must not be empty")
-            return nil
-        }
-        return s
-    }
-
-    mutating func int(_ o: JSONObject, _ key: String, _ p: [String], required: Bool = true, range: ClosedRange<Int>) -> Int? {
-        guard let v = o[key] else {
-            if required { error(p, "missing required field \"\(key)\"") }
-            return nil
-        }
-        guard let i = v.intValue else {
-            error(p + [key], "expected integer, found \(v.typeName)")
-            return nil
-        }
-        guard range.contains(i) else {
-            error(p + [key], "must be between \(range.lowerBound) and \(range.upperBound), found \(i)")
-            return nil
-        }
-        return i
-    }
-
-    mutating func bool(_ o: JSONObject, _ key: String, _ p: [String]) -> Bool? {
-        guard let v = o[key] else { return nil }
-        guard case .bool(let b) = v else {
-            error(p + [key], "expected boolean, found \(v.typeName)")
-            return nil
-        }
-        return b
-    }
-
-    mutating func object(_ o: JSONObject, _ key: String, _ p: [String], required: Bool = true) -> JSONObject? {
-        guard let v = o[key] else {
-            if required { error(p, "missing required field \"\(key)\"") }
-            return nil
-        }
-        guard case .object(let obj) = v else {
-            error(p + [key], "expected object, found \(v.typeName)")
-            return nil
-        }
-        return obj
-    }
+    // MARK: typed field access (string, nonEmpty, int, bool, object: `FieldReader`)
 
     mutating func template(_ o: JSONObject, _ key: String, _ p: [String], required: Bool = true) -> Template? {
         guard let s = string(o, key, p, required: required) else { return nil }

@@ -1,4 +1,5 @@
 import CallflowCore
+import Logging
 
 /// Everything `serve` needs, decoded once and checked. Defaults are the embedded ones, so the
 /// server runs with no file at all (README's first command).
@@ -31,12 +32,26 @@ public struct CallflowConfig: Sendable, Equatable {
         public var retryDeadlineMs = 60_000
     }
     public struct Store: Sendable, Equatable {
-        /// `sqlite` (default, durable), `memory` (tests; lost on restart) or `redis`.
-        public var kind = "sqlite"
+        /// Where live call state is kept. Decoded once by `ConfigLoader`, so a misspelt kind is a
+        /// startup error rather than a `switch` that falls through to a default.
+        public enum Kind: String, Sendable, CaseIterable {
+            /// Durable, the default.
+            case sqlite
+            /// Tests and `dev`; lost on restart.
+            case memory
+            /// Several instances sharing state.
+            case redis
+        }
+        /// SQLite `synchronous`.
+        public enum Synchronous: String, Sendable, CaseIterable {
+            /// WAL: durable across process crashes; the last group commits can be lost on power loss.
+            case normal
+            /// An fsync every group commit.
+            case full
+        }
+        public var kind = Kind.sqlite
         public var path = "callflow.db"
-        /// SQLite `synchronous`: `normal` (WAL: durable across process crashes, the last group
-        /// commits can be lost on power loss) or `full` (fsync every group commit).
-        public var synchronous = "normal"
+        public var synchronous = Synchronous.normal
         public var redisURL: String? = nil
         /// Prefix of every Redis key (several deployments can share one Redis).
         public var redisPrefix = "callflow:"
@@ -58,8 +73,9 @@ public struct CallflowConfig: Sendable, Equatable {
         public var defaultFlow: String? = nil
     }
     public struct Log: Sendable, Equatable {
-        public var level = "info"
-        public var format = "json"
+        /// swift-log's own levels (`trace` … `critical`), so no string is mapped later.
+        public var level = Logger.Level.info
+        public var format = CallflowLogHandler.Format.json
     }
 
     public var server = Server()

@@ -1,6 +1,7 @@
 import CallflowCore
 import Redis
 import Foundation
+import Logging
 
 /// Reads `config.json` (or none) and the environment into a checked `CallflowConfig`.
 ///
@@ -8,8 +9,6 @@ import Foundation
 /// silently ignored typo is an outage nobody can explain, so it is an error that names the key and
 /// suggests the nearest real one.
 public enum ConfigLoader {
-    public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
-
     /// Loads `path` (or `CALLFLOW_CONFIG`, or nothing) and applies environment overrides, then
     /// makes `flows.dir` and `store.path` absolute (see `resolvePaths`).
     public static func load(path: String?, environment: [String: String], workingDirectory: String? = nil) throws(ConfigError)
@@ -103,160 +102,121 @@ public enum ConfigLoader {
 
     /// Decodes a parsed config document, collecting every problem before failing.
     public static func decode(_ root: JSONValue, path: String) throws(ConfigError) -> CallflowConfig {
-        let reader = Reader()
+        var reader = ConfigReader()
         var config = CallflowConfig()
         guard case .object(let top) = root else {
             throw .invalid(path: path, [ConfigProblem(key: "", message: "expected a JSON object at the top level")])
         }
-        reader.checkKeys(top, at: "", allowed: ["$schema", "server", "telnyx", "flows", "log", "store", "http"])
-        if let server = reader.section(top, "server",
+        reader.checkKeys(top, [], allowed: ["$schema", "server", "telnyx", "flows", "log", "store", "http"])
+        let server = ["server"]
+        if let o = reader.section(top, "server",
             allowed: ["host", "port", "webhook_path", "max_body_bytes", "max_header_bytes", "timeout_secs", "max_connections",
                       "shutdown_grace_secs", "admin_token"])
         {
-            reader.string(server, "server.host") { config.server.host = $0 }
-            reader.int(server, "server.port", range: 0...65535) { config.server.port = $0 }
-            reader.string(server, "server.webhook_path") { v in
+            if let v = reader.string(o, "host", server, required: false) { config.server.host = v }
+            if let v = reader.int(o, "port", server, required: false, range: 0...65535) { config.server.port = v }
+            if let v = reader.string(o, "webhook_path", server, required: false) {
                 if v.hasPrefix("/") { config.server.webhookPath = v } else {
-                    reader.problem("server.webhook_path", "must start with /, found \"\(v)\"")
+                    reader.problem(server + ["webhook_path"], "must start with /, found \"\(v)\"")
                 }
             }
-            reader.int(server, "server.max_body_bytes", range: 256...(64 << 20)) { config.server.maxBodyBytes = $0 }
-            reader.int(server, "server.max_header_bytes", range: 1024...(1 << 20)) { config.server.maxHeaderBytes = $0 }
-            reader.int(server, "server.timeout_secs", range: 1...300) { config.server.timeoutSecs = $0 }
-            reader.int(server, "server.max_connections", range: 1...1_000_000) { config.server.maxConnections = $0 }
-            reader.int(server, "server.shutdown_grace_secs", range: 0...600) { config.server.shutdownGraceSecs = $0 }
-            reader.string(server, "server.admin_token") { v in
-                if v.isEmpty { return }
-                if v.count < 16 { reader.problem("server.admin_token", "use at least 16 characters") } else { config.server.adminToken = v }
+            if let v = reader.int(o, "max_body_bytes", server, required: false, range: 256...(64 << 20)) { config.server.maxBodyBytes = v }
+            if let v = reader.int(o, "max_header_bytes", server, required: false, range: 1024...(1 << 20)) { config.server.maxHeaderBytes = v }
+            if let v = reader.int(o, "timeout_secs", server, required: false, range: 1...300) { config.server.timeoutSecs = v }
+            if let v = reader.int(o, "max_connections", server, required: false, range: 1...1_000_000) { config.server.maxConnections = v }
+            if let v = reader.int(o, "shutdown_grace_secs", server, required: false, range: 0...600) { config.server.shutdownGraceSecs = v }
+            if let v = reader.string(o, "admin_token", server, required: false), !v.isEmpty {
+                if v.count < 16 { reader.problem(server + ["admin_token"], "use at least 16 characters") } else { config.server.adminToken = v }
             }
         }
-        if let telnyx = reader.section(top, "telnyx",
+        let telnyx = ["telnyx"]
+        if let o = reader.section(top, "telnyx",
             allowed: ["api_base_url", "api_key", "public_key", "signature_tolerance_secs", "command_timeout_ms",
                       "max_attempts", "retry_deadline_ms"])
         {
-            reader.string(telnyx, "telnyx.api_base_url") { v in
-                if let problem = apiBaseURLProblem(v) { reader.problem("telnyx.api_base_url", problem) } else { config.telnyx.apiBaseURL = v }
+            if let v = reader.string(o, "api_base_url", telnyx, required: false) {
+                if let problem = apiBaseURLProblem(v) { reader.problem(telnyx + ["api_base_url"], problem) } else { config.telnyx.apiBaseURL = v }
             }
-            reader.string(telnyx, "telnyx.api_key") { config.telnyx.apiKey = $0.isEmpty ? nil : $0 }
-            reader.string(telnyx, "telnyx.public_key") { config.telnyx.publicKey = $0.isEmpty ? nil : $0 }
-            reader.int(telnyx, "telnyx.signature_tolerance_secs", range: 1...86_400) {
-                config.telnyx.signatureToleranceSecs = $0
+            if let v = reader.string(o, "api_key", telnyx, required: false) { config.telnyx.apiKey = v.isEmpty ? nil : v }
+            if let v = reader.string(o, "public_key", telnyx, required: false) { config.telnyx.publicKey = v.isEmpty ? nil : v }
+            if let v = reader.int(o, "signature_tolerance_secs", telnyx, required: false, range: 1...86_400) {
+                config.telnyx.signatureToleranceSecs = v
             }
-            reader.int(telnyx, "telnyx.command_timeout_ms", range: 100...120_000) { config.telnyx.commandTimeoutMs = $0 }
-            reader.int(telnyx, "telnyx.max_attempts", range: 1...20) { config.telnyx.maxAttempts = $0 }
-            reader.int(telnyx, "telnyx.retry_deadline_ms", range: 0...600_000) { config.telnyx.retryDeadlineMs = $0 }
+            if let v = reader.int(o, "command_timeout_ms", telnyx, required: false, range: 100...120_000) { config.telnyx.commandTimeoutMs = v }
+            if let v = reader.int(o, "max_attempts", telnyx, required: false, range: 1...20) { config.telnyx.maxAttempts = v }
+            if let v = reader.int(o, "retry_deadline_ms", telnyx, required: false, range: 0...600_000) { config.telnyx.retryDeadlineMs = v }
         }
-        if let http = reader.section(top, "http", allowed: ["max_response_bytes"]) {
-            reader.int(http, "http.max_response_bytes", range: 1024...(64 << 20)) { config.http.maxResponseBytes = $0 }
+        if let o = reader.section(top, "http", allowed: ["max_response_bytes"]) {
+            if let v = reader.int(o, "max_response_bytes", ["http"], required: false, range: 1024...(64 << 20)) { config.http.maxResponseBytes = v }
         }
-        if let flows = reader.section(top, "flows", allowed: ["dir", "routes", "default"]) {
-            reader.string(flows, "flows.dir") { config.flows.dir = $0 }
-            reader.string(flows, "flows.default") { config.flows.defaultFlow = $0 }
-            if let routes = flows["routes"] {
-                if case .object(let object) = routes {
-                    for (number, flow) in object.members {
-                        guard E164.isValid(number) else {
-                            reader.problem("flows.routes.\(number)", "route key must be an E.164 number like +13125550100")
-                            continue
-                        }
-                        guard let name = flow.stringValue, !name.isEmpty else {
-                            reader.problem("flows.routes.\(number)", "expected a flow name (string), found \(flow.typeName)")
-                            continue
-                        }
-                        config.flows.routes[number] = name
+        let flows = ["flows"]
+        if let o = reader.section(top, "flows", allowed: ["dir", "routes", "default"]) {
+            if let v = reader.string(o, "dir", flows, required: false) { config.flows.dir = v }
+            if let v = reader.string(o, "default", flows, required: false) { config.flows.defaultFlow = v }
+            if let routes = reader.object(o, "routes", flows, required: false) {
+                for (number, flow) in routes.members {
+                    guard E164.isValid(number) else {
+                        reader.problem(flows + ["routes", number], "route key must be an E.164 number like +13125550100")
+                        continue
                     }
-                } else {
-                    reader.problem("flows.routes", "expected object, found \(routes.typeName)")
+                    guard let name = flow.stringValue, !name.isEmpty else {
+                        reader.problem(flows + ["routes", number], "expected a flow name (string), found \(flow.typeName)")
+                        continue
+                    }
+                    config.flows.routes[number] = name
                 }
             }
         }
-        if let log = reader.section(top, "log", allowed: ["level", "format"]) {
-            reader.string(log, "log.level") { v in
-                if logLevels.contains(v) { config.log.level = v } else {
-                    reader.problem("log.level", "expected one of \(logLevels.joined(separator: ", ")), found \"\(v)\"")
-                }
-            }
-            reader.string(log, "log.format") { v in
-                if v == "json" || v == "text" { config.log.format = v } else {
-                    reader.problem("log.format", "expected json or text, found \"\(v)\"")
-                }
+        let log = ["log"]
+        if let o = reader.section(top, "log", allowed: ["level", "format"]) {
+            let levels = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
+            if let v: Logger.Level = reader.choice(o, "level", log, required: false, expected: "one of \(levels)") { config.log.level = v }
+            if let v: CallflowLogHandler.Format = reader.choice(o, "format", log, required: false, expected: "json or text") {
+                config.log.format = v
             }
         }
-        if let store = reader.section(top, "store", allowed: ["kind", "path", "synchronous", "redis_url", "redis_prefix", "trace_retention_hours",
-                                                                   "dedupe_max_bytes"]) {
-            reader.string(store, "store.kind") { v in
-                if ["sqlite", "memory", "redis"].contains(v) { config.store.kind = v } else {
-                    reader.problem("store.kind", "expected sqlite, memory or redis, found \"\(v)\"")
-                }
+        let store = ["store"]
+        if let o = reader.section(top, "store", allowed: ["kind", "path", "synchronous", "redis_url", "redis_prefix", "trace_retention_hours",
+                                                          "dedupe_max_bytes"]) {
+            if let v: CallflowConfig.Store.Kind = reader.choice(o, "kind", store, required: false, expected: "sqlite, memory or redis") {
+                config.store.kind = v
             }
-            reader.string(store, "store.path") { v in
-                if v.isEmpty { reader.problem("store.path", "must not be empty") } else { config.store.path = v }
+            if let v = reader.nonEmpty(o, "path", store, required: false) { config.store.path = v }
+            if let v: CallflowConfig.Store.Synchronous = reader.choice(o, "synchronous", store, required: false, expected: "normal or full") {
+                config.store.synchronous = v
             }
-            reader.string(store, "store.synchronous") { v in
-                if v == "normal" || v == "full" { config.store.synchronous = v } else {
-                    reader.problem("store.synchronous", "expected normal or full, found \"\(v)\"")
-                }
-            }
-            reader.string(store, "store.redis_url") { v in
+            if let v = reader.string(o, "redis_url", store, required: false) {
                 do {
                     _ = try RedisURL(v)
                     config.store.redisURL = v
-                } catch { reader.problem("store.redis_url", "\(error)") }
+                } catch { reader.problem(store + ["redis_url"], "\(error)") }
             }
-            reader.string(store, "store.redis_prefix") { config.store.redisPrefix = $0 }
-            reader.int(store, "store.trace_retention_hours", range: 0...8760) { config.store.traceRetentionHours = $0 }
-            reader.int(store, "store.dedupe_max_bytes", range: (1 << 20)...(1 << 40)) { config.store.dedupeMaxBytes = $0 }
+            if let v = reader.string(o, "redis_prefix", store, required: false) { config.store.redisPrefix = v }
+            if let v = reader.int(o, "trace_retention_hours", store, required: false, range: 0...8760) { config.store.traceRetentionHours = v }
+            if let v = reader.int(o, "dedupe_max_bytes", store, required: false, range: (1 << 20)...(1 << 40)) { config.store.dedupeMaxBytes = v }
         }
         guard reader.problems.isEmpty else { throw .invalid(path: path, reader.problems) }
         return config
     }
 }
 
-private final class Reader {
+/// The config's `FieldReader`: problems named by dotted key (`server.port`), unknown keys as
+/// "unknown key" (a config has no node kinds to name, unlike a flow).
+private struct ConfigReader: FieldReader {
     var problems: [ConfigProblem] = []
 
-    func problem(_ key: String, _ message: String) {
-        problems.append(ConfigProblem(key: key, message: message))
+    mutating func problem(_ path: [String], _ message: String) {
+        problems.append(ConfigProblem(key: path.joined(separator: "."), message: message))
     }
 
-    func checkKeys(_ object: JSONObject, at prefix: String, allowed: [String]) {
-        for key in object.keys where !allowed.contains(key) {
-            let full = prefix.isEmpty ? key : "\(prefix).\(key)"
-            var message = "unknown key"
-            if let suggestion = Spelling.nearest(to: key, in: allowed) { message += "; did you mean \"\(suggestion)\"?" }
-            problem(full, message)
-        }
+    mutating func checkKeys(_ object: JSONObject, _ path: [String], allowed: [String]) {
+        unknownKeys(object, path, allowed: allowed) { _ in "unknown key" }
     }
 
-    func section(_ top: JSONObject, _ name: String, allowed: [String]) -> JSONObject? {
-        guard let value = top[name] else { return nil }
-        guard case .object(let object) = value else {
-            problem(name, "expected object, found \(value.typeName)")
-            return nil
-        }
-        checkKeys(object, at: name, allowed: allowed)
+    /// A top-level section: an object when present, its keys checked.
+    mutating func section(_ top: JSONObject, _ name: String, allowed: [String]) -> JSONObject? {
+        guard let object = object(top, name, [], required: false) else { return nil }
+        checkKeys(object, [name], allowed: allowed)
         return object
-    }
-
-    func string(_ object: JSONObject, _ key: String, _ apply: (String) -> Void) {
-        guard let value = object[String(key.split(separator: ".").last!)] else { return }
-        guard case .string(let s) = value else {
-            problem(key, "expected string, found \(value.typeName)")
-            return
-        }
-        apply(s)
-    }
-
-    func int(_ object: JSONObject, _ key: String, range: ClosedRange<Int>, _ apply: (Int) -> Void) {
-        guard let value = object[String(key.split(separator: ".").last!)] else { return }
-        guard case .int(let i) = value else {
-            problem(key, "expected integer, found \(value.typeName)")
-            return
-        }
-        guard range.contains(i) else {
-            problem(key, "must be between \(range.lowerBound) and \(range.upperBound), found \(i)")
-            return
-        }
-        apply(i)
     }
 }

@@ -5,7 +5,7 @@ import Logging
 /// The process's log handler: one JSON object per line (what Loki, Datadog and CloudWatch parse
 /// without rules) or readable text for a terminal. Metadata keys are sorted so lines are stable.
 public struct CallflowLogHandler: LogHandler {
-    public enum Format: String, Sendable { case json, text }
+    public enum Format: String, Sendable, CaseIterable { case json, text }
 
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level

@@ -1,4 +1,5 @@
 import CallflowCore
+import DequeModule
 import Dispatch
 import EventHTTP
 import Logging
@@ -29,7 +30,7 @@ final class CallPipeline {
     private let loop: EventLoop
     private let clock: () -> Int64
     /// Inputs waiting per call behind the one being applied (ledgers with `loadsAfterCommit`).
-    private var queues: [String: [Job]] = [:]
+    private var queues: [String: Deque<Job>] = [:]
     /// A conflict re-runs the input on the newer state; this many in a row gives up.
     static let maxConflicts = 50
 

@@ -39,16 +39,16 @@ public final class SQLiteCallStore: CallStore {
 
     /// - Parameter walLimitBytes: past this size the WAL is checkpointed in full and starts over
     ///   (see `Checkpointer`).
-    public init(path: String, synchronous: String, walLimitBytes: Int = 64 << 20) throws(StoreError) {
+    public init(path: String, synchronous: CallflowConfig.Store.Synchronous, walLimitBytes: Int = 64 << 20) throws(StoreError) {
         checkpointer = Checkpointer(path: path, walLimitBytes: walLimitBytes)
         self.path = path
-        commitKind = synchronous == "full" ? .disk : .pageCache
+        commitKind = synchronous == .full ? .disk : .pageCache
         let db: Database
         do {
             db = try Database(path: path)
             // Checkpoints (which fsync the database file) run on the checkpointer's thread, not in
             // a commit on the loop thread.
-            try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=\(synchronous == "full" ? "FULL" : "NORMAL"); PRAGMA wal_autocheckpoint=0; "
+            try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=\(synchronous == .full ? "FULL" : "NORMAL"); PRAGMA wal_autocheckpoint=0; "
                 + "PRAGMA journal_size_limit=\(walLimitBytes);")
             try db.execute("""
                 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
