@@ -37,10 +37,16 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]
         ),
-        // The loop's I/O: the evhttp server and the libcurl client share one libevent loop.
+        // The one libevent loop every part shares: timers, signals, loop tasks, a worker thread
+        // for jobs that wait (the disk), and the clocks.
+        .target(
+            name: "CallflowLoop",
+            dependencies: ["CLibevent", .product(name: "DequeModule", package: "swift-collections")]
+        ),
+        // HTTP on the loop: the webhook server (Server/) and the libcurl client (Client/).
         .target(
             name: "EventHTTP",
-            dependencies: ["CLibevent", "CCurl", .product(name: "DequeModule", package: "swift-collections")]
+            dependencies: ["CallflowLoop", "CLibevent", "CCurl", .product(name: "DequeModule", package: "swift-collections")]
         ),
         .systemLibrary(
             name: "CSQLite",
@@ -56,7 +62,7 @@ let package = Package(
         // An asynchronous Redis connection on the libevent loop (hiredis' libevent adapter).
         .target(
             name: "Redis",
-            dependencies: ["CRedis", "EventHTTP", .product(name: "DequeModule", package: "swift-collections")]
+            dependencies: ["CRedis", "CallflowLoop", .product(name: "DequeModule", package: "swift-collections")]
         ),
         // libsodium for Ed25519; base64 is the core's (one strict decoder for the whole binary).
         .target(name: "WebhookSignature", dependencies: ["CSodium", "CallflowCore"]),
@@ -68,28 +74,38 @@ let package = Package(
         .target(name: "TelnyxEmulator", dependencies: ["CallflowCore"]),
 
         // The emulator on loopback: a real HTTP API and signed webhooks, for `dev` and end-to-end tests.
-        .target(name: "TelnyxEmulatorServer", dependencies: ["TelnyxEmulator", "EventHTTP", "WebhookSignature", "CallflowCore"]),
+        .target(name: "TelnyxEmulatorServer", dependencies: ["TelnyxEmulator", "CallflowLoop", "EventHTTP", "WebhookSignature", "CallflowCore"]),
 
         // How every request to Telnyx's REST API is made: retries, backoff, Telnyx's error body.
         // Shared by the server's command client and the CLI's account client.
-        .target(name: "TelnyxREST", dependencies: ["CallflowCore", "EventHTTP"]),
+        .target(name: "TelnyxREST", dependencies: ["CallflowCore", "CallflowLoop", "EventHTTP"]),
 
         // The blocking account client behind `callflow telnyx ...`; only the CLI uses it.
-        .target(name: "TelnyxAPI", dependencies: ["TelnyxREST", "CallflowCore", "EventHTTP"]),
+        .target(name: "TelnyxAPI", dependencies: ["TelnyxREST", "CallflowCore", "CallflowLoop", "EventHTTP"]),
 
-        // The imperative shell: config, ingest, wiring of the loop.
+        // The spine: the pipeline (load → step → commit → reply and effects), the ledgers and
+        // stores under it, the effect runner and the outbound clients. Names no type of the face.
+        .target(
+            name: "CallflowRuntime",
+            dependencies: [
+                "CallflowCore", "CallflowLoop", "EventHTTP", "SQLite", "Redis", "TelnyxREST",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ]
+        ),
+        // The face and the wiring: routes, webhook ingest, the control API, config, logging,
+        // flow loading, and `ServerApp`, which builds the rest.
         .target(
             name: "CallflowServer",
             dependencies: [
-                "CallflowCore", "EventHTTP", "WebhookSignature", "SQLite", "Redis", "TelnyxREST",
+                "CallflowRuntime", "CallflowCore", "CallflowLoop", "EventHTTP", "WebhookSignature", "SQLite", "Redis", "TelnyxREST",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),
         .executableTarget(
             name: "callflow",
             dependencies: [
-                "CallflowServer", "CallflowCore", "TelnyxAPI", "TelnyxEmulator", "TelnyxEmulatorServer",
+                "CallflowServer", "CallflowRuntime", "CallflowLoop", "CallflowCore", "TelnyxAPI", "TelnyxEmulator", "TelnyxEmulatorServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -98,7 +114,7 @@ let package = Package(
         .executableTarget(
             name: "callflow-bench",
             dependencies: [
-                "CallflowServer", "CallflowCore", "TelnyxREST", "EventHTTP", "WebhookSignature", "TelnyxEmulator", "TelnyxEmulatorServer",
+                "CallflowServer", "CallflowRuntime", "CallflowLoop", "CallflowCore", "TelnyxREST", "EventHTTP", "WebhookSignature", "TelnyxEmulator", "TelnyxEmulatorServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -108,7 +124,7 @@ let package = Package(
         .testTarget(name: "CallflowCoreTests", dependencies: ["CallflowCore", "TelnyxEmulator", "CallflowTestSupport"]),
         .testTarget(
             name: "CallflowServerTests",
-            dependencies: ["CallflowServer", "CallflowCore", "EventHTTP", "Redis", "SQLite", "WebhookSignature", "TelnyxEmulator", "TelnyxEmulatorServer",
+            dependencies: ["CallflowServer", "CallflowRuntime", "CallflowLoop", "CallflowCore", "EventHTTP", "Redis", "SQLite", "WebhookSignature", "TelnyxEmulator", "TelnyxEmulatorServer",
                            "TelnyxAPI", "TelnyxREST", "CallflowTestSupport"]
         ),
     ],

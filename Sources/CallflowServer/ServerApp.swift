@@ -1,4 +1,6 @@
 import CallflowCore
+import CallflowLoop
+import CallflowRuntime
 import EventHTTP
 import Foundation
 import Logging

@@ -1,7 +1,7 @@
 import CRedis
+import CallflowLoop
 import DequeModule
 import Dispatch
-import EventHTTP
 #if canImport(Glibc)
 import Glibc
 #endif

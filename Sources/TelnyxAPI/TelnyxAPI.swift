@@ -1,4 +1,5 @@
 import CallflowCore
+import CallflowLoop
 import EventHTTP
 import Foundation
 import TelnyxREST

@@ -1,4 +1,5 @@
 import CallflowCore
+import CallflowLoop
 import Dispatch
 import EventHTTP
 import TelnyxEmulator

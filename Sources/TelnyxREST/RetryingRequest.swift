@@ -1,4 +1,5 @@
 import CallflowCore
+import CallflowLoop
 import EventHTTP
 
 /// One Telnyx API request with the retry rules every Telnyx call here follows: network errors,

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CallflowCore
+import CallflowLoop
 import CallflowServer
 import EventHTTP
 import Foundation

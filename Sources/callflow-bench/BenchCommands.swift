@@ -1,5 +1,7 @@
 import ArgumentParser
 import CallflowCore
+import CallflowLoop
+import CallflowRuntime
 import CallflowServer
 import EventHTTP
 import Foundation

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CallflowLoop
 import CallflowServer
 import EventHTTP
 import Foundation

@@ -1,4 +1,4 @@
-@testable import CallflowServer
+@testable import CallflowRuntime
 import Testing
 
 @Suite struct ArmedTimersTests {

@@ -1,4 +1,4 @@
-@testable import CallflowServer
+@testable import CallflowRuntime
 import Testing
 
 /// The CPU count that decides whether page-cache commits get a thread of their own.

@@ -1,4 +1,5 @@
 import CallflowCore
+import CallflowRuntime
 import CallflowServer
 import Foundation
 import Testing

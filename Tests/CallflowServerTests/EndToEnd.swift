@@ -1,3 +1,4 @@
+import CallflowLoop
 import CallflowTestSupport
 import CallflowCore
 @testable import CallflowServer

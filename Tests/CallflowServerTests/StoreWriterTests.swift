@@ -1,4 +1,6 @@
 import CallflowCore
+import CallflowLoop
+import CallflowRuntime
 @testable import CallflowServer
 import EventHTTP
 import Foundation

@@ -1,3 +1,5 @@
+import CallflowLoop
+import CallflowRuntime
 import CallflowTestSupport
 import CallflowServer
 import EventHTTP

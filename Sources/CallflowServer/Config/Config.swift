@@ -1,4 +1,5 @@
 import CallflowCore
+import CallflowRuntime
 import Logging
 
 /// Everything `serve` needs, decoded once and checked. Defaults are the embedded ones, so the
@@ -43,12 +44,8 @@ public struct CallflowConfig: Sendable, Equatable {
             case redis
         }
         /// SQLite `synchronous`.
-        public enum Synchronous: String, Sendable, CaseIterable {
-            /// WAL: durable across process crashes; the last group commits can be lost on power loss.
-            case normal
-            /// An fsync every group commit.
-            case full
-        }
+        /// `normal` or `full`: the SQLite store's own setting (`SQLiteCallStore.Synchronous`).
+        public typealias Synchronous = SQLiteCallStore.Synchronous
         public var kind = Kind.sqlite
         public var path = "callflow.db"
         public var synchronous = Synchronous.normal

@@ -1,4 +1,5 @@
 import CallflowCore
+import CallflowRuntime
 import EventHTTP
 
 /// What the control API needs from the running server.

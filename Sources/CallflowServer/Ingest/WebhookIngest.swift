@@ -1,4 +1,5 @@
 import CallflowCore
+import CallflowRuntime
 import Dispatch
 import EventHTTP
 import Logging

@@ -4,7 +4,7 @@ import Logging
 extension CallPipeline {
     /// The funnel, once per committed input: node entries, exits by the outcome that left them,
     /// calls started and ended.
-    func count(_ work: InputWork) {
+    package func count(_ work: InputWork) {
         for visit in work.visits {
             metrics.increment("callflow_node_entries_total", [visit.flow, visit.node])
             guard let from = visit.from else {

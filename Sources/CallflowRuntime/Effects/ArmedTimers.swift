@@ -1,13 +1,13 @@
 /// The loop timers armed for calls, by timer id and by call: a call that ends cancels its own
 /// timers without a scan of every live call's (with 10k calls holding timers, a scan per hangup
 /// was 10k string comparisons).
-struct ArmedTimers {
+package struct ArmedTimers {
     private var handles: [String: (call: String, handle: Int)] = [:]
     private var byCall: [String: Set<String>] = [:]
 
-    var count: Int { handles.count }
+    package var count: Int { handles.count }
 
-    func contains(_ id: String) -> Bool { handles[id] != nil }
+    package func contains(_ id: String) -> Bool { handles[id] != nil }
 
     /// Records a timer; one already armed under `id` is returned so the caller can cancel it.
     mutating func insert(_ id: String, call: String, handle: Int) -> Int? {

@@ -1,4 +1,5 @@
 import CallflowCore
+import CallflowLoop
 import EventHTTP
 import Logging
 import Redis
@@ -8,18 +9,18 @@ import Redis
 /// sends, repeats or fires them here. Also refreshes the count of live calls across instances.
 ///
 /// Loop-confined.
-final class SharedSweeper {
+package final class SharedSweeper {
     private let ledger: SharedLedger
     private let effects: EffectRunner
     private unowned let pipeline: CallPipeline
     private let loop: EventLoop
     private let logger: Logger
     private let clockMs: () -> Int64
-    static let sweepMs = 1000
+    package static let sweepMs = 1000
     /// A timer this late is presumed orphaned (its instance died) and fired by whoever claims it.
-    static let timerGraceMs = 2000
+    package static let timerGraceMs = 2000
 
-    init(ledger: SharedLedger, effects: EffectRunner, pipeline: CallPipeline, loop: EventLoop, logger: Logger,
+    package init(ledger: SharedLedger, effects: EffectRunner, pipeline: CallPipeline, loop: EventLoop, logger: Logger,
          clockMs: @escaping () -> Int64) {
         self.ledger = ledger
         self.effects = effects

@@ -7,10 +7,10 @@
 /// recorded inputs, expiring), `outbox` (hash seq → command) + `outbox:seq`, `http` (hash id →
 /// request), `claims` (sorted set: `o:<seq>` / `h:<id>` → claim deadline in ms), `timers` (sorted
 /// set id → fire time in ms) + `timer:call`, `dial:<token>`, `revisions` (hash revision → files).
-enum SharedScripts {
+package enum SharedScripts {
     /// ARGV: prefix, n, n call ids, dial token, seen key, timer id (`""` when absent).
     /// Returns: n × [version, state], dial, seen (0/1), timer pending (0/1).
-    static let load = """
+    package static let load = """
         local p = ARGV[1]
         local n = tonumber(ARGV[2])
         local out = {}
@@ -30,7 +30,7 @@ enum SharedScripts {
     /// timers added (id, call, fire ms), timers removed (id), http added (id, request),
     /// http removed (id), dials removed (token), records (call, entry).
     /// Returns `{'ok', seq...}`, `{'conflict'}` or `{'duplicate'}`.
-    static let commit = """
+    package static let commit = """
         local p, now = ARGV[1], tonumber(ARGV[2])
         local seen, dedupeTTL, traceTTL, lease = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
         local i = 7
@@ -103,7 +103,7 @@ enum SharedScripts {
     /// new lease, and an overdue timer is pushed back so that one instance fires it.
     /// ARGV: prefix, now (ms), lease (ms), timer grace (ms).
     /// Returns a flat list: kind (`o`, `h`, `t`), id, payload (command, request, call).
-    static let claim = """
+    package static let claim = """
         local p, now, lease, grace = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
         local out = {}
         for _, m in ipairs(redis.call('ZRANGEBYSCORE', p .. 'claims', '-inf', now, 'LIMIT', 0, 100)) do
@@ -129,7 +129,7 @@ enum SharedScripts {
         """
 
     /// A call as `GET /v1/calls/{id}` shows it. ARGV: prefix, id. Returns state, trace, inputs.
-    static let document = """
+    package static let document = """
         local p, id = ARGV[1], ARGV[2]
         return {redis.call('HGET', p .. 'call:' .. id, 's') or '', redis.call('GET', p .. 'trace:' .. id) or '',
                 redis.call('LRANGE', p .. 'rec:' .. id, 0, -1)}
@@ -137,7 +137,7 @@ enum SharedScripts {
 
     /// A command Telnyx answered for good: its outbox entry and claim go.
     /// ARGV: prefix, seq.
-    static let sent = """
+    package static let sent = """
         redis.call('HDEL', ARGV[1] .. 'outbox', ARGV[2])
         redis.call('ZREM', ARGV[1] .. 'claims', 'o:' .. ARGV[2])
         return 1

@@ -1,4 +1,5 @@
 import CallflowCore
+import CallflowLoop
 import DequeModule
 import EventHTTP
 import Logging

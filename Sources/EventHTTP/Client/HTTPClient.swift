@@ -1,5 +1,6 @@
 import CCurl
 import CLibevent
+import CallflowLoop
 import DequeModule
 #if canImport(Glibc)
 import Glibc

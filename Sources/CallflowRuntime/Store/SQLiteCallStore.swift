@@ -39,7 +39,15 @@ public final class SQLiteCallStore: CallStore {
 
     /// - Parameter walLimitBytes: past this size the WAL is checkpointed in full and starts over
     ///   (see `Checkpointer`).
-    public init(path: String, synchronous: CallflowConfig.Store.Synchronous, walLimitBytes: Int = 64 << 20) throws(StoreError) {
+    /// How much a commit waits for the disk.
+    public enum Synchronous: String, Sendable, CaseIterable {
+        /// WAL: durable across process crashes; the last group commits can be lost on power loss.
+        case normal
+        /// An fsync every group commit.
+        case full
+    }
+
+    public init(path: String, synchronous: Synchronous, walLimitBytes: Int = 64 << 20) throws(StoreError) {
         checkpointer = Checkpointer(path: path, walLimitBytes: walLimitBytes)
         self.path = path
         commitKind = synchronous == .full ? .disk : .pageCache

@@ -1,4 +1,5 @@
 import CallflowCore
+import CallflowLoop
 import Dispatch
 import EventHTTP
 import Logging
@@ -11,9 +12,9 @@ import Logging
 /// sent that a crash could forget. docs/state.md explains why the store sits under this ledger.
 ///
 /// Loop-confined.
-final class LocalLedger: CallLedger {
-    private(set) var live: LiveCalls
-    let store: any CallStore
+package final class LocalLedger: CallLedger {
+    package private(set) var live: LiveCalls
+    package let store: any CallStore
     private let loop: EventLoop
     private let logger: Logger
     private let metrics: Metrics
@@ -28,28 +29,28 @@ final class LocalLedger: CallLedger {
     /// Webhook ids applied but not yet stored: a duplicate's answer waits for their commit.
     private var uncommittedEvents: Set<String> = []
     private var commitScheduled = false
-    private var commitTask: UrgentTask?
-    private var flushTask: UrgentTask?
+    private var commitTask: LoopTask?
+    private var flushTask: LoopTask?
     private var changesWaiting = 0
     private var lazyCommitScheduled = false
     private var retryScheduled = false
     /// The commit being written, if any: when it started (`stalled`) and how many commands wait for it.
     private var commitInFlight: (startedMs: Int64, commands: Int)?
-    private(set) var healthy = true
+    package private(set) var healthy = true
 
     /// Each live call's inputs, for `callflow replay` (bounded per call), and those of recently
     /// finished calls. Kept in memory only: a restart starts them afresh.
     private var recordings: [String: [[UInt8]]] = [:]
     private var finishedRecordings: [(id: String, inputs: [[UInt8]])] = []
 
-    struct Waiter {
+    package struct Waiter {
         var commands: Int
         var then: (CommitOutcome) -> Void
         /// Its first commit failed and was reported; the retry's success is reported as `retried`.
         var retried = false
     }
 
-    init(store: any CallStore, loop: EventLoop, logger: Logger, metrics: Metrics, dedupeMaxBytes: Int, traceRetentionHours: Int,
+    package init(store: any CallStore, loop: EventLoop, logger: Logger, metrics: Metrics, dedupeMaxBytes: Int, traceRetentionHours: Int,
          clockMs: @escaping () -> Int64) {
         self.store = store
         self.loop = loop
@@ -63,9 +64,9 @@ final class LocalLedger: CallLedger {
 
     // MARK: CallLedger
 
-    var loadsAfterCommit: Bool { false }
+    package var loadsAfterCommit: Bool { false }
 
-    func loadInline(_ input: EngineInput, now: Int64) -> LoadAnswer? {
+    package func loadInline(_ input: EngineInput, now: Int64) -> LoadAnswer? {
         guard let (keys, loaded) = live.load(input, now: now) else {
             if case .webhook(let event) = input { return .duplicate(stored: !uncommittedEvents.contains(event.id)) }
             return .duplicate(stored: true)
@@ -73,11 +74,11 @@ final class LocalLedger: CallLedger {
         return .loaded(keys, loaded)
     }
 
-    func load(_ input: EngineInput, now: Int64, then: @escaping (LoadAnswer) -> Void) {
+    package func load(_ input: EngineInput, now: Int64, then: @escaping (LoadAnswer) -> Void) {
         then(loadInline(input, now: now) ?? .unavailable("not loaded"))
     }
 
-    func commit(_ work: InputWork, keys: InputKeys, loaded: LoadedCalls, then: @escaping (CommitOutcome) -> Void) {
+    package func commit(_ work: InputWork, keys: InputKeys, loaded: LoadedCalls, then: @escaping (CommitOutcome) -> Void) {
         live.keep(work)
         if let seen = work.seen {
             batch.dedupe.append(seen)
@@ -111,48 +112,48 @@ final class LocalLedger: CallLedger {
         scheduleCommit()
     }
 
-    func sending(outboxSeq: Int64) {}
+    package func sending(outboxSeq: Int64) {}
 
     /// Nothing waits on the row's removal, so it rides on the next commit (or a lazy one 20 ms later).
-    func sent(outboxSeq: Int64) {
+    package func sent(outboxSeq: Int64) {
         batch.sent.append(outboxSeq)
         scheduleLazyCommit()
     }
 
-    func performing(request id: String) {}
-    func performed(request id: String) {}
+    package func performing(request id: String) {}
+    package func performed(request id: String) {}
 
-    func expect(dial: PendingDial, token: String, done: @escaping (Bool) -> Void) {
+    package func expect(dial: PendingDial, token: String, done: @escaping (Bool) -> Void) {
         live.expectDial(token: token, dial)
         batch.dials = live.pendingDials  // stored with the dial command's commit
         scheduleCommit()
         done(true)
     }
 
-    func forget(dial token: String) {
+    package func forget(dial token: String) {
         live.cancelDial(token: token)
         batch.dials = live.pendingDials
         scheduleCommit()
     }
 
-    func store(revision flows: FlowSet) {
+    package func store(revision flows: FlowSet) {
         batch.revisions[flows.revision] = flows.sources
         scheduleCommit()
     }
 
-    var revisionsInUse: Set<String>? { live.revisionsInUse }
-    var liveCalls: Int { live.calls.count }
-    var inFlight: Int { waiting.reduce(0) { $0 + $1.commands } + (commitInFlight?.commands ?? 0) }
-    var retryAfterMs: Int { 500 }
+    package var revisionsInUse: Set<String>? { live.revisionsInUse }
+    package var liveCalls: Int { live.calls.count }
+    package var inFlight: Int { waiting.reduce(0) { $0 + $1.commands } + (commitInFlight?.commands ?? 0) }
+    package var retryAfterMs: Int { 500 }
 
     /// Whether the commit in flight has waited for the disk longer than `stallLimitMs`: the server
     /// still takes webhooks but answers none of them, so `/readyz` says so and a load balancer can
     /// send Telnyx's retries elsewhere (with the synchronous store, the whole server froze).
-    var stalled: Bool { commitInFlight.map { loop.monotonicMs - $0.startedMs > Self.stallLimitMs } ?? false }
-    static let stallLimitMs: Int64 = 5_000
+    package var stalled: Bool { commitInFlight.map { loop.monotonicMs - $0.startedMs > Self.stallLimitMs } ?? false }
+    package static let stallLimitMs: Int64 = 5_000
 
     /// A commit is being written (on the writer thread): shutdown waits for its replies and sends.
-    var committing: Bool { commitInFlight != nil }
+    package var committing: Bool { commitInFlight != nil }
 
     // MARK: recordings and documents
 
@@ -171,9 +172,9 @@ final class LocalLedger: CallLedger {
     }
 
     /// Calls whose inputs are held for replay: at most the live ones, or memory leaks.
-    var recordedCalls: Int { recordings.count }
+    package var recordedCalls: Int { recordings.count }
 
-    func document(_ id: String, reply: @escaping (JSONValue?) -> Void) {
+    package func document(_ id: String, reply: @escaping (JSONValue?) -> Void) {
         if let s = live.calls[id] { return reply(CallDocument.live(s, inputs: recordings[id] ?? [])) }
         if let done = live.finished.last(where: { $0.id == id }) {
             return reply(CallDocument.ended(id, trace: done.trace, inputs: finishedRecordings.last(where: { $0.id == id })?.inputs ?? []))
@@ -206,7 +207,7 @@ final class LocalLedger: CallLedger {
     }
 
     /// Changes joining a scheduled commit before it is forced to run.
-    static let maxBatch = 8
+    package static let maxBatch = 8
 
     private func commitIfScheduled() {
         if commitScheduled { commit() }
@@ -301,7 +302,7 @@ final class LocalLedger: CallLedger {
         }
     }
 
-    static func merge(_ older: StoreBatch, then newer: StoreBatch) -> StoreBatch {
+    package static func merge(_ older: StoreBatch, then newer: StoreBatch) -> StoreBatch {
         var m = older
         for (id, s) in newer.upserts { m.upserts[id] = s }
         for (id, e) in newer.ended {
@@ -324,7 +325,7 @@ final class LocalLedger: CallLedger {
     /// get one; page-cache commits when the process can use more than one CPU (measured: +25–37%
     /// ingest on two CPUs, 0.93 on one); memory commits never. If no thread can be started, commits
     /// run on the loop: slower, never lost.
-    static func storeWriter(for store: any CallStore, loop: EventLoop, logger: Logger) -> LoopWorker? {
+    package static func storeWriter(for store: any CallStore, loop: EventLoop, logger: Logger) -> LoopWorker? {
         let onThread: Bool
         switch store.commitKind {
         case .memory: onThread = false
@@ -350,7 +351,7 @@ final class LocalLedger: CallLedger {
     /// What the store held: live calls continue where they were; the pipeline sends unsent
     /// commands again (same `command_id`, so Telnyx ignores what it already executed) and resumes
     /// timers and HTTP requests. `flows` is the revision new calls get.
-    func restore(current flows: FlowSet, timeZones: any TimeZoneProvider) throws(StoreError) -> Restored {
+    package func restore(current flows: FlowSet, timeZones: any TimeZoneProvider) throws(StoreError) -> Restored {
         let nowMs = clockMs()
         let now = nowMs / 1000
         let snapshot = try store.load(now: now)
@@ -389,7 +390,7 @@ final class LocalLedger: CallLedger {
     }
 
     /// Forgets expired webhook ids and old traces.
-    func prune() {
+    package func prune() {
         let now = clockMs() / 1000
         let store = self.store
         let retention = Int64(traceRetentionHours) * 3600
@@ -403,11 +404,11 @@ final class LocalLedger: CallLedger {
 }
 
 /// What a restart hands back to the pipeline to carry on with.
-struct Restored {
-    var revisions: [FlowSet]
-    var outbox: [(seq: Int64, command: CallCommand)]
-    var timers: [(id: String, call: String, afterMs: Int)]
-    var http: [(call: String, request: HTTPCall)]
+package struct Restored {
+    package var revisions: [FlowSet]
+    package var outbox: [(seq: Int64, command: CallCommand)]
+    package var timers: [(id: String, call: String, afterMs: Int)]
+    package var http: [(call: String, request: HTTPCall)]
     /// One line for the log.
-    var summary: String
+    package var summary: String
 }

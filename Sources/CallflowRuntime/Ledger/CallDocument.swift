@@ -2,8 +2,8 @@ import CallflowCore
 
 /// A call as `GET /v1/calls/{id}` shows it, whichever ledger holds it: its state (sensitive
 /// variables masked), trace and recorded inputs (`callflow replay` reads them).
-enum CallDocument {
-    static func live(_ s: CallState, inputs recorded: [[UInt8]]) -> JSONValue {
+package enum CallDocument {
+    package static func live(_ s: CallState, inputs recorded: [[UInt8]]) -> JSONValue {
         var vars = s.vars
         for name in s.sensitiveVars where vars[name] != nil { vars[name] = "***" }
         return .object([
@@ -14,7 +14,7 @@ enum CallDocument {
         ])
     }
 
-    static func ended(_ id: String, trace: [TraceEntry], inputs recorded: [[UInt8]]) -> JSONValue {
+    package static func ended(_ id: String, trace: [TraceEntry], inputs recorded: [[UInt8]]) -> JSONValue {
         .object(["call_control_id": .string(id), "phase": "ended", "trace": .array(trace.map(StateCodec.encode)), "inputs": inputs(recorded)])
     }
 

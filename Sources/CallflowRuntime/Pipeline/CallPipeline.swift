@@ -1,4 +1,5 @@
 import CallflowCore
+import CallflowLoop
 import DequeModule
 import Dispatch
 import EventHTTP
@@ -21,20 +22,20 @@ import Logging
 /// stored, inputs wait in a per-call queue for the one before.
 ///
 /// Loop-confined, like everything it drives.
-final class CallPipeline {
-    private(set) var engine: CallEngine
-    let ledger: any CallLedger
-    let effects: EffectRunner
-    let metrics: Metrics
-    let logger: Logger
+package final class CallPipeline {
+    package private(set) var engine: CallEngine
+    package let ledger: any CallLedger
+    package let effects: EffectRunner
+    package let metrics: Metrics
+    package let logger: Logger
     private let loop: EventLoop
     private let clock: () -> Int64
     /// Inputs waiting per call behind the one being applied (ledgers with `loadsAfterCommit`).
     private var queues: [String: Deque<Job>] = [:]
     /// A conflict re-runs the input on the newer state; this many in a row gives up.
-    static let maxConflicts = 50
+    package static let maxConflicts = 50
 
-    struct Job {
+    package struct Job {
         var input: EngineInput
         /// When the webhook arrived (monotonic), for the webhook → command latency.
         var receivedNs: UInt64?
@@ -44,7 +45,7 @@ final class CallPipeline {
         var conflicts = 0
     }
 
-    init(engine: CallEngine, ledger: any CallLedger, effects: EffectRunner, loop: EventLoop, metrics: Metrics, logger: Logger,
+    package init(engine: CallEngine, ledger: any CallLedger, effects: EffectRunner, loop: EventLoop, metrics: Metrics, logger: Logger,
          clock: @escaping () -> Int64) {
         self.engine = engine
         self.ledger = ledger
@@ -57,15 +58,15 @@ final class CallPipeline {
     }
 
     /// A verified webhook; `reply` hears what became of it once it is committed (or why not).
-    func submit(_ event: WebhookEvent, receivedNs: UInt64, reply: @escaping (InputOutcome) -> Void) {
+    package func submit(_ event: WebhookEvent, receivedNs: UInt64, reply: @escaping (InputOutcome) -> Void) {
         enqueue(Job(input: .webhook(event), receivedNs: receivedNs, reply: reply))
     }
 
     /// A result from the effect runner for `call`.
-    func submit(_ input: MachineInput, to call: String) { enqueue(Job(input: .machine(input, call: call))) }
+    package func submit(_ input: MachineInput, to call: String) { enqueue(Job(input: .machine(input, call: call))) }
 
     /// An outbound call we placed was answered before its first webhook named a flow.
-    func startOutbound(leg: CallLeg, flow: String, vars: JSONObject) {
+    package func startOutbound(leg: CallLeg, flow: String, vars: JSONObject) {
         enqueue(Job(input: .startOutbound(leg: leg, flow: flow, vars: vars)))
     }
 
@@ -155,7 +156,7 @@ final class CallPipeline {
 
     /// New calls use `flows`; calls in progress keep theirs. The files are stored, so calls on
     /// them survive a restart (and, shared, run on every instance).
-    func reload(_ flows: FlowSet) {
+    package func reload(_ flows: FlowSet) {
         engine.reload(flows)
         if let used = ledger.revisionsInUse { engine.prune(keeping: used) }
         ledger.store(revision: flows)
@@ -163,7 +164,7 @@ final class CallPipeline {
 
     /// After a restart: the stored revisions run again, unsent commands go out again (same
     /// `command_id`, so Telnyx ignores what it already executed), timers and requests resume.
-    func resume(_ restored: Restored) {
+    package func resume(_ restored: Restored) {
         for set in restored.revisions { engine.add(revision: set) }
         for (seq, command) in restored.outbox { effects.send(command, outboxSeq: seq) }
         for t in restored.timers { effects.arm(timer: t.id, call: t.call, afterMs: t.afterMs) }
@@ -171,8 +172,8 @@ final class CallPipeline {
     }
 
     /// Where calls without a route go (reload may change it).
-    func route(defaultFlow: String?) { engine.defaultFlow = defaultFlow }
+    package func route(defaultFlow: String?) { engine.defaultFlow = defaultFlow }
 
     /// Inputs not yet committed and commands not yet answered: shutdown waits for these.
-    var pending: Int { effects.pendingCommands + ledger.inFlight + queues.count }
+    package var pending: Int { effects.pendingCommands + ledger.inFlight + queues.count }
 }

@@ -29,7 +29,7 @@ private let threadingEnabled: Int32 = evthread_use_pthreads()
 /// libevent callbacks are plain C calls that cannot hop to an actor. The only cross-thread entry
 /// is `handle.stop()`, which libevent makes safe once `evthread_use_pthreads` ran.
 public final class EventLoop {
-    let base: OpaquePointer
+    package let base: OpaquePointer
     private let owner: pthread_t
     /// Shared with every `LoopHandle`; cleared before the base is freed.
     private let shared: LoopHandle.Shared
@@ -67,7 +67,7 @@ public final class EventLoop {
         event_base_free(base)
     }
 
-    func assertOnLoop() {
+    package func assertOnLoop() {
         precondition(pthread_equal(owner, pthread_self()) != 0, "EventLoop used off its thread")
     }
 
@@ -159,24 +159,24 @@ public final class EventLoop {
 
     /// A task run at high priority whenever `trigger()` is called (once per trigger burst): after
     /// the callback that triggered it, before other I/O.
-    public func urgentTask(_ action: @escaping () -> Void) throws(EventLoopError) -> UrgentTask {
+    public func urgentTask(_ action: @escaping () -> Void) throws(EventLoopError) -> LoopTask {
         try task(priority: 0, action)
     }
 
     /// A task run at normal priority whenever `trigger()` is called (once per trigger burst): after
     /// the callbacks libevent already has ready in this pass of the loop, before it polls again.
     /// Work that many of those callbacks add to (a group commit) then runs once for all of them.
-    public func endOfPassTask(_ action: @escaping () -> Void) throws(EventLoopError) -> UrgentTask {
+    public func endOfPassTask(_ action: @escaping () -> Void) throws(EventLoopError) -> LoopTask {
         try task(priority: 1, action)
     }
 
-    private func task(priority: Int32, _ action: @escaping () -> Void) throws(EventLoopError) -> UrgentTask {
+    private func task(priority: Int32, _ action: @escaping () -> Void) throws(EventLoopError) -> LoopTask {
         assertOnLoop()
-        let task = UrgentTask(action: action)
+        let task = LoopTask(action: action)
         let arg = Unmanaged.passUnretained(task).toOpaque()
         guard let event = event_new(base, -1, 0, { _, _, arg in
             guard let arg else { return }
-            Unmanaged<UrgentTask>.fromOpaque(arg).takeUnretainedValue().run()
+            Unmanaged<LoopTask>.fromOpaque(arg).takeUnretainedValue().run()
         }, arg) else { throw .libevent(function: "event_new(urgent)", code: -1) }
         let rc = event_priority_set(event, priority)
         guard rc == 0 else {
@@ -334,7 +334,7 @@ final class OffloadResult<T: Sendable>: Sendable {
 }
 
 /// See `EventLoop.urgentTask` and `endOfPassTask`. Owned by the caller; freeing it cancels a pending run.
-public final class UrgentTask {
+public final class LoopTask {
     fileprivate var event: OpaquePointer?
     private let action: () -> Void
     private var pending = false

@@ -7,7 +7,7 @@ import CallflowCore
 /// durability mode is a third ledger, not another set of forks in the shell.
 ///
 /// Loop-confined: every call and callback happens on the loop thread.
-protocol CallLedger: AnyObject {
+package protocol CallLedger: AnyObject {
     /// What `input` needs, when the ledger can answer at once (no hop, no allocation); `nil` when
     /// it must be loaded with `load(_:now:then:)`.
     func loadInline(_ input: EngineInput, now: Int64) -> LoadAnswer?
@@ -61,7 +61,7 @@ protocol CallLedger: AnyObject {
 }
 
 /// What a ledger found for an input.
-enum LoadAnswer {
+package enum LoadAnswer {
     case loaded(InputKeys, LoadedCalls)
     /// The webhook id was seen. `stored: false` when the first copy is not yet committed: its
     /// answer must wait for that commit (commit an empty work to wait for it).
@@ -72,7 +72,7 @@ enum LoadAnswer {
 }
 
 /// What became of a commit.
-enum CommitOutcome {
+package enum CommitOutcome {
     /// Stored; the outbox sequence number of each command of the work, in order. `retried`: stored
     /// by a later attempt, after `.unavailable(retrying: true)` was reported (the reply went then).
     case committed(outboxSeqs: [Int64], retried: Bool)

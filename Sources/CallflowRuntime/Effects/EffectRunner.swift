@@ -1,4 +1,5 @@
 import CallflowCore
+import CallflowLoop
 import Dispatch
 import EventHTTP
 import Logging
@@ -9,19 +10,19 @@ import TelnyxREST
 /// fired timer) goes into the pipeline as the next input. Nothing here decides anything.
 ///
 /// Loop-confined.
-final class EffectRunner {
-    let loop: EventLoop
-    let telnyx: TelnyxClient
-    let backend: any BackendRequests
-    let ledger: any CallLedger
-    let metrics: Metrics
-    let logger: Logger
+package final class EffectRunner {
+    package let loop: EventLoop
+    package let telnyx: TelnyxClient
+    package let backend: any BackendRequests
+    package let ledger: any CallLedger
+    package let metrics: Metrics
+    package let logger: Logger
     private let clockMs: () -> Int64
     /// Where results go: the pipeline (set by it; it owns this runner).
-    weak var inputs: CallPipeline?
-    private(set) var timers = ArmedTimers()
+    package weak var inputs: CallPipeline?
+    package private(set) var timers = ArmedTimers()
 
-    init(loop: EventLoop, telnyx: TelnyxClient, backend: any BackendRequests, ledger: any CallLedger, metrics: Metrics, logger: Logger,
+    package init(loop: EventLoop, telnyx: TelnyxClient, backend: any BackendRequests, ledger: any CallLedger, metrics: Metrics, logger: Logger,
          clockMs: @escaping () -> Int64) {
         self.loop = loop
         self.telnyx = telnyx
@@ -37,10 +38,10 @@ final class EffectRunner {
     }
 
     /// Commands queued or in flight to Telnyx.
-    var pendingCommands: Int { telnyx.pending }
+    package var pendingCommands: Int { telnyx.pending }
 
     /// Everything `work` asked for, after its commit; `outboxSeqs` are its commands' rows.
-    func carryOut(_ work: InputWork, outboxSeqs: [Int64], receivedNs: UInt64?, cause: String) {
+    package func carryOut(_ work: InputWork, outboxSeqs: [Int64], receivedNs: UInt64?, cause: String) {
         var seqs = outboxSeqs.makeIterator()
         for item in work.effects {
             // Built only when a line is written (swift-log evaluates metadata lazily).
@@ -80,7 +81,7 @@ final class EffectRunner {
 
     /// Sends one committed command; its outbox row goes when Telnyx answered for good. A command
     /// whose node waits for its response hears it as an input (failures arrive by `onFailure`).
-    func send(_ command: CallCommand, outboxSeq: Int64) {
+    package func send(_ command: CallCommand, outboxSeq: Int64) {
         ledger.sending(outboxSeq: outboxSeq)
         let report = command.reportsResult ? command : nil  // only then is the command kept alive
         telnyx.send(command) { [weak self] result in
@@ -92,7 +93,7 @@ final class EffectRunner {
         }
     }
 
-    func perform(_ request: HTTPCall, call: String) {
+    package func perform(_ request: HTTPCall, call: String) {
         if request.withheld { return inputs?.submit(.httpResult(requestID: request.id, .failed(Self.withheldReason)), to: call) ?? () }
         ledger.performing(request: request.id)
         backend.perform(request) { [weak self] outcome in
@@ -103,9 +104,9 @@ final class EffectRunner {
 
     /// A request read back from the store with its sensitive digits masked is not sent: it would
     /// carry `***`. The node takes its error path instead.
-    static let withheldReason = "the request carried sensitive digits, which are never stored, so it was not repeated after the restart"
+    package static let withheldReason = "the request carried sensitive digits, which are never stored, so it was not repeated after the restart"
 
-    func arm(timer id: String, call: String, afterMs ms: Int) {
+    package func arm(timer id: String, call: String, afterMs ms: Int) {
         do {
             let handle = try loop.schedule(afterMilliseconds: max(0, ms)) { [weak self] in
                 self?.timers.remove(id)
@@ -123,7 +124,7 @@ final class EffectRunner {
     /// Dials an outbound call; its first webhook starts `request.flow`. The dial is stored first
     /// (a crash, or another instance receiving that webhook, must not lose which flow it starts).
     /// `done` gets Telnyx's call_control_id, or why the dial failed.
-    func dial(_ request: DialRequest, done: @escaping (Result<String, CommandFailure>) -> Void) {
+    package func dial(_ request: DialRequest, done: @escaping (Result<String, CommandFailure>) -> Void) {
         var random = SystemRandomNumberGenerator()
         let token = String(random.next(), radix: 36) + String(random.next(), radix: 36)
         let pending = PendingDial(flow: request.flow, vars: request.vars, from: request.from, to: request.to,

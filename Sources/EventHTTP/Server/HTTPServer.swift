@@ -1,4 +1,5 @@
 import CLibevent
+import CallflowLoop
 import Synchronization
 
 #if canImport(Glibc)

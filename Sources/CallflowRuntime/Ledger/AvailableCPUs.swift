@@ -4,15 +4,15 @@ import Foundation
 /// a cgroup CPU quota (`docker --cpus`; v2's `cpu.max`, or v1's `cpu.cfs_quota_us` and period on
 /// older hosts). Decides whether the store's commits get a thread of their own: on one CPU the
 /// hand-off costs more than it frees (bench/RESULTS.md, session 5).
-enum AvailableCPUs {
-    static func count(status: String? = read("/proc/self/status"), cpuMax: String? = read("/sys/fs/cgroup/cpu.max") ?? cgroupV1CPUMax()) -> Int {
+package enum AvailableCPUs {
+    package static func count(status: String? = read("/proc/self/status"), cpuMax: String? = read("/sys/fs/cgroup/cpu.max") ?? cgroupV1CPUMax()) -> Int {
         var cpus = status.flatMap(allowed(inStatus:)) ?? ProcessInfo.processInfo.activeProcessorCount
         if let quota = cpuMax.flatMap(quota(inCPUMax:)) { cpus = min(cpus, quota) }
         return max(1, cpus)
     }
 
     /// The CPUs in `Cpus_allowed_list:` of /proc/self/status ("0-3,8,10-11").
-    static func allowed(inStatus status: String) -> Int? {
+    package static func allowed(inStatus status: String) -> Int? {
         guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed_list:") }) else { return nil }
         var total = 0
         for part in line.dropFirst("Cpus_allowed_list:".count).split(separator: ",") {
@@ -29,19 +29,19 @@ enum AvailableCPUs {
     }
 
     /// Whole CPUs granted by a cgroup v2 `cpu.max` ("150000 100000" → 1; "max 100000" → none).
-    static func quota(inCPUMax text: String) -> Int? {
+    package static func quota(inCPUMax text: String) -> Int? {
         let fields = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
         guard fields.count == 2, let quota = Double(fields[0]), let period = Double(fields[1]), period > 0 else { return nil }
         return max(1, Int(quota / period))
     }
 
     /// cgroup v1's quota and period as a v2 `cpu.max` line (a quota of -1 means none: "max").
-    static func cgroupV1CPUMax(quota: String? = read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"),
+    package static func cgroupV1CPUMax(quota: String? = read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"),
                                period: String? = read("/sys/fs/cgroup/cpu/cpu.cfs_period_us")) -> String? {
         guard let quota = quota?.trimmingCharacters(in: .whitespacesAndNewlines),
               let period = period?.trimmingCharacters(in: .whitespacesAndNewlines) else { return nil }
         return "\(quota == "-1" ? "max" : quota) \(period)"
     }
 
-    static func read(_ path: String) -> String? { try? String(contentsOfFile: path, encoding: .utf8) }
+    package static func read(_ path: String) -> String? { try? String(contentsOfFile: path, encoding: .utf8) }
 }

@@ -1,4 +1,5 @@
 import CallflowCore
+import CallflowLoop
 import Synchronization
 
 /// Why the store cannot be used. Loud and specific: the server answers 503 (Telnyx redelivers)

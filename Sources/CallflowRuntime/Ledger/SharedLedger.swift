@@ -17,30 +17,30 @@ import Redis
 ///   `SharedSweeper` on another instance, and the command sent again with its `command_id`.
 ///
 /// Loop-confined.
-final class SharedLedger: CallLedger {
-    let redis: RedisConnection
-    let prefix: String
+package final class SharedLedger: CallLedger {
+    package let redis: RedisConnection
+    package let prefix: String
     private let logger: Logger
     private let metrics: Metrics
     private let clockMs: () -> Int64
     private let timeZones: any TimeZoneProvider
-    let traceTTLSeconds: Int
-    static let dedupeTTLSeconds = 3600
+    package let traceTTLSeconds: Int
+    package static let dedupeTTLSeconds = 3600
     /// How long a claim on a command or HTTP request holds without renewal (see `SharedSweeper`).
-    static let leaseMs = 5000
+    package static let leaseMs = 5000
     /// Flow revisions read from Redis (or published here), by id.
     private var revisions: [String: FlowSet] = [:]
     /// Claims this instance is working on (`o:<seq>`, `h:<id>`), renewed by the sweeper.
-    private(set) var held: Set<String> = []
+    package private(set) var held: Set<String> = []
     /// Digits of `sensitive` gathers, which Redis never sees (`StateCodec.storedVars`): held by
     /// the instance that took them. An input of the call that another instance runs renders them
     /// empty, with a warning (docs/state.md).
     private var heldSecrets: [String: JSONObject] = [:]
-    private(set) var healthy: Bool
+    package private(set) var healthy: Bool
     /// Live calls across all instances (refreshed by the sweeper).
-    var liveCalls = 0
+    package var liveCalls = 0
 
-    init(redis: RedisConnection, flows: FlowSet, logger: Logger, metrics: Metrics, prefix: String, traceRetentionHours: Int,
+    package init(redis: RedisConnection, flows: FlowSet, logger: Logger, metrics: Metrics, prefix: String, traceRetentionHours: Int,
          timeZones: any TimeZoneProvider, clockMs: @escaping () -> Int64) {
         self.redis = redis
         self.prefix = prefix
@@ -61,7 +61,7 @@ final class SharedLedger: CallLedger {
 
     /// Checks Redis at startup (a clear error when it is down), publishes this instance's flow
     /// revision and says what is already shared.
-    static func prepare(url: RedisURL, prefix: String, flows: FlowSet) throws(StoreError) -> String {
+    package static func prepare(url: RedisURL, prefix: String, flows: FlowSet) throws(StoreError) -> String {
         do {
             let redis = try RedisStartupConnection(url: url)
             _ = try redis.command(publish(flows, prefix: prefix))
@@ -74,17 +74,17 @@ final class SharedLedger: CallLedger {
         }
     }
 
-    var loadsAfterCommit: Bool { true }
-    var revisionsInUse: Set<String>? { nil }
-    var inFlight: Int { 0 }
-    var stalled: Bool { false }
-    var retryAfterMs: Int { redis.reconnectMs }
+    package var loadsAfterCommit: Bool { true }
+    package var revisionsInUse: Set<String>? { nil }
+    package var inFlight: Int { 0 }
+    package var stalled: Bool { false }
+    package var retryAfterMs: Int { redis.reconnectMs }
 
     // MARK: load
 
-    func loadInline(_ input: EngineInput, now: Int64) -> LoadAnswer? { nil }
+    package func loadInline(_ input: EngineInput, now: Int64) -> LoadAnswer? { nil }
 
-    func load(_ input: EngineInput, now: Int64, then: @escaping (LoadAnswer) -> Void) {
+    package func load(_ input: EngineInput, now: Int64, then: @escaping (LoadAnswer) -> Void) {
         let keys = InputKeys.of(input) { _ in false }
         let ids = keys.owner.isEmpty ? [] : [keys.owner] + (keys.leg.map { [$0] } ?? [])
         let seen = keys.eventID.map { Self.hex(DedupeWindow.storedKey($0)) } ?? ""
@@ -141,7 +141,7 @@ final class SharedLedger: CallLedger {
 
     // MARK: commit
 
-    func commit(_ work: InputWork, keys: InputKeys, loaded: LoadedCalls, then: @escaping (CommitOutcome) -> Void) {
+    package func commit(_ work: InputWork, keys: InputKeys, loaded: LoadedCalls, then: @escaping (CommitOutcome) -> Void) {
         let nowMs = clockMs()
         var checks = loaded.versions
         if let id = work.call, !checks.contains(where: { $0.id == id }) { checks.append((id, "0")) }
@@ -212,22 +212,22 @@ final class SharedLedger: CallLedger {
 
     // MARK: the outbox and requests
 
-    func sending(outboxSeq: Int64) { held.insert("o:\(outboxSeq)") }
+    package func sending(outboxSeq: Int64) { held.insert("o:\(outboxSeq)") }
 
     /// Answered for good (done or failed for good): the entry goes. If this is lost, the lease
     /// runs out and the command is sent again with its command_id, which Telnyx ignores.
-    func sent(outboxSeq: Int64) {
+    package func sent(outboxSeq: Int64) {
         held.remove("o:\(outboxSeq)")
         redis.send(["EVAL", SharedScripts.sent, "0", prefix, String(outboxSeq)]) { _ in }
     }
 
-    func performing(request id: String) { held.insert("h:\(id)") }
-    func performed(request id: String) { held.remove("h:\(id)") }
+    package func performing(request id: String) { held.insert("h:\(id)") }
+    package func performed(request id: String) { held.remove("h:\(id)") }
 
     // MARK: revisions, dials, documents
 
     /// Publishes a flow revision (startup, reload) so every instance can run calls on it.
-    func store(revision flows: FlowSet) {
+    package func store(revision flows: FlowSet) {
         revisions[flows.revision] = flows
         redis.send(Self.publish(flows, prefix: prefix)) { [weak self] result in
             if case .failure(let e) = result {
@@ -238,7 +238,7 @@ final class SharedLedger: CallLedger {
     }
 
     /// The command that stores a revision's files under its id.
-    static func publish(_ flows: FlowSet, prefix: String) -> [[UInt8]] {
+    package static func publish(_ flows: FlowSet, prefix: String) -> [[UInt8]] {
         [Array("HSET".utf8), Array("\(prefix)revisions".utf8), Array(flows.revision.utf8), RevisionFiles.encode(flows.sources).jsonBytes]
     }
 
@@ -266,18 +266,18 @@ final class SharedLedger: CallLedger {
     }
 
     /// Any instance may receive the answered call's first webhook: the dial is shared first.
-    func expect(dial: PendingDial, token: String, done: @escaping (Bool) -> Void) {
+    package func expect(dial: PendingDial, token: String, done: @escaping (Bool) -> Void) {
         redis.send([Array("SET".utf8), Array("\(prefix)dial:\(token)".utf8), StateCodec.encode(dial).jsonBytes, Array("EX".utf8),
                     Array("3600".utf8)]) { result in
             if case .success = result { done(true) } else { done(false) }
         }
     }
 
-    func forget(dial token: String) {
+    package func forget(dial token: String) {
         redis.send(["DEL", "\(prefix)dial:\(token)"]) { _ in }
     }
 
-    func document(_ id: String, reply: @escaping (JSONValue?) -> Void) {
+    package func document(_ id: String, reply: @escaping (JSONValue?) -> Void) {
         redis.send(["EVAL", SharedScripts.document, "0", prefix, id]) { [weak self] result in
             guard let self else { return reply(nil) }
             guard case .success(let value) = result, let parts = value.array, parts.count == 3 else {
@@ -304,18 +304,18 @@ final class SharedLedger: CallLedger {
 
     // MARK: encoding
 
-    static func hex(_ key: UInt64) -> String { String(key, radix: 16) }
+    package static func hex(_ key: UInt64) -> String { String(key, radix: 16) }
 
-    static func encode(http request: HTTPCall, call: String) -> [UInt8] {
+    package static func encode(http request: HTTPCall, call: String) -> [UInt8] {
         JSONValue.object(["call": .string(call), "request": StateCodec.encode(request)]).jsonBytes
     }
 
-    static func decode<T>(_ what: String, _ bytes: [UInt8], _ decoder: (JSONValue) throws(StateCodec.DecodeError) -> T) throws(StoreError) -> T {
+    package static func decode<T>(_ what: String, _ bytes: [UInt8], _ decoder: (JSONValue) throws(StateCodec.DecodeError) -> T) throws(StoreError) -> T {
         guard let json = try? JSONParser.parse(bytes) else { throw .corrupt("\(what) is not JSON") }
         return try decode(what, json, decoder)
     }
 
-    static func decode<T>(_ what: String, _ json: JSONValue, _ decoder: (JSONValue) throws(StateCodec.DecodeError) -> T) throws(StoreError) -> T {
+    package static func decode<T>(_ what: String, _ json: JSONValue, _ decoder: (JSONValue) throws(StateCodec.DecodeError) -> T) throws(StoreError) -> T {
         do { return try decoder(json) } catch { throw .corrupt("\(what): \(error)") }
     }
 }
