@@ -5,16 +5,21 @@
 /// the shape of each field's value. Lets `callflow check` reject a `command` node's params before
 /// a call ever hits the API (`ParamCheck` reads the shapes).
 public enum CommandCatalog {
+    /// One call action as the SDK-derived schemas describe it.
     public struct Action: Sendable {
         /// The HTTP method: POST for all but `client_state_update` (PUT).
         public let method: String
+        /// The endpoint, with `{call_control_id}` for the leg (`/calls` for `dial`).
         public let path: String
+        /// Every body field the action accepts: Telnyx refuses any other.
         public let params: Set<String>
+        /// The body fields it must have.
         public let required: [String]
         /// Each param's allowed value, as an index into `CommandCatalog.shapes`.
         public let paramShapes: [String: Int]
         /// Whether the body takes `command_id` (Telnyx's idempotency key) and `client_state`.
         public let takesCommandID: Bool
+        /// Whether the body takes `client_state`: some actions' schemas lack it, and Telnyx refuses the field there.
         public let takesClientState: Bool
 
         /// `takesCommandID` and `takesClientState` default to whether `params` lists the field.
@@ -39,18 +44,27 @@ public enum CommandCatalog {
     /// What a JSON value may be, as far as the SDK-derived schemas say. Nested shapes are indexes
     /// into `CommandCatalog.shapes` (shared: the same settings recur across actions).
     public struct ValueShape: Sendable {
+        /// The JSON types a value may have, as a bit set.
         public struct Types: OptionSet, Sendable, Hashable {
+            /// The bits.
             public let rawValue: UInt8
+            /// The types of `rawValue`'s bits.
             public init(rawValue: UInt8) { self.rawValue = rawValue }
+            /// JSON `null`.
             public static let null = Types(rawValue: 1)
+            /// `true` or `false`.
             public static let boolean = Types(rawValue: 2)
             /// A whole number (`30` or `30.0`).
             public static let integer = Types(rawValue: 4)
             /// Any number; includes `integer`.
             public static let number = Types(rawValue: 8)
+            /// A string.
             public static let string = Types(rawValue: 16)
+            /// An array.
             public static let array = Types(rawValue: 32)
+            /// An object.
             public static let object = Types(rawValue: 64)
+            /// Any JSON value (a schema that says nothing).
             public static let any: Types = [.null, .boolean, .integer, .number, .string, .array, .object]
         }
 
@@ -64,6 +78,7 @@ public enum CommandCatalog {
             case unstated
         }
 
+        /// The JSON types the value may have.
         public let types: Types
         /// The allowed values of a string; nil when any string goes.
         public let strings: [String]?
@@ -71,7 +86,9 @@ public enum CommandCatalog {
         public let integers: [Int]?
         /// An object's known keys.
         public let properties: [String: Int]
+        /// The keys an object must have.
         public let required: [String]
+        /// Whether keys besides `properties` are allowed.
         public let keys: Keys
         /// The shape of values under keys besides `properties`, when the schema gives one.
         public let additional: Int?
@@ -79,8 +96,10 @@ public enum CommandCatalog {
         public let items: Int?
         /// Alternative object shapes (an `anyOf`), told apart by the constant `discriminator` key.
         public let variants: [Int]
+        /// The key whose constant value picks the variant.
         public let discriminator: String?
 
+        /// Memberwise, with defaults for what a schema leaves out.
         public init(_ types: Types, strings: [String]? = nil, integers: [Int]? = nil, properties: [String: Int] = [:],
                     required: [String] = [], keys: Keys = .open, additional: Int? = nil, items: Int? = nil,
                     variants: [Int] = [], discriminator: String? = nil)
@@ -98,6 +117,7 @@ public enum CommandCatalog {
         }
     }
 
+    /// Action name (the path's last part, `dial` for `POST /calls`) → its schema.
     public static let actions: [String: Action] = [
         "ai_assistant_add_messages": Action(
             method: "POST", path: "/calls/{call_control_id}/actions/ai_assistant_add_messages", params: ["client_state", "command_id", "messages", "trigger_response"], required: [],
@@ -267,6 +287,7 @@ public enum CommandCatalog {
 
     private typealias S = ValueShape
 
+    /// The value shapes the actions' `paramShapes` index into (`0` is any string).
     public static let shapes: [ValueShape] = [
         /* 0 */ S(.string),
         /* 1 */ S(.object),

@@ -6,11 +6,15 @@
 /// Pure like the machine. It keeps every flow revision that a live call may still run; the owner
 /// of the calls says which those are (`prune(keeping:)`).
 public struct CallEngine: Sendable {
+    /// The revision new calls start on (`reload(_:)` replaces it; the old one is kept while calls run it).
     public private(set) var flows: FlowSet
     private var retired: [String: FlowSet] = [:]
+    /// Called number (`call.initiated` `to`) → flow name: `flows.routes`.
     public var routes: [String: String]
+    /// The flow for numbers `routes` does not name; `nil`: such calls are rejected (`CALL_REJECTED`).
     public var defaultFlow: String?
 
+    /// An engine with one revision and no retired ones.
     public init(flows: FlowSet, routes: [String: String] = [:], defaultFlow: String? = nil) {
         self.flows = flows
         self.routes = routes
@@ -37,6 +41,7 @@ public struct CallEngine: Sendable {
     /// Whether calls on `revision` can run here.
     public func holds(revision: String) -> Bool { flowSet(revision) != nil }
 
+    /// The current revision first, then the retired ones still held, sorted (`/v1/flows`).
     public var retainedRevisions: [String] { [flows.revision] + retired.keys.sorted() }
 
     func flowSet(_ revision: String) -> FlowSet? {

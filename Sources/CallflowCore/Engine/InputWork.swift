@@ -39,6 +39,7 @@ public struct InputKeys: Sendable, Equatable {
     /// A fired timer: still pending, or already fired or cancelled elsewhere.
     public var timerID: String?
 
+    /// Memberwise; `of(_:live:)` is how an input's keys are made.
     public init(owner: String, leg: String? = nil, dialToken: String? = nil, eventID: String? = nil, timerID: String? = nil) {
         self.owner = owner
         self.leg = leg
@@ -84,6 +85,7 @@ public struct LoadedCalls: Sendable {
     /// check on commit). Opaque to the engine.
     public var versions: [(id: String, version: String)] = []
 
+    /// Memberwise; `revisions` and `versions` start empty.
     public init(owner: CallState? = nil, leg: CallState? = nil, dial: PendingDial? = nil) {
         self.owner = owner
         self.leg = leg
@@ -107,7 +109,9 @@ public enum InputDisposition: Sendable, Equatable {
 
 /// A finished call: what a store keeps of it.
 public struct EndedCall: Sendable, Equatable {
+    /// The call's history as it ended (what `GET /v1/calls/{id}` shows afterwards).
     public var trace: [TraceEntry]
+    /// The variables as they ended, sensitive ones included (a store masks them).
     public var vars: JSONObject
     /// When it ended (Unix seconds).
     public var at: Int64
@@ -116,6 +120,7 @@ public struct EndedCall: Sendable, Equatable {
 /// Everything one input changed, as data: what a ledger commits and what the effect runner then
 /// carries out. Built by `CallEngine.step`, so masking and recording are pure too.
 public struct InputWork: Sendable {
+    /// Accepted, a duplicate, stale, ignored or for an unknown call: what the ingress counts and logs.
     public var disposition: InputDisposition
     /// Commands, requests, timers and log lines, with the call context they came from.
     public var effects: [CallEffect]
@@ -135,8 +140,10 @@ public struct InputWork: Sendable {
     public var records: [[UInt8]] = []
     /// The timer this input fired, or the `http` request it answered: their stored rows go.
     public var firedTimer: String?
+    /// The `http` request this input answered: its stored row goes.
     public var answeredRequest: String?
 
+    /// Work with nothing changed yet; `CallEngine.step` fills in the rest.
     public init(_ disposition: InputDisposition, effects: [CallEffect] = []) {
         self.disposition = disposition
         self.effects = effects
@@ -162,11 +169,16 @@ public struct InputWork: Sendable {
 
 /// An effect with the call context it came from (for logs: call, flow, node).
 public struct CallEffect: Sendable, Equatable {
+    /// The call control id the effect belongs to.
     public var call: String
+    /// The flow the call was in when the effect was made.
     public var flow: String
+    /// The node the call was at (empty for a call rejected before it had one).
     public var node: String
+    /// What to do.
     public var effect: Effect
 
+    /// Memberwise.
     public init(call: String, flow: String, node: String, effect: Effect) {
         self.call = call
         self.flow = flow
@@ -177,14 +189,20 @@ public struct CallEffect: Sendable, Equatable {
 
 /// An outbound call waiting for its first webhook.
 public struct PendingDial: Sendable, Equatable {
+    /// The flow to start when the call is answered.
     public var flow: String
+    /// Variables laid over the flow's own (`POST /v1/calls` `vars`).
     public var vars: JSONObject
+    /// The caller id the call was placed from.
     public var from: String
+    /// The number dialed.
     public var to: String
+    /// The Call Control Application the call was dialed through.
     public var connectionID: String
     /// When it was dialed (Unix seconds).
     public var at: Int64
 
+    /// Memberwise.
     public init(flow: String, vars: JSONObject, from: String, to: String, connectionID: String, at: Int64) {
         self.flow = flow
         self.vars = vars
@@ -197,11 +215,16 @@ public struct PendingDial: Sendable, Equatable {
 
 /// A node entered: where from, and by which outcome edge (`hangup` style edges included).
 public struct NodeVisit: Sendable, Equatable {
+    /// The flow of the node entered.
     public var flow: String
+    /// The node entered.
     public var node: String
+    /// The outcome edge that led here (`next`, `1`, `on_no_input`, `goto`, ...); `nil` for a call's first node.
     public var edge: String?
+    /// The node left, `nil` for a call's first node: with `edge`, an edge of the funnel.
     public var from: (flow: String, node: String)?
 
+    /// Compares `from` by flow and node (tuples are not `Equatable`).
     public static func == (a: NodeVisit, b: NodeVisit) -> Bool {
         a.flow == b.flow && a.node == b.node && a.edge == b.edge && a.from?.flow == b.from?.flow && a.from?.node == b.from?.node
     }

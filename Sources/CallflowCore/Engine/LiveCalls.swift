@@ -5,14 +5,19 @@
 ///
 /// Pure like the engine.
 public struct LiveCalls: Sendable {
+    /// Live calls by call control id.
     public private(set) var calls: [String: CallState] = [:]
     /// Traces of recently finished calls, newest last (bounded).
     public private(set) var finished: [(id: String, trace: [TraceEntry], vars: JSONObject)] = []
+    /// The webhook ids seen, with their times: a redelivered webhook is found here and dropped.
     public private(set) var dedupe: DedupeWindow
     /// Outbound calls dialed but not yet seen: dial token → what to run when they are.
     public private(set) var pendingDials: [String: PendingDial] = [:]
+    /// How many finished traces are kept (the oldest go first).
     public static let finishedKept = 1000
 
+    /// No calls; webhook ids are remembered for `dedupeWindowSeconds` (an hour by default), within
+    /// `dedupeMaxBytes`.
     public init(dedupeWindowSeconds: Int64 = 3600, dedupeMaxBytes: Int = DedupeWindow.defaultMaxBytes) {
         dedupe = DedupeWindow(windowSeconds: dedupeWindowSeconds, maxBytes: dedupeMaxBytes)
     }
@@ -65,22 +70,43 @@ public struct LiveCalls: Sendable {
 /// An engine with its calls in memory: `receive` and `apply` load, step and keep in one call.
 /// What the simulation, `callflow replay`, the memory benchmark and the core's tests drive; the
 /// server's pipeline does the same three steps around a ledger.
+///
+/// ```swift
+/// var engine = MemoryEngine(flows: set, defaultFlow: "main")
+/// let work = engine.receive(try WebhookEvent.decode(body), now: now)
+/// for command in work.commands { send(command) }  // to Telnyx, in order
+/// for case .startTimer(let id, let ms) in work.effects.map(\.effect) {
+///     // when `ms` have passed:
+///     _ = engine.apply(.timerFired(id: id), to: work.call!, now: now + Int64(ms / 1000))
+/// }
+/// ```
 public struct MemoryEngine: Sendable {
+    /// The flows and the step; reloaded through `reload(_:)`.
     public private(set) var engine: CallEngine
+    /// The calls, kept by `run`.
     public private(set) var live: LiveCalls
 
+    /// An engine on `flows` and no calls. `routes` maps a called number to a flow; `defaultFlow` takes
+    /// the others (`nil`: calls to unrouted numbers are rejected).
     public init(flows: FlowSet, routes: [String: String] = [:], defaultFlow: String? = nil, dedupeWindowSeconds: Int64 = 3600,
                 dedupeMaxBytes: Int = DedupeWindow.defaultMaxBytes) {
         engine = CallEngine(flows: flows, routes: routes, defaultFlow: defaultFlow)
         live = LiveCalls(dedupeWindowSeconds: dedupeWindowSeconds, dedupeMaxBytes: dedupeMaxBytes)
     }
 
+    /// The revision new calls start on.
     public var flows: FlowSet { engine.flows }
+    /// Live calls by call control id.
     public var calls: [String: CallState] { live.calls }
+    /// Traces of recently finished calls, newest last (at most `LiveCalls.finishedKept`).
     public var finished: [(id: String, trace: [TraceEntry], vars: JSONObject)] { live.finished }
+    /// Outbound calls dialed and not yet seen, by dial token.
     public var pendingDials: [String: PendingDial] { live.pendingDials }
+    /// The webhook ids seen.
     public var webhookIDs: DedupeWindow { live.dedupe }
+    /// The current revision first, then the retired ones live calls still run.
     public var retainedRevisions: [String] { engine.retainedRevisions }
+    /// The flow for numbers `routes` does not name; `nil`: such calls are rejected.
     public var defaultFlow: String? {
         get { engine.defaultFlow }
         set { engine.defaultFlow = newValue }
@@ -99,6 +125,8 @@ public struct MemoryEngine: Sendable {
         run(.startOutbound(leg: leg, flow: flow, vars: vars), now: now)
     }
 
+    /// Loads, steps and keeps one input: what `receive`, `apply` and `startOutbound` do. A webhook
+    /// seen before comes back as `.duplicate`, with nothing changed.
     public mutating func run(_ input: EngineInput, now: Int64) -> InputWork {
         guard let (keys, loaded) = live.load(input, now: now) else { return InputWork(.duplicate) }
         let work = engine.step(input, keys: keys, loaded: loaded, now: now)
@@ -107,12 +135,15 @@ public struct MemoryEngine: Sendable {
         return work
     }
 
+    /// New calls start on `flows`; calls in progress finish on the revision they started with.
     public mutating func reload(_ flows: FlowSet) {
         engine.reload(flows)
         engine.prune(keeping: live.revisionsInUse)
     }
 
+    /// Remembers an outbound call about to be dialed (see `LiveCalls.expectDial`).
     public mutating func expectDial(token: String, _ dial: PendingDial) { live.expectDial(token: token, dial) }
+    /// The dial failed: forget it.
     public mutating func cancelDial(token: String) { live.cancelDial(token: token) }
 
     /// The node a call is at, in the revision it runs.

@@ -4,10 +4,14 @@
 /// types, unknown enum values) and strict only where the engine cannot act without a field
 /// (`data.event_type`, `data.id`): those are the 400s.
 public struct WebhookEvent: Sendable, Equatable {
+    /// `data.record_type` (`event`); not checked, since the event type says everything.
     public var recordType: String?
+    /// `data.event_type` (`call.gather.ended`, `streaming.started`, ...): never empty.
     public var eventType: String
     /// `data.id`: unique per event, the dedupe key.
     public var id: String
+    /// `data.occurred_at` as Telnyx wrote it (ISO 8601); nothing orders by it (events come out of
+    /// order, and every input is stepped at the shell's `now`).
     public var occurredAt: String?
     /// `meta.attempt`: 1 on first delivery.
     public var attempt: Int?
@@ -15,10 +19,12 @@ public struct WebhookEvent: Sendable, Equatable {
     public var deliveredTo: String?
     /// The leg, when the payload names a `call_control_id`.
     public var call: CallLeg?
+    /// The typed payload the machine reads.
     public var kind: EventKind
     /// The raw payload, kept for the call trace.
     public var payload: JSONObject
 
+    /// Memberwise; tests and the emulator build events directly (the decoders fill `payload` too).
     public init(
         recordType: String? = "event", eventType: String, id: String, occurredAt: String? = nil,
         attempt: Int? = nil, deliveredTo: String? = nil, call: CallLeg?, kind: EventKind,
@@ -47,6 +53,7 @@ public enum WebhookDecodeError: Error, Sendable, Equatable, CustomStringConverti
     /// `data.id` is missing, empty or not a string.
     case missingID
 
+    /// The reason, as the 400's body says it.
     public var description: String {
         switch self {
         case .malformedJSON(let e): return "malformed JSON: \(e)"
@@ -83,12 +90,14 @@ extension WebhookEvent {
         return try decode(root)
     }
 
+    /// Decodes a webhook body held in an array.
     public static func decode(_ body: [UInt8]) throws(WebhookDecodeError) -> WebhookEvent {
         let root: JSONValue
         do { root = try JSONParser.parse(body) } catch { throw .malformedJSON(error) }
         return try decode(root)
     }
 
+    /// Decodes an already parsed body: the envelope, the leg and the typed payload.
     public static func decode(_ root: JSONValue) throws(WebhookDecodeError) -> WebhookEvent {
         guard case .object(let data)? = root["data"] else { throw .missingData }
         guard let eventType = data["event_type"]?.stringValue, !eventType.isEmpty else {

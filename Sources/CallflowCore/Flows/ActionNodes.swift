@@ -15,11 +15,16 @@ public struct ActionSpec: Sendable, Equatable {
     public var waitFor: Set<String>
     /// Event types that mean the action failed: the node goes to `on_error`.
     public var failOn: Set<String>
+    /// Deadline for what the node waits for, 100-86400000 ms; only on a node that waits.
     public var timeoutMs: Int?
     /// `vars.<save_as>`: the awaited event's payload, or the command's response data.
     public var saveAs: String?
+    /// Where the call goes when the action is done (or sent, for a node that waits for nothing).
     public var next: String
+    /// Where a refused command, a failure event or (without `onTimeout`) the deadline goes; `nil`:
+    /// the flow's `defaults.on_error`, else a hang-up.
     public var onError: String?
+    /// Where the deadline goes; `nil`: `onError`, else `next`.
     public var onTimeout: String?
     /// What the node does to a background activity of the call.
     public var section: SectionChange?
@@ -30,6 +35,7 @@ public struct ActionSpec: Sendable, Equatable {
     /// know Telnyx took it, so a refusal takes its `on_error` from this node.
     public var awaitsResponse: Bool = false
 
+    /// Memberwise; `awaitsResponse` is set after, by the parser.
     public init(type: String, action: String?, params: JSONObject = [:], waitFor: Set<String> = [], failOn: Set<String> = [],
                 timeoutMs: Int? = nil, saveAs: String? = nil, next: String, onError: String? = nil, onTimeout: String? = nil,
                 section: SectionChange? = nil, stopOnTimeout: String? = nil) {
@@ -71,6 +77,8 @@ public struct ActionSpec: Sendable, Equatable {
 /// A background activity that runs while the flow goes on: started by one node, stopped by
 /// another (or by the call's end), paused around `sensitive` input.
 public enum SectionKind: String, Sendable, Equatable, CaseIterable {
+    /// `recording`, `transcription`, `stream`, `fork`, `siprec`, `suppression` (noise suppression) and
+    /// `assistant` (an AI assistant).
     case recording, transcription, stream, fork, siprec, suppression, assistant
 
     /// The commands that stop and restart the activity around a `sensitive` gather; `nil` when
@@ -87,12 +95,18 @@ public enum SectionKind: String, Sendable, Equatable, CaseIterable {
     }
 }
 
+/// What an action node does to a background activity.
 public enum SectionChange: Sendable, Equatable {
+    /// Starts it: the call keeps it in `CallState.sections` until stopped or the call ends.
     case start(SectionKind)
+    /// Stops it.
     case stop(SectionKind)
+    /// Pauses it (`recording` only: `record_pause`).
     case pause(SectionKind)
+    /// Resumes it after a pause.
     case resume(SectionKind)
 
+    /// The activity changed.
     public var kind: SectionKind {
         switch self {
         case .start(let k), .stop(let k), .pause(let k), .resume(let k): return k
@@ -108,40 +122,40 @@ public enum SectionChange: Sendable, Equatable {
 
 /// A named node over Telnyx actions: its verbs (`action: "start"`, `"stop"`, ...), and per verb
 /// the Telnyx action, the friendly fields and what it waits for.
-public struct Capability: Sendable {
-    public struct Field: Sendable {
-        public enum Kind: Sendable { case template, int, bool, json, rename(String) }
+struct Capability: Sendable {
+    struct Field: Sendable {
+        enum Kind: Sendable { case template, int, bool, json, rename(String) }
         /// The key in the flow file.
-        public var key: String
+        var key: String
         /// The Telnyx param it sets.
-        public var param: String
-        public var kind: Kind
-        public var required = false
+        var param: String
+        var kind: Kind
+        var required = false
     }
 
-    public struct Verb: Sendable {
-        public var action: String?
-        public var fields: [Field] = []
+    struct Verb: Sendable {
+        var action: String?
+        var fields: [Field] = []
         /// Params sent unless the flow sets them.
-        public var defaults: JSONObject = [:]
-        public var section: SectionChange?
-        public var waitFor: Set<String> = []
-        public var failOn: Set<String> = []
-        public var stopOnTimeout: String? = nil
+        var defaults: JSONObject = [:]
+        var section: SectionChange?
+        var waitFor: Set<String> = []
+        var failOn: Set<String> = []
+        var stopOnTimeout: String? = nil
         /// Whether `params` (raw Telnyx params, checked against the catalog) is allowed.
-        public var rawParams = true
+        var rawParams = true
         /// Waits for the API response (a start with no start event of its own).
-        public var awaitsResponse = false
+        var awaitsResponse = false
         /// Whether it produces something `save_as` could keep.
-        public var keepsResult = true
+        var keepsResult = true
     }
 
-    public var type: String
+    var type: String
     /// "a" or "an", for messages ("an ai_assistant node").
     var article: String { type.first.map { "aeiou".contains($0) } == true ? "an" : "a" }
     /// Verbs by the value of the node's `action` field; `""` for a node without verbs.
-    public var verbs: [String: Verb]
-    public var defaultVerb: String
+    var verbs: [String: Verb]
+    var defaultVerb: String
 
     static func t(_ key: String, _ param: String, required: Bool = false) -> Field {
         Field(key: key, param: param, kind: .template, required: required)
@@ -152,7 +166,7 @@ public struct Capability: Sendable {
 
     /// Every named action node. Keys shared by all: `type`, `description`, `action` (the verb),
     /// `params`, `save_as`, `timeout_ms`, `next`, `on_error`, `on_timeout`.
-    public static let all: [String: Capability] = {
+    static let all: [String: Capability] = {
         var c: [String: Capability] = [:]
         func add(_ type: String, _ verbs: [String: Verb], default d: String = "start") {
             c[type] = Capability(type: type, verbs: verbs, defaultVerb: d)
@@ -214,10 +228,10 @@ public struct Capability: Sendable {
     }()
 
     /// Fields every action node takes besides its own.
-    public static let commonKeys = ["action", "params", "save_as", "timeout_ms", "next", "on_error", "on_timeout"]
+    static let commonKeys = ["action", "params", "save_as", "timeout_ms", "next", "on_error", "on_timeout"]
 
     /// The flow-file keys of a node type (for unknown-field checks and the JSON Schema).
-    public func keys(_ verb: Verb?) -> [String] {
+    func keys(_ verb: Verb?) -> [String] {
         let own = (verb.map { [$0] } ?? Array(verbs.values)).flatMap { $0.fields.map(\.key) }
         return Self.commonKeys + (type == "wait" ? ["for"] : []) + own + (type == "ai_assistant" ? ["wait"] : [])
     }

@@ -1,12 +1,21 @@
 /// A checked, immutable flow: decoded once from `flows/<name>.json`, then shared by every call
 /// that runs it. Nothing here can fail at call time that `callflow check` could have caught.
 public struct Flow: Sendable, Equatable {
+    /// The file name without `.json`: what routes, `flows.default` and `goto` name.
     public var name: String
+    /// The file's `description`: a note for people; the engine never reads it.
     public var description: String?
+    /// The node a call enters first, and the one a `goto` without `node` enters.
     public var start: String
+    /// `defaults`: voice, language and failure edge for nodes that set none of their own.
     public var defaults: Defaults
+    /// Initial variables, set when a call starts in this flow (not on a `goto` into it); an outbound
+    /// call's `vars` are laid over them.
     public var vars: JSONObject
+    /// `on_hangup`: the node run after the caller hangs up, if the call is in this flow then. It may
+    /// only use nodes that send no call command (`check` enforces it).
     public var onHangup: String?
+    /// Node id → node; ids are unique per file, so a dictionary loses nothing but order (see `order`).
     public var nodes: [String: Node]
     /// Node ids in file order (for stable listings, graphs and coverage).
     public var order: [String]
@@ -14,6 +23,7 @@ public struct Flow: Sendable, Equatable {
     /// reachability. Always empty in a flow that is allowed to run.
     public var brokenEdges: [String: [(pointer: [String], target: String)]] = [:]
 
+    /// Memberwise, with no broken edges: the parser and tests build flows this way.
     public init(
         name: String, description: String?, start: String, defaults: Defaults, vars: JSONObject, onHangup: String?,
         nodes: [String: Node], order: [String]
@@ -28,24 +38,32 @@ public struct Flow: Sendable, Equatable {
         self.order = order
     }
 
+    /// Compares everything but `brokenEdges` (tuples are not `Equatable`, and only `check` reads them).
     public static func == (a: Flow, b: Flow) -> Bool {
         a.name == b.name && a.description == b.description && a.start == b.start && a.defaults == b.defaults
             && a.vars == b.vars && a.onHangup == b.onHangup && a.nodes == b.nodes && a.order == b.order
     }
 
+    /// The flow's `defaults` object.
     public struct Defaults: Sendable, Equatable {
+        /// The `speak` voice of prompts that name none (Telnyx's `female`); may be a template.
         public var voice: String = "female"
+        /// The `speak` language of prompts that name none; may be a template (a bilingual flow keeps the
+        /// caller's choice in a variable).
         public var language: String = "en-US"
         /// Where a node goes when Telnyx refuses its command and the node names no `on_error`
         /// (a flow-wide "sorry, something went wrong"); without it the call hangs up.
         public var onError: String? = nil
+        /// `female`, `en-US`, no flow-wide `on_error`.
         public init() {}
     }
 }
 
 /// One step of a flow.
 public struct Node: Sendable, Equatable {
+    /// The key in `nodes`: what edges, traces, coverage and `/v1/calls/{id}` name.
     public var id: String
+    /// What the node does, with its own fields and edges.
     public var kind: NodeKind
     /// `on_error` of a node whose kind has no failure edge of its own (`say`, `menu`, `gather`,
     /// `answer`, `record`): where it goes when Telnyx refuses its command for good.
@@ -55,12 +73,14 @@ public struct Node: Sendable, Equatable {
     /// `play` only: how often the audio plays (`playback_start`'s `loop`: a count or "infinity").
     public var loop: JSONValue? = nil
 
+    /// A node with no barge-in keys and no `loop` (the parser sets those after).
     public init(id: String, kind: NodeKind, onError: String? = nil) {
         self.id = id
         self.kind = kind
         self.onError = onError
     }
 
+    /// Compares keys by digit and target in order (tuples are not `Equatable`).
     public static func == (a: Node, b: Node) -> Bool {
         a.id == b.id && a.kind == b.kind && a.onError == b.onError && a.loop == b.loop
             && a.keys.map { $0.digit + ">" + $0.target } == b.keys.map { $0.digit + ">" + $0.target }
@@ -95,41 +115,68 @@ public struct Node: Sendable, Equatable {
 
 /// What to play: text-to-speech, an audio file by URL, or a media file uploaded to Telnyx.
 public enum Prompt: Sendable, Equatable {
+    /// Text-to-speech (`speak`, or `gather_using_speak` in a menu): `voice` and `language` fall back
+    /// to the flow's defaults; `ssml` sends the text as `payload_type: ssml`.
     case say(Template, voice: String?, language: String?, ssml: Bool)
+    /// An audio file by URL (`playback_start` `audio_url`, or `gather_using_audio`).
     case play(Template)
+    /// A media file uploaded to Telnyx, by name (`media_name`), so no public URL is needed.
     case media(Template)
 }
 
 /// Where to go on a condition (`if` node).
 public struct Condition: Sendable, Equatable {
+    /// The comparison of an `if` condition.
     public enum Op: String, Sendable, CaseIterable {
+        /// `eq` ... `ge` compare as numbers when both sides read as numbers, else as text; `contains` is a
+        /// substring test, `matches` a regular expression found anywhere, `empty` whether the value
+        /// renders empty (`to: false`: not empty).
         case eq, ne, lt, le, gt, ge, contains, matches, empty
         /// The words of `to` (or of any phrase in a list) appear in the value, ignoring case and
         /// punctuation: for routing on what a caller said.
         case says
     }
+    /// The left side, rendered per call (`{{vars.crm.tier}}`).
     public var value: Template
+    /// How the sides are compared.
     public var op: Op
+    /// The right side: a string is rendered as a template, other JSON compares as its text, a list
+    /// (for `says`) holds phrases; absent for `empty`.
     public var to: JSONValue?
+    /// Where the call goes when this is the first condition that holds.
     public var next: String
 }
 
 /// Opening hours of an `hours` node: weekday (0 = Sunday) → minute ranges.
 public struct OpeningHours: Sendable, Equatable {
+    /// The IANA zone as written (`America/Chicago`), for traces.
     public var timezone: String
+    /// The zone's offsets, resolved at load time so the machine reads no tzdata.
     public var rules: TimeZoneRules
+    /// Open minutes of the local day (0-1439) per weekday; a weekday with no entry is closed.
     public var ranges: [Int: [ClosedRange<Int>]]
+    /// Local dates (`YYYY-MM-DD`) that are closed whatever `ranges` say (holidays).
     public var closedDates: Set<String>
 }
 
+/// A `menu` node: one key per choice, with re-prompts and attempts counted by Callflow itself
+/// (Telnyx is asked for one try, so the right re-prompt plays before each retry).
 public struct MenuSpec: Sendable, Equatable {
+    /// What plays while the menu listens (`gather_using_speak` or `gather_using_audio`).
     public var prompt: Prompt
+    /// Key → target in file order; the keys are also the gather's `valid_digits`.
     public var choices: [(digit: String, target: String)]
+    /// Silence before an attempt counts as no input, 500-120000 ms (5000).
     public var timeoutMs: Int
+    /// Failed attempts before giving up, 1-10 (3).
     public var maxAttempts: Int
+    /// Played before the menu again after an invalid key (joined into one prompt when the voice matches).
     public var invalid: Prompt?
+    /// Played before the menu again after silence.
     public var noInput: Prompt?
+    /// Where the call goes when the last failed attempt was an invalid key.
     public var onInvalid: String
+    /// Where the call goes when the last failed attempt was silence.
     public var onNoInput: String
     /// Phrases per choice key: the caller may say a choice as well as press it. Heard through
     /// Telnyx transcription running while the prompt plays (see docs/flows.md, "Speech").
@@ -137,6 +184,7 @@ public struct MenuSpec: Sendable, Equatable {
     /// Transcripts below this confidence count as an invalid answer.
     public var minConfidence: Double = 0.5
 
+    /// Compares choices and phrases by value in order (tuples are not `Equatable`).
     public static func == (a: MenuSpec, b: MenuSpec) -> Bool {
         a.speech.map { $0.digit + ">" + $0.phrases.joined(separator: "|") } == b.speech.map { $0.digit + ">" + $0.phrases.joined(separator: "|") }
             && a.minConfidence == b.minConfidence
@@ -146,35 +194,61 @@ public struct MenuSpec: Sendable, Equatable {
     }
 }
 
+/// A `gather` node: digits saved to a variable, checked by count and `pattern`.
 public struct GatherSpec: Sendable, Equatable {
+    /// What plays while collecting; `nil`: the plain `gather` command, in silence.
     public var prompt: Prompt?
+    /// Fewest digits a valid answer has, 1-128 (the terminator not counted).
     public var minDigits: Int
+    /// Most digits a valid answer has, 1-128, at least `minDigits`.
     public var maxDigits: Int
+    /// One key (`0`-`9`, `*`, `#`) that ends the input early; stripped before saving.
     public var terminator: String?
+    /// Wait for the whole input, 500-120000 ms; `nil`: Telnyx's default (60000).
     public var timeoutMs: Int?
+    /// Wait between two digits, 500-120000 ms; `nil`: Telnyx's default (5000).
     public var interDigitTimeoutMs: Int?
+    /// A regular expression the digits must match as a whole.
     public var pattern: String?
+    /// Failed attempts before giving up, 1-10 (3).
     public var maxAttempts: Int
+    /// The variable the digits are saved in (`vars.<save_as>`).
     public var saveAs: String
+    /// The digits never reach logs, traces or the call store, and background activities that could
+    /// hear them are held while they are keyed in.
     public var sensitive: Bool
+    /// Where the call goes with a valid answer.
     public var next: String
+    /// Where the call goes when the last failed attempt was invalid.
     public var onInvalid: String
+    /// Where the call goes when the last failed attempt was silence.
     public var onNoInput: String
 }
 
+/// An `http` node: one request to the flow's backend, answered by the shell as a `MachineInput`.
 public struct HTTPSpec: Sendable, Equatable {
+    /// `GET`, `POST`, `PUT`, `PATCH` or `DELETE`.
     public var method: String
+    /// The URL, rendered per call (it may carry a sensitive value; traces show it redacted).
     public var url: Template
+    /// Request headers in file order, values rendered per call.
     public var headers: [(name: String, value: Template)]
+    /// A JSON body, its strings rendered as templates; sent with `Content-Type: application/json`
+    /// unless a header says otherwise.
     public var body: JSONValue?
+    /// Deadline for the whole request, 100-60000 ms (5000); a timeout goes to `on_error`.
     public var timeoutMs: Int
+    /// The variable that receives the JSON body (`null` when none), with the status in `<save_as>_status`.
     public var saveAs: String?
     /// Absent only inside `on_hangup`, where the flow may simply end.
     public var next: String?
+    /// Where a failure goes: no response, a status `on_status` does not route and that is not 2xx, or
+    /// a 2xx body that is not JSON when saved.
     public var onError: String?
     /// `on_status` in file order: a status (`"404"`) or a class (`"4xx"`) → node.
     public var onStatus: [(key: String, target: String)] = []
 
+    /// Compares headers and `on_status` by value in order (tuples are not `Equatable`).
     public static func == (a: HTTPSpec, b: HTTPSpec) -> Bool {
         a.method == b.method && a.url == b.url && a.body == b.body && a.timeoutMs == b.timeoutMs
             && a.saveAs == b.saveAs && a.next == b.next && a.onError == b.onError
@@ -202,13 +276,21 @@ public struct HTTPSpec: Sendable, Equatable {
     public static func statusVariable(_ saveAs: String) -> String { saveAs + "_status" }
 }
 
+/// A `record` node: plays a prompt, records a message and waits for the saved recording's URL.
 public struct RecordSpec: Sendable, Equatable {
+    /// Played before recording starts ("Leave a message after the beep.").
     public var prompt: Prompt?
+    /// Telnyx plays a beep before recording (`play_beep`).
     public var beep: Bool
+    /// Longest recording, 1-14400 s (`record_start` `max_length`).
     public var maxLengthSecs: Int
+    /// Stop after this much silence, 1-600 s (`timeout_secs`); `nil`: no limit.
     public var silenceTimeoutSecs: Int?
+    /// `mp3` or `wav`.
     public var format: String
+    /// The variable that receives the recording's URL when `call.recording.saved` arrives.
     public var saveAs: String
+    /// Where the call goes once the recording is saved (also after a recording error with no `on_error`).
     public var next: String
     /// Ask Telnyx for a transcript: `vars.<save_as>_transcript` when it arrives (after the
     /// recording; `on_hangup` waits for it).
@@ -220,28 +302,51 @@ public struct RecordSpec: Sendable, Equatable {
 
 /// Every node type of flow language v1.
 public enum NodeKind: Sendable, Equatable {
+    /// Answers the call (`answer`); goes straight on when it is already answered.
     case answer(next: String)
+    /// Speaks or plays one prompt, then goes on.
     case say(Prompt, next: String)
+    /// Plays audio (`playback_start`); `onError` when the file cannot be played.
     case play(Prompt, next: String, onError: String?)
+    /// A keypad (and optionally speech) menu.
     case menu(MenuSpec)
+    /// Collects digits into a variable.
     case gather(GatherSpec)
+    /// Sets variables (values rendered as templates) and goes on at once.
     case set(vars: JSONObject, next: String)
+    /// Goes to the case equal to the rendered `value`, else `default`; `caseOrder` keeps file order.
     case `switch`(value: Template, cases: [String: String], caseOrder: [String], default: String)
+    /// Goes to the first condition that holds, else `else`.
     case `if`(conditions: [Condition], else: String)
+    /// Open or closed right now in the node's time zone.
     case hours(OpeningHours, onOpen: String, onClosed: String)
+    /// Hands the caller to another number (`transfer`); the flow waits only for the hang-up after.
     case transfer(to: Template, from: Template?, timeoutSecs: Int?, onFailure: String)
+    /// Dials a second leg and bridges it to the caller (`dial`), optionally whispering to the callee
+    /// first; needs the call's `connection_id`.
     case connect(to: Template, from: Template, timeoutSecs: Int?, whisper: Prompt?, onFailure: String)
+    /// Records the caller.
     case record(RecordSpec)
+    /// Calls the flow's backend.
     case http(HTTPSpec)
+    /// Talks with the caller through Telnyx's AI gather (`gather_using_ai`) and saves the result.
     case aiGather(parameters: JSONValue, greeting: Template?, voice: String?, saveAs: String, next: String, onError: String)
+    /// Routes on the answering-machine detection result of an outbound call dialed with detection
+    /// (remembered when it arrives before the node is reached).
     case machineDetection(onHuman: String, onMachine: String, onUnknown: String, waitForBeep: Bool)
     /// `command` and every node built on one Telnyx action (`stream`, `recording`, `ai_assistant`, ...).
     case action(ActionSpec)
+    /// Waits on a timer (`seconds`, rounded to ms), then goes on.
     case pause(seconds: Double, next: String)
+    /// Continues in another flow of the same revision, at `node` or its start.
     case goto(flow: String, node: String?)
+    /// Hangs up (`hangup`); `on_hangup` runs after Telnyx reports it.
     case hangup
+    /// Rejects an unanswered call with a SIP cause (`reject`, such as `CALL_REJECTED`).
     case reject(cause: String)
 
+    /// The `type` as written in the file (an action node's own type, such as `stream`): for messages,
+    /// graphs and metrics.
     public var typeName: String {
         switch self {
         case .answer: return "answer"

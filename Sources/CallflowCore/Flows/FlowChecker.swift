@@ -6,6 +6,7 @@ public enum FlowChecker {
         edges(of: node.kind) + node.keys.map { (["keys", $0.digit], $0.target) } + (node.onError.map { [(["on_error"], $0)] } ?? [])
     }
 
+    /// Each edge of a node kind with the pointer (under the node) of the field that names it.
     public static func edges(of kind: NodeKind) -> [(pointer: [String], target: String)] {
         switch kind {
         case .answer(let next), .set(_, let next), .pause(_, let next), .say(_, let next):
@@ -32,6 +33,7 @@ public enum FlowChecker {
         }
     }
 
+    /// Every whole-set problem of `flows` (name → flow); `files` names each flow's file in diagnostics.
     public static func check(flows: [String: Flow], files: [String: String]) -> [Diagnostic] {
         var out: [Diagnostic] = []
         for name in flows.keys.sorted() {

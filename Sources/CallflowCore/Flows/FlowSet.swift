@@ -1,6 +1,15 @@
 /// All flows of one revision. A call keeps the set it started with, so a reload never changes
 /// the menu under a caller's feet.
+///
+/// ```swift
+/// let files = [(name: "main", file: "flows/main.json", bytes: bytes)]
+/// let (set, diagnostics) = FlowSet.load(files: files, timeZones: zones)
+/// for d in diagnostics { print(d) }  // flows/main.json: /nodes/menu/timeout_ms: ...
+/// guard let set else { return }       // nil when any diagnostic is an error
+/// let start = set["main"]?.start
+/// ```
 public struct FlowSet: Sendable, Equatable {
+    /// Flow name → flow.
     public var flows: [String: Flow]
     /// Identifies this set's content (hash of the files); shown by `/v1/flows` and stored per call.
     public var revision: String
@@ -8,13 +17,16 @@ public struct FlowSet: Sendable, Equatable {
     /// revision can finish after a restart, even if the files on disk changed.
     public var sources: [String: [UInt8]] = [:]
 
+    /// An unsaved set with no sources; `load` is how files become one.
     public init(flows: [String: Flow], revision: String) {
         self.flows = flows
         self.revision = revision
     }
 
+    /// Same revision and the same flows; `sources` are not compared (they are what the revision hashes).
     public static func == (a: FlowSet, b: FlowSet) -> Bool { a.revision == b.revision && a.flows == b.flows }
 
+    /// The flow named `name` (the file name without `.json`).
     public subscript(name: String) -> Flow? { flows[name] }
 
     /// Parses and checks flow files (name → bytes). Returns the set only when there is no error.

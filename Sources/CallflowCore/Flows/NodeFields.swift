@@ -1,12 +1,17 @@
 /// The fields each node type takes: what `callflow check` uses to flag unknown or misspelled
 /// fields and missing required ones, and what `schema/flow.schema.json` mirrors.
 public enum NodeFields {
+    /// One node type's keys besides `type` and `description`.
     public struct Spec: Sendable {
+        /// Keys the node must have.
         public var required: [String]
+        /// Keys the node may have.
         public var optional: [String]
+        /// Every key the node may have, `type` and `description` included.
         public var all: [String] { ["type", "description"] + required + optional }
     }
 
+    /// Node type → keys, for the built-in node types (action nodes are in `allTypes`).
     public static let specs: [String: Spec] = [
         "answer": Spec(required: ["next"], optional: ["on_error"]),
         "say": Spec(required: ["text", "next"], optional: ["voice", "language", "ssml", "on_error", "keys"]),
@@ -40,7 +45,10 @@ public enum NodeFields {
     public static let allTypes: [String: Spec] = specs.merging(
         Capability.all.mapValues { Spec(required: ["next"], optional: $0.keys(nil).filter { $0 != "next" }) }, uniquingKeysWith: { a, _ in a })
 
+    /// The keys of a flow file's top level.
     public static let topLevel = ["$schema", "description", "start", "defaults", "vars", "on_hangup", "nodes"]
+    /// The keys of a prompt object (`{"say": ...}`, `{"play": ...}`, `{"media": ...}`).
     public static let promptKeys = ["say", "play", "media", "voice", "language", "ssml"]
+    /// The keys of one `if` condition.
     public static let conditionKeys = ["value", "op", "to", "next"]
 }

@@ -1,15 +1,18 @@
 /// A string with `{{call.from}}` / `{{vars.crm.tier | 'none'}}` expressions, parsed once at load
 /// time so rendering per call is a walk over segments, and mistakes are caught by `callflow check`.
 public struct Template: Sendable, Equatable, Hashable, CustomStringConvertible {
-    public enum Segment: Sendable, Equatable, Hashable {
+    enum Segment: Sendable, Equatable, Hashable {
         case literal(String)
         case expression(Expression)
     }
 
     /// `call.<field>` or `vars.<name>[.<path>...]`.
     public struct Reference: Sendable, Equatable, Hashable, CustomStringConvertible {
+        /// `call` or `vars`.
         public var root: String
+        /// The dotted parts after the root (`["crm", "tier"]`); array elements by index.
         public var path: [String]
+        /// The reference as written (`vars.crm.tier`).
         public var description: String { ([root] + path).joined(separator: ".") }
         /// The variable a `vars.*` reference reads (`crm` for `vars.crm.tier`); nil for `call.*`.
         public var variable: String? { root == "vars" ? path.first : nil }
@@ -18,10 +21,12 @@ public struct Template: Sendable, Equatable, Hashable, CustomStringConvertible {
     /// What one `{{...}}` holds: references tried in order (`vars.a | vars.b`), then optionally a
     /// quoted text (`| 'none'`) used when none of them has a value.
     public struct Expression: Sendable, Equatable, Hashable, CustomStringConvertible {
+        /// Tried in order; the first with a value wins.
         public var references: [Reference]
         /// With a fallback the expression always has a value: it is never reported missing.
         public var fallback: String?
 
+        /// The expression as it would be written (`vars.a | vars.b | 'none'`).
         public var description: String {
             (references.map(\.description) + (fallback.map { [Template.quoted($0)] } ?? [])).joined(separator: " | ")
         }
@@ -33,16 +38,20 @@ public struct Template: Sendable, Equatable, Hashable, CustomStringConvertible {
         }
     }
 
-    public static let roots = ["call", "vars"]
-    public static let callFields = ["from", "to", "direction", "id"]
+    static let roots = ["call", "vars"]
+    static let callFields = ["from", "to", "direction", "id"]
 
+    /// The template as written in the flow: what messages, graphs and `==` show.
     public let source: String
-    public let segments: [Segment]
+    let segments: [Segment]
 
+    /// `source`.
     public var description: String { source }
+    /// The `{{...}}` parts, in order.
     public var expressions: [Expression] {
         segments.compactMap { if case .expression(let e) = $0 { return e } else { return nil } }
     }
+    /// Every reference, in order: what `check` verifies the variables against.
     public var references: [Reference] { expressions.flatMap(\.references) }
     /// The template is exactly one expression (`"{{vars.crm}}"`): in JSON values it keeps the value's type.
     public var soleExpression: Expression? {
@@ -74,6 +83,7 @@ public struct Template: Sendable, Equatable, Hashable, CustomStringConvertible {
         /// A bare word after `|` (`{{vars.x | none}}`): meant as text, it needs quotes.
         case unquotedFallback(String, reference: String)
 
+        /// The message `callflow check` prints after the field's pointer.
         public var description: String {
             switch self {
             case .unterminated: return "template has {{ without a closing }}"
@@ -98,6 +108,7 @@ public struct Template: Sendable, Equatable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// Parses `source`; malformed `{{...}}` throws (the flow parser reports it at the field's pointer).
     public init(_ source: String) throws(ParseError) {
         self.source = source
         var segments: [Segment] = []
@@ -211,6 +222,7 @@ public struct Template: Sendable, Equatable, Hashable, CustomStringConvertible {
         segments = text.isEmpty ? [] : [.literal(text)]
     }
 
+    /// Renders against one call: a missing value renders empty and is listed in `missing`.
     public func render(_ context: TemplateContext) -> Rendered {
         var out = ""
         var missing: [String] = []
@@ -226,21 +238,27 @@ public struct Template: Sendable, Equatable, Hashable, CustomStringConvertible {
 
     /// A rendered template and the expressions that had no value (rendered empty, and logged).
     public struct Rendered: Sendable, Equatable {
+        /// The rendered text.
         public var text: String
+        /// The expressions that had no value, as written: logged as warnings by the machine.
         public var missing: [String]
     }
 }
 
 /// What templates can see: the call's own facts and its variables.
 public struct TemplateContext: Sendable {
+    /// The call's facts: `from`, `to`, `direction` and `id` (the call control id).
     public var call: JSONObject
+    /// The call's variables.
     public var vars: JSONObject
 
+    /// Memberwise.
     public init(call: JSONObject, vars: JSONObject) {
         self.call = call
         self.vars = vars
     }
 
+    /// The referenced value; `nil` when it is missing or JSON `null`, so a fallback applies to both.
     public func value(of reference: Template.Reference) -> JSONValue? {
         let root: JSONValue = reference.root == "call" ? .object(call) : .object(vars)
         guard let value = root.lookup(path: reference.path.map { Substring($0) }), !value.isNull else { return nil }
@@ -258,9 +276,9 @@ extension JSONValue {
 
 /// A JSON value whose strings may hold templates (`http` bodies and headers, `set` values,
 /// `command` params), rendered as a whole.
-public enum TemplatedJSON {
+enum TemplatedJSON {
     /// Every string in `value` with its pointer suffix: each is rendered as a template.
-    public static func strings(in value: JSONValue, at pointer: [String] = []) -> [(pointer: [String], text: String)] {
+    static func strings(in value: JSONValue, at pointer: [String] = []) -> [(pointer: [String], text: String)] {
         switch value {
         case .string(let s):
             return [(pointer, s)]
@@ -274,7 +292,7 @@ public enum TemplatedJSON {
     }
 
     /// Renders every string; a string that is exactly one reference keeps the referenced value's type.
-    public static func render(_ value: JSONValue, _ context: TemplateContext, missing: inout [String]) -> JSONValue {
+    static func render(_ value: JSONValue, _ context: TemplateContext, missing: inout [String]) -> JSONValue {
         switch value {
         case .string(let s):
             let template = Template.literal(s)

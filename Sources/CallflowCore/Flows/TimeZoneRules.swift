@@ -4,12 +4,15 @@ public struct TimeZoneRules: Sendable, Equatable {
     /// Offsets in seconds, each valid from `since` (Unix seconds) until the next entry.
     public var transitions: [(since: Int64, offset: Int)]
 
+    /// Rules from transitions in any order (they are sorted).
     public init(transitions: [(since: Int64, offset: Int)]) {
         self.transitions = transitions.sorted { $0.since < $1.since }
     }
 
+    /// Offset 0 forever: for `UTC`, and for tests.
     public static let utc = TimeZoneRules(transitions: [(Int64.min, 0)])
 
+    /// The UTC offset in seconds at `instant` (Unix seconds): a binary search over `transitions`.
     public func offset(at instant: Int64) -> Int {
         var low = 0, high = transitions.count - 1, found = transitions.first?.offset ?? 0
         while low <= high {
@@ -24,6 +27,7 @@ public struct TimeZoneRules: Sendable, Equatable {
         return found
     }
 
+    /// Same transitions in the same order (tuples are not `Equatable`).
     public static func == (a: TimeZoneRules, b: TimeZoneRules) -> Bool {
         a.transitions.count == b.transitions.count
             && zip(a.transitions, b.transitions).allSatisfy { $0.since == $1.since && $0.offset == $1.offset }
@@ -55,9 +59,11 @@ public struct TimeZoneRules: Sendable, Equatable {
     }
 }
 
+/// A wall-clock instant in a zone: what an `hours` node decides on.
 public struct LocalTime: Sendable, Equatable {
     /// 0 = Sunday ... 6 = Saturday.
     public var weekday: Int
+    /// Minutes since local midnight, 0-1439.
     public var minuteOfDay: Int
     /// `YYYY-MM-DD`.
     public var date: String

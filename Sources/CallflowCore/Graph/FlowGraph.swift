@@ -1,8 +1,10 @@
 /// A flow as a diagram, so authors see their menu tree: nodes labelled with their type and
 /// prompt, edges labelled with the outcome that takes them (`1`, `on_no_input`, `on_error`, ...).
 public enum FlowGraph {
+    /// `mermaid` (renders on GitHub and in docs) or `dot` (Graphviz).
     public enum Format: String, Sendable, CaseIterable { case mermaid, dot }
 
+    /// The diagram text of `flow` (`callflow graph FLOW --format ...`).
     public static func render(_ flow: Flow, format: Format) -> String {
         switch format {
         case .mermaid: return mermaid(flow)

@@ -10,6 +10,7 @@ public enum JSONPointer {
         return out
     }
 
+    /// One reference token escaped: `~` → `~0`, `/` → `~1`.
     public static func escape(_ token: String) -> String {
         guard token.contains(where: { $0 == "~" || $0 == "/" }) else { return token }
         var out = ""

@@ -5,13 +5,17 @@
 /// exact JSON pointers and line:column for every diagnostic, lenient typed access on webhooks, and a
 /// byte-stable writer so the same command always serialises to the same body.
 public enum JSONValue: Sendable {
+    /// JSON `null`; also what a `nil` literal makes.
     case null
+    /// `true` or `false`.
     case bool(Bool)
     /// An integer literal that fits in `Int` (no fraction, no exponent).
     case int(Int)
     /// Any other number.
     case double(Double)
+    /// A string, unescaped.
     case string(String)
+    /// Elements in document order.
     case array([JSONValue])
     /// Members in document order. Duplicate keys are rejected by the parser.
     case object(JSONObject)
@@ -19,6 +23,7 @@ public enum JSONValue: Sendable {
 
 /// Numbers compare by value (`1000` == `1000.0`), as JSON means them.
 extension JSONValue: Equatable, Hashable {
+    /// Numbers by value, so `1000` from a flow equals `1000.0` from a backend.
     public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
         switch (lhs, rhs) {
         case (.null, .null): return true
@@ -33,6 +38,7 @@ extension JSONValue: Equatable, Hashable {
         }
     }
 
+    /// Consistent with `==`: integers hash as the equal `Double`.
     public func hash(into hasher: inout Hasher) {
         switch self {
         case .null: hasher.combine(0)
@@ -48,14 +54,19 @@ extension JSONValue: Equatable, Hashable {
 
 /// An ordered JSON object. Lookups are linear: objects in webhooks, flows and config are small.
 public struct JSONObject: Sendable, Equatable, Hashable, ExpressibleByDictionaryLiteral {
+    /// The members in document order (the parser rejects duplicate keys; the subscript keeps them unique).
     public private(set) var members: [(key: String, value: JSONValue)]
 
+    /// An empty object.
     public init() { members = [] }
+    /// An object from members in order; the caller keeps keys unique.
     public init(_ members: [(key: String, value: JSONValue)]) { self.members = members }
+    /// `["a": 1, "b": 2]` in that order.
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
         members = elements.map { (key: $0.0, value: $0.1) }
     }
 
+    /// The value under `key`; setting `nil` removes it, setting a new key appends it.
     public subscript(key: String) -> JSONValue? {
         get { members.first(where: { $0.key == key })?.value }
         set {
@@ -67,15 +78,20 @@ public struct JSONObject: Sendable, Equatable, Hashable, ExpressibleByDictionary
         }
     }
 
+    /// The keys in order.
     public var keys: [String] { members.map(\.key) }
+    /// Whether there are no members.
     public var isEmpty: Bool { members.isEmpty }
+    /// How many members there are.
     public var count: Int { members.count }
 
+    /// Same members in the same order: order is part of an object here (menu choices, conditions).
     public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
         lhs.members.count == rhs.members.count
             && zip(lhs.members, rhs.members).allSatisfy { $0.key == $1.key && $0.value == $1.value }
     }
 
+    /// Consistent with `==`: order matters.
     public func hash(into hasher: inout Hasher) {
         hasher.combine(members.count)
         for member in members {
@@ -88,38 +104,50 @@ public struct JSONObject: Sendable, Equatable, Hashable, ExpressibleByDictionary
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
     ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral, ExpressibleByFloatLiteral
 {
+    /// `"text"`.
     public init(stringLiteral value: String) { self = .string(value) }
+    /// `42`.
     public init(integerLiteral value: Int) { self = .int(value) }
+    /// `1.5`.
     public init(floatLiteral value: Double) { self = .double(value) }
+    /// `true`.
     public init(booleanLiteral value: Bool) { self = .bool(value) }
+    /// `[1, "a"]`.
     public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    /// `["key": value]`, members in literal order.
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
         self = .object(JSONObject(elements.map { (key: $0.0, value: $0.1) }))
     }
+    /// `nil`: JSON `null`.
     public init(nilLiteral: ()) { self = .null }
 }
 
 extension JSONValue {
+    /// The member `key` of an object; `nil` for a missing key or a value that is not an object.
     public subscript(key: String) -> JSONValue? {
         if case .object(let object) = self { return object[key] }
         return nil
     }
 
+    /// The string, if this is one.
     public var stringValue: String? {
         if case .string(let s) = self { return s }
         return nil
     }
 
+    /// The object, if this is one.
     public var objectValue: JSONObject? {
         if case .object(let o) = self { return o }
         return nil
     }
 
+    /// The elements, if this is an array.
     public var arrayValue: [JSONValue]? {
         if case .array(let a) = self { return a }
         return nil
     }
 
+    /// The boolean, if this is one (no truthiness: `"true"` and `1` are not).
     public var boolValue: Bool? {
         if case .bool(let b) = self { return b }
         return nil
@@ -134,6 +162,7 @@ extension JSONValue {
         }
     }
 
+    /// Any number as a `Double`.
     public var doubleValue: Double? {
         switch self {
         case .int(let i): return Double(i)
@@ -142,6 +171,7 @@ extension JSONValue {
         }
     }
 
+    /// Whether this is JSON `null` (a missing member is `nil`, not `.null`).
     public var isNull: Bool { self == .null }
 
     /// The JSON type name, for error messages ("expected string, found number").

@@ -2,6 +2,7 @@
 /// shortest round-tripping numbers. Same value → same bytes, which is what makes command bodies
 /// byte-identical across retries and restarts.
 extension JSONValue {
+    /// The compact UTF-8 serialisation: command bodies, stored state, replay records.
     public var jsonBytes: [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(128)
@@ -9,8 +10,10 @@ extension JSONValue {
         return out
     }
 
+    /// `jsonBytes` as a `String` (logs, tests, anything that wants text).
     public var jsonString: String { String(decoding: jsonBytes, as: UTF8.self) }
 
+    /// Appends the serialisation to `out` (no intermediate arrays for nested values).
     public func write(into out: inout [UInt8]) {
         switch self {
         case .null: out.append(contentsOf: "null".utf8)

@@ -2,7 +2,18 @@
 /// clock, disk or network. Everything it needs from the world arrives as `MachineInput`, and
 /// everything it wants done leaves as `Effect`, which is what makes simulation, replay and
 /// property tests possible.
+///
+/// ```swift
+/// let machine = CallMachine(flows: flows)
+/// let leg = CallLeg(callControlID: "v3:call-A", connectionID: "conn-1", from: "+13125550101", to: "+13125550100")
+/// var t = machine.start(leg: leg, flow: "main", direction: "inbound", now: now)
+/// // t.commands: what to send Telnyx first; t.state: what to keep until the next input
+/// let event = try WebhookEvent.decode(body)
+/// t = machine.handle(t.state, .webhook(event), now: now + 1)
+/// if case .stale(let why) = t.disposition { print(why) }  // an event of a step the call has left
+/// ```
 public struct CallMachine: Sendable {
+    /// The revision the machine runs: a call's own, which may be older than the engine's current one.
     public let flows: FlowSet
     /// How long a `say` with barge-in `keys` listens after its prompt before going on.
     public static let bargeInGraceMs = 500
@@ -11,6 +22,7 @@ public struct CallMachine: Sendable {
     /// Trace entries kept per call (oldest dropped first).
     public static let maxTrace = 400
 
+    /// A machine over one revision; cheap to make per input (the engine makes one per step).
     public init(flows: FlowSet) { self.flows = flows }
 
     /// Starts `flow` for a new call at its start node (or `node`).
@@ -39,6 +51,8 @@ public struct CallMachine: Sendable {
         return run.finish(.applied)
     }
 
+    /// Applies one input to a call: the new state, the effects, and whether the input was applied,
+    /// stale (an event of a step the call has left) or ignored.
     public func handle(_ state: CallState, _ input: MachineInput, now: Int64) -> Transition {
         var run = Run(state: state, now: now, flows: flows)
         let disposition = run.handle(input)

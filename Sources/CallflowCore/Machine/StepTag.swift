@@ -2,6 +2,7 @@
 /// it on the webhooks that follow, which is how a late event from a step the call already left is
 /// recognised as stale, and how a transfer or dial target's events find their parent call.
 public struct StepTag: Sendable, Equatable {
+    /// The call's `CallState.step` when the command was issued: an event echoing an older one is stale.
     public var step: Int
     /// Set on legs we created (transfer targets, `connect` dials): the call whose flow owns them.
     public var parent: String?
@@ -9,12 +10,14 @@ public struct StepTag: Sendable, Equatable {
     /// the call's first webhooks arrive before Telnyx's answer to the dial.
     public var dial: String?
 
+    /// Memberwise.
     public init(step: Int, parent: String? = nil, dial: String? = nil) {
         self.step = step
         self.parent = parent
         self.dial = dial
     }
 
+    /// The `client_state` to send: base64 of `{"cf":1,"step":...}` (with `parent` and `dial` when set).
     public var encoded: String {
         var object: JSONObject = ["cf": 1, "step": .int(step)]
         if let parent { object["parent"] = .string(parent) }

@@ -2,11 +2,14 @@
 /// stored call can be inspected with `sqlite3` or `redis-cli`; versioned (`v`) so later releases
 /// can read older rows.
 public enum StateCodec {
+    /// The `v` every stored call state carries; a row with another is unreadable (`DecodeError`).
     public static let version = 1
 
     /// A stored record that cannot be read back.
     public struct DecodeError: Error, Sendable, Equatable, CustomStringConvertible {
+        /// What could not be read (`call state`, `trace entry`, ...), for the message.
         public var what: String
+        /// `stored <what> is unreadable`.
         public var description: String { "stored \(what) is unreadable" }
     }
 
@@ -49,6 +52,7 @@ public enum StateCodec {
         return JSONObject(s.vars.members.filter { !s.sensitiveVars.contains($0.key) })
     }
 
+    /// Reads back what `encode(_:withTrace:)` wrote; sensitive variables come back absent.
     public static func decodeState(_ v: JSONValue) throws(DecodeError) -> CallState {
         let fail = DecodeError(what: "call state")
         guard v["v"]?.intValue == version, let id = v["id"]?.stringValue, let rev = v["rev"]?.stringValue,
@@ -82,6 +86,7 @@ public enum StateCodec {
         return s
     }
 
+    /// A wait as JSON: its name, or an object for the waits that carry ids.
     public static func encode(_ w: Waiting) -> JSONValue {
         switch w {
         case .nothing: return "nothing"
@@ -108,6 +113,7 @@ public enum StateCodec {
         }
     }
 
+    /// Reads back what `encode(_:)` wrote for a wait.
     public static func decodeWaiting(_ v: JSONValue) throws(DecodeError) -> Waiting {
         if let id = v["http"]?.stringValue { return .http(requestID: id) }
         if let id = v["response"]?.stringValue { return .response(commandID: id, timer: v["timer"]?.stringValue) }
@@ -137,12 +143,14 @@ public enum StateCodec {
         }
     }
 
+    /// A trace entry as `{"at", "step", "kind", "detail", "edge"?}`.
     public static func encode(_ e: TraceEntry) -> JSONValue {
         var o: JSONObject = ["at": .int(Int(e.at)), "step": .int(e.step), "kind": .string(e.kind.rawValue), "detail": .string(e.detail)]
         if let edge = e.edge { o["edge"] = .string(edge) }
         return .object(o)
     }
 
+    /// Reads back a trace entry.
     public static func decodeTrace(_ v: JSONValue) throws(DecodeError) -> TraceEntry {
         guard let at = v["at"]?.intValue, let step = v["step"]?.intValue, let kind = v["kind"]?.stringValue.flatMap(TraceEntry.Kind.init(rawValue:)),
             let detail = v["detail"]?.stringValue
@@ -152,12 +160,14 @@ public enum StateCodec {
 
     // MARK: commands, requests, dials
 
+    /// A command in the outbox: leg, action, body and whether its result is wanted.
     public static func encode(_ c: CallCommand) -> JSONValue {
         var o: JSONObject = ["leg": .string(c.callControlID), "action": .string(c.action), "body": .object(c.body)]
         if c.reportsResult { o["result"] = true }
         return .object(o)
     }
 
+    /// Reads back an outbox command.
     public static func decodeCommand(_ v: JSONValue) throws(DecodeError) -> CallCommand {
         guard let leg = v["leg"]?.stringValue, let action = v["action"]?.stringValue, let body = v["body"]?.objectValue else {
             throw DecodeError(what: "command")
@@ -165,6 +175,8 @@ public enum StateCodec {
         return CallCommand(callControlID: leg, action: action, body: body, reportsResult: v["result"]?.boolValue ?? false)
     }
 
+    /// A pending `http` request, with every secret masked as `***` and the request then marked
+    /// `withheld` (it cannot be sent again as the flow made it).
     public static func encode(_ h: HTTPCall) -> JSONValue {
         func mask(_ s: String) -> String { h.secrets.reduce(s) { $1.isEmpty ? $0 : $0.replacing($1, with: "***") } }
         var o: JSONObject = ["id": .string(h.id), "method": .string(h.method), "url": .string(mask(h.url)),
@@ -175,6 +187,7 @@ public enum StateCodec {
         return .object(o)
     }
 
+    /// Reads back a pending request (`withheld` when it was stored masked).
     public static func decodeHTTP(_ v: JSONValue) throws(DecodeError) -> HTTPCall {
         guard let id = v["id"]?.stringValue, let method = v["method"]?.stringValue, let url = v["url"]?.stringValue,
             let timeout = v["timeout_ms"]?.intValue, let key = v["key"]?.stringValue
@@ -190,11 +203,13 @@ public enum StateCodec {
         return h
     }
 
+    /// A pending outbound dial.
     public static func encode(_ d: PendingDial) -> JSONValue {
         ["flow": .string(d.flow), "vars": .object(d.vars), "from": .string(d.from), "to": .string(d.to),
          "connection": .string(d.connectionID), "at": .int(Int(d.at))]
     }
 
+    /// Reads back a pending outbound dial.
     public static func decodeDial(_ v: JSONValue) throws(DecodeError) -> PendingDial {
         guard let flow = v["flow"]?.stringValue, let from = v["from"]?.stringValue, let to = v["to"]?.stringValue,
             let connection = v["connection"]?.stringValue, let at = v["at"]?.intValue

@@ -1,19 +1,29 @@
 /// Re-runs a recorded call's inputs against a (possibly changed) flow set, offline, and reports
 /// where its decisions — nodes entered and commands sent — differ from the recording.
 public enum Replay {
+    /// One decision of a call: a node entered or a command sent.
     public struct Decision: Sendable, Equatable, CustomStringConvertible {
+        /// `node` or `command`.
         public var kind: String  // "node" or "command"
+        /// `flow/node` for a node, the action for a command.
         public var text: String
+        /// `node main/menu`, `command speak`.
         public var description: String { "\(kind) \(text)" }
     }
 
+    /// The recorded decisions beside the replayed ones.
     public struct Report: Sendable, Equatable {
+        /// The decisions in the recorded trace.
         public var original: [Decision]
+        /// The decisions of the replay against the new flows.
         public var replayed: [Decision]
         /// Index of the first decision that differs, `nil` when the runs agree.
         public var firstDifference: Int?
+        /// What the replay could not do as recorded (a missing flow, a missing start, ...).
         public var notes: [String]
 
+        /// Both columns side by side, differences marked `≠`, then the notes and the verdict: what
+        /// `callflow replay` prints.
         public var text: String {
             var out = ""
             let n = max(original.count, replayed.count)
