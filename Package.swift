@@ -15,6 +15,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C libraries, one thin shim each. Only the small wrapper target beside each imports it.
@@ -65,6 +67,8 @@ let package = Package(
             dependencies: [
                 "CallflowCore", "EventHTTP", "WebhookSignature", "SQLite", "Redis",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         .executableTarget(
@@ -81,7 +85,7 @@ let package = Package(
         .testTarget(
             name: "CallflowServerTests",
             dependencies: ["CallflowServer", "CallflowCore", "EventHTTP", "Redis", "SQLite", "WebhookSignature", "TelnyxEmulator", "TelnyxEmulatorServer",
-                           "CallflowTestSupport"]
+                           "CallflowTestSupport", .product(name: "CoreMetrics", package: "swift-metrics")]
         ),
     ],
     swiftLanguageModes: [.v6]
