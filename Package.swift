@@ -19,6 +19,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         // Deque: the queues that were a hand-made array-and-head FIFO or an O(n) removeFirst.
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        // Metrics: the swift-metrics facade over a Prometheus registry (Sources/CallflowRuntime/Metrics).
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C libraries, one thin shim each. Only the small wrapper target beside each imports it.
@@ -91,6 +94,8 @@ let package = Package(
                 "CallflowCore", "CallflowLoop", "EventHTTP", "SQLite", "Redis", "TelnyxREST",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         // The face and the wiring: routes, webhook ingest, the control API, config, logging,
@@ -125,7 +130,7 @@ let package = Package(
         .testTarget(
             name: "CallflowServerTests",
             dependencies: ["CallflowServer", "CallflowRuntime", "CallflowLoop", "CallflowCore", "EventHTTP", "Redis", "SQLite", "WebhookSignature", "TelnyxEmulator", "TelnyxEmulatorServer",
-                           "TelnyxAPI", "TelnyxREST", "CallflowTestSupport"]
+                           "TelnyxAPI", "TelnyxREST", "CallflowTestSupport", .product(name: "CoreMetrics", package: "swift-metrics")]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -178,7 +178,7 @@ public final class ServerApp: ControlBackend {
             http = try HTTPServer(loop: loop, options: options) { request in routes.handle(request) }
         } catch { throw .eventLoop("\(error)") }
         http?.onAcceptFailure = { [logger, metrics] report in
-            metrics.increment("callflow_accept_failures_total")
+            metrics.acceptFailed()
             if let report { logger.error("\(report)") }
         }
     }

@@ -203,7 +203,6 @@ import Glibc
         #expect(r.headers["content-type"] == "text/plain; version=0.0.4")
         #expect(r.body.contains(#"callflow_webhooks_total{event_type="other",outcome="unknown_call"} 1"#), "\(r.body)")
         #expect(r.body.contains(#"callflow_webhooks_total{event_type="unknown",outcome="bad_signature"} 1"#))
-        #expect(Metrics.labels(["a"], ["x\"y\\z\n"]) == #"{a="x\"y\\z\n"}"#)
     }
 }
 

@@ -53,7 +53,7 @@ package final class EffectRunner {
                 guard let seq = seqs.next() else { continue }
                 send(command, outboxSeq: seq)
                 if let receivedNs {
-                    metrics.observe("callflow_webhook_to_command_seconds", [], Double(DispatchTime.now().uptimeNanoseconds - receivedNs) / 1e9)
+                    metrics.webhookToCommand(seconds: Double(DispatchTime.now().uptimeNanoseconds - receivedNs) / 1e9)
                 }
             case .http(let request):
                 perform(request, call: item.call)

@@ -236,7 +236,7 @@ package final class LocalLedger: CallLedger {
             self.commitInFlight = nil
             switch outcome.result {
             case .success(let seqs):
-                self.metrics.observe("callflow_store_commit_seconds", [], outcome.seconds)
+                self.metrics.storeCommit(seconds: outcome.seconds)
                 self.committed(seqs: seqs, waiters: waiters, events: events)
             case .failure(let error):
                 self.commitFailed(error, written: written, waiters: waiters)
@@ -264,7 +264,7 @@ package final class LocalLedger: CallLedger {
         batch = Self.merge(written, then: batch)
         if healthy { logger.error("store commit failed; answering 503 until it recovers", metadata: ["reason": "\(error)"]) }
         healthy = false
-        metrics.increment("callflow_store_errors_total", [])
+        metrics.storeError()
         var kept = waiters
         for i in kept.indices where !kept[i].retried {
             kept[i].then(.unavailable("the call state could not be stored", retrying: true))

@@ -135,7 +135,7 @@ package final class SharedLedger: CallLedger {
     }
 
     private func unavailable(_ why: String, _ then: (LoadAnswer) -> Void) {
-        metrics.increment("callflow_store_errors_total", [])
+        metrics.storeError()
         then(.unavailable("shared store: \(why)"))
     }
 
@@ -177,10 +177,10 @@ package final class SharedLedger: CallLedger {
         let started = DispatchTime.now().uptimeNanoseconds
         redis.send(args) { [weak self] reply in
             guard let self else { return }
-            self.metrics.observe("callflow_store_commit_seconds", [], Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+            self.metrics.storeCommit(seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
             switch reply {
             case .failure(let e):
-                self.metrics.increment("callflow_store_errors_total", [])
+                self.metrics.storeError()
                 then(.unavailable("shared store: \(e)", retrying: false))
             case .success(let value):
                 let parts = value.array ?? []

@@ -84,7 +84,7 @@ public final class TelnyxClient {
         func meta(_ extra: Logger.Metadata = [:]) -> Logger.Metadata { Self.metadata(command).merging(extra) { $1 } }
         let sender = RetryingRequest(http: http, loop: loop, policy: policy, clockMs: clockMs, random: random)
         sender.perform(request, what: command.action, onRetry: { [weak self] attempt, delay, why in
-            self?.metrics?.increment("callflow_command_retries_total", [command.action])
+            self?.metrics?.commandRetried(action: command.action)
             self?.logger.warning("command failed, retrying", metadata: meta([
                 "attempt": "\(attempt)", "retry_in_ms": "\(delay)", "reason": "\(why)"]))
         }) { [weak self] result in
@@ -93,8 +93,7 @@ public final class TelnyxClient {
             switch result {
             case .success(let (response, attempts)):
                 self.logger.debug("command sent", metadata: meta())
-                self.metrics?.observe("callflow_command_duration_seconds", [command.action, "ok"], seconds)
-                self.metrics?.increment("callflow_commands_total", [command.action, "ok"])
+                self.metrics?.commandFinished(action: command.action, result: .ok, seconds: seconds)
                 self.onSent(command, attempts)
                 if let id = command.commandID, let done = self.completions.removeValue(forKey: id) {
                     done(.success((try? JSONParser.parse(response.body))?["data"] ?? .null))
@@ -102,9 +101,7 @@ public final class TelnyxClient {
                 self.finish(command.callControlID)
             case .failure(let failure):
                 let why: Logger.Metadata = ["reason": "\(failure)"]
-                let outcome = failure.callGone ? "call_gone" : "error"
-                self.metrics?.observe("callflow_command_duration_seconds", [command.action, outcome], seconds)
-                self.metrics?.increment("callflow_commands_total", [command.action, outcome])
+                self.metrics?.commandFinished(action: command.action, result: failure.callGone ? .callGone : .error, seconds: seconds)
                 if failure.callGone {
                     self.logger.info("command not executed: call already ended", metadata: meta(why))
                 } else {
@@ -137,7 +134,7 @@ public final class TelnyxClient {
         queue.prepend(head)
         queues[leg] = queue
         for other in dropped {
-            metrics?.increment("callflow_commands_total", [other.action, "dropped"])
+            metrics?.commandDropped(action: other.action)
             logger.info("command not sent: an earlier command of its step failed", metadata: Self.metadata(other))
             guard let id = other.commandID, let done = completions.removeValue(forKey: id) else { continue }
             done(.failure(CommandFailure(status: nil, errors: [], reason: "not sent: \(command.action) before it in the same step failed",

@@ -6,9 +6,9 @@ extension CallPipeline {
     /// calls started and ended.
     package func count(_ work: InputWork) {
         for visit in work.visits {
-            metrics.increment("callflow_node_entries_total", [visit.flow, visit.node])
+            metrics.nodeEntered(flow: visit.flow, node: visit.node)
             guard let from = visit.from else {
-                metrics.increment("callflow_calls_total", ["started"])
+                metrics.call(.started)
                 if let call = work.call, let s = work.state {
                     // One line per call at the default level, so a first deploy shows calls arriving
                     // (the caller's number is left out; the called number is the deployment's own).
@@ -17,13 +17,13 @@ extension CallPipeline {
                 }
                 continue
             }
-            metrics.increment("callflow_node_exits_total", [from.flow, from.node, visit.edge == "on_hangup" ? "hangup" : visit.edge ?? "goto"])
+            metrics.nodeExited(flow: from.flow, node: from.node, outcome: visit.edge == "on_hangup" ? "hangup" : visit.edge ?? "goto")
         }
         for effect in work.effects {
             guard case .ended(let reason) = effect.effect else { continue }
-            metrics.increment("callflow_calls_total", ["ended"])
+            metrics.call(.ended)
             // Without on_hangup, the node the caller hung up in is only known here.
-            if reason == "hangup" { metrics.increment("callflow_node_exits_total", [effect.flow, effect.node, "hangup"]) }
+            if reason == "hangup" { metrics.nodeExited(flow: effect.flow, node: effect.node, outcome: "hangup") }
         }
     }
 }

@@ -107,7 +107,7 @@ package final class CallPipeline {
             case .unavailable(let why, retrying: true): job.reply?(.unavailable(why))  // `.committed` follows
             case .unavailable(let why, retrying: false): self.unavailable(job, why)
             case .conflict:
-                self.metrics.increment("callflow_store_conflicts_total", [])
+                self.metrics.storeConflict()
                 var again = job
                 again.conflicts += 1
                 guard again.conflicts <= Self.maxConflicts else {

@@ -28,7 +28,7 @@ final class WebhookIngest {
     func handle(_ request: borrowing HTTPRequest) -> HTTPResponse? {
         let started = DispatchTime.now().uptimeNanoseconds
         defer {
-            metrics.observe("callflow_webhook_handling_seconds", [], Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+            metrics.webhookHandled(seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
         }
         let decoded: Result<WebhookEvent, WebhookDecodeError>
         if let verifier {
@@ -44,7 +44,7 @@ final class WebhookIngest {
                     return Result { () throws(WebhookDecodeError) in try WebhookEvent.decode(body) }
                 }
             } catch {
-                metrics.increment("callflow_webhooks_total", ["unknown", "bad_signature"])
+                metrics.webhook(event: nil, outcome: .badSignature)
                 logger.warning("webhook rejected", metadata: ["reason": "\(error)"])
                 return .error(401, "signature check failed: \(error)")
             }
@@ -60,7 +60,7 @@ final class WebhookIngest {
         switch decoded {
         case .success(let e): event = e
         case .failure(let error):
-            metrics.increment("callflow_webhooks_total", ["unknown", "bad_request"])
+            metrics.webhook(event: nil, outcome: .badRequest)
             logger.warning("webhook refused", metadata: ["reason": "\(error)"])
             return .error(400, "\(error)")
         }
@@ -70,20 +70,20 @@ final class WebhookIngest {
         let pending = request.deferReply()
         pipeline.submit(event, receivedNs: started) { [weak self] outcome in
             guard let self else { return }
-            self.metrics.increment("callflow_webhooks_total", [Metrics.eventLabel(event.eventType), Self.label(outcome)])
+            self.metrics.webhook(event: event.eventType, outcome: Self.label(outcome))
             pending.send(self.respond(to: outcome, event))
         }
         return nil
     }
 
-    private static func label(_ outcome: InputOutcome) -> String {
+    private static func label(_ outcome: InputOutcome) -> Metrics.WebhookOutcome {
         switch outcome {
-        case .settled(.accepted, _, _): return "accepted"
-        case .settled(.duplicate, _, _): return "duplicate"
-        case .settled(.ignored, _, _): return "ignored"
-        case .settled(.stale, _, _): return "stale"
-        case .settled(.unknownCall, _, _): return "unknown_call"
-        case .unavailable: return "unavailable"
+        case .settled(.accepted, _, _): return .accepted
+        case .settled(.duplicate, _, _): return .duplicate
+        case .settled(.ignored, _, _): return .ignored
+        case .settled(.stale, _, _): return .stale
+        case .settled(.unknownCall, _, _): return .unknownCall
+        case .unavailable: return .unavailable
         }
     }
 
