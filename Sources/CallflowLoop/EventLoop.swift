@@ -231,11 +231,7 @@ public final class EventLoop {
     public var pendingTimerCount: Int { timers.count }
 
     /// Milliseconds on the monotonic clock (deadlines; unaffected by wall-clock steps).
-    public var monotonicMs: Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
-    }
+    public var monotonicMs: Int64 { Clocks.monotonicMs() }
 
     /// I/O callbacks between checks for urgent tasks (latency bound vs. batching).
     public static let urgentEvery: Int32 = 16

@@ -79,7 +79,7 @@ public final class ServerApp: ControlBackend {
 
     public init(
         config: CallflowConfig, insecureSkipVerify: Bool, logger: Logger, timeZones: any TimeZoneProvider = SystemTimeZones(),
-        clockMs: @escaping @Sendable () -> Int64 = ServerApp.wallClockMs, loop existing: EventLoop? = nil,
+        clockMs: @escaping @Sendable () -> Int64 = Clocks.wallMs, loop existing: EventLoop? = nil,
         store injected: (any CallStore)? = nil, backend injectedBackend: (any BackendRequests)? = nil
     ) throws(StartupError) {
         self.config = config
@@ -267,12 +267,6 @@ public final class ServerApp: ControlBackend {
         if access(folder, W_OK | X_OK) != 0 {
             throw .storeFolder(path: path, folder: folder, reason: String(cString: strerror(errno)).lowercased())
         }
-    }
-
-    public static let wallClockMs: @Sendable () -> Int64 = {
-        var tv = timeval()
-        gettimeofday(&tv, nil)
-        return Int64(tv.tv_sec) * 1000 + Int64(tv.tv_usec) / 1000
     }
 
     private var signalsInstalled = false

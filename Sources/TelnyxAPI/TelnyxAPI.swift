@@ -35,7 +35,7 @@ public final class TelnyxAPI {
     /// Unix time into a wait. It is injected rather than borrowed from the server, so this client
     /// stands alone and a test can fix the time.
     public init(baseURL: String, apiKey: String, policy: RetryPolicy = RetryPolicy(maxAttempts: 4, deadlineMs: 30_000),
-                clockMs: @escaping () -> Int64 = TelnyxAPI.wallClockMs) throws {
+                clockMs: @escaping () -> Int64 = Clocks.wallMs) throws {
         loop = try EventLoop()
         http = try HTTPClient(loop: loop)
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
@@ -44,10 +44,6 @@ public final class TelnyxAPI {
         self.clockMs = clockMs
     }
 
-    /// The default clock: wall time in Unix milliseconds, since `x-ratelimit-reset` may be a Unix time.
-    public static func wallClockMs() -> Int64 {
-        Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
-    }
 
     /// Performs one request; returns the decoded JSON body (`null` for an empty one).
     public func request(_ method: String, _ path: String, query: [(String, String)] = [], body: JSONValue? = nil,

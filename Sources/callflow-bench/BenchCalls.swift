@@ -30,7 +30,7 @@ struct BenchCalls: ParsableCommand {
         do { options.live = try LiveFaults.parse(faults) } catch { throw ValidationError("--faults: \(error)") }
         let emulator = try LoopbackTelnyx(loop: loop, client: try HTTPClient(loop: loop), signer: signer,
                                           webhookURL: "http://127.0.0.1:\(serverPort)/webhooks/telnyx", options: options,
-                                          clockMs: ServerApp.wallClockMs)
+                                          clockMs: Clocks.wallMs)
         emulator.deliveryAttempts = faults.isEmpty ? 5 : options.live.attempts
         try writeReplacing(readyFile, "\(signer.publicKeyBase64)\n\(emulator.apiPort)\n")
         let probe = try HTTPClient(loop: loop)
@@ -42,14 +42,14 @@ struct BenchCalls: ParsableCommand {
             legs.append(emulator.placeInboundCall(from: "+1312555\(String(format: "%04d", i % 10000))", to: "+13125550100"))
             guard i + 1 < total else { return waitForEnd() }
             let due = started + Int64(Double(i + 1) * 1000 / callsPerSecond)
-            _ = try? loop.schedule(afterMilliseconds: max(0, Int(due - ServerApp.wallClockMs()))) { place(i + 1) }
+            _ = try? loop.schedule(afterMilliseconds: max(0, Int(due - Clocks.wallMs()))) { place(i + 1) }
         }
         var deadline: Int64 = 0
         func waitForEnd() {
-            if deadline == 0 { deadline = ServerApp.wallClockMs() + 60_000 }
+            if deadline == 0 { deadline = Clocks.wallMs() + 60_000 }
             let ended = legs.filter { emulator.legs[$0]?.ended == true }.count
-            if ended == legs.count || ServerApp.wallClockMs() > deadline {
-                let seconds = Double(ServerApp.wallClockMs() - started) / 1000
+            if ended == legs.count || Clocks.wallMs() > deadline {
+                let seconds = Double(Clocks.wallMs() - started) / 1000
                 let webhooks = emulator.records.filter { if case .webhook = $0 { return true } else { return false } }.count
                 let failed = emulator.records.filter { if case .webhook(_, _, let s) = $0 { return s != 200 } else { return false } }.count
                 print("calls_placed: \(legs.count)")
@@ -75,7 +75,7 @@ struct BenchCalls: ParsableCommand {
             }
         }
         whenServerAnswers(probe, port: serverPort, loop: loop) {
-            started = ServerApp.wallClockMs()
+            started = Clocks.wallMs()
             place(0)
         }
         try loop.run()

@@ -40,7 +40,7 @@ struct BenchCommands: ParsableCommand {
         let client = try HTTPClient(loop: loop)
         let quiet = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
         let telnyx = TelnyxClient(http: client, loop: loop, baseURL: "http://127.0.0.1:\(sink.boundPort)/v2", apiKey: "bench",
-                                  policy: RetryPolicy(maxAttempts: 1), logger: quiet, clockMs: ServerApp.wallClockMs)
+                                  policy: RetryPolicy(maxAttempts: 1), logger: quiet, clockMs: Clocks.wallMs)
         var sent = 0
         var failed = 0
         telnyx.onSent = { _, _ in
@@ -51,7 +51,7 @@ struct BenchCommands: ParsableCommand {
             failed += 1
             if sent + failed == commands { loop.handle.stop() }
         }
-        let start = ServerApp.wallClockMs()
+        let start = Clocks.wallMs()
         for i in 0..<commands {
             let leg = "v3:bench-\(i % calls)"
             telnyx.enqueue(CallCommand(callControlID: leg, action: "speak", body: [
@@ -60,7 +60,7 @@ struct BenchCommands: ParsableCommand {
             ]))
         }
         try loop.run()
-        let seconds = Double(ServerApp.wallClockMs() - start) / 1000
+        let seconds = Double(Clocks.wallMs() - start) / 1000
         print("commands: \(sent) sent, \(failed) failed, \(calls) legs")
         print(String(format: "elapsed: %.3f s", seconds))
         print(String(format: "commands_per_second: %.0f", Double(sent) / max(seconds, 0.001)))

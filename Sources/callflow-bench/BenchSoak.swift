@@ -44,7 +44,7 @@ struct BenchSoak: ParsableCommand {
         options.live = live
         let urls = ports.map { "http://127.0.0.1:\($0)/webhooks/telnyx" }
         let emulator = try LoopbackTelnyx(loop: loop, client: try HTTPClient(loop: loop), signer: signer, webhookURL: urls[0],
-                                          options: options, clockMs: ServerApp.wallClockMs)
+                                          options: options, clockMs: Clocks.wallMs)
         if urls.count > 1 { emulator.webhookTargets = urls }
         emulator.deliveryAttempts = live.attempts
         emulator.onRecord = { record in
@@ -61,14 +61,14 @@ struct BenchSoak: ParsableCommand {
             legs.append(emulator.placeInboundCall(from: "+1312555\(String(format: "%04d", i % 10000))", to: "+13125550100"))
             guard i + 1 < total else { return waitForEnd() }
             let due = started + Int64(Double(i + 1) * 1000 / rate)
-            _ = try? loop.schedule(afterMilliseconds: max(0, Int(due - ServerApp.wallClockMs()))) { place(i + 1) }
+            _ = try? loop.schedule(afterMilliseconds: max(0, Int(due - Clocks.wallMs()))) { place(i + 1) }
         }
         var deadline: Int64 = 0
         var settled: Int64 = 0
         func waitForEnd() {
-            if deadline == 0 { deadline = ServerApp.wallClockMs() + Int64(drainSeconds) * 1000 }
+            if deadline == 0 { deadline = Clocks.wallMs() + Int64(drainSeconds) * 1000 }
             let ended = legs.filter { emulator.legs[$0]?.ended == true }.count
-            let now = ServerApp.wallClockMs()
+            let now = Clocks.wallMs()
             if ended == legs.count && settled == 0 { settled = now + Int64(settleMs) }
             if (settled != 0 && now >= settled) || now > deadline {
                 status = report(emulator: emulator, legs: legs, ended: ended, expected: expected, seconds: Double(now - started) / 1000, live: live)
@@ -78,7 +78,7 @@ struct BenchSoak: ParsableCommand {
             }
         }
         whenServerAnswers(probe, port: ports[0], loop: loop) {
-            started = ServerApp.wallClockMs()
+            started = Clocks.wallMs()
             place(0)
         }
         try loop.run()

@@ -97,8 +97,8 @@ struct Dev: ParsableCommand {
             let logger = Logger(label: "callflow")
 
             // --now: both clocks (the emulator's timestamps and the server's) run from that time.
-            let offset = start.map { $0 * 1000 - ServerApp.wallClockMs() } ?? 0
-            let clock: @Sendable () -> Int64 = { ServerApp.wallClockMs() + offset }
+            let offset = start.map { $0 * 1000 - Clocks.wallMs() } ?? 0
+            let clock: @Sendable () -> Int64 = { Clocks.wallMs() + offset }
             let loop = try EventLoop()
             let signer = try WebhookSigner.random()
             var options = LoopbackTelnyx.Options()

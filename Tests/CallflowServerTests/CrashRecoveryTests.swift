@@ -72,7 +72,7 @@ import Glibc
                     options.timeScale = 0.05
                     let emulator = try LoopbackTelnyx(loop: loop, client: try HTTPClient(loop: loop), signer: signer,
                                                       webhookURL: "http://127.0.0.1:\(serverPorts[0])/webhooks/telnyx", options: options,
-                                                      clockMs: ServerApp.wallClockMs)
+                                                      clockMs: Clocks.wallMs)
                     if serverPorts.count > 1 { emulator.webhookTargets = serverPorts.map { "http://127.0.0.1:\($0)/webhooks/telnyx" } }
                     emulator.deliveryAttempts = 600  // a minute of redeliveries while the server is down
                     shared.port.withLock { $0 = emulator.apiPort }
@@ -81,11 +81,11 @@ import Glibc
                     for i in 0..<calls {
                         try loop.schedule(afterMilliseconds: i * 12) { legs.append(emulator.placeInboundCall(from: "+1312555\(1000 + i)", to: "+13125550100")) }
                     }
-                    let deadline = ServerApp.wallClockMs() + 90_000
+                    let deadline = Clocks.wallMs() + 90_000
                     func watch() {
                         let ended = legs.filter { emulator.legs[$0]?.ended == true }.count
                         shared.endedCount.withLock { $0 = ended }
-                        if (legs.count == calls && ended == calls) || ServerApp.wallClockMs() > deadline {
+                        if (legs.count == calls && ended == calls) || Clocks.wallMs() > deadline {
                             _ = try? loop.schedule(afterMilliseconds: 300) { loop.handle.stop() }
                         } else {
                             _ = try? loop.schedule(afterMilliseconds: 50, watch)

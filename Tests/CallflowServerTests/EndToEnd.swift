@@ -59,8 +59,8 @@ enum EndToEnd {
     private static func runOnLoop(_ call: Call) throws -> Outcome {
         let loop = try EventLoop()
         let base = call.start * 1000
-        let t0 = ServerApp.wallClockMs()
-        let clock: @Sendable () -> Int64 = { base + (ServerApp.wallClockMs() - t0) }
+        let t0 = Clocks.wallMs()
+        let clock: @Sendable () -> Int64 = { base + (Clocks.wallMs() - t0) }
         let signer = try WebhookSigner.random()
         var options = LoopbackTelnyx.Options()
         options.script = call.script
@@ -106,18 +106,18 @@ enum EndToEnd {
             leg = emulator.placeInboundCall(from: "+13125550101", to: "+13125550100")
         }
         var finished = false
-        let deadline = ServerApp.wallClockMs() + 15_000
+        let deadline = Clocks.wallMs() + 15_000
         // Shared state counts live calls once a second: the end must hold across a count.
         var quietSince: Int64? = nil
         let settleMs: Int64 = call.redisURL == nil ? 0 : 1200
         func watch() {
             let ended = !leg.isEmpty && emulator.legs[leg]?.ended == true
             let quiet = ended && app.liveCalls == 0 && app.pendingCommands == 0
-            if !quiet { quietSince = nil } else if quietSince == nil { quietSince = ServerApp.wallClockMs() }
-            if quiet, let since = quietSince, ServerApp.wallClockMs() - since >= settleMs {
+            if !quiet { quietSince = nil } else if quietSince == nil { quietSince = Clocks.wallMs() }
+            if quiet, let since = quietSince, Clocks.wallMs() - since >= settleMs {
                 finished = true
                 _ = try? loop.schedule(afterMilliseconds: 100) { loop.handle.stop() }
-            } else if ServerApp.wallClockMs() > deadline {
+            } else if Clocks.wallMs() > deadline {
                 loop.handle.stop()
             } else {
                 _ = try? loop.schedule(afterMilliseconds: 20, watch)

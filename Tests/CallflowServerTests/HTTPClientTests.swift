@@ -141,7 +141,7 @@ extension Result {
         let loop = try EventLoop()
         let quiet = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
         let telnyx = TelnyxClient(http: try HTTPClient(loop: loop), loop: loop, baseURL: "http://127.0.0.1:\(api.port)/v2", apiKey: "k",
-                                  policy: RetryPolicy(maxAttempts: 1), logger: quiet, clockMs: ServerApp.wallClockMs)
+                                  policy: RetryPolicy(maxAttempts: 1), logger: quiet, clockMs: Clocks.wallMs)
         var results: [String: Result<JSONValue, CommandFailure>] = [:]
         let ids = ["cf-abc-3-1", "cf-abc-3-2", "cf-abc-3-3", "cf-abc-4-1"]
         for (id, action) in zip(ids, ["answer", "speak", "gather", "hangup"]) {
