@@ -183,9 +183,11 @@ public final class ServerApp: ControlBackend {
         }
     }
 
-    /// Answers one request as the listener would (tests drive it through `InMemoryHTTP`).
+    /// Answers one request as the listener would (tests drive it through `InMemoryHTTP`); `nil`
+    /// when the reply was deferred, as from `Routes`.
     func handle(_ request: borrowing HTTPRequest) -> HTTPResponse? {
-        routes?.handle(request) ?? .error(503, "starting")
+        guard let routes else { return .error(503, "starting") }
+        return routes.handle(request)
     }
 
     /// The single-instance store `config` names (a SQLite file, or memory).

@@ -216,26 +216,30 @@ import Glibc
         return config
     }
 
+    /// A restart with the same SQLite file, without sockets: each instance answers through
+    /// `InMemoryServer`; only the commands go to the fake API.
     @Test func aWebhookRedeliveredAfterARestartIsStillADuplicate() throws {
-        let api = try FakeHTTPServer { _, _ in .status(200, #"{"data":{"result":"ok"}}"#) }
+        let waker = LoopWaker()
+        let api = try FakeHTTPServer.waking(waker) { _, _ in .status(200, #"{"data":{"result":"ok"}}"#) }
         defer { api.stop() }
         let db = FileManager.default.temporaryDirectory.appendingPathComponent("callflow-dedupe-\(UUID()).db").path
         defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) } }
         let config = try Self.storeConfig(api: api, db: db)
         let body = IngressTests.event(id: "evt-once")
-        let first = try TestServer(config: config)
-        #expect(try IngressTests.post(first.port, body, headers: IngressTests.signed(body)).status == 200)
-        api.waitFor(1)
-        first.stop()
-        let second = try TestServer(config: config)
-        defer { second.stop() }
-        #expect(try IngressTests.post(second.port, body, headers: IngressTests.signed(body)).status == 200)
-        usleep(300_000)
+        do {
+            let first = try InMemoryServer(config: config, waker: waker)
+            #expect(try first.signedWebhook(body).status == 200)
+            #expect(try first.runLoop { !api.requests.isEmpty })
+        }
+        let second = try InMemoryServer(config: config, waker: waker)
+        #expect(try second.signedWebhook(body).status == 200)
         // The restarted server may re-send its unconfirmed outbox (same command_id: Telnyx ignores it),
         // but the redelivered webhook must not start the call again (that would be a new command_id).
+        // Whatever it sends has been sent once nothing is pending.
+        #expect(try second.runLoop(checkEveryMs: 10) { second.app.pendingCommands == 0 })
         let answers = Set(api.requests.filter { $0.path.hasSuffix("/answer") }.compactMap { $0.json?["command_id"]?.stringValue })
         #expect(answers.count == 1, "the redelivery started the call again: \(answers)")
-        let metrics = try TestHTTP.request(port: second.port, method: "GET", path: "/metrics").body
+        let metrics = try second.get("/metrics").body
         #expect(metrics.contains(#"callflow_webhooks_total{event_type="call.initiated",outcome="duplicate"} 1"#))
     }
 
@@ -255,27 +259,6 @@ import Glibc
         } throws: { error in
             "\(error)".contains("/nonexistent-dir/calls.db")
         }
-    }
-
-    @Test func aStoreOutageAnswers503AndRecovers() throws {
-        let api = try FakeHTTPServer { _, _ in .status(200, #"{"data":{"result":"ok"}}"#) }
-        defer { api.stop() }
-        let store = MemoryStore()
-        let server = try TestServer(config: try Self.storeConfig(api: api, kind: .memory), store: store)
-        defer { server.stop() }
-        store.failing = true
-        let body = IngressTests.event(id: "evt-outage")
-        #expect(try IngressTests.post(server.port, body, headers: IngressTests.signed(body)).status == 503)
-        #expect(try TestHTTP.request(port: server.port, method: "GET", path: "/readyz").status == 503)
-        // Telnyx redelivers: still 503 while the store is down, and nothing was sent meanwhile.
-        #expect(try IngressTests.post(server.port, body, headers: IngressTests.signed(body)).status == 503)
-        usleep(200_000)
-        #expect(api.requests.isEmpty, "no command leaves before its state is stored")
-        store.failing = false
-        usleep(700_000)  // the runtime retries the commit
-        #expect(try IngressTests.post(server.port, body, headers: IngressTests.signed(body)).status == 200)
-        #expect(api.waitFor(1).filter { $0.path.hasSuffix("/answer") }.count == 1)
-        #expect(try TestHTTP.request(port: server.port, method: "GET", path: "/readyz").status == 200)
     }
 }
 

@@ -22,7 +22,8 @@ import Testing
     /// the newest, counts the rest in `callflow_dedupe_evicted_early_total`, a redelivery of a kept
     /// id is still a duplicate, and one of a forgotten id is applied again (the documented cost).
     @Test func restoreAndIngestRespectTheCeiling() throws {
-        let api = try FakeHTTPServer { _, _ in .status(200, #"{"data":{"result":"ok"}}"#) }
+        let waker = LoopWaker()
+        let api = try FakeHTTPServer.waking(waker) { _, _ in .status(200, #"{"data":{"result":"ok"}}"#) }
         defer { api.stop() }
         let db = FileManager.default.temporaryDirectory.appendingPathComponent("callflow-ceiling-\(UUID()).db").path
         defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) } }
@@ -37,22 +38,21 @@ import Testing
         var config = try CrashRecoveryTests.storeConfig(api: api, db: db)
         config.store.dedupeMaxBytes = 1 << 20
         let kept = (1 << 20) / DedupeWindow.bytesPerID
-        let server = try TestServer(config: config)
-        defer { server.stop() }
+        let server = try InMemoryServer(config: config, waker: waker)
         func evicted() throws -> String {
-            let metrics = try TestHTTP.request(port: server.port, method: "GET", path: "/metrics").body
+            let metrics = try server.get("/metrics").body
             return metrics.split(separator: "\n").first { $0.hasPrefix("callflow_dedupe_evicted_early_total ") }.map(String.init) ?? "(missing)"
         }
         #expect(try evicted() == "callflow_dedupe_evicted_early_total \(stored - kept)")
 
         let newest = IngressTests.event(id: "evt-\(stored - 1)")
-        #expect(try IngressTests.post(server.port, newest, headers: IngressTests.signed(newest)).status == 200)
-        let metrics = try TestHTTP.request(port: server.port, method: "GET", path: "/metrics").body
+        #expect(try server.signedWebhook(newest).status == 200)
+        let metrics = try server.get("/metrics").body
         #expect(metrics.contains(#"callflow_webhooks_total{event_type="call.initiated",outcome="duplicate"} 1"#))
 
         let forgotten = IngressTests.event(id: "evt-0")
-        #expect(try IngressTests.post(server.port, forgotten, headers: IngressTests.signed(forgotten)).status == 200)
-        api.waitFor(1)
+        #expect(try server.signedWebhook(forgotten).status == 200)
+        #expect(try server.runLoop { !api.requests.isEmpty })
         #expect(api.requests.contains { $0.path.hasSuffix("/answer") }, "the forgotten id was applied")
         // Recording it forgot the oldest id held: one more early eviction.
         #expect(try evicted() == "callflow_dedupe_evicted_early_total \(stored - kept + 1)")

@@ -44,7 +44,8 @@ import Testing
 
     /// The image's own config (no routes, no default) answers a call on flows/main.json.
     @Test func theImageConfigAnswersACallOnMain() throws {
-        let api = try FakeHTTPServer { _, _ in .status(200, #"{"data":{"result":"ok"}}"#) }
+        let waker = LoopWaker()
+        let api = try FakeHTTPServer.waking(waker) { _, _ in .status(200, #"{"data":{"result":"ok"}}"#) }
         defer { api.stop() }
         let image = try ConfigLoader.load(path: Fixtures.repoRoot.appendingPathComponent("docker/config.json").path, environment: [:])
         #expect(image.flows.defaultFlow == nil && image.flows.routes.isEmpty, "the image relies on the main.json rule")
@@ -52,24 +53,23 @@ import Testing
         var config = try TelnyxSide.config(api: api, flows: [:], defaultFlow: "unused")
         config.flows = image.flows
         config.flows.dir = Fixtures.repoRoot.appendingPathComponent("flows").path
-        var t = TelnyxSide(server: try TestServer(config: config), api: api)
-        defer { t.server.stop() }
-        #expect(try TestHTTP.request(port: t.server.port, method: "GET", path: "/readyz").status == 200)
-        try t.initiated("v3:first-call")
-        let first = try #require(api.waitFor(1).first)
+        let server = try InMemoryServer(config: config, waker: waker)
+        #expect(try server.get("/readyz").status == 200)
+        let initiated = TelnyxSide.event("call.initiated", call: "v3:first-call", ["direction": "incoming", "state": "parked"], clientState: nil)
+        #expect(try server.signedWebhook(initiated).status == 200)
+        #expect(try server.runLoop { !api.requests.isEmpty })
+        let first = try #require(api.requests.first)
         #expect(first.path == "/v2/calls/v3:first-call/actions/answer", "main.json's first node answers, nothing rejects")
     }
 
     /// A flows directory no call can reach starts (the control API can still place calls), but is
     /// never reported ready.
     @Test func aServerThatWouldRejectEveryCallIsNotReady() throws {
-        let api = try FakeHTTPServer { _, _ in .status(200, #"{"data":{"result":"ok"}}"#) }
-        defer { api.stop() }
-        var config = try TelnyxSide.config(api: api, flows: ["sales": Self.say, "support": Self.say], defaultFlow: "x")
+        var config = IngressTests.config()
+        config.flows.dir = try TelnyxSide.flowsDir(["sales": Self.say, "support": Self.say])
         config.flows.defaultFlow = nil
-        let server = try TestServer(config: config)
-        defer { server.stop() }
-        let ready = try TestHTTP.request(port: server.port, method: "GET", path: "/readyz")
+        let server = try InMemoryServer(config: config)
+        let ready = try server.get("/readyz")
         #expect(ready.status == 503)
         #expect(ready.body.contains("no flow takes calls") && ready.body.contains("flows.default"))
     }

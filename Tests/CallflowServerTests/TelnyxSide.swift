@@ -32,7 +32,9 @@ struct TelnyxSide {
     }
 
     /// Commands the fake API received for `call`, as (action, body).
-    func commands(for call: String) -> [(action: String, body: JSONValue)] {
+    func commands(for call: String) -> [(action: String, body: JSONValue)] { Self.commands(api, for: call) }
+
+    static func commands(_ api: FakeHTTPServer, for call: String) -> [(action: String, body: JSONValue)] {
         api.requests.compactMap { r in
             let prefix = "/v2/calls/\(call)/actions/"
             guard r.path.hasPrefix(prefix), let body = r.json else { return nil }
@@ -40,22 +42,27 @@ struct TelnyxSide {
         }
     }
 
-    @discardableResult
-    mutating func send(_ type: String, call: String, _ payload: JSONObject = [:], clientState: String? = nil) throws -> RawResponse {
-        counter += 1
+    /// The body of a webhook of `type` for `call`, as Telnyx sends it (`counter` makes its id unique).
+    static func event(_ type: String, call: String, _ payload: JSONObject = [:], clientState: String?, counter: Int = 1) -> [UInt8] {
         var p = payload
         p["call_control_id"] = .string(call)
         p["connection_id"] = "conn-1"
         p["from"] = p["from"] ?? "+13125550101"
         p["to"] = p["to"] ?? "+13125550100"
-        let echoed = commands(for: call).last?.body["client_state"]?.stringValue
-        p["client_state"] = (clientState ?? echoed).map(JSONValue.string) ?? .null
+        p["client_state"] = clientState.map(JSONValue.string) ?? .null
         let body: JSONValue = [
             "data": ["record_type": "event", "event_type": .string(type), "id": .string("evt-\(call)-\(counter)-\(UUID())"),
                      "occurred_at": "2026-11-23T16:00:00Z", "payload": .object(p)],
             "meta": ["attempt": 1, "delivered_to": "http://127.0.0.1/webhooks/telnyx"],
         ]
-        let bytes = body.jsonBytes
+        return body.jsonBytes
+    }
+
+    @discardableResult
+    mutating func send(_ type: String, call: String, _ payload: JSONObject = [:], clientState: String? = nil) throws -> RawResponse {
+        counter += 1
+        let echoed = commands(for: call).last?.body["client_state"]?.stringValue
+        let bytes = Self.event(type, call: call, payload, clientState: clientState ?? echoed, counter: counter)
         return try IngressTests.post(server.port, bytes, headers: IngressTests.signed(bytes))
     }
 
