@@ -12,7 +12,7 @@ import TelnyxREST
 /// Loop-confined.
 package final class EffectRunner {
     package let loop: EventLoop
-    package let telnyx: TelnyxClient
+    package let telnyx: any CommandSender
     package let backend: any BackendRequests
     package let ledger: any CallLedger
     package let metrics: Metrics
@@ -22,7 +22,7 @@ package final class EffectRunner {
     package weak var inputs: CallPipeline?
     package private(set) var timers = ArmedTimers()
 
-    package init(loop: EventLoop, telnyx: TelnyxClient, backend: any BackendRequests, ledger: any CallLedger, metrics: Metrics, logger: Logger,
+    package init(loop: EventLoop, telnyx: any CommandSender, backend: any BackendRequests, ledger: any CallLedger, metrics: Metrics, logger: Logger,
          clockMs: @escaping () -> Int64) {
         self.loop = loop
         self.telnyx = telnyx

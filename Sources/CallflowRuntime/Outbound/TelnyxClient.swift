@@ -5,13 +5,24 @@ import EventHTTP
 import Logging
 import TelnyxREST
 
+/// Where the effect runner sends committed commands: `TelnyxClient` in the server, a recording
+/// fake in the pipeline's socket-free tests.
+package protocol CommandSender: AnyObject {
+    /// Sends `command`; `completion` runs on the loop with Telnyx's final answer.
+    func send(_ command: CallCommand, completion: @escaping (Result<JSONValue, CommandFailure>) -> Void)
+    /// Hears every command refused for good (after its retries).
+    var onFailure: (CallCommand, CommandFailure) -> Void { get set }
+    /// Commands waiting or in flight.
+    var pending: Int { get }
+}
+
 /// Sends the machine's commands to Telnyx: one at a time per call leg, in the order issued (a
 /// `speak` never overtakes its `answer`), legs in parallel. Retries network errors, timeouts,
 /// 408, 429 and 5xx with backoff and jitter, honouring `Retry-After` and `x-ratelimit-reset`,
 /// always with the same body and `command_id` (Telnyx ignores repeats). Other 4xx are final.
 ///
 /// Loop-confined. The API key goes into one header and nowhere else: not logs, not errors.
-public final class TelnyxClient {
+public final class TelnyxClient: CommandSender {
     public typealias FailureHandler = (CallCommand, CommandFailure) -> Void
 
     private let http: HTTPClient
