@@ -119,7 +119,8 @@ let package = Package(
         .executableTarget(
             name: "callflow-bench",
             dependencies: [
-                "CallflowServer", "CallflowRuntime", "CallflowLoop", "CallflowCore", "TelnyxREST", "EventHTTP", "WebhookSignature", "TelnyxEmulator", "TelnyxEmulatorServer",
+                "CallflowServer", "CallflowRuntime", "CallflowLoop", "CallflowCore", "TelnyxREST", "EventHTTP", "WebhookSignature", "TelnyxEmulator",
+                "TelnyxEmulatorServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -129,8 +130,11 @@ let package = Package(
         .testTarget(name: "CallflowCoreTests", dependencies: ["CallflowCore", "TelnyxEmulator", "CallflowTestSupport"]),
         .testTarget(
             name: "CallflowServerTests",
-            dependencies: ["CallflowServer", "CallflowRuntime", "CallflowLoop", "CallflowCore", "EventHTTP", "Redis", "SQLite", "WebhookSignature", "TelnyxEmulator", "TelnyxEmulatorServer",
-                           "TelnyxAPI", "TelnyxREST", "CallflowTestSupport", .product(name: "CoreMetrics", package: "swift-metrics")]
+            dependencies: [
+                "CallflowServer", "CallflowRuntime", "CallflowLoop", "CallflowCore", "EventHTTP", "Redis", "SQLite", "WebhookSignature",
+                "TelnyxEmulator", "TelnyxEmulatorServer",
+                "TelnyxAPI", "TelnyxREST", "CallflowTestSupport", .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -2,7 +2,7 @@ import CLibevent
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Why the event loop or the HTTP server could not be set up. C failures carry the function name.
@@ -93,11 +93,15 @@ public final class EventLoop {
         assertOnLoop()
         signalHandlers[signalNumber] = action
         let arg = Unmanaged.passUnretained(self).toOpaque()
-        guard let event = event_new(base, signalNumber, Int16(EV_SIGNAL | EV_PERSIST), { signo, _, arg in
-            guard let arg else { return }
-            let loop = Unmanaged<EventLoop>.fromOpaque(arg).takeUnretainedValue()
-            loop.signalHandlers[signo]?()
-        }, arg) else { throw .libevent(function: "event_new(signal)", code: -1) }
+        guard
+            let event = event_new(
+                base, signalNumber, Int16(EV_SIGNAL | EV_PERSIST),
+                { signo, _, arg in
+                    guard let arg else { return }
+                    let loop = Unmanaged<EventLoop>.fromOpaque(arg).takeUnretainedValue()
+                    loop.signalHandlers[signo]?()
+                }, arg)
+        else { throw .libevent(function: "event_new(signal)", code: -1) }
         let rc = event_add(event, nil)
         guard rc == 0 else {
             event_free(event)
@@ -111,10 +115,14 @@ public final class EventLoop {
         assertOnLoop()
         readHandlers[fd] = action
         let arg = Unmanaged.passUnretained(self).toOpaque()
-        guard let event = event_new(base, fd, Int16(EV_READ | EV_PERSIST), { fd, _, arg in
-            guard let arg else { return }
-            Unmanaged<EventLoop>.fromOpaque(arg).takeUnretainedValue().readHandlers[fd]?()
-        }, arg) else { throw .libevent(function: "event_new(read)", code: -1) }
+        guard
+            let event = event_new(
+                base, fd, Int16(EV_READ | EV_PERSIST),
+                { fd, _, arg in
+                    guard let arg else { return }
+                    Unmanaged<EventLoop>.fromOpaque(arg).takeUnretainedValue().readHandlers[fd]?()
+                }, arg)
+        else { throw .libevent(function: "event_new(read)", code: -1) }
         let rc = event_add(event, nil)
         guard rc == 0 else {
             event_free(event)
@@ -136,13 +144,17 @@ public final class EventLoop {
         let id = nextTimerID
         let box = TimerContext(loop: self, id: id)
         let arg = Unmanaged.passRetained(box).toOpaque()
-        guard let event = event_new(base, -1, 0, { _, _, arg in
-            guard let arg else { return }
-            let box = Unmanaged<TimerContext>.fromOpaque(arg).takeRetainedValue()
-            guard let loop = box.loop, let timer = loop.timers.removeValue(forKey: box.id) else { return }
-            event_free(timer.event)
-            timer.action()
-        }, arg) else {
+        guard
+            let event = event_new(
+                base, -1, 0,
+                { _, _, arg in
+                    guard let arg else { return }
+                    let box = Unmanaged<TimerContext>.fromOpaque(arg).takeRetainedValue()
+                    guard let loop = box.loop, let timer = loop.timers.removeValue(forKey: box.id) else { return }
+                    event_free(timer.event)
+                    timer.action()
+                }, arg)
+        else {
             Unmanaged<TimerContext>.fromOpaque(arg).release()
             throw .libevent(function: "event_new(timer)", code: -1)
         }
@@ -174,10 +186,14 @@ public final class EventLoop {
         assertOnLoop()
         let task = LoopTask(action: action)
         let arg = Unmanaged.passUnretained(task).toOpaque()
-        guard let event = event_new(base, -1, 0, { _, _, arg in
-            guard let arg else { return }
-            Unmanaged<LoopTask>.fromOpaque(arg).takeUnretainedValue().run()
-        }, arg) else { throw .libevent(function: "event_new(urgent)", code: -1) }
+        guard
+            let event = event_new(
+                base, -1, 0,
+                { _, _, arg in
+                    guard let arg else { return }
+                    Unmanaged<LoopTask>.fromOpaque(arg).takeUnretainedValue().run()
+                }, arg)
+        else { throw .libevent(function: "event_new(urgent)", code: -1) }
         let rc = event_priority_set(event, priority)
         guard rc == 0 else {
             event_free(event)
@@ -195,11 +211,15 @@ public final class EventLoop {
         let box = OffloadResult<T>()
         let job = OffloadJob(result: box, then: then)
         let arg = Unmanaged.passRetained(job as AnyOffloadJob).toOpaque()
-        guard let event = event_new(base, -1, 0, { _, _, arg in
-            guard let arg else { return }
-            let job = Unmanaged<AnyOffloadJob>.fromOpaque(arg).takeRetainedValue()
-            job.finish()
-        }, arg) else {
+        guard
+            let event = event_new(
+                base, -1, 0,
+                { _, _, arg in
+                    guard let arg else { return }
+                    let job = Unmanaged<AnyOffloadJob>.fromOpaque(arg).takeRetainedValue()
+                    job.finish()
+                }, arg)
+        else {
             Unmanaged<AnyOffloadJob>.fromOpaque(arg).release()
             throw .libevent(function: "event_new(offload)", code: -1)
         }
@@ -288,11 +308,13 @@ func detachedThread(_ body: @escaping @Sendable () -> Void) -> Bool {
     pthread_attr_init(&attributes)
     defer { pthread_attr_destroy(&attributes) }
     pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-    let rc = pthread_create(&thread, &attributes, { arg in
-        guard let arg else { return nil }
-        Unmanaged<ThreadBody>.fromOpaque(arg).takeRetainedValue().run()
-        return nil
-    }, arg)
+    let rc = pthread_create(
+        &thread, &attributes,
+        { arg in
+            guard let arg else { return nil }
+            Unmanaged<ThreadBody>.fromOpaque(arg).takeRetainedValue().run()
+            return nil
+        }, arg)
     if rc != 0 { Unmanaged<ThreadBody>.fromOpaque(arg).release() }
     return rc == 0
 }

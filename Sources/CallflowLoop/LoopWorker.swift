@@ -41,10 +41,14 @@ public final class LoopWorker {
         let shared = Shared()
         self.shared = shared
         let me = Unmanaged.passUnretained(self).toOpaque()
-        guard let wake = event_new(loop.base, -1, 0, { _, _, arg in
-            guard let arg else { return }
-            Unmanaged<LoopWorker>.fromOpaque(arg).takeUnretainedValue().deliver()
-        }, me) else { throw .libevent(function: "event_new(worker)", code: -1) }
+        guard
+            let wake = event_new(
+                loop.base, -1, 0,
+                { _, _, arg in
+                    guard let arg else { return }
+                    Unmanaged<LoopWorker>.fromOpaque(arg).takeUnretainedValue().deliver()
+                }, me)
+        else { throw .libevent(function: "event_new(worker)", code: -1) }
         let rc = event_priority_set(wake, 0)
         guard rc == 0 else {
             event_free(wake)

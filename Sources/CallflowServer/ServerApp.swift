@@ -4,8 +4,8 @@ import CallflowRuntime
 import EventHTTP
 import Foundation
 import Logging
-import TelnyxREST
 import Redis
+import TelnyxREST
 import WebhookSignature
 
 /// Why `serve` refused to start. Each message says what to set or fix.
@@ -103,19 +103,27 @@ public final class ServerApp: ControlBackend {
         guard let flows = loaded else { throw .flows(diagnostics.filter { $0.severity == .error }) }
         if let (key, flow) = Self.unknownRoutes(config, flows).first { throw .unknownRoute(key: key, flow: flow) }
         let routing = CallRouting(configured: config.flows.defaultFlow, flows: flows)
-        logger.info("flows loaded", metadata: ["flows": "\(flows.flows.keys.sorted().joined(separator: ","))", "revision": "\(flows.revision)",
-                                               "flows.dir": "\(config.flows.dir)"])
+        logger.info(
+            "flows loaded",
+            metadata: [
+                "flows": "\(flows.flows.keys.sorted().joined(separator: ","))", "revision": "\(flows.revision)",
+                "flows.dir": "\(config.flows.dir)",
+            ])
         ServerApp.logRouting(routing, config: config, flows: flows, logger: logger)
 
-        if let existing { loop = existing } else {
+        if let existing {
+            loop = existing
+        } else {
             do { loop = try EventLoop() } catch { throw .eventLoop("\(error)") }
         }
         do { client = try HTTPClient(loop: loop) } catch { throw .eventLoop("\(error)") }
         metrics = Metrics()
-        let policy = RetryPolicy(attemptTimeoutMs: config.telnyx.commandTimeoutMs, maxAttempts: config.telnyx.maxAttempts,
-                                 deadlineMs: config.telnyx.retryDeadlineMs)
-        let telnyx = TelnyxClient(http: client, loop: loop, baseURL: config.telnyx.apiBaseURL, apiKey: apiKey, policy: policy,
-                                  logger: logger, clockMs: clockMs)
+        let policy = RetryPolicy(
+            attemptTimeoutMs: config.telnyx.commandTimeoutMs, maxAttempts: config.telnyx.maxAttempts,
+            deadlineMs: config.telnyx.retryDeadlineMs)
+        let telnyx = TelnyxClient(
+            http: client, loop: loop, baseURL: config.telnyx.apiBaseURL, apiKey: apiKey, policy: policy,
+            logger: logger, clockMs: clockMs)
         telnyx.metrics = metrics
         let backend = injectedBackend ?? BackendClient(http: client, maxResponseBytes: config.http.maxResponseBytes)
 
@@ -124,28 +132,34 @@ public final class ServerApp: ControlBackend {
         var shared: (ledger: SharedLedger, summary: String)?
         if config.store.kind == .redis && injected == nil {
             let url: RedisURL
-            do { url = try RedisURL(config.store.redisURL ?? "redis://127.0.0.1:6379") } catch { throw .store(.unavailable("store.redis_url: \(error)")) }
+            do { url = try RedisURL(config.store.redisURL ?? "redis://127.0.0.1:6379") } catch {
+                throw .store(.unavailable("store.redis_url: \(error)"))
+            }
             let summary: String
             do { summary = try SharedLedger.prepare(url: url, prefix: config.store.redisPrefix, flows: flows) } catch { throw .store(error) }
-            let sharedLedger = SharedLedger(redis: RedisConnection(loop: loop, url: url), flows: flows, logger: logger, metrics: metrics,
-                                            prefix: config.store.redisPrefix, traceRetentionHours: config.store.traceRetentionHours,
-                                            timeZones: timeZones, clockMs: clockMs)
+            let sharedLedger = SharedLedger(
+                redis: RedisConnection(loop: loop, url: url), flows: flows, logger: logger, metrics: metrics,
+                prefix: config.store.redisPrefix, traceRetentionHours: config.store.traceRetentionHours,
+                timeZones: timeZones, clockMs: clockMs)
             shared = (sharedLedger, summary)
             ledger = sharedLedger
             local = nil
         } else {
             let store: any CallStore
             if let injected { store = injected } else { store = try Self.openStore(config, logger: logger) }
-            let localLedger = LocalLedger(store: store, loop: loop, logger: logger, metrics: metrics, dedupeMaxBytes: config.store.dedupeMaxBytes,
-                                          traceRetentionHours: config.store.traceRetentionHours, clockMs: clockMs)
+            let localLedger = LocalLedger(
+                store: store, loop: loop, logger: logger, metrics: metrics, dedupeMaxBytes: config.store.dedupeMaxBytes,
+                traceRetentionHours: config.store.traceRetentionHours, clockMs: clockMs)
             ledger = localLedger
             local = localLedger
         }
-        let effects = EffectRunner(loop: loop, telnyx: telnyx, backend: backend, ledger: ledger, metrics: metrics, logger: logger,
-                                   clockMs: clockMs)
+        let effects = EffectRunner(
+            loop: loop, telnyx: telnyx, backend: backend, ledger: ledger, metrics: metrics, logger: logger,
+            clockMs: clockMs)
         let engine = CallEngine(flows: flows, routes: config.flows.routes, defaultFlow: routing.flow)
-        pipeline = CallPipeline(engine: engine, ledger: ledger, effects: effects, loop: loop, metrics: metrics, logger: logger,
-                                clock: { clockMs() / 1000 })
+        pipeline = CallPipeline(
+            engine: engine, ledger: ledger, effects: effects, loop: loop, metrics: metrics, logger: logger,
+            clock: { clockMs() / 1000 })
         if let shared {
             sweeper = SharedSweeper(ledger: shared.ledger, effects: effects, pipeline: pipeline, loop: loop, logger: logger, clockMs: clockMs)
             logger.info("state restored", metadata: ["store": "redis", "restored": "\(shared.summary)"])
@@ -203,8 +217,10 @@ public final class ServerApp: ControlBackend {
 
     private func registerGauges() {
         if let local {
-            metrics.counter("callflow_dedupe_evicted_early_total",
-                            "Webhook ids forgotten before their hour because store.dedupe_max_bytes was reached (a redelivery of one is applied again).") {
+            metrics.counter(
+                "callflow_dedupe_evicted_early_total",
+                "Webhook ids forgotten before their hour because store.dedupe_max_bytes was reached (a redelivery of one is applied again)."
+            ) {
                 [unowned local] in Double(local.live.dedupe.evictedEarly)
             }
         }
@@ -226,8 +242,12 @@ public final class ServerApp: ControlBackend {
         if pipeline.ledger.stalled {
             return .error(503, "store stalled: a commit has waited for the disk over \(LocalLedger.stallLimitMs / 1000) s")
         }
-        return .json(200, JSONValue.object(["status": "ready", "flows_revision": .string(flowSet.revision),
-                                            "live_calls": .int(liveCalls)]).jsonBytes)
+        return .json(
+            200,
+            JSONValue.object([
+                "status": "ready", "flows_revision": .string(flowSet.revision),
+                "live_calls": .int(liveCalls),
+            ]).jsonBytes)
     }
 
     /// `flows.routes` and `flows.default` entries that name a flow `flows` lacks: (config key, flow).
@@ -241,8 +261,9 @@ public final class ServerApp: ControlBackend {
     /// Why no call can be taken (no route, no default), or nil. `/readyz` answers 503 with it, so
     /// a deploy that would reject every call never looks healthy.
     public var rejectsEverything: String? {
-        CallRouting.rejectsEverything(routes: config.flows.routes, default: CallRouting(configured: config.flows.defaultFlow, flows: flowSet),
-                                      flowNames: Array(flowSet.flows.keys))
+        CallRouting.rejectsEverything(
+            routes: config.flows.routes, default: CallRouting(configured: config.flows.defaultFlow, flows: flowSet),
+            flowNames: Array(flowSet.flows.keys))
     }
 
     /// Says at startup (and on reload) where calls go, so a config that rejects calls is seen
@@ -251,8 +272,9 @@ public final class ServerApp: ControlBackend {
         if let problem = CallRouting.rejectsEverything(routes: config.flows.routes, default: routing, flowNames: Array(flows.flows.keys)) {
             logger.error("every call will be rejected: \(problem)")
         } else if routing == .none {
-            logger.warning("calls to numbers without a route are rejected: flows.default is unset",
-                           metadata: ["routes": "\(config.flows.routes.count)"])
+            logger.warning(
+                "calls to numbers without a route are rejected: flows.default is unset",
+                metadata: ["routes": "\(config.flows.routes.count)"])
         } else {
             logger.info("calls without a route go to \(routing)", metadata: ["routes": "\(config.flows.routes.count)"])
         }
@@ -289,9 +311,11 @@ public final class ServerApp: ControlBackend {
     /// Serves until SIGTERM/SIGINT (or `loop.handle.stop()`).
     public func run(handleSignals: Bool = true) throws(StartupError) {
         if handleSignals { try installSignalHandlers() }
-        logger.info("listening", metadata: [
-            "host": "\(config.server.host)", "port": "\(port)", "webhook_path": "\(config.server.webhookPath)",
-        ])
+        logger.info(
+            "listening",
+            metadata: [
+                "host": "\(config.server.host)", "port": "\(port)", "webhook_path": "\(config.server.webhookPath)",
+            ])
         do { try loop.run() } catch { throw .eventLoop("\(error)") }
         logger.info("stopped")
     }
@@ -301,8 +325,12 @@ public final class ServerApp: ControlBackend {
     public func shutdown(signal: Int32) {
         guard !shuttingDown else { return }
         shuttingDown = true
-        logger.notice("shutting down", metadata: ["signal": "\(signal)", "pending_commands": "\(pendingCommands)",
-                                                  "live_calls": "\(liveCalls)"])
+        logger.notice(
+            "shutting down",
+            metadata: [
+                "signal": "\(signal)", "pending_commands": "\(pendingCommands)",
+                "live_calls": "\(liveCalls)",
+            ])
         http?.stopAccepting()
         // A duration, so the loop's monotonic clock: a wall clock stepped by NTP would stretch or cut it.
         let deadline = loop.monotonicMs + Int64(config.server.shutdownGraceSecs) * 1000
@@ -333,7 +361,8 @@ public final class ServerApp: ControlBackend {
         }()
         if evicted > previous {
             let kept = oldest.map { "\(max(0, clockMs() / 1000 - $0)) s" } ?? "none"
-            let message = "webhook id memory at its ceiling: \(evicted - previous) ids forgotten before their hour in the last "
+            let message =
+                "webhook id memory at its ceiling: \(evicted - previous) ids forgotten before their hour in the last "
                 + "\(Self.dedupeReportMs / 1000) s; ids are now kept for \(kept), not \(window) s (store.dedupe_max_bytes \(maxBytes), "
                 + "\(maxCount) ids); a redelivery older than that would be applied again"
             logger.warning("\(message)")
@@ -364,8 +393,12 @@ public final class ServerApp: ControlBackend {
         let routing = CallRouting(configured: config.flows.defaultFlow, flows: flows)
         pipeline.route(defaultFlow: routing.flow)
         ServerApp.logRouting(routing, config: config, flows: flows, logger: logger)
-        logger.notice("flows reloaded", metadata: ["revision": "\(flows.revision)", "previous": "\(previous)",
-                                                   "flows": "\(flows.flows.keys.sorted().joined(separator: ","))"])
+        logger.notice(
+            "flows reloaded",
+            metadata: [
+                "revision": "\(flows.revision)", "previous": "\(previous)",
+                "flows": "\(flows.flows.keys.sorted().joined(separator: ","))",
+            ])
         return .success(flows.revision)
     }
 
@@ -379,12 +412,20 @@ public final class ServerApp: ControlBackend {
             case .success(let id):
                 reply(.json(201, JSONValue.object(["call_control_id": .string(id), "flow": .string(request.flow), "status": "dialing"]).jsonBytes))
             case .failure(let failure):
-                reply(.json(502, JSONValue.object([
-                    "error": .string("Telnyx did not place the call: \(failure.reason)"),
-                    "telnyx_errors": .array(failure.errors.map { .object(["code": $0.code.map(JSONValue.string) ?? .null,
-                                                                          "title": $0.title.map(JSONValue.string) ?? .null,
-                                                                          "detail": $0.detail.map(JSONValue.string) ?? .null]) }),
-                ]).jsonBytes))
+                reply(
+                    .json(
+                        502,
+                        JSONValue.object([
+                            "error": .string("Telnyx did not place the call: \(failure.reason)"),
+                            "telnyx_errors": .array(
+                                failure.errors.map {
+                                    .object([
+                                        "code": $0.code.map(JSONValue.string) ?? .null,
+                                        "title": $0.title.map(JSONValue.string) ?? .null,
+                                        "detail": $0.detail.map(JSONValue.string) ?? .null,
+                                    ])
+                                }),
+                        ]).jsonBytes))
             }
         }
     }

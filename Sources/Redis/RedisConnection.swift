@@ -2,8 +2,9 @@ import CRedis
 import CallflowLoop
 import DequeModule
 import Dispatch
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One asynchronous connection to Redis, driven by the libevent loop through hiredis' libevent
@@ -56,18 +57,22 @@ public final class RedisConnection {
     /// Sends one command; `reply` runs on the loop with its value or why there is none.
     public func send(_ args: [[UInt8]], reply: @escaping (Result<RedisValue, RedisError>) -> Void) {
         guard let context else { return reply(.failure(.unavailable(lastError))) }
-        let box = Unmanaged.passRetained(ReplyBox { [weak self] result in
-            self?.replied()
-            reply(result)
-        }).toOpaque()
+        let box = Unmanaged.passRetained(
+            ReplyBox { [weak self] result in
+                self?.replied()
+                reply(result)
+            }
+        ).toOpaque()
         let rc = Self.withArgv(args) { argc, argv, lengths in
-            redisAsyncCommandArgv(context, { _, reply, privdata in
-                guard let privdata else { return }
-                let box = Unmanaged<ReplyBox>.fromOpaque(privdata).takeRetainedValue()
-                guard let reply else { return box.done(.failure(.unavailable("connection closed before the reply"))) }
-                let value = reply.assumingMemoryBound(to: redisReply.self)
-                box.done(RedisConnection.convert(value))
-            }, box, argc, argv, lengths)
+            redisAsyncCommandArgv(
+                context,
+                { _, reply, privdata in
+                    guard let privdata else { return }
+                    let box = Unmanaged<ReplyBox>.fromOpaque(privdata).takeRetainedValue()
+                    guard let reply else { return box.done(.failure(.unavailable("connection closed before the reply"))) }
+                    let value = reply.assumingMemoryBound(to: redisReply.self)
+                    box.done(RedisConnection.convert(value))
+                }, box, argc, argv, lengths)
         }
         if rc != REDIS_OK {
             Unmanaged<ReplyBox>.fromOpaque(box).release()

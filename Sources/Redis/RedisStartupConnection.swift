@@ -1,6 +1,7 @@
 import CRedis
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A blocking connection for startup, before the loop serves anything: checks Redis is there

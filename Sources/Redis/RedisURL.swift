@@ -9,7 +9,9 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     /// Parses `text`; the error says which part is wrong.
     public init(_ text: String) throws(RedisError) {
         guard text.hasPrefix("redis://") else {
-            if text.hasPrefix("rediss://") { throw .badURL("\(text): TLS (rediss://) is not supported; reach Redis over a private network or a TLS tunnel") }
+            if text.hasPrefix("rediss://") {
+                throw .badURL("\(text): TLS (rediss://) is not supported; reach Redis over a private network or a TLS tunnel")
+            }
             throw .badURL("\(text): expected redis://host[:port][/db]")
         }
         var rest = Substring(text.dropFirst("redis://".count))

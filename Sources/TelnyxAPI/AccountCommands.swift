@@ -18,8 +18,10 @@ public struct AccountCommands {
         try api.request("GET", "/call_control_applications/\(Self.escape(id))", what: "application \(id)")["data"] ?? .null
     }
 
-    public func createApp(name: String, webhookURL: String, failoverURL: String? = nil, timeoutSecs: Int? = nil,
-                          active: Bool? = nil) throws(TelnyxAPIError) -> JSONValue {
+    public func createApp(
+        name: String, webhookURL: String, failoverURL: String? = nil, timeoutSecs: Int? = nil,
+        active: Bool? = nil
+    ) throws(TelnyxAPIError) -> JSONValue {
         var body: JSONObject = ["application_name": .string(name), "webhook_event_url": .string(webhookURL), "webhook_api_version": "2"]
         if let failoverURL { body["webhook_event_failover_url"] = .string(failoverURL) }
         if let timeoutSecs { body["webhook_timeout_secs"] = .int(timeoutSecs) }
@@ -28,8 +30,10 @@ public struct AccountCommands {
     }
 
     /// PATCH requires `application_name` and `webhook_event_url`, so unchanged ones are read first.
-    public func updateApp(_ id: String, webhookURL: String? = nil, failoverURL: String? = nil, timeoutSecs: Int? = nil,
-                          active: Bool? = nil) throws(TelnyxAPIError) -> JSONValue {
+    public func updateApp(
+        _ id: String, webhookURL: String? = nil, failoverURL: String? = nil, timeoutSecs: Int? = nil,
+        active: Bool? = nil
+    ) throws(TelnyxAPIError) -> JSONValue {
         let current = try showApp(id)
         var body: JSONObject = [
             "application_name": current["application_name"] ?? "",
@@ -39,8 +43,9 @@ public struct AccountCommands {
         if let failoverURL { body["webhook_event_failover_url"] = .string(failoverURL) }
         if let timeoutSecs { body["webhook_timeout_secs"] = .int(timeoutSecs) }
         if let active { body["active"] = .bool(active) }
-        return try api.request("PATCH", "/call_control_applications/\(Self.escape(id))", body: .object(body),
-                               what: "updating application \(id)")["data"] ?? .null
+        return try api.request(
+            "PATCH", "/call_control_applications/\(Self.escape(id))", body: .object(body),
+            what: "updating application \(id)")["data"] ?? .null
     }
 
     public func deleteApp(_ id: String) throws(TelnyxAPIError) -> JSONValue {
@@ -66,8 +71,9 @@ public struct AccountCommands {
             app = try updateApp(appID, webhookURL: webhook)
         } else {
             let wanted = name ?? "callflow"
-            let existing = try api.allPages("/call_control_applications", query: [("filter[application_name][contains]", wanted)],
-                                            what: "looking up application \(wanted)")
+            let existing = try api.allPages(
+                "/call_control_applications", query: [("filter[application_name][contains]", wanted)],
+                what: "looking up application \(wanted)")
             if let match = existing.first(where: { $0["application_name"]?.stringValue == wanted }), let id = match["id"]?.stringValue {
                 app = try updateApp(id, webhookURL: webhook)
             } else {

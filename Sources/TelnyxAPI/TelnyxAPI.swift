@@ -34,8 +34,10 @@ public final class TelnyxAPI {
     /// `clockMs` (Unix milliseconds) measures the retry deadline and turns an `x-ratelimit-reset`
     /// Unix time into a wait. It is injected rather than borrowed from the server, so this client
     /// stands alone and a test can fix the time.
-    public init(baseURL: String, apiKey: String, policy: RetryPolicy = RetryPolicy(maxAttempts: 4, deadlineMs: 30_000),
-                clockMs: @escaping () -> Int64 = Clocks.wallMs) throws {
+    public init(
+        baseURL: String, apiKey: String, policy: RetryPolicy = RetryPolicy(maxAttempts: 4, deadlineMs: 30_000),
+        clockMs: @escaping () -> Int64 = Clocks.wallMs
+    ) throws {
         loop = try EventLoop()
         http = try HTTPClient(loop: loop)
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
@@ -44,12 +46,18 @@ public final class TelnyxAPI {
         self.clockMs = clockMs
     }
 
-
     /// Performs one request; returns the decoded JSON body (`null` for an empty one).
-    public func request(_ method: String, _ path: String, query: [(String, String)] = [], body: JSONValue? = nil,
-                        what: String) throws(TelnyxAPIError) -> JSONValue {
+    public func request(
+        _ method: String, _ path: String, query: [(String, String)] = [], body: JSONValue? = nil,
+        what: String
+    ) throws(TelnyxAPIError) -> JSONValue {
         var url = baseURL + path
-        if !query.isEmpty { url += "?" + query.map { "\(PathEscape.segment($0.0, keepingBrackets: true))=\(PathEscape.segment($0.1, keepingBrackets: true))" }.joined(separator: "&") }
+        if !query.isEmpty {
+            url +=
+                "?"
+                + query.map { "\(PathEscape.segment($0.0, keepingBrackets: true))=\(PathEscape.segment($0.1, keepingBrackets: true))" }.joined(
+                    separator: "&")
+        }
         var headers = [("Authorization", authorization), ("Accept", "application/json"), ("User-Agent", "callflow/1")]
         if body != nil { headers.append(("Content-Type", "application/json")) }
         let request = ClientRequest(method: method, url: url, headers: headers, body: body?.jsonBytes, timeoutMs: 15_000, maxResponseBytes: 16 << 20)

@@ -80,8 +80,11 @@ extension EmulatorModel {
             return (.error(status: 422, code: "90015", title: "Invalid call control ID", detail: "no call \(id ?? "")"), [])
         }
         guard !leg.ended else {
-            return (.error(status: 422, code: "90018", title: "Call has already ended",
-                           detail: "This call is no longer active and can't receive commands."), [])
+            return (
+                .error(
+                    status: 422, code: "90018", title: "Call has already ended",
+                    detail: "This call is no longer active and can't receive commands."), []
+            )
         }
         // siprec_start and switch_supervisor_role take no command_id: they are never deduplicated.
         let commandID = body["command_id"]?.stringValue
@@ -157,9 +160,11 @@ extension EmulatorModel {
     }
 
     mutating func transfer(_ r: Request) -> [Emission] {
-        startTarget(parent: r.leg, to: r.body["to"]?.stringValue ?? "", from: r.body["from"]?.stringValue ?? legs[r.leg]?.to ?? "",
-                    clientState: r.body["target_leg_client_state"]?.stringValue, timeoutSecs: r.body["timeout_secs"]?.intValue,
-                    bridgeOnAnswer: true).emissions
+        startTarget(
+            parent: r.leg, to: r.body["to"]?.stringValue ?? "", from: r.body["from"]?.stringValue ?? legs[r.leg]?.to ?? "",
+            clientState: r.body["target_leg_client_state"]?.stringValue, timeoutSecs: r.body["timeout_secs"]?.intValue,
+            bridgeOnAnswer: true
+        ).emissions
     }
 
     mutating func bridge(_ r: Request) throws -> [Emission] {
@@ -172,13 +177,17 @@ extension EmulatorModel {
         legs[other] = b
         // A queued call that is bridged leaves its queue (call.dequeued, reason bridged).
         var out: [Emission] = []
-        for leg in [r.leg, other] where legs[leg]?.queue != nil { out += dequeue(leg, reason: "bridged", clientState: legs[leg]?.queue?.clientState, after: 20) }
+        for leg in [r.leg, other] where legs[leg]?.queue != nil {
+            out += dequeue(leg, reason: "bridged", clientState: legs[leg]?.queue?.clientState, after: 20)
+        }
         return out + [webhook("call.bridged", r.leg, after: 30), webhook("call.bridged", other, after: 30)]
     }
 
     /// Creates the leg a transfer or dial reaches, and what its callee does.
-    mutating func startTarget(parent: String?, to: String, from: String, clientState: String?, timeoutSecs: Int?,
-                              bridgeOnAnswer: Bool) -> (leg: String, emissions: [Emission]) {
+    mutating func startTarget(
+        parent: String?, to: String, from: String, clientState: String?, timeoutSecs: Int?,
+        bridgeOnAnswer: Bool
+    ) -> (leg: String, emissions: [Emission]) {
         let id = "v3:emu-" + nextID("leg")
         legs[id] = Leg(id: id, from: from, to: to, direction: "outgoing", clientState: clientState, parent: parent)
         var out = [webhook("call.initiated", id, after: 20, ["direction": "outgoing", "state": "bridging"])]
@@ -206,13 +215,18 @@ extension EmulatorModel {
 
     mutating func dial(_ body: JSONObject) -> (Reply, [Emission]) {
         let parent = StepTag(clientState: body["client_state"]?.stringValue)?.parent
-        var target = startTarget(parent: parent, to: body["to"]?.stringValue ?? "", from: body["from"]?.stringValue ?? "",
-                                 clientState: body["client_state"]?.stringValue, timeoutSecs: body["timeout_secs"]?.intValue,
-                                 bridgeOnAnswer: false)
+        var target = startTarget(
+            parent: parent, to: body["to"]?.stringValue ?? "", from: body["from"]?.stringValue ?? "",
+            clientState: body["client_state"]?.stringValue, timeoutSecs: body["timeout_secs"]?.intValue,
+            bridgeOnAnswer: false)
         if let amd = body["answering_machine_detection"]?.stringValue, amd != "disabled", script.target == "answer" {
             target.emissions += self.amd(target.leg, after: timing.ringMs)
         }
-        return (.ok(["call_control_id": .string(target.leg), "call_leg_id": .string("leg-\(target.leg)"),
-                     "call_session_id": .string("session-\(target.leg)"), "is_alive": true, "record_type": "call"]), target.emissions)
+        return (
+            .ok([
+                "call_control_id": .string(target.leg), "call_leg_id": .string("leg-\(target.leg)"),
+                "call_session_id": .string("session-\(target.leg)"), "is_alive": true, "record_type": "call",
+            ]), target.emissions
+        )
     }
 }

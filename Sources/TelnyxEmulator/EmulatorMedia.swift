@@ -13,8 +13,9 @@ extension EmulatorModel {
     mutating func speak(_ r: Request) -> [Emission] {
         let text = r.body["payload"]?.stringValue ?? ""
         let loops = Self.loops(r.body["loop"])
-        return startPrompt(.speak, r, media: [:], endFields: ["status": "completed"], lengthMs: loops.map { speakMs(text) * $0 },
-                           loops: loops, label: text)
+        return startPrompt(
+            .speak, r, media: [:], endFields: ["status": "completed"], lengthMs: loops.map { speakMs(text) * $0 },
+            loops: loops, label: text)
     }
 
     mutating func playbackStart(_ r: Request) -> [Emission] {
@@ -24,12 +25,14 @@ extension EmulatorModel {
         if let url { media["media_url"] = .string(url) } else { media["media_name"] = name.map(JSONValue.string) ?? .null }
         // A file whose name says "missing" is not found: the flow's on_error path can be tested.
         if (url ?? name ?? "").contains("missing") {
-            return startPrompt(.playback, r, media: media, endFields: ["status": "file_not_found", "status_detail": "media not found"],
-                               lengthMs: 50, loops: 1, label: url ?? name ?? "")
+            return startPrompt(
+                .playback, r, media: media, endFields: ["status": "file_not_found", "status_detail": "media not found"],
+                lengthMs: 50, loops: 1, label: url ?? name ?? "")
         }
         let loops = Self.loops(r.body["loop"])
-        return startPrompt(.playback, r, media: media, endFields: ["status": "completed"], lengthMs: loops.map { timing.playbackMs * $0 },
-                           loops: loops, label: "[audio \(url ?? name ?? "")]")
+        return startPrompt(
+            .playback, r, media: media, endFields: ["status": "completed"], lengthMs: loops.map { timing.playbackMs * $0 },
+            loops: loops, label: "[audio \(url ?? name ?? "")]")
     }
 
     /// Starts a speak or playback: its started webhook now, its ended one when it has played
@@ -37,12 +40,16 @@ extension EmulatorModel {
     /// it sooner. A speak of known length sends its ended webhook at once, delayed, as it always
     /// has (so only a looping speak can be stopped). A looping prompt with no gather pending is
     /// where the caller presses keys on their own (hold music): it asks for input as it starts.
-    mutating func startPrompt(_ kind: Prompt.Kind, _ r: Request, media: JSONObject, endFields: JSONObject, lengthMs: Int?, loops: Int?,
-                              label: String) -> [Emission] {
+    mutating func startPrompt(
+        _ kind: Prompt.Kind, _ r: Request, media: JSONObject, endFields: JSONObject, lengthMs: Int?, loops: Int?,
+        label: String
+    ) -> [Emission] {
         let token = nextToken()
         let sendsEnd = kind == .speak && lengthMs != nil
-        legs[r.leg]?.prompts.append(Prompt(token: token, kind: kind, media: media, endFields: media.merging(endFields), clientState: r.clientState,
-                                           endedSent: sendsEnd))
+        legs[r.leg]?.prompts.append(
+            Prompt(
+                token: token, kind: kind, media: media, endFields: media.merging(endFields), clientState: r.clientState,
+                endedSent: sendsEnd))
         var out = [webhook(kind == .speak ? "call.speak.started" : "call.playback.started", r.leg, after: 10, media)]
         if let lengthMs {
             if sendsEnd { out.append(webhook("call.speak.ended", r.leg, after: lengthMs, endFields)) }
@@ -82,7 +89,8 @@ extension EmulatorModel {
 
     mutating func startGather(_ r: Request) -> [Emission] {
         let action = r.action, body = r.body
-        let prompt = body["payload"]?.stringValue ?? body["audio_url"]?.stringValue.map { "[audio \($0)]" }
+        let prompt =
+            body["payload"]?.stringValue ?? body["audio_url"]?.stringValue.map { "[audio \($0)]" }
             ?? body["media_name"]?.stringValue.map { "[media \($0)]" } ?? ""
         let promptMs = prompt.isEmpty ? 0 : speakMs(prompt)
         let g = PendingGather(
@@ -95,8 +103,10 @@ extension EmulatorModel {
             promptText: prompt, invalidText: body["invalid_payload"]?.stringValue, clientState: r.clientState,
             promptEndsMs: nowMs + Int64(promptMs))
         legs[r.leg]?.gather = g
-        return [.needInput(delayMs: promptMs, leg: r.leg, token: g.token, prompt: prompt),
-                .gatherTimeout(delayMs: promptMs + g.timeoutMs, leg: r.leg, token: g.token)]
+        return [
+            .needInput(delayMs: promptMs, leg: r.leg, token: g.token, prompt: prompt),
+            .gatherTimeout(delayMs: promptMs + g.timeoutMs, leg: r.leg, token: g.token),
+        ]
     }
 
     /// `gather_stop`: the pending gather ends now, `cancelled`, with the digits entered so far.
@@ -115,8 +125,14 @@ extension EmulatorModel {
         guard let result = script.aiResult else {
             return [webhook("call.ai_gather.ended", r.leg, after: after, ["status": "invalid", "result": .null, "message_history": []])]
         }
-        return [webhook("call.ai_gather.ended", r.leg, after: after, ["status": "valid", "result": result,
-                                                                   "message_history": [["role": "user", "content": .string(result.jsonString)]]])]
+        return [
+            webhook(
+                "call.ai_gather.ended", r.leg, after: after,
+                [
+                    "status": "valid", "result": result,
+                    "message_history": [["role": "user", "content": .string(result.jsonString)]],
+                ])
+        ]
     }
 
     // MARK: the scripted caller
@@ -165,15 +181,23 @@ extension EmulatorModel {
         leg.speechIndex += 1
         legs[id] = leg
         let done = timing.thinkMs + speakMs(u.text)
-        return ([.note(delayMs: timing.thinkMs, leg: id, kind: "caller", text: "caller says \"\(u.text)\""), arm(id, after: done, .utterance(u))], done)
+        return (
+            [.note(delayMs: timing.thinkMs, leg: id, kind: "caller", text: "caller says \"\(u.text)\""), arm(id, after: done, .utterance(u))], done
+        )
     }
 
     /// The caller finished an utterance: transcribed if transcription is still on.
     mutating func transcribed(_ id: String, _ u: CallerScript.Utterance) -> [Emission] {
         guard let t = legs[id]?.transcription, t.inbound else { return [] }
-        return [webhook("call.transcription", id, after: 0, ["transcription_data": [
-            "transcript": .string(u.text), "is_final": true, "confidence": .double(u.confidence), "transcription_track": "inbound",
-        ]], clientState: .some(t.clientState))]
+        return [
+            webhook(
+                "call.transcription", id, after: 0,
+                [
+                    "transcription_data": [
+                        "transcript": .string(u.text), "is_final": true, "confidence": .double(u.confidence), "transcription_track": "inbound",
+                    ]
+                ], clientState: .some(t.clientState))
+        ]
     }
 
     /// `transcription_start`: the caller's speech is transcribed from now on (`transcription_tracks`

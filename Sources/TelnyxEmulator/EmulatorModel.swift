@@ -243,8 +243,10 @@ public struct EmulatorModel: Sendable {
         for (k, v) in extra.members { payload[k] = v }
         let at = nowMs + Int64(delay)
         let body: JSONValue = [
-            "data": ["record_type": "event", "event_type": .string(type), "id": .string(nextID("evt")),
-                     "occurred_at": .string(Timestamp.iso(at)), "payload": .object(payload)],
+            "data": [
+                "record_type": "event", "event_type": .string(type), "id": .string(nextID("evt")),
+                "occurred_at": .string(Timestamp.iso(at)), "payload": .object(payload),
+            ],
             "meta": ["attempt": 1, "delivered_to": .string(deliveredTo)],
         ]
         return .webhook(delayMs: delay + timing.webhookLatencyMs, body)
@@ -258,8 +260,14 @@ public struct EmulatorModel: Sendable {
     public mutating func inboundCall(from: String, to: String) -> (leg: String, emissions: [Emission]) {
         let id = "v3:emu-" + nextID("call")
         legs[id] = Leg(id: id, from: from, to: to, direction: "incoming", scripted: true)
-        var out = [webhook("call.initiated", id, after: 0, ["direction": "incoming", "state": "parked",
-                                                           "start_time": .string(Timestamp.iso(nowMs)), "caller_id_name": .string(from)])]
+        var out = [
+            webhook(
+                "call.initiated", id, after: 0,
+                [
+                    "direction": "incoming", "state": "parked",
+                    "start_time": .string(Timestamp.iso(nowMs)), "caller_id_name": .string(from),
+                ])
+        ]
         out += scheduledHangup(id)
         return (id, out)
     }
@@ -268,8 +276,10 @@ public struct EmulatorModel: Sendable {
     public mutating func outboundCall(from: String, to: String, clientState: String?) -> (leg: String, emissions: [Emission]) {
         let id = "v3:emu-" + nextID("call")
         legs[id] = Leg(id: id, from: from, to: to, direction: "outgoing", clientState: clientState, answered: true, scripted: true)
-        var out = [webhook("call.initiated", id, after: 0, ["direction": "outgoing", "state": "bridging"]),
-                   webhook("call.answered", id, after: timing.ringMs)]
+        var out = [
+            webhook("call.initiated", id, after: 0, ["direction": "outgoing", "state": "bridging"]),
+            webhook("call.answered", id, after: timing.ringMs),
+        ]
         out += amd(id, after: timing.ringMs)
         out += scheduledHangup(id)
         return (id, out)
@@ -299,8 +309,9 @@ public struct EmulatorModel: Sendable {
     /// The caller hangs up now.
     public mutating func callerHangsUp(_ id: String) -> [Emission] {
         guard let leg = legs[id], !leg.ended else { return [] }
-        var out = terminate(id, cause: "normal_clearing", source: "caller", after: 0,
-                            ["sip_hangup_cause": "200", "start_time": .string(Timestamp.iso(nowMs))])
+        var out = terminate(
+            id, cause: "normal_clearing", source: "caller", after: 0,
+            ["sip_hangup_cause": "200", "start_time": .string(Timestamp.iso(nowMs))])
         if let other = leg.bridgedWith { out += endLeg(other, cause: "normal_clearing", source: "callee", after: 10) }
         return out
     }
@@ -309,7 +320,10 @@ public struct EmulatorModel: Sendable {
     public mutating func key(_ id: String, _ digit: Character) -> [Emission] {
         guard var leg = legs[id], !leg.ended else { return [] }
         if leg.recordings.contains(where: { !$0.paused && $0.hearsCaller }) { leg.keysRecorded.append(digit) }
-        var out = [webhook("call.dtmf.received", id, after: 0, ["digit": .string(String(digit))], clientState: .some(leg.gather?.clientState ?? leg.clientState))]
+        var out = [
+            webhook(
+                "call.dtmf.received", id, after: 0, ["digit": .string(String(digit))], clientState: .some(leg.gather?.clientState ?? leg.clientState))
+        ]
         guard var g = leg.gather else {
             legs[id] = leg
             return out
@@ -374,13 +388,17 @@ public struct EmulatorModel: Sendable {
             g.promptEndsMs = nowMs + Int64(speakMs(replay))
             leg.gather = g
             legs[id] = leg
-            return [.needInput(delayMs: speakMs(replay), leg: id, token: g.token, prompt: replay),
-                    .gatherTimeout(delayMs: speakMs(replay) + g.timeoutMs, leg: id, token: g.token)]
+            return [
+                .needInput(delayMs: speakMs(replay), leg: id, token: g.token, prompt: replay),
+                .gatherTimeout(delayMs: speakMs(replay) + g.timeoutMs, leg: id, token: g.token),
+            ]
         }
         leg.gather = nil
         legs[id] = leg
         _ = timedOut
-        return [webhook("call.gather.ended", id, after: 0, ["digits": .string(digits), "status": .string(status)], clientState: .some(g.clientState))]
+        return [
+            webhook("call.gather.ended", id, after: 0, ["digits": .string(digits), "status": .string(status)], clientState: .some(g.clientState))
+        ]
     }
 
     mutating func endLeg(_ id: String, cause: String, source: String, after: Int) -> [Emission] {
@@ -419,7 +437,9 @@ public struct EmulatorModel: Sendable {
         legs[id] = leg
         let hangup: JSONObject = ["hangup_cause": .string(cause), "hangup_source": .string(source)]
         out.append(webhook("call.hangup", id, after: after + 5, hangup.merging(extra)))
-        for r in recordings { out += saveRecording(id, r, endedMs: nowMs + Int64(after), after: after + 5 + timing.recordingSaveMs, clientState: r.clientState) }
+        for r in recordings {
+            out += saveRecording(id, r, endedMs: nowMs + Int64(after), after: after + 5 + timing.recordingSaveMs, clientState: r.clientState)
+        }
         return out
     }
 }

@@ -10,9 +10,10 @@ extension EmulatorModel {
     /// talk `recording_secs` (script), then stay silent for `timeout_secs`. With neither limit it
     /// runs until stopped or the call ends. Pausing does not move that end.
     mutating func recordStart(_ r: Request) -> [Emission] {
-        let rec = Recording(id: nextID("rec"), format: r.body["format"]?.stringValue ?? "mp3", channels: r.body["channels"]?.stringValue ?? "single",
-                            track: r.body["recording_track"]?.stringValue ?? "both", startedMs: nowMs, clientState: r.clientState,
-                            transcribe: r.body["transcription"]?.boolValue ?? false)
+        let rec = Recording(
+            id: nextID("rec"), format: r.body["format"]?.stringValue ?? "mp3", channels: r.body["channels"]?.stringValue ?? "single",
+            track: r.body["recording_track"]?.stringValue ?? "both", startedMs: nowMs, clientState: r.clientState,
+            transcribe: r.body["transcription"]?.boolValue ?? false)
         legs[r.leg]?.recordings.append(rec)
         var ends: [Int] = []
         if let max = r.body["max_length"]?.intValue, max > 0 { ends.append(max * 1000) }
@@ -42,15 +43,22 @@ extension EmulatorModel {
         }
         let url = "https://emulator.telnyx.local/recordings/\(rec.id).\(rec.format)"
         let urls: JSONValue = .object(JSONObject([(key: rec.format, value: .string(url))]))
-        var out = [webhook("call.recording.saved", id, after: after, [
-            "recording_urls": urls, "public_recording_urls": urls, "channels": .string(rec.channels),
-            "recording_started_at": .string(Timestamp.iso(rec.startedMs)), "recording_ended_at": .string(Timestamp.iso(endedMs)),
-        ], clientState: .some(clientState))]
+        var out = [
+            webhook(
+                "call.recording.saved", id, after: after,
+                [
+                    "recording_urls": urls, "public_recording_urls": urls, "channels": .string(rec.channels),
+                    "recording_started_at": .string(Timestamp.iso(rec.startedMs)), "recording_ended_at": .string(Timestamp.iso(endedMs)),
+                ], clientState: .some(clientState))
+        ]
         if rec.transcribe && !fails(.recordingTranscription) {
-            out.append(webhook("call.recording.transcription.saved", id, after: after + timing.recordingTranscriptionMs, [
-                "recording_id": .string(rec.id), "recording_transcription_id": .string("\(rec.id)-transcription"), "status": "completed",
-                "transcription_text": .string(script.transcript), "calling_party_type": "pstn",
-            ], clientState: .some(clientState)))
+            out.append(
+                webhook(
+                    "call.recording.transcription.saved", id, after: after + timing.recordingTranscriptionMs,
+                    [
+                        "recording_id": .string(rec.id), "recording_transcription_id": .string("\(rec.id)-transcription"), "status": "completed",
+                        "transcription_text": .string(script.transcript), "calling_party_type": "pstn",
+                    ], clientState: .some(clientState)))
         }
         return out
     }
@@ -110,17 +118,20 @@ extension EmulatorModel {
     }
 
     mutating func streamingStart(_ r: Request) -> [Emission] {
-        startStream(r, url: r.body["stream_url"]?.stringValue ?? "", track: r.body["stream_track"]?.stringValue,
-                    dialogflow: r.body["enable_dialogflow"]?.boolValue ?? false)
+        startStream(
+            r, url: r.body["stream_url"]?.stringValue ?? "", track: r.body["stream_track"]?.stringValue,
+            dialogflow: r.body["enable_dialogflow"]?.boolValue ?? false)
     }
 
     /// `streaming.started` carries only `stream_url` (its schema has no `stream_id`);
     /// `streaming.failed` names the stream, its type and its parameters.
     mutating func startStream(_ r: Request, url: String, track: String?, dialogflow: Bool, after: Int = 0) -> [Emission] {
-        startSession(.streaming, r, fields: ["stream_url": .string(url)], failed: [
-            "failure_reason": "connection_failed", "stream_id": .string(nextID("stream")), "stream_type": dialogflow ? "dialogflow" : "websocket",
-            "stream_params": ["stream_url": .string(url), "track": .string(track ?? "inbound_track")],
-        ], after: after)
+        startSession(
+            .streaming, r, fields: ["stream_url": .string(url)],
+            failed: [
+                "failure_reason": "connection_failed", "stream_id": .string(nextID("stream")), "stream_type": dialogflow ? "dialogflow" : "websocket",
+                "stream_params": ["stream_url": .string(url), "track": .string(track ?? "inbound_track")],
+            ], after: after)
     }
 
     mutating func forkStart(_ r: Request) -> [Emission] {
@@ -143,8 +154,14 @@ extension EmulatorModel {
         guard legs[r.leg]?.conversation == nil else { return [] }
         let assistant = r.body["assistant"]?["id"]?.stringValue ?? "assistant-emulator"
         if fails(.aiStart) {
-            return [webhook("call.conversation.start_failed", r.leg, after: 500, ["assistant_id": .string(assistant), "reason": "service_error",
-                                                                                  "calling_party_type": "pstn"])]
+            return [
+                webhook(
+                    "call.conversation.start_failed", r.leg, after: 500,
+                    [
+                        "assistant_id": .string(assistant), "reason": "service_error",
+                        "calling_party_type": "pstn",
+                    ])
+            ]
         }
         let c = Conversation(id: nextID("conversation"), assistantID: assistant, startedMs: nowMs, clientState: r.clientState, relay: false)
         legs[r.leg]?.conversation = c
@@ -161,7 +178,8 @@ extension EmulatorModel {
     /// (`call.conversation.ended`, the one webhook its docs name).
     mutating func conversationRelayStart(_ r: inout Request) -> [Emission] {
         if legs[r.leg]?.conversation == nil {
-            let c = Conversation(id: nextID("conversation"), assistantID: "conversation-relay", startedMs: nowMs, clientState: r.clientState, relay: true)
+            let c = Conversation(
+                id: nextID("conversation"), assistantID: "conversation-relay", startedMs: nowMs, clientState: r.clientState, relay: true)
             legs[r.leg]?.conversation = c
         }
         if let c = legs[r.leg]?.conversation { r.reply["conversation_relay_id"] = .string(c.id) }
@@ -183,21 +201,29 @@ extension EmulatorModel {
 
     /// The insights (the script's summary, and its `fields` as an object result) and then
     /// `call.conversation.ended`.
-    mutating func endConversation(_ id: String, _ c: Conversation, reason: String, insights: Bool, clientState: String?, after: Int,
-                                  gap: Int = 10) -> [Emission] {
+    mutating func endConversation(
+        _ id: String, _ c: Conversation, reason: String, insights: Bool, clientState: String?, after: Int,
+        gap: Int = 10
+    ) -> [Emission] {
         legs[id]?.conversation = nil
         var out: [Emission] = []
         if insights {
             var results: [JSONValue] = [["insight_id": "summary", "result": .string(script.ai.summary)]]
             if !script.ai.fields.isEmpty { results.append(["insight_id": "fields", "result": .object(script.ai.fields)]) }
-            out.append(webhook("call.conversation_insights.generated", id, after: after, [
-                "insight_group_id": .string("\(c.id)-insights"), "results": .array(results), "calling_party_type": "pstn",
-            ], clientState: .some(clientState)))
+            out.append(
+                webhook(
+                    "call.conversation_insights.generated", id, after: after,
+                    [
+                        "insight_group_id": .string("\(c.id)-insights"), "results": .array(results), "calling_party_type": "pstn",
+                    ], clientState: .some(clientState)))
         }
-        out.append(webhook("call.conversation.ended", id, after: after + gap, [
-            "conversation_id": .string(c.id), "assistant_id": .string(c.assistantID), "reason": .string(reason),
-            "duration_sec": .int(Int((nowMs + Int64(after) - c.startedMs) / 1000)), "calling_party_type": "pstn",
-        ], clientState: .some(clientState)))
+        out.append(
+            webhook(
+                "call.conversation.ended", id, after: after + gap,
+                [
+                    "conversation_id": .string(c.id), "assistant_id": .string(c.assistantID), "reason": .string(reason),
+                    "duration_sec": .int(Int((nowMs + Int64(after) - c.startedMs) / 1000)), "calling_party_type": "pstn",
+                ], clientState: .some(clientState)))
         return out
     }
 
@@ -214,8 +240,10 @@ extension EmulatorModel {
     /// `call.refer.completed` (200) and Telnyx hangs the call up, or with the `refer` failure
     /// `call.refer.failed` (603) and the call goes on.
     mutating func refer(_ r: Request) -> [Emission] {
-        [webhook("call.refer.started", r.leg, after: 100, ["sip_notify_response": 100]),
-         arm(r.leg, after: timing.ringMs, .referAnswered(clientState: r.clientState))]
+        [
+            webhook("call.refer.started", r.leg, after: 100, ["sip_notify_response": 100]),
+            arm(r.leg, after: timing.ringMs, .referAnswered(clientState: r.clientState)),
+        ]
     }
 
     mutating func referAnswered(_ id: String, clientState: String?) -> [Emission] {
@@ -235,10 +263,14 @@ extension EmulatorModel {
         queues[name, default: []].append(r.leg)
         legs[r.leg]?.queue = Queued(name: name, sinceMs: nowMs, clientState: r.clientState)
         let waits = queueWaits[name] ?? []
-        var out = [webhook("call.enqueued", r.leg, after: 20, [
-            "queue": .string(name), "current_position": .int(queues[name]!.count),
-            "queue_avg_wait_time_secs": .int(waits.isEmpty ? 0 : waits.reduce(0, +) / waits.count),
-        ])]
+        var out = [
+            webhook(
+                "call.enqueued", r.leg, after: 20,
+                [
+                    "queue": .string(name), "current_position": .int(queues[name]!.count),
+                    "queue_avg_wait_time_secs": .int(waits.isEmpty ? 0 : waits.reduce(0, +) / waits.count),
+                ])
+        ]
         if let max = r.body["max_wait_time_secs"]?.intValue, max > 0 { out.append(arm(r.leg, after: max * 1000, .queueTimeout(sinceMs: nowMs))) }
         return out
     }
@@ -251,8 +283,14 @@ extension EmulatorModel {
         let waited = Int((nowMs - q.sinceMs) / 1000)
         queueWaits[q.name, default: []].append(waited)
         legs[id]?.queue = nil
-        return [webhook("call.dequeued", id, after: after, ["queue": .string(q.name), "queue_position": .int(position), "reason": .string(reason),
-                                                             "wait_time_secs": .int(waited)], clientState: .some(clientState ?? q.clientState))]
+        return [
+            webhook(
+                "call.dequeued", id, after: after,
+                [
+                    "queue": .string(q.name), "queue_position": .int(position), "reason": .string(reason),
+                    "wait_time_secs": .int(waited),
+                ], clientState: .some(clientState ?? q.clientState))
+        ]
     }
 
     // MARK: pay, suppression
@@ -262,11 +300,15 @@ extension EmulatorModel {
     mutating func pay(_ r: Request) -> [Emission] {
         let ok = !fails(.pay)
         let ref = nextID("payment")
-        var fields: JSONObject = ["result": ok ? "success" : "too-many-failed-attempts",
-                                  "payment_method": .string(r.body["payment_method"]?.stringValue ?? "credit-card")]
+        var fields: JSONObject = [
+            "result": ok ? "success" : "too-many-failed-attempts",
+            "payment_method": .string(r.body["payment_method"]?.stringValue ?? "credit-card"),
+        ]
         if ok {
             fields = fields.merging(["payment_card_type": "visa", "payment_card_number": "************1111", "expiration_date": "1230"])
-            if r.body["transaction_type"]?.stringValue == "tokenize" { fields["token_id"] = .string(ref) } else {
+            if r.body["transaction_type"]?.stringValue == "tokenize" {
+                fields["token_id"] = .string(ref)
+            } else {
                 fields = fields.merging(["charge_id": .string(ref), "payment_confirmation_code": .string(ref.uppercased())])
             }
         }

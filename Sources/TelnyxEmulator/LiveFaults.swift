@@ -37,8 +37,10 @@ public struct LiveFaults: Sendable, Equatable {
 
     public init() {}
 
-    public static let keys = ["commands_5xx", "commands_429", "retry_after", "slow_api", "slow_api_ms", "duplicate", "reorder", "reorder_ms",
-                              "late", "late_ms", "lost_ack", "redeliver_ms", "redeliver_max_ms", "attempts", "seed"]
+    public static let keys = [
+        "commands_5xx", "commands_429", "retry_after", "slow_api", "slow_api_ms", "duplicate", "reorder", "reorder_ms",
+        "late", "late_ms", "lost_ack", "redeliver_ms", "redeliver_max_ms", "attempts", "seed",
+    ]
 
     /// Whether any fault is injected (redelivery alone is not a fault).
     public var any: Bool { commands5xx + commands429 + slowAPI + duplicate + reorder + late + lostAck > 0 }
@@ -58,7 +60,9 @@ public struct LiveFaults: Sendable, Equatable {
             guard parts.count == 2, !parts[0].isEmpty else { throw ParseError(description: "fault \"\(item)\" is not key=value") }
             let key = parts[0], value = parts[1]
             guard keys.contains(key) else {
-                let near = keys.min { editDistance($0, key) < editDistance($1, key) }.map { editDistance($0, key) <= 3 ? "; did you mean \"\($0)\"?" : "" } ?? ""
+                let near =
+                    keys.min { editDistance($0, key) < editDistance($1, key) }.map { editDistance($0, key) <= 3 ? "; did you mean \"\($0)\"?" : "" }
+                    ?? ""
                 throw ParseError(description: "unknown fault \"\(key)\"\(near) (known: \(keys.joined(separator: ", ")))")
             }
             guard seen.insert(key).inserted else { throw ParseError(description: "fault \"\(key)\" given twice") }
@@ -92,7 +96,8 @@ public struct LiveFaults: Sendable, Equatable {
                 f.seed = v
             }
         }
-        for (size, share) in [("slow_api_ms", "slow_api"), ("reorder_ms", "reorder"), ("late_ms", "late")] where seen.contains(size) && !seen.contains(share) {
+        for (size, share) in [("slow_api_ms", "slow_api"), ("reorder_ms", "reorder"), ("late_ms", "late")]
+        where seen.contains(size) && !seen.contains(share) {
             throw ParseError(description: "\(size) sizes a fault that is off: give \(share)=SHARE too")
         }
         if f.commands5xx + f.commands429 > 1 { throw ParseError(description: "commands_5xx + commands_429 exceed 1") }

@@ -120,8 +120,10 @@ public struct Scenario: Sendable, Equatable {
 
     /// Every key a scenario file may have, by the pointer of its object.
     static let topKeys = ["$schema", "description", "flow", "direction", "from", "to", "now", "vars", "caller", "http", "faults", "expect"]
-    static let callerKeys = ["digits", "amd", "target", "recording_secs", "ai_result", "hangup_after_node", "hangup_after_ms",
-                             "speech", "transcript", "ai", "fail"]
+    static let callerKeys = [
+        "digits", "amd", "target", "recording_secs", "ai_result", "hangup_after_node", "hangup_after_ms",
+        "speech", "transcript", "ai", "fail",
+    ]
     static let utteranceKeys = ["text", "confidence"]
     static let aiKeys = ["summary", "reason", "after_ms", "fields"]
     /// `caller.fail` names, each a way Telnyx's side fails (see `CallerScript.Failure`).
@@ -147,7 +149,9 @@ public struct Scenario: Sendable, Equatable {
         s.from = r.string(o["from"], ["from"]) ?? s.from
         s.to = r.string(o["to"], ["to"]) ?? s.to
         if let v = o["now"] {
-            if let text = v.stringValue, let t = Timestamp.parse(text) { s.start = t } else {
+            if let text = v.stringValue, let t = Timestamp.parse(text) {
+                s.start = t
+            } else {
                 r.fail(["now"], "expected an ISO-8601 time with offset, like 2026-11-23T10:00:00-06:00")
             }
         }
@@ -160,7 +164,9 @@ public struct Scenario: Sendable, Equatable {
             // The scenario's own flow, by name (a path `../flows/main.json` names `main`).
             let file = s.flow.split(separator: "/").last.map(String.init) ?? s.flow
             let own = file.hasSuffix(".json") ? String(file.dropLast(5)) : file
-            for (i, node) in s.expect.path.enumerated() { r.node(node, ["expect", "path", String(i)], flows: flows, qualified: true, preferring: own) }
+            for (i, node) in s.expect.path.enumerated() {
+                r.node(node, ["expect", "path", String(i)], flows: flows, qualified: true, preferring: own)
+            }
             for (i, node) in s.expect.notVisited.enumerated() {
                 r.node(node, ["expect", "not_visited", String(i)], flows: flows, qualified: true, preferring: own)
             }
@@ -224,8 +230,11 @@ struct ScenarioReader {
             return nil
         }
         for key in o.keys where known.map({ !$0.contains(key) }) ?? false {
-            fail(at + [key], "unknown field \"\(key)\"" + (Spelling.nearest(to: key, in: known!).map { "; did you mean \"\($0)\"?" }
-                ?? " (known: \(known!.joined(separator: ", ")))"))
+            fail(
+                at + [key],
+                "unknown field \"\(key)\""
+                    + (Spelling.nearest(to: key, in: known!).map { "; did you mean \"\($0)\"?" }
+                        ?? " (known: \(known!.joined(separator: ", ")))"))
         }
         return o
     }
@@ -242,8 +251,11 @@ struct ScenarioReader {
     mutating func int(_ v: JSONValue?, _ at: [String], in range: ClosedRange<Int> = 0...Int.max) -> Int? {
         guard let v else { return nil }
         guard let n = v.intValue, range.contains(n) else {
-            fail(at, range.upperBound == Int.max ? "expected an integer of at least \(range.lowerBound), got \(v.jsonString)"
-                : "expected an integer from \(range.lowerBound) to \(range.upperBound), got \(v.jsonString)")
+            fail(
+                at,
+                range.upperBound == Int.max
+                    ? "expected an integer of at least \(range.lowerBound), got \(v.jsonString)"
+                    : "expected an integer from \(range.lowerBound) to \(range.upperBound), got \(v.jsonString)")
             return nil
         }
         return n
@@ -252,8 +264,10 @@ struct ScenarioReader {
     mutating func oneOf(_ v: JSONValue?, _ at: [String], _ allowed: [String]) -> String? {
         guard let text = string(v, at) else { return nil }
         guard allowed.contains(text) else {
-            fail(at, "expected one of \(allowed.joined(separator: ", ")), got \"\(text)\""
-                + (Spelling.nearest(to: text, in: allowed).map { "; did you mean \"\($0)\"?" } ?? ""))
+            fail(
+                at,
+                "expected one of \(allowed.joined(separator: ", ")), got \"\(text)\""
+                    + (Spelling.nearest(to: text, in: allowed).map { "; did you mean \"\($0)\"?" } ?? ""))
             return nil
         }
         return text
@@ -293,7 +307,9 @@ struct ScenarioReader {
     mutating func caller(_ o: JSONObject) -> CallerScript {
         var c = CallerScript()
         if let d = o["digits"] {
-            if let list = d.arrayValue, list.allSatisfy({ $0.stringValue != nil }) { c.inputs = list.compactMap(\.stringValue) } else {
+            if let list = d.arrayValue, list.allSatisfy({ $0.stringValue != nil }) {
+                c.inputs = list.compactMap(\.stringValue)
+            } else {
                 fail(["caller", "digits"], "expected a list of strings, one per gather (\"\" = silence)")
             }
         }
@@ -336,7 +352,9 @@ struct ScenarioReader {
             if text.isEmpty { fail(here + ["text"], "an utterance needs words (leave it out for silence)") }
             var utterance = CallerScript.Utterance(text)
             if let c = u["confidence"] {
-                if let d = c.doubleValue, d >= 0, d <= 1 { utterance.confidence = d } else {
+                if let d = c.doubleValue, d >= 0, d <= 1 {
+                    utterance.confidence = d
+                } else {
                     fail(here + ["confidence"], "expected a number from 0 to 1, got \(c.jsonString)")
                 }
             }
@@ -363,7 +381,8 @@ struct ScenarioReader {
         let set = Set(names.compactMap(CallerScript.Failure.init(rawValue:)))
         let ai = [CallerScript.Failure.aiStart, .aiEarly, .aiNever].filter(set.contains)
         if ai.count > 1 {
-            fail(["caller", "fail"], "\(ai.map { "\"\($0.rawValue)\"" }.joined(separator: " and ")) exclude each other: a conversation fails one way")
+            fail(
+                ["caller", "fail"], "\(ai.map { "\"\($0.rawValue)\"" }.joined(separator: " and ")) exclude each other: a conversation fails one way")
         }
         return set
     }
@@ -439,11 +458,15 @@ extension Timestamp {
         var rest = chars[19...]
         if rest.first == 46 { rest = rest.drop(while: { $0 == 46 || ($0 >= 48 && $0 <= 57) }) }
         var offset = 0
-        if rest.first == 90 { offset = 0 } else if rest.count == 6, rest.first == 43 || rest.first == 45 {
+        if rest.first == 90 {
+            offset = 0
+        } else if rest.count == 6, rest.first == 43 || rest.first == 45 {
             let r = Array(rest)
             guard let oh = Int(String(decoding: r[1..<3], as: UTF8.self)), let om = Int(String(decoding: r[4..<6], as: UTF8.self)) else { return nil }
             offset = (oh * 3600 + om * 60) * (r[0] == 45 ? -1 : 1)
-        } else { return nil }
+        } else {
+            return nil
+        }
         // Days from civil (Howard Hinnant).
         let yy = mo <= 2 ? y - 1 : y
         let era = (yy >= 0 ? yy : yy - 399) / 400

@@ -97,9 +97,11 @@ public struct Simulation {
     }
 
     public mutating func run() -> Result {
-        line("call", scenario.direction == "inbound"
-             ? "\(scenario.from) calls \(scenario.to) (flow \(scenario.flow))"
-             : "calling \(scenario.to) from \(scenario.from) (flow \(scenario.flow))")
+        line(
+            "call",
+            scenario.direction == "inbound"
+                ? "\(scenario.from) calls \(scenario.to) (flow \(scenario.flow))"
+                : "calling \(scenario.to) from \(scenario.from) (flow \(scenario.flow))")
         model.nowMs = now
         if scenario.direction == "inbound" {
             let (leg, emissions) = model.inboundCall(from: scenario.from, to: scenario.to)
@@ -123,10 +125,15 @@ public struct Simulation {
             process(next.item)
         }
         if !ended { line("end", "simulation stopped: the call did not end") }
-        let ending = rejected ? "rejected" : bridged ? (commands.contains { $0.action == "bridge" } ? "connected" : "transferred")
-            : referred ? "referred" : flowHungUp ? "flow_hung_up" : callerHungUp ? "caller_hung_up" : "unfinished"
-        var result = Result(lines: lines, visits: visits, commands: commands, spoken: spoken, vars: lastVars, ending: ending, failures: [],
-                            keysRecorded: model.legs[call]?.keysRecorded ?? "")
+        let ending =
+            rejected
+            ? "rejected"
+            : bridged
+                ? (commands.contains { $0.action == "bridge" } ? "connected" : "transferred")
+                : referred ? "referred" : flowHungUp ? "flow_hung_up" : callerHungUp ? "caller_hung_up" : "unfinished"
+        var result = Result(
+            lines: lines, visits: visits, commands: commands, spoken: spoken, vars: lastVars, ending: ending, failures: [],
+            keysRecorded: model.legs[call]?.keysRecorded ?? "")
         result.failures = Self.check(result, scenario.expect)
         return redacted(result)
     }
@@ -157,7 +164,9 @@ public struct Simulation {
             }
             return Line(t: l.t, kind: l.kind, text: text(l.text))
         }
-        r.commands = r.commands.map { var c = $0; c.body = json(.object(c.body)).objectValue ?? c.body; return c }
+        r.commands = r.commands.map {
+            var c = $0; c.body = json(.object(c.body)).objectValue ?? c.body; return c
+        }
         r.spoken = r.spoken.map(text)
         r.failures = r.failures.map(text)
         for name in sensitiveNames where r.vars[name] != nil { r.vars[name] = "***" }
@@ -238,8 +247,12 @@ public struct Simulation {
                 if c.action == "hangup" && c.callControlID == call { flowHungUp = true }
                 if let fault = scenario.faults.apiErrors[c.action], failedOnce.insert(c.action).inserted {
                     line("note", "API refuses \(c.action) with \(fault.status) [\(fault.code)] (injected)")
-                    schedule(20, .input(.commandFailed(commandID: c.commandID ?? "", action: c.action,
-                                                       detail: "HTTP \(fault.status) [\(fault.code)]", callGone: fault.code == "90018")))
+                    schedule(
+                        20,
+                        .input(
+                            .commandFailed(
+                                commandID: c.commandID ?? "", action: c.action,
+                                detail: "HTTP \(fault.status) [\(fault.code)]", callGone: fault.code == "90018")))
                     continue
                 }
                 let (reply, emissions) = model.command(c.action, leg: c.action == "dial" ? nil : c.callControlID, body: c.body)
@@ -247,8 +260,12 @@ public struct Simulation {
                     // Telnyx's detail names the field: keep it, as the server's log does.
                     let why = "[\(code)] \(title)" + (detail.isEmpty ? "" : ": \(detail)")
                     line("note", "API refuses \(c.action): \(status) \(why)")
-                    schedule(20, .input(.commandFailed(commandID: c.commandID ?? "", action: c.action, detail: why,
-                                                       callGone: code == "90018")))
+                    schedule(
+                        20,
+                        .input(
+                            .commandFailed(
+                                commandID: c.commandID ?? "", action: c.action, detail: why,
+                                callGone: code == "90018")))
                 } else if c.reportsResult, case .ok(let data) = reply {
                     // The node keeps the response: the shell hands its data back, as the server does.
                     schedule(20, .input(.commandSucceeded(commandID: c.commandID ?? "", action: c.action, data: data)))
@@ -318,9 +335,11 @@ public struct Simulation {
         }
     }
 
-    static let detailField = ["call.enqueued": "current_position", "call.dequeued": "reason", "call.payment.completed": "result",
-                              "call.conversation.created": "conversation_id", "call.conversation.start_failed": "reason",
-                              "siprec.failed": "failure_cause"]
+    static let detailField = [
+        "call.enqueued": "current_position", "call.dequeued": "reason", "call.payment.completed": "result",
+        "call.conversation.created": "conversation_id", "call.conversation.start_failed": "reason",
+        "siprec.failed": "failure_cause",
+    ]
 
     static func commandDetail(_ c: CallCommand) -> String {
         switch c.action {
@@ -351,7 +370,9 @@ public struct Simulation {
         }
         var index = 0
         for text in e.spoken {
-            if let found = r.spoken[index...].firstIndex(where: { $0.contains(text) }) { index = found + 1 } else {
+            if let found = r.spoken[index...].firstIndex(where: { $0.contains(text) }) {
+                index = found + 1
+            } else {
                 failures.append("spoken: \"\(text)\" was not said (in order)")
                 break
             }

@@ -19,8 +19,13 @@ extension Simulation.Result {
         .object([
             "ending": .string(ending),
             "path": .array(visits.map { .string("\($0.flow)/\($0.node)") }),
-            "commands": .array(commands.map { .object(["action": .string($0.action), "call_control_id": .string($0.callControlID),
-                                                       "body": .object($0.body)]) }),
+            "commands": .array(
+                commands.map {
+                    .object([
+                        "action": .string($0.action), "call_control_id": .string($0.callControlID),
+                        "body": .object($0.body),
+                    ])
+                }),
             "vars": .object(vars),
             "lines": .array(lines.map { .object(["t": .int(Int($0.t)), "kind": .string($0.kind), "text": .string($0.text)]) }),
             "failures": .array(failures.map(JSONValue.string)),
@@ -72,7 +77,8 @@ public struct Coverage: Sendable {
     public var text: String {
         var out = "coverage:\n"
         for r in reports {
-            out += "  \(r.flow): \(r.coveredNodes.intersection(r.nodes).count)/\(r.nodes.count) nodes, "
+            out +=
+                "  \(r.flow): \(r.coveredNodes.intersection(r.nodes).count)/\(r.nodes.count) nodes, "
                 + "\(r.coveredEdges.intersection(r.edges).count)/\(r.edges.count) outcome edges\n"
             for n in r.missingNodes { out += "    node not reached: \(n)\n" }
             for e in r.missingEdges { out += "    edge not taken: \(e)\n" }

@@ -102,8 +102,10 @@ public final class LoopbackTelnyx {
     public private(set) var apiPort = 0
     public var apiBaseURL: String { "http://127.0.0.1:\(apiPort)/v2" }
 
-    public init(loop: EventLoop, client: HTTPClient, signer: WebhookSigner, webhookURL: String, options: Options,
-                clockMs: @escaping () -> Int64) throws(EventLoopError) {
+    public init(
+        loop: EventLoop, client: HTTPClient, signer: WebhookSigner, webhookURL: String, options: Options,
+        clockMs: @escaping () -> Int64
+    ) throws(EventLoopError) {
         self.loop = loop
         self.client = client
         self.signer = signer
@@ -197,8 +199,9 @@ public final class LoopbackTelnyx {
         } else if draw < live.commands5xx {
             tally.injected5xx += 1
             let status = dice("5xx", commandKey, seenBefore) < 0.5 ? 500 : 503
-            reply = .error(status: status, code: String(status), title: status == 500 ? "Internal server error" : "Service unavailable",
-                           detail: "injected by --faults commands_5xx")
+            reply = .error(
+                status: status, code: String(status), title: status == 500 ? "Internal server error" : "Service unavailable",
+                detail: "injected by --faults commands_5xx")
         } else if draw < live.commands5xx + live.commands429 {
             tally.injected429 += 1
             headers = [("Retry-After", String(live.retryAfterSecs))]
@@ -241,7 +244,9 @@ public final class LoopbackTelnyx {
             repeats[key, default: 0] += 1
             if earlier != body {
                 tally.conflictingDuplicates += 1
-                example("command_id \(id) on \(leg ?? "dial") sent again with a different body: \(String(decoding: JSONValue.object(earlier).jsonBytes, as: UTF8.self)) then \(String(decoding: JSONValue.object(body).jsonBytes, as: UTF8.self))")
+                example(
+                    "command_id \(id) on \(leg ?? "dial") sent again with a different body: \(String(decoding: JSONValue.object(earlier).jsonBytes, as: UTF8.self)) then \(String(decoding: JSONValue.object(body).jsonBytes, as: UTF8.self))"
+                )
             }
             if over { tally.resentAfterHangup += 1 }
             return (key, repeats[key] ?? 1)
@@ -365,10 +370,12 @@ public final class LoopbackTelnyx {
         let turn = given ?? deliveriesPerLeg[leg, default: 0]
         if given == nil, !webhookTargets.isEmpty { deliveriesPerLeg[leg] = turn + 1 }
         let url = webhookTargets.isEmpty ? webhookURL : webhookTargets[(turn + attempt - 1) % webhookTargets.count]
-        let request = ClientRequest(method: "POST", url: url, headers: [
-            ("Content-Type", "application/json"), ("telnyx-timestamp", timestamp),
-            ("telnyx-signature-ed25519", signer.signature(timestamp: timestamp, body: bytes)),
-        ], body: bytes, timeoutMs: 5000)
+        let request = ClientRequest(
+            method: "POST", url: url,
+            headers: [
+                ("Content-Type", "application/json"), ("telnyx-timestamp", timestamp),
+                ("telnyx-signature-ed25519", signer.signature(timestamp: timestamp, body: bytes)),
+            ], body: bytes, timeoutMs: 5000)
         if type == "call.bridged", attempt == 1, callerLegs.contains(leg) || leg == currentLeg, !options.interactive, !talking.contains(leg) {
             // The caller talks to whoever answered, then hangs up.
             talking.insert(leg)
@@ -386,7 +393,8 @@ public final class LoopbackTelnyx {
                 if acked && type == "call.hangup" { self.hangupAcked.insert(leg) }
                 var lost = false
                 if acked, attempt < self.deliveryAttempts, self.options.live.lostAck > 0,
-                   self.dice("lost_ack", body["data"]?["id"]?.stringValue ?? "", attempt) < self.options.live.lostAck {
+                    self.dice("lost_ack", body["data"]?["id"]?.stringValue ?? "", attempt) < self.options.live.lostAck
+                {
                     lost = true  // Telnyx did not see the 2xx (a timeout on its side): it delivers again
                     self.tally.lostAcks += 1
                 }
@@ -402,7 +410,8 @@ public final class LoopbackTelnyx {
             if !delivered && attempt < self.deliveryAttempts {
                 // Telnyx redelivers (same body, same id) until the server answers 2xx, backing off.
                 let wait = self.options.live.redeliveryDelayMs(afterAttempt: attempt)
-                do { try self.loop.schedule(afterMilliseconds: wait) { [weak self] in self?.deliver(body, attempt: attempt + 1, turn: turn) } } catch {}
+                do { try self.loop.schedule(afterMilliseconds: wait) { [weak self] in self?.deliver(body, attempt: attempt + 1, turn: turn) } } catch
+                {}
             }
         }
     }

@@ -10,8 +10,10 @@ public struct RetryPolicy: Sendable, Equatable {
     public var baseDelayMs: Int
     public var maxDelayMs: Int
 
-    public init(attemptTimeoutMs: Int = 10_000, maxAttempts: Int = 5, deadlineMs: Int = 60_000, baseDelayMs: Int = 200,
-                maxDelayMs: Int = 8_000) {
+    public init(
+        attemptTimeoutMs: Int = 10_000, maxAttempts: Int = 5, deadlineMs: Int = 60_000, baseDelayMs: Int = 200,
+        maxDelayMs: Int = 8_000
+    ) {
         self.attemptTimeoutMs = attemptTimeoutMs
         self.maxAttempts = maxAttempts
         self.deadlineMs = deadlineMs

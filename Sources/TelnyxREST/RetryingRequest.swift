@@ -47,8 +47,9 @@ public struct RetryingRequest {
                 retryable = response.status == 408 || response.status == 429 || response.status >= 500
                 serverDelay = RetryPolicy.serverDelayMs(
                     retryAfter: response.header("retry-after"), rateLimitReset: response.header("x-ratelimit-reset"), nowMs: clockMs())
-                failure = CommandFailure(status: response.status, errors: TelnyxError.parse(response.body), reason: "Telnyx refused \(what)",
-                                         attempts: number)
+                failure = CommandFailure(
+                    status: response.status, errors: TelnyxError.parse(response.body), reason: "Telnyx refused \(what)",
+                    attempts: number)
             case .failure(let error):
                 retryable = error.isTransient
                 failure = CommandFailure(status: nil, errors: [], reason: "\(error)", attempts: number)

@@ -12,7 +12,8 @@ import WebhookSignature
 /// server at a fixed rate so that about `--rate` webhooks a second reach it.
 struct BenchCalls: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench-calls", abstract: "Benchmark: drive scripted calls through a running server at a fixed webhook rate (see bench/calls.sh).")
+        commandName: "bench-calls", abstract: "Benchmark: drive scripted calls through a running server at a fixed webhook rate (see bench/calls.sh)."
+    )
 
     @Option(help: "Port of the server under test.") var serverPort: Int
     @Option(help: "Target webhooks per second.") var rate = 1000
@@ -28,9 +29,10 @@ struct BenchCalls: ParsableCommand {
         options.script.inputs = ["2", "1234#"]
         options.timeScale = 0.2
         do { options.live = try LiveFaults.parse(faults) } catch { throw ValidationError("--faults: \(error)") }
-        let emulator = try LoopbackTelnyx(loop: loop, client: try HTTPClient(loop: loop), signer: signer,
-                                          webhookURL: "http://127.0.0.1:\(serverPort)/webhooks/telnyx", options: options,
-                                          clockMs: Clocks.wallMs)
+        let emulator = try LoopbackTelnyx(
+            loop: loop, client: try HTTPClient(loop: loop), signer: signer,
+            webhookURL: "http://127.0.0.1:\(serverPort)/webhooks/telnyx", options: options,
+            clockMs: Clocks.wallMs)
         emulator.deliveryAttempts = faults.isEmpty ? 5 : options.live.attempts
         try writeReplacing(readyFile, "\(signer.publicKeyBase64)\n\(emulator.apiPort)\n")
         let probe = try HTTPClient(loop: loop)
@@ -66,8 +68,10 @@ struct BenchCalls: ParsableCommand {
                 let micros = emulator.deliveryMicros.sorted()
                 if !micros.isEmpty {
                     func at(_ q: Double) -> Double { Double(micros[min(micros.count - 1, Int(Double(micros.count) * q))]) / 1000 }
-                    print(String(format: "webhook_answered_ms (sent by the emulator -> 200 back, %d): p50 %.2f p99 %.2f p99.9 %.2f max %.2f",
-                                 micros.count, at(0.5), at(0.99), at(0.999), at(1)))
+                    print(
+                        String(
+                            format: "webhook_answered_ms (sent by the emulator -> 200 back, %d): p50 %.2f p99 %.2f p99.9 %.2f max %.2f",
+                            micros.count, at(0.5), at(0.99), at(0.999), at(1)))
                 }
                 loop.handle.stop()
             } else {

@@ -39,8 +39,9 @@ struct BenchCommands: ParsableCommand {
         guard commands > 0, calls > 0 else { throw ValidationError("--commands and --calls must be positive") }
         let client = try HTTPClient(loop: loop)
         let quiet = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
-        let telnyx = TelnyxClient(http: client, loop: loop, baseURL: "http://127.0.0.1:\(sink.boundPort)/v2", apiKey: "bench",
-                                  policy: RetryPolicy(maxAttempts: 1), logger: quiet, clockMs: Clocks.wallMs)
+        let telnyx = TelnyxClient(
+            http: client, loop: loop, baseURL: "http://127.0.0.1:\(sink.boundPort)/v2", apiKey: "bench",
+            policy: RetryPolicy(maxAttempts: 1), logger: quiet, clockMs: Clocks.wallMs)
         var sent = 0
         var failed = 0
         telnyx.onSent = { _, _ in
@@ -54,10 +55,13 @@ struct BenchCommands: ParsableCommand {
         let start = Clocks.wallMs()
         for i in 0..<commands {
             let leg = "v3:bench-\(i % calls)"
-            telnyx.enqueue(CallCommand(callControlID: leg, action: "speak", body: [
-                "payload": "Thanks for calling.", "voice": "female", "client_state": "eyJjZiI6MX0=",
-                "command_id": .string("cf-bench-\(i)-1"),
-            ]))
+            telnyx.enqueue(
+                CallCommand(
+                    callControlID: leg, action: "speak",
+                    body: [
+                        "payload": "Thanks for calling.", "voice": "female", "client_state": "eyJjZiI6MX0=",
+                        "command_id": .string("cf-bench-\(i)-1"),
+                    ]))
         }
         try loop.run()
         let seconds = Double(Clocks.wallMs() - start) / 1000

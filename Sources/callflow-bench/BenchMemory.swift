@@ -14,7 +14,10 @@ struct BenchMemory: ParsableCommand {
     @Option(help: "The flows directory.")
     var flows = "flows"
 
-    @Option(help: "Where each call is held: menu (main/menu), assistant (ai-receptionist, in an AI conversation), recorded (support/menu, recording and transcription running).")
+    @Option(
+        help:
+            "Where each call is held: menu (main/menu), assistant (ai-receptionist, in an AI conversation), recorded (support/menu, recording and transcription running)."
+    )
     var held = "menu"
 
     static func rssBytes() -> Int {
@@ -37,7 +40,8 @@ struct BenchMemory: ParsableCommand {
         let now: Int64 = 1_795_449_600
         func event(_ type: String, _ call: String, _ n: Int, clientState: String?, extra: String = "") -> WebhookEvent {
             let cs = clientState.map { "\"\($0)\"" } ?? "null"
-            let body = #"{"data":{"record_type":"event","event_type":"\#(type)","id":"\#(type)-\#(n)","payload":{"call_control_id":"\#(call)","connection_id":"1494404757140276705","call_leg_id":"leg-\#(n)","client_state":\#(cs),"from":"+1312555\#(String(format: "%04d", n % 10000))","to":"+13125550100","direction":"incoming","state":"parked"\#(extra)}}}"#
+            let body =
+                #"{"data":{"record_type":"event","event_type":"\#(type)","id":"\#(type)-\#(n)","payload":{"call_control_id":"\#(call)","connection_id":"1494404757140276705","call_leg_id":"leg-\#(n)","client_state":\#(cs),"from":"+1312555\#(String(format: "%04d", n % 10000))","to":"+13125550100","direction":"incoming","state":"parked"\#(extra)}}}"#
             return try! WebhookEvent.decode(Array(body.utf8))
         }
         // Warm up allocators and lazy tables, then measure.
@@ -46,14 +50,20 @@ struct BenchMemory: ParsableCommand {
         for i in 0..<calls {
             let id = "v3:bench-call-\(i)-MdI91X4lWFEs7IgbBEOT9M4AigoY08M0WWZFISt1Yw2a"
             let started = engine.receive(event("call.initiated", id, i, clientState: nil), now: now)
-            let tag = started.effects.compactMap { if case .command(let c) = $0.effect { return c.body["client_state"]?.stringValue } else { return nil } }.last
+            let tag = started.effects.compactMap {
+                if case .command(let c) = $0.effect { return c.body["client_state"]?.stringValue } else { return nil }
+            }.last
             let answered = engine.receive(event("call.answered", id, i, clientState: tag), now: now)
             if held == "recorded" {
                 // The notice ends, then Telnyx accepts record_start: the call is at the menu with the
                 // recording and the menu's transcription running.
-                let said = answered.effects.compactMap { if case .command(let c) = $0.effect { return c.body["client_state"]?.stringValue } else { return nil } }.last
+                let said = answered.effects.compactMap {
+                    if case .command(let c) = $0.effect { return c.body["client_state"]?.stringValue } else { return nil }
+                }.last
                 let recording = engine.receive(event("call.speak.ended", id, i, clientState: said, extra: #","status":"completed""#), now: now)
-                if case .command(let c)? = recording.effects.last(where: { if case .command = $0.effect { return true } else { return false } })?.effect {
+                if case .command(let c)? = recording.effects.last(where: { if case .command = $0.effect { return true } else { return false } })?
+                    .effect
+                {
                     _ = engine.apply(.commandSucceeded(commandID: c.commandID ?? "", action: c.action, data: ["result": "ok"]), to: id, now: now)
                 }
             }

@@ -15,7 +15,8 @@ import WebhookSignature
 /// acknowledged. Exits 1 when one fails.
 struct BenchSoak: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench-soak", abstract: "Soak: drive calls with injected faults through running servers and check invariants (see bench/soak.sh).")
+        commandName: "bench-soak",
+        abstract: "Soak: drive calls with injected faults through running servers and check invariants (see bench/soak.sh).")
 
     @Option(help: "Ports of the servers under test, comma-separated: each call's webhooks go to them in turn (a load balancer).")
     var targets: String
@@ -43,8 +44,9 @@ struct BenchSoak: ParsableCommand {
         options.timeScale = timeScale
         options.live = live
         let urls = ports.map { "http://127.0.0.1:\($0)/webhooks/telnyx" }
-        let emulator = try LoopbackTelnyx(loop: loop, client: try HTTPClient(loop: loop), signer: signer, webhookURL: urls[0],
-                                          options: options, clockMs: Clocks.wallMs)
+        let emulator = try LoopbackTelnyx(
+            loop: loop, client: try HTTPClient(loop: loop), signer: signer, webhookURL: urls[0],
+            options: options, clockMs: Clocks.wallMs)
         if urls.count > 1 { emulator.webhookTargets = urls }
         emulator.deliveryAttempts = live.attempts
         emulator.onRecord = { record in
@@ -130,7 +132,9 @@ struct BenchSoak: ParsableCommand {
                 guard case .command(let action, let l, _, let status) = r, l == leg else { return nil }
                 return "\(action):\(status)"
             }
-            print("incomplete: \(leg) ended=\(emulator.legs[leg]?.ended == true) executed=\(executed[leg] ?? []) attempts=\(attempts.joined(separator: " "))")
+            print(
+                "incomplete: \(leg) ended=\(emulator.legs[leg]?.ended == true) executed=\(executed[leg] ?? []) attempts=\(attempts.joined(separator: " "))"
+            )
         }
         for e in t.examples { print("example: \(e)") }
         let ok = incomplete.isEmpty && t.conflictingDuplicates == 0 && t.afterHangup == 0

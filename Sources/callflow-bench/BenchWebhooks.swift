@@ -20,7 +20,8 @@ struct BenchWebhooks: ParsableCommand {
         var text = ""
         text.reserveCapacity(count * 800)
         for i in 0..<count {
-            let body = #"{"data":{"record_type":"event","event_type":"call.initiated","id":"bench-\#(i)-0ccc7b54-4df3-4bca-a65a-3da1ecc777f0","occurred_at":"2026-11-21T04:39:58.000000Z","payload":{"call_control_id":"v3:bench-\#(i)-MdI91X4lWFEs7IgbBEOT9M4AigoY08M0WWZFISt1Yw2axZ_IiE4pqg","call_leg_id":"428c31b6-7af4-4bcb-b7f5-\#(i)","call_session_id":"428c31b6-abf3-4bcb-b7f5-\#(i)","client_state":null,"connection_id":"1494404757140276705","direction":"incoming","from":"+13125550101","to":"+13125550100","state":"parked","start_time":"2025-11-21T04:39:58.000000Z","caller_id_name":"+13125550101"}},"meta":{"attempt":1,"delivered_to":"https://ivr.example.com/webhooks/telnyx"}}"#
+            let body =
+                #"{"data":{"record_type":"event","event_type":"call.initiated","id":"bench-\#(i)-0ccc7b54-4df3-4bca-a65a-3da1ecc777f0","occurred_at":"2026-11-21T04:39:58.000000Z","payload":{"call_control_id":"v3:bench-\#(i)-MdI91X4lWFEs7IgbBEOT9M4AigoY08M0WWZFISt1Yw2axZ_IiE4pqg","call_leg_id":"428c31b6-7af4-4bcb-b7f5-\#(i)","call_session_id":"428c31b6-abf3-4bcb-b7f5-\#(i)","client_state":null,"connection_id":"1494404757140276705","direction":"incoming","from":"+13125550101","to":"+13125550100","state":"parked","start_time":"2025-11-21T04:39:58.000000Z","caller_id_name":"+13125550101"}},"meta":{"attempt":1,"delivered_to":"https://ivr.example.com/webhooks/telnyx"}}"#
             text += signer.signature(timestamp: timestamp, body: Array(body.utf8)) + "\t" + timestamp + "\t" + body + "\n"
         }
         try writeReplacing(out, text)

@@ -9,14 +9,17 @@ struct Callflow: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "callflow",
         abstract: "An IVR engine for Telnyx Call Control, driven by JSON flow files.",
-        subcommands: [Serve.self, Dev.self, Check.self, TelnyxGroup.self, Simulate.self, TestScenarios.self, Graph.self, ReplayCall.self, Healthcheck.self]
+        subcommands: [
+            Serve.self, Dev.self, Check.self, TelnyxGroup.self, Simulate.self, TestScenarios.self, Graph.self, ReplayCall.self, Healthcheck.self,
+        ]
     )
 }
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the webhook server.",
-        discussion: "Environment: TELNYX_API_KEY, TELNYX_PUBLIC_KEY, TELNYX_API_BASE_URL, PORT, CALLFLOW_ADMIN_TOKEN, CALLFLOW_REDIS_URL, CALLFLOW_CONFIG."
+        discussion:
+            "Environment: TELNYX_API_KEY, TELNYX_PUBLIC_KEY, TELNYX_API_BASE_URL, PORT, CALLFLOW_ADMIN_TOKEN, CALLFLOW_REDIS_URL, CALLFLOW_CONFIG."
     )
 
     @Option(name: .long, help: "Path to config.json (default: $CALLFLOW_CONFIG, else embedded defaults).")
@@ -89,8 +92,10 @@ struct Check: ParsableCommand {
                     let selection = try FlowLoader.select(flow, defaultedDirectory: flows == nil)
                     files += selection.files
                     // Strict: a broken file beside it is reported, as a warning, since this flow never reaches it.
-                    notes += selection.skipped.map { Diagnostic(.warning, file: $0, pointer: "", "has errors (\(flow.name) does not reach it; callflow check \($0) lists them)") }
-                } catch where !error.diagnostics.isEmpty {
+                    notes += selection.skipped.map {
+                        Diagnostic(.warning, file: $0, pointer: "", "has errors (\(flow.name) does not reach it; callflow check \($0) lists them)")
+                    }
+                } catch  where !error.diagnostics.isEmpty {
                     files += FlowLoader.closure(of: flow.name, in: (try? FlowLoader.flowFiles(in: flow.directory, defaulted: false)) ?? [:])
                 } catch {
                     throw ValidationError(error.description)
@@ -104,7 +109,9 @@ struct Check: ParsableCommand {
             for d in diagnostics { print(d) }
             let errors = diagnostics.filter { $0.severity == .error }.count
             let warnings = diagnostics.count - errors
-            print("\(count) flow file\(count == 1 ? "" : "s") checked: \(errors) error\(errors == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s")")
+            print(
+                "\(count) flow file\(count == 1 ? "" : "s") checked: \(errors) error\(errors == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s")"
+            )
             if errors > 0 || (strict && warnings > 0) { throw ExitCode(1) }
         }
     }
@@ -117,7 +124,8 @@ func runWithUsage(_ command: ParsableCommand.Type, _ body: () throws -> Void) th
     do { try body() } catch let error as ValidationError {
         let usage = Callflow.usageString(for: command)
         let words = usage.split(whereSeparator: \.isWhitespace).prefix { !"<[-".contains($0.first!) }
-        FileHandle.standardError.write(Data("Error: \(error.message)\nUsage: \(usage)\n  See '\(words.joined(separator: " ")) --help' for more information.\n".utf8))
+        FileHandle.standardError.write(
+            Data("Error: \(error.message)\nUsage: \(usage)\n  See '\(words.joined(separator: " ")) --help' for more information.\n".utf8))
         throw ExitCode.validationFailure
     } catch let error as Failure {
         FileHandle.standardError.write(Data("callflow: \(error)\n".utf8))

@@ -11,7 +11,7 @@ import TelnyxEmulatorServer
 import WebhookSignature
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 struct Dev: ParsableCommand {
@@ -59,7 +59,10 @@ struct Dev: ParsableCommand {
     @Option(help: "Log level of the server's log file: trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
-    @Option(help: "Faults the emulated Telnyx injects, by share and seeded: commands_5xx=0.1,commands_429=0.05,duplicate=0.1,reorder=0.1,late=0.05,late_ms=2000,slow_api=0.2,slow_api_ms=300,lost_ack=0.05,seed=7 (see docs/testing.md).")
+    @Option(
+        help:
+            "Faults the emulated Telnyx injects, by share and seeded: commands_5xx=0.1,commands_429=0.05,duplicate=0.1,reorder=0.1,late=0.05,late_ms=2000,slow_api=0.2,slow_api_ms=300,lost_ack=0.05,seed=7 (see docs/testing.md)."
+    )
     var faults: String?
 
     func run() throws {
@@ -107,8 +110,9 @@ struct Dev: ParsableCommand {
             options.interactive = mode != .scripted
             options.script.inputs = script ?? []
             options.live = live
-            let emulator = try LoopbackTelnyx(loop: loop, client: try HTTPClient(loop: loop), signer: signer, webhookURL: "",
-                                              options: options, clockMs: clock)
+            let emulator = try LoopbackTelnyx(
+                loop: loop, client: try HTTPClient(loop: loop), signer: signer, webhookURL: "",
+                options: options, clockMs: clock)
             var config = CallflowConfig()
             config.server.host = "127.0.0.1"
             config.server.port = port
@@ -120,22 +124,32 @@ struct Dev: ParsableCommand {
             config.store.kind = .memory  // a dev session is throwaway: no database left behind
             let app: ServerApp
             do {
-                app = try ServerApp(config: config, insecureSkipVerify: false, logger: logger, clockMs: clock, loop: loop,
-                                    backend: mocks.map { MockBackend(mocks: $0, loop: loop, timeScale: options.timeScale) })
+                app = try ServerApp(
+                    config: config, insecureSkipVerify: false, logger: logger, clockMs: clock, loop: loop,
+                    backend: mocks.map { MockBackend(mocks: $0, loop: loop, timeScale: options.timeScale) })
             } catch {
                 throw Failure("dev: \(error)" + (port == 0 ? "" : " (--port 0 picks a free port)"))
             }
             emulator.webhookURL = "http://127.0.0.1:\(app.port)/webhooks/telnyx"
             if faults != nil { emulator.deliveryAttempts = live.attempts }
 
-            print("callflow dev: flow \(selection.flow.name) (\(selection.flow.file)), server on http://127.0.0.1:\(app.port) (webhooks signed), emulated Telnyx API on \(emulator.apiBaseURL)")
-            if copy != nil { print("serving only \(selection.files.joined(separator: ", ")): \(selection.skipped.joined(separator: ", ")) \(selection.skipped.count == 1 ? "has" : "have") errors") }
+            print(
+                "callflow dev: flow \(selection.flow.name) (\(selection.flow.file)), server on http://127.0.0.1:\(app.port) (webhooks signed), emulated Telnyx API on \(emulator.apiBaseURL)"
+            )
+            if copy != nil {
+                print(
+                    "serving only \(selection.files.joined(separator: ", ")): \(selection.skipped.joined(separator: ", ")) \(selection.skipped.count == 1 ? "has" : "have") errors"
+                )
+            }
             if let mocks, let mockFile {
                 let keys = mocks.keys
-                print("http nodes: answered from \(mockFile)" + (httpMock == nil ? " (--http-mock none makes real requests)" : "")
-                      + (keys.count <= 12 ? ":" + keys.map { "\n  \($0)" }.joined() : " (\(keys.count) mocks)"))
+                print(
+                    "http nodes: answered from \(mockFile)" + (httpMock == nil ? " (--http-mock none makes real requests)" : "")
+                        + (keys.count <= 12 ? ":" + keys.map { "\n  \($0)" }.joined() : " (\(keys.count) mocks)"))
             } else {
-                print("http nodes: real requests" + (httpMock == "none" ? " (--http-mock none)" : " (no mocks.json here; --http-mock FILE answers them from a file)"))
+                print(
+                    "http nodes: real requests"
+                        + (httpMock == "none" ? " (--http-mock none)" : " (no mocks.json here; --http-mock FILE answers them from a file)"))
             }
             if let now { print("clock: starts at \(now) (--now)") }
             if live.any { print("faults: \(live.description) (--faults; retried commands show as repeated lines)") }
@@ -240,8 +254,9 @@ struct DevLogHandler: LogHandler {
     func log(event: LogEvent) {
         let merged = metadata.merging(event.metadata ?? [:]) { $1 }
         let fields = merged.keys.sorted().map { "\($0)=\(merged[$0]!)" }.joined(separator: " ")
-        log.write("\(Date().formatted(.iso8601)) \(event.level.rawValue.uppercased()) \(event.message)\(fields.isEmpty ? "" : " " + fields)",
-                  level: event.level, summary: "\(event.message)")
+        log.write(
+            "\(Date().formatted(.iso8601)) \(event.level.rawValue.uppercased()) \(event.message)\(fields.isEmpty ? "" : " " + fields)",
+            level: event.level, summary: "\(event.message)")
     }
 }
 

@@ -13,8 +13,9 @@ let defaultFlowsDirectory = "flows"
 func selectFlow(_ argument: String, flows: String?) throws -> FlowSelection {
     let selection: FlowSelection
     do {
-        selection = try FlowLoader.select(FlowArgument(argument, flowsDirectory: flows ?? defaultFlowsDirectory),
-                                          defaultedDirectory: flows == nil)
+        selection = try FlowLoader.select(
+            FlowArgument(argument, flowsDirectory: flows ?? defaultFlowsDirectory),
+            defaultedDirectory: flows == nil)
     } catch {
         guard !error.diagnostics.isEmpty else { throw ValidationError(error.description) }
         for d in error.diagnostics { FileHandle.standardError.write(Data("\(d)\n".utf8)) }
@@ -98,7 +99,10 @@ struct Simulate: ParsableCommand {
     @Option(help: "Simulated start time, ISO-8601 with offset.")
     var now = "2026-11-23T10:00:00-06:00"
 
-    @Option(help: "JSON file of mocked responses for http nodes: {\"GET https://...\": {\"status\": 200, \"body\": {...}}} (see docs/testing.md); default: mocks.json when there is one, as for dev; none: no mocks.")
+    @Option(
+        help:
+            "JSON file of mocked responses for http nodes: {\"GET https://...\": {\"status\": 200, \"body\": {...}}} (see docs/testing.md); default: mocks.json when there is one, as for dev; none: no mocks."
+    )
     var httpMock: String?
 
     @Option(help: "inbound (default) or outbound (an outbound call the flow places, with machine detection).")
@@ -196,12 +200,15 @@ struct TestScenarios: ParsableCommand {
                 do throws(Scenario.ParseError) {
                     let parsed = try Scenario.parse(Array(data), name: name)
                     // A path in "flow" is relative to the scenario file, like its "$schema".
-                    let argument = FlowArgument.isPath(parsed.flow) && !parsed.flow.hasPrefix("/")
+                    let argument =
+                        FlowArgument.isPath(parsed.flow) && !parsed.flow.hasPrefix("/")
                         ? FlowArgument((dir as NSString).appendingPathComponent(parsed.flow))
                         : FlowArgument(parsed.flow, flowsDirectory: flows ?? defaultFlowsDirectory)
-                    let resolved = selections[argument] ?? Result { () throws(FlowArgumentError) in
-                        try FlowLoader.select(argument, defaultedDirectory: flows == nil)
-                    }
+                    let resolved =
+                        selections[argument]
+                        ?? Result { () throws(FlowArgumentError) in
+                            try FlowLoader.select(argument, defaultedDirectory: flows == nil)
+                        }
                     selections[argument] = resolved
                     let selection: FlowSelection
                     switch resolved {
@@ -214,8 +221,11 @@ struct TestScenarios: ParsableCommand {
                     var scenario = try Scenario.parse(Array(data), name: name, flows: selection.set)
                     scenario.flow = selection.flow.name
                     let result = Simulation.run(flows: selection.set, scenario: scenario)
-                    runs.append((URL(fileURLWithPath: selection.flow.directory).standardizedFileURL.resolvingSymlinksInPath().path,
-                                 selection.set, result))
+                    runs.append(
+                        (
+                            URL(fileURLWithPath: selection.flow.directory).standardizedFileURL.resolvingSymlinksInPath().path,
+                            selection.set, result
+                        ))
                     if result.passed {
                         print("PASS \(name)")
                         if verbose { print(result.transcript) }
@@ -299,7 +309,8 @@ struct ReplayCall: ParsableCommand {
             let override = FlowArgument(flow)
             guard FileManager.default.fileExists(atPath: override.file) else { throw ValidationError("--flow: no such flow file: \(override.file)") }
             let others = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-            let paths = others.filter { $0.hasSuffix(".json") && $0 != "\(override.name).json" }.sorted()
+            let paths =
+                others.filter { $0.hasSuffix(".json") && $0 != "\(override.name).json" }.sorted()
                 .map { (dir as NSString).appendingPathComponent($0) } + [override.file]
             let (set, diagnostics, _) = FlowLoader.load(paths: paths)
             for d in diagnostics where d.severity == .error { FileHandle.standardError.write(Data("\(d)\n".utf8)) }

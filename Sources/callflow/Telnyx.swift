@@ -64,10 +64,14 @@ func confirm(_ action: String, detail: () throws -> String) throws {
 }
 
 func appsTable(_ apps: [JSONValue]) -> String {
-    TextTable.render(["ID", "NAME", "ACTIVE", "API", "WEBHOOK URL"], apps.map {
-        [TextTable.cell($0["id"]), TextTable.cell($0["application_name"]), TextTable.cell($0["active"]),
-         TextTable.cell($0["webhook_api_version"]), TextTable.cell($0["webhook_event_url"])]
-    })
+    TextTable.render(
+        ["ID", "NAME", "ACTIVE", "API", "WEBHOOK URL"],
+        apps.map {
+            [
+                TextTable.cell($0["id"]), TextTable.cell($0["application_name"]), TextTable.cell($0["active"]),
+                TextTable.cell($0["webhook_api_version"]), TextTable.cell($0["webhook_event_url"]),
+            ]
+        })
 }
 
 func validURL(_ s: String, _ option: String) throws {
@@ -136,8 +140,9 @@ struct Apps: ParsableCommand {
         }
         func run() throws {
             try runAccount {
-                let app = try options.load().0.updateApp(id, webhookURL: webhookUrl, failoverURL: failoverUrl, timeoutSecs: webhookTimeoutSecs,
-                                                         active: active)
+                let app = try options.load().0.updateApp(
+                    id, webhookURL: webhookUrl, failoverURL: failoverUrl, timeoutSecs: webhookTimeoutSecs,
+                    active: active)
                 options.emit(app) { "updated\n" + appsTable([app]) }
             }
         }
@@ -180,11 +185,17 @@ struct Connect: ParsableCommand {
         try runAccount {
             let (commands, config) = try options.load()
             let result = try commands.connect(publicURL: publicUrl, webhookPath: config.server.webhookPath, appID: app, name: name)
-            options.emit(.object(["application": result.app, "created": .bool(result.created), "webhook_url": .string(result.webhookURL),
-                                  "healthz": result.healthProblem.map(JSONValue.string) ?? "ok"])) {
-                var out = "\(result.created ? "created" : "updated") application \(TextTable.cell(result.app["id"])) "
+            options.emit(
+                .object([
+                    "application": result.app, "created": .bool(result.created), "webhook_url": .string(result.webhookURL),
+                    "healthz": result.healthProblem.map(JSONValue.string) ?? "ok",
+                ])
+            ) {
+                var out =
+                    "\(result.created ? "created" : "updated") application \(TextTable.cell(result.app["id"])) "
                     + "(\(TextTable.cell(result.app["application_name"])))\nwebhook URL: \(result.webhookURL)\n"
-                out += result.healthProblem.map { "warning: \(publicUrl)/healthz did not answer 200: \($0)\n" } ?? "\(publicUrl)/healthz answers 200\n"
+                out +=
+                    result.healthProblem.map { "warning: \(publicUrl)/healthz did not answer 200: \($0)\n" } ?? "\(publicUrl)/healthz answers 200\n"
                 out += """
                     next steps:
                       1. assign your phone numbers to this application in the Telnyx portal (Numbers → My Numbers → Connection)
@@ -206,10 +217,14 @@ struct Calls: ParsableCommand {
         try runAccount {
             let calls = try options.load().0.activeCalls(connection: connection)
             options.emit(.array(calls)) {
-                TextTable.render(["CALL CONTROL ID", "LEG", "SESSION", "DURATION"], calls.map {
-                    [TextTable.cell($0["call_control_id"]), TextTable.cell($0["call_leg_id"]), TextTable.cell($0["call_session_id"]),
-                     TextTable.cell($0["call_duration"])]
-                }) + "\(calls.count) active call\(calls.count == 1 ? "" : "s")\n"
+                TextTable.render(
+                    ["CALL CONTROL ID", "LEG", "SESSION", "DURATION"],
+                    calls.map {
+                        [
+                            TextTable.cell($0["call_control_id"]), TextTable.cell($0["call_leg_id"]), TextTable.cell($0["call_session_id"]),
+                            TextTable.cell($0["call_duration"]),
+                        ]
+                    }) + "\(calls.count) active call\(calls.count == 1 ? "" : "s")\n"
             }
         }
     }
@@ -223,8 +238,10 @@ struct CallStatus: ParsableCommand {
         try runAccount {
             let call = try options.load().0.call(id)
             options.emit(call) {
-                TextTable.render(["FIELD", "VALUE"], ["call_control_id", "call_leg_id", "call_session_id", "is_alive", "call_duration", "start_time", "end_time"]
-                    .map { [$0, TextTable.cell(call[$0])] })
+                TextTable.render(
+                    ["FIELD", "VALUE"],
+                    ["call_control_id", "call_leg_id", "call_session_id", "is_alive", "call_duration", "start_time", "end_time"]
+                        .map { [$0, TextTable.cell(call[$0])] })
             }
         }
     }
@@ -242,9 +259,14 @@ struct Events: ParsableCommand {
         try runAccount {
             let events = try options.load().0.events(legID: callLeg, since: since)
             options.emit(.array(events)) {
-                TextTable.render(["TIME", "NAME", "TYPE", "LEG"], events.map {
-                    [TextTable.cell($0["event_timestamp"]), TextTable.cell($0["name"]), TextTable.cell($0["type"]), TextTable.cell($0["call_leg_id"])]
-                })
+                TextTable.render(
+                    ["TIME", "NAME", "TYPE", "LEG"],
+                    events.map {
+                        [
+                            TextTable.cell($0["event_timestamp"]), TextTable.cell($0["name"]), TextTable.cell($0["type"]),
+                            TextTable.cell($0["call_leg_id"]),
+                        ]
+                    })
             }
         }
     }

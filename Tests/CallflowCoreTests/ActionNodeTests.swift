@@ -32,7 +32,9 @@ import Testing
     // MARK: wait_for, timeout_ms, on_timeout, save_as
 
     @Test func commandWaitsForItsEventAndSavesThePayload() throws {
-        var h = try Self.harness(#""a":{"type":"command","action":"streaming_start","params":{"stream_url":"wss://bot.example.com/{{call.from}}"},"wait_for":"streaming.started","timeout_ms":5000,"on_timeout":"trouble","save_as":"stream","next":"bye","on_error":"trouble"}"#)
+        var h = try Self.harness(
+            #""a":{"type":"command","action":"streaming_start","params":{"stream_url":"wss://bot.example.com/{{call.from}}"},"wait_for":"streaming.started","timeout_ms":5000,"on_timeout":"trouble","save_as":"stream","next":"bye","on_error":"trouble"}"#
+        )
         #expect(h.last?.action == "streaming_start")
         #expect(h.last?.body["stream_url"] == "wss://bot.example.com/+13125550101")
         #expect(h.effects.contains(.startTimer(id: "v3:call-A#1", milliseconds: 5000)))
@@ -45,14 +47,18 @@ import Testing
     }
 
     @Test func aFailureEventTakesOnError() throws {
-        var h = try Self.harness(#""a":{"type":"command","action":"streaming_start","params":{"stream_url":"wss://x"},"wait_for":"streaming.started","timeout_ms":5000,"next":"bye","on_error":"trouble"}"#)
+        var h = try Self.harness(
+            #""a":{"type":"command","action":"streaming_start","params":{"stream_url":"wss://x"},"wait_for":"streaming.started","timeout_ms":5000,"next":"bye","on_error":"trouble"}"#
+        )
         h.send("streaming.failed", ["failure_reason": "connection_failed", "stream_id": "s1"])
         #expect(h.last?.body["payload"] == "sorry")
         #expect(h.logs.contains { $0.contains("streaming.failed") && $0.contains("connection_failed") })
     }
 
     @Test func aLostEventEndsAtTheDeadline() throws {
-        var h = try Self.harness(#""a":{"type":"command","action":"refer","params":{"sip_address":"sip:desk@example.com"},"wait_for":"call.refer.completed","timeout_ms":8000,"on_timeout":"trouble","next":"bye"}"#)
+        var h = try Self.harness(
+            #""a":{"type":"command","action":"refer","params":{"sip_address":"sip:desk@example.com"},"wait_for":"call.refer.completed","timeout_ms":8000,"on_timeout":"trouble","next":"bye"}"#
+        )
         Self.timerFire(&h)
         #expect(h.last?.body["payload"] == "sorry")
         #expect(h.logs.contains { $0.contains("no call.refer.completed within 8000 ms") })
@@ -62,7 +68,8 @@ import Testing
     }
 
     @Test func saveAsWithoutAnEventKeepsTheResponse() throws {
-        var h = try Self.harness(#""a":{"type":"command","action":"ai_assistant_start","params":{"assistant":{"id":"asst_1"}},"save_as":"started","next":"bye"}"#)
+        var h = try Self.harness(
+            #""a":{"type":"command","action":"ai_assistant_start","params":{"assistant":{"id":"asst_1"}},"save_as":"started","next":"bye"}"#)
         let sent = try #require(h.last)
         #expect(sent.reportsResult)
         #expect(h.state?.waiting == .response(commandID: sent.commandID ?? "", timer: nil))
@@ -72,7 +79,8 @@ import Testing
     }
 
     @Test func aRefusedCommandGoesToOnErrorThenTheFlowDefault() throws {
-        var h = try Self.harness(#""a":{"type":"command","action":"send_dtmf","params":{"digits":"1"},"save_as":"r","next":"bye","on_error":"trouble"}"#)
+        var h = try Self.harness(
+            #""a":{"type":"command","action":"send_dtmf","params":{"digits":"1"},"save_as":"r","next":"bye","on_error":"trouble"}"#)
         let id = h.last?.commandID ?? ""
         h.apply(.commandFailed(commandID: id, action: "send_dtmf", detail: "422 90015 invalid digits", callGone: false))
         #expect(h.last?.body["payload"] == "sorry")
@@ -98,7 +106,9 @@ import Testing
     // MARK: bodies Telnyx accepts
 
     @Test func siprecAndSupervisorRoleBodiesLeaveOutWhatTheirSchemaLacks() throws {
-        var h = try Self.harness(#""a":{"type":"siprec","connector":"rec-1","next":"b"},"b":{"type":"command","action":"switch_supervisor_role","params":{"role":"barge"},"next":"bye"}"#)
+        var h = try Self.harness(
+            #""a":{"type":"siprec","connector":"rec-1","next":"b"},"b":{"type":"command","action":"switch_supervisor_role","params":{"role":"barge"},"next":"bye"}"#
+        )
         let siprec = try #require(h.commands.first { $0.action == "siprec_start" })
         #expect(h.state?.waiting == .action(timer: "v3:call-A#1"))  // siprec.started, 10 s at most
         h.send("siprec.started", clientState: .some(siprec.body["client_state"]?.stringValue))
@@ -111,8 +121,14 @@ import Testing
     }
 
     @Test func clientStateUpdateBridgeAndDialCanBeIssued() throws {
-        #expect(Self.parse(#""a":{"type":"command","action":"client_state_update","next":"b"},"b":{"type":"command","action":"bridge","params":{"call_control_id":"{{vars.other}}"},"next":"c"},"c":{"type":"command","action":"dial","params":{"to":"+13125550111","from":"+13125550100"},"wait_for":"call.answered","timeout_ms":30000,"save_as":"agent","next":"bye"}"#, extra: #""vars":{"other":"v3:leg-B"},"#).filter { $0.severity == .error } == [])
-        var h = try Self.harness(#""a":{"type":"command","action":"dial","params":{"to":"+13125550111","from":"+13125550100"},"wait_for":"call.answered","timeout_ms":30000,"save_as":"agent","next":"b"},"b":{"type":"command","action":"bridge","params":{"call_control_id":"{{vars.agent.call_control_id}}"},"next":"bye"}"#)
+        #expect(
+            Self.parse(
+                #""a":{"type":"command","action":"client_state_update","next":"b"},"b":{"type":"command","action":"bridge","params":{"call_control_id":"{{vars.other}}"},"next":"c"},"c":{"type":"command","action":"dial","params":{"to":"+13125550111","from":"+13125550100"},"wait_for":"call.answered","timeout_ms":30000,"save_as":"agent","next":"bye"}"#,
+                extra: #""vars":{"other":"v3:leg-B"},"#
+            ).filter { $0.severity == .error } == [])
+        var h = try Self.harness(
+            #""a":{"type":"command","action":"dial","params":{"to":"+13125550111","from":"+13125550100"},"wait_for":"call.answered","timeout_ms":30000,"save_as":"agent","next":"b"},"b":{"type":"command","action":"bridge","params":{"call_control_id":"{{vars.agent.call_control_id}}"},"next":"bye"}"#
+        )
         let dial = try #require(h.last)
         #expect(dial.action == "dial")
         #expect(dial.body["connection_id"] == "conn-1")
@@ -124,9 +140,15 @@ import Testing
 
     @Test(arguments: [
         (#""a":{"type":"command","action":"dail","next":"bye"}"#, "unknown call action \"dail\"; did you mean \"dial\"?"),
-        (#""a":{"type":"command","action":"speak","params":{"payload":"x","voice":"female","client_state":"x"},"next":"bye"}"#, "client_state is set by the engine"),
+        (
+            #""a":{"type":"command","action":"speak","params":{"payload":"x","voice":"female","client_state":"x"},"next":"bye"}"#,
+            "client_state is set by the engine"
+        ),
         (#""a":{"type":"command","action":"refer","params":{"sip_address":"sip:x@y"},"timeout_ms":100,"next":"bye"}"#, "timeout_ms bounds a wait"),
-        (#""a":{"type":"command","action":"refer","params":{"sip_address":"sip:x@y"},"wait_for":"call.refer.completed","on_timeout":"bye","next":"bye"}"#, "on_timeout needs"),
+        (
+            #""a":{"type":"command","action":"refer","params":{"sip_address":"sip:x@y"},"wait_for":"call.refer.completed","on_timeout":"bye","next":"bye"}"#,
+            "on_timeout needs"
+        ),
         (#""a":{"type":"stream","action":"begin","url":"wss://x","next":"bye"}"#, "expected action \"start\", \"stop\", found \"begin\""),
         (#""a":{"type":"stream","next":"bye"}"#, "missing required field \"url\""),
         (#""a":{"type":"stream","action":"stop","url":"wss://x","next":"bye"}"#, "unknown field \"url\" for a stream node with action \"stop\""),
@@ -139,8 +161,10 @@ import Testing
     }
 
     @Test func checkWarnsOnWaitsWithoutDeadlineAndCallerNodesWithoutOnError() {
-        let warnings = Self.parse(#""a":{"type":"command","action":"refer","params":{"sip_address":"sip:x@y"},"wait_for":"call.refer.completed","next":"bye","on_error":"bye"}"#)
-            .filter { $0.severity == .warning }.map(\.message)
+        let warnings = Self.parse(
+            #""a":{"type":"command","action":"refer","params":{"sip_address":"sip:x@y"},"wait_for":"call.refer.completed","next":"bye","on_error":"bye"}"#
+        )
+        .filter { $0.severity == .warning }.map(\.message)
         #expect(warnings.contains { $0.contains("with no deadline") })
         #expect(warnings.contains { $0.contains("say node's command the call hangs up") })
         let quiet = Self.parse(#""a":{"type":"say","text":"x","next":"bye"}"#, extra: #""defaults":{"on_error":"end"},"#)
@@ -151,7 +175,9 @@ import Testing
     // MARK: sections
 
     @Test func streamFailureLaterInterruptsToTheStartersOnError() throws {
-        var h = try Self.harness(#""a":{"type":"stream","url":"wss://bot.example.com","track":"both_tracks","next":"b","on_error":"trouble"},"b":{"type":"pause","seconds":30,"next":"bye"}"#)
+        var h = try Self.harness(
+            #""a":{"type":"stream","url":"wss://bot.example.com","track":"both_tracks","next":"b","on_error":"trouble"},"b":{"type":"pause","seconds":30,"next":"bye"}"#
+        )
         let start = try #require(h.commands.first { $0.action == "streaming_start" })
         h.send("streaming.started", ["stream_url": "wss://bot.example.com"])
         #expect(h.state?.node == "b")
@@ -165,11 +191,17 @@ import Testing
     }
 
     @Test func aSensitiveGatherPausesRecordingTranscriptionAndStreamsThenResumes() throws {
-        var h = try Self.harness(#""a":{"type":"recording","channels":"dual","save_as":"rec","next":"t"},"t":{"type":"transcription","engine":"Google","save_as":"heard","next":"s"},"s":{"type":"stream","url":"wss://x","next":"card"},"card":{"type":"gather","prompt":"Card number","min_digits":4,"max_digits":16,"save_as":"card","sensitive":true,"next":"bye","on_invalid":"bye","on_no_input":"bye","on_error":"trouble"}"#)
+        var h = try Self.harness(
+            #""a":{"type":"recording","channels":"dual","save_as":"rec","next":"t"},"t":{"type":"transcription","engine":"Google","save_as":"heard","next":"s"},"s":{"type":"stream","url":"wss://x","next":"card"},"card":{"type":"gather","prompt":"Card number","min_digits":4,"max_digits":16,"save_as":"card","sensitive":true,"next":"bye","on_invalid":"bye","on_no_input":"bye","on_error":"trouble"}"#
+        )
         Self.acknowledge(&h)
         Self.acknowledge(&h)
         h.send("streaming.started")
-        #expect(h.actions == ["record_start", "transcription_start", "streaming_start", "record_pause", "transcription_stop", "streaming_stop", "gather_using_speak"])
+        #expect(
+            h.actions == [
+                "record_start", "transcription_start", "streaming_start", "record_pause", "transcription_stop", "streaming_stop",
+                "gather_using_speak",
+            ])
         #expect(h.state?.sections.allSatisfy(\.suspended) == true)
         h.gatherEnded("4111111111111111")
         #expect(Array(h.actions.suffix(4)) == ["record_resume", "transcription_start", "streaming_start", "speak"])
@@ -179,8 +211,9 @@ import Testing
     }
 
     @Test func backgroundResultsLandInVariablesAndOnHangupWaitsForThem() throws {
-        var h = try Self.harness(#""a":{"type":"recording","transcribe":true,"save_as":"rec","next":"b"},"b":{"type":"pause","seconds":60,"next":"bye"},"notify":{"type":"http","method":"POST","url":"https://crm.example.com/calls","body":{"url":"{{vars.rec}}","text":"{{vars.rec_transcript}}"}}"#,
-                                 extra: #""on_hangup":"notify","#)
+        var h = try Self.harness(
+            #""a":{"type":"recording","transcribe":true,"save_as":"rec","next":"b"},"b":{"type":"pause","seconds":60,"next":"bye"},"notify":{"type":"http","method":"POST","url":"https://crm.example.com/calls","body":{"url":"{{vars.rec}}","text":"{{vars.rec_transcript}}"}}"#,
+            extra: #""on_hangup":"notify","#)
         #expect(h.commands.first?.body["transcription"] == true)
         Self.acknowledge(&h)
         h.hangup()
@@ -195,8 +228,9 @@ import Testing
     }
 
     @Test func onHangupRunsWithoutResultsAtTheDeadline() throws {
-        var h = try Self.harness(#""a":{"type":"record","max_length_secs":60,"transcribe":true,"save_as":"vm","next":"bye"},"notify":{"type":"set","vars":{"done":true},"next":"post"},"post":{"type":"http","method":"POST","url":"https://crm.example.com/vm","body":{"url":"{{vars.vm | ''}}"}}"#,
-                                 extra: #""on_hangup":"notify","#)
+        var h = try Self.harness(
+            #""a":{"type":"record","max_length_secs":60,"transcribe":true,"save_as":"vm","next":"bye"},"notify":{"type":"set","vars":{"done":true},"next":"post"},"post":{"type":"http","method":"POST","url":"https://crm.example.com/vm","body":{"url":"{{vars.vm | ''}}"}}"#,
+            extra: #""on_hangup":"notify","#)
         h.hangup()  // mid-message
         #expect(h.httpCalls.isEmpty)
         Self.timerFire(&h)
@@ -205,8 +239,9 @@ import Testing
     }
 
     @Test func voicemailTranscriptArrivesAfterTheCallerHangsUp() throws {
-        var h = try Self.harness(#""a":{"type":"record","max_length_secs":60,"transcribe":true,"save_as":"vm","next":"bye"},"post":{"type":"http","method":"POST","url":"https://crm.example.com/vm","body":{"text":"{{vars.vm_transcript | ''}}"}}"#,
-                                 extra: #""on_hangup":"post","#)
+        var h = try Self.harness(
+            #""a":{"type":"record","max_length_secs":60,"transcribe":true,"save_as":"vm","next":"bye"},"post":{"type":"http","method":"POST","url":"https://crm.example.com/vm","body":{"text":"{{vars.vm_transcript | ''}}"}}"#,
+            extra: #""on_hangup":"post","#)
         #expect(h.last?.body["transcription"] == true)
         h.send("call.recording.saved", ["recording_urls": ["mp3": "https://rec/1.mp3"]])
         #expect(h.state?.vars["vm"] == "https://rec/1.mp3")
@@ -220,8 +255,9 @@ import Testing
     // MARK: AI assistant
 
     @Test func aiAssistantWaitsForTheConversationAndKeepsWhatItProduced() throws {
-        var h = try Self.harness(#""a":{"type":"ai_assistant","assistant":{"id":"assistant-{{vars.team}}"},"greeting":"Hi, how can I help?","timeout_ms":600000,"save_as":"ai","next":"b","on_timeout":"trouble","on_error":"trouble"},"b":{"type":"switch","value":"{{vars.ai.reason}}","cases":{"transfer_requested":"bye"},"default":"end"}"#,
-                                 extra: #""vars":{"team":"support"},"#)
+        var h = try Self.harness(
+            #""a":{"type":"ai_assistant","assistant":{"id":"assistant-{{vars.team}}"},"greeting":"Hi, how can I help?","timeout_ms":600000,"save_as":"ai","next":"b","on_timeout":"trouble","on_error":"trouble"},"b":{"type":"switch","value":"{{vars.ai.reason}}","cases":{"transfer_requested":"bye"},"default":"end"}"#,
+            extra: #""vars":{"team":"support"},"#)
         #expect(h.last?.action == "ai_assistant_start")
         #expect(h.last?.body["assistant"]?["id"] == "assistant-support")
         h.send("call.conversation_insights.generated", ["results": [["result": "Caller wants billing"]]])
@@ -233,7 +269,8 @@ import Testing
 
     @Test(arguments: ["start_failed", "timeout"])
     func aiAssistantFailuresLeaveTheConversation(_ how: String) throws {
-        var h = try Self.harness(#""a":{"type":"ai_assistant","assistant":{"id":"a1"},"timeout_ms":300000,"next":"bye","on_error":"trouble","on_timeout":"trouble"}"#)
+        var h = try Self.harness(
+            #""a":{"type":"ai_assistant","assistant":{"id":"a1"},"timeout_ms":300000,"next":"bye","on_error":"trouble","on_timeout":"trouble"}"#)
         if how == "timeout" {
             Self.timerFire(&h)
             #expect(h.actions.contains("ai_assistant_stop"))
@@ -245,10 +282,14 @@ import Testing
 
     // MARK: speech
 
-    @Test(arguments: [("Billing, please.", 0.9, "b2"), ("I want to talk about billing", 0.8, "b2"), ("SALES!", 0.7, "b1"),
-                      ("bill", 0.9, "reprompt"), ("billing", 0.2, "reprompt")])
+    @Test(arguments: [
+        ("Billing, please.", 0.9, "b2"), ("I want to talk about billing", 0.8, "b2"), ("SALES!", 0.7, "b1"),
+        ("bill", 0.9, "reprompt"), ("billing", 0.2, "reprompt"),
+    ])
     func speechMenuChoosesByPhrase(_ heard: String, _ confidence: Double, _ expected: String) throws {
-        var h = try Self.harness(#""a":{"type":"menu","prompt":"Say sales or billing, or press 1 or 2","choices":{"1":"b1","2":"b2"},"speech":{"1":["sales","buy"],"2":"billing"},"min_confidence":0.5,"on_invalid":"end","on_no_input":"end"},"b1":{"type":"say","text":"sales","next":"end"},"b2":{"type":"say","text":"billing","next":"end"}"#)
+        var h = try Self.harness(
+            #""a":{"type":"menu","prompt":"Say sales or billing, or press 1 or 2","choices":{"1":"b1","2":"b2"},"speech":{"1":["sales","buy"],"2":"billing"},"min_confidence":0.5,"on_invalid":"end","on_no_input":"end"},"b1":{"type":"say","text":"sales","next":"end"},"b2":{"type":"say","text":"billing","next":"end"}"#
+        )
         #expect(h.actions == ["transcription_start", "gather_using_speak"])
         #expect(h.commands[0].body["transcription_engine_config"]?["hints"] == ["sales", "buy", "billing"])
         #expect(h.commands[0].body["transcription_engine_config"]?["language"] == "en")
@@ -264,19 +305,24 @@ import Testing
     }
 
     @Test func keysStillWorkInASpeechMenu() throws {
-        var h = try Self.harness(#""a":{"type":"menu","prompt":"Say or press","choices":{"1":"bye"},"speech":{"1":"yes"},"on_invalid":"end","on_no_input":"end"}"#)
+        var h = try Self.harness(
+            #""a":{"type":"menu","prompt":"Say or press","choices":{"1":"bye"},"speech":{"1":"yes"},"on_invalid":"end","on_no_input":"end"}"#)
         h.gatherEnded("1")
         #expect(h.actions.suffix(2) == ["transcription_stop", "speak"])
     }
 
-    @Test(arguments: [("Yes, please!", "yes", true), ("yesterday", "yes", false), ("I'd like BILLING", "billing", true),
-                      ("talk to a human being", "human being", true), ("being human", "human being", false)])
+    @Test(arguments: [
+        ("Yes, please!", "yes", true), ("yesterday", "yes", false), ("I'd like BILLING", "billing", true),
+        ("talk to a human being", "human being", true), ("being human", "human being", false),
+    ])
     func saysMatchesWordsIgnoringCaseAndPunctuation(_ heard: String, _ phrase: String, _ expected: Bool) {
         #expect(Speech.says(heard, phrase) == expected)
     }
 
     @Test func ifSaysRoutesOnATranscript() throws {
-        var h = try Self.harness(#""a":{"type":"set","vars":{"heard":"Um, I need to CANCEL my order."},"next":"b"},"b":{"type":"if","conditions":[{"value":"{{vars.heard}}","op":"says","to":["cancel","stop"],"next":"bye"}],"else":"end"}"#)
+        var h = try Self.harness(
+            #""a":{"type":"set","vars":{"heard":"Um, I need to CANCEL my order."},"next":"b"},"b":{"type":"if","conditions":[{"value":"{{vars.heard}}","op":"says","to":["cancel","stop"],"next":"bye"}],"else":"end"}"#
+        )
         #expect(h.last?.body["payload"] == "bye")
         _ = h
     }
@@ -284,9 +330,12 @@ import Testing
     // MARK: storage
 
     @Test func sectionsAndNewWaitsSurviveTheStore() throws {
-        var s = CallState(callControlID: "c", flowRevision: "r", flow: "t", node: "n", step: 3, waiting: .response(commandID: "cf-x-3-1", timer: "c#3"),
-                          vars: [:], facts: CallFacts(from: "", to: "", direction: "inbound", connectionID: nil))
-        s.sections = [ActiveSection(kind: .recording, flow: "t", node: "a", paused: true), ActiveSection(kind: .stream, flow: "t", node: "s", suspended: true)]
+        var s = CallState(
+            callControlID: "c", flowRevision: "r", flow: "t", node: "n", step: 3, waiting: .response(commandID: "cf-x-3-1", timer: "c#3"),
+            vars: [:], facts: CallFacts(from: "", to: "", direction: "inbound", connectionID: nil))
+        s.sections = [
+            ActiveSection(kind: .recording, flow: "t", node: "a", paused: true), ActiveSection(kind: .stream, flow: "t", node: "s", suspended: true),
+        ]
         s.awaitedResults = ["recording:rec"]
         #expect(try StateCodec.decodeState(StateCodec.encode(s)) == s)
         for w: Waiting in [.action(timer: nil), .action(timer: "c#1"), .results(timer: "c#results")] {
@@ -315,7 +364,9 @@ extension ActionNodeTests {
     }
 
     @Test func aWaitNodeHearsEventsTaggedWithAnEarlierStep() throws {
-        var h = try Self.harness(#""a":{"type":"recording","save_as":"rec","next":"w"},"w":{"type":"wait","for":"call.recording.saved","timeout_ms":60000,"next":"b"},"b":{"type":"say","text":"{{vars.rec}}","next":"end"}"#)
+        var h = try Self.harness(
+            #""a":{"type":"recording","save_as":"rec","next":"w"},"w":{"type":"wait","for":"call.recording.saved","timeout_ms":60000,"next":"b"},"b":{"type":"say","text":"{{vars.rec}}","next":"end"}"#
+        )
         let tag = h.last?.body["client_state"]?.stringValue
         Self.acknowledge(&h)
         h.send("call.recording.saved", ["recording_urls": ["mp3": "https://rec/2.mp3"]], clientState: .some(tag))
@@ -323,7 +374,9 @@ extension ActionNodeTests {
     }
 
     @Test func aCommandDialWhoseLegHangsUpFailsTheNode() throws {
-        var h = try Self.harness(#""a":{"type":"command","action":"dial","params":{"to":"+13125550111","from":"+13125550100"},"wait_for":"call.answered","timeout_ms":30000,"next":"bye","on_error":"trouble"}"#)
+        var h = try Self.harness(
+            #""a":{"type":"command","action":"dial","params":{"to":"+13125550111","from":"+13125550100"},"wait_for":"call.answered","timeout_ms":30000,"next":"bye","on_error":"trouble"}"#
+        )
         let tag = h.last?.body["client_state"]?.stringValue
         h.send("call.hangup", ["hangup_cause": "user_busy"], leg: "v3:agent", clientState: .some(tag))
         #expect(h.last?.body["payload"] == "sorry")
@@ -334,7 +387,9 @@ extension ActionNodeTests {
 extension ActionNodeTests {
     @Test(arguments: [("0", "skip"), ("", "next")])
     func aKeyCutsASayShort(_ key: String, _ expected: String) throws {
-        var h = try Self.harness(#""a":{"type":"say","text":"Calls are recorded. Press 0 to skip.","keys":{"0":"b"},"next":"c"},"b":{"type":"say","text":"skipped","next":"end"},"c":{"type":"say","text":"listened","next":"end"}"#)
+        var h = try Self.harness(
+            #""a":{"type":"say","text":"Calls are recorded. Press 0 to skip.","keys":{"0":"b"},"next":"c"},"b":{"type":"say","text":"skipped","next":"end"},"c":{"type":"say","text":"listened","next":"end"}"#
+        )
         let gather = try #require(h.last)
         #expect(gather.action == "gather_using_speak")
         #expect(gather.body["valid_digits"] == "0")
@@ -344,7 +399,9 @@ extension ActionNodeTests {
     }
 
     @Test func aKeyLeavesHoldMusicThatLoopsForever() throws {
-        var h = try Self.harness(#""a":{"type":"play","url":"https://x/hold.mp3","loop":"infinity","keys":{"1":"b"},"next":"end"},"b":{"type":"say","text":"back","next":"end"}"#)
+        var h = try Self.harness(
+            #""a":{"type":"play","url":"https://x/hold.mp3","loop":"infinity","keys":{"1":"b"},"next":"end"},"b":{"type":"say","text":"back","next":"end"}"#
+        )
         #expect(h.last?.body["loop"] == "infinity")
         // A key that arrives before the audio started (the last key of a gather, reported late) is not barge-in.
         h.send("call.dtmf.received", ["digit": "1"])
@@ -382,17 +439,34 @@ extension ActionNodeTests {
         (#""type":"noise_suppression","direction":"inbound""#, "response", nil),
         (#""type":"send_dtmf","digits":"1","save_as":"r","timeout_ms":5000"#, "response", nil),
         (#""type":"wait","for":"call.recording.saved","timeout_ms":5000"#, "call.recording.saved", "call.recording.error"),
-        (#""type":"command","action":"streaming_start","params":{"stream_url":"wss://x"},"wait_for":"streaming.started","timeout_ms":5000"#, "streaming.started", "streaming.failed"),
-        (#""type":"command","action":"refer","params":{"sip_address":"sip:x@y"},"wait_for":"call.refer.started","timeout_ms":5000"#, "call.refer.started", "call.refer.failed"),
+        (
+            #""type":"command","action":"streaming_start","params":{"stream_url":"wss://x"},"wait_for":"streaming.started","timeout_ms":5000"#,
+            "streaming.started", "streaming.failed"
+        ),
+        (
+            #""type":"command","action":"refer","params":{"sip_address":"sip:x@y"},"wait_for":"call.refer.started","timeout_ms":5000"#,
+            "call.refer.started", "call.refer.failed"
+        ),
         (#""type":"command","action":"siprec_start","wait_for":"siprec.started","timeout_ms":5000"#, "siprec.started", "siprec.failed"),
-        (#""type":"command","action":"ai_assistant_start","params":{"assistant":{"id":"a"}},"wait_for":"call.conversation.created","timeout_ms":5000"#, "call.conversation.created", "call.conversation.start_failed"),
-        (#""type":"command","action":"record_start","params":{"channels":"single","format":"mp3"},"wait_for":"call.recording.saved","timeout_ms":5000"#, "call.recording.saved", "call.recording.error"),
+        (
+            #""type":"command","action":"ai_assistant_start","params":{"assistant":{"id":"a"}},"wait_for":"call.conversation.created","timeout_ms":5000"#,
+            "call.conversation.created", "call.conversation.start_failed"
+        ),
+        (
+            #""type":"command","action":"record_start","params":{"channels":"single","format":"mp3"},"wait_for":"call.recording.saved","timeout_ms":5000"#,
+            "call.recording.saved", "call.recording.error"
+        ),
         (#""type":"command","action":"transcription_start","wait_for":"call.transcription","timeout_ms":5000"#, "call.transcription", nil),
-        (#""type":"command","action":"gather_using_ai","params":{"parameters":{"type":"object","properties":{}}},"wait_for":"call.ai_gather.ended","timeout_ms":5000"#, "call.ai_gather.ended", nil),
+        (
+            #""type":"command","action":"gather_using_ai","params":{"parameters":{"type":"object","properties":{}}},"wait_for":"call.ai_gather.ended","timeout_ms":5000"#,
+            "call.ai_gather.ended", nil
+        ),
     ]
 
     static func waiting(_ node: String) throws -> CallHarness {
-        try Self.harness(#""a":{\#(node),"next":"ok","on_error":"failed","on_timeout":"late"},"ok":{"type":"say","text":"ok","next":"end"},"failed":{"type":"say","text":"failed","next":"end"},"late":{"type":"say","text":"late","next":"end"}"#)
+        try Self.harness(
+            #""a":{\#(node),"next":"ok","on_error":"failed","on_timeout":"late"},"ok":{"type":"say","text":"ok","next":"end"},"failed":{"type":"say","text":"failed","next":"end"},"late":{"type":"say","text":"late","next":"end"}"#
+        )
     }
 
     static func recordingFirst(_ node: String) -> Bool { node.contains(#""type":"wait""#) }
@@ -401,7 +475,11 @@ extension ActionNodeTests {
     func successPath(_ i: Int) throws {
         let w = Self.waits[i]
         var h = try Self.waiting(w.node)
-        if w.success == "response" { Self.acknowledge(&h) } else { h.send(w.success, w.success == "call.transcription" ? ["transcription_data": ["transcript": "hi", "is_final": true]] : [:]) }
+        if w.success == "response" {
+            Self.acknowledge(&h)
+        } else {
+            h.send(w.success, w.success == "call.transcription" ? ["transcription_data": ["transcript": "hi", "is_final": true]] : [:])
+        }
         #expect(h.last?.body["payload"] == "ok", "\(w.node)")
     }
 
@@ -429,8 +507,10 @@ extension ActionNodeTests {
 
 extension ActionNodeTests {
     @Test func theFlowsErrorNodeIsCheckedForUnsetVariables() {
-        let warnings = Self.parse(#""a":{"type":"gather","min_digits":1,"max_digits":4,"save_as":"pin","next":"bye","on_invalid":"bye","on_no_input":"bye"},"sorry":{"type":"say","text":"Sorry {{vars.pin}}","next":"end"}"#,
-                                  extra: #""defaults":{"on_error":"sorry"},"#).filter { $0.severity == .warning }
+        let warnings = Self.parse(
+            #""a":{"type":"gather","min_digits":1,"max_digits":4,"save_as":"pin","next":"bye","on_invalid":"bye","on_no_input":"bye"},"sorry":{"type":"say","text":"Sorry {{vars.pin}}","next":"end"}"#,
+            extra: #""defaults":{"on_error":"sorry"},"#
+        ).filter { $0.severity == .warning }
         #expect(warnings.contains { $0.pointer == "/nodes/sorry/text" }, "\(warnings)")
     }
 }

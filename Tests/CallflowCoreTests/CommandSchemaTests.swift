@@ -1,5 +1,5 @@
-import CallflowTestSupport
 import CallflowCore
+import CallflowTestSupport
 import Foundation
 import Testing
 
@@ -22,8 +22,10 @@ import Testing
         h.send("call.recording.saved", ["recording_urls": ["mp3": "u"]]); h.speakEnded()
         all += h.commands
         var r = CallHarness(flows: flows)
-        r.record(r.engine.startOutbound(leg: CallLeg(callControlID: r.call, connectionID: "c", from: "+13125550100", to: "+13125550199"),
-                                        flow: "reminder", vars: [:], now: r.now))
+        r.record(
+            r.engine.startOutbound(
+                leg: CallLeg(callControlID: r.call, connectionID: "c", from: "+13125550100", to: "+13125550199"),
+                flow: "reminder", vars: [:], now: r.now))
         r.send("call.machine.detection.ended", ["result": "human"], clientState: .some(nil))
         all += r.commands
         for (_, nodes) in RobustnessTests.waitingStates {
@@ -32,15 +34,19 @@ import Testing
             x.initiated()
             all += x.commands
         }
-        var c = try NodeTests.harness(#""a":{"type":"connect","to":"+13125550002","from":"+13125550100","timeout_secs":20,"whisper":{"say":"hi"},"on_failure":"bye"}"#)
+        var c = try NodeTests.harness(
+            #""a":{"type":"connect","to":"+13125550002","from":"+13125550100","timeout_secs":20,"whisper":{"say":"hi"},"on_failure":"bye"}"#)
         let child = c.lastClientState["dial"]
         c.send("call.answered", leg: "v3:B", clientState: .some(child))
         c.send("call.speak.ended", leg: "v3:B")
         all += c.commands
-        var a = try NodeTests.harness(#""a":{"type":"ai_gather","parameters":{"type":"object","properties":{}},"greeting":"hi","voice":"female","save_as":"x","next":"b","on_error":"b"},"b":{"type":"reject","cause":"USER_BUSY"}"#)
+        var a = try NodeTests.harness(
+            #""a":{"type":"ai_gather","parameters":{"type":"object","properties":{}},"greeting":"hi","voice":"female","save_as":"x","next":"b","on_error":"b"},"b":{"type":"reject","cause":"USER_BUSY"}"#
+        )
         a.send("call.ai_gather.ended", ["status": "invalid"])
         all += a.commands
-        var m = try NodeTests.harness(#""a":{"type":"menu","prompt":{"media":"menu_audio"},"choices":{"1":"end"},"on_invalid":"end","on_no_input":"end"}"#)
+        var m = try NodeTests.harness(
+            #""a":{"type":"menu","prompt":{"media":"menu_audio"},"choices":{"1":"end"},"on_invalid":"end","on_no_input":"end"}"#)
         m.gatherEnded("1")
         all += m.commands
         var unrouted = CallHarness(flows: flows, defaultFlow: nil)
@@ -52,8 +58,11 @@ import Testing
     @Test func everyProducedBodyValidates() throws {
         let commands = try Self.producedCommands()
         let actions = Set(commands.map(\.action))
-        #expect(actions.isSuperset(of: ["answer", "speak", "gather_using_speak", "gather_using_audio", "gather", "transfer", "dial",
-                                        "bridge", "record_start", "gather_using_ai", "hangup", "reject", "playback_start"]))
+        #expect(
+            actions.isSuperset(of: [
+                "answer", "speak", "gather_using_speak", "gather_using_audio", "gather", "transfer", "dial",
+                "bridge", "record_start", "gather_using_ai", "hangup", "reject", "playback_start",
+            ]))
         var validators: [String: SchemaValidator] = [:]
         for command in commands {
             if validators[command.action] == nil { validators[command.action] = try Self.validator(for: command.action) }

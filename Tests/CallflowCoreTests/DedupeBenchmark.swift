@@ -42,7 +42,8 @@ import Testing
         }
         let after = Self.rssBytes()
         #expect(fresh == n)
-        var line = "structure=\(kind) ids=\(n) rss_growth_bytes=\(after - before) bytes_per_id=\(String(format: "%.1f", Double(after - before) / Double(n)))"
+        var line =
+            "structure=\(kind) ids=\(n) rss_growth_bytes=\(after - before) bytes_per_id=\(String(format: "%.1f", Double(after - before) / Double(n)))"
         if kind == "window" {
             line += " allocated_bytes=\(window.allocatedBytes) allocated_per_id=\(String(format: "%.1f", Double(window.allocatedBytes) / Double(n)))"
         }

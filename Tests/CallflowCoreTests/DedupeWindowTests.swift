@@ -1,5 +1,5 @@
-import CallflowTestSupport
 import CallflowCore
+import CallflowTestSupport
 import Testing
 
 @Suite struct DedupeWindowTests {
@@ -22,9 +22,9 @@ import Testing
         isNew(w.insert("a", now: 1000))
         isNew(w.insert("b", now: 1030))
         isDuplicate(w.insert("a", now: 1060))  // exactly 60 s: still inside
-        isNew(w.insert("a", now: 1061))   // a expired, recorded again
+        isNew(w.insert("a", now: 1061))  // a expired, recorded again
         isDuplicate(w.insert("b", now: 1061))
-        isNew(w.insert("c", now: 1200))   // a (1061) and b expire
+        isNew(w.insert("c", now: 1200))  // a (1061) and b expire
         #expect(w.count == 1 && !w.contains("a") && !w.contains("b"))
         #expect(w.evictedEarly == 0, "expiry is not early eviction")
     }

@@ -1,8 +1,9 @@
 import CallflowCore
 import CallflowTestSupport
 import Foundation
-@testable import TelnyxEmulator
 import Testing
+
+@testable import TelnyxEmulator
 
 /// The emulator's side of every call action, driven through `EmulatorModel.command` on a virtual
 /// clock: which webhooks come back, in which order, with which client_state, and that each payload
@@ -39,7 +40,8 @@ import Testing
             for e in emissions {
                 let delay: Int
                 switch e {
-                case .webhook(let d, _), .needInput(let d, _, _, _), .gatherTimeout(let d, _, _), .timer(let d, _, _), .note(let d, _, _, _): delay = d
+                case .webhook(let d, _), .needInput(let d, _, _, _), .gatherTimeout(let d, _, _), .timer(let d, _, _), .note(let d, _, _, _):
+                    delay = d
                 }
                 seq += 1
                 queue.append((now + Int64(delay), seq, e))
@@ -294,11 +296,15 @@ import Testing
     }
 
     @Test func aGatherWithNoDigitsLeftHearsSpeechBeforeItTimesOut() throws {
-        var p = Phone { $0.inputs = ["1"]; $0.speech = [.init("I would like to speak to someone about my account please")] }
+        var p = Phone {
+            $0.inputs = ["1"]; $0.speech = [.init("I would like to speak to someone about my account please")]
+        }
         p.send("transcription_start")
         p.run(for: 6000)  // nothing played yet: the caller spoke at once
         #expect(p.all("call.transcription").count == 1)
-        var q = Phone { $0.inputs = ["1"]; $0.speech = [.init("I would like to speak to someone about my account please")] }
+        var q = Phone {
+            $0.inputs = ["1"]; $0.speech = [.init("I would like to speak to someone about my account please")]
+        }
         q.send("gather_using_speak", ["payload": "Press or say.", "voice": "female", "maximum_digits": 1, "maximum_tries": 1])
         q.send("transcription_start")  // during the prompt: the caller waits for it
         q.run(for: 10_000)
@@ -488,7 +494,9 @@ import Testing
     // MARK: AI assistants
 
     @Test func anAIConversationEndsWithItsInsights() throws {
-        var p = Phone { $0.ai.summary = "Wants a callback"; $0.ai.afterMs = 8000; $0.ai.fields = ["callback": "tomorrow"] }
+        var p = Phone {
+            $0.ai.summary = "Wants a callback"; $0.ai.afterMs = 8000; $0.ai.fields = ["callback": "tomorrow"]
+        }
         let mark = p.mark
         let reply = p.send("ai_assistant_start", ["assistant": ["id": "assistant-42"], "greeting": "Hi!"])
         guard case .ok(let data) = reply else { Issue.record("\(reply)"); return }
@@ -643,8 +651,10 @@ import Testing
     @Test func commandsWithoutWebhooksAnswer200() throws {
         var p = Phone()
         let mark = p.mark
-        for (action, body) in [("send_dtmf", ["digits": "123#"]), ("send_sip_info", ["body": "x", "content_type": "text/plain"]),
-                               ("suppression_start", ["direction": "inbound"]), ("suppression_stop", [:])] as [(String, JSONObject)] {
+        for (action, body) in [
+            ("send_dtmf", ["digits": "123#"]), ("send_sip_info", ["body": "x", "content_type": "text/plain"]),
+            ("suppression_start", ["direction": "inbound"]), ("suppression_stop", [:]),
+        ] as [(String, JSONObject)] {
             #expect(p.send(action, body).status == 200, "\(action)")
         }
         p.run(for: 5000)
@@ -663,8 +673,11 @@ import Testing
         p.send("hangup")
         p.run(for: 2000)
         let types = p.types(from: mark)
-        #expect(Set(types.prefix(5)) == ["call.gather.ended", "streaming.stopped", "siprec.stopped", "call.conversation_insights.generated",
-                                         "call.conversation.ended"], "\(types)")
+        #expect(
+            Set(types.prefix(5)) == [
+                "call.gather.ended", "streaming.stopped", "siprec.stopped", "call.conversation_insights.generated",
+                "call.conversation.ended",
+            ], "\(types)")
         #expect(types.suffix(2) == ["call.hangup", "call.recording.saved"])
         #expect(p.first("call.conversation.ended")?["reason"] == "hangup")
         #expect(p.send("speak", ["payload": "x", "voice": "female"]).status == 422)
@@ -674,8 +687,12 @@ import Testing
     @Test func theExistingCallEventsAreSchemaValidToo() throws {
         var p = Phone { $0.inputs = ["9", "1"] }
         p.send("speak", ["payload": "Hello.", "voice": "female"])
-        p.send("gather_using_speak", ["payload": "Press 1.", "voice": "female", "valid_digits": "12", "maximum_digits": 1,
-                                      "invalid_payload": "No."])
+        p.send(
+            "gather_using_speak",
+            [
+                "payload": "Press 1.", "voice": "female", "valid_digits": "12", "maximum_digits": 1,
+                "invalid_payload": "No.",
+            ])
         p.run(for: 20_000)
         p.send("playback_start", ["media_name": "missing_file"])
         p.send("transfer", ["to": "+13125550001"])

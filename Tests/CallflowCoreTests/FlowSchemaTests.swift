@@ -1,5 +1,5 @@
-import CallflowTestSupport
 import CallflowCore
+import CallflowTestSupport
 import Foundation
 import Testing
 

@@ -74,7 +74,8 @@ import Testing
     }
 
     @Test func statusIsReadableInTemplates() throws {
-        var h = try NodeTests.harness(#"""
+        var h = try NodeTests.harness(
+            #"""
             "a":{"type":"http","method":"GET","url":"https://x/y","save_as":"r","next":"say","on_error":"say"},
             "say":{"type":"say","text":"status {{vars.r_status}} {{vars.r.error | 'none'}}","next":"end"}
             """#)
@@ -83,7 +84,8 @@ import Testing
     }
 
     @Test func withoutSaveAsNothingIsSaved() throws {
-        var h = try NodeTests.harness(#"""
+        var h = try NodeTests.harness(
+            #"""
             "a":{"type":"http","method":"GET","url":"https://x/y","on_status":{"404":"bye"},"next":"end","on_error":"end"}
             """#)
         h.httpResponse(404, "")
@@ -92,7 +94,8 @@ import Testing
     }
 
     @Test func onHangupHTTPMayBranchOnStatus() throws {
-        var h = try NodeTests.harness(#"""
+        var h = try NodeTests.harness(
+            #"""
             "a":{"type":"say","text":"hi","next":"end"},
             "log":{"type":"http","method":"POST","url":"https://x/calls","body":{},"on_status":{"409":"again"}},
             "again":{"type":"http","method":"PUT","url":"https://x/calls","body":{}}
@@ -111,8 +114,9 @@ import Testing
         ("099", "/nodes/a/on_status/099"), ("4x", "/nodes/a/on_status/4x"), ("6xx", "/nodes/a/on_status/6xx"),
     ])
     func badKeysAreErrors(_ key: String, _ pointer: String) {
-        let diagnostics = FlowCheckTests.check(FlowCheckTests.flow(
-            #""a":{"type":"http","method":"GET","url":"https://x","on_status":{"\#(key)":"end"},"next":"end","on_error":"end"}"#))
+        let diagnostics = FlowCheckTests.check(
+            FlowCheckTests.flow(
+                #""a":{"type":"http","method":"GET","url":"https://x","on_status":{"\#(key)":"end"},"next":"end","on_error":"end"}"#))
         let error = diagnostics.first { $0.severity == .error }
         #expect(error?.pointer == pointer)
         #expect(error?.message == #"on_status keys are a status 100-599 ("404") or a class 1xx-5xx ("4xx"), found "\#(key)""#)
@@ -120,41 +124,48 @@ import Testing
 
     @Test(arguments: ["100", "404", "599", "1xx", "5xx"])
     func goodKeysAreAccepted(_ key: String) {
-        let diagnostics = FlowCheckTests.check(FlowCheckTests.flow(
-            #""a":{"type":"http","method":"GET","url":"https://x","on_status":{"\#(key)":"end"},"next":"end","on_error":"end"}"#))
+        let diagnostics = FlowCheckTests.check(
+            FlowCheckTests.flow(
+                #""a":{"type":"http","method":"GET","url":"https://x","on_status":{"\#(key)":"end"},"next":"end","on_error":"end"}"#))
         #expect(diagnostics.isEmpty, "\(diagnostics)")
     }
 
     @Test func targetsMustBeNodes() {
-        let diagnostics = FlowCheckTests.check(FlowCheckTests.flow(
-            #""a":{"type":"http","method":"GET","url":"https://x","on_status":{"404":"ned"},"next":"end","on_error":"end"}"#))
+        let diagnostics = FlowCheckTests.check(
+            FlowCheckTests.flow(
+                #""a":{"type":"http","method":"GET","url":"https://x","on_status":{"404":"ned"},"next":"end","on_error":"end"}"#))
         #expect(diagnostics.map(\.description) == [#"f.json: /nodes/a/on_status/404: "ned" is not a node of this flow; did you mean "end"?"#])
     }
 
     @Test func targetsMustBeNames() {
-        let diagnostics = FlowCheckTests.check(FlowCheckTests.flow(
-            #""a":{"type":"http","method":"GET","url":"https://x","on_status":{"404":5},"next":"end","on_error":"end"}"#))
+        let diagnostics = FlowCheckTests.check(
+            FlowCheckTests.flow(
+                #""a":{"type":"http","method":"GET","url":"https://x","on_status":{"404":5},"next":"end","on_error":"end"}"#))
         #expect(diagnostics.map(\.description) == ["f.json: /nodes/a/on_status/404: expected a node name, found number"])
     }
 
     @Test func onStatusTargetsAreReachable() {
-        let diagnostics = FlowCheckTests.check(FlowCheckTests.flow(#"""
-            "a":{"type":"http","method":"GET","url":"https://x","on_status":{"404":"only"},"next":"end","on_error":"end"},
-            "only":{"type":"say","text":"x","next":"end"}
-            """#))
+        let diagnostics = FlowCheckTests.check(
+            FlowCheckTests.flow(
+                #"""
+                "a":{"type":"http","method":"GET","url":"https://x","on_status":{"404":"only"},"next":"end","on_error":"end"},
+                "only":{"type":"say","text":"x","next":"end"}
+                """#))
         #expect(diagnostics.isEmpty, "\(diagnostics)")
     }
 
     @Test func brokenNodeStillChecksItsStatusTargets() {
         // The method is wrong, so the node does not parse; its on_status target is checked all the same.
-        let diagnostics = FlowCheckTests.check(FlowCheckTests.flow(
-            #""a":{"type":"http","method":"FETCH","url":"https://x","on_status":{"404":"nowhere"},"next":"end","on_error":"end"}"#))
+        let diagnostics = FlowCheckTests.check(
+            FlowCheckTests.flow(
+                #""a":{"type":"http","method":"FETCH","url":"https://x","on_status":{"404":"nowhere"},"next":"end","on_error":"end"}"#))
         #expect(diagnostics.contains { $0.pointer == "/nodes/a/on_status/404" && $0.message.contains("\"nowhere\" is not a node") })
     }
 
     @Test(arguments: [("404", true), ("4xx", true), ("4x", false), ("600", false)])
     func schemaKnowsOnStatus(_ key: String, _ accepted: Bool) throws {
-        let flow = try JSONParser.parse(#"""
+        let flow = try JSONParser.parse(
+            #"""
             {"start":"a","nodes":{"a":{"type":"http","method":"GET","url":"https://x","save_as":"r",
              "on_status":{"\#(key)":"b"},"next":"b","on_error":"b"},"b":{"type":"hangup"}}}
             """#)

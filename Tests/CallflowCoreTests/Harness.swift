@@ -1,5 +1,5 @@
-import CallflowTestSupport
 import CallflowCore
+import CallflowTestSupport
 import Foundation
 import Testing
 
@@ -106,8 +106,10 @@ struct CallHarness {
         case .some(let explicit): p["client_state"] = explicit.map(JSONValue.string) ?? .null
         }
         let root: JSONValue = [
-            "data": ["record_type": "event", "event_type": .string(type), "id": .string(id ?? "evt-\(counter)"),
-                     "occurred_at": "2026-11-23T16:00:00.000000Z", "payload": .object(p)],
+            "data": [
+                "record_type": "event", "event_type": .string(type), "id": .string(id ?? "evt-\(counter)"),
+                "occurred_at": "2026-11-23T16:00:00.000000Z", "payload": .object(p),
+            ],
             "meta": ["attempt": 1, "delivered_to": "https://ivr.example.com/webhooks/telnyx"],
         ]
         let event = try! WebhookEvent.decode(root.jsonBytes)

@@ -1,5 +1,5 @@
-import CallflowTestSupport
 import CallflowCore
+import CallflowTestSupport
 import Testing
 
 @Suite struct JSONTests {
@@ -87,4 +87,3 @@ import Testing
         #expect(value.lookup(path: "crm.nope".split(separator: ".")) == nil)
     }
 }
-

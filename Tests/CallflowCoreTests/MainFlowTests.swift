@@ -163,7 +163,8 @@ import Testing
     @Test func reminderMachineWaitsForBeep() throws {
         var h = CallHarness(flows: try Flows.set())
         let leg = CallLeg(callControlID: h.call, connectionID: "conn-1", from: "+13125550100", to: "+13125550199")
-        h.record(h.engine.startOutbound(leg: leg, flow: "reminder", vars: ["appointment_time": "Tuesday at 3 PM", "appointment_id": "A7"], now: h.now))
+        h.record(
+            h.engine.startOutbound(leg: leg, flow: "reminder", vars: ["appointment_time": "Tuesday at 3 PM", "appointment_id": "A7"], now: h.now))
         #expect(h.state?.waiting == .machineDetection)
         h.send("call.machine.detection.ended", ["result": "machine"], clientState: .some(StepTag(step: 0).encoded))
         #expect(h.state?.waiting == .beep)

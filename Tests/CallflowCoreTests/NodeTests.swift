@@ -11,8 +11,9 @@ import Testing
     }
 
     @Test func sayUsesDefaultsAndOverrides() throws {
-        var h = try Self.harness(#""a":{"type":"say","text":"Hi {{call.from}}","voice":"male","ssml":true,"next":"b"},"b":{"type":"say","text":"x","next":"end"}"#,
-                                 extra: #""defaults":{"voice":"Polly.Joanna","language":"es-MX"},"#)
+        var h = try Self.harness(
+            #""a":{"type":"say","text":"Hi {{call.from}}","voice":"male","ssml":true,"next":"b"},"b":{"type":"say","text":"x","next":"end"}"#,
+            extra: #""defaults":{"voice":"Polly.Joanna","language":"es-MX"},"#)
         #expect(h.last?.body["payload"] == "Hi +13125550101")
         #expect(h.last?.body["voice"] == "male")
         #expect(h.last?.body["language"] == "es-MX")
@@ -40,7 +41,8 @@ import Testing
     }
 
     @Test func setSwitchAndTypedValues() throws {
-        let h = try Self.harness(#"""
+        let h = try Self.harness(
+            #"""
             "a":{"type":"set","vars":{"n":5,"id":"{{call.id}}","dir":"{{call.direction}}","who":"{{call.to}}","obj":{"k":"{{call.from}}"},"copy":"{{vars.obj}}"},"next":"s"},
             "s":{"type":"switch","value":"{{vars.obj.k}}","cases":{"+13125550101":"bye"},"default":"end"}
             """#)
@@ -59,17 +61,21 @@ import Testing
         ("empty", "true", "", true), ("empty", "false", "", false), ("eq", #""b""#, "a", false),
     ])
     func ifOperators(_ op: String, _ to: String, _ value: String, _ taken: Bool) throws {
-        let h = try Self.harness(#"""
+        let h = try Self.harness(
+            #"""
             "a":{"type":"set","vars":{"v":"\#(value)"},"next":"i"},
             "i":{"type":"if","conditions":[{"value":"{{vars.v}}","op":"\#(op)","to":\#(to),"next":"bye"}],"else":"end"}
             """#)
         #expect(h.last?.action == (taken ? "speak" : "hangup"), "\(value) \(op) \(to)")
     }
 
-    @Test(arguments: [(Times.mondayMorning, "speak"), (Times.saturdayAfternoon, "hangup"), (Times.christmas, "hangup"),
-                      (Times.mondayMorning - 4 * 3600, "hangup")])
+    @Test(arguments: [
+        (Times.mondayMorning, "speak"), (Times.saturdayAfternoon, "hangup"), (Times.christmas, "hangup"),
+        (Times.mondayMorning - 4 * 3600, "hangup"),
+    ])
     func hoursInLocalTime(_ now: Int64, _ expected: String) throws {
-        let h = try Self.harness(#"""
+        let h = try Self.harness(
+            #"""
             "a":{"type":"hours","timezone":"America/Chicago","open":{"mon-fri":["09:00-17:00"],"sat":["10:00-13:00"]},
                  "closed_dates":["2026-12-25"],"on_open":"bye","on_closed":"end"}
             """#, now: now)
@@ -77,7 +83,9 @@ import Testing
     }
 
     @Test func connectWithWhisperBridges() throws {
-        var h = try Self.harness(#""a":{"type":"connect","to":"+13125550002","from":"+13125550100","timeout_secs":20,"whisper":{"say":"Call from {{call.from}}"},"on_failure":"bye"}"#)
+        var h = try Self.harness(
+            #""a":{"type":"connect","to":"+13125550002","from":"+13125550100","timeout_secs":20,"whisper":{"say":"Call from {{call.from}}"},"on_failure":"bye"}"#
+        )
         let dial = try #require(h.last)
         #expect(dial.action == "dial")
         #expect(dial.path == "/calls")
@@ -130,7 +138,9 @@ import Testing
 
     @Test(arguments: [("valid", "speak"), ("invalid", "hangup")])
     func aiGather(_ status: String, _ expected: String) throws {
-        var h = try Self.harness(#""a":{"type":"ai_gather","parameters":{"type":"object","properties":{"name":{"type":"string"}}},"greeting":"Your name?","voice":"female","save_as":"ai","next":"bye","on_error":"end"}"#)
+        var h = try Self.harness(
+            #""a":{"type":"ai_gather","parameters":{"type":"object","properties":{"name":{"type":"string"}}},"greeting":"Your name?","voice":"female","save_as":"ai","next":"bye","on_error":"end"}"#
+        )
         let ai = try #require(h.last)
         #expect(ai.action == "gather_using_ai")
         #expect(ai.body["greeting"] == "Your name?")
@@ -142,7 +152,8 @@ import Testing
 
     @Test(arguments: [("human", "speak"), ("machine", "hangup"), ("not_sure", "reject"), ("human_business", "speak"), ("fax_detected", "hangup")])
     func machineDetection(_ result: String, _ expected: String) throws {
-        var h = try Self.harness(#""a":{"type":"machine_detection","on_human":"bye","on_machine":"end","on_unknown":"r"},"r":{"type":"reject","cause":"USER_BUSY"}"#)
+        var h = try Self.harness(
+            #""a":{"type":"machine_detection","on_human":"bye","on_machine":"end","on_unknown":"r"},"r":{"type":"reject","cause":"USER_BUSY"}"#)
         #expect(h.commands.isEmpty)
         let type = result.hasPrefix("human_") || result == "fax_detected" ? "call.machine.premium.detection.ended" : "call.machine.detection.ended"
         h.send(type, ["result": .string(result)], clientState: .some(nil))
@@ -151,7 +162,8 @@ import Testing
     }
 
     @Test func commandWithAndWithoutWait() throws {
-        var h = try Self.harness(#"""
+        var h = try Self.harness(
+            #"""
             "a":{"type":"command","action":"send_dtmf","params":{"digits":"1{{vars.ext}}"},"next":"b"},
             "b":{"type":"command","action":"record_start","params":{"format":"mp3","channels":"dual"},"wait_for":"call.recording.saved","next":"bye"}
             """#, extra: #""vars":{"ext":"23"},"#)
@@ -182,15 +194,17 @@ import Testing
     }
 
     @Test func gotoAnotherFlowAndNode() throws {
-        var h = CallHarness(flows: try Flows.set(extra: ["t": #"{"start":"a","nodes":{"a":{"type":"goto","flow":"voicemail","node":"thanks"}}}"#]),
-                            defaultFlow: "t")
+        var h = CallHarness(
+            flows: try Flows.set(extra: ["t": #"{"start":"a","nodes":{"a":{"type":"goto","flow":"voicemail","node":"thanks"}}}"#]),
+            defaultFlow: "t")
         h.initiated()
         #expect(h.state?.flow == "voicemail")
         #expect(h.last?.body["payload"] == "Thank you. We will call you back. Goodbye.")
     }
 
     @Test func gatherPatternAndNoInput() throws {
-        var h = try Self.harness(#"""
+        var h = try Self.harness(
+            #"""
             "a":{"type":"gather","min_digits":3,"max_digits":5,"pattern":"^9.*","max_attempts":2,"save_as":"pin","next":"bye","on_invalid":"end","on_no_input":"r"},
             "r":{"type":"reject","cause":"CALL_REJECTED"}
             """#)
@@ -203,7 +217,8 @@ import Testing
     }
 
     @Test func menuWithAudioPromptAndSpokenRepromptPlaysPreludeFirst() throws {
-        var h = try Self.harness(#"""
+        var h = try Self.harness(
+            #"""
             "a":{"type":"menu","prompt":{"play":"https://x/menu.mp3"},"choices":{"1":"bye","#":"end"},"invalid":{"say":"Nope."},
                  "on_invalid":"end","on_no_input":"end"}
             """#)

@@ -49,7 +49,10 @@ import Testing
         ("record_start", "play_beep", "yes", "expected boolean, found string"),
         ("transfer", "custom_headers", ["name": "X-A", "value": "b"], "expected array, found object"),
         ("speak", "voice_settings", "azure", "expected object, found string"),
-        ("dial", "stream_bidirectional_sampling_rate", 8001, "8001 is not one of 8000, 16000, 22050, 24000, 48000 for dial.stream_bidirectional_sampling_rate"),
+        (
+            "dial", "stream_bidirectional_sampling_rate", 8001,
+            "8001 is not one of 8000, 16000, 22050, 24000, 48000 for dial.stream_bidirectional_sampling_rate"
+        ),
         ("dial", "stream_bidirectional_sampling_rate", 16000, nil),
         ("answer", "preferred_codecs", "PCMU,PCMA", nil),
     ]
@@ -68,28 +71,49 @@ import Testing
     // MARK: nested objects
 
     static let nestedCases: [(String, JSONObject, [String], String)] = [
-        ("speak", ["voice_settings": ["type": "azure", "gender": "male"]], ["voice_settings", "gender"],
-         #""male" is not one of Male, Female for speak.voice_settings.gender; did you mean "Male"?"#),
+        (
+            "speak", ["voice_settings": ["type": "azure", "gender": "male"]], ["voice_settings", "gender"],
+            #""male" is not one of Male, Female for speak.voice_settings.gender; did you mean "Male"?"#
+        ),
         ("speak", ["voice_settings": ["type": "azur"]], ["voice_settings", "type"], #"did you mean "azure"?"#),
         ("speak", ["voice_settings": ["gender": "Male"]], ["voice_settings"], #"speak.voice_settings requires "type" (one of elevenlabs, "#),
         ("speak", ["voice_settings": ["type": "minimax", "pitch": "high"]], ["voice_settings", "pitch"], "expected integer, found string"),
-        ("transcription_start", ["transcription_engine_config": ["transcription_engine": "Google", "language": "english"]],
-         ["transcription_engine_config", "language"], "for transcription_start.transcription_engine_config.language"),
-        ("answer", ["transcription_config": ["transcription_engine_config": ["transcription_engine": "Azure", "region": "eastus", "language": "xx"]]],
-         ["transcription_config", "transcription_engine_config", "language"], #""xx" is not one of"#),
-        ("transcription_start", ["transcription_engine_config": ["transcription_engine": "Azure"]], ["transcription_engine_config"],
-         #"transcription_start.transcription_engine_config requires "region""#),
-        ("ai_assistant_add_messages", ["messages": [["role": "user", "content": "hi"], ["role": "usr", "content": "x"]]],
-         ["messages", "1", "role"], #"for ai_assistant_add_messages.messages[1].role; did you mean "user"?"#),
+        (
+            "transcription_start", ["transcription_engine_config": ["transcription_engine": "Google", "language": "english"]],
+            ["transcription_engine_config", "language"], "for transcription_start.transcription_engine_config.language"
+        ),
+        (
+            "answer",
+            ["transcription_config": ["transcription_engine_config": ["transcription_engine": "Azure", "region": "eastus", "language": "xx"]]],
+            ["transcription_config", "transcription_engine_config", "language"], #""xx" is not one of"#
+        ),
+        (
+            "transcription_start", ["transcription_engine_config": ["transcription_engine": "Azure"]], ["transcription_engine_config"],
+            #"transcription_start.transcription_engine_config requires "region""#
+        ),
+        (
+            "ai_assistant_add_messages", ["messages": [["role": "user", "content": "hi"], ["role": "usr", "content": "x"]]],
+            ["messages", "1", "role"], #"for ai_assistant_add_messages.messages[1].role; did you mean "user"?"#
+        ),
         ("transfer", ["custom_headers": [["name": "X-A", "value": 3]]], ["custom_headers", "0", "value"], "expected string, found number"),
         // The SDK says a list of URLs per event, the spec one URL: either, not a number.
-        ("answer", ["webhook_urls": ["call.answered": ["https://a"], "call.bridged": "https://b", "call.hangup": 3]], ["webhook_urls", "call.hangup"],
-         "expected string or array, found number"),
+        (
+            "answer", ["webhook_urls": ["call.answered": ["https://a"], "call.bridged": "https://b", "call.hangup": 3]],
+            ["webhook_urls", "call.hangup"],
+            "expected string or array, found number"
+        ),
         // Closed by the spec (additionalProperties: false), which lists the same keys as the SDK.
-        ("transcription_start", ["transcription_engine_config": ["transcription_engine": "Deepgram", "transcription_model": "deepgram/nova-3", "keyterm": ["Telnyx"]]],
-         ["transcription_engine_config", "keyterm"], #"transcription_start.transcription_engine_config does not take "keyterm"; did you mean "keyterms"?"#),
-        ("transcription_start", ["transcription_engine_config": ["transcription_engine": "Deepgram", "language": "en"]], ["transcription_engine_config"],
-         #"requires "transcription_model""#),
+        (
+            "transcription_start",
+            ["transcription_engine_config": ["transcription_engine": "Deepgram", "transcription_model": "deepgram/nova-3", "keyterm": ["Telnyx"]]],
+            ["transcription_engine_config", "keyterm"],
+            #"transcription_start.transcription_engine_config does not take "keyterm"; did you mean "keyterms"?"#
+        ),
+        (
+            "transcription_start", ["transcription_engine_config": ["transcription_engine": "Deepgram", "language": "en"]],
+            ["transcription_engine_config"],
+            #"requires "transcription_model""#
+        ),
     ]
 
     @Test(arguments: nestedCases)
@@ -105,10 +129,19 @@ import Testing
         // AWS settings are open (`additionalProperties: true`).
         ("speak", ["voice_settings": ["type": "aws", "anything": 1]]),
         // The SDK says the Deepgram configs' engine is "deepgram/nova-3"; the OpenAPI spec says "Deepgram".
-        ("transcription_start", ["transcription_engine_config": ["transcription_engine": "Deepgram", "transcription_model": "deepgram/nova-3", "language": "en"]]),
-        ("transcription_start", ["transcription_engine_config": ["transcription_engine": "deepgram/nova-2", "transcription_model": "deepgram/nova-2"]]),
+        (
+            "transcription_start",
+            ["transcription_engine_config": ["transcription_engine": "Deepgram", "transcription_model": "deepgram/nova-3", "language": "en"]]
+        ),
+        (
+            "transcription_start",
+            ["transcription_engine_config": ["transcription_engine": "deepgram/nova-2", "transcription_model": "deepgram/nova-2"]]
+        ),
         // "keyterms" is nova-3 only: with two Deepgram variants possible, the one that takes it decides.
-        ("transcription_start", ["transcription_engine_config": ["transcription_engine": "Deepgram", "transcription_model": "deepgram/nova-3", "keyterms": ["Telnyx"]]]),
+        (
+            "transcription_start",
+            ["transcription_engine_config": ["transcription_engine": "Deepgram", "transcription_model": "deepgram/nova-3", "keyterms": ["Telnyx"]]]
+        ),
         // No discriminator and several variants it could be: nothing is certain.
         ("transcription_start", ["transcription_engine_config": ["language": "english"]]),
         ("speak", ["voice_settings": ["type": "minimax", "language_boost": nil]]),
@@ -139,12 +172,18 @@ import Testing
     static let templatedCases: [(String, String, JSONValue, JSONValue, String)] = [
         ("speak", "language", "{{vars.lang}}", "english", #""english" is not one of"#),
         ("gather", "timeout_millis", "{{vars.ms}}", "soon", "gather.timeout_millis: expected integer, found string"),
-        ("speak", "voice_settings", ["type": "azure", "gender": "{{vars.g}}"], ["type": "azure", "gender": "male"],
-         "for speak.voice_settings.gender"),
-        ("speak", "voice_settings", ["type": "{{vars.provider}}", "gender": "male"], ["type": "azure", "gender": "male"],
-         "for speak.voice_settings.gender"),
-        ("ai_assistant_add_messages", "messages", [["role": "{{vars.r}}", "content": "x"]], [["role": "bot", "content": "x"]],
-         "for ai_assistant_add_messages.messages[0].role"),
+        (
+            "speak", "voice_settings", ["type": "azure", "gender": "{{vars.g}}"], ["type": "azure", "gender": "male"],
+            "for speak.voice_settings.gender"
+        ),
+        (
+            "speak", "voice_settings", ["type": "{{vars.provider}}", "gender": "male"], ["type": "azure", "gender": "male"],
+            "for speak.voice_settings.gender"
+        ),
+        (
+            "ai_assistant_add_messages", "messages", [["role": "{{vars.r}}", "content": "x"]], [["role": "bot", "content": "x"]],
+            "for ai_assistant_add_messages.messages[0].role"
+        ),
     ]
 
     @Test(arguments: templatedCases)

@@ -1,5 +1,5 @@
-import CallflowTestSupport
 import CallflowCore
+import CallflowTestSupport
 import Testing
 
 /// Random event sequences against every shipped flow: the engine must never crash, never send a
@@ -20,8 +20,9 @@ import Testing
         let flows = try Flows.set()
         var rng = SplitMix(seed: UInt64(seed) &* 7919 &+ 17)
         for round in 0..<60 {
-            var h = CallHarness(flows: flows, now: [Times.mondayMorning, Times.saturdayAfternoon][round % 2],
-                                defaultFlow: Self.inboundFlows[round % Self.inboundFlows.count])
+            var h = CallHarness(
+                flows: flows, now: [Times.mondayMorning, Times.saturdayAfternoon][round % 2],
+                defaultFlow: Self.inboundFlows[round % Self.inboundFlows.count])
             if round % 3 == 0 {
                 let leg = CallLeg(callControlID: h.call, connectionID: "conn-1", from: "+13125550100", to: "+13125550199")
                 h.record(h.engine.startOutbound(leg: leg, flow: "reminder", vars: [:], now: h.now))
@@ -41,26 +42,34 @@ import Testing
                 case "call.recording.saved": payload = ["recording_urls": ["mp3": "u"]]
                 case "call.playback.ended": payload = ["status": .string(["completed", "failed"][Int(rng.next() % 2)])]
                 case "call.transcription":
-                    payload = ["transcription_data": ["transcript": .string(["pay my bill", "agent", "español", "uh", ""][Int(rng.next() % 5)]),
-                                                      "is_final": .bool(rng.next() % 4 != 0), "confidence": .double(Double(rng.next() % 100) / 100)]]
+                    payload = [
+                        "transcription_data": [
+                            "transcript": .string(["pay my bill", "agent", "español", "uh", ""][Int(rng.next() % 5)]),
+                            "is_final": .bool(rng.next() % 4 != 0), "confidence": .double(Double(rng.next() % 100) / 100),
+                        ]
+                    ]
                 case "call.conversation.ended": payload = ["reason": .string(["completed", "transfer", "error"][Int(rng.next() % 3)])]
                 case "call.recording.transcription.saved": payload = ["transcription_text": "hello"]
                 default: break
                 }
                 // Sometimes the client_state is stale, missing or foreign; sometimes an id repeats.
-                let cs: String?? = switch rng.next() % 6 {
-                case 0: .some(nil)
-                case 1: .some(StepTag(step: Int(rng.next() % 5)).encoded)
-                case 2: .some("Zm9yZWlnbg==")
-                default: .none
-                }
+                let cs: String?? =
+                    switch rng.next() % 6 {
+                    case 0: .some(nil)
+                    case 1: .some(StepTag(step: Int(rng.next() % 5)).encoded)
+                    case 2: .some("Zm9yZWlnbg==")
+                    default: .none
+                    }
                 let id: String? = rng.next() % 8 == 0 ? "evt-\(max(1, h.counter))" : nil
                 h.send(type, payload, clientState: cs, id: id)
                 if type == "call.hangup", hungUpAt == nil, h.engine.calls[h.call]?.phase != .running || h.ended {
                     hungUpAt = h.commands.count
                 }
                 if case .http(let requestID)? = h.state?.waiting, rng.next() % 2 == 0 {
-                    h.apply(.httpResult(requestID: requestID, rng.next() % 3 == 0 ? .failed("boom") : .response(status: 200, body: Array(#"{"tier":"gold"}"#.utf8))))
+                    h.apply(
+                        .httpResult(
+                            requestID: requestID,
+                            rng.next() % 3 == 0 ? .failed("boom") : .response(status: 200, body: Array(#"{"tier":"gold"}"#.utf8))))
                 }
                 if let timer = h.state?.waiting.timer, rng.next() % 2 == 0 { h.apply(.timerFired(id: timer)) }
                 if case .response(let commandID, _)? = h.state?.waiting, rng.next() % 2 == 0 {

@@ -59,7 +59,10 @@ import Testing
         ("say", #""a":{"type":"say","text":"x","next":"end"}"#),
         ("play", #""a":{"type":"play","url":"https://x/y.mp3","next":"end"}"#),
         ("menu", #""a":{"type":"menu","prompt":{"say":"x"},"choices":{"1":"end"},"on_invalid":"end","on_no_input":"end"}"#),
-        ("menu prelude", #""a":{"type":"menu","prompt":{"play":"https://x"},"choices":{"1":"end"},"no_input":{"say":"?"},"on_invalid":"end","on_no_input":"end"}"#),
+        (
+            "menu prelude",
+            #""a":{"type":"menu","prompt":{"play":"https://x"},"choices":{"1":"end"},"no_input":{"say":"?"},"on_invalid":"end","on_no_input":"end"}"#
+        ),
         ("gather", #""a":{"type":"gather","min_digits":1,"max_digits":2,"save_as":"d","next":"end","on_invalid":"end","on_no_input":"end"}"#),
         ("transfer", #""a":{"type":"transfer","to":"+13125550009","on_failure":"end"}"#),
         ("connect", #""a":{"type":"connect","to":"+13125550009","from":"+13125550100","on_failure":"end"}"#),
@@ -75,7 +78,8 @@ import Testing
     @Test(arguments: RobustnessTests.waitingStates.map(\.0))
     func hangupInEveryWaitingState(_ name: String) throws {
         let nodes = Self.waitingStates.first { $0.0 == name }!.1
-        let flow = #"{"start":"a","on_hangup":"log","nodes":{\#(nodes),"end":{"type":"hangup"},"log":{"type":"set","vars":{"gone":true},"next":"post"},"post":{"type":"http","method":"POST","url":"https://log.example/{{vars.gone}}"}}}"#
+        let flow =
+            #"{"start":"a","on_hangup":"log","nodes":{\#(nodes),"end":{"type":"hangup"},"log":{"type":"set","vars":{"gone":true},"next":"post"},"post":{"type":"http","method":"POST","url":"https://log.example/{{vars.gone}}"}}}"#
         var h = CallHarness(flows: try Flows.single(flow), defaultFlow: "t")
         h.initiated()
         if name == "menu prelude" { h.gatherEnded("", "timeout") }
@@ -98,8 +102,9 @@ import Testing
         // A cycle that check rejects, built directly to prove the runtime guard.
         let a = Node(id: "a", kind: .set(vars: ["x": 1], next: "b"))
         let b = Node(id: "b", kind: .switch(value: .literal("x"), cases: [:], caseOrder: [], default: "a"))
-        let flow = Flow(name: "loop", description: nil, start: "a", defaults: .init(), vars: [:], onHangup: nil,
-                        nodes: ["a": a, "b": b], order: ["a", "b"])
+        let flow = Flow(
+            name: "loop", description: nil, start: "a", defaults: .init(), vars: [:], onHangup: nil,
+            nodes: ["a": a, "b": b], order: ["a", "b"])
         var h = CallHarness(flows: FlowSet(flows: ["loop": flow], revision: "r1"), defaultFlow: "loop")
         h.initiated()
         #expect(h.actions == ["hangup"])
@@ -122,8 +127,12 @@ import Testing
     }
 
     @Test func callsKeepTheirRevisionAcrossReload() throws {
-        let v1 = try Flows.single(#"{"start":"a","nodes":{"a":{"type":"say","text":"one","next":"b"},"b":{"type":"say","text":"one again","next":"c"},"c":{"type":"hangup"}}}"#)
-        let v2 = try Flows.single(#"{"start":"a","nodes":{"a":{"type":"say","text":"two","next":"b"},"b":{"type":"say","text":"two again","next":"c"},"c":{"type":"hangup"}}}"#)
+        let v1 = try Flows.single(
+            #"{"start":"a","nodes":{"a":{"type":"say","text":"one","next":"b"},"b":{"type":"say","text":"one again","next":"c"},"c":{"type":"hangup"}}}"#
+        )
+        let v2 = try Flows.single(
+            #"{"start":"a","nodes":{"a":{"type":"say","text":"two","next":"b"},"b":{"type":"say","text":"two again","next":"c"},"c":{"type":"hangup"}}}"#
+        )
         #expect(v1.revision != v2.revision)
         var h = CallHarness(flows: v1, defaultFlow: "t")
         h.initiated()

@@ -22,19 +22,25 @@ import Testing
     static let cases: [Case] = [
         Case(text: #"{"flow":"main","calller":{}}"#, pointer: "/calller", message: "unknown field \"calller\"; did you mean \"caller\"?"),
         Case(text: #"{"flow":"main","caller":{"digts":[]}}"#, pointer: "/caller/digts", message: "did you mean \"digits\"?"),
-        Case(text: #"{"flow":"main","http":{"GET https://a.example.com/x":{"stauts":200}}}"#,
-             pointer: "/http/GET https:~1~1a.example.com~1x/stauts", message: "unknown field \"stauts\"; did you mean \"status\"?"),
-        Case(text: #"{"flow":"main","http":{"GET https://a.example.com/x":{"status":"200"}}}"#,
-             pointer: "/http/GET https:~1~1a.example.com~1x/status", message: "expected an integer from 100 to 599"),
-        Case(text: #"{"flow":"main","http":{"fetch https://a.example.com/x":{}}}"#,
-             pointer: "/http/fetch https:~1~1a.example.com~1x", message: "\"fetch\" is not a method"),
+        Case(
+            text: #"{"flow":"main","http":{"GET https://a.example.com/x":{"stauts":200}}}"#,
+            pointer: "/http/GET https:~1~1a.example.com~1x/stauts", message: "unknown field \"stauts\"; did you mean \"status\"?"),
+        Case(
+            text: #"{"flow":"main","http":{"GET https://a.example.com/x":{"status":"200"}}}"#,
+            pointer: "/http/GET https:~1~1a.example.com~1x/status", message: "expected an integer from 100 to 599"),
+        Case(
+            text: #"{"flow":"main","http":{"fetch https://a.example.com/x":{}}}"#,
+            pointer: "/http/fetch https:~1~1a.example.com~1x", message: "\"fetch\" is not a method"),
         Case(text: #"{"flow":"main","faults":{"delay_m":{}}}"#, pointer: "/faults/delay_m", message: "did you mean \"delay_ms\"?"),
-        Case(text: #"{"flow":"main","faults":{"api_errors":{"transfer":{"stat":422}}}}"#,
-             pointer: "/faults/api_errors/transfer/stat", message: "did you mean \"status\"?"),
-        Case(text: #"{"flow":"main","faults":{"duplicate":["call.answred"]}}"#,
-             pointer: "/faults/duplicate/0", message: "\"call.answred\" is not a Telnyx event type; did you mean \"call.answered\"?"),
-        Case(text: #"{"flow":"main","expect":{"commands":["transfr"]}}"#,
-             pointer: "/expect/commands/0", message: "did you mean \"transfer\"?"),
+        Case(
+            text: #"{"flow":"main","faults":{"api_errors":{"transfer":{"stat":422}}}}"#,
+            pointer: "/faults/api_errors/transfer/stat", message: "did you mean \"status\"?"),
+        Case(
+            text: #"{"flow":"main","faults":{"duplicate":["call.answred"]}}"#,
+            pointer: "/faults/duplicate/0", message: "\"call.answred\" is not a Telnyx event type; did you mean \"call.answered\"?"),
+        Case(
+            text: #"{"flow":"main","expect":{"commands":["transfr"]}}"#,
+            pointer: "/expect/commands/0", message: "did you mean \"transfer\"?"),
         Case(text: #"{"flow":"main","expect":{"ending":"hung_up"}}"#, pointer: "/expect/ending", message: "expected one of transferred"),
         Case(text: #"{"flow":"main","expect":{"endin":"x"}}"#, pointer: "/expect/endin", message: "did you mean \"ending\"?"),
         Case(text: #"{"flow":"main","caller":{"target":"bsy"}}"#, pointer: "/caller/target", message: "did you mean \"busy\"?"),
@@ -67,7 +73,8 @@ import Testing
 
     @Test func nodeNamesMustExistInTheFlows() throws {
         let flows = try Flows.set()
-        let text = #"{"flow":"main","caller":{"hangup_after_node":"mneu"},"expect":{"path":["main/menu","main/menuu","menu","mian/menu"],"not_visited":["voicemail/nope"]}}"#
+        let text =
+            #"{"flow":"main","caller":{"hangup_after_node":"mneu"},"expect":{"path":["main/menu","main/menuu","menu","mian/menu"],"not_visited":["voicemail/nope"]}}"#
         let found = Self.problems(text, flows: flows)
         #expect(found.map(\.pointer) == ["/expect/path/1", "/expect/path/2", "/expect/path/3", "/expect/not_visited/0", "/caller/hangup_after_node"])
         #expect(found[0].message == "flow \"main\" has no node \"menuu\"; did you mean \"main/menu\"?")
@@ -115,7 +122,8 @@ import Testing
     }
 
     @Test func theMockTableAnswersByMethodAndURL() throws {
-        let text = #"{"GET https://crm.example.com/accounts/1234":{"status":200,"body":{"tier":"gold"},"delay_ms":5},"POST https://crm.example.com/calls":{"error":"timeout"}}"#
+        let text =
+            #"{"GET https://crm.example.com/accounts/1234":{"status":200,"body":{"tier":"gold"},"delay_ms":5},"POST https://crm.example.com/calls":{"error":"timeout"}}"#
         let mocks = try HTTPMocks.parse(Array(text.utf8), source: "mocks.json")
         let hit = mocks.answer(method: "GET", url: "https://crm.example.com/accounts/1234")
         #expect(hit.delayMs == 5)

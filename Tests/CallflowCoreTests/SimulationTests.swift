@@ -1,5 +1,5 @@
-import CallflowTestSupport
 import CallflowCore
+import CallflowTestSupport
 import Foundation
 import TelnyxEmulator
 import Testing
@@ -113,8 +113,14 @@ import Testing
         _ = m.command("gather_using_speak", leg: leg, body: Self.gatherBody("g1", ["valid_digits": "12", "maximum_digits": 1, "maximum_tries": 1]))
         #expect(Self.events(m.key(leg, "2")) == ["call.dtmf.received", "call.gather.ended valid 2"])
         // An invalid key with tries left replays the prompt instead of ending.
-        _ = m.command("gather_using_speak", leg: leg, body: Self.gatherBody("g2", ["valid_digits": "12", "maximum_digits": 1, "maximum_tries": 2,
-                                                                             "invalid_payload": "Nope."]))
+        _ = m.command(
+            "gather_using_speak", leg: leg,
+            body: Self.gatherBody(
+                "g2",
+                [
+                    "valid_digits": "12", "maximum_digits": 1, "maximum_tries": 2,
+                    "invalid_payload": "Nope.",
+                ]))
         let first = m.key(leg, "9")
         #expect(first.contains { if case .needInput(_, _, _, let prompt) = $0 { return prompt == "Nope. Press" } else { return false } })
         #expect(Self.events(m.key(leg, "9")) == ["call.dtmf.received", "call.gather.ended invalid 9"])
@@ -144,7 +150,9 @@ import Testing
         let (leg, _) = m.inboundCall(from: "+1", to: "+2")
         #expect(m.command("speak", leg: leg, body: ["payload": "x"]).0.status == 422, "missing voice")
         #expect(m.command("speak", leg: leg, body: ["payload": "x", "voice": "female", "volume": 1]).0.status == 422, "unknown field")
-        #expect(m.command("answer", leg: "v3:nobody", body: [:]).0 == .error(status: 422, code: "90015", title: "Invalid call control ID", detail: "no call v3:nobody"))
+        #expect(
+            m.command("answer", leg: "v3:nobody", body: [:]).0
+                == .error(status: 422, code: "90015", title: "Invalid call control ID", detail: "no call v3:nobody"))
         _ = m.command("hangup", leg: leg, body: [:])
         let (reply, _) = m.command("speak", leg: leg, body: ["payload": "x", "voice": "female"])
         guard case .error(422, "90018", _, _) = reply else { Issue.record("\(reply)"); return }

@@ -27,8 +27,10 @@ import Testing
         h.gatherEnded("1234#"); try check()  // waiting for http, sensitive var set
         h.httpResponse(200, #"{"tier":"gold","nested":{"a":[1,2]}}"#); try check()
         var r = CallHarness(flows: flows)
-        r.record(r.engine.startOutbound(leg: CallLeg(callControlID: "v3:out", connectionID: "c", from: "+13125550100", to: "+13125550199"),
-                                        flow: "reminder", vars: ["appointment_id": "A1"], now: r.now))
+        r.record(
+            r.engine.startOutbound(
+                leg: CallLeg(callControlID: "v3:out", connectionID: "c", from: "+13125550100", to: "+13125550199"),
+                flow: "reminder", vars: ["appointment_id": "A1"], now: r.now))
         r.send("call.machine.detection.ended", ["result": "machine"], leg: "v3:out", clientState: .some(nil))
         for state in r.engine.calls.values {
             #expect(try StateCodec.decodeState(try JSONParser.parse(StateCodec.encode(state).jsonBytes)) == state)
@@ -46,18 +48,26 @@ import Testing
     @Test func commandsRequestsAndDialsRoundTrip() throws {
         let command = CallCommand(callControlID: "v3:a", action: "speak", body: ["payload": "hi", "voice": "female", "command_id": "cf-1-2-1"])
         #expect(try StateCodec.decodeCommand(StateCodec.encode(command)) == command)
-        let request = HTTPCall(id: "v3:a#4", method: "POST", url: "https://x/y", headers: ["A": "b"], body: Array("{\"k\":1}".utf8),
-                               timeoutMs: 500, idempotencyKey: "cf-k-4")
+        let request = HTTPCall(
+            id: "v3:a#4", method: "POST", url: "https://x/y", headers: ["A": "b"], body: Array("{\"k\":1}".utf8),
+            timeoutMs: 500, idempotencyKey: "cf-k-4")
         #expect(try StateCodec.decodeHTTP(StateCodec.encode(request)) == request)
         let dial = PendingDial(flow: "reminder", vars: ["x": 1], from: "+1", to: "+2", connectionID: "c", at: 99)
         #expect(try StateCodec.decodeDial(StateCodec.encode(dial)) == dial)
     }
 
     @Test func unreadableRecordsAreErrorsNotCrashes() {
-        for bad: JSONValue in [.null, ["v": 2], ["v": 1, "id": "x"], ["v": 1, "id": "x", "rev": "r", "flow": "f", "node": "n", "step": 1,
-                                                                       "phase": "running", "vars": [:], "waiting": "sleeping"]] {
+        for bad: JSONValue in [
+            .null, ["v": 2], ["v": 1, "id": "x"],
+            [
+                "v": 1, "id": "x", "rev": "r", "flow": "f", "node": "n", "step": 1,
+                "phase": "running", "vars": [:], "waiting": "sleeping",
+            ],
+        ] {
             #expect(throws: StateCodec.DecodeError.self) { try StateCodec.decodeState(bad) }
         }
-        #expect(throws: StateCodec.DecodeError.self) { try StateCodec.decodeHTTP(["id": "x", "method": "GET", "url": "u", "timeout_ms": 1, "key": "k", "body": "%%%"]) }
+        #expect(throws: StateCodec.DecodeError.self) {
+            try StateCodec.decodeHTTP(["id": "x", "method": "GET", "url": "u", "timeout_ms": 1, "key": "k", "body": "%%%"])
+        }
     }
 }

@@ -44,15 +44,24 @@ import Testing
     }
 
     @Test(arguments: [
-        ("{{vars.x | }}", "/nodes/a/text", "template {{vars.x | }} has an empty side of \"|\"; write a reference, then the fallback: {{vars.NAME | 'default'}} or {{vars.NAME | call.from}}"),
+        (
+            "{{vars.x | }}", "/nodes/a/text",
+            "template {{vars.x | }} has an empty side of \"|\"; write a reference, then the fallback: {{vars.NAME | 'default'}} or {{vars.NAME | call.from}}"
+        ),
         (#"{{ | "a"}}"#, "/nodes/a/text", #"template {{ | "a"}} has an empty side of "|""#),
         ("{{vars.x || 'a'}}", "/nodes/a/text", "has an empty side of \"|\""),
         (#"{{vars.x | "abc}}"#, "/nodes/a/text", #"template fallback in {{vars.x | "abc}} has no closing quote; write {{vars.NAME | 'default'}}"#),
-        ("{{vars.x | 'a' | vars.y}}", "/nodes/a/text", "quoted text can only be the last fallback, alone; write {{vars.NAME | vars.OTHER | 'default'}}"),
+        (
+            "{{vars.x | 'a' | vars.y}}", "/nodes/a/text",
+            "quoted text can only be the last fallback, alone; write {{vars.NAME | vars.OTHER | 'default'}}"
+        ),
         ("{{vars.x | 'a' 'b'}}", "/nodes/a/text", "quoted text can only be the last fallback"),
         ("{{vars.x | 'a' b}}", "/nodes/a/text", "quoted text can only be the last fallback"),
         ("{{'a'}}", "/nodes/a/text", "quoted text can only be the last fallback"),
-        ("{{vars.x | none}}", "/nodes/a/text", #"template fallback "none" is not a reference (call.* or vars.*); for text, quote it: {{vars.x | 'none'}}"#),
+        (
+            "{{vars.x | none}}", "/nodes/a/text",
+            #"template fallback "none" is not a reference (call.* or vars.*); for text, quote it: {{vars.x | 'none'}}"#
+        ),
         ("{{vars.x | varz.y}}", "/nodes/a/text", #"unknown root "varz" (use call.* or vars.*); did you mean "vars"?"#),
         ("{{vars.x | call.frm}}", "/nodes/a/text", "unknown call field \"frm\""),
         ("{{vars.x | 'a'", "/nodes/a/text", "without a closing }}"),
@@ -68,14 +77,26 @@ import Testing
 
     @Test(arguments: [
         (#""a":{"type":"http","method":"GET","url":"https://x/{{vars.id | }}","next":"end","on_error":"end"}"#, "/nodes/a/url"),
-        (#""a":{"type":"http","method":"GET","url":"https://x","headers":{"X-Id":"{{vars.id | }}"},"next":"end","on_error":"end"}"#, "/nodes/a/headers/X-Id"),
-        (#""a":{"type":"http","method":"POST","url":"https://x","body":{"k":["{{vars.id | }}"]},"next":"end","on_error":"end"}"#, "/nodes/a/body/k/0"),
+        (
+            #""a":{"type":"http","method":"GET","url":"https://x","headers":{"X-Id":"{{vars.id | }}"},"next":"end","on_error":"end"}"#,
+            "/nodes/a/headers/X-Id"
+        ),
+        (
+            #""a":{"type":"http","method":"POST","url":"https://x","body":{"k":["{{vars.id | }}"]},"next":"end","on_error":"end"}"#,
+            "/nodes/a/body/k/0"
+        ),
         (#""a":{"type":"switch","value":"{{vars.id | }}","cases":{},"default":"end"}"#, "/nodes/a/value"),
         (#""a":{"type":"transfer","to":"{{vars.to | }}","on_failure":"end"}"#, "/nodes/a/to"),
         (#""a":{"type":"set","vars":{"k":"{{vars.id | }}"},"next":"end"}"#, "/nodes/a/vars/k"),
         (#""a":{"type":"if","conditions":[{"value":"x","op":"eq","to":"{{vars.id | }}","next":"end"}],"else":"end"}"#, "/nodes/a/conditions/0/to"),
-        (#""a":{"type":"ai_gather","parameters":{"type":"object","description":"{{vars.id | }}"},"save_as":"x","next":"end","on_error":"end"}"#, "/nodes/a/parameters/description"),
-        (#""a":{"type":"menu","prompt":{"say":"{{vars.id | }}"},"choices":{"1":"end"},"on_invalid":"end","on_no_input":"end"}"#, "/nodes/a/prompt/say"),
+        (
+            #""a":{"type":"ai_gather","parameters":{"type":"object","description":"{{vars.id | }}"},"save_as":"x","next":"end","on_error":"end"}"#,
+            "/nodes/a/parameters/description"
+        ),
+        (
+            #""a":{"type":"menu","prompt":{"say":"{{vars.id | }}"},"choices":{"1":"end"},"on_invalid":"end","on_no_input":"end"}"#,
+            "/nodes/a/prompt/say"
+        ),
     ])
     func checkedWhereverTemplatesAre(_ nodes: String, _ pointer: String) {
         let diagnostics = FlowCheckTests.check(FlowCheckTests.flow(nodes))
@@ -97,7 +118,8 @@ import Testing
     }
 
     @Test func jsonValuesKeepTheirTypeOrGetTheFallbackText() throws {
-        var h = try NodeTests.harness(#"""
+        var h = try NodeTests.harness(
+            #"""
             "a":{"type":"set","vars":{"n":5},"next":"h"},
             "h":{"type":"http","method":"POST","url":"https://x/{{vars.id | 'new'}}","headers":{"X-Who":"{{vars.who | call.from}}"},
                  "body":{"n":"{{vars.n | '0'}}","m":"{{vars.m | '0'}}","text":"n={{vars.n | '0'}}"},"next":"end","on_error":"end"}
@@ -113,7 +135,8 @@ import Testing
     @Test(arguments: [("", "end"), ("gold", "bye")])
     func switchAndTransferUseFallbacks(_ tier: String, _ expected: String) throws {
         let set = tier.isEmpty ? "" : #""tier":"\#(tier)","#
-        let h = try NodeTests.harness(#"""
+        let h = try NodeTests.harness(
+            #"""
             "a":{"type":"set","vars":{\#(set)"x":1},"next":"s"},
             "s":{"type":"switch","value":"{{vars.tier | 'basic'}}","cases":{"gold":"bye","basic":"t"},"default":"end"},
             "t":{"type":"transfer","to":"{{vars.agent | '+13125550001'}}","on_failure":"end"}
@@ -128,7 +151,8 @@ import Testing
     }
 
     @Test func conditionsUseFallbacks() throws {
-        let h = try NodeTests.harness(#"""
+        let h = try NodeTests.harness(
+            #"""
             "a":{"type":"if","conditions":[{"value":"{{vars.count | '0'}}","op":"eq","to":"{{vars.none | '0'}}","next":"bye"}],"else":"end"}
             """#)
         #expect(h.last?.body["payload"] == "bye")
@@ -138,7 +162,8 @@ import Testing
     @Test func repromptTextIsNotParsedAgain() throws {
         // The invalid prompt and the menu prompt are joined after rendering: a value holding
         // "{{...}}" (here from a backend) is spoken as it is, not rendered a second time.
-        var h = try NodeTests.harness(#"""
+        var h = try NodeTests.harness(
+            #"""
             "s":{"type":"set","vars":{"secret":"1234"},"next":"h"},
             "h":{"type":"http","method":"GET","url":"https://x","save_as":"r","next":"a","on_error":"end"},
             "a":{"type":"menu","prompt":"Menu {{vars.r.raw}}","invalid":"No.","choices":{"1":"bye"},"on_invalid":"end","on_no_input":"end"}

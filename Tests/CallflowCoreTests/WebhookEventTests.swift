@@ -1,5 +1,5 @@
-import CallflowTestSupport
 import CallflowCore
+import CallflowTestSupport
 import Foundation
 import Testing
 
@@ -21,8 +21,10 @@ enum SchemaSample {
         payload["call_control_id"] = "v3:sample-\(eventType)"
         payload["client_state"] = NSNull()
         let root: [String: Any] = [
-            "data": ["record_type": "event", "event_type": eventType, "id": UUID().uuidString,
-                     "occurred_at": "2026-11-21T10:00:00.000000Z", "payload": payload],
+            "data": [
+                "record_type": "event", "event_type": eventType, "id": UUID().uuidString,
+                "occurred_at": "2026-11-21T10:00:00.000000Z", "payload": payload,
+            ],
             "meta": ["attempt": 1, "delivered_to": "https://ivr.example.com/webhooks/telnyx"],
         ]
         return Array(try JSONSerialization.data(withJSONObject: root, options: [.sortedKeys]))
@@ -68,56 +70,76 @@ enum SchemaSample {
     }
 
     static func decode(_ type: String, _ payload: String) throws -> EventKind {
-        let body = #"{"data":{"record_type":"event","event_type":"\#(type)","id":"e1","payload":{"call_control_id":"c1",\#(payload)}},"meta":{"attempt":2}}"#
+        let body =
+            #"{"data":{"record_type":"event","event_type":"\#(type)","id":"e1","payload":{"call_control_id":"c1",\#(payload)}},"meta":{"attempt":2}}"#
         return try WebhookEvent.decode(Array(body.utf8)).kind
     }
 
     @Test func typedPayloads() throws {
-        #expect(try Self.decode("call.initiated", #""direction":"incoming","state":"parked","caller_id_name":"Bob""#)
-            == .callInitiated(direction: .incoming, state: "parked", callerIDName: "Bob", startTime: nil))
+        #expect(
+            try Self.decode("call.initiated", #""direction":"incoming","state":"parked","caller_id_name":"Bob""#)
+                == .callInitiated(direction: .incoming, state: "parked", callerIDName: "Bob", startTime: nil))
         #expect(try Self.decode("call.answered", #""start_time":"t""#) == .callAnswered(startTime: "t"))
-        #expect(try Self.decode("call.hangup", #""hangup_cause":"normal_clearing","hangup_source":"caller""#)
-            == .callHangup(cause: .normalClearing, source: .caller, sipHangupCause: nil))
+        #expect(
+            try Self.decode("call.hangup", #""hangup_cause":"normal_clearing","hangup_source":"caller""#)
+                == .callHangup(cause: .normalClearing, source: .caller, sipHangupCause: nil))
         #expect(try Self.decode("call.bridged", #""x":1"#) == .callBridged)
         #expect(try Self.decode("call.speak.started", #""x":1"#) == .speakStarted)
         #expect(try Self.decode("call.speak.ended", #""status":"completed""#) == .speakEnded(status: .completed))
-        #expect(try Self.decode("call.playback.started", #""media_url":"u""#)
-            == .playbackStarted(PlaybackMedia(mediaURL: "u")))
-        #expect(try Self.decode("call.playback.ended", #""status":"file_not_found","status_detail":"404""#)
-            == .playbackEnded(PlaybackMedia(), status: .fileNotFound, statusDetail: "404"))
-        #expect(try Self.decode("call.gather.ended", #""digits":"12#","status":"valid""#)
-            == .gatherEnded(digits: "12#", status: .valid))
+        #expect(
+            try Self.decode("call.playback.started", #""media_url":"u""#)
+                == .playbackStarted(PlaybackMedia(mediaURL: "u")))
+        #expect(
+            try Self.decode("call.playback.ended", #""status":"file_not_found","status_detail":"404""#)
+                == .playbackEnded(PlaybackMedia(), status: .fileNotFound, statusDetail: "404"))
+        #expect(
+            try Self.decode("call.gather.ended", #""digits":"12#","status":"valid""#)
+                == .gatherEnded(digits: "12#", status: .valid))
         #expect(try Self.decode("call.dtmf.received", #""digit":"5""#) == .dtmfReceived(digit: "5"))
-        #expect(try Self.decode("call.recording.saved", #""recording_urls":{"mp3":"m"},"channels":"single""#)
-            == .recordingSaved(RecordingSaved(recordingURLs: RecordingURLs(mp3: "m"), publicRecordingURLs: RecordingURLs(),
-                                              channels: "single", startedAt: nil, endedAt: nil)))
-        #expect(try Self.decode("call.recording.error", #""reason":"Unsupported backend""#)
-            == .recordingError(reason: "Unsupported backend"))
-        #expect(try Self.decode("call.recording.transcription.saved", #""transcription_text":"hi""#)
-            == .recordingTranscriptionSaved(RecordingTranscription(text: "hi")))
+        #expect(
+            try Self.decode("call.recording.saved", #""recording_urls":{"mp3":"m"},"channels":"single""#)
+                == .recordingSaved(
+                    RecordingSaved(
+                        recordingURLs: RecordingURLs(mp3: "m"), publicRecordingURLs: RecordingURLs(),
+                        channels: "single", startedAt: nil, endedAt: nil)))
+        #expect(
+            try Self.decode("call.recording.error", #""reason":"Unsupported backend""#)
+                == .recordingError(reason: "Unsupported backend"))
+        #expect(
+            try Self.decode("call.recording.transcription.saved", #""transcription_text":"hi""#)
+                == .recordingTranscriptionSaved(RecordingTranscription(text: "hi")))
         #expect(try Self.decode("call.machine.detection.ended", #""result":"machine""#) == .machineDetectionEnded(result: .machine))
-        #expect(try Self.decode("call.machine.greeting.ended", #""result":"beep_detected""#)
-            == .machineGreetingEnded(result: .beepDetected))
-        #expect(try Self.decode("call.machine.premium.detection.ended", #""result":"human_business""#)
-            == .machinePremiumDetectionEnded(result: .humanBusiness))
-        #expect(try Self.decode("call.machine.premium.greeting.ended", #""result":"no_beep_detected""#)
-            == .machinePremiumGreetingEnded(result: .noBeepDetected))
-        #expect(try Self.decode("call.ai_gather.ended", #""result":{"name":"Ann"},"status":"valid","message_history":[{"role":"user","content":"Ann"}]"#)
-            == .aiGatherEnded(result: ["name": "Ann"], status: .valid, history: [AIMessage(role: "user", content: "Ann")]))
-        #expect(try Self.decode("call.ai_gather.partial_results", #""partial_results":{"a":1}"#)
-            == .aiGatherPartialResults(partial: ["a": 1], history: []))
-        #expect(try Self.decode("call.ai_gather.message_history_updated", #""message_history":[]"#)
-            == .aiGatherMessageHistoryUpdated(history: []))
-        #expect(try Self.decode("call.conversation.ended", #""conversation_id":"k","duration_sec":12"#)
-            == .conversationEnded(ConversationEnded(conversationID: "k", durationSeconds: 12)))
+        #expect(
+            try Self.decode("call.machine.greeting.ended", #""result":"beep_detected""#)
+                == .machineGreetingEnded(result: .beepDetected))
+        #expect(
+            try Self.decode("call.machine.premium.detection.ended", #""result":"human_business""#)
+                == .machinePremiumDetectionEnded(result: .humanBusiness))
+        #expect(
+            try Self.decode("call.machine.premium.greeting.ended", #""result":"no_beep_detected""#)
+                == .machinePremiumGreetingEnded(result: .noBeepDetected))
+        #expect(
+            try Self.decode("call.ai_gather.ended", #""result":{"name":"Ann"},"status":"valid","message_history":[{"role":"user","content":"Ann"}]"#)
+                == .aiGatherEnded(result: ["name": "Ann"], status: .valid, history: [AIMessage(role: "user", content: "Ann")]))
+        #expect(
+            try Self.decode("call.ai_gather.partial_results", #""partial_results":{"a":1}"#)
+                == .aiGatherPartialResults(partial: ["a": 1], history: []))
+        #expect(
+            try Self.decode("call.ai_gather.message_history_updated", #""message_history":[]"#)
+                == .aiGatherMessageHistoryUpdated(history: []))
+        #expect(
+            try Self.decode("call.conversation.ended", #""conversation_id":"k","duration_sec":12"#)
+                == .conversationEnded(ConversationEnded(conversationID: "k", durationSeconds: 12)))
         #expect(try Self.decode("call.fork.started", #""stream_type":"decrypted""#) == .forkStarted(streamType: "decrypted"))
         #expect(try Self.decode("call.fork.stopped", #""stream_type":"raw""#) == .forkStopped(streamType: "raw"))
         #expect(try Self.decode("streaming.started", #""stream_url":"wss://x""#) == .streamingStarted(url: "wss://x"))
         #expect(try Self.decode("streaming.stopped", #""stream_url":"wss://x""#) == .streamingStopped(url: "wss://x"))
-        #expect(try Self.decode("streaming.failed", #""failure_reason":"r","stream_type":"websocket""#)
-            == .streamingFailed(reason: "r", streamID: nil, streamType: "websocket"))
-        #expect(try Self.decode("call.transcription", #""transcription_data":{"transcript":"hello","is_final":true,"confidence":0.9}"#)
-            == .transcription(TranscriptionData(transcript: "hello", isFinal: true, confidence: 0.9)))
+        #expect(
+            try Self.decode("streaming.failed", #""failure_reason":"r","stream_type":"websocket""#)
+                == .streamingFailed(reason: "r", streamID: nil, streamType: "websocket"))
+        #expect(
+            try Self.decode("call.transcription", #""transcription_data":{"transcript":"hello","is_final":true,"confidence":0.9}"#)
+                == .transcription(TranscriptionData(transcript: "hello", isFinal: true, confidence: 0.9)))
         #expect(try Self.decode("call.refer.started", #""sip_notify_response":100"#) == .referStarted(sipNotifyResponse: 100))
         #expect(try Self.decode("call.refer.completed", #""sip_notify_response":200"#) == .referCompleted(sipNotifyResponse: 200))
         #expect(try Self.decode("call.refer.failed", #""sip_notify_response":603"#) == .referFailed(sipNotifyResponse: 603))
@@ -127,15 +149,19 @@ enum SchemaSample {
         #expect(try Self.decode("call.brand_new_thing", #""x":1"#) == .unknown)
         #expect(try Self.decode("call.cost", #""x":1"#) == .other)
         // Unknown enum values are kept, not fatal.
-        #expect(try Self.decode("call.gather.ended", #""status":"something_new""#)
-            == .gatherEnded(digits: "", status: GatherStatus(rawValue: "something_new")))
+        #expect(
+            try Self.decode("call.gather.ended", #""status":"something_new""#)
+                == .gatherEnded(digits: "", status: GatherStatus(rawValue: "something_new")))
         // Wrong types and nulls on optional fields are tolerated.
-        #expect(try Self.decode("call.hangup", #""hangup_cause":null,"hangup_source":5"#)
-            == .callHangup(cause: nil, source: nil, sipHangupCause: nil))
-        let empty = try WebhookEvent.decode(Array(#"{"data":{"event_type":"call.answered","id":"i","payload":{"call_control_id":"c","client_state":""}}}"#.utf8))
+        #expect(
+            try Self.decode("call.hangup", #""hangup_cause":null,"hangup_source":5"#)
+                == .callHangup(cause: nil, source: nil, sipHangupCause: nil))
+        let empty = try WebhookEvent.decode(
+            Array(#"{"data":{"event_type":"call.answered","id":"i","payload":{"call_control_id":"c","client_state":""}}}"#.utf8))
         #expect(empty.call?.clientState == nil)
         #expect(empty.attempt == nil)
-        let set = try WebhookEvent.decode(Array(#"{"data":{"event_type":"call.answered","id":"i","payload":{"call_control_id":"c","client_state":"YWJj"}}}"#.utf8))
+        let set = try WebhookEvent.decode(
+            Array(#"{"data":{"event_type":"call.answered","id":"i","payload":{"call_control_id":"c","client_state":"YWJj"}}}"#.utf8))
         #expect(set.call?.clientState == "YWJj")
     }
 

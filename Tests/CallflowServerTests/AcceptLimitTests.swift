@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What happens when connections use up the file-descriptor limit: the server pauses accepting
@@ -35,8 +35,10 @@ import Glibc
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/sh")
         p.arguments = ["-c", "ulimit -n 64 && exec \"$0\" serve --config \"$1\"", CrashRecoveryTests.binary, config.path]
-        p.environment = ProcessInfo.processInfo.environment.merging(["TELNYX_PUBLIC_KEY": IngressTests.signer.publicKeyBase64,
-                                                                      "TELNYX_API_KEY": "KEY_emfile"]) { $1 }
+        p.environment = ProcessInfo.processInfo.environment.merging([
+            "TELNYX_PUBLIC_KEY": IngressTests.signer.publicKeyBase64,
+            "TELNYX_API_KEY": "KEY_emfile",
+        ]) { $1 }
         p.standardOutput = FileHandle.nullDevice
         p.standardError = try FileHandle(forWritingTo: log)
         try p.run()
@@ -57,17 +59,21 @@ import Glibc
 
         idle.removeAll()  // closes them: descriptors free up
         var served = false
-        #expect(Self.waitFor(15) {
-            served = (try? TestHTTP.request(port: port, method: "GET", path: "/healthz").status) == 200
-            return served
-        }, "a request is served again once descriptors are free")
+        #expect(
+            Self.waitFor(15) {
+                served = (try? TestHTTP.request(port: port, method: "GET", path: "/healthz").status) == 200
+                return served
+            }, "a request is served again once descriptors are free")
         let metrics = try TestHTTP.request(port: port, method: "GET", path: "/metrics").body
         #expect(metrics.contains("callflow_accept_failures_total "), "counted in a metric")
         #expect(!metrics.contains("callflow_accept_failures_total 0\n"))
     }
 
-    @Test(arguments: [(nil, 1024, 768, false), (nil, 1_048_576, 4096, false), (nil, 64, 48, false),
-                      (Optional(2000), 1024, 2000, true), (Optional(500), 1024, 500, false), (nil, nil, 4096, false)] as [(Int?, Int?, Int, Bool)])
+    @Test(
+        arguments: [
+            (nil, 1024, 768, false), (nil, 1_048_576, 4096, false), (nil, 64, 48, false),
+            (Optional(2000), 1024, 2000, true), (Optional(500), 1024, 500, false), (nil, nil, 4096, false),
+        ] as [(Int?, Int?, Int, Bool)])
     func theDefaultConnectionLimitLeavesRoomUnderTheFileLimit(_ configured: Int?, _ fileLimit: Int?, _ expected: Int, _ warns: Bool) {
         let budget = ConnectionBudget(configured: configured, fileLimit: fileLimit)
         #expect(budget.maxConnections == expected)

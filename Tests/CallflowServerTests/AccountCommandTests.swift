@@ -16,8 +16,10 @@ import Testing
         if (try? Data(contentsOf: out))?.isEmpty ?? true {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = ["python3", Fixtures.repoRoot.appendingPathComponent("scripts/telnyx-account-schemas").path,
-                           Fixtures.telnyx.appendingPathComponent("openapi-spec3.yml").path, out.path]
+            p.arguments = [
+                "python3", Fixtures.repoRoot.appendingPathComponent("scripts/telnyx-account-schemas").path,
+                Fixtures.telnyx.appendingPathComponent("openapi-spec3.yml").path, out.path,
+            ]
             try? p.run()
             p.waitUntilExit()
         }
@@ -35,15 +37,18 @@ import Testing
     }
 
     static func commands(_ api: FakeHTTPServer) throws -> AccountCommands {
-        AccountCommands(api: try TelnyxAPI(baseURL: "http://127.0.0.1:\(api.port)/v2", apiKey: "KEY_secret",
-                                          policy: RetryPolicy(maxAttempts: 3, deadlineMs: 5000, baseDelayMs: 20)))
+        AccountCommands(
+            api: try TelnyxAPI(
+                baseURL: "http://127.0.0.1:\(api.port)/v2", apiKey: "KEY_secret",
+                policy: RetryPolicy(maxAttempts: 3, deadlineMs: 5000, baseDelayMs: 20)))
     }
 
     @Test func listFollowsEveryPage() throws {
         let api = try FakeHTTPServer { r, _ in
             let page = r.path.contains("page[number]=2") ? 2 : r.path.contains("page[number]=3") ? 3 : 1
             let items = page == 3 ? [Self.app("5", "e")] : [Self.app("\(page * 2 - 1)", "a"), Self.app("\(page * 2)", "b")]
-            return .status(200, #"{"data":[\#(items.joined(separator: ","))],"meta":{"page_number":\#(page),"page_size":2,"total_pages":3,"total_results":5}}"#)
+            return .status(
+                200, #"{"data":[\#(items.joined(separator: ","))],"meta":{"page_number":\#(page),"page_size":2,"total_pages":3,"total_results":5}}"#)
         }
         defer { api.stop() }
         let apps = try Self.commands(api).listApps()
@@ -57,9 +62,11 @@ import Testing
     @Test func createUpdateDeleteSendValidBodies() throws {
         let api = try FakeHTTPServer { r, _ in
             switch (r.method, r.path) {
-            case ("POST", "/v2/call_control_applications"): return .status(201, #"{"data":\#(Self.app("9", "ivr", "https://ivr.example.com/webhooks/telnyx"))}"#)
+            case ("POST", "/v2/call_control_applications"):
+                return .status(201, #"{"data":\#(Self.app("9", "ivr", "https://ivr.example.com/webhooks/telnyx"))}"#)
             case ("GET", "/v2/call_control_applications/9"): return .status(200, #"{"data":\#(Self.app("9", "ivr"))}"#)
-            case ("PATCH", "/v2/call_control_applications/9"): return .status(200, #"{"data":\#(Self.app("9", "ivr", "https://new.example.com/hook"))}"#)
+            case ("PATCH", "/v2/call_control_applications/9"):
+                return .status(200, #"{"data":\#(Self.app("9", "ivr", "https://new.example.com/hook"))}"#)
             case ("DELETE", "/v2/call_control_applications/9"): return .status(200, #"{"data":\#(Self.app("9", "ivr"))}"#)
             default: return .status(404, #"{"errors":[{"code":"10005","title":"Resource not found"}]}"#)
             }
@@ -70,8 +77,11 @@ import Testing
         #expect(created["id"] == "9")
         let post = try #require(api.requests.first)
         #expect(post.json == ["application_name": "ivr", "webhook_event_url": "https://ivr.example.com/webhooks/telnyx", "webhook_api_version": "2"])
-        #expect(Self.validate(post.json, schema: "CreateCallControlApplicationRequest").isEmpty, "\(Self.validate(post.json, schema: "CreateCallControlApplicationRequest"))")
-        _ = try c.updateApp("9", webhookURL: "https://new.example.com/hook", failoverURL: "https://backup.example.com/hook", timeoutSecs: 10, active: false)
+        #expect(
+            Self.validate(post.json, schema: "CreateCallControlApplicationRequest").isEmpty,
+            "\(Self.validate(post.json, schema: "CreateCallControlApplicationRequest"))")
+        _ = try c.updateApp(
+            "9", webhookURL: "https://new.example.com/hook", failoverURL: "https://backup.example.com/hook", timeoutSecs: 10, active: false)
         let patch = try #require(api.requests.first { $0.method == "PATCH" })
         #expect(patch.json?["application_name"] == "ivr", "PATCH carries the required name, read from the current app")
         #expect(patch.json?["webhook_event_url"] == "https://new.example.com/hook")
@@ -86,7 +96,10 @@ import Testing
     @Test(arguments: [
         (401, #"{"errors":[{"code":"10009","title":"Authentication failed"}]}"#, "check TELNYX_API_KEY"),
         (404, #"{"errors":[{"code":"10005","title":"Resource not found","detail":"no application 42"}]}"#, "check the id"),
-        (422, #"{"errors":[{"code":"10015","title":"Invalid parameter","detail":"must be a URL","source":{"pointer":"/webhook_event_url"}}]}"#, "field webhook_event_url"),
+        (
+            422, #"{"errors":[{"code":"10015","title":"Invalid parameter","detail":"must be a URL","source":{"pointer":"/webhook_event_url"}}]}"#,
+            "field webhook_event_url"
+        ),
     ])
     func errorsSayWhatToFix(_ status: Int, _ body: String, _ hint: String) throws {
         let api = try FakeHTTPServer { _, _ in .status(status, body) }
@@ -102,7 +115,8 @@ import Testing
 
     @Test func rateLimitsAreRetried() throws {
         let api = try FakeHTTPServer { _, i in
-            i == 0 ? .status(429, #"{"errors":[{"code":"10011","title":"Too many requests"}]}"#, headers: [("Retry-After", "0")])
+            i == 0
+                ? .status(429, #"{"errors":[{"code":"10011","title":"Too many requests"}]}"#, headers: [("Retry-After", "0")])
                 : .status(200, #"{"data":\#(Self.app("1", "a"))}"#)
         }
         defer { api.stop() }
@@ -149,10 +163,16 @@ import Testing
             if r.path.hasPrefix("/v2/connections/") {
                 return r.path.contains("page[after]=c2")
                     ? .status(200, #"{"data":[{"call_control_id":"v3:c","call_duration":5}],"meta":{"cursors":{"after":null}}}"#)
-                    : .status(200, #"{"data":[{"call_control_id":"v3:a","call_duration":50},{"call_control_id":"v3:b","call_duration":9}],"meta":{"cursors":{"after":"c2"}}}"#)
+                    : .status(
+                        200,
+                        #"{"data":[{"call_control_id":"v3:a","call_duration":50},{"call_control_id":"v3:b","call_duration":9}],"meta":{"cursors":{"after":"c2"}}}"#
+                    )
             }
             if r.path.hasPrefix("/v2/calls/") { return .status(200, #"{"data":{"call_control_id":"v3:a","is_alive":true,"call_duration":50}}"#) }
-            return .status(200, #"{"data":[{"name":"call.answered","type":"webhook","call_leg_id":"L1","event_timestamp":"2026-11-21T10:00:00Z"}],"meta":{"total_pages":1}}"#)
+            return .status(
+                200,
+                #"{"data":[{"name":"call.answered","type":"webhook","call_leg_id":"L1","event_timestamp":"2026-11-21T10:00:00Z"}],"meta":{"total_pages":1}}"#
+            )
         }
         defer { api.stop() }
         let c = try Self.commands(api)
@@ -163,6 +183,7 @@ import Testing
         #expect(api.requests[2].path == "/v2/calls/v3:a")
         let events = try c.events(legID: "L1", since: "2026-11-21T10:00:00Z")
         #expect(events.count == 1)
-        #expect(api.requests[3].path == "/v2/call_events?filter[leg_id]=L1&filter[occurred_at][gte]=2026-11-21T10:00:00Z&page[number]=1&page[size]=250")
+        #expect(
+            api.requests[3].path == "/v2/call_events?filter[leg_id]=L1&filter[occurred_at][gte]=2026-11-21T10:00:00Z&page[number]=1&page[size]=250")
     }
 }

@@ -1,5 +1,6 @@
-@testable import CallflowRuntime
 import Testing
+
+@testable import CallflowRuntime
 
 @Suite struct ArmedTimersTests {
     @Test func aCallsTimersAreFoundWithoutTheOthers() {

@@ -1,5 +1,6 @@
-@testable import CallflowRuntime
 import Testing
+
+@testable import CallflowRuntime
 
 /// The CPU count that decides whether page-cache commits get a thread of their own.
 struct AvailableCPUsTests {
@@ -19,7 +20,9 @@ struct AvailableCPUsTests {
         #expect(AvailableCPUs.count(status: status, cpuMax: nil) >= 1, "falls back to the processor count")
     }
 
-    @Test(arguments: [("max 100000\n", nil), ("100000 100000\n", 1), ("150000 100000\n", 1), ("400000 100000", 4), ("50000 100000", 1), ("junk", nil)] as [(String, Int?)])
+    @Test(
+        arguments: [("max 100000\n", nil), ("100000 100000\n", 1), ("150000 100000\n", 1), ("400000 100000", 4), ("50000 100000", 1), ("junk", nil)]
+            as [(String, Int?)])
     func cgroupQuota(cpuMax: String, quota: Int?) {
         #expect(AvailableCPUs.quota(inCPUMax: cpuMax) == quota)
     }

@@ -4,7 +4,7 @@ import Foundation
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The `callflow` executable as a new user runs it: flow names and paths, usage errors, `dev`
@@ -24,8 +24,10 @@ import Glibc
     }
 
     /// Runs `callflow args` in `directory` and waits for it to exit (a hang is killed and fails the test).
-    static func callflow(_ args: [String], in directory: URL = Fixtures.repoRoot, input: Input = .none,
-                         environment: [String: String] = [:], binary: String = CrashRecoveryTests.binary) throws -> Run {
+    static func callflow(
+        _ args: [String], in directory: URL = Fixtures.repoRoot, input: Input = .none,
+        environment: [String: String] = [:], binary: String = CrashRecoveryTests.binary
+    ) throws -> Run {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
         p.arguments = args
@@ -68,8 +70,9 @@ import Glibc
             Issue.record("callflow \(args.joined(separator: " ")) did not exit")
             done.wait()
         }
-        return Run(status: p.terminationStatus, stdout: String(decoding: try Data(contentsOf: out), as: UTF8.self),
-                   stderr: String(decoding: try Data(contentsOf: err), as: UTF8.self))
+        return Run(
+            status: p.terminationStatus, stdout: String(decoding: try Data(contentsOf: out), as: UTF8.self),
+            stderr: String(decoding: try Data(contentsOf: err), as: UTF8.self))
     }
 
     @Test(arguments: ["main", "flows/main.json", "./flows/main.json"])
@@ -86,7 +89,10 @@ import Glibc
     @Test func errorsPrintTheSubcommandsUsage() throws {
         let run = try Self.callflow(["simulate", "nosuch"])
         #expect(run.status == 64)
-        #expect(run.stderr.hasPrefix("Error: no flow \"nosuch\" in flows/ (flows: ai-receptionist, bilingual, main, reminder, support, voicemail)\nUsage: callflow simulate "))
+        #expect(
+            run.stderr.hasPrefix(
+                "Error: no flow \"nosuch\" in flows/ (flows: ai-receptionist, bilingual, main, reminder, support, voicemail)\nUsage: callflow simulate "
+            ))
         #expect(run.stderr.contains("See 'callflow simulate --help'"))
         let graph = try Self.callflow(["graph", "main", "--format", "png"])
         #expect(graph.stderr.hasPrefix("Error: --format is mermaid or dot, got \"png\"\nUsage: callflow graph "))
@@ -99,8 +105,10 @@ import Glibc
         for args in [["simulate", "main"], ["graph", "main"], ["check"], ["dev", "--digits", "1"]] {
             let run = try Self.callflow(args, in: empty)
             #expect(run.status == 64, "\(args)")
-            #expect(run.stderr.hasPrefix("Error: no flows directory here (flows/); use --flows DIR or give a path to a flow file\nUsage: callflow \(args[0])"),
-                    "\(args): \(run.stderr)")
+            #expect(
+                run.stderr.hasPrefix(
+                    "Error: no flows directory here (flows/); use --flows DIR or give a path to a flow file\nUsage: callflow \(args[0])"),
+                "\(args): \(run.stderr)")
         }
         // A path works from anywhere: its folder is the flows directory.
         let run = try Self.callflow(["graph", Fixtures.repoRoot.appendingPathComponent("flows/main.json").path], in: empty)
@@ -112,7 +120,10 @@ import Glibc
         defer { try? FileManager.default.removeItem(at: dir) }
         let good = try Self.callflow(["simulate", "good"], in: dir)
         #expect(good.status == 0)
-        #expect(good.stderr == "callflow: warning: flows/draft.json has errors and is skipped (good does not reach it; callflow check flows/draft.json shows why)\n")
+        #expect(
+            good.stderr
+                == "callflow: warning: flows/draft.json has errors and is skipped (good does not reach it; callflow check flows/draft.json shows why)\n"
+        )
         #expect(good.stdout.hasSuffix("ending: flow_hung_up\n"))
         let draft = try Self.callflow(["simulate", "flows/draft.json"], in: dir)
         #expect(draft.status == 1)
@@ -133,13 +144,18 @@ import Glibc
         try FileManager.default.copyItem(at: Fixtures.repoRoot.appendingPathComponent("flows"), to: dir.appendingPathComponent("flows"))
         try Data(#"{"flow":"main","expect":{"path":["main/menuu"]}}"#.utf8).write(to: dir.appendingPathComponent("scenarios/typo.json"))
         // A path in "flow" is relative to the scenario file.
-        try Data(#"{"flow":"../flows/main.json","caller":{"digits":["1"]},"http":{"POST https://crm.example.com/calls":{"status":204}},"expect":{"path":["main/sales"],"ending":"transferred"}}"#.utf8)
-            .write(to: dir.appendingPathComponent("scenarios/path.json"))
+        try Data(
+            #"{"flow":"../flows/main.json","caller":{"digits":["1"]},"http":{"POST https://crm.example.com/calls":{"status":204}},"expect":{"path":["main/sales"],"ending":"transferred"}}"#
+                .utf8
+        )
+        .write(to: dir.appendingPathComponent("scenarios/path.json"))
         let run = try Self.callflow(["test", "scenarios"], in: dir)
         #expect(run.status == 1)
         #expect(run.stdout.contains("PASS path\n"), "\(run.stdout)")
-        #expect(run.stdout.contains("FAIL typo: scenarios/typo.json:1:34: /expect/path/0: flow \"main\" has no node \"menuu\"; did you mean \"main/menu\"?\n"),
-                "\(run.stdout)")
+        #expect(
+            run.stdout.contains(
+                "FAIL typo: scenarios/typo.json:1:34: /expect/path/0: flow \"main\" has no node \"menuu\"; did you mean \"main/menu\"?\n"),
+            "\(run.stdout)")
         #expect(run.stdout.hasSuffix("1 passed, 1 failed\n"))
     }
 
@@ -158,8 +174,10 @@ import Glibc
     }
 
     @Test func devAnswersHTTPNodesFromTheShippedMocks() throws {
-        let run = try Self.callflow(["dev", "--port", "0", "--speed", "50", "--now", "2026-11-23T10:00:00-06:00", "--digits", "2,1234#", "--log-file",
-                                     FileManager.default.temporaryDirectory.appendingPathComponent("callflow-dev-\(UUID()).log").path])
+        let run = try Self.callflow([
+            "dev", "--port", "0", "--speed", "50", "--now", "2026-11-23T10:00:00-06:00", "--digits", "2,1234#", "--log-file",
+            FileManager.default.temporaryDirectory.appendingPathComponent("callflow-dev-\(UUID()).log").path,
+        ])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.contains("http nodes: answered from mocks.json"))
         #expect(run.stdout.contains("☎ call started"))
@@ -171,18 +189,24 @@ import Glibc
     @Test func devNamesTheMissingMock() throws {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("callflow-dev-\(UUID()).log")
         defer { try? FileManager.default.removeItem(at: log) }
-        let run = try Self.callflow(["dev", "--port", "0", "--speed", "50", "--now", "2026-11-23T10:00:00-06:00", "--log-file", log.path], input: .text("c2\n7777#\n"))
+        let run = try Self.callflow(
+            ["dev", "--port", "0", "--speed", "50", "--now", "2026-11-23T10:00:00-06:00", "--log-file", log.path], input: .text("c2\n7777#\n"))
         #expect(run.status == 0, "\(run.stderr)")
-        #expect(run.stdout.contains("   ! warning: http node \"lookup\": no mock for \"GET https://crm.example.com/accounts/7777\" (add it to mocks.json) (details in \(log.path))"),
-                "\(run.stdout)")
+        #expect(
+            run.stdout.contains(
+                "   ! warning: http node \"lookup\": no mock for \"GET https://crm.example.com/accounts/7777\" (add it to mocks.json) (details in \(log.path))"
+            ),
+            "\(run.stdout)")
         #expect(run.stdout.contains("caller presses 7777#"), "typed-ahead keys wait for the gather")
         #expect(try String(contentsOf: log, encoding: .utf8).contains("WARNING http node \"lookup\": no mock for"), "the details are in the log file")
     }
 
     @Test func devStartsTheClockAtNow() throws {
         // Saturday 14:00 in Chicago: main's hours node is closed, the call goes to voicemail.
-        let run = try Self.callflow(["dev", "--port", "0", "--speed", "50", "--digits", "", "--now", "2026-11-21T14:00:00-06:00",
-                                     "--log-file", FileManager.default.temporaryDirectory.appendingPathComponent("callflow-dev-\(UUID()).log").path])
+        let run = try Self.callflow([
+            "dev", "--port", "0", "--speed", "50", "--digits", "", "--now", "2026-11-21T14:00:00-06:00",
+            "--log-file", FileManager.default.temporaryDirectory.appendingPathComponent("callflow-dev-\(UUID()).log").path,
+        ])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.contains("→ record_start"), "\(run.stdout)")
         let bad = try Self.callflow(["dev", "--now", "saturday"])
@@ -205,7 +229,10 @@ import Glibc
         let env = ["TELNYX_API_KEY": "KEY_test", "TELNYX_API_BASE_URL": "http://127.0.0.1:\(api.port)/v2"]
         let piped = try Self.callflow(["telnyx", "apps", "delete", "9"], input: .text("y\n"), environment: env)
         #expect(piped.status == 1)
-        #expect(piped.stderr == "callflow: refusing to delete Call Control Application 9 without confirmation: standard input is not a terminal; pass --yes to do it anyway\n")
+        #expect(
+            piped.stderr
+                == "callflow: refusing to delete Call Control Application 9 without confirmation: standard input is not a terminal; pass --yes to do it anyway\n"
+        )
         #expect(api.requests.isEmpty, "nothing is sent before the answer")
 
         let no = try Self.callflow(["telnyx", "apps", "delete", "9"], input: .terminal("n\n"), environment: env)

@@ -1,10 +1,11 @@
 import CallflowCore
 import CallflowLoop
-@testable import CallflowRuntime
 import EventHTTP
 import Logging
 import TelnyxREST
 import Testing
+
+@testable import CallflowRuntime
 
 /// The pipeline on its own, with a ledger and a Telnyx that the test answers by hand: no socket,
 /// no store, no thread. What it pins is the order of operations: load → step → commit → reply and
@@ -43,18 +44,24 @@ import Testing
         }
         func commit(_ work: InputWork, keys: InputKeys, loaded: LoadedCalls, then: @escaping (CommitOutcome) -> Void) {
             log.append("commit")
-            commits.append((work, { outcome in
-                if case .committed = outcome, let id = work.call {
-                    self.calls[id] = work.state
-                    if let event = keys.eventID { self.seen.insert(event) }
-                }
-                then(outcome)
-            }))
+            commits.append(
+                (
+                    work,
+                    { outcome in
+                        if case .committed = outcome, let id = work.call {
+                            self.calls[id] = work.state
+                            if let event = keys.eventID { self.seen.insert(event) }
+                        }
+                        then(outcome)
+                    }
+                ))
         }
         /// Answers the oldest commit: stored (with fresh outbox numbers), or `outcome`.
         func answerCommit(_ outcome: CommitOutcome? = nil) {
             let (work, then) = commits.removeFirst()
-            let seqs = work.commands.map { _ in seq += 1; return seq }
+            let seqs = work.commands.map { _ in
+                seq += 1; return seq
+            }
             then(outcome ?? .committed(outboxSeqs: seqs, retried: false))
         }
         func sending(outboxSeq: Int64) {}
@@ -99,15 +106,18 @@ import Testing
             let (set, problems) = FlowSet.load(files: [("t", "t.json", Array(CallPipelineTests.flow.utf8))], timeZones: UTCOnly())
             let flows = try #require(set, "\(problems)")
             let quiet = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
-            let effects = EffectRunner(loop: loop, telnyx: telnyx, backend: NoBackend(), ledger: ledger, metrics: metrics, logger: quiet,
-                                       clockMs: { 1_795_000_000_000 })
-            pipeline = CallPipeline(engine: CallEngine(flows: flows, defaultFlow: "t"), ledger: ledger, effects: effects, loop: loop,
-                                    metrics: metrics, logger: quiet, clock: { 1_795_000_000 })
+            let effects = EffectRunner(
+                loop: loop, telnyx: telnyx, backend: NoBackend(), ledger: ledger, metrics: metrics, logger: quiet,
+                clockMs: { 1_795_000_000_000 })
+            pipeline = CallPipeline(
+                engine: CallEngine(flows: flows, defaultFlow: "t"), ledger: ledger, effects: effects, loop: loop,
+                metrics: metrics, logger: quiet, clock: { 1_795_000_000 })
         }
 
         /// Submits a webhook of `v3:call-A`; its reply lands in `replies`.
         func webhook(_ type: String, id: String, into replies: Replies) throws {
-            let body = #"{"data":{"event_type":"\#(type)","id":"\#(id)","occurred_at":"2026-11-21T10:00:00Z","payload":{"call_control_id":"v3:call-A","direction":"incoming","from":"+13125550101","to":"+13125550100"}}}"#
+            let body =
+                #"{"data":{"event_type":"\#(type)","id":"\#(id)","occurred_at":"2026-11-21T10:00:00Z","payload":{"call_control_id":"v3:call-A","direction":"incoming","from":"+13125550101","to":"+13125550100"}}}"#
             pipeline.submit(try WebhookEvent.decode(Array(body.utf8)), receivedNs: 0) { replies.list.append($0) }
         }
     }

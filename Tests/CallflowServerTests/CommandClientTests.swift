@@ -4,12 +4,15 @@ import Foundation
 import Testing
 
 @Suite(.serialized) struct CommandClientTests {
-    static let sayFlow = #"{"start":"a","nodes":{"a":{"type":"answer","next":"s"},"s":{"type":"say","text":"Hello","next":"e"},"e":{"type":"hangup"}}}"#
+    static let sayFlow =
+        #"{"start":"a","nodes":{"a":{"type":"answer","next":"s"},"s":{"type":"say","text":"Hello","next":"e"},"e":{"type":"hangup"}}}"#
     static let ok = FakeHTTPServer.Reply.status(200, #"{"data":{"result":"ok"}}"#)
 
-    static func start(_ responder: @escaping @Sendable (FakeHTTPServer.Received, Int) -> FakeHTTPServer.Reply,
-                      flows: [String: String] = ["t": sayFlow], attempts: Int = 4, commandTimeoutMs: Int = 2000,
-                      configure: (inout CallflowConfig) -> Void = { _ in }) throws -> TelnyxSide {
+    static func start(
+        _ responder: @escaping @Sendable (FakeHTTPServer.Received, Int) -> FakeHTTPServer.Reply,
+        flows: [String: String] = ["t": sayFlow], attempts: Int = 4, commandTimeoutMs: Int = 2000,
+        configure: (inout CallflowConfig) -> Void = { _ in }
+    ) throws -> TelnyxSide {
         let api = try FakeHTTPServer(responder: responder)
         var config = try TelnyxSide.config(api: api, flows: flows, defaultFlow: "t", attempts: attempts, commandTimeoutMs: commandTimeoutMs)
         configure(&config)
@@ -51,7 +54,9 @@ import Testing
     }
 
     @Test func retryAfterIsHonoured() throws {
-        var t = try Self.start { _, i in i == 0 ? .status(429, #"{"errors":[{"code":"10011","title":"Too Many Requests"}]}"#, headers: [("Retry-After", "1")]) : Self.ok }
+        var t = try Self.start { _, i in
+            i == 0 ? .status(429, #"{"errors":[{"code":"10011","title":"Too Many Requests"}]}"#, headers: [("Retry-After", "1")]) : Self.ok
+        }
         defer { t.server.stop() }
         try t.initiated("v3:c1")
         let r = t.api.waitFor(2)
@@ -94,7 +99,8 @@ import Testing
     }
 
     @Test func callsInterleaveWhileEachKeepsItsOrder() throws {
-        let flow = #"{"start":"a","nodes":{"a":{"type":"command","action":"send_dtmf","params":{"digits":"1"},"next":"b"},"b":{"type":"say","text":"hi","next":"c"},"c":{"type":"hangup"}}}"#
+        let flow =
+            #"{"start":"a","nodes":{"a":{"type":"command","action":"send_dtmf","params":{"digits":"1"},"next":"b"},"b":{"type":"say","text":"hi","next":"c"},"c":{"type":"hangup"}}}"#
         var t = try Self.start({ r, _ in r.path.contains("v3:slow/actions/send_dtmf") ? .after(ms: 400, Self.ok) : Self.ok }, flows: ["t": flow])
         defer { t.server.stop() }
         try t.initiated("v3:slow")

@@ -1,6 +1,6 @@
-import CallflowTestSupport
 import CallflowCore
 import CallflowServer
+import CallflowTestSupport
 import Foundation
 import Testing
 
@@ -27,9 +27,11 @@ import Testing
     }
 
     @Test func environmentOverrides() throws {
-        let config = try ConfigLoader.load(path: nil, environment: [
-            "TELNYX_API_KEY": "KEY", "TELNYX_PUBLIC_KEY": "PUB", "TELNYX_API_BASE_URL": "http://127.0.0.1:9/v2", "PORT": "9090",
-        ])
+        let config = try ConfigLoader.load(
+            path: nil,
+            environment: [
+                "TELNYX_API_KEY": "KEY", "TELNYX_PUBLIC_KEY": "PUB", "TELNYX_API_BASE_URL": "http://127.0.0.1:9/v2", "PORT": "9090",
+            ])
         #expect(config.telnyx.apiKey == "KEY")
         #expect(config.telnyx.publicKey == "PUB")
         #expect(config.telnyx.apiBaseURL == "http://127.0.0.1:9/v2")
@@ -39,7 +41,8 @@ import Testing
 
     @Test func unknownKeysAndWrongTypesNameTheKey() {
         #expect {
-            _ = try Self.decode(#"{"server":{"webhok_path":"/x","port":"80"},"telnix":{},"log":{"level":"loud"},"flows":{"routes":{"555":"main","+13125550100":3}}}"#)
+            _ = try Self.decode(
+                #"{"server":{"webhok_path":"/x","port":"80"},"telnix":{},"log":{"level":"loud"},"flows":{"routes":{"555":"main","+13125550100":3}}}"#)
         } throws: { error in
             let text = "\(error)"
             return text.contains("server.webhok_path: unknown key; did you mean \"webhook_path\"?")

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What a public endpoint meets: slow clients, connections that never send a request, and
@@ -68,7 +68,8 @@ import Glibc
         }.start()
         func open() -> Int? {
             guard let text = try? TestHTTP.request(port: server.port, method: "GET", path: "/metrics").body,
-                  let line = text.split(separator: "\n").first(where: { $0.hasPrefix("callflow_open_connections ") }) else { return nil }
+                let line = text.split(separator: "\n").first(where: { $0.hasPrefix("callflow_open_connections ") })
+            else { return nil }
             return Int(Double(line.split(separator: " ")[1]) ?? -1)
         }
         // The metrics request itself is one open connection; the silent reader is the other.

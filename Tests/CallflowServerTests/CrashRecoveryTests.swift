@@ -12,7 +12,7 @@ import Testing
 import WebhookSignature
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite(.serialized) struct CrashRecoveryTests {
@@ -40,7 +40,9 @@ import Glibc
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        _ = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
         return Int(UInt16(bigEndian: addr.sin_port))
@@ -70,16 +72,19 @@ import Glibc
                     var options = LoopbackTelnyx.Options()
                     options.script.inputs = ["1"]
                     options.timeScale = 0.05
-                    let emulator = try LoopbackTelnyx(loop: loop, client: try HTTPClient(loop: loop), signer: signer,
-                                                      webhookURL: "http://127.0.0.1:\(serverPorts[0])/webhooks/telnyx", options: options,
-                                                      clockMs: Clocks.wallMs)
+                    let emulator = try LoopbackTelnyx(
+                        loop: loop, client: try HTTPClient(loop: loop), signer: signer,
+                        webhookURL: "http://127.0.0.1:\(serverPorts[0])/webhooks/telnyx", options: options,
+                        clockMs: Clocks.wallMs)
                     if serverPorts.count > 1 { emulator.webhookTargets = serverPorts.map { "http://127.0.0.1:\($0)/webhooks/telnyx" } }
                     emulator.deliveryAttempts = 600  // a minute of redeliveries while the server is down
                     shared.port.withLock { $0 = emulator.apiPort }
                     shared.ready.signal()
                     var legs: [String] = []
                     for i in 0..<calls {
-                        try loop.schedule(afterMilliseconds: i * 12) { legs.append(emulator.placeInboundCall(from: "+1312555\(1000 + i)", to: "+13125550100")) }
+                        try loop.schedule(afterMilliseconds: i * 12) {
+                            legs.append(emulator.placeInboundCall(from: "+1312555\(1000 + i)", to: "+13125550100"))
+                        }
                     }
                     let deadline = Clocks.wallMs() + 90_000
                     func watch() {
@@ -133,12 +138,16 @@ import Glibc
         let calls = 200
         let emulator = try EmulatorThread(calls: calls, serverPorts: [port], signerSeed: Array(repeating: 3, count: 32))
         let config = dir.appendingPathComponent("config.json")
-        try Data("""
+        try Data(
+            """
             {"server":{"host":"127.0.0.1","port":\(port)},"flows":{"dir":"\(dir.path)/flows","default":"t"},
              "store":{"kind":"sqlite","path":"\(dir.path)/calls.db","synchronous":"\(synchronous)"},"log":{"level":"info","format":"text"}}
-            """.utf8).write(to: config)
-        let env = ["TELNYX_PUBLIC_KEY": emulator.publicKey, "TELNYX_API_KEY": "KEY_crash",
-                   "TELNYX_API_BASE_URL": "http://127.0.0.1:\(emulator.apiPort)/v2", "PORT": String(port)]
+            """.utf8
+        ).write(to: config)
+        let env = [
+            "TELNYX_PUBLIC_KEY": emulator.publicKey, "TELNYX_API_KEY": "KEY_crash",
+            "TELNYX_API_BASE_URL": "http://127.0.0.1:\(emulator.apiPort)/v2", "PORT": String(port),
+        ]
         let log = dir.appendingPathComponent("server.log")
         var rng = SplitMix(seed: 20261121)
         var server = try Self.startServer(config: config.path, env: env, log: log)
@@ -204,8 +213,10 @@ import Glibc
         let legs = Set(records.compactMap { if case .command(_, let leg, _, _) = $0, !leg.isEmpty { return leg } else { return nil } })
         #expect(legs.count == calls, "calls seen: \(legs.count)", sourceLocation: sourceLocation)
         let complete = legs.filter { executed[$0] == ["answer", "gather_using_speak", "speak", "hangup"] }
-        #expect(complete.count == calls, "\(calls - complete.count) calls did not complete; e.g. \(legs.subtracting(complete).prefix(3).map { "\($0): \(executed[$0] ?? [])" })",
-                sourceLocation: sourceLocation)
+        #expect(
+            complete.count == calls,
+            "\(calls - complete.count) calls did not complete; e.g. \(legs.subtracting(complete).prefix(3).map { "\($0): \(executed[$0] ?? [])" })",
+            sourceLocation: sourceLocation)
     }
 
     /// The say flow against `api`, with the store `kind` (a given store object for `memory`).
@@ -299,9 +310,10 @@ extension CrashRecoveryTests {
 
         let second = try TestServer(config: config)
         defer { second.stop() }
-        #expect(AcceptLimitTests.waitFor(10) {
-            api.requests.contains { $0.path.hasSuffix("/actions/speak") && $0.json?["payload"] == "Sorry, please call again." }
-        }, "the restarted server took the node's on_error")
+        #expect(
+            AcceptLimitTests.waitFor(10) {
+                api.requests.contains { $0.path.hasSuffix("/actions/speak") && $0.json?["payload"] == "Sorry, please call again." }
+            }, "the restarted server took the node's on_error")
         #expect(backend.requests.count == 1, "the request went out again: \(backend.requests.map(\.path))")
         #expect(!backend.requests.contains { $0.path.contains("***") })
     }

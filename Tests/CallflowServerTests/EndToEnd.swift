@@ -1,7 +1,6 @@
+import CallflowCore
 import CallflowLoop
 import CallflowTestSupport
-import CallflowCore
-@testable import CallflowServer
 import EventHTTP
 import Foundation
 import Logging
@@ -9,6 +8,8 @@ import Synchronization
 import TelnyxEmulator
 import TelnyxEmulatorServer
 import WebhookSignature
+
+@testable import CallflowServer
 
 /// Runs one call through the real server and the loopback emulator on one event loop, with
 /// signatures on, a pinned (but advancing) clock and emulated time 50× faster than life.
@@ -66,8 +67,9 @@ enum EndToEnd {
         options.script = call.script
         options.timeScale = 0.02
         options.faults = call.faults
-        let emulator = try LoopbackTelnyx(loop: loop, client: try HTTPClient(loop: loop), signer: signer, webhookURL: "",
-                                          options: options, clockMs: clock)
+        let emulator = try LoopbackTelnyx(
+            loop: loop, client: try HTTPClient(loop: loop), signer: signer, webhookURL: "",
+            options: options, clockMs: clock)
         var config = TestServer.baseConfig()
         config.server.host = "127.0.0.1"
         config.server.port = 0
@@ -90,9 +92,12 @@ enum EndToEnd {
         var apiReply: RawResponse? = nil
         let loopClient = try HTTPClient(loop: loop)
         if let body = call.apiCall {
-            loopClient.send(ClientRequest(method: "POST", url: "http://127.0.0.1:\(app.port)/v1/calls",
-                                          headers: [("Authorization", "Bearer test-admin-token-0123456789"), ("Content-Type", "application/json")],
-                                          body: body.jsonBytes)) { result in
+            loopClient.send(
+                ClientRequest(
+                    method: "POST", url: "http://127.0.0.1:\(app.port)/v1/calls",
+                    headers: [("Authorization", "Bearer test-admin-token-0123456789"), ("Content-Type", "application/json")],
+                    body: body.jsonBytes)
+            ) { result in
                 if case .success(let r) = result {
                     apiReply = RawResponse(status: r.status, headers: [:], body: String(decoding: r.body, as: UTF8.self))
                     if let id = (try? JSONParser.parse(r.body))?["call_control_id"]?.stringValue { leg = id }
@@ -100,8 +105,10 @@ enum EndToEnd {
             }
         } else if let outbound = call.outbound {
             leg = emulator.answerOutboundCall(from: "+13125550100", to: "+13125550199")
-            app.pipeline.startOutbound(leg: CallLeg(callControlID: leg, connectionID: "emulator-connection", from: "+13125550100",
-                                                   to: "+13125550199"), flow: outbound.flow, vars: outbound.vars)
+            app.pipeline.startOutbound(
+                leg: CallLeg(
+                    callControlID: leg, connectionID: "emulator-connection", from: "+13125550100",
+                    to: "+13125550199"), flow: outbound.flow, vars: outbound.vars)
         } else {
             leg = emulator.placeInboundCall(from: "+13125550101", to: "+13125550100")
         }
@@ -130,8 +137,12 @@ enum EndToEnd {
         outcome.metrics = app.metrics.render()
         outcome.logs = captured.lines.withLock { $0 }
         app.local?.document(leg) { outcome.callDocument = $0?.jsonString ?? "" }  // answers inline
-        let late: JSONValue = ["data": ["event_type": "call.recording.saved", "id": .string("late-\(leg)"), "occurred_at": "2026-11-23T16:10:00Z",
-                                        "payload": ["call_control_id": .string(leg), "connection_id": "emulator-connection"]]]
+        let late: JSONValue = [
+            "data": [
+                "event_type": "call.recording.saved", "id": .string("late-\(leg)"), "occurred_at": "2026-11-23T16:10:00Z",
+                "payload": ["call_control_id": .string(leg), "connection_id": "emulator-connection"],
+            ]
+        ]
         app.pipeline.submit(try WebhookEvent.decode(late), receivedNs: 0) { _ in }
         outcome.recordedCalls = app.local?.recordedCalls ?? 0
         return outcome

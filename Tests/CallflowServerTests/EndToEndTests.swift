@@ -1,7 +1,7 @@
 import CallflowCore
 import Foundation
-import Testing
 import TelnyxEmulator
+import Testing
 
 /// Real server + Telnyx emulator over loopback HTTP, signatures on.
 @Suite(.serialized) struct EndToEndTests {
@@ -12,7 +12,9 @@ import TelnyxEmulator
         let outcome = try EndToEnd.run(c)
         #expect(outcome.finished, "the call did not finish: \(outcome.records)")
         #expect(outcome.webhookStatuses.allSatisfy { $0 == 200 }, "every signed webhook is accepted")
-        #expect(!outcome.commands.contains { $0.status == 422 }, "no command for an ended or unknown call: \(outcome.commands.map { ($0.action, $0.status) })")
+        #expect(
+            !outcome.commands.contains { $0.status == 422 },
+            "no command for an ended or unknown call: \(outcome.commands.map { ($0.action, $0.status) })")
         return outcome
     }
 
@@ -53,7 +55,9 @@ import TelnyxEmulator
               "end":{"type":"hangup"}}}
             """#
         let dir = try EndToEnd.flowsDir(["t": flow])
-        let o = try Self.call(["1234#", "98765#"]) { $0.flowsDir = dir; $0.defaultFlow = "t" }
+        let o = try Self.call(["1234#", "98765#"]) {
+            $0.flowsDir = dir; $0.defaultFlow = "t"
+        }
         #expect(o.prompts == ["Account?", "Account?", "Welcome back, gold member."])
         #expect(backend.requests.map(\.path) == ["/accounts/98765"])
     }
@@ -73,7 +77,9 @@ import TelnyxEmulator
               "end":{"type":"hangup"}}}
             """#
         let dir = try EndToEnd.flowsDir(["t": flow])
-        let o = try Self.call([]) { $0.flowsDir = dir; $0.defaultFlow = "t" }
+        let o = try Self.call([]) {
+            $0.flowsDir = dir; $0.defaultFlow = "t"
+        }
         let line = try #require(o.logs.first { $0.contains(#"http node "lookup": response status 503"#) }, "\(o.logs)")
         #expect(line.contains("flow.node=lookup"), "\(line)")
         #expect(line.contains("flow.node_after=sorry"), "\(line)")
@@ -90,7 +96,9 @@ import TelnyxEmulator
               "post":{"type":"http","method":"POST","url":"http://127.0.0.1:\#(backend.port)/vm","body":{"url":"{{vars.vm}}"}}}}
             """#
         let dir = try EndToEnd.flowsDir(["t": flow])
-        let o = try Self.call { $0.flowsDir = dir; $0.defaultFlow = "t" }
+        let o = try Self.call {
+            $0.flowsDir = dir; $0.defaultFlow = "t"
+        }
         #expect(o.actions == ["answer", "speak", "record_start", "hangup"])
         let url = try #require(backend.requests.first?.json?["url"]?.stringValue)
         #expect(url.hasPrefix("https://emulator.telnyx.local/recordings/") && url.hasSuffix(".mp3"))
@@ -115,13 +123,17 @@ import TelnyxEmulator
     }
 
     @Test func staleSpeakEndedIsIgnored() throws {
-        let o = try Self.call { $0.start = 1_795_291_200; $0.faults.lateCopyMs = ["call.speak.ended": 1500] }
+        let o = try Self.call {
+            $0.start = 1_795_291_200; $0.faults.lateCopyMs = ["call.speak.ended": 1500]
+        }
         #expect(o.actions.filter { $0 == "record_start" }.count == 1)
         #expect(o.actions.suffix(2) == ["speak", "hangup"])
     }
 
     @Test func reorderedAnsweredAndSpeakStarted() throws {
-        let o = try Self.call { $0.start = 1_795_291_200; $0.faults.delayMs = ["call.speak.started": 6000, "call.answered": 400] }
+        let o = try Self.call {
+            $0.start = 1_795_291_200; $0.faults.delayMs = ["call.speak.started": 6000, "call.answered": 400]
+        }
         #expect(o.actions == ["answer", "speak", "record_start", "speak", "hangup"])
     }
 

@@ -1,5 +1,5 @@
-import CallflowTestSupport
 import CallflowCore
+import CallflowTestSupport
 import Foundation
 import Testing
 
@@ -66,7 +66,8 @@ import Testing
                 let next = i + 1 < order.count ? "n\(i + 1)" : "wait"
                 nodes.append(#""n\#(i)":{\#(action == "answer" ? #""type":"answer","next":"\#(next)""# : command(action, next: next))}"#)
             }
-            let flow = #"{"start":"n0","nodes":{\#(nodes.joined(separator: ",")),"wait":{"type":"pause","seconds":30,"next":"end"},"end":{"type":"hangup"}}}"#
+            let flow =
+                #"{"start":"n0","nodes":{\#(nodes.joined(separator: ",")),"wait":{"type":"pause","seconds":30,"next":"end"},"end":{"type":"hangup"}}}"#
             try Data(flow.utf8).write(to: dir.appendingPathComponent("\(name).json"))
         }
         try write("all", ["answer", "dial", "bridge"] + middle + ["hangup"])

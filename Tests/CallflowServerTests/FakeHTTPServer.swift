@@ -3,7 +3,7 @@ import Foundation
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A scriptable HTTP/1.1 server on loopback, thread per connection, built on raw sockets so it
@@ -62,7 +62,9 @@ final class FakeHTTPServer: Sendable {
             while true {
                 let fd = accept(listening, nil, nil)
                 if fd < 0 { return }
-                let id = connections.withLock { $0 += 1; return $0 }
+                let id = connections.withLock {
+                    $0 += 1; return $0
+                }
                 Thread { self.serve(fd, connection: id) }.start()
             }
         }.start()
@@ -126,9 +128,12 @@ final class FakeHTTPServer: Sendable {
             }
             let body = Array(buffer.prefix(length))
             buffer.removeFirst(length)
-            let received = Received(method: String(requestLine.first ?? ""), path: requestLine.count > 1 ? String(requestLine[1]) : "",
-                                    headers: headers, body: body, at: ProcessInfo.processInfo.systemUptime, connection: connection)
-            let index = log.withLock { $0.append(received); return $0.count - 1 }
+            let received = Received(
+                method: String(requestLine.first ?? ""), path: requestLine.count > 1 ? String(requestLine[1]) : "",
+                headers: headers, body: body, at: ProcessInfo.processInfo.systemUptime, connection: connection)
+            let index = log.withLock {
+                $0.append(received); return $0.count - 1
+            }
             var reply = responder(received, index)
             while case .after(let ms, let next) = reply {
                 usleep(useconds_t(ms * 1000))

@@ -64,7 +64,10 @@ import Testing
         let selection = try FlowLoader.select(FlowArgument("good", flowsDirectory: flows))
         #expect(selection.set.flows.keys.sorted() == ["good"])
         #expect(selection.skipped == ["\(flows)/draft.json"])
-        #expect(selection.skippedWarnings == ["warning: \(flows)/draft.json has errors and is skipped (good does not reach it; callflow check \(flows)/draft.json shows why)"])
+        #expect(
+            selection.skippedWarnings == [
+                "warning: \(flows)/draft.json has errors and is skipped (good does not reach it; callflow check \(flows)/draft.json shows why)"
+            ])
         // The broken file itself, and a flow that reaches it by goto, are refused, naming the file.
         for name in ["draft", "uses"] {
             #expect {

@@ -28,8 +28,9 @@ import Testing
         let server = try TestServer(config: IngressTests.config())
         defer { server.stop() }
         let connection = try RawConnection(port: server.port, timeoutSeconds: 3)
-        connection.send("POST /webhooks/telnyx HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
-                        + "3\r\nabc\r\n0\r\n\r\n\(Self.smuggled)")
+        connection.send(
+            "POST /webhooks/telnyx HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + "3\r\nabc\r\n0\r\n\r\n\(Self.smuggled)")
         let (bytes, closed) = connection.readUntilClose()
         let text = String(decoding: bytes, as: UTF8.self)
         #expect(closed && text.hasPrefix("HTTP/1.1 400"))

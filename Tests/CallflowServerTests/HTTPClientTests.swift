@@ -3,8 +3,8 @@ import CallflowLoop
 import CallflowRuntime
 import CallflowServer
 import EventHTTP
-import Logging
 import Foundation
+import Logging
 import TelnyxREST
 import Testing
 
@@ -39,7 +39,10 @@ import Testing
         #expect(done.allSatisfy { if case .success(let r) = $0.result { r.status == 200 } else { false } })
         let arrived = api.requests.map(\.path)
         // Admitted in the order given, two at a time (a pair's two may arrive either way round).
-        #expect(stride(from: 0, to: 6, by: 2).map { Set(arrived[$0...($0 + 1)]) } == [["/v2/x/0", "/v2/x/1"], ["/v2/x/2", "/v2/x/3"], ["/v2/x/4", "/v2/x/5"]])
+        #expect(
+            stride(from: 0, to: 6, by: 2).map { Set(arrived[$0...($0 + 1)]) } == [
+                ["/v2/x/0", "/v2/x/1"], ["/v2/x/2", "/v2/x/3"], ["/v2/x/4", "/v2/x/5"],
+            ])
         // Two at a time: the last pair cannot start before two replies of 100 ms each.
         let times = api.requests.map(\.at)
         #expect(times[4] - times[0] >= 0.19)
@@ -50,9 +53,12 @@ import Testing
         let api = try FakeHTTPServer { _, _ in .after(ms: 300, .status(200, "{}")) }
         defer { api.stop() }
         let url = "http://127.0.0.1:\(api.port)/v2/x"
-        let done = try Self.run([ClientRequest(method: "GET", url: url + "/a", timeoutMs: 2000),
-                                 ClientRequest(method: "GET", url: url + "/b", timeoutMs: 150),
-                                 ClientRequest(method: "GET", url: url + "/c", timeoutMs: 2000)], limit: 1)
+        let done = try Self.run(
+            [
+                ClientRequest(method: "GET", url: url + "/a", timeoutMs: 2000),
+                ClientRequest(method: "GET", url: url + "/b", timeoutMs: 150),
+                ClientRequest(method: "GET", url: url + "/c", timeoutMs: 2000),
+            ], limit: 1)
         let byIndex = Dictionary(uniqueKeysWithValues: done.map { ($0.index, $0) })
         #expect(byIndex[1]?.result.failure == .timeout(ms: 150), "reported with the caller's deadline")
         if case .success(let r)? = byIndex[0]?.result { #expect(r.status == 200) } else { Issue.record("a failed") }
@@ -64,9 +70,11 @@ import Testing
         let slow = try FakeHTTPServer { _, _ in .after(ms: 400, .status(200, "{}")) }
         let fast = try FakeHTTPServer { _, _ in .status(200, "{}") }
         defer { slow.stop(); fast.stop() }
-        let requests = [ClientRequest(method: "GET", url: "http://127.0.0.1:\(slow.port)/1"),
-                        ClientRequest(method: "GET", url: "http://127.0.0.1:\(slow.port)/2"),
-                        ClientRequest(method: "GET", url: "http://127.0.0.1:\(fast.port)/3")]
+        let requests = [
+            ClientRequest(method: "GET", url: "http://127.0.0.1:\(slow.port)/1"),
+            ClientRequest(method: "GET", url: "http://127.0.0.1:\(slow.port)/2"),
+            ClientRequest(method: "GET", url: "http://127.0.0.1:\(fast.port)/3"),
+        ]
         let done = try Self.run(requests, limit: 1)
         #expect(done.first?.index == 2, "a busy origin does not hold up another")
         #expect(done.count == 3)
@@ -96,7 +104,8 @@ import Testing
         // libcurl sends a request once more, on a new connection, when a kept-alive one closes
         // before any reply: the reset request arrives twice.
         let seen = api.requests
-        #expect(seen.map(\.path) == ["/post", "/get", "/head", "/get-after-head", "/head", "/put", "/delete", "/reset", "/reset", "/post-again", "/last"])
+        #expect(
+            seen.map(\.path) == ["/post", "/get", "/head", "/get-after-head", "/head", "/put", "/delete", "/reset", "/reset", "/post-again", "/last"])
         try #require(seen.count == 11)
         #expect(seen.map(\.method) == ["POST", "GET", "HEAD", "GET", "HEAD", "PUT", "DELETE", "POST", "POST", "POST", "GET"])
         #expect(seen.map { String(decoding: $0.body, as: UTF8.self) } == [#"{"a":1}"#, "", "", "", "", "put", "", "x", "x", "", ""])
@@ -117,10 +126,12 @@ import Testing
         }
     }
 
-    @Test(arguments: [("https://API.telnyx.com/v2/calls/x/actions/answer", "https://api.telnyx.com"),
-                      ("http://127.0.0.1:8080?q=1", "http://127.0.0.1:8080"),
-                      ("http://[::1]:9/a#f", "http://[::1]:9"),
-                      ("no-scheme/path", "no-scheme")])
+    @Test(arguments: [
+        ("https://API.telnyx.com/v2/calls/x/actions/answer", "https://api.telnyx.com"),
+        ("http://127.0.0.1:8080?q=1", "http://127.0.0.1:8080"),
+        ("http://[::1]:9/a#f", "http://[::1]:9"),
+        ("no-scheme/path", "no-scheme"),
+    ])
     func origins(url: String, origin: String) {
         #expect(HTTPClient.origin(of: url) == origin)
     }
@@ -140,8 +151,9 @@ extension Result {
         defer { api.stop() }
         let loop = try EventLoop()
         let quiet = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
-        let telnyx = TelnyxClient(http: try HTTPClient(loop: loop), loop: loop, baseURL: "http://127.0.0.1:\(api.port)/v2", apiKey: "k",
-                                  policy: RetryPolicy(maxAttempts: 1), logger: quiet, clockMs: Clocks.wallMs)
+        let telnyx = TelnyxClient(
+            http: try HTTPClient(loop: loop), loop: loop, baseURL: "http://127.0.0.1:\(api.port)/v2", apiKey: "k",
+            policy: RetryPolicy(maxAttempts: 1), logger: quiet, clockMs: Clocks.wallMs)
         var results: [String: Result<JSONValue, CommandFailure>] = [:]
         let ids = ["cf-abc-3-1", "cf-abc-3-2", "cf-abc-3-3", "cf-abc-4-1"]
         for (id, action) in zip(ids, ["answer", "speak", "gather", "hangup"]) {

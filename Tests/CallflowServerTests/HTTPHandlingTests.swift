@@ -1,9 +1,10 @@
+import CallflowCore
 import CallflowLoop
 import CallflowRuntime
-@testable import CallflowServer
-import CallflowCore
 import Foundation
 import Testing
+
+@testable import CallflowServer
 
 /// HTTP handling without sockets: routes, the webhook ingest (signatures, bodies, duplicates,
 /// store outages), the control API, `/readyz` and `/metrics`, each request answered by a real
@@ -54,7 +55,11 @@ import Testing
         var tampered = body
         tampered[tampered.count - 3] = UInt8(ascii: "X")
         let cases: [([(String, String)], [UInt8], String)] = [
-            (IngressTests.signed(body).map { $0.0.lowercased() == "telnyx-signature-ed25519" ? ($0.0, IngressTests.signed(Array("x".utf8)).first!.1) : $0 }, body, "bad signature"),
+            (
+                IngressTests.signed(body).map {
+                    $0.0.lowercased() == "telnyx-signature-ed25519" ? ($0.0, IngressTests.signed(Array("x".utf8)).first!.1) : $0
+                }, body, "bad signature"
+            ),
             (IngressTests.signed(body), tampered, "bad signature"),
             (IngressTests.signed(body, at: now - 301), body, "stale timestamp"),
             (IngressTests.signed(body, at: now + 400), body, "future timestamp"),
@@ -110,8 +115,9 @@ import Testing
             return line.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
         }
         let errors = storeErrors()
-        #expect(try server.runLoop(checkEveryMs: 10) { storeErrors() > errors },
-                "the runtime retries the failed commit")
+        #expect(
+            try server.runLoop(checkEveryMs: 10) { storeErrors() > errors },
+            "the runtime retries the failed commit")
         #expect(api.requests.isEmpty, "no command leaves before its state is stored")
         store.failing = false
         #expect(try server.runLoop(checkEveryMs: 10) { server.app.local?.healthy == true }, "the retried commit succeeds")
@@ -155,8 +161,9 @@ import Testing
             (#"{"to":"+13125550199","from":"+13125550100","connection_id":"c","flow":"reminder","vars":[]}"#, "\"vars\" must be an object"),
         ]
         for (body, reason) in cases {
-            let r = try server.request("POST", "/v1/calls", headers: Self.bearer(Self.token) + [("Content-Type", "application/json")],
-                                       body: Array(body.utf8))
+            let r = try server.request(
+                "POST", "/v1/calls", headers: Self.bearer(Self.token) + [("Content-Type", "application/json")],
+                body: Array(body.utf8))
             #expect(r.status == 400, "\(body)")
             let message = (try? JSONParser.parse(r.body))?["error"]?.stringValue ?? ""
             #expect(message.contains(reason), "\(message) should contain \(reason)")
@@ -177,8 +184,10 @@ import Testing
         var t = InMemoryTelnyx(server: server, api: api)
         let file = URL(fileURLWithPath: config.flows.dir).appendingPathComponent("t.json")
         func reload() throws -> Int {
-            try server.request("POST", "/admin/reload", headers: Self.bearer(Self.token) + [("Content-Type", "application/json")],
-                               body: Array("{}".utf8)).status
+            try server.request(
+                "POST", "/admin/reload", headers: Self.bearer(Self.token) + [("Content-Type", "application/json")],
+                body: Array("{}".utf8)
+            ).status
         }
         func revision() throws -> String? {
             try JSONParser.parse(try server.get("/v1/flows", headers: Self.bearer(Self.token)).body)["revision"]?.stringValue

@@ -1,12 +1,13 @@
+import CallflowCore
 import CallflowLoop
 import CallflowRuntime
-@testable import CallflowServer
-import CallflowCore
 import EventHTTP
 import Foundation
 import Logging
 import Synchronization
 import Testing
+
+@testable import CallflowServer
 
 /// The socket-free level for HTTP handling (as Hummingbird tests its router): a real `ServerApp`
 /// on a fresh `EventLoop` owned by the test's thread. Each request is built in memory
@@ -24,8 +25,10 @@ final class InMemoryServer {
     let app: ServerApp
 
     /// `waker`, when given, is attached to this loop (for a fake API created before the server).
-    init(config: CallflowConfig, insecure: Bool = false, store: (any CallStore)? = nil,
-         logger: Logger = TestServer.quietLogger, waker: LoopWaker? = nil) throws {
+    init(
+        config: CallflowConfig, insecure: Bool = false, store: (any CallStore)? = nil,
+        logger: Logger = TestServer.quietLogger, waker: LoopWaker? = nil
+    ) throws {
         var config = config
         config.server.host = "127.0.0.1"
         config.server.port = 0
@@ -36,8 +39,10 @@ final class InMemoryServer {
 
     /// Sends one request through `app.handle` and runs the loop until its reply arrives (at most
     /// `timeoutMs`, a loop timer: the test then fails here rather than hanging).
-    func request(_ method: String, _ target: String, headers: [(String, String)] = [], body: [UInt8] = [],
-                 timeoutMs: Int = 10_000, sourceLocation: SourceLocation = #_sourceLocation) throws -> RawResponse {
+    func request(
+        _ method: String, _ target: String, headers: [(String, String)] = [], body: [UInt8] = [],
+        timeoutMs: Int = 10_000, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> RawResponse {
         var answer: HTTPResponse?
         var running = false
         let loop = self.loop
@@ -79,10 +84,12 @@ final class InMemoryServer {
         if done() { return true }
         return try withoutActuallyEscaping(done) { done in
             var expired = false
-            var timers = [try loop.schedule(afterMilliseconds: timeoutMs) { [loop] in
-                expired = true
-                loop.handle.stop()
-            }]
+            var timers = [
+                try loop.schedule(afterMilliseconds: timeoutMs) { [loop] in
+                    expired = true
+                    loop.handle.stop()
+                }
+            ]
             if let checkEveryMs {
                 func check() {
                     if done() { return loop.handle.stop() }
@@ -108,8 +115,10 @@ struct InMemoryTelnyx {
     func commands(for call: String) -> [(action: String, body: JSONValue)] { TelnyxSide.commands(api, for: call) }
 
     @discardableResult
-    mutating func send(_ type: String, call: String, _ payload: JSONObject = [:], clientState: String? = nil,
-                       sourceLocation: SourceLocation = #_sourceLocation) throws -> RawResponse {
+    mutating func send(
+        _ type: String, call: String, _ payload: JSONObject = [:], clientState: String? = nil,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> RawResponse {
         counter += 1
         let echoed = commands(for: call).last?.body["client_state"]?.stringValue
         let bytes = TelnyxSide.event(type, call: call, payload, clientState: clientState ?? echoed, counter: counter)

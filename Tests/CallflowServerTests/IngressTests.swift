@@ -16,13 +16,17 @@ import WebhookSignature
     }
 
     static func event(_ type: String = "call.initiated", id: String = UUID().uuidString) -> [UInt8] {
-        Array(#"{"data":{"record_type":"event","event_type":"\#(type)","id":"\#(id)","occurred_at":"2026-11-21T10:00:00Z","payload":{"call_control_id":"v3:abc","client_state":null,"direction":"incoming","from":"+13125550101","to":"+13125550100","state":"parked"}},"meta":{"attempt":1,"delivered_to":"http://localhost/webhooks/telnyx"}}"#.utf8)
+        Array(
+            #"{"data":{"record_type":"event","event_type":"\#(type)","id":"\#(id)","occurred_at":"2026-11-21T10:00:00Z","payload":{"call_control_id":"v3:abc","client_state":null,"direction":"incoming","from":"+13125550101","to":"+13125550100","state":"parked"}},"meta":{"attempt":1,"delivered_to":"http://localhost/webhooks/telnyx"}}"#
+                .utf8)
     }
 
     static func signed(_ body: [UInt8], at time: Int64 = Int64(Date().timeIntervalSince1970)) -> [(String, String)] {
         let ts = String(time)
-        return [("Telnyx-Signature-Ed25519", signer.signature(timestamp: ts, body: body)), ("TELNYX-TIMESTAMP", ts),
-                ("Content-Type", "application/json")]
+        return [
+            ("Telnyx-Signature-Ed25519", signer.signature(timestamp: ts, body: body)), ("TELNYX-TIMESTAMP", ts),
+            ("Content-Type", "application/json"),
+        ]
     }
 
     static func post(_ port: Int, _ body: [UInt8], headers: [(String, String)]) throws -> RawResponse {
@@ -61,8 +65,10 @@ import WebhookSignature
         let server = try TestServer(config: Self.config(timeout: 1))
         defer { server.stop() }
         var rng = SystemRandomNumberGenerator()
-        let prefixes = ["", "GET / HTTP/1.1\r\n", "POST /webhooks/telnyx HTTP/1.1\r\nContent-Length: 10\r\n\r\n",
-                        "POST /webhooks/telnyx HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"]
+        let prefixes = [
+            "", "GET / HTTP/1.1\r\n", "POST /webhooks/telnyx HTTP/1.1\r\nContent-Length: 10\r\n\r\n",
+            "POST /webhooks/telnyx HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+        ]
         for i in 0..<60 {
             let connection = try RawConnection(port: server.port, timeoutSeconds: 2)
             let noise = (0..<Int.random(in: 0..<400, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
@@ -138,4 +144,3 @@ import WebhookSignature
         #expect(c2.readResponse()?.status == 200)
     }
 }
-

@@ -6,7 +6,7 @@ import Foundation
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite(.serialized) struct OperationsTests {
@@ -17,16 +17,19 @@ import Glibc
     }
 
     static func post(_ port: Int, _ path: String, _ body: String, token: String? = OperationsTests.token) throws -> RawResponse {
-        try TestHTTP.request(port: port, method: "POST", path: path,
-                             headers: (token.map { [("Authorization", "Bearer \($0)")] } ?? []) + [("Content-Type", "application/json")],
-                             body: Array(body.utf8))
+        try TestHTTP.request(
+            port: port, method: "POST", path: path,
+            headers: (token.map { [("Authorization", "Bearer \($0)")] } ?? []) + [("Content-Type", "application/json")],
+            body: Array(body.utf8))
     }
 
     @Test func outboundCallThroughTheControlAPI() throws {
         var call = EndToEnd.Call()
         call.script.inputs = ["1"]
-        call.apiCall = ["to": "+13125550199", "from": "+13125550100", "connection_id": "emulator-connection", "flow": "reminder",
-                        "vars": ["appointment_time": "Friday at 9 AM", "appointment_id": "A9"], "machine_detection": "detect"]
+        call.apiCall = [
+            "to": "+13125550199", "from": "+13125550100", "connection_id": "emulator-connection", "flow": "reminder",
+            "vars": ["appointment_time": "Friday at 9 AM", "appointment_id": "A9"], "machine_detection": "detect",
+        ]
         let o = try EndToEnd.run(call)
         #expect(o.finished)
         let reply = try #require(o.apiReply)
@@ -162,8 +165,10 @@ import Glibc
         // A new revision where 1 goes to goodbye instead of sales.
         let main = try String(contentsOfFile: flowsDir + "/main.json", encoding: .utf8)
             .replacingOccurrences(of: #""choices": { "1": "sales", "2": "account" }"#, with: #""choices": { "1": "bye", "2": "account" }"#)
-        let changed = try TelnyxSide.flowsDir(["main": main, "voicemail": try String(contentsOfFile: flowsDir + "/voicemail.json", encoding: .utf8),
-                                               "reminder": try String(contentsOfFile: flowsDir + "/reminder.json", encoding: .utf8)])
+        let changed = try TelnyxSide.flowsDir([
+            "main": main, "voicemail": try String(contentsOfFile: flowsDir + "/voicemail.json", encoding: .utf8),
+            "reminder": try String(contentsOfFile: flowsDir + "/reminder.json", encoding: .utf8),
+        ])
         let (newFlows, diagnostics, _) = FlowLoader.load(paths: [changed])
         #expect(diagnostics.filter { $0.severity == .error }.isEmpty, "\(diagnostics)")
         let report = Replay.run(document: document, flows: try #require(newFlows))

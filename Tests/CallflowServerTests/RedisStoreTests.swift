@@ -6,7 +6,7 @@ import Synchronization
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A throwaway `redis-server` on a free loopback port (no persistence), started and stopped by
@@ -37,7 +37,8 @@ final class RedisProcess {
         let binary = try #require(Self.binary, "redis-server is not installed (scripts/setup installs it)")
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = ["--port", String(port), "--bind", "127.0.0.1", "-::1", "--save", "", "--appendonly", "no", "--daemonize", "no"]
+        p.arguments =
+            ["--port", String(port), "--bind", "127.0.0.1", "-::1", "--save", "", "--appendonly", "no", "--daemonize", "no"]
             + (password.map { ["--requirepass", $0] } ?? [])
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
@@ -113,19 +114,25 @@ final class RedisProcess {
         for port in ports {
             let log = dir.appendingPathComponent("server-\(port).log")
             let config = dir.appendingPathComponent("config-\(port).json")
-            try Data("""
+            try Data(
+                """
                 {"server":{"host":"127.0.0.1","port":\(port)},"flows":{"dir":"\(dir.path)/flows","default":"t"},
                  "telnyx":{"command_timeout_ms":1000,"retry_deadline_ms":1000},
                  "store":{"kind":"redis","redis_url":"\(redis.url)"},"log":{"level":"info","format":"text"}}
-                """.utf8).write(to: config)
-            let env = ["TELNYX_PUBLIC_KEY": emulator.publicKey, "TELNYX_API_KEY": "KEY_shared",
-                       "TELNYX_API_BASE_URL": "http://127.0.0.1:\(emulator.apiPort)/v2"]
+                """.utf8
+            ).write(to: config)
+            let env = [
+                "TELNYX_PUBLIC_KEY": emulator.publicKey, "TELNYX_API_KEY": "KEY_shared",
+                "TELNYX_API_BASE_URL": "http://127.0.0.1:\(emulator.apiPort)/v2",
+            ]
             servers.append(try CrashRecoveryTests.startServer(config: config.path, env: env, log: log))
         }
         usleep(1_200_000)  // mid-run: calls are being placed and are in every state
         let metrics = try TestHTTP.request(port: ports[1], method: "GET", path: "/metrics").body
-        let acceptedByKilled = metrics.split(separator: "\n").filter { $0.hasPrefix("callflow_webhooks_total{") && $0.contains(#"outcome="accepted""#) }
-            .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.reduce(0, +)
+        let acceptedByKilled = metrics.split(separator: "\n").filter {
+            $0.hasPrefix("callflow_webhooks_total{") && $0.contains(#"outcome="accepted""#)
+        }
+        .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.reduce(0, +)
         kill(servers[1].processIdentifier, SIGKILL)
         RedisProcess.reap(servers[1])
         let finished = emulator.wait(seconds: 120)
@@ -189,15 +196,19 @@ final class RedisProcess {
         #expect(commits.flatMap { Int($0.split(separator: " ")[1]) } ?? 0 >= 1, "shared commits are timed: \(commits ?? "none")")
         // Either instance shows the call, with the input that started it (for replay).
         for port in [a.port, b.port] {
-            let response = try TestHTTP.request(port: port, method: "GET", path: "/v1/calls/v3:abc",
-                                                headers: [("Authorization", "Bearer shared-admin-token-0123")])
+            let response = try TestHTTP.request(
+                port: port, method: "GET", path: "/v1/calls/v3:abc",
+                headers: [("Authorization", "Bearer shared-admin-token-0123")])
             #expect(response.status == 200)
             let document = try JSONParser.parse(Array(response.body.utf8))
             #expect(document["node"]?.stringValue == "a")
             #expect(document["inputs"]?.arrayValue?.count == 2, "start + webhook: \(response.body)")
         }
-        #expect(try TestHTTP.request(port: b.port, method: "GET", path: "/v1/calls/v3:nope",
-                                     headers: [("Authorization", "Bearer shared-admin-token-0123")]).status == 404)
+        #expect(
+            try TestHTTP.request(
+                port: b.port, method: "GET", path: "/v1/calls/v3:nope",
+                headers: [("Authorization", "Bearer shared-admin-token-0123")]
+            ).status == 404)
     }
 
     /// What a dead instance left behind: a command it committed but never sent (its claim ran out)
@@ -208,7 +219,8 @@ final class RedisProcess {
         defer { redis.stop() }
         let api = try FakeHTTPServer { _, _ in .status(200, #"{"data":{"result":"ok"}}"#) }
         defer { api.stop() }
-        let pauseFlow = #"{"start":"a","nodes":{"a":{"type":"answer","next":"p"},"p":{"type":"pause","seconds":1,"next":"s"},"s":{"type":"say","text":"Hi","next":"e"},"e":{"type":"hangup"}}}"#
+        let pauseFlow =
+            #"{"start":"a","nodes":{"a":{"type":"answer","next":"p"},"p":{"type":"pause","seconds":1,"next":"s"},"s":{"type":"say","text":"Hi","next":"e"},"e":{"type":"hangup"}}}"#
         var config = try TelnyxSide.config(api: api, flows: ["t": pauseFlow], defaultFlow: "t")
         config.store.kind = .redis
         config.store.redisURL = redis.url
@@ -257,21 +269,25 @@ final class RedisProcess {
         case "invalid": call.script.inputs = ["9", "9", "9"]
         case "lookup", "sensitive":
             let sensitive = scenario == "sensitive" ? #","sensitive":true"# : ""
-            call.flowsDir = try EndToEnd.flowsDir(["t": #"""
+            call.flowsDir = try EndToEnd.flowsDir([
+                "t": #"""
                 {"start":"a","nodes":{"a":{"type":"answer","next":"g"},
                   "g":{"type":"gather","prompt":"Account?","min_digits":4,"max_digits":8,"terminator":"#","save_as":"acct","next":"l","on_invalid":"bye","on_no_input":"bye"\#(sensitive)},
                   "l":{"type":"http","method":"GET","url":"http://127.0.0.1:\#(backend.port)/accounts/{{vars.acct}}","save_as":"crm","next":"s","on_error":"bye"},
                   "s":{"type":"switch","value":"{{vars.crm.tier}}","cases":{"gold":"vip"},"default":"bye"},
                   "vip":{"type":"say","text":"Welcome back, gold member.","next":"end"},
                   "bye":{"type":"say","text":"Goodbye.","next":"end"},"end":{"type":"hangup"}}}
-                """#])
+                """#
+            ])
             call.defaultFlow = "t"
             call.script.inputs = ["98765#"]
         case "voicemail": call.start = 1_795_291_200  // Saturday: closed, straight to voicemail
         case "outbound":
             call.script.inputs = ["1"]
-            call.apiCall = ["to": "+13125550199", "from": "+13125550100", "connection_id": "emulator-connection", "flow": "reminder",
-                            "vars": ["appointment_time": "Friday at 9 AM", "appointment_id": "A9"], "machine_detection": "detect"]
+            call.apiCall = [
+                "to": "+13125550199", "from": "+13125550100", "connection_id": "emulator-connection", "flow": "reminder",
+                "vars": ["appointment_time": "Friday at 9 AM", "appointment_id": "A9"], "machine_detection": "detect",
+            ]
         case "duplicates":
             call.script.inputs = ["1"]
             call.faults.duplicate = ["call.initiated", "call.answered", "call.gather.ended"]
@@ -279,7 +295,10 @@ final class RedisProcess {
             call.start = 1_795_291_200
             call.faults.lateCopyMs = ["call.speak.ended": 1500]
         default:
-            call.flowsDir = try EndToEnd.flowsDir(["t": #"{"start":"a","nodes":{"a":{"type":"answer","next":"p"},"p":{"type":"pause","seconds":0.5,"next":"s"},"s":{"type":"say","text":"Hi","next":"e"},"e":{"type":"hangup"}}}"#])
+            call.flowsDir = try EndToEnd.flowsDir([
+                "t":
+                    #"{"start":"a","nodes":{"a":{"type":"answer","next":"p"},"p":{"type":"pause","seconds":0.5,"next":"s"},"s":{"type":"say","text":"Hi","next":"e"},"e":{"type":"hangup"}}}"#
+            ])
             call.defaultFlow = "t"
         }
         let alone = try EndToEnd.run(call)

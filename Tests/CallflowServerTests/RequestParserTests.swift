@@ -1,9 +1,12 @@
-@testable import EventHTTP
 import Testing
+
+@testable import EventHTTP
 
 /// The request parser, without sockets: framing, limits and the errors each bad input gets.
 @Suite struct RequestParserTests {
-    static func parse(_ text: String, maxHeader: Int = 16 << 10, maxBody: Int = 1 << 20, chunks: Int = 1) throws(RequestError)
+    static func parse(
+        _ text: String, maxHeader: Int = 16 << 10, maxBody: Int = 1 << 20, chunks: Int = 1
+    ) throws(RequestError)
         -> (ParsedRequest, Int)?
     {
         var parser = RequestParser(maxHeaderBytes: maxHeader, maxBodyBytes: maxBody)

@@ -22,7 +22,8 @@ import Testing
     }
 
     @Test func telnyxErrorBodies() {
-        let errors = TelnyxError.parse(Array(#"{"errors":[{"code":"90018","title":"Call has already ended","detail":"x"},{"code":10011,"title":"Too Many"}]}"#.utf8))
+        let errors = TelnyxError.parse(
+            Array(#"{"errors":[{"code":"90018","title":"Call has already ended","detail":"x"},{"code":10011,"title":"Too Many"}]}"#.utf8))
         #expect(errors.count == 2)
         #expect(errors[0].callAlreadyEnded)
         #expect(errors[1].code == "10011")

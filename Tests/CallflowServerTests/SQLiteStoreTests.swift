@@ -11,9 +11,10 @@ import Testing
     }
 
     static func state(_ id: String, step: Int) -> CallState {
-        var s = CallState(callControlID: id, flowRevision: "rev1", flow: "main", node: "menu", step: step, waiting: .gatherEnded,
-                          vars: ["account": "1234", "crm": ["tier": "gold"]],
-                          facts: CallFacts(from: "+13125550101", to: "+13125550100", direction: "inbound", connectionID: "conn"))
+        var s = CallState(
+            callControlID: id, flowRevision: "rev1", flow: "main", node: "menu", step: step, waiting: .gatherEnded,
+            vars: ["account": "1234", "crm": ["tier": "gold"]],
+            facts: CallFacts(from: "+13125550101", to: "+13125550100", direction: "inbound", connectionID: "conn"))
         s.sensitiveVars = ["account"]
         s.trace = [TraceEntry(at: 10, step: step, kind: .node, detail: "main/menu", edge: "next")]
         return s
@@ -30,7 +31,9 @@ import Testing
         let speak = CallCommand(callControlID: "v3:a", action: "speak", body: ["payload": "Hi", "voice": "female", "command_id": "cf-a-3-1"])
         batch.outbox = [speak, CallCommand(callControlID: "v3:b", action: "answer", body: ["command_id": "cf-b-5-1"])]
         batch.timersAdded = [("v3:a#3", "v3:a", 5000)]
-        batch.httpAdded = [("v3:b", HTTPCall(id: "v3:b#5", method: "GET", url: "https://x", headers: [:], body: nil, timeoutMs: 100, idempotencyKey: "k"))]
+        batch.httpAdded = [
+            ("v3:b", HTTPCall(id: "v3:b#5", method: "GET", url: "https://x", headers: [:], body: nil, timeoutMs: 100, idempotencyKey: "k"))
+        ]
         batch.dials = ["tok": PendingDial(flow: "reminder", vars: [:], from: "+1", to: "+2", connectionID: "c", at: 5)]
         batch.revisions = ["rev1": ["main": Array("{}".utf8)]]
         let seqs = try store.commit(batch)
@@ -80,7 +83,8 @@ import Testing
         defer { for s in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + s) } }
         do {
             let old = try Database(path: path)
-            try old.execute("""
+            try old.execute(
+                """
                 PRAGMA journal_mode=WAL;
                 CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
                 CREATE TABLE calls(id TEXT PRIMARY KEY, state BLOB NOT NULL);

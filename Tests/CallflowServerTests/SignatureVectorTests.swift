@@ -19,21 +19,23 @@ struct SignatureVector: Sendable, CustomTestStringConvertible {
         var vectors: [SignatureVector] = []
         let main = try Fixtures.json("signature-vectors.json") as! [String: Any]
         for v in main["vectors"] as! [[String: Any]] {
-            vectors.append(SignatureVector(
-                name: v["name"] as! String, publicKey: v["public_key"] as! String, timestamp: v["timestamp"] as! String,
-                payload: v["payload"] as! String, signature: v["signature"] as! String,
-                now: (v["now"] as! NSNumber).int64Value, tolerance: (v["tolerance_secs"] as! NSNumber).int64Value,
-                expectedValid: v["expected_valid"] as! Bool))
+            vectors.append(
+                SignatureVector(
+                    name: v["name"] as! String, publicKey: v["public_key"] as! String, timestamp: v["timestamp"] as! String,
+                    payload: v["payload"] as! String, signature: v["signature"] as! String,
+                    now: (v["now"] as! NSNumber).int64Value, tolerance: (v["tolerance_secs"] as! NSNumber).int64Value,
+                    expectedValid: v["expected_valid"] as! Bool))
         }
         for v in try Fixtures.json("telnyx-vectors.json") as! [[String: Any]] {
             let timestamp = v["timestamp"] as! String
             // These vectors are old captures: the clock is pinned to the vector's own timestamp.
             let pinned = Int64(timestamp) ?? 0
             let expected = (v["expected_valid"] as? Bool) ?? ((v["expected_valid"] as? String) == "True")
-            vectors.append(SignatureVector(
-                name: v["id"] as! String, publicKey: v["public_key"] as! String, timestamp: timestamp,
-                payload: v["payload"] as! String, signature: v["signature"] as! String, now: pinned, tolerance: 300,
-                expectedValid: expected))
+            vectors.append(
+                SignatureVector(
+                    name: v["id"] as! String, publicKey: v["public_key"] as! String, timestamp: timestamp,
+                    payload: v["payload"] as! String, signature: v["signature"] as! String, now: pinned, tolerance: 300,
+                    expectedValid: expected))
         }
         return vectors
     }

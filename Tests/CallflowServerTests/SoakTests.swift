@@ -4,27 +4,31 @@ import TelnyxEmulator
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The short soak (bench/soak.sh in little): `callflow-bench bench-soak` places calls through a real
 /// `callflow serve` (SQLite) with Telnyx's faults injected over HTTP while the server is killed with
 /// SIGKILL twice and restarted on the same database. The emulator checks the invariants.
 @Suite(.serialized) struct SoakTests {
-    static let faults = "commands_5xx=0.08,commands_429=0.04,retry_after=1,duplicate=0.15,reorder=0.1,reorder_ms=300,"
+    static let faults =
+        "commands_5xx=0.08,commands_429=0.04,retry_after=1,duplicate=0.15,reorder=0.1,reorder_ms=300,"
         + "late=0.03,late_ms=1500,slow_api=0.05,slow_api_ms=1500,lost_ack=0.05,seed=11"
 
     @Test func faultTextParsesAndNamesMistakes() throws {
-        let f = try LiveFaults.parse(" commands_5xx=0.1, commands_429=0.05,duplicate=0.1,reorder=0.1,late=0.2,late_ms=2000,slow_api=1,slow_api_ms=300,seed=7")
+        let f = try LiveFaults.parse(
+            " commands_5xx=0.1, commands_429=0.05,duplicate=0.1,reorder=0.1,late=0.2,late_ms=2000,slow_api=1,slow_api_ms=300,seed=7")
         #expect(f.commands5xx == 0.1 && f.commands429 == 0.05 && f.duplicate == 0.1 && f.reorder == 0.1 && f.reorderMs == 300)
         #expect(f.late == 0.2 && f.lateMs == 2000 && f.slowAPI == 1 && f.slowAPIMs == 300 && f.seed == 7 && f.any)
         #expect(try LiveFaults.parse(f.description) == f, "the banner text parses back")
         #expect(try LiveFaults.parse("") == LiveFaults() && !LiveFaults().any)
         #expect(try LiveFaults.parse("none") == LiveFaults())
         #expect([100, 200, 400, 800, 1600, 2000, 2000] == (1...7).map { LiveFaults().redeliveryDelayMs(afterAttempt: $0) })
-        for (text, message) in [("comands_5xx=0.1", "did you mean \"commands_5xx\"?"), ("duplicate=2", "share from 0 to 1"),
-                                ("late_ms=100", "give late=SHARE too"), ("seed", "is not key=value"), ("seed=1,seed=2", "given twice"),
-                                ("commands_5xx=0.6,commands_429=0.6", "exceed 1"), ("attempts=0", "whole number from 1")] {
+        for (text, message) in [
+            ("comands_5xx=0.1", "did you mean \"commands_5xx\"?"), ("duplicate=2", "share from 0 to 1"),
+            ("late_ms=100", "give late=SHARE too"), ("seed", "is not key=value"), ("seed=1,seed=2", "given twice"),
+            ("commands_5xx=0.6,commands_429=0.6", "exceed 1"), ("attempts=0", "whole number from 1"),
+        ] {
             #expect { try LiveFaults.parse(text) } throws: { "\($0)".contains(message) }
         }
     }
@@ -45,9 +49,11 @@ import Glibc
     }
 
     @Test func devInjectsFaults() throws {
-        let run = try CLITests.callflow(["dev", "--port", "0", "--speed", "50", "--now", "2026-11-23T10:00:00-06:00", "--digits", "2,1234#",
-                                         "--faults", "commands_5xx=0.3,duplicate=0.5,seed=3", "--log-file",
-                                         FileManager.default.temporaryDirectory.appendingPathComponent("callflow-dev-\(UUID()).log").path])
+        let run = try CLITests.callflow([
+            "dev", "--port", "0", "--speed", "50", "--now", "2026-11-23T10:00:00-06:00", "--digits", "2,1234#",
+            "--faults", "commands_5xx=0.3,duplicate=0.5,seed=3", "--log-file",
+            FileManager.default.temporaryDirectory.appendingPathComponent("callflow-dev-\(UUID()).log").path,
+        ])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.contains("faults: commands_5xx=0.3,duplicate=0.5"), "\(run.stdout)")
         #expect(run.stdout.contains("(API answered 50"), "some command was refused and retried: \(run.stdout)")
@@ -68,8 +74,10 @@ import Glibc
         _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         let driver = Process()
         driver.executableURL = URL(fileURLWithPath: CrashRecoveryTests.benchBinary)
-        driver.arguments = ["bench-soak", "--targets", String(port), "--rate", "8", "--duration", "25", "--faults", Self.faults,
-                            "--ready-file", ready.path]
+        driver.arguments = [
+            "bench-soak", "--targets", String(port), "--rate", "8", "--duration", "25", "--faults", Self.faults,
+            "--ready-file", ready.path,
+        ]
         driver.standardOutput = try FileHandle(forWritingTo: output)
         driver.standardError = driver.standardOutput
         try driver.run()
@@ -84,13 +92,17 @@ import Glibc
         #expect(lines.count == 2, "bench-soak never wrote its ready file")
         guard lines.count == 2 else { return }
         let config = dir.appendingPathComponent("config.json")
-        try Data("""
+        try Data(
+            """
             {"server":{"host":"127.0.0.1","port":\(port)},"flows":{"dir":"\(dir.path)/flows","default":"t"},
              "telnyx":{"command_timeout_ms":1000,"max_attempts":10},
              "store":{"kind":"sqlite","path":"\(dir.path)/calls.db"},"log":{"level":"info","format":"text"}}
-            """.utf8).write(to: config)
-        let env = ["TELNYX_PUBLIC_KEY": lines[0], "TELNYX_API_KEY": "KEY_soak",
-                   "TELNYX_API_BASE_URL": "http://127.0.0.1:\(lines[1])/v2", "PORT": String(port)]
+            """.utf8
+        ).write(to: config)
+        let env = [
+            "TELNYX_PUBLIC_KEY": lines[0], "TELNYX_API_KEY": "KEY_soak",
+            "TELNYX_API_BASE_URL": "http://127.0.0.1:\(lines[1])/v2", "PORT": String(port),
+        ]
         let log = dir.appendingPathComponent("server.log")
         var rng = SplitMix(seed: 20261201)
         var server = try CrashRecoveryTests.startServer(config: config.path, env: env, log: log)
@@ -121,8 +133,10 @@ import Glibc
         #expect(figures["conflicting_duplicates"] == 0, "no command_id twice with different bodies:\n\(text)")
         #expect(figures["commands_after_hangup"] == 0, "no new command after an acknowledged hang-up:\n\(text)")
         // The faults and the kills really happened.
-        for key in ["commands_retried", "injected_5xx", "injected_429", "slow_answers", "webhooks_duplicated", "webhooks_reordered",
-                    "webhooks_late", "webhook_acks_lost", "webhook_redeliveries"] {
+        for key in [
+            "commands_retried", "injected_5xx", "injected_429", "slow_answers", "webhooks_duplicated", "webhooks_reordered",
+            "webhooks_late", "webhook_acks_lost", "webhook_redeliveries",
+        ] {
             #expect((figures[key] ?? 0) > 0, "\(key) is 0:\n\(text)")
         }
         let restores = serverLog.split(separator: "\n").filter { $0.contains("state restored") }

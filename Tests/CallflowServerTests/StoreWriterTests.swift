@@ -1,14 +1,15 @@
 import CallflowCore
 import CallflowLoop
 import CallflowRuntime
-@testable import CallflowServer
 import EventHTTP
 import Foundation
 import Synchronization
 import Testing
 
+@testable import CallflowServer
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The store is written on a thread of its own: the loop keeps serving while the disk is slow, and
@@ -130,7 +131,9 @@ import Glibc
         let worker = try LoopWorker(loop: loop)
         let ran = Mutex(0)
         for _ in 0..<5 {
-            worker.submit({ usleep(10_000); ran.withLock { $0 += 1 } }) { _ in }
+            worker.submit({
+                usleep(10_000); ran.withLock { $0 += 1 }
+            }) { _ in }
         }
         worker.stop()
         #expect(ran.withLock { $0 } == 5, "a commit handed to the writer is written even when the server stops")

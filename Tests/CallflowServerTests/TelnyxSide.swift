@@ -19,8 +19,10 @@ struct TelnyxSide {
         return dir.path
     }
 
-    static func config(api: FakeHTTPServer, flows: [String: String], defaultFlow: String, attempts: Int = 4,
-                       commandTimeoutMs: Int = 2000) throws -> CallflowConfig {
+    static func config(
+        api: FakeHTTPServer, flows: [String: String], defaultFlow: String, attempts: Int = 4,
+        commandTimeoutMs: Int = 2000
+    ) throws -> CallflowConfig {
         var config = TestServer.baseConfig()
         config.telnyx.publicKey = IngressTests.signer.publicKeyBase64
         config.telnyx.apiBaseURL = "http://127.0.0.1:\(api.port)/v2"
@@ -51,8 +53,10 @@ struct TelnyxSide {
         p["to"] = p["to"] ?? "+13125550100"
         p["client_state"] = clientState.map(JSONValue.string) ?? .null
         let body: JSONValue = [
-            "data": ["record_type": "event", "event_type": .string(type), "id": .string("evt-\(call)-\(counter)-\(UUID())"),
-                     "occurred_at": "2026-11-23T16:00:00Z", "payload": .object(p)],
+            "data": [
+                "record_type": "event", "event_type": .string(type), "id": .string("evt-\(call)-\(counter)-\(UUID())"),
+                "occurred_at": "2026-11-23T16:00:00Z", "payload": .object(p),
+            ],
             "meta": ["attempt": 1, "delivered_to": "http://127.0.0.1/webhooks/telnyx"],
         ]
         return body.jsonBytes

@@ -1,7 +1,7 @@
 import CallflowLoop
 import CallflowRuntime
-import CallflowTestSupport
 import CallflowServer
+import CallflowTestSupport
 import EventHTTP
 import Foundation
 import Logging

@@ -23,9 +23,10 @@ public enum CommandCatalog {
         public let takesClientState: Bool
 
         /// `takesCommandID` and `takesClientState` default to whether `params` lists the field.
-        public init(method: String = "POST", path: String, params: Set<String>, required: [String],
-                    paramShapes: [String: Int] = [:], takesCommandID: Bool? = nil, takesClientState: Bool? = nil)
-        {
+        public init(
+            method: String = "POST", path: String, params: Set<String>, required: [String],
+            paramShapes: [String: Int] = [:], takesCommandID: Bool? = nil, takesClientState: Bool? = nil
+        ) {
             self.method = method
             self.path = path
             self.params = params
@@ -100,10 +101,11 @@ public enum CommandCatalog {
         public let discriminator: String?
 
         /// Memberwise, with defaults for what a schema leaves out.
-        public init(_ types: Types, strings: [String]? = nil, integers: [Int]? = nil, properties: [String: Int] = [:],
-                    required: [String] = [], keys: Keys = .open, additional: Int? = nil, items: Int? = nil,
-                    variants: [Int] = [], discriminator: String? = nil)
-        {
+        public init(
+            _ types: Types, strings: [String]? = nil, integers: [Int]? = nil, properties: [String: Int] = [:],
+            required: [String] = [], keys: Keys = .open, additional: Int? = nil, items: Int? = nil,
+            variants: [Int] = [], discriminator: String? = nil
+        ) {
             self.types = types
             self.strings = strings
             self.integers = integers
@@ -120,47 +122,113 @@ public enum CommandCatalog {
     /// Action name (the path's last part, `dial` for `POST /calls`) → its schema.
     public static let actions: [String: Action] = [
         "ai_assistant_add_messages": Action(
-            method: "POST", path: "/calls/{call_control_id}/actions/ai_assistant_add_messages", params: ["client_state", "command_id", "messages", "trigger_response"], required: [],
+            method: "POST", path: "/calls/{call_control_id}/actions/ai_assistant_add_messages",
+            params: ["client_state", "command_id", "messages", "trigger_response"], required: [],
             paramShapes: ["client_state": 0, "command_id": 0, "messages": 17, "trigger_response": 18],
             takesCommandID: true, takesClientState: true),
         "ai_assistant_join": Action(
-            method: "POST", path: "/calls/{call_control_id}/actions/ai_assistant_join", params: ["client_state", "command_id", "conversation_id", "participant"], required: ["conversation_id", "participant"],
+            method: "POST", path: "/calls/{call_control_id}/actions/ai_assistant_join",
+            params: ["client_state", "command_id", "conversation_id", "participant"], required: ["conversation_id", "participant"],
             paramShapes: ["client_state": 0, "command_id": 0, "conversation_id": 0, "participant": 20],
             takesCommandID: true, takesClientState: true),
         "ai_assistant_start": Action(
-            method: "POST", path: "/calls/{call_control_id}/actions/ai_assistant_start", params: ["assistant", "client_state", "command_id", "greeting", "interruption_settings", "message_history", "participants", "send_message_history_updates", "transcription"], required: [],
-            paramShapes: ["assistant": 70, "client_state": 0, "command_id": 0, "greeting": 0, "interruption_settings": 71, "message_history": 17, "participants": 72, "send_message_history_updates": 18, "transcription": 58],
+            method: "POST", path: "/calls/{call_control_id}/actions/ai_assistant_start",
+            params: [
+                "assistant", "client_state", "command_id", "greeting", "interruption_settings", "message_history", "participants",
+                "send_message_history_updates", "transcription",
+            ], required: [],
+            paramShapes: [
+                "assistant": 70, "client_state": 0, "command_id": 0, "greeting": 0, "interruption_settings": 71, "message_history": 17,
+                "participants": 72, "send_message_history_updates": 18, "transcription": 58,
+            ],
             takesCommandID: true, takesClientState: true),
         "ai_assistant_stop": Action(
             method: "POST", path: "/calls/{call_control_id}/actions/ai_assistant_stop", params: ["client_state", "command_id"], required: [],
             paramShapes: ["client_state": 0, "command_id": 0],
             takesCommandID: true, takesClientState: true),
         "answer": Action(
-            method: "POST", path: "/calls/{call_control_id}/actions/answer", params: ["assistant", "billing_group_id", "client_state", "command_id", "conversation_relay_config", "custom_headers", "deepfake_detection", "preferred_codecs", "record", "record_channels", "record_custom_file_name", "record_format", "record_max_length", "record_timeout_secs", "record_track", "record_trim", "send_silence_when_idle", "sip_headers", "sound_modifications", "stream_bidirectional_codec", "stream_bidirectional_mode", "stream_bidirectional_target_legs", "stream_codec", "stream_track", "stream_url", "transcription", "transcription_config", "webhook_retries_policies", "webhook_url", "webhook_url_method", "webhook_urls", "webhook_urls_method"], required: [],
-            paramShapes: ["assistant": 70, "billing_group_id": 0, "client_state": 0, "command_id": 0, "conversation_relay_config": 104, "custom_headers": 106, "deepfake_detection": 107, "preferred_codecs": 0, "record": 108, "record_channels": 109, "record_custom_file_name": 0, "record_format": 84, "record_max_length": 28, "record_timeout_secs": 28, "record_track": 110, "record_trim": 111, "send_silence_when_idle": 18, "sip_headers": 114, "sound_modifications": 115, "stream_bidirectional_codec": 116, "stream_bidirectional_mode": 117, "stream_bidirectional_target_legs": 118, "stream_codec": 119, "stream_track": 120, "stream_url": 0, "transcription": 18, "transcription_config": 179, "webhook_retries_policies": 182, "webhook_url": 0, "webhook_url_method": 183, "webhook_urls": 185, "webhook_urls_method": 183],
+            method: "POST", path: "/calls/{call_control_id}/actions/answer",
+            params: [
+                "assistant", "billing_group_id", "client_state", "command_id", "conversation_relay_config", "custom_headers", "deepfake_detection",
+                "preferred_codecs", "record", "record_channels", "record_custom_file_name", "record_format", "record_max_length",
+                "record_timeout_secs", "record_track", "record_trim", "send_silence_when_idle", "sip_headers", "sound_modifications",
+                "stream_bidirectional_codec", "stream_bidirectional_mode", "stream_bidirectional_target_legs", "stream_codec", "stream_track",
+                "stream_url", "transcription", "transcription_config", "webhook_retries_policies", "webhook_url", "webhook_url_method",
+                "webhook_urls", "webhook_urls_method",
+            ], required: [],
+            paramShapes: [
+                "assistant": 70, "billing_group_id": 0, "client_state": 0, "command_id": 0, "conversation_relay_config": 104, "custom_headers": 106,
+                "deepfake_detection": 107, "preferred_codecs": 0, "record": 108, "record_channels": 109, "record_custom_file_name": 0,
+                "record_format": 84, "record_max_length": 28, "record_timeout_secs": 28, "record_track": 110, "record_trim": 111,
+                "send_silence_when_idle": 18, "sip_headers": 114, "sound_modifications": 115, "stream_bidirectional_codec": 116,
+                "stream_bidirectional_mode": 117, "stream_bidirectional_target_legs": 118, "stream_codec": 119, "stream_track": 120, "stream_url": 0,
+                "transcription": 18, "transcription_config": 179, "webhook_retries_policies": 182, "webhook_url": 0, "webhook_url_method": 183,
+                "webhook_urls": 185, "webhook_urls_method": 183,
+            ],
             takesCommandID: true, takesClientState: true),
         "client_state_update": Action(
             method: "PUT", path: "/calls/{call_control_id}/actions/client_state_update", params: ["client_state"], required: ["client_state"],
             paramShapes: ["client_state": 0],
             takesCommandID: false, takesClientState: true),
         "conversation_relay_start": Action(
-            method: "POST", path: "/calls/{call_control_id}/actions/conversation_relay_start", params: ["assistant", "client_state", "command_id", "conversation_relay_dtmf_detection", "conversation_relay_settings", "conversation_relay_url", "custom_parameters", "dtmf_detection", "greeting", "interruptible", "interruptible_greeting", "interruption_settings", "language", "languages", "provider", "structured_provider", "transcription", "transcription_engine", "transcription_engine_config", "tts_provider", "url", "voice", "voice_settings"], required: [],
-            paramShapes: ["assistant": 187, "client_state": 0, "command_id": 0, "conversation_relay_dtmf_detection": 18, "conversation_relay_settings": 188, "conversation_relay_url": 0, "custom_parameters": 1, "dtmf_detection": 18, "greeting": 0, "interruptible": 73, "interruptible_greeting": 73, "interruption_settings": 74, "language": 0, "languages": 103, "provider": 0, "structured_provider": 1, "transcription": 1, "transcription_engine": 75, "transcription_engine_config": 76, "tts_provider": 0, "url": 0, "voice": 0, "voice_settings": 101],
+            method: "POST", path: "/calls/{call_control_id}/actions/conversation_relay_start",
+            params: [
+                "assistant", "client_state", "command_id", "conversation_relay_dtmf_detection", "conversation_relay_settings",
+                "conversation_relay_url", "custom_parameters", "dtmf_detection", "greeting", "interruptible", "interruptible_greeting",
+                "interruption_settings", "language", "languages", "provider", "structured_provider", "transcription", "transcription_engine",
+                "transcription_engine_config", "tts_provider", "url", "voice", "voice_settings",
+            ], required: [],
+            paramShapes: [
+                "assistant": 187, "client_state": 0, "command_id": 0, "conversation_relay_dtmf_detection": 18, "conversation_relay_settings": 188,
+                "conversation_relay_url": 0, "custom_parameters": 1, "dtmf_detection": 18, "greeting": 0, "interruptible": 73,
+                "interruptible_greeting": 73, "interruption_settings": 74, "language": 0, "languages": 103, "provider": 0, "structured_provider": 1,
+                "transcription": 1, "transcription_engine": 75, "transcription_engine_config": 76, "tts_provider": 0, "url": 0, "voice": 0,
+                "voice_settings": 101,
+            ],
             takesCommandID: true, takesClientState: true),
         "conversation_relay_stop": Action(
             method: "POST", path: "/calls/{call_control_id}/actions/conversation_relay_stop", params: ["client_state", "command_id"], required: [],
             paramShapes: ["client_state": 0, "command_id": 0],
             takesCommandID: true, takesClientState: true),
         "dial": Action(
-            method: "POST", path: "/calls", params: ["answering_machine_detection", "answering_machine_detection_config", "assistant", "audio_url", "billing_group_id", "bridge_intent", "bridge_on_answer", "client_state", "command_id", "conference_config", "connection_id", "conversation_relay_config", "custom_headers", "deepfake_detection", "dialogflow_config", "diversion", "enable_dialogflow", "from", "from_display_name", "link_to", "media_encryption", "media_name", "park_after_unbridge", "preferred_codecs", "prevent_double_bridge", "privacy", "record", "record_channels", "record_custom_file_name", "record_format", "record_max_length", "record_timeout_secs", "record_track", "record_trim", "retry_on_timeout", "route_to_mobile", "send_digits_on_answer", "send_silence_when_idle", "sip_auth_password", "sip_auth_username", "sip_headers", "sip_region", "sip_transport_protocol", "sound_modifications", "stream_auth_token", "stream_bidirectional_codec", "stream_bidirectional_mode", "stream_bidirectional_sampling_rate", "stream_bidirectional_target_legs", "stream_codec", "stream_establish_before_call_originate", "stream_track", "stream_url", "supervise_call_control_id", "supervisor_role", "time_limit_secs", "timeout_secs", "to", "transcription", "transcription_config", "webhook_retries_policies", "webhook_url", "webhook_url_method", "webhook_urls", "webhook_urls_method"], required: ["connection_id", "from", "to"],
-            paramShapes: ["answering_machine_detection": 189, "answering_machine_detection_config": 191, "assistant": 70, "audio_url": 0, "billing_group_id": 0, "bridge_intent": 18, "bridge_on_answer": 18, "client_state": 0, "command_id": 0, "conference_config": 194, "connection_id": 0, "conversation_relay_config": 104, "custom_headers": 106, "deepfake_detection": 107, "dialogflow_config": 195, "diversion": 0, "enable_dialogflow": 18, "from": 0, "from_display_name": 0, "link_to": 0, "media_encryption": 196, "media_name": 0, "park_after_unbridge": 0, "preferred_codecs": 0, "prevent_double_bridge": 18, "privacy": 197, "record": 108, "record_channels": 109, "record_custom_file_name": 0, "record_format": 84, "record_max_length": 28, "record_timeout_secs": 28, "record_track": 110, "record_trim": 111, "retry_on_timeout": 18, "route_to_mobile": 18, "send_digits_on_answer": 0, "send_silence_when_idle": 18, "sip_auth_password": 0, "sip_auth_username": 0, "sip_headers": 114, "sip_region": 198, "sip_transport_protocol": 199, "sound_modifications": 115, "stream_auth_token": 0, "stream_bidirectional_codec": 116, "stream_bidirectional_mode": 117, "stream_bidirectional_sampling_rate": 200, "stream_bidirectional_target_legs": 118, "stream_codec": 119, "stream_establish_before_call_originate": 18, "stream_track": 120, "stream_url": 0, "supervise_call_control_id": 0, "supervisor_role": 201, "time_limit_secs": 28, "timeout_secs": 28, "to": 184, "transcription": 18, "transcription_config": 179, "webhook_retries_policies": 182, "webhook_url": 0, "webhook_url_method": 183, "webhook_urls": 185, "webhook_urls_method": 183],
+            method: "POST", path: "/calls",
+            params: [
+                "answering_machine_detection", "answering_machine_detection_config", "assistant", "audio_url", "billing_group_id", "bridge_intent",
+                "bridge_on_answer", "client_state", "command_id", "conference_config", "connection_id", "conversation_relay_config", "custom_headers",
+                "deepfake_detection", "dialogflow_config", "diversion", "enable_dialogflow", "from", "from_display_name", "link_to",
+                "media_encryption", "media_name", "park_after_unbridge", "preferred_codecs", "prevent_double_bridge", "privacy", "record",
+                "record_channels", "record_custom_file_name", "record_format", "record_max_length", "record_timeout_secs", "record_track",
+                "record_trim", "retry_on_timeout", "route_to_mobile", "send_digits_on_answer", "send_silence_when_idle", "sip_auth_password",
+                "sip_auth_username", "sip_headers", "sip_region", "sip_transport_protocol", "sound_modifications", "stream_auth_token",
+                "stream_bidirectional_codec", "stream_bidirectional_mode", "stream_bidirectional_sampling_rate", "stream_bidirectional_target_legs",
+                "stream_codec", "stream_establish_before_call_originate", "stream_track", "stream_url", "supervise_call_control_id",
+                "supervisor_role", "time_limit_secs", "timeout_secs", "to", "transcription", "transcription_config", "webhook_retries_policies",
+                "webhook_url", "webhook_url_method", "webhook_urls", "webhook_urls_method",
+            ], required: ["connection_id", "from", "to"],
+            paramShapes: [
+                "answering_machine_detection": 189, "answering_machine_detection_config": 191, "assistant": 70, "audio_url": 0, "billing_group_id": 0,
+                "bridge_intent": 18, "bridge_on_answer": 18, "client_state": 0, "command_id": 0, "conference_config": 194, "connection_id": 0,
+                "conversation_relay_config": 104, "custom_headers": 106, "deepfake_detection": 107, "dialogflow_config": 195, "diversion": 0,
+                "enable_dialogflow": 18, "from": 0, "from_display_name": 0, "link_to": 0, "media_encryption": 196, "media_name": 0,
+                "park_after_unbridge": 0, "preferred_codecs": 0, "prevent_double_bridge": 18, "privacy": 197, "record": 108, "record_channels": 109,
+                "record_custom_file_name": 0, "record_format": 84, "record_max_length": 28, "record_timeout_secs": 28, "record_track": 110,
+                "record_trim": 111, "retry_on_timeout": 18, "route_to_mobile": 18, "send_digits_on_answer": 0, "send_silence_when_idle": 18,
+                "sip_auth_password": 0, "sip_auth_username": 0, "sip_headers": 114, "sip_region": 198, "sip_transport_protocol": 199,
+                "sound_modifications": 115, "stream_auth_token": 0, "stream_bidirectional_codec": 116, "stream_bidirectional_mode": 117,
+                "stream_bidirectional_sampling_rate": 200, "stream_bidirectional_target_legs": 118, "stream_codec": 119,
+                "stream_establish_before_call_originate": 18, "stream_track": 120, "stream_url": 0, "supervise_call_control_id": 0,
+                "supervisor_role": 201, "time_limit_secs": 28, "timeout_secs": 28, "to": 184, "transcription": 18, "transcription_config": 179,
+                "webhook_retries_policies": 182, "webhook_url": 0, "webhook_url_method": 183, "webhook_urls": 185, "webhook_urls_method": 183,
+            ],
             takesCommandID: true, takesClientState: true),
         "enqueue": Action(
-            method: "POST", path: "/calls/{call_control_id}/actions/enqueue", params: ["client_state", "command_id", "keep_after_hangup", "max_size", "max_wait_time_secs", "queue_name"], required: ["queue_name"],
+            method: "POST", path: "/calls/{call_control_id}/actions/enqueue",
+            params: ["client_state", "command_id", "keep_after_hangup", "max_size", "max_wait_time_secs", "queue_name"], required: ["queue_name"],
             paramShapes: ["client_state": 0, "command_id": 0, "keep_after_hangup": 18, "max_size": 28, "max_wait_time_secs": 28, "queue_name": 0],
             takesCommandID: true, takesClientState: true),
         "fork_start": Action(
-            method: "POST", path: "/calls/{call_control_id}/actions/fork_start", params: ["client_state", "command_id", "rx", "stream_type", "tx"], required: [],
+            method: "POST", path: "/calls/{call_control_id}/actions/fork_start", params: ["client_state", "command_id", "rx", "stream_type", "tx"],
+            required: [],
             paramShapes: ["client_state": 0, "command_id": 0, "rx": 0, "stream_type": 202, "tx": 0],
             takesCommandID: true, takesClientState: true),
         "fork_stop": Action(
@@ -168,27 +236,61 @@ public enum CommandCatalog {
             paramShapes: ["client_state": 0, "command_id": 0, "stream_type": 203],
             takesCommandID: true, takesClientState: true),
         "gather": Action(
-            method: "POST", path: "/calls/{call_control_id}/actions/gather", params: ["client_state", "command_id", "gather_id", "initial_timeout_millis", "inter_digit_timeout_millis", "maximum_digits", "minimum_digits", "terminating_digit", "timeout_millis", "valid_digits"], required: [],
-            paramShapes: ["client_state": 0, "command_id": 0, "gather_id": 0, "initial_timeout_millis": 28, "inter_digit_timeout_millis": 28, "maximum_digits": 28, "minimum_digits": 28, "terminating_digit": 0, "timeout_millis": 28, "valid_digits": 0],
+            method: "POST", path: "/calls/{call_control_id}/actions/gather",
+            params: [
+                "client_state", "command_id", "gather_id", "initial_timeout_millis", "inter_digit_timeout_millis", "maximum_digits", "minimum_digits",
+                "terminating_digit", "timeout_millis", "valid_digits",
+            ], required: [],
+            paramShapes: [
+                "client_state": 0, "command_id": 0, "gather_id": 0, "initial_timeout_millis": 28, "inter_digit_timeout_millis": 28,
+                "maximum_digits": 28, "minimum_digits": 28, "terminating_digit": 0, "timeout_millis": 28, "valid_digits": 0,
+            ],
             takesCommandID: true, takesClientState: true),
         "gather_stop": Action(
             method: "POST", path: "/calls/{call_control_id}/actions/gather_stop", params: ["client_state", "command_id"], required: [],
             paramShapes: ["client_state": 0, "command_id": 0],
             takesCommandID: true, takesClientState: true),
         "gather_using_ai": Action(
-            method: "POST", path: "/calls/{call_control_id}/actions/gather_using_ai", params: ["assistant", "client_state", "command_id", "gather_ended_speech", "greeting", "interruption_settings", "language", "message_history", "parameters", "send_message_history_updates", "send_partial_results", "transcription", "user_response_timeout_ms", "voice", "voice_settings"], required: ["parameters"],
-            paramShapes: ["assistant": 204, "client_state": 0, "command_id": 0, "gather_ended_speech": 0, "greeting": 0, "interruption_settings": 71, "language": 122, "message_history": 207, "parameters": 1, "send_message_history_updates": 18, "send_partial_results": 18, "transcription": 58, "user_response_timeout_ms": 28, "voice": 0, "voice_settings": 208],
+            method: "POST", path: "/calls/{call_control_id}/actions/gather_using_ai",
+            params: [
+                "assistant", "client_state", "command_id", "gather_ended_speech", "greeting", "interruption_settings", "language", "message_history",
+                "parameters", "send_message_history_updates", "send_partial_results", "transcription", "user_response_timeout_ms", "voice",
+                "voice_settings",
+            ], required: ["parameters"],
+            paramShapes: [
+                "assistant": 204, "client_state": 0, "command_id": 0, "gather_ended_speech": 0, "greeting": 0, "interruption_settings": 71,
+                "language": 122, "message_history": 207, "parameters": 1, "send_message_history_updates": 18, "send_partial_results": 18,
+                "transcription": 58, "user_response_timeout_ms": 28, "voice": 0, "voice_settings": 208,
+            ],
             takesCommandID: true, takesClientState: true),
         "gather_using_audio": Action(
-            method: "POST", path: "/calls/{call_control_id}/actions/gather_using_audio", params: ["audio_url", "client_state", "command_id", "inter_digit_timeout_millis", "invalid_audio_url", "invalid_media_name", "maximum_digits", "maximum_tries", "media_name", "minimum_digits", "terminating_digit", "timeout_millis", "valid_digits"], required: [],
-            paramShapes: ["audio_url": 0, "client_state": 0, "command_id": 0, "inter_digit_timeout_millis": 28, "invalid_audio_url": 0, "invalid_media_name": 0, "maximum_digits": 28, "maximum_tries": 28, "media_name": 0, "minimum_digits": 28, "terminating_digit": 0, "timeout_millis": 28, "valid_digits": 0],
+            method: "POST", path: "/calls/{call_control_id}/actions/gather_using_audio",
+            params: [
+                "audio_url", "client_state", "command_id", "inter_digit_timeout_millis", "invalid_audio_url", "invalid_media_name", "maximum_digits",
+                "maximum_tries", "media_name", "minimum_digits", "terminating_digit", "timeout_millis", "valid_digits",
+            ], required: [],
+            paramShapes: [
+                "audio_url": 0, "client_state": 0, "command_id": 0, "inter_digit_timeout_millis": 28, "invalid_audio_url": 0, "invalid_media_name": 0,
+                "maximum_digits": 28, "maximum_tries": 28, "media_name": 0, "minimum_digits": 28, "terminating_digit": 0, "timeout_millis": 28,
+                "valid_digits": 0,
+            ],
             takesCommandID: true, takesClientState: true),
         "gather_using_speak": Action(
-            method: "POST", path: "/calls/{call_control_id}/actions/gather_using_speak", params: ["client_state", "command_id", "inter_digit_timeout_millis", "invalid_payload", "language", "maximum_digits", "maximum_tries", "minimum_digits", "payload", "payload_type", "service_level", "terminating_digit", "timeout_millis", "valid_digits", "voice", "voice_settings"], required: ["payload", "voice"],
-            paramShapes: ["client_state": 0, "command_id": 0, "inter_digit_timeout_millis": 28, "invalid_payload": 0, "language": 209, "maximum_digits": 28, "maximum_tries": 28, "minimum_digits": 28, "payload": 0, "payload_type": 210, "service_level": 211, "terminating_digit": 0, "timeout_millis": 28, "valid_digits": 0, "voice": 0, "voice_settings": 101],
+            method: "POST", path: "/calls/{call_control_id}/actions/gather_using_speak",
+            params: [
+                "client_state", "command_id", "inter_digit_timeout_millis", "invalid_payload", "language", "maximum_digits", "maximum_tries",
+                "minimum_digits", "payload", "payload_type", "service_level", "terminating_digit", "timeout_millis", "valid_digits", "voice",
+                "voice_settings",
+            ], required: ["payload", "voice"],
+            paramShapes: [
+                "client_state": 0, "command_id": 0, "inter_digit_timeout_millis": 28, "invalid_payload": 0, "language": 209, "maximum_digits": 28,
+                "maximum_tries": 28, "minimum_digits": 28, "payload": 0, "payload_type": 210, "service_level": 211, "terminating_digit": 0,
+                "timeout_millis": 28, "valid_digits": 0, "voice": 0, "voice_settings": 101,
+            ],
             takesCommandID: true, takesClientState: true),
         "hangup": Action(
-            method: "POST", path: "/calls/{call_control_id}/actions/hangup", params: ["client_state", "command_id", "custom_headers", "reason"], required: [],
+            method: "POST", path: "/calls/{call_control_id}/actions/hangup", params: ["client_state", "command_id", "custom_headers", "reason"],
+            required: [],
             paramShapes: ["client_state": 0, "command_id": 0, "custom_headers": 106, "reason": 0],
             takesCommandID: true, takesClientState: true),
         "leave_queue": Action(
@@ -196,72 +298,138 @@ public enum CommandCatalog {
             paramShapes: ["client_state": 0, "command_id": 0],
             takesCommandID: true, takesClientState: true),
         "pay": Action(
-            method: "POST", path: "/calls/{call_control_id}/actions/pay", params: ["amount", "client_state", "command_id", "connector_name", "currency", "description", "inter_digit_timeout_millis", "language", "max_attempts", "metadata", "min_postal_code_length", "parameters", "payment_method", "payment_token", "postal_code", "prompts", "service_level", "timeout_millis", "transaction_type", "valid_card_types", "voice"], required: [],
-            paramShapes: ["amount": 61, "client_state": 0, "command_id": 0, "connector_name": 0, "currency": 212, "description": 0, "inter_digit_timeout_millis": 28, "language": 0, "max_attempts": 28, "metadata": 1, "min_postal_code_length": 28, "parameters": 1, "payment_method": 213, "payment_token": 0, "postal_code": 214, "prompts": 219, "service_level": 0, "timeout_millis": 28, "transaction_type": 220, "valid_card_types": 222, "voice": 0],
+            method: "POST", path: "/calls/{call_control_id}/actions/pay",
+            params: [
+                "amount", "client_state", "command_id", "connector_name", "currency", "description", "inter_digit_timeout_millis", "language",
+                "max_attempts", "metadata", "min_postal_code_length", "parameters", "payment_method", "payment_token", "postal_code", "prompts",
+                "service_level", "timeout_millis", "transaction_type", "valid_card_types", "voice",
+            ], required: [],
+            paramShapes: [
+                "amount": 61, "client_state": 0, "command_id": 0, "connector_name": 0, "currency": 212, "description": 0,
+                "inter_digit_timeout_millis": 28, "language": 0, "max_attempts": 28, "metadata": 1, "min_postal_code_length": 28, "parameters": 1,
+                "payment_method": 213, "payment_token": 0, "postal_code": 214, "prompts": 219, "service_level": 0, "timeout_millis": 28,
+                "transaction_type": 220, "valid_card_types": 222, "voice": 0,
+            ],
             takesCommandID: true, takesClientState: true),
         "playback_start": Action(
-            method: "POST", path: "/calls/{call_control_id}/actions/playback_start", params: ["audio_type", "audio_url", "cache_audio", "client_state", "command_id", "loop", "media_name", "overlay", "playback_content", "stop", "target_legs"], required: [],
-            paramShapes: ["audio_type": 223, "audio_url": 0, "cache_audio": 18, "client_state": 0, "command_id": 0, "loop": 224, "media_name": 0, "overlay": 18, "playback_content": 0, "stop": 0, "target_legs": 0],
+            method: "POST", path: "/calls/{call_control_id}/actions/playback_start",
+            params: [
+                "audio_type", "audio_url", "cache_audio", "client_state", "command_id", "loop", "media_name", "overlay", "playback_content", "stop",
+                "target_legs",
+            ], required: [],
+            paramShapes: [
+                "audio_type": 223, "audio_url": 0, "cache_audio": 18, "client_state": 0, "command_id": 0, "loop": 224, "media_name": 0, "overlay": 18,
+                "playback_content": 0, "stop": 0, "target_legs": 0,
+            ],
             takesCommandID: true, takesClientState: true),
         "playback_stop": Action(
-            method: "POST", path: "/calls/{call_control_id}/actions/playback_stop", params: ["client_state", "command_id", "overlay", "stop"], required: [],
+            method: "POST", path: "/calls/{call_control_id}/actions/playback_stop", params: ["client_state", "command_id", "overlay", "stop"],
+            required: [],
             paramShapes: ["client_state": 0, "command_id": 0, "overlay": 18, "stop": 0],
             takesCommandID: true, takesClientState: true),
         "record_pause": Action(
-            method: "POST", path: "/calls/{call_control_id}/actions/record_pause", params: ["client_state", "command_id", "recording_id"], required: [],
+            method: "POST", path: "/calls/{call_control_id}/actions/record_pause", params: ["client_state", "command_id", "recording_id"],
+            required: [],
             paramShapes: ["client_state": 0, "command_id": 0, "recording_id": 0],
             takesCommandID: true, takesClientState: true),
         "record_resume": Action(
-            method: "POST", path: "/calls/{call_control_id}/actions/record_resume", params: ["client_state", "command_id", "recording_id"], required: [],
+            method: "POST", path: "/calls/{call_control_id}/actions/record_resume", params: ["client_state", "command_id", "recording_id"],
+            required: [],
             paramShapes: ["client_state": 0, "command_id": 0, "recording_id": 0],
             takesCommandID: true, takesClientState: true),
         "record_start": Action(
-            method: "POST", path: "/calls/{call_control_id}/actions/record_start", params: ["channels", "client_state", "command_id", "custom_file_name", "format", "max_length", "play_beep", "recording_track", "timeout_secs", "transcription", "transcription_engine", "transcription_language", "transcription_max_speaker_count", "transcription_min_speaker_count", "transcription_profanity_filter", "transcription_speaker_diarization", "trim"], required: ["channels", "format"],
-            paramShapes: ["channels": 109, "client_state": 0, "command_id": 0, "custom_file_name": 0, "format": 84, "max_length": 28, "play_beep": 18, "recording_track": 110, "timeout_secs": 28, "transcription": 18, "transcription_engine": 225, "transcription_language": 226, "transcription_max_speaker_count": 28, "transcription_min_speaker_count": 28, "transcription_profanity_filter": 18, "transcription_speaker_diarization": 18, "trim": 111],
+            method: "POST", path: "/calls/{call_control_id}/actions/record_start",
+            params: [
+                "channels", "client_state", "command_id", "custom_file_name", "format", "max_length", "play_beep", "recording_track", "timeout_secs",
+                "transcription", "transcription_engine", "transcription_language", "transcription_max_speaker_count",
+                "transcription_min_speaker_count", "transcription_profanity_filter", "transcription_speaker_diarization", "trim",
+            ], required: ["channels", "format"],
+            paramShapes: [
+                "channels": 109, "client_state": 0, "command_id": 0, "custom_file_name": 0, "format": 84, "max_length": 28, "play_beep": 18,
+                "recording_track": 110, "timeout_secs": 28, "transcription": 18, "transcription_engine": 225, "transcription_language": 226,
+                "transcription_max_speaker_count": 28, "transcription_min_speaker_count": 28, "transcription_profanity_filter": 18,
+                "transcription_speaker_diarization": 18, "trim": 111,
+            ],
             takesCommandID: true, takesClientState: true),
         "record_stop": Action(
-            method: "POST", path: "/calls/{call_control_id}/actions/record_stop", params: ["client_state", "command_id", "recording_id"], required: [],
+            method: "POST", path: "/calls/{call_control_id}/actions/record_stop", params: ["client_state", "command_id", "recording_id"],
+            required: [],
             paramShapes: ["client_state": 0, "command_id": 0, "recording_id": 0],
             takesCommandID: true, takesClientState: true),
         "refer": Action(
-            method: "POST", path: "/calls/{call_control_id}/actions/refer", params: ["client_state", "command_id", "custom_headers", "sip_address", "sip_auth_password", "sip_auth_username", "sip_headers"], required: ["sip_address"],
-            paramShapes: ["client_state": 0, "command_id": 0, "custom_headers": 106, "sip_address": 0, "sip_auth_password": 0, "sip_auth_username": 0, "sip_headers": 114],
+            method: "POST", path: "/calls/{call_control_id}/actions/refer",
+            params: ["client_state", "command_id", "custom_headers", "sip_address", "sip_auth_password", "sip_auth_username", "sip_headers"],
+            required: ["sip_address"],
+            paramShapes: [
+                "client_state": 0, "command_id": 0, "custom_headers": 106, "sip_address": 0, "sip_auth_password": 0, "sip_auth_username": 0,
+                "sip_headers": 114,
+            ],
             takesCommandID: true, takesClientState: true),
         "reject": Action(
             method: "POST", path: "/calls/{call_control_id}/actions/reject", params: ["cause", "client_state", "command_id"], required: ["cause"],
             paramShapes: ["cause": 227, "client_state": 0, "command_id": 0],
             takesCommandID: true, takesClientState: true),
         "send_dtmf": Action(
-            method: "POST", path: "/calls/{call_control_id}/actions/send_dtmf", params: ["client_state", "command_id", "digits", "duration_millis"], required: ["digits"],
+            method: "POST", path: "/calls/{call_control_id}/actions/send_dtmf", params: ["client_state", "command_id", "digits", "duration_millis"],
+            required: ["digits"],
             paramShapes: ["client_state": 0, "command_id": 0, "digits": 0, "duration_millis": 28],
             takesCommandID: true, takesClientState: true),
         "send_sip_info": Action(
-            method: "POST", path: "/calls/{call_control_id}/actions/send_sip_info", params: ["body", "client_state", "command_id", "content_type"], required: ["body", "content_type"],
+            method: "POST", path: "/calls/{call_control_id}/actions/send_sip_info", params: ["body", "client_state", "command_id", "content_type"],
+            required: ["body", "content_type"],
             paramShapes: ["body": 0, "client_state": 0, "command_id": 0, "content_type": 0],
             takesCommandID: true, takesClientState: true),
         "siprec_start": Action(
-            method: "POST", path: "/calls/{call_control_id}/actions/siprec_start", params: ["client_state", "connector_name", "include_metadata_custom_headers", "secure", "session_timeout_secs", "sip_transport", "siprec_track"], required: [],
-            paramShapes: ["client_state": 0, "connector_name": 0, "include_metadata_custom_headers": 18, "secure": 18, "session_timeout_secs": 28, "sip_transport": 228, "siprec_track": 120],
+            method: "POST", path: "/calls/{call_control_id}/actions/siprec_start",
+            params: [
+                "client_state", "connector_name", "include_metadata_custom_headers", "secure", "session_timeout_secs", "sip_transport",
+                "siprec_track",
+            ], required: [],
+            paramShapes: [
+                "client_state": 0, "connector_name": 0, "include_metadata_custom_headers": 18, "secure": 18, "session_timeout_secs": 28,
+                "sip_transport": 228, "siprec_track": 120,
+            ],
             takesCommandID: false, takesClientState: true),
         "siprec_stop": Action(
             method: "POST", path: "/calls/{call_control_id}/actions/siprec_stop", params: ["client_state", "command_id"], required: [],
             paramShapes: ["client_state": 0, "command_id": 0],
             takesCommandID: true, takesClientState: true),
         "speak": Action(
-            method: "POST", path: "/calls/{call_control_id}/actions/speak", params: ["client_state", "command_id", "language", "loop", "payload", "payload_type", "service_level", "stop", "target_legs", "voice", "voice_settings"], required: ["payload", "voice"],
-            paramShapes: ["client_state": 0, "command_id": 0, "language": 209, "loop": 224, "payload": 0, "payload_type": 210, "service_level": 211, "stop": 0, "target_legs": 229, "voice": 0, "voice_settings": 101],
+            method: "POST", path: "/calls/{call_control_id}/actions/speak",
+            params: [
+                "client_state", "command_id", "language", "loop", "payload", "payload_type", "service_level", "stop", "target_legs", "voice",
+                "voice_settings",
+            ], required: ["payload", "voice"],
+            paramShapes: [
+                "client_state": 0, "command_id": 0, "language": 209, "loop": 224, "payload": 0, "payload_type": 210, "service_level": 211, "stop": 0,
+                "target_legs": 229, "voice": 0, "voice_settings": 101,
+            ],
             takesCommandID: true, takesClientState: true),
         "streaming_start": Action(
-            method: "POST", path: "/calls/{call_control_id}/actions/streaming_start", params: ["client_state", "command_id", "custom_parameters", "dialogflow_config", "enable_dialogflow", "stream_auth_token", "stream_bidirectional_codec", "stream_bidirectional_mode", "stream_bidirectional_sampling_rate", "stream_bidirectional_target_legs", "stream_codec", "stream_track", "stream_url"], required: [],
-            paramShapes: ["client_state": 0, "command_id": 0, "custom_parameters": 38, "dialogflow_config": 195, "enable_dialogflow": 18, "stream_auth_token": 0, "stream_bidirectional_codec": 116, "stream_bidirectional_mode": 117, "stream_bidirectional_sampling_rate": 200, "stream_bidirectional_target_legs": 118, "stream_codec": 119, "stream_track": 120, "stream_url": 0],
+            method: "POST", path: "/calls/{call_control_id}/actions/streaming_start",
+            params: [
+                "client_state", "command_id", "custom_parameters", "dialogflow_config", "enable_dialogflow", "stream_auth_token",
+                "stream_bidirectional_codec", "stream_bidirectional_mode", "stream_bidirectional_sampling_rate", "stream_bidirectional_target_legs",
+                "stream_codec", "stream_track", "stream_url",
+            ], required: [],
+            paramShapes: [
+                "client_state": 0, "command_id": 0, "custom_parameters": 38, "dialogflow_config": 195, "enable_dialogflow": 18,
+                "stream_auth_token": 0, "stream_bidirectional_codec": 116, "stream_bidirectional_mode": 117,
+                "stream_bidirectional_sampling_rate": 200, "stream_bidirectional_target_legs": 118, "stream_codec": 119, "stream_track": 120,
+                "stream_url": 0,
+            ],
             takesCommandID: true, takesClientState: true),
         "streaming_stop": Action(
-            method: "POST", path: "/calls/{call_control_id}/actions/streaming_stop", params: ["client_state", "command_id", "stream_id"], required: [],
+            method: "POST", path: "/calls/{call_control_id}/actions/streaming_stop", params: ["client_state", "command_id", "stream_id"],
+            required: [],
             paramShapes: ["client_state": 0, "command_id": 0, "stream_id": 0],
             takesCommandID: true, takesClientState: true),
         "suppression_start": Action(
-            method: "POST", path: "/calls/{call_control_id}/actions/suppression_start", params: ["client_state", "command_id", "direction", "noise_suppression_engine", "noise_suppression_engine_config"], required: [],
-            paramShapes: ["client_state": 0, "command_id": 0, "direction": 230, "noise_suppression_engine": 231, "noise_suppression_engine_config": 236],
+            method: "POST", path: "/calls/{call_control_id}/actions/suppression_start",
+            params: ["client_state", "command_id", "direction", "noise_suppression_engine", "noise_suppression_engine_config"], required: [],
+            paramShapes: [
+                "client_state": 0, "command_id": 0, "direction": 230, "noise_suppression_engine": 231, "noise_suppression_engine_config": 236,
+            ],
             takesCommandID: true, takesClientState: true),
         "suppression_stop": Action(
             method: "POST", path: "/calls/{call_control_id}/actions/suppression_stop", params: ["client_state", "command_id"], required: [],
@@ -272,16 +440,37 @@ public enum CommandCatalog {
             paramShapes: ["role": 201],
             takesCommandID: false, takesClientState: false),
         "transcription_start": Action(
-            method: "POST", path: "/calls/{call_control_id}/actions/transcription_start", params: ["client_state", "command_id", "transcription_engine", "transcription_engine_config", "transcription_tracks"], required: [],
-            paramShapes: ["client_state": 0, "command_id": 0, "transcription_engine": 121, "transcription_engine_config": 178, "transcription_tracks": 0],
+            method: "POST", path: "/calls/{call_control_id}/actions/transcription_start",
+            params: ["client_state", "command_id", "transcription_engine", "transcription_engine_config", "transcription_tracks"], required: [],
+            paramShapes: [
+                "client_state": 0, "command_id": 0, "transcription_engine": 121, "transcription_engine_config": 178, "transcription_tracks": 0,
+            ],
             takesCommandID: true, takesClientState: true),
         "transcription_stop": Action(
             method: "POST", path: "/calls/{call_control_id}/actions/transcription_stop", params: ["client_state", "command_id"], required: [],
             paramShapes: ["client_state": 0, "command_id": 0],
             takesCommandID: true, takesClientState: true),
         "transfer": Action(
-            method: "POST", path: "/calls/{call_control_id}/actions/transfer", params: ["answering_machine_detection", "answering_machine_detection_config", "audio_url", "client_state", "command_id", "custom_headers", "diversion", "early_media", "from", "from_display_name", "media_encryption", "media_name", "mute_dtmf", "park_after_unbridge", "preferred_codecs", "privacy", "record", "record_channels", "record_custom_file_name", "record_format", "record_max_length", "record_timeout_secs", "record_track", "record_trim", "route_to_mobile", "send_digits_on_answer", "sip_auth_password", "sip_auth_username", "sip_headers", "sip_region", "sip_transport_protocol", "sound_modifications", "target_leg_client_state", "time_limit_secs", "timeout_secs", "to", "webhook_retries_policies", "webhook_url", "webhook_url_method", "webhook_urls", "webhook_urls_method"], required: ["to"],
-            paramShapes: ["answering_machine_detection": 189, "answering_machine_detection_config": 191, "audio_url": 0, "client_state": 0, "command_id": 0, "custom_headers": 106, "diversion": 0, "early_media": 18, "from": 0, "from_display_name": 0, "media_encryption": 196, "media_name": 0, "mute_dtmf": 237, "park_after_unbridge": 0, "preferred_codecs": 0, "privacy": 197, "record": 108, "record_channels": 109, "record_custom_file_name": 0, "record_format": 84, "record_max_length": 28, "record_timeout_secs": 28, "record_track": 110, "record_trim": 111, "route_to_mobile": 18, "send_digits_on_answer": 0, "sip_auth_password": 0, "sip_auth_username": 0, "sip_headers": 114, "sip_region": 198, "sip_transport_protocol": 199, "sound_modifications": 115, "target_leg_client_state": 0, "time_limit_secs": 28, "timeout_secs": 28, "to": 0, "webhook_retries_policies": 182, "webhook_url": 0, "webhook_url_method": 183, "webhook_urls": 185, "webhook_urls_method": 183],
+            method: "POST", path: "/calls/{call_control_id}/actions/transfer",
+            params: [
+                "answering_machine_detection", "answering_machine_detection_config", "audio_url", "client_state", "command_id", "custom_headers",
+                "diversion", "early_media", "from", "from_display_name", "media_encryption", "media_name", "mute_dtmf", "park_after_unbridge",
+                "preferred_codecs", "privacy", "record", "record_channels", "record_custom_file_name", "record_format", "record_max_length",
+                "record_timeout_secs", "record_track", "record_trim", "route_to_mobile", "send_digits_on_answer", "sip_auth_password",
+                "sip_auth_username", "sip_headers", "sip_region", "sip_transport_protocol", "sound_modifications", "target_leg_client_state",
+                "time_limit_secs", "timeout_secs", "to", "webhook_retries_policies", "webhook_url", "webhook_url_method", "webhook_urls",
+                "webhook_urls_method",
+            ], required: ["to"],
+            paramShapes: [
+                "answering_machine_detection": 189, "answering_machine_detection_config": 191, "audio_url": 0, "client_state": 0, "command_id": 0,
+                "custom_headers": 106, "diversion": 0, "early_media": 18, "from": 0, "from_display_name": 0, "media_encryption": 196, "media_name": 0,
+                "mute_dtmf": 237, "park_after_unbridge": 0, "preferred_codecs": 0, "privacy": 197, "record": 108, "record_channels": 109,
+                "record_custom_file_name": 0, "record_format": 84, "record_max_length": 28, "record_timeout_secs": 28, "record_track": 110,
+                "record_trim": 111, "route_to_mobile": 18, "send_digits_on_answer": 0, "sip_auth_password": 0, "sip_auth_username": 0,
+                "sip_headers": 114, "sip_region": 198, "sip_transport_protocol": 199, "sound_modifications": 115, "target_leg_client_state": 0,
+                "time_limit_secs": 28, "timeout_secs": 28, "to": 0, "webhook_retries_policies": 182, "webhook_url": 0, "webhook_url_method": 183,
+                "webhook_urls": 185, "webhook_urls_method": 183,
+            ],
             takesCommandID: true, takesClientState: true),
     ]
 
@@ -302,7 +491,9 @@ public enum CommandCatalog {
         /* 10 */ S(.string, strings: ["developer"]),
         /* 11 */ S(.object, properties: ["content": 0, "metadata": 1, "role": 2], required: ["content", "role"], keys: .unstated),
         /* 12 */ S(.object, properties: ["content": 0, "metadata": 1, "role": 3, "tool_calls": 7], required: ["role"], keys: .unstated),
-        /* 13 */ S(.object, properties: ["content": 0, "metadata": 1, "role": 8, "tool_call_id": 0], required: ["content", "role", "tool_call_id"], keys: .unstated),
+        /* 13 */ S(
+            .object, properties: ["content": 0, "metadata": 1, "role": 8, "tool_call_id": 0], required: ["content", "role", "tool_call_id"],
+            keys: .unstated),
         /* 14 */ S(.object, properties: ["content": 0, "metadata": 1, "role": 9], required: ["content", "role"], keys: .unstated),
         /* 15 */ S(.object, properties: ["content": 0, "metadata": 1, "role": 10], required: ["content", "role"], keys: .unstated),
         /* 16 */ S(.object, variants: [11, 12, 13, 14, 15], discriminator: "role"),
@@ -313,12 +504,24 @@ public enum CommandCatalog {
         /* 21 */ S([.boolean, .number, .string]),
         /* 22 */ S(.object, additional: 21),
         /* 23 */ S(.string, strings: ["token", "certificate"]),
-        /* 24 */ S(.object, properties: ["authentication_method": 23, "base_url": 0, "certificate_ref": 0, "forward_metadata": 18, "llm_api_key_ref": 0, "model": 0, "token_retrieval_url": 0]),
-        /* 25 */ S(.object, properties: ["authentication_method": 23, "base_url": 0, "certificate_ref": 0, "forward_metadata": 18, "llm_api_key_ref": 0, "model": 0, "token_retrieval_url": 0], keys: .unstated),
+        /* 24 */ S(
+            .object,
+            properties: [
+                "authentication_method": 23, "base_url": 0, "certificate_ref": 0, "forward_metadata": 18, "llm_api_key_ref": 0, "model": 0,
+                "token_retrieval_url": 0,
+            ]),
+        /* 25 */ S(
+            .object,
+            properties: [
+                "authentication_method": 23, "base_url": 0, "certificate_ref": 0, "forward_metadata": 18, "llm_api_key_ref": 0, "model": 0,
+                "token_retrieval_url": 0,
+            ], keys: .unstated),
         /* 26 */ S(.object, properties: ["external_llm": 25, "llm_api_key_ref": 0, "model": 0]),
         /* 27 */ S(.array, items: 1),
         /* 28 */ S(.integer),
-        /* 29 */ S(.object, properties: ["api_key_ref": 0, "attendee_name": 0, "attendee_timezone": 0, "event_type_id": 28], required: ["api_key_ref", "event_type_id"], keys: .unstated),
+        /* 29 */ S(
+            .object, properties: ["api_key_ref": 0, "attendee_name": 0, "attendee_timezone": 0, "event_type_id": 28],
+            required: ["api_key_ref", "event_type_id"], keys: .unstated),
         /* 30 */ S(.string, strings: ["book_appointment"]),
         /* 31 */ S(.object, properties: ["api_key_ref": 0, "event_type_id": 28], required: ["api_key_ref", "event_type_id"], keys: .unstated),
         /* 32 */ S(.string, strings: ["check_availability"]),
@@ -329,7 +532,12 @@ public enum CommandCatalog {
         /* 37 */ S(.object, properties: ["name": 0, "value": 0], keys: .unstated),
         /* 38 */ S(.array, items: 37),
         /* 39 */ S(.string, strings: ["GET", "POST", "PUT", "DELETE", "PATCH"]),
-        /* 40 */ S(.object, properties: ["body_parameters": 36, "description": 0, "headers": 38, "method": 39, "name": 0, "path_parameters": 36, "query_parameters": 36, "url": 0], required: ["description", "name", "url"], keys: .unstated),
+        /* 40 */ S(
+            .object,
+            properties: [
+                "body_parameters": 36, "description": 0, "headers": 38, "method": 39, "name": 0, "path_parameters": 36, "query_parameters": 36,
+                "url": 0,
+            ], required: ["description", "name", "url"], keys: .unstated),
         /* 41 */ S(.object, properties: ["description": 0], keys: .unstated),
         /* 42 */ S(.string, strings: ["hangup"]),
         /* 43 */ S(.object, properties: ["name": 0, "to": 0], required: ["to"], keys: .unstated),
@@ -346,7 +554,14 @@ public enum CommandCatalog {
         /* 54 */ S(.object, properties: ["retrieval": 47, "type": 48], required: ["retrieval", "type"], keys: .unstated),
         /* 55 */ S(.object, variants: [49, 50, 51, 52, 53, 54], discriminator: "type"),
         /* 56 */ S(.array, items: 55),
-        /* 57 */ S(.string, strings: ["deepgram/flux", "flux", "deepgram/nova-3", "deepgram/nova-2", "speechmatics/standard", "speechmatics/enhanced", "speechmatics/linden-1", "assemblyai/universal-3-5-pro", "assemblyai/universal-streaming", "xai/grok-stt", "soniox/stt-rt-v4", "nvidia/parakeet-v3", "omi-health/omi-med-stt-v1", "humain/realtime", "reson8/turns", "cohere/ar-stt", "azure/fast", "azure/realtime", "google/latest_long", "distil-whisper/distil-large-v2", "openai/whisper-large-v3-turbo"]),
+        /* 57 */ S(
+            .string,
+            strings: [
+                "deepgram/flux", "flux", "deepgram/nova-3", "deepgram/nova-2", "speechmatics/standard", "speechmatics/enhanced",
+                "speechmatics/linden-1", "assemblyai/universal-3-5-pro", "assemblyai/universal-streaming", "xai/grok-stt", "soniox/stt-rt-v4",
+                "nvidia/parakeet-v3", "omi-health/omi-med-stt-v1", "humain/realtime", "reson8/turns", "cohere/ar-stt", "azure/fast", "azure/realtime",
+                "google/latest_long", "distil-whisper/distil-large-v2", "openai/whisper-large-v3-turbo",
+            ]),
         /* 58 */ S(.object, properties: ["language": 0, "model": 57], keys: .unstated),
         /* 59 */ S(.string, strings: ["predefined_media"]),
         /* 60 */ S(.string, strings: ["silence", "office"]),
@@ -357,13 +572,33 @@ public enum CommandCatalog {
         /* 65 */ S(.object, properties: ["type": 62, "value": 0], required: ["type", "value"], keys: .unstated),
         /* 66 */ S(.object, properties: ["type": 63, "value": 0], required: ["type", "value"], keys: .unstated),
         /* 67 */ S(.object, variants: [64, 65, 66], discriminator: "type"),
-        /* 68 */ S([.null, .string], strings: ["auto", "Chinese", "Chinese,Yue", "English", "Arabic", "Russian", "Spanish", "French", "Portuguese", "German", "Turkish", "Dutch", "Ukrainian", "Vietnamese", "Indonesian", "Japanese", "Italian", "Korean", "Thai", "Polish", "Romanian", "Greek", "Czech", "Finnish", "Hindi", "Bulgarian", "Danish", "Hebrew", "Malay", "Persian", "Slovak", "Swedish", "Croatian", "Filipino", "Hungarian", "Norwegian", "Slovenian", "Catalan", "Nynorsk", "Tamil", "Afrikaans"]),
-        /* 69 */ S(.object, properties: ["api_key_ref": 0, "background_audio": 67, "expressive_mode": 18, "language_boost": 68, "similarity_boost": 61, "speed": 61, "style": 61, "temperature": 61, "use_speaker_boost": 18, "voice": 0, "voice_speed": 61], required: ["voice"], keys: .unstated),
-        /* 70 */ S(.object, properties: ["dynamic_variables": 22, "external_llm": 24, "fallback_config": 26, "greeting": 0, "id": 0, "instructions": 0, "llm_api_key_ref": 0, "mcp_servers": 27, "model": 0, "name": 0, "observability_settings": 1, "openai_api_key_ref": 0, "tools": 56, "transcription": 58, "voice_settings": 69], required: ["id"], keys: .unstated),
+        /* 68 */ S(
+            [.null, .string],
+            strings: [
+                "auto", "Chinese", "Chinese,Yue", "English", "Arabic", "Russian", "Spanish", "French", "Portuguese", "German", "Turkish", "Dutch",
+                "Ukrainian", "Vietnamese", "Indonesian", "Japanese", "Italian", "Korean", "Thai", "Polish", "Romanian", "Greek", "Czech", "Finnish",
+                "Hindi", "Bulgarian", "Danish", "Hebrew", "Malay", "Persian", "Slovak", "Swedish", "Croatian", "Filipino", "Hungarian", "Norwegian",
+                "Slovenian", "Catalan", "Nynorsk", "Tamil", "Afrikaans",
+            ]),
+        /* 69 */ S(
+            .object,
+            properties: [
+                "api_key_ref": 0, "background_audio": 67, "expressive_mode": 18, "language_boost": 68, "similarity_boost": 61, "speed": 61,
+                "style": 61, "temperature": 61, "use_speaker_boost": 18, "voice": 0, "voice_speed": 61,
+            ], required: ["voice"], keys: .unstated),
+        /* 70 */ S(
+            .object,
+            properties: [
+                "dynamic_variables": 22, "external_llm": 24, "fallback_config": 26, "greeting": 0, "id": 0, "instructions": 0, "llm_api_key_ref": 0,
+                "mcp_servers": 27, "model": 0, "name": 0, "observability_settings": 1, "openai_api_key_ref": 0, "tools": 56, "transcription": 58,
+                "voice_settings": 69,
+            ], required: ["id"], keys: .unstated),
         /* 71 */ S(.object, properties: ["enable": 18], keys: .unstated),
         /* 72 */ S(.array, items: 20),
         /* 73 */ S(.string, strings: ["none", "any", "speech", "dtmf"]),
-        /* 74 */ S(.object, properties: ["enable": 18, "interruptible": 73, "interruptible_greeting": 73, "welcome_greeting_interruptible": 73], keys: .unstated),
+        /* 74 */ S(
+            .object, properties: ["enable": 18, "interruptible": 73, "interruptible_greeting": 73, "welcome_greeting_interruptible": 73],
+            keys: .unstated),
         /* 75 */ S(.string, strings: ["Google", "Telnyx", "Deepgram", "Azure", "xAI", "AssemblyAI", "Speechmatics", "Soniox", "A", "B"]),
         /* 76 */ S(.object, properties: ["eager_eot_threshold": 61, "eot_threshold": 61, "interim_results": 18]),
         /* 77 */ S(.string, strings: ["elevenlabs"]),
@@ -384,16 +619,30 @@ public enum CommandCatalog {
         /* 92 */ S(.object, properties: ["api_key_ref": 0, "type": 77], required: ["type"], keys: .unstated),
         /* 93 */ S(.object, properties: ["type": 78, "voice_speed": 61], required: ["type"], keys: .unstated),
         /* 94 */ S(.object, properties: ["type": 79], required: ["type"]),
-        /* 95 */ S(.object, properties: ["language_boost": 68, "pitch": 28, "speed": 61, "type": 80, "vol": 61], required: ["type"], keys: .unstated),
-        /* 96 */ S(.object, properties: ["api_key_ref": 0, "deployment_id": 0, "effect": 81, "gender": 82, "region": 0, "type": 83], required: ["type"], keys: .unstated),
+        /* 95 */ S(
+            .object, properties: ["language_boost": 68, "pitch": 28, "speed": 61, "type": 80, "vol": 61], required: ["type"], keys: .unstated),
+        /* 96 */ S(
+            .object, properties: ["api_key_ref": 0, "deployment_id": 0, "effect": 81, "gender": 82, "region": 0, "type": 83], required: ["type"],
+            keys: .unstated),
         /* 97 */ S(.object, properties: ["format": 84, "precision": 85, "sample_rate": 86, "type": 87], required: ["type"], keys: .unstated),
         /* 98 */ S(.object, properties: ["delivery_mode": 88, "type": 89], required: ["type"], keys: .unstated),
         /* 99 */ S(.object, properties: ["language": 0, "type": 90], required: ["type"], keys: .unstated),
         /* 100 */ S(.object, properties: ["reduce_silence": 18, "speed": 61, "type": 91], required: ["type"], keys: .unstated),
         /* 101 */ S(.object, variants: [92, 93, 94, 95, 96, 97, 98, 99, 100], discriminator: "type"),
-        /* 102 */ S(.object, properties: ["language": 0, "speech_model": 0, "transcription_engine": 75, "transcription_engine_config": 76, "transcription_provider": 0, "tts_provider": 0, "voice": 0, "voice_settings": 101], required: ["language"], keys: .unstated),
+        /* 102 */ S(
+            .object,
+            properties: [
+                "language": 0, "speech_model": 0, "transcription_engine": 75, "transcription_engine_config": 76, "transcription_provider": 0,
+                "tts_provider": 0, "voice": 0, "voice_settings": 101,
+            ], required: ["language"], keys: .unstated),
         /* 103 */ S(.array, items: 102),
-        /* 104 */ S(.object, properties: ["custom_parameters": 1, "dtmf_detection": 18, "greeting": 0, "interruptible": 73, "interruptible_greeting": 73, "interruption_settings": 74, "language": 0, "languages": 103, "provider": 0, "structured_provider": 1, "transcription_engine": 75, "transcription_engine_config": 76, "tts_provider": 0, "url": 0, "voice": 0, "voice_settings": 101], required: ["url"], keys: .unstated),
+        /* 104 */ S(
+            .object,
+            properties: [
+                "custom_parameters": 1, "dtmf_detection": 18, "greeting": 0, "interruptible": 73, "interruptible_greeting": 73,
+                "interruption_settings": 74, "language": 0, "languages": 103, "provider": 0, "structured_provider": 1, "transcription_engine": 75,
+                "transcription_engine_config": 76, "tts_provider": 0, "url": 0, "voice": 0, "voice_settings": 101,
+            ], required: ["url"], keys: .unstated),
         /* 105 */ S(.object, properties: ["name": 0, "value": 0], required: ["name", "value"], keys: .unstated),
         /* 106 */ S(.array, items: 105),
         /* 107 */ S(.object, properties: ["enabled": 18, "rtp_timeout": 28, "timeout": 28], required: ["enabled"], keys: .unstated),
@@ -410,24 +659,67 @@ public enum CommandCatalog {
         /* 118 */ S(.string, strings: ["both", "self", "opposite"]),
         /* 119 */ S(.string, strings: ["PCMU", "PCMA", "G722", "OPUS", "AMR-WB", "L16", "default"]),
         /* 120 */ S(.string, strings: ["inbound_track", "outbound_track", "both_tracks"]),
-        /* 121 */ S(.string, strings: ["Google", "Telnyx", "Deepgram", "Azure", "xAI", "AssemblyAI", "Speechmatics", "Soniox", "Parakeet", "Humain", "Reson8", "Cohere", "A", "B"]),
-        /* 122 */ S(.string, strings: ["af", "sq", "am", "ar", "hy", "az", "eu", "bn", "bs", "bg", "my", "ca", "yue", "zh", "hr", "cs", "da", "nl", "en", "et", "fil", "fi", "fr", "gl", "ka", "de", "el", "gu", "iw", "hi", "hu", "is", "id", "it", "ja", "jv", "kn", "kk", "km", "ko", "lo", "lv", "lt", "mk", "ms", "ml", "mr", "mn", "ne", "no", "fa", "pl", "pt", "pa", "ro", "ru", "rw", "sr", "si", "sk", "sl", "ss", "st", "es", "su", "sw", "sv", "ta", "te", "th", "tn", "tr", "ts", "uk", "ur", "uz", "ve", "vi", "xh", "zu"]),
-        /* 123 */ S(.string, strings: ["latest_long", "latest_short", "command_and_search", "phone_call", "video", "default", "medical_conversation", "medical_dictation"]),
+        /* 121 */ S(
+            .string,
+            strings: [
+                "Google", "Telnyx", "Deepgram", "Azure", "xAI", "AssemblyAI", "Speechmatics", "Soniox", "Parakeet", "Humain", "Reson8", "Cohere", "A",
+                "B",
+            ]),
+        /* 122 */ S(
+            .string,
+            strings: [
+                "af", "sq", "am", "ar", "hy", "az", "eu", "bn", "bs", "bg", "my", "ca", "yue", "zh", "hr", "cs", "da", "nl", "en", "et", "fil", "fi",
+                "fr", "gl", "ka", "de", "el", "gu", "iw", "hi", "hu", "is", "id", "it", "ja", "jv", "kn", "kk", "km", "ko", "lo", "lv", "lt", "mk",
+                "ms", "ml", "mr", "mn", "ne", "no", "fa", "pl", "pt", "pa", "ro", "ru", "rw", "sr", "si", "sk", "sl", "ss", "st", "es", "su", "sw",
+                "sv", "ta", "te", "th", "tn", "tr", "ts", "uk", "ur", "uz", "ve", "vi", "xh", "zu",
+            ]),
+        /* 123 */ S(
+            .string,
+            strings: [
+                "latest_long", "latest_short", "command_and_search", "phone_call", "video", "default", "medical_conversation", "medical_dictation",
+            ]),
         /* 124 */ S(.object, properties: ["boost": 61, "phrases": 34], keys: .unstated),
         /* 125 */ S(.array, items: 124),
         /* 126 */ S(.string, strings: ["Google"]),
-        /* 127 */ S(.string, strings: ["en", "zh", "de", "es", "ru", "ko", "fr", "ja", "pt", "tr", "pl", "ca", "nl", "ar", "sv", "it", "id", "hi", "fi", "vi", "he", "uk", "el", "ms", "cs", "ro", "da", "hu", "ta", "no", "th", "ur", "hr", "bg", "lt", "la", "mi", "ml", "cy", "sk", "te", "fa", "lv", "bn", "sr", "az", "sl", "kn", "et", "mk", "br", "eu", "is", "hy", "ne", "mn", "bs", "kk", "sq", "sw", "gl", "mr", "pa", "si", "km", "sn", "yo", "so", "af", "oc", "ka", "be", "tg", "sd", "gu", "am", "yi", "lo", "uz", "fo", "ht", "ps", "tk", "nn", "mt", "sa", "lb", "my", "bo", "tl", "mg", "as", "tt", "haw", "ln", "ha", "ba", "jw", "su", "auto_detect"]),
+        /* 127 */ S(
+            .string,
+            strings: [
+                "en", "zh", "de", "es", "ru", "ko", "fr", "ja", "pt", "tr", "pl", "ca", "nl", "ar", "sv", "it", "id", "hi", "fi", "vi", "he", "uk",
+                "el", "ms", "cs", "ro", "da", "hu", "ta", "no", "th", "ur", "hr", "bg", "lt", "la", "mi", "ml", "cy", "sk", "te", "fa", "lv", "bn",
+                "sr", "az", "sl", "kn", "et", "mk", "br", "eu", "is", "hy", "ne", "mn", "bs", "kk", "sq", "sw", "gl", "mr", "pa", "si", "km", "sn",
+                "yo", "so", "af", "oc", "ka", "be", "tg", "sd", "gu", "am", "yi", "lo", "uz", "fo", "ht", "ps", "tk", "nn", "mt", "sa", "lb", "my",
+                "bo", "tl", "mg", "as", "tt", "haw", "ln", "ha", "ba", "jw", "su", "auto_detect",
+            ]),
         /* 128 */ S(.string, strings: ["Telnyx"]),
         /* 129 */ S(.string, strings: ["openai/whisper-tiny", "openai/whisper-large-v3-turbo"]),
-        /* 130 */ S(.string, strings: ["af", "am", "ar", "bg", "bn", "bs", "ca", "cs", "cy", "da", "de", "el", "en", "es", "et", "eu", "fa", "fi", "fr", "ga", "gl", "gu", "he", "hi", "hr", "hu", "hy", "id", "is", "it", "ja", "ka", "kk", "km", "kn", "ko", "lo", "lt", "lv", "mk", "ml", "mn", "mr", "ms", "mt", "my", "nb", "ne", "nl", "pl", "ps", "pt", "ro", "ru", "si", "sk", "sl", "so", "sq", "sr", "sv", "sw", "ta", "te", "th", "tr", "uk", "ur", "uz", "vi", "wuu", "yue", "zh", "zu", "auto"]),
+        /* 130 */ S(
+            .string,
+            strings: [
+                "af", "am", "ar", "bg", "bn", "bs", "ca", "cs", "cy", "da", "de", "el", "en", "es", "et", "eu", "fa", "fi", "fr", "ga", "gl", "gu",
+                "he", "hi", "hr", "hu", "hy", "id", "is", "it", "ja", "ka", "kk", "km", "kn", "ko", "lo", "lt", "lv", "mk", "ml", "mn", "mr", "ms",
+                "mt", "my", "nb", "ne", "nl", "pl", "ps", "pt", "ro", "ru", "si", "sk", "sl", "so", "sq", "sr", "sv", "sw", "ta", "te", "th", "tr",
+                "uk", "ur", "uz", "vi", "wuu", "yue", "zh", "zu", "auto",
+            ]),
         /* 131 */ S(.string, strings: ["australiaeast", "centralindia", "eastus", "northcentralus", "westeurope", "westus2"]),
         /* 132 */ S(.string, strings: ["Azure"]),
-        /* 133 */ S(.string, strings: ["ar", "cs", "da", "de", "en", "es", "fa", "fil", "fr", "hi", "id", "it", "ja", "ko", "mk", "ms", "nl", "pl", "pt", "ro", "ru", "sv", "th", "tr", "vi"]),
+        /* 133 */ S(
+            .string,
+            strings: [
+                "ar", "cs", "da", "de", "en", "es", "fa", "fil", "fr", "hi", "id", "it", "ja", "ko", "mk", "ms", "nl", "pl", "pt", "ro", "ru", "sv",
+                "th", "tr", "vi",
+            ]),
         /* 134 */ S(.string, strings: ["xAI"]),
         /* 135 */ S(.string, strings: ["xai/grok-stt"]),
         /* 136 */ S(.string, strings: ["AssemblyAI"]),
         /* 137 */ S(.string, strings: ["assemblyai/universal-3-5-pro", "assemblyai/universal-streaming"]),
-        /* 138 */ S(.string, strings: ["en", "ba", "eu", "gl", "ga", "mt", "mn", "sw", "ug", "cy", "ar_en", "cmn_en", "en_ms", "en_ta", "tl", "es-bilingual-en", "cmn_en_ms_ta", "ar", "be", "bg", "bn", "ca", "cmn", "cs", "da", "de", "el", "eo", "es", "et", "fa", "fi", "fr", "he", "hi", "hr", "hu", "ia", "id", "it", "ja", "ko", "lt", "lv", "mr", "ms", "nl", "no", "pl", "pt", "ro", "ru", "sk", "sl", "sv", "ta", "th", "tr", "uk", "ur", "vi", "yue", "en-US", "en-GB", "en-AU", "cmn-Hans", "cmn-Hant"]),
+        /* 138 */ S(
+            .string,
+            strings: [
+                "en", "ba", "eu", "gl", "ga", "mt", "mn", "sw", "ug", "cy", "ar_en", "cmn_en", "en_ms", "en_ta", "tl", "es-bilingual-en",
+                "cmn_en_ms_ta", "ar", "be", "bg", "bn", "ca", "cmn", "cs", "da", "de", "el", "eo", "es", "et", "fa", "fi", "fr", "he", "hi", "hr",
+                "hu", "ia", "id", "it", "ja", "ko", "lt", "lv", "mr", "ms", "nl", "no", "pl", "pt", "ro", "ru", "sk", "sl", "sv", "ta", "th", "tr",
+                "uk", "ur", "vi", "yue", "en-US", "en-GB", "en-AU", "cmn-Hans", "cmn-Hant",
+            ]),
         /* 139 */ S(.string, strings: ["Speechmatics"]),
         /* 140 */ S(.string, strings: ["speechmatics/standard", "speechmatics/linden-1"]),
         /* 141 */ S(.string, strings: ["Soniox"]),
@@ -446,29 +738,74 @@ public enum CommandCatalog {
         /* 154 */ S(.string, strings: ["A"]),
         /* 155 */ S(.string, strings: ["B"]),
         /* 156 */ S(.object, additional: 61),
-        /* 157 */ S(.string, strings: ["bg", "ca", "zh-CN", "zh-Hans", "zh-TW", "zh-Hant", "zh-HK", "cs", "da-DK", "nl-BE", "en-US", "en-AU", "en-GB", "en-NZ", "en-IN", "et", "fi", "fr", "fr-CA", "de-CH", "el", "hi", "hu", "id", "it", "ja", "ko-KR", "lv", "lt", "ms", "no", "pl", "pt-BR", "pt-PT", "ro", "ru", "sk", "es-419", "sv-SE", "th-TH", "tr", "uk", "vi", "auto_detect", "zh", "da", "nl", "en", "de", "ko", "pt", "es", "sv", "th"]),
+        /* 157 */ S(
+            .string,
+            strings: [
+                "bg", "ca", "zh-CN", "zh-Hans", "zh-TW", "zh-Hant", "zh-HK", "cs", "da-DK", "nl-BE", "en-US", "en-AU", "en-GB", "en-NZ", "en-IN",
+                "et", "fi", "fr", "fr-CA", "de-CH", "el", "hi", "hu", "id", "it", "ja", "ko-KR", "lv", "lt", "ms", "no", "pl", "pt-BR", "pt-PT", "ro",
+                "ru", "sk", "es-419", "sv-SE", "th-TH", "tr", "uk", "vi", "auto_detect", "zh", "da", "nl", "en", "de", "ko", "pt", "es", "sv", "th",
+            ]),
         /* 158 */ S(.string, strings: ["deepgram/nova-2", "Deepgram"]),
         /* 159 */ S(.string, strings: ["deepgram/nova-2"]),
-        /* 160 */ S(.string, strings: ["en-US", "en-AU", "en-GB", "en-IN", "en-NZ", "de", "nl", "sv-SE", "da-DK", "es", "es-419", "fr", "fr-CA", "pt-BR", "pt-PT", "auto_detect", "en", "sv", "da", "pt"]),
+        /* 160 */ S(
+            .string,
+            strings: [
+                "en-US", "en-AU", "en-GB", "en-IN", "en-NZ", "de", "nl", "sv-SE", "da-DK", "es", "es-419", "fr", "fr-CA", "pt-BR", "pt-PT",
+                "auto_detect", "en", "sv", "da", "pt",
+            ]),
         /* 161 */ S(.string, strings: ["deepgram/nova-3", "Deepgram"]),
         /* 162 */ S(.string, strings: ["deepgram/nova-3"]),
-        /* 163 */ S(.object, properties: ["enable_speaker_diarization": 18, "hints": 34, "interim_results": 18, "language": 122, "max_speaker_count": 28, "min_speaker_count": 28, "model": 123, "profanity_filter": 18, "speech_context": 125, "transcription_engine": 126, "use_enhanced": 18], keys: .unstated),
+        /* 163 */ S(
+            .object,
+            properties: [
+                "enable_speaker_diarization": 18, "hints": 34, "interim_results": 18, "language": 122, "max_speaker_count": 28,
+                "min_speaker_count": 28, "model": 123, "profanity_filter": 18, "speech_context": 125, "transcription_engine": 126, "use_enhanced": 18,
+            ], keys: .unstated),
         /* 164 */ S(.object, properties: ["language": 127, "transcription_engine": 128, "transcription_model": 129], keys: .unstated),
-        /* 165 */ S(.object, properties: ["api_key_ref": 0, "language": 130, "region": 131, "transcription_engine": 132], required: ["region", "transcription_engine"], keys: .unstated),
-        /* 166 */ S(.object, properties: ["interim_results": 18, "language": 133, "transcription_engine": 134, "transcription_model": 135], keys: .unstated),
+        /* 165 */ S(
+            .object, properties: ["api_key_ref": 0, "language": 130, "region": 131, "transcription_engine": 132],
+            required: ["region", "transcription_engine"], keys: .unstated),
+        /* 166 */ S(
+            .object, properties: ["interim_results": 18, "language": 133, "transcription_engine": 134, "transcription_model": 135], keys: .unstated),
         /* 167 */ S(.object, properties: ["interim_results": 18, "transcription_engine": 136, "transcription_model": 137], keys: .unstated),
-        /* 168 */ S(.object, properties: ["interim_results": 18, "language": 138, "transcription_engine": 139, "transcription_model": 140], keys: .unstated),
-        /* 169 */ S(.object, properties: ["enable_endpoint_detection": 18, "interim_results": 18, "language": 0, "max_endpoint_delay_ms": 28, "transcription_engine": 141, "transcription_model": 142], required: ["transcription_engine"], keys: .unstated),
+        /* 168 */ S(
+            .object, properties: ["interim_results": 18, "language": 138, "transcription_engine": 139, "transcription_model": 140], keys: .unstated),
+        /* 169 */ S(
+            .object,
+            properties: [
+                "enable_endpoint_detection": 18, "interim_results": 18, "language": 0, "max_endpoint_delay_ms": 28, "transcription_engine": 141,
+                "transcription_model": 142,
+            ], required: ["transcription_engine"], keys: .unstated),
         /* 170 */ S(.object, properties: ["interim_results": 18, "transcription_engine": 143, "transcription_model": 144], keys: .unstated),
         /* 171 */ S(.object, properties: ["language": 145, "transcription_engine": 146, "transcription_model": 147], keys: .unstated),
         /* 172 */ S(.object, properties: ["language": 148, "transcription_engine": 149, "transcription_model": 150], keys: .unstated),
         /* 173 */ S(.object, properties: ["language": 151, "transcription_engine": 152, "transcription_model": 153], keys: .unstated),
-        /* 174 */ S(.object, properties: ["enable_speaker_diarization": 18, "hints": 34, "interim_results": 18, "language": 122, "max_speaker_count": 28, "min_speaker_count": 28, "model": 123, "profanity_filter": 18, "speech_context": 125, "transcription_engine": 154, "use_enhanced": 18], keys: .unstated),
+        /* 174 */ S(
+            .object,
+            properties: [
+                "enable_speaker_diarization": 18, "hints": 34, "interim_results": 18, "language": 122, "max_speaker_count": 28,
+                "min_speaker_count": 28, "model": 123, "profanity_filter": 18, "speech_context": 125, "transcription_engine": 154, "use_enhanced": 18,
+            ], keys: .unstated),
         /* 175 */ S(.object, properties: ["language": 127, "transcription_engine": 155, "transcription_model": 129], keys: .unstated),
-        /* 176 */ S(.object, properties: ["hints": 34, "interim_results": 18, "keywords_boosting": 156, "language": 157, "smart_format": 18, "transcription_engine": 158, "transcription_model": 159, "utterance_end_ms": 28], required: ["transcription_engine", "transcription_model"], keys: .closed),
-        /* 177 */ S(.object, properties: ["interim_results": 18, "keyterms": 34, "keywords_boosting": 156, "language": 160, "smart_format": 18, "transcription_engine": 161, "transcription_model": 162, "utterance_end_ms": 28], required: ["transcription_engine", "transcription_model"], keys: .closed),
-        /* 178 */ S(.object, variants: [163, 164, 165, 166, 167, 168, 169, 170, 171, 172, 173, 174, 175, 176, 177], discriminator: "transcription_engine"),
-        /* 179 */ S(.object, properties: ["client_state": 0, "command_id": 0, "transcription_engine": 121, "transcription_engine_config": 178, "transcription_tracks": 0], keys: .unstated),
+        /* 176 */ S(
+            .object,
+            properties: [
+                "hints": 34, "interim_results": 18, "keywords_boosting": 156, "language": 157, "smart_format": 18, "transcription_engine": 158,
+                "transcription_model": 159, "utterance_end_ms": 28,
+            ], required: ["transcription_engine", "transcription_model"], keys: .closed),
+        /* 177 */ S(
+            .object,
+            properties: [
+                "interim_results": 18, "keyterms": 34, "keywords_boosting": 156, "language": 160, "smart_format": 18, "transcription_engine": 161,
+                "transcription_model": 162, "utterance_end_ms": 28,
+            ], required: ["transcription_engine", "transcription_model"], keys: .closed),
+        /* 178 */ S(
+            .object, variants: [163, 164, 165, 166, 167, 168, 169, 170, 171, 172, 173, 174, 175, 176, 177], discriminator: "transcription_engine"),
+        /* 179 */ S(
+            .object,
+            properties: [
+                "client_state": 0, "command_id": 0, "transcription_engine": 121, "transcription_engine_config": 178, "transcription_tracks": 0,
+            ], keys: .unstated),
         /* 180 */ S(.array, items: 28),
         /* 181 */ S(.object, properties: ["retries_ms": 180], keys: .unstated),
         /* 182 */ S(.object, additional: 181),
@@ -477,13 +814,32 @@ public enum CommandCatalog {
         /* 185 */ S(.object, additional: 184),
         /* 186 */ S(.object, additional: 0),
         /* 187 */ S(.object, properties: ["dynamic_variables": 186]),
-        /* 188 */ S(.object, properties: ["dtmf_detection": 18, "interruptible": 73, "interruptible_greeting": 73, "languages": 103, "url": 0], required: ["url"], keys: .unstated),
-        /* 189 */ S(.string, strings: ["premium", "premium_ios_call_screening_detection", "detect", "detect_beep", "detect_words", "greeting_end", "disabled"]),
+        /* 188 */ S(
+            .object, properties: ["dtmf_detection": 18, "interruptible": 73, "interruptible_greeting": 73, "languages": 103, "url": 0],
+            required: ["url"], keys: .unstated),
+        /* 189 */ S(
+            .string,
+            strings: ["premium", "premium_ios_call_screening_detection", "detect", "detect_beep", "detect_words", "greeting_end", "disabled"]),
         /* 190 */ S(.string, strings: ["both", "freq_only"]),
-        /* 191 */ S(.object, properties: ["after_greeting_silence_millis": 28, "beep_detection_profile": 190, "beep_max_frequency_hz": 28, "beep_min_frequency_hz": 28, "beep_min_tone_duration_millis": 28, "beep_spectral_confirmation": 18, "beep_spectral_min_purity": 61, "beep_spectral_reject_fax_cng": 18, "beep_spectral_window_millis": 28, "between_words_silence_millis": 28, "greeting_duration_millis": 28, "greeting_silence_duration_millis": 28, "greeting_total_analysis_time_millis": 28, "initial_silence_millis": 28, "maximum_number_of_words": 28, "maximum_word_length_millis": 28, "prompt_end_timeout_millis": 28, "silence_threshold": 28, "total_analysis_time_millis": 28], keys: .unstated),
+        /* 191 */ S(
+            .object,
+            properties: [
+                "after_greeting_silence_millis": 28, "beep_detection_profile": 190, "beep_max_frequency_hz": 28, "beep_min_frequency_hz": 28,
+                "beep_min_tone_duration_millis": 28, "beep_spectral_confirmation": 18, "beep_spectral_min_purity": 61,
+                "beep_spectral_reject_fax_cng": 18, "beep_spectral_window_millis": 28, "between_words_silence_millis": 28,
+                "greeting_duration_millis": 28, "greeting_silence_duration_millis": 28, "greeting_total_analysis_time_millis": 28,
+                "initial_silence_millis": 28, "maximum_number_of_words": 28, "maximum_word_length_millis": 28, "prompt_end_timeout_millis": 28,
+                "silence_threshold": 28, "total_analysis_time_millis": 28,
+            ], keys: .unstated),
         /* 192 */ S(.string, strings: ["always", "never", "on_enter", "on_exit"]),
         /* 193 */ S(.string, strings: ["barge", "monitor", "none", "whisper"]),
-        /* 194 */ S(.object, properties: ["beep_enabled": 192, "conference_name": 0, "early_media": 18, "end_conference_on_exit": 18, "hold": 18, "hold_audio_url": 0, "hold_media_name": 0, "id": 0, "mute": 18, "soft_end_conference_on_exit": 18, "start_conference_on_create": 18, "start_conference_on_enter": 18, "supervisor_role": 193, "whisper_call_control_ids": 34], keys: .unstated),
+        /* 194 */ S(
+            .object,
+            properties: [
+                "beep_enabled": 192, "conference_name": 0, "early_media": 18, "end_conference_on_exit": 18, "hold": 18, "hold_audio_url": 0,
+                "hold_media_name": 0, "id": 0, "mute": 18, "soft_end_conference_on_exit": 18, "start_conference_on_create": 18,
+                "start_conference_on_enter": 18, "supervisor_role": 193, "whisper_call_control_ids": 34,
+            ], keys: .unstated),
         /* 195 */ S(.object, properties: ["analyze_sentiment": 18, "partial_automated_agent_reply": 18], keys: .unstated),
         /* 196 */ S(.string, strings: ["disabled", "SRTP", "DTLS"]),
         /* 197 */ S(.string, strings: ["id", "none"]),
@@ -498,34 +854,77 @@ public enum CommandCatalog {
         /* 206 */ S(.object, properties: ["content": 0, "role": 205], keys: .unstated),
         /* 207 */ S(.array, items: 206),
         /* 208 */ S(.object, variants: [92, 93, 94, 96, 97, 99, 100], discriminator: "type"),
-        /* 209 */ S(.string, strings: ["arb", "cmn-CN", "cy-GB", "da-DK", "de-DE", "en-AU", "en-GB", "en-GB-WLS", "en-IN", "en-US", "es-ES", "es-MX", "es-US", "fr-CA", "fr-FR", "hi-IN", "is-IS", "it-IT", "ja-JP", "ko-KR", "nb-NO", "nl-NL", "pl-PL", "pt-BR", "pt-PT", "ro-RO", "ru-RU", "sv-SE", "tr-TR"]),
+        /* 209 */ S(
+            .string,
+            strings: [
+                "arb", "cmn-CN", "cy-GB", "da-DK", "de-DE", "en-AU", "en-GB", "en-GB-WLS", "en-IN", "en-US", "es-ES", "es-MX", "es-US", "fr-CA",
+                "fr-FR", "hi-IN", "is-IS", "it-IT", "ja-JP", "ko-KR", "nb-NO", "nl-NL", "pl-PL", "pt-BR", "pt-PT", "ro-RO", "ru-RU", "sv-SE", "tr-TR",
+            ]),
         /* 210 */ S(.string, strings: ["text", "ssml"]),
         /* 211 */ S(.string, strings: ["basic", "premium"]),
         /* 212 */ S(.string, strings: ["USD", "usd"]),
         /* 213 */ S(.string, strings: ["credit-card", "ach-debit"]),
         /* 214 */ S([.boolean, .string]),
         /* 215 */ S(.string, strings: ["visa", "mastercard", "amex", "optima", "discover", "diners-club", "jcb", "maestro", "enroute"]),
-        /* 216 */ S(.string, strings: ["timeout", "invalid-card-number", "invalid-card-type", "invalid-date", "invalid-security-code", "invalid-postal-code", "invalid-bank-routing-number", "invalid-bank-account-number", "input-matching-failed"]),
+        /* 216 */ S(
+            .string,
+            strings: [
+                "timeout", "invalid-card-number", "invalid-card-type", "invalid-date", "invalid-security-code", "invalid-postal-code",
+                "invalid-bank-routing-number", "invalid-bank-account-number", "input-matching-failed",
+            ]),
         /* 217 */ S(.object, properties: ["attempt": 0, "card_type": 215, "error_type": 216, "text": 0], required: ["text"], keys: .unstated),
         /* 218 */ S([.string, .array], items: 217),
-        /* 219 */ S(.object, properties: ["bank_account_number": 218, "bank_routing_number": 218, "expiration_date": 218, "payment_card_number": 218, "postal_code": 218, "security_code": 218], keys: .unstated),
+        /* 219 */ S(
+            .object,
+            properties: [
+                "bank_account_number": 218, "bank_routing_number": 218, "expiration_date": 218, "payment_card_number": 218, "postal_code": 218,
+                "security_code": 218,
+            ], keys: .unstated),
         /* 220 */ S(.string, strings: ["charge", "tokenize"]),
         /* 221 */ S(.string, strings: ["visa", "mastercard", "amex", "maestro", "discover", "optima", "jcb", "diners-club", "enroute"]),
         /* 222 */ S(.array, items: 221),
         /* 223 */ S(.string, strings: ["mp3", "wav"]),
         /* 224 */ S([.integer, .string]),
         /* 225 */ S(.string, strings: ["A", "B", "deepgram/nova-3"]),
-        /* 226 */ S(.string, strings: ["af", "af-ZA", "am", "am-ET", "ar", "ar-AE", "ar-BH", "ar-DZ", "ar-EG", "ar-IL", "ar-IQ", "ar-JO", "ar-KW", "ar-LB", "ar-MA", "ar-MR", "ar-OM", "ar-PS", "ar-QA", "ar-SA", "ar-TN", "ar-YE", "as", "auto_detect", "az", "az-AZ", "ba", "be", "bg", "bg-BG", "bn", "bn-BD", "bn-IN", "bo", "br", "bs", "bs-BA", "ca", "ca-ES", "cs", "cs-CZ", "cy", "da", "da-DK", "de", "de-AT", "de-CH", "de-DE", "el", "el-GR", "en", "en-AU", "en-CA", "en-GB", "en-GH", "en-HK", "en-IE", "en-IN", "en-KE", "en-NG", "en-NZ", "en-PH", "en-PK", "en-SG", "en-TZ", "en-US", "en-ZA", "es", "es-419", "es-AR", "es-BO", "es-CL", "es-CO", "es-CR", "es-DO", "es-EC", "es-ES", "es-GT", "es-HN", "es-MX", "es-NI", "es-PA", "es-PE", "es-PR", "es-PY", "es-SV", "es-US", "es-UY", "es-VE", "et", "et-EE", "eu", "eu-ES", "fa", "fa-IR", "fi", "fi-FI", "fil-PH", "fo", "fr", "fr-BE", "fr-CA", "fr-CH", "fr-FR", "gl", "gl-ES", "gu", "gu-IN", "ha", "haw", "he", "hi", "hi-IN", "hr", "hr-HR", "ht", "hu", "hu-HU", "hy", "hy-AM", "id", "id-ID", "is", "is-IS", "it", "it-CH", "it-IT", "iw-IL", "ja", "ja-JP", "jv-ID", "jw", "ka", "ka-GE", "kk", "kk-KZ", "km", "km-KH", "kn", "kn-IN", "ko", "ko-KR", "la", "lb", "ln", "lo", "lo-LA", "lt", "lt-LT", "lv", "lv-LV", "mg", "mi", "mk", "mk-MK", "ml", "ml-IN", "mn", "mn-MN", "mr", "mr-IN", "ms", "ms-MY", "mt", "my", "my-MM", "ne", "ne-NP", "nl", "nl-BE", "nl-NL", "nn", "no", "no-NO", "oc", "pa", "pa-Guru-IN", "pl", "pl-PL", "ps", "pt", "pt-BR", "pt-PT", "ro", "ro-RO", "ru", "ru-RU", "rw-RW", "sa", "sd", "si", "si-LK", "sk", "sk-SK", "sl", "sl-SI", "sn", "so", "sq", "sq-AL", "sr", "sr-RS", "ss-latn-za", "st-ZA", "su", "su-ID", "sv", "sv-SE", "sw", "sw-KE", "sw-TZ", "ta", "ta-IN", "ta-LK", "ta-MY", "ta-SG", "te", "te-IN", "tg", "th", "th-TH", "tk", "tl", "tn-latn-za", "tr", "tr-TR", "ts-ZA", "tt", "uk", "uk-UA", "ur", "ur-IN", "ur-PK", "uz", "uz-UZ", "ve-ZA", "vi", "vi-VN", "xh-ZA", "yi", "yo", "yue-Hant-HK", "zh", "zh-TW", "zu-ZA"]),
+        /* 226 */ S(
+            .string,
+            strings: [
+                "af", "af-ZA", "am", "am-ET", "ar", "ar-AE", "ar-BH", "ar-DZ", "ar-EG", "ar-IL", "ar-IQ", "ar-JO", "ar-KW", "ar-LB", "ar-MA", "ar-MR",
+                "ar-OM", "ar-PS", "ar-QA", "ar-SA", "ar-TN", "ar-YE", "as", "auto_detect", "az", "az-AZ", "ba", "be", "bg", "bg-BG", "bn", "bn-BD",
+                "bn-IN", "bo", "br", "bs", "bs-BA", "ca", "ca-ES", "cs", "cs-CZ", "cy", "da", "da-DK", "de", "de-AT", "de-CH", "de-DE", "el", "el-GR",
+                "en", "en-AU", "en-CA", "en-GB", "en-GH", "en-HK", "en-IE", "en-IN", "en-KE", "en-NG", "en-NZ", "en-PH", "en-PK", "en-SG", "en-TZ",
+                "en-US", "en-ZA", "es", "es-419", "es-AR", "es-BO", "es-CL", "es-CO", "es-CR", "es-DO", "es-EC", "es-ES", "es-GT", "es-HN", "es-MX",
+                "es-NI", "es-PA", "es-PE", "es-PR", "es-PY", "es-SV", "es-US", "es-UY", "es-VE", "et", "et-EE", "eu", "eu-ES", "fa", "fa-IR", "fi",
+                "fi-FI", "fil-PH", "fo", "fr", "fr-BE", "fr-CA", "fr-CH", "fr-FR", "gl", "gl-ES", "gu", "gu-IN", "ha", "haw", "he", "hi", "hi-IN",
+                "hr", "hr-HR", "ht", "hu", "hu-HU", "hy", "hy-AM", "id", "id-ID", "is", "is-IS", "it", "it-CH", "it-IT", "iw-IL", "ja", "ja-JP",
+                "jv-ID", "jw", "ka", "ka-GE", "kk", "kk-KZ", "km", "km-KH", "kn", "kn-IN", "ko", "ko-KR", "la", "lb", "ln", "lo", "lo-LA", "lt",
+                "lt-LT", "lv", "lv-LV", "mg", "mi", "mk", "mk-MK", "ml", "ml-IN", "mn", "mn-MN", "mr", "mr-IN", "ms", "ms-MY", "mt", "my", "my-MM",
+                "ne", "ne-NP", "nl", "nl-BE", "nl-NL", "nn", "no", "no-NO", "oc", "pa", "pa-Guru-IN", "pl", "pl-PL", "ps", "pt", "pt-BR", "pt-PT",
+                "ro", "ro-RO", "ru", "ru-RU", "rw-RW", "sa", "sd", "si", "si-LK", "sk", "sk-SK", "sl", "sl-SI", "sn", "so", "sq", "sq-AL", "sr",
+                "sr-RS", "ss-latn-za", "st-ZA", "su", "su-ID", "sv", "sv-SE", "sw", "sw-KE", "sw-TZ", "ta", "ta-IN", "ta-LK", "ta-MY", "ta-SG", "te",
+                "te-IN", "tg", "th", "th-TH", "tk", "tl", "tn-latn-za", "tr", "tr-TR", "ts-ZA", "tt", "uk", "uk-UA", "ur", "ur-IN", "ur-PK", "uz",
+                "uz-UZ", "ve-ZA", "vi", "vi-VN", "xh-ZA", "yi", "yo", "yue-Hant-HK", "zh", "zh-TW", "zu-ZA",
+            ]),
         /* 227 */ S(.string, strings: ["CALL_REJECTED", "NOT_FOUND", "TEMPORARILY_UNAVAILABLE", "USER_BUSY"]),
         /* 228 */ S(.string, strings: ["udp", "tcp", "tls"]),
         /* 229 */ S(.string, strings: ["self", "opposite", "both"]),
         /* 230 */ S(.string, strings: ["inbound", "outbound", "both"]),
-        /* 231 */ S(.string, strings: ["Denoiser", "DeepFilterNet", "Krisp", "AiCoustics", "aic_l_quail", "aic_l_rook", "aic_s_quail", "aic_s_rook", "quail_voice_focus_s", "quail_voice_focus_xs"]),
+        /* 231 */ S(
+            .string,
+            strings: [
+                "Denoiser", "DeepFilterNet", "Krisp", "AiCoustics", "aic_l_quail", "aic_l_rook", "aic_s_quail", "aic_s_rook", "quail_voice_focus_s",
+                "quail_voice_focus_xs",
+            ]),
         /* 232 */ S(.string, strings: ["sparrow", "quail"]),
         /* 233 */ S(.string, strings: ["standard", "advanced"]),
         /* 234 */ S(.string, strings: ["krisp-viva-tel-v2.kef", "krisp-viva-tel-lite-v1.kef", "krisp-viva-pro-v1.kef", "krisp-viva-ss-v1.kef"]),
         /* 235 */ S(.string, strings: ["s", "l", "xs", "xxs", "vf_l", "vf_1_1_l"]),
-        /* 236 */ S(.object, properties: ["attenuation_limit": 28, "enhancement_level": 61, "family": 232, "mode": 233, "model": 234, "size": 235, "suppression_level": 61, "voice_gain": 61], keys: .unstated),
+        /* 236 */ S(
+            .object,
+            properties: [
+                "attenuation_limit": 28, "enhancement_level": 61, "family": 232, "mode": 233, "model": 234, "size": 235, "suppression_level": 61,
+                "voice_gain": 61,
+            ], keys: .unstated),
         /* 237 */ S(.string, strings: ["none", "both", "self", "opposite"]),
     ]
 }

@@ -3,12 +3,15 @@ extension CommandCatalog {
     /// Actions the SDK-derived index leaves out. `bridge` is in Telnyx's OpenAPI spec
     /// (`BridgeRequest`) but not among the SDK's call command schemas.
     public static let extra: [String: Action] = [
-        "bridge": Action(path: "/calls/{call_control_id}/actions/bridge",
-                         params: ["call_control_id", "client_state", "command_id", "hold_after_unbridge", "mute_dtmf", "park_after_unbridge",
-                                  "play_ringtone", "prevent_double_bridge", "queue", "record", "record_channels", "record_custom_file_name",
-                                  "record_format", "record_max_length", "record_timeout_secs", "record_track", "record_trim", "ringtone",
-                                  "video_room_context", "video_room_id"],
-                         required: ["call_control_id"])
+        "bridge": Action(
+            path: "/calls/{call_control_id}/actions/bridge",
+            params: [
+                "call_control_id", "client_state", "command_id", "hold_after_unbridge", "mute_dtmf", "park_after_unbridge",
+                "play_ringtone", "prevent_double_bridge", "queue", "record", "record_channels", "record_custom_file_name",
+                "record_format", "record_max_length", "record_timeout_secs", "record_track", "record_trim", "ringtone",
+                "video_room_context", "video_room_id",
+            ],
+            required: ["call_control_id"])
     ]
 
     /// Body fields the engine writes on every command it sends (the step tag and the idempotency

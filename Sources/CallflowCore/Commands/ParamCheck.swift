@@ -15,21 +15,26 @@ public enum ParamCheck {
     /// Errors in the literal values of `params` (a `command` node's, before rendering). `pointer`
     /// is the path below `params`: `["language"]`, `["transcription_engine_config", "language"]`,
     /// `["messages", "0", "role"]`. `templated` says whether a string holds a template.
-    public static func problems(action: String, params: JSONObject, templated: (String) -> Bool)
+    public static func problems(
+        action: String, params: JSONObject, templated: (String) -> Bool
+    )
         -> [(pointer: [String], message: String)]
     {
         let schema = findings(action: action, params: params, templated: templated).filter { !$0.warning }.map { ($0.pointer, $0.message) }
         // A value the schema already refuses is not told off twice.
-        return schema + params.members.compactMap { member in
-            if case .string(let s) = member.value, templated(s) { return nil }
-            if schema.contains(where: { $0.0.first == member.key }) { return nil }
-            return DocumentedLimit.problem(action: action, key: member.key, value: member.value).map { ([member.key], $0) }
-        }
+        return schema
+            + params.members.compactMap { member in
+                if case .string(let s) = member.value, templated(s) { return nil }
+                if schema.contains(where: { $0.0.first == member.key }) { return nil }
+                return DocumentedLimit.problem(action: action, key: member.key, value: member.value).map { ([member.key], $0) }
+            }
     }
 
     /// What the schema leaves undecided but looks wrong: keys a nested object does not list (with a
     /// did-you-mean) where the schema neither closes nor opens the object.
-    public static func warnings(action: String, params: JSONObject, templated: (String) -> Bool)
+    public static func warnings(
+        action: String, params: JSONObject, templated: (String) -> Bool
+    )
         -> [(pointer: [String], message: String)]
     {
         findings(action: action, params: params, templated: templated).filter(\.warning).map { ($0.pointer, $0.message) }
@@ -72,13 +77,16 @@ public enum ParamCheck {
 
     typealias Shape = CommandCatalog.ValueShape
 
-    static func check(_ value: JSONValue, _ shape: Shape, _ pointer: [String], _ label: String,
-                      _ templated: (String) -> Bool, _ out: inout [Finding])
-    {
+    static func check(
+        _ value: JSONValue, _ shape: Shape, _ pointer: [String], _ label: String,
+        _ templated: (String) -> Bool, _ out: inout [Finding]
+    ) {
         if case .string(let s) = value, templated(s) { return }
         guard fits(value, shape.types) else {
-            out.append(Finding(pointer: pointer, label: label, message: "expected \(describe(shape.types)), found \(value.typeName)",
-                               locates: false))
+            out.append(
+                Finding(
+                    pointer: pointer, label: label, message: "expected \(describe(shape.types)), found \(value.typeName)",
+                    locates: false))
             return
         }
         switch value {
@@ -107,9 +115,10 @@ public enum ParamCheck {
     }
 
     /// An object against one object shape: required keys, known keys' values, other keys.
-    static func members(_ object: JSONObject, _ shape: Shape, _ pointer: [String], _ label: String,
-                        _ templated: (String) -> Bool, _ out: inout [Finding])
-    {
+    static func members(
+        _ object: JSONObject, _ shape: Shape, _ pointer: [String], _ label: String,
+        _ templated: (String) -> Bool, _ out: inout [Finding]
+    ) {
         for key in shape.required where object[key] == nil {
             out.append(Finding(pointer: pointer, label: label, message: "\(label) requires \"\(key)\""))
         }
@@ -125,8 +134,10 @@ public enum ParamCheck {
             case .closed:
                 out.append(Finding(pointer: pointer + [key], label: label, message: "\(label) does not take \"\(key)\"\(hint)"))
             case .unstated:
-                out.append(Finding(pointer: pointer + [key], label: label,
-                                   message: "\(label) has no field \"\(key)\" in Telnyx's schema\(hint)", warning: true))
+                out.append(
+                    Finding(
+                        pointer: pointer + [key], label: label,
+                        message: "\(label) has no field \"\(key)\" in Telnyx's schema\(hint)", warning: true))
             }
         }
     }
@@ -134,9 +145,10 @@ public enum ParamCheck {
     /// An object against alternative shapes (`voice_settings` by `type`, a transcription engine's
     /// config by `transcription_engine`). Only errors every candidate agrees on are certain, so with
     /// several candidates it reports nothing unless all fail, and then the closest one's errors.
-    static func variant(_ object: JSONObject, _ shape: Shape, _ pointer: [String], _ label: String,
-                        _ templated: (String) -> Bool, _ out: inout [Finding])
-    {
+    static func variant(
+        _ object: JSONObject, _ shape: Shape, _ pointer: [String], _ label: String,
+        _ templated: (String) -> Bool, _ out: inout [Finding]
+    ) {
         let variants = shape.variants.map { CommandCatalog.shapes[$0] }
         var candidates = variants
         if let key = shape.discriminator {
@@ -152,14 +164,18 @@ public enum ParamCheck {
                     return
                 }
             case let other?:
-                out.append(Finding(pointer: pointer + [key], label: "\(label).\(key)", message: "expected string, found \(other.typeName)",
-                                   locates: false))
+                out.append(
+                    Finding(
+                        pointer: pointer + [key], label: "\(label).\(key)", message: "expected string, found \(other.typeName)",
+                        locates: false))
                 return
             case nil:
                 candidates = variants.filter { !$0.required.contains(key) }
                 if candidates.isEmpty {
-                    out.append(Finding(pointer: pointer, label: label,
-                                       message: "\(label) requires \"\(key)\" (one of \(listing(all, near: nil)))"))
+                    out.append(
+                        Finding(
+                            pointer: pointer, label: label,
+                            message: "\(label) requires \"\(key)\" (one of \(listing(all, near: nil)))"))
                     return
                 }
             }

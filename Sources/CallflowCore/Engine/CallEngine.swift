@@ -78,8 +78,9 @@ public struct CallEngine: Sendable {
             }
             return work
         case .startOutbound(let leg, let flow, let vars):
-            return started(CallMachine(flows: flows).start(leg: leg, flow: flow, direction: "outbound", vars: vars, answered: true, now: now),
-                           now: now)
+            return started(
+                CallMachine(flows: flows).start(leg: leg, flow: flow, direction: "outbound", vars: vars, answered: true, now: now),
+                now: now)
         }
     }
 
@@ -93,8 +94,14 @@ public struct CallEngine: Sendable {
             case .callInitiated:
                 return InputWork(.accepted)  // ringing: the flow starts when someone answers
             case .callHangup(let cause, _, _):
-                var work = InputWork(.accepted, effects: [CallEffect(call: leg.callControlID, flow: dial.flow, node: "", effect:
-                    .log(level: .info, message: "outbound call to \(dial.to) ended unanswered (\(cause?.rawValue ?? "unknown"))"))])
+                var work = InputWork(
+                    .accepted,
+                    effects: [
+                        CallEffect(
+                            call: leg.callControlID, flow: dial.flow, node: "",
+                            effect:
+                                .log(level: .info, message: "outbound call to \(dial.to) ended unanswered (\(cause?.rawValue ?? "unknown"))"))
+                    ])
                 work.dialUsed = token
                 return work
             default:
@@ -102,8 +109,10 @@ public struct CallEngine: Sendable {
             }
             // Answered (or a detection result that implies it): start the flow, then apply the event.
             let callLeg = CallLeg(callControlID: leg.callControlID, connectionID: dial.connectionID, from: dial.from, to: dial.to)
-            var work = started(CallMachine(flows: flows).start(leg: callLeg, flow: dial.flow, direction: "outbound", vars: dial.vars,
-                                                               answered: true, now: now), now: now)
+            var work = started(
+                CallMachine(flows: flows).start(
+                    leg: callLeg, flow: dial.flow, direction: "outbound", vars: dial.vars,
+                    answered: true, now: now), now: now)
             work.dialUsed = token
             guard let state = work.state else { return work }
             let applied = applyRecorded(event, to: state, now: now)
@@ -120,14 +129,18 @@ public struct CallEngine: Sendable {
         let to = leg.to ?? ""
         guard let flow = route(to), flows[flow] != nil else {
             let reason = route(to).map { "flow \"\($0)\" for \(to) is not loaded" } ?? "no flow routes calls to \(to) and flows.default is unset"
-            let reject = CallCommand(callControlID: leg.callControlID, action: "reject", body: [
-                "cause": "CALL_REJECTED", "client_state": .string(StepTag(step: 0).encoded),
-                "command_id": .string("cf-reject-\(event.id)"),
-            ])
-            return InputWork(.accepted, effects: [
-                CallEffect(call: leg.callControlID, flow: "", node: "", effect: .log(level: .warning, message: "rejecting call: \(reason)")),
-                CallEffect(call: leg.callControlID, flow: "", node: "", effect: .command(reject)),
-            ])
+            let reject = CallCommand(
+                callControlID: leg.callControlID, action: "reject",
+                body: [
+                    "cause": "CALL_REJECTED", "client_state": .string(StepTag(step: 0).encoded),
+                    "command_id": .string("cf-reject-\(event.id)"),
+                ])
+            return InputWork(
+                .accepted,
+                effects: [
+                    CallEffect(call: leg.callControlID, flow: "", node: "", effect: .log(level: .warning, message: "rejecting call: \(reason)")),
+                    CallEffect(call: leg.callControlID, flow: "", node: "", effect: .command(reject)),
+                ])
         }
         var work = started(CallMachine(flows: flows).start(leg: leg, flow: flow, direction: "inbound", now: now), now: now)
         if work.call != nil { work.records.append(Recording.webhook(event, at: nil, now: now)) }

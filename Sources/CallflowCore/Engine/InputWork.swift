@@ -59,8 +59,9 @@ public struct InputKeys: Sendable, Equatable {
             if live(call.callControlID) { return InputKeys(owner: call.callControlID, eventID: event.id) }
             let tag = StepTag(clientState: call.clientState)
             let owner = tag?.parent ?? call.callControlID
-            return InputKeys(owner: owner, leg: owner == call.callControlID ? nil : call.callControlID, dialToken: tag?.dial,
-                             eventID: event.id)
+            return InputKeys(
+                owner: owner, leg: owner == call.callControlID ? nil : call.callControlID, dialToken: tag?.dial,
+                eventID: event.id)
         case .machine(let input, let call):
             if case .timerFired(let id) = input { return InputKeys(owner: call, timerID: id) }
             return InputKeys(owner: call)

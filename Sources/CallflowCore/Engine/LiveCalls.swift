@@ -49,8 +49,10 @@ public struct LiveCalls: Sendable {
     public var revisionsInUse: Set<String> { Set(calls.values.map(\.flowRevision)) }
 
     /// Puts back what a store kept across a restart.
-    public mutating func restore(calls restored: [CallState], dedupe ids: [(key: UInt64, at: Int64)], dials: [String: PendingDial],
-                                 now: Int64) {
+    public mutating func restore(
+        calls restored: [CallState], dedupe ids: [(key: UInt64, at: Int64)], dials: [String: PendingDial],
+        now: Int64
+    ) {
         for state in restored { calls[state.callControlID] = state }
         dedupe.restore(ids, now: now)
         pendingDials = dials
@@ -88,8 +90,10 @@ public struct MemoryEngine: Sendable {
 
     /// An engine on `flows` and no calls. `routes` maps a called number to a flow; `defaultFlow` takes
     /// the others (`nil`: calls to unrouted numbers are rejected).
-    public init(flows: FlowSet, routes: [String: String] = [:], defaultFlow: String? = nil, dedupeWindowSeconds: Int64 = 3600,
-                dedupeMaxBytes: Int = DedupeWindow.defaultMaxBytes) {
+    public init(
+        flows: FlowSet, routes: [String: String] = [:], defaultFlow: String? = nil, dedupeWindowSeconds: Int64 = 3600,
+        dedupeMaxBytes: Int = DedupeWindow.defaultMaxBytes
+    ) {
         engine = CallEngine(flows: flows, routes: routes, defaultFlow: defaultFlow)
         live = LiveCalls(dedupeWindowSeconds: dedupeWindowSeconds, dedupeMaxBytes: dedupeMaxBytes)
     }

@@ -27,7 +27,10 @@ public struct RecordingSaved: Sendable, Equatable, Hashable {
     public var endedAt: String?
 
     /// Memberwise, every field optional (real payloads leave any of them out).
-    public init(recordingURLs: RecordingURLs = RecordingURLs(), publicRecordingURLs: RecordingURLs = RecordingURLs(), channels: String? = nil, startedAt: String? = nil, endedAt: String? = nil) {
+    public init(
+        recordingURLs: RecordingURLs = RecordingURLs(), publicRecordingURLs: RecordingURLs = RecordingURLs(), channels: String? = nil,
+        startedAt: String? = nil, endedAt: String? = nil
+    ) {
         self.recordingURLs = recordingURLs
         self.publicRecordingURLs = publicRecordingURLs
         self.channels = channels

@@ -2,8 +2,8 @@
 /// decode failure — and a failed webhook is retried forever — so enum-like fields are open
 /// structs: the known values are constants, anything else is kept verbatim.
 public protocol OpenEnum: RawRepresentable, Sendable, Hashable, CustomStringConvertible,
-    ExpressibleByStringLiteral where RawValue == String
-{
+    ExpressibleByStringLiteral
+where RawValue == String {
     /// Wraps any value, known or not: never fails, so a new Telnyx value never fails a webhook.
     init(rawValue: String)
 }

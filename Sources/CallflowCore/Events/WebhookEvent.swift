@@ -163,8 +163,9 @@ extension EventKind {
                 startTime: s("start_time"))
         case "call.answered": self = .callAnswered(startTime: s("start_time"))
         case "call.hangup":
-            self = .callHangup(cause: open("hangup_cause"), source: open("hangup_source"),
-                               sipHangupCause: s("sip_hangup_cause"))
+            self = .callHangup(
+                cause: open("hangup_cause"), source: open("hangup_source"),
+                sipHangupCause: s("sip_hangup_cause"))
         case "call.bridged": self = .callBridged
         case "call.speak.started": self = .speakStarted
         case "call.speak.ended": self = .speakEnded(status: open("status"))
@@ -174,14 +175,16 @@ extension EventKind {
         case "call.gather.ended": self = .gatherEnded(digits: s("digits") ?? "", status: open("status"))
         case "call.dtmf.received": self = .dtmfReceived(digit: s("digit") ?? "")
         case "call.recording.saved":
-            self = .recordingSaved(RecordingSaved(
-                recordingURLs: urls("recording_urls"), publicRecordingURLs: urls("public_recording_urls"),
-                channels: s("channels"), startedAt: s("recording_started_at"), endedAt: s("recording_ended_at")))
+            self = .recordingSaved(
+                RecordingSaved(
+                    recordingURLs: urls("recording_urls"), publicRecordingURLs: urls("public_recording_urls"),
+                    channels: s("channels"), startedAt: s("recording_started_at"), endedAt: s("recording_ended_at")))
         case "call.recording.error": self = .recordingError(reason: s("reason"))
         case "call.recording.transcription.saved":
-            self = .recordingTranscriptionSaved(RecordingTranscription(
-                recordingID: s("recording_id"), transcriptionID: s("recording_transcription_id"),
-                status: s("status"), text: s("transcription_text")))
+            self = .recordingTranscriptionSaved(
+                RecordingTranscription(
+                    recordingID: s("recording_id"), transcriptionID: s("recording_transcription_id"),
+                    status: s("status"), text: s("transcription_text")))
         case "call.machine.detection.ended": self = .machineDetectionEnded(result: open("result"))
         case "call.machine.greeting.ended": self = .machineGreetingEnded(result: open("result"))
         case "call.machine.premium.detection.ended": self = .machinePremiumDetectionEnded(result: open("result"))
@@ -192,9 +195,10 @@ extension EventKind {
             self = .aiGatherPartialResults(partial: nonNull("partial_results"), history: history())
         case "call.ai_gather.message_history_updated": self = .aiGatherMessageHistoryUpdated(history: history())
         case "call.conversation.ended":
-            self = .conversationEnded(ConversationEnded(
-                conversationID: s("conversation_id"), assistantID: s("assistant_id"), reason: s("reason"),
-                durationSeconds: p["duration_sec"]?.intValue))
+            self = .conversationEnded(
+                ConversationEnded(
+                    conversationID: s("conversation_id"), assistantID: s("assistant_id"), reason: s("reason"),
+                    durationSeconds: p["duration_sec"]?.intValue))
         case "call.fork.started": self = .forkStarted(streamType: s("stream_type"))
         case "call.fork.stopped": self = .forkStopped(streamType: s("stream_type"))
         case "streaming.started": self = .streamingStarted(url: s("stream_url"))
@@ -203,9 +207,10 @@ extension EventKind {
             self = .streamingFailed(reason: s("failure_reason"), streamID: s("stream_id"), streamType: s("stream_type"))
         case "call.transcription":
             let data = p["transcription_data"]
-            self = .transcription(TranscriptionData(
-                transcript: data?["transcript"]?.stringValue, isFinal: data?["is_final"]?.boolValue,
-                confidence: data?["confidence"]?.doubleValue))
+            self = .transcription(
+                TranscriptionData(
+                    transcript: data?["transcript"]?.stringValue, isFinal: data?["is_final"]?.boolValue,
+                    confidence: data?["confidence"]?.doubleValue))
         case "call.refer.started": self = .referStarted(sipNotifyResponse: p["sip_notify_response"]?.intValue)
         case "call.refer.completed": self = .referCompleted(sipNotifyResponse: p["sip_notify_response"]?.intValue)
         case "call.refer.failed": self = .referFailed(sipNotifyResponse: p["sip_notify_response"]?.intValue)

@@ -36,9 +36,11 @@ public struct ActionSpec: Sendable, Equatable {
     public var awaitsResponse: Bool = false
 
     /// Memberwise; `awaitsResponse` is set after, by the parser.
-    public init(type: String, action: String?, params: JSONObject = [:], waitFor: Set<String> = [], failOn: Set<String> = [],
-                timeoutMs: Int? = nil, saveAs: String? = nil, next: String, onError: String? = nil, onTimeout: String? = nil,
-                section: SectionChange? = nil, stopOnTimeout: String? = nil) {
+    public init(
+        type: String, action: String?, params: JSONObject = [:], waitFor: Set<String> = [], failOn: Set<String> = [],
+        timeoutMs: Int? = nil, saveAs: String? = nil, next: String, onError: String? = nil, onTimeout: String? = nil,
+        section: SectionChange? = nil, stopOnTimeout: String? = nil
+    ) {
         self.type = type
         self.action = action
         self.params = params
@@ -171,58 +173,100 @@ struct Capability: Sendable {
         func add(_ type: String, _ verbs: [String: Verb], default d: String = "start") {
             c[type] = Capability(type: type, verbs: verbs, defaultVerb: d)
         }
-        add("recording", [
-            "start": Verb(action: "record_start",
-                          fields: [t("channels", "channels"), t("format", "format"), t("track", "recording_track"),
-                                   f("transcribe", "transcription", .bool), t("transcription_language", "transcription_language"),
-                                   f("max_length_secs", "max_length", .int), f("beep", "play_beep", .bool)],
-                          defaults: ["channels": "single", "format": "mp3"], section: .start(.recording), awaitsResponse: true),
-            "pause": Verb(action: "record_pause", section: .pause(.recording)),
-            "resume": Verb(action: "record_resume", section: .resume(.recording)),
-            "stop": Verb(action: "record_stop", section: .stop(.recording)),
-        ])
-        add("transcription", [
-            "start": Verb(action: "transcription_start",
-                          fields: [t("engine", "transcription_engine"), t("tracks", "transcription_tracks"),
-                                   f("engine_config", "transcription_engine_config", .json)],
-                          section: .start(.transcription), awaitsResponse: true),
-            "stop": Verb(action: "transcription_stop", section: .stop(.transcription)),
-        ])
-        add("stream", [
-            "start": Verb(action: "streaming_start",
-                          fields: [t("url", "stream_url", required: true), t("track", "stream_track"), t("codec", "stream_codec"),
-                                   t("auth_token", "stream_auth_token"), t("bidirectional", "stream_bidirectional_mode"),
-                                   f("custom_parameters", "custom_parameters", .json)],
-                          section: .start(.stream), waitFor: ["streaming.started"], failOn: ["streaming.failed"]),
-            "stop": Verb(action: "streaming_stop", section: .stop(.stream)),
-        ])
-        add("fork", [
-            "start": Verb(action: "fork_start", fields: [t("rx", "rx"), t("tx", "tx")], section: .start(.fork), waitFor: ["call.fork.started"]),
-            "stop": Verb(action: "fork_stop", section: .stop(.fork)),
-        ])
-        add("siprec", [
-            "start": Verb(action: "siprec_start", fields: [t("connector", "connector_name", required: true), t("track", "siprec_track")],
-                          section: .start(.siprec), waitFor: ["siprec.started"], failOn: ["siprec.failed"]),
-            "stop": Verb(action: "siprec_stop", section: .stop(.siprec)),
-        ])
-        add("noise_suppression", [
-            "start": Verb(action: "suppression_start", fields: [t("direction", "direction"), t("engine", "noise_suppression_engine")],
-                          section: .start(.suppression), awaitsResponse: true, keepsResult: false),
-            "stop": Verb(action: "suppression_stop", section: .stop(.suppression)),
-        ])
-        add("ai_assistant", [
-            "start": Verb(action: "ai_assistant_start",
-                          fields: [f("assistant", "assistant", .json, required: true), t("greeting", "greeting"),
-                                   f("transcription", "transcription", .json), f("message_history", "message_history", .json)],
-                          section: .start(.assistant), waitFor: ["call.conversation.ended"],
-                          failOn: ["call.conversation.start_failed"], stopOnTimeout: "ai_assistant_stop"),
-            "add_messages": Verb(action: "ai_assistant_add_messages", fields: [f("messages", "messages", .json, required: true)], keepsResult: false),
-            "stop": Verb(action: "ai_assistant_stop", section: .stop(.assistant)),
-        ])
-        add("refer", ["": Verb(action: "refer", fields: [t("to", "sip_address", required: true)],
-                               waitFor: ["call.refer.completed"], failOn: ["call.refer.failed"])], default: "")
-        add("send_dtmf", ["": Verb(action: "send_dtmf", fields: [t("digits", "digits", required: true),
-                                                               f("duration_ms", "duration_millis", .int)])], default: "")
+        add(
+            "recording",
+            [
+                "start": Verb(
+                    action: "record_start",
+                    fields: [
+                        t("channels", "channels"), t("format", "format"), t("track", "recording_track"),
+                        f("transcribe", "transcription", .bool), t("transcription_language", "transcription_language"),
+                        f("max_length_secs", "max_length", .int), f("beep", "play_beep", .bool),
+                    ],
+                    defaults: ["channels": "single", "format": "mp3"], section: .start(.recording), awaitsResponse: true),
+                "pause": Verb(action: "record_pause", section: .pause(.recording)),
+                "resume": Verb(action: "record_resume", section: .resume(.recording)),
+                "stop": Verb(action: "record_stop", section: .stop(.recording)),
+            ])
+        add(
+            "transcription",
+            [
+                "start": Verb(
+                    action: "transcription_start",
+                    fields: [
+                        t("engine", "transcription_engine"), t("tracks", "transcription_tracks"),
+                        f("engine_config", "transcription_engine_config", .json),
+                    ],
+                    section: .start(.transcription), awaitsResponse: true),
+                "stop": Verb(action: "transcription_stop", section: .stop(.transcription)),
+            ])
+        add(
+            "stream",
+            [
+                "start": Verb(
+                    action: "streaming_start",
+                    fields: [
+                        t("url", "stream_url", required: true), t("track", "stream_track"), t("codec", "stream_codec"),
+                        t("auth_token", "stream_auth_token"), t("bidirectional", "stream_bidirectional_mode"),
+                        f("custom_parameters", "custom_parameters", .json),
+                    ],
+                    section: .start(.stream), waitFor: ["streaming.started"], failOn: ["streaming.failed"]),
+                "stop": Verb(action: "streaming_stop", section: .stop(.stream)),
+            ])
+        add(
+            "fork",
+            [
+                "start": Verb(action: "fork_start", fields: [t("rx", "rx"), t("tx", "tx")], section: .start(.fork), waitFor: ["call.fork.started"]),
+                "stop": Verb(action: "fork_stop", section: .stop(.fork)),
+            ])
+        add(
+            "siprec",
+            [
+                "start": Verb(
+                    action: "siprec_start", fields: [t("connector", "connector_name", required: true), t("track", "siprec_track")],
+                    section: .start(.siprec), waitFor: ["siprec.started"], failOn: ["siprec.failed"]),
+                "stop": Verb(action: "siprec_stop", section: .stop(.siprec)),
+            ])
+        add(
+            "noise_suppression",
+            [
+                "start": Verb(
+                    action: "suppression_start", fields: [t("direction", "direction"), t("engine", "noise_suppression_engine")],
+                    section: .start(.suppression), awaitsResponse: true, keepsResult: false),
+                "stop": Verb(action: "suppression_stop", section: .stop(.suppression)),
+            ])
+        add(
+            "ai_assistant",
+            [
+                "start": Verb(
+                    action: "ai_assistant_start",
+                    fields: [
+                        f("assistant", "assistant", .json, required: true), t("greeting", "greeting"),
+                        f("transcription", "transcription", .json), f("message_history", "message_history", .json),
+                    ],
+                    section: .start(.assistant), waitFor: ["call.conversation.ended"],
+                    failOn: ["call.conversation.start_failed"], stopOnTimeout: "ai_assistant_stop"),
+                "add_messages": Verb(
+                    action: "ai_assistant_add_messages", fields: [f("messages", "messages", .json, required: true)], keepsResult: false),
+                "stop": Verb(action: "ai_assistant_stop", section: .stop(.assistant)),
+            ])
+        add(
+            "refer",
+            [
+                "": Verb(
+                    action: "refer", fields: [t("to", "sip_address", required: true)],
+                    waitFor: ["call.refer.completed"], failOn: ["call.refer.failed"])
+            ], default: "")
+        add(
+            "send_dtmf",
+            [
+                "": Verb(
+                    action: "send_dtmf",
+                    fields: [
+                        t("digits", "digits", required: true),
+                        f("duration_ms", "duration_millis", .int),
+                    ])
+            ], default: "")
         add("wait", ["": Verb(action: nil, rawParams: false)], default: "")
         return c
     }()
@@ -241,21 +285,26 @@ struct Capability: Sendable {
 
 extension FlowParser {
     /// The fields all action nodes share, read once.
-    mutating func actionCommon(_ o: JSONObject, _ p: [String], type: String, action: String?, waitFor: Set<String>, failOn: Set<String>,
-                               awaitsResponse: Bool? = nil) -> ActionSpec?
-    {
+    mutating func actionCommon(
+        _ o: JSONObject, _ p: [String], type: String, action: String?, waitFor: Set<String>, failOn: Set<String>,
+        awaitsResponse: Bool? = nil
+    ) -> ActionSpec? {
         let timeout = int(o, "timeout_ms", p, required: false, range: 100...86_400_000)
         let saveAs = o["save_as"] == nil ? nil : variableName(o, "save_as", p)
         let onError = target(o, "on_error", p, required: false)
         let onTimeout = target(o, "on_timeout", p, required: false)
         let response = awaitsResponse ?? (waitFor.isEmpty && saveAs != nil && action != nil)
         if timeout != nil && waitFor.isEmpty && !response {
-            error(p + ["timeout_ms"], "timeout_ms bounds a wait, but this node does not wait"
-                + (type == "command" ? " (give \"wait_for\" or \"save_as\")" : type == "send_dtmf" ? " (give \"save_as\" to wait for Telnyx's answer)" : ""))
+            error(
+                p + ["timeout_ms"],
+                "timeout_ms bounds a wait, but this node does not wait"
+                    + (type == "command"
+                        ? " (give \"wait_for\" or \"save_as\")" : type == "send_dtmf" ? " (give \"save_as\" to wait for Telnyx's answer)" : ""))
         }
         guard let next = target(o, "next", p) else { return nil }
-        var spec = ActionSpec(type: type, action: action, params: [:], waitFor: waitFor, failOn: failOn, timeoutMs: timeout, saveAs: saveAs,
-                              next: next, onError: onError, onTimeout: onTimeout)
+        var spec = ActionSpec(
+            type: type, action: action, params: [:], waitFor: waitFor, failOn: failOn, timeoutMs: timeout, saveAs: saveAs,
+            next: next, onError: onError, onTimeout: onTimeout)
         spec.awaitsResponse = response
         return spec
     }
@@ -355,9 +404,14 @@ extension FlowParser {
             if let action = verb.action { actionParams(raw, action: action, supplied: Set(body.keys), p + ["params"]) }
         }
         if o["save_as"] != nil, !verb.keepsResult {
-            error(p + ["save_as"], "save_as names what a node produces; \(cap.article) \(cap.type) node" + (verbName.isEmpty ? "" : " with action \"\(verbName)\"") + " has nothing to keep")
+            error(
+                p + ["save_as"],
+                "save_as names what a node produces; \(cap.article) \(cap.type) node" + (verbName.isEmpty ? "" : " with action \"\(verbName)\"")
+                    + " has nothing to keep")
         } else if o["save_as"] != nil, verb.section != nil, verb.section?.started == nil {
-            error(p + ["save_as"], "save_as names what a start produces; \(cap.article) \(cap.type) node with action \"\(verbName)\" has no result to keep")
+            error(
+                p + ["save_as"],
+                "save_as names what a start produces; \(cap.article) \(cap.type) node with action \"\(verbName)\" has no result to keep")
         }
         var waitFor = verb.waitFor, failOn = verb.failOn, response = verb.awaitsResponse
         if cap.type == "ai_assistant", verbName == "start", bool(o, "wait", p) == false {
@@ -373,8 +427,10 @@ extension FlowParser {
             failOn = events.reduce(into: Set<String>()) { $0.formUnion(ActionSpec.failuresOf[$1] ?? []) }
             if o["timeout_ms"] == nil { error(p, "missing required field \"timeout_ms\" (a wait needs a deadline)") }
         }
-        guard var spec = actionCommon(o, p, type: cap.type, action: verb.action, waitFor: waitFor, failOn: failOn,
-                                      awaitsResponse: verb.action != nil && response)
+        guard
+            var spec = actionCommon(
+                o, p, type: cap.type, action: verb.action, waitFor: waitFor, failOn: failOn,
+                awaitsResponse: verb.action != nil && response)
         else { return nil }
         spec.params = body
         spec.section = verb.section

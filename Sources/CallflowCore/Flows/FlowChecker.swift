@@ -77,14 +77,18 @@ public enum FlowChecker {
             let fromStart = reachable(from: [flow.start] + (flow.defaults.onError.map { [$0] } ?? []), in: flow)
             let fromHangup = flow.onHangup.map { reachable(from: [$0], in: flow) } ?? []
             for id in flow.order where !fromStart.contains(id) && !fromHangup.contains(id) {
-                out.append(Diagnostic(.warning, file: file, pointer: JSONPointer.string(["nodes", id]),
-                                      "node \"\(id)\" is unreachable from \"\(flow.start)\""
-                                        + (flow.onHangup == nil ? "" : " or on_hangup")))
+                out.append(
+                    Diagnostic(
+                        .warning, file: file, pointer: JSONPointer.string(["nodes", id]),
+                        "node \"\(id)\" is unreachable from \"\(flow.start)\""
+                            + (flow.onHangup == nil ? "" : " or on_hangup")))
             }
             for id in flow.order where fromHangup.contains(id) {
                 guard let node = flow.nodes[id] else { continue }
                 if node.kind.issuesCallCommand {
-                    error(["nodes", id, "type"], "on_hangup runs after the caller has gone: it may use only set, switch, if and http, not \(node.kind.typeName)")
+                    error(
+                        ["nodes", id, "type"],
+                        "on_hangup runs after the caller has gone: it may use only set, switch, if and http, not \(node.kind.typeName)")
                 }
             }
             if let target = flow.defaults.onError, !known.contains(target) { missing(target, ["defaults", "on_error"]) }
@@ -94,12 +98,16 @@ public enum FlowChecker {
                     out.append(Diagnostic(.warning, file: file, pointer: JSONPointer.string(["nodes", id] + pointer), message))
                 }
                 if node.talksToCaller, node.failureEdge == nil, flow.defaults.onError == nil {
-                    warn([], "if Telnyx refuses this \(node.kind.typeName) node's command the call hangs up; "
-                        + "add \"on_error\" here or \"defaults\": {\"on_error\": ...} for the flow")
+                    warn(
+                        [],
+                        "if Telnyx refuses this \(node.kind.typeName) node's command the call hangs up; "
+                            + "add \"on_error\" here or \"defaults\": {\"on_error\": ...} for the flow")
                 }
                 if case .action(let a) = node.kind, !a.waitFor.isEmpty, a.timeoutMs == nil {
-                    warn([], "waits for \(a.waitFor.sorted().joined(separator: " or ")) with no deadline; "
-                        + "add \"timeout_ms\" (and \"on_timeout\") so a lost event cannot leave the caller waiting")
+                    warn(
+                        [],
+                        "waits for \(a.waitFor.sorted().joined(separator: " or ")) with no deadline; "
+                            + "add \"timeout_ms\" (and \"on_timeout\") so a lost event cannot leave the caller waiting")
                 }
             }
             for id in flow.order where fromStart.contains(id) {
@@ -149,8 +157,10 @@ public enum FlowChecker {
                         let cycle = Array(path[start...])
                         if reported.insert(Set(cycle)).inserted {
                             let names = (cycle + [k]).map { $0.flow == k.flow ? $0.node : "\($0.flow)/\($0.node)" }
-                            out.append(Diagnostic(.error, file: files[k.flow] ?? k.flow, pointer: JSONPointer.string(["nodes", k.node]),
-                                                  "cycle that never waits for the caller or a timer: \(names.joined(separator: " → "))"))
+                            out.append(
+                                Diagnostic(
+                                    .error, file: files[k.flow] ?? k.flow, pointer: JSONPointer.string(["nodes", k.node]),
+                                    "cycle that never waits for the caller or a timer: \(names.joined(separator: " → "))"))
                         }
                         return
                     }

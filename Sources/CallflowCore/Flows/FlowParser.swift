@@ -96,8 +96,9 @@ public struct FlowParser: FieldReader {
             }
         }
         guard let start else { return nil }
-        var flow = Flow(name: name, description: description, start: start, defaults: defaults, vars: vars,
-                        onHangup: onHangup, nodes: nodes, order: order)
+        var flow = Flow(
+            name: name, description: description, start: start, defaults: defaults, vars: vars,
+            onHangup: onHangup, nodes: nodes, order: order)
         flow.brokenEdges = broken
         return flow
     }
@@ -139,7 +140,11 @@ public struct FlowParser: FieldReader {
             if node.keys.isEmpty { error(p + ["keys"], "name at least one key (\"0\": \"operator\")") }
         }
         if let loop = o["loop"] {
-            if let n = loop.intValue, (1...100).contains(n) { node.loop = .int(n) } else if loop.stringValue == "infinity" { node.loop = "infinity" } else {
+            if let n = loop.intValue, (1...100).contains(n) {
+                node.loop = .int(n)
+            } else if loop.stringValue == "infinity" {
+                node.loop = "infinity"
+            } else {
                 error(p + ["loop"], "expected a number of plays from 1 to 100 or \"infinity\", found \(loop.jsonString)")
             }
             if node.loop == "infinity" && node.keys.isEmpty {
@@ -186,8 +191,9 @@ public struct FlowParser: FieldReader {
             guard let cases = object(o, "cases", p) else { return nil }
             let list = targets(cases, p + ["cases"])
             guard let value, let def else { return nil }
-            return .switch(value: value, cases: Dictionary(list.map { ($0.key, $0.target) }, uniquingKeysWith: { a, _ in a }),
-                           caseOrder: list.map(\.key), default: def)
+            return .switch(
+                value: value, cases: Dictionary(list.map { ($0.key, $0.target) }, uniquingKeysWith: { a, _ in a }),
+                caseOrder: list.map(\.key), default: def)
         case "if":
             return ifNode(o, p)
         case "hours":
@@ -215,8 +221,10 @@ public struct FlowParser: FieldReader {
                 if f == "mp3" || f == "wav" { format = f } else { error(p + ["format"], "expected \"mp3\" or \"wav\", found \"\(f)\"") }
             }
             guard let maxLength, let saveAs = variableName(o, "save_as", p), let next = target(o, "next", p) else { return nil }
-            return .record(RecordSpec(prompt: promptValue, beep: beep, maxLengthSecs: maxLength, silenceTimeoutSecs: silence,
-                                      format: format, saveAs: saveAs, next: next, transcribe: bool(o, "transcribe", p) ?? false))
+            return .record(
+                RecordSpec(
+                    prompt: promptValue, beep: beep, maxLengthSecs: maxLength, silenceTimeoutSecs: silence,
+                    format: format, saveAs: saveAs, next: next, transcribe: bool(o, "transcribe", p) ?? false))
         case "http":
             return http(o, p)
         case "ai_gather":
@@ -389,15 +397,18 @@ public struct FlowParser: FieldReader {
         }
         var minConfidence = 0.5
         if let v = o["min_confidence"] {
-            if let d = v.doubleValue, (0...1).contains(d) { minConfidence = d } else {
+            if let d = v.doubleValue, (0...1).contains(d) {
+                minConfidence = d
+            } else {
                 error(p + ["min_confidence"], "expected a number between 0 and 1, found \(v.jsonString)")
             }
             if speech.isEmpty { error(p + ["min_confidence"], "min_confidence applies to \"speech\", which this menu does not have") }
         }
         let onInvalid = target(o, "on_invalid", p), onNoInput = target(o, "on_no_input", p)
         guard let promptValue, let onInvalid, let onNoInput else { return nil }
-        var spec = MenuSpec(prompt: promptValue, choices: choices, timeoutMs: timeout, maxAttempts: attempts, invalid: invalid,
-                            noInput: noInput, onInvalid: onInvalid, onNoInput: onNoInput)
+        var spec = MenuSpec(
+            prompt: promptValue, choices: choices, timeoutMs: timeout, maxAttempts: attempts, invalid: invalid,
+            noInput: noInput, onInvalid: onInvalid, onNoInput: onNoInput)
         spec.speech = speech
         spec.minConfidence = minConfidence
         return .menu(spec)
@@ -412,7 +423,9 @@ public struct FlowParser: FieldReader {
         }
         var terminator: String? = nil
         if let t = string(o, "terminator", p, required: false) {
-            if t.count == 1 && "0123456789*#".contains(t) { terminator = t } else {
+            if t.count == 1 && "0123456789*#".contains(t) {
+                terminator = t
+            } else {
                 error(p + ["terminator"], "a terminator is one key 0-9, * or #, found \"\(t)\"")
             }
         }
@@ -427,9 +440,11 @@ public struct FlowParser: FieldReader {
         let saveAs = variableName(o, "save_as", p)
         let next = target(o, "next", p), onInvalid = target(o, "on_invalid", p), onNoInput = target(o, "on_no_input", p)
         guard let minDigits, let maxDigits, let saveAs, let next, let onInvalid, let onNoInput else { return nil }
-        return .gather(GatherSpec(prompt: promptValue, minDigits: minDigits, maxDigits: maxDigits, terminator: terminator,
-                                  timeoutMs: timeout, interDigitTimeoutMs: interDigit, pattern: pattern, maxAttempts: attempts,
-                                  saveAs: saveAs, sensitive: sensitive, next: next, onInvalid: onInvalid, onNoInput: onNoInput))
+        return .gather(
+            GatherSpec(
+                prompt: promptValue, minDigits: minDigits, maxDigits: maxDigits, terminator: terminator,
+                timeoutMs: timeout, interDigitTimeoutMs: interDigit, pattern: pattern, maxAttempts: attempts,
+                saveAs: saveAs, sensitive: sensitive, next: next, onInvalid: onInvalid, onNoInput: onNoInput))
     }
 
     mutating func ifNode(_ o: JSONObject, _ p: [String]) -> NodeKind? {
@@ -504,7 +519,9 @@ public struct FlowParser: FieldReader {
         if let list = o["closed_dates"] {
             if case .array(let items) = list {
                 for (i, item) in items.enumerated() {
-                    if let d = item.stringValue, Self.isDate(d) { closed.insert(d) } else {
+                    if let d = item.stringValue, Self.isDate(d) {
+                        closed.insert(d)
+                    } else {
                         error(p + ["closed_dates", String(i)], "expected a date \"YYYY-MM-DD\", found \(item.jsonString)")
                     }
                 }
@@ -557,7 +574,9 @@ public struct FlowParser: FieldReader {
         var method: String? = nil
         if let m = string(o, "method", p) {
             let upper = m.uppercased()
-            if ["GET", "POST", "PUT", "PATCH", "DELETE"].contains(upper) { method = upper } else {
+            if ["GET", "POST", "PUT", "PATCH", "DELETE"].contains(upper) {
+                method = upper
+            } else {
                 error(p + ["method"], "expected GET, POST, PUT, PATCH or DELETE, found \"\(m)\"")
             }
         }
@@ -584,13 +603,16 @@ public struct FlowParser: FieldReader {
         let saveAs = o["save_as"] == nil ? nil : variableName(o, "save_as", p)
         let next = target(o, "next", p, required: false)
         let onError = target(o, "on_error", p, required: false)
-        let onStatus = object(o, "on_status", p, required: false).map {
-            targets($0, p + ["on_status"]) {
-                HTTPSpec.isStatusKey($0) ? nil : "on_status keys are a status 100-599 (\"404\") or a class 1xx-5xx (\"4xx\"), found \"\($0)\""
-            }
-        } ?? []
+        let onStatus =
+            object(o, "on_status", p, required: false).map {
+                targets($0, p + ["on_status"]) {
+                    HTTPSpec.isStatusKey($0) ? nil : "on_status keys are a status 100-599 (\"404\") or a class 1xx-5xx (\"4xx\"), found \"\($0)\""
+                }
+            } ?? []
         guard let method, let url else { return nil }
-        return .http(HTTPSpec(method: method, url: url, headers: headers, body: body, timeoutMs: timeout, saveAs: saveAs,
-                              next: next, onError: onError, onStatus: onStatus))
+        return .http(
+            HTTPSpec(
+                method: method, url: url, headers: headers, body: body, timeoutMs: timeout, saveAs: saveAs,
+                next: next, onError: onError, onStatus: onStatus))
     }
 }

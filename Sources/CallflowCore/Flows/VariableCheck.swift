@@ -144,7 +144,8 @@ enum VariableCheck {
                     + "declare it in \"vars\" or write \(written)"
             }
             let path = self.path(to: key, before: read.before, unset: names)
-            var message = "\(e.description) may be unset here: the path \(text(path, in: key.flow)) does not set it; "
+            var message =
+                "\(e.description) may be unset here: the path \(text(path, in: key.flow)) does not set it; "
                 + "set it on that path or write \(written)"
             if let first = path.first?.key, first.flow != key.flow, names.contains(where: { !(flow.vars[$0]?.isNull ?? true) }) {
                 message += " (a flow's \"vars\" apply only when a call starts in it, not after a goto)"
@@ -163,8 +164,10 @@ enum VariableCheck {
                 out.append(Step(to: Key(flow: other, node: target ?? o.start, afterHangup: false)))
             }
             for edge in FlowChecker.edges(of: node) {
-                out.append(Step(to: Key(flow: key.flow, node: edge.target, afterHangup: key.afterHangup),
-                                change: VariableCheck.change(node.kind, edge: edge.pointer)))
+                out.append(
+                    Step(
+                        to: Key(flow: key.flow, node: edge.target, afterHangup: key.afterHangup),
+                        change: VariableCheck.change(node.kind, edge: edge.pointer)))
             }
             // A refused command of a node without its own failure edge goes to `defaults.on_error`.
             if !key.afterHangup, node.kind.issuesCallCommand, node.failureEdge == nil, let target = flow.defaults.onError {
@@ -229,7 +232,8 @@ enum VariableCheck {
             switch p {
             case .say(let t, let v, let l, _)?:
                 let at: [String] = key == "text" ? [] : [key]
-                return [Read(pointer: [key], template: t)] + setting(v, defaults.voice, at + ["voice"]) + setting(l, defaults.language, at + ["language"])
+                return [Read(pointer: [key], template: t)] + setting(v, defaults.voice, at + ["voice"])
+                    + setting(l, defaults.language, at + ["language"])
             case .play(let t)?, .media(let t)?: return [Read(pointer: [key], template: t)]
             case nil: return []
             }
@@ -297,7 +301,9 @@ enum VariableCheck {
             guard let saveAs = h.saveAs else { break }
             change.set(HTTPSpec.statusVariable(saveAs))
             // Only `next` promises a parsed body; a status route or an error may have saved null.
-            if edge == ["next"] { change.set(saveAs) } else {
+            if edge == ["next"] {
+                change.set(saveAs)
+            } else {
                 change.set(saveAs, null: true)
                 change.maySets.insert(saveAs)
             }

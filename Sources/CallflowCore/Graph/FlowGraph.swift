@@ -102,7 +102,8 @@ public enum FlowGraph {
             }
         }
         if let h = flow.onHangup {
-            out += "  \"__hangup\" [shape=circle, label=\"caller hangs up\"];\n  \"__hangup\" -> \"\(dotText(h))\" [label=\"on_hangup\", style=dotted];\n"
+            out +=
+                "  \"__hangup\" [shape=circle, label=\"caller hangs up\"];\n  \"__hangup\" -> \"\(dotText(h))\" [label=\"on_hangup\", style=dotted];\n"
         }
         return out + "}\n"
     }

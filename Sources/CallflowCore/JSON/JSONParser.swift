@@ -40,7 +40,8 @@ public struct JSONParser {
                 let r = parser.document()
                 if sourceMap != nil { sourceMap?.positions = parser.positions }
                 return r
-            } ?? {
+            }
+            ?? {
                 let copy = Array(bytes)
                 return copy.withUnsafeBufferPointer { buffer in
                     var parser = Parser(buffer: buffer, recordPositions: sourceMap != nil)

@@ -361,8 +361,12 @@ extension Run {
         if ParamCheck.problem(action: "transcription_start", key: "transcription_engine_config", value: .object(config)) != nil {
             config["language"] = nil  // a language Google does not list: let it detect
         }
-        issue("transcription_start", ["transcription_engine": "Google", "transcription_tracks": "inbound",
-                                      "transcription_engine_config": .object(config)])
+        issue(
+            "transcription_start",
+            [
+                "transcription_engine": "Google", "transcription_tracks": "inbound",
+                "transcription_engine_config": .object(config),
+            ])
         state.sections.append(ActiveSection(kind: .transcription, flow: state.flow, node: state.node))
     }
 

@@ -180,7 +180,9 @@ struct Run {
         while true {
             instantSteps += 1
             if instantSteps > CallMachine.maxInstantSteps {
-                log(.error, "flow looped: more than \(CallMachine.maxInstantSteps) steps without waiting (at \"\(state.flow)/\(state.node)\"); hanging up")
+                log(
+                    .error,
+                    "flow looped: more than \(CallMachine.maxInstantSteps) steps without waiting (at \"\(state.flow)/\(state.node)\"); hanging up")
                 return state.phase == .afterHangup ? end("on_hangup looped") : hangUp()
             }
             guard let flow, let node = flow.nodes[state.node] else {
@@ -206,8 +208,10 @@ struct Run {
                 }
                 if !node.keys.isEmpty {
                     // Telnyx's keypad gather plays the prompt and stops it at a key: barge-in.
-                    issueGather(InputSpec(prompt: prompt, failurePrompt: nil, minDigits: 1, maxDigits: 1, validDigits: node.keys.map(\.digit).joined(),
-                                          terminator: nil, timeoutMs: CallMachine.bargeInGraceMs, interDigitMs: nil))
+                    issueGather(
+                        InputSpec(
+                            prompt: prompt, failurePrompt: nil, minDigits: 1, maxDigits: 1, validDigits: node.keys.map(\.digit).joined(),
+                            terminator: nil, timeoutMs: CallMachine.bargeInGraceMs, interDigitMs: nil))
                     return
                 }
                 issuePrompt(prompt)
@@ -234,9 +238,11 @@ struct Run {
                 enter(target.0, via: target.1)
             case .hours(let hours, let onOpen, let onClosed):
                 let local = hours.rules.local(now)
-                let open = !hours.closedDates.contains(local.date)
+                let open =
+                    !hours.closedDates.contains(local.date)
                     && (hours.ranges[local.weekday] ?? []).contains { $0.contains(local.minuteOfDay) }
-                trace(.note, "hours \(hours.timezone) \(local.date) weekday \(local.weekday) minute \(local.minuteOfDay): \(open ? "open" : "closed")")
+                trace(
+                    .note, "hours \(hours.timezone) \(local.date) weekday \(local.weekday) minute \(local.minuteOfDay): \(open ? "open" : "closed")")
                 enter(open ? onOpen : onClosed, via: open ? "on_open" : "on_closed")
             case .transfer(let to, let from, let timeout, _):
                 var body: JSONObject = ["to": .string(render(to))]
@@ -283,8 +289,9 @@ struct Run {
                     state.waiting = .beep
                     return
                 }
-                enter(result.isHuman ? human : result.isMachine ? machine : unknown,
-                      via: result.isHuman ? "on_human" : result.isMachine ? "on_machine" : "on_unknown")
+                enter(
+                    result.isHuman ? human : result.isMachine ? machine : unknown,
+                    via: result.isHuman ? "on_human" : result.isMachine ? "on_machine" : "on_unknown")
             case .action(let spec):
                 if startAction(spec) { return }
             case .pause(let seconds, _):
@@ -347,8 +354,12 @@ struct Run {
     mutating func issuePrompt(_ prompt: Prompt, leg: String? = nil, tag: StepTag? = nil, loop: JSONValue? = nil) {
         switch prompt {
         case .say(let text, let v, let l, let ssml):
-            issue("speak", ["payload": .string(render(text)), "voice": .string(voice(v)), "language": .string(language(l)),
-                            "payload_type": .string(ssml ? "ssml" : "text")], leg: leg, tag: tag)
+            issue(
+                "speak",
+                [
+                    "payload": .string(render(text)), "voice": .string(voice(v)), "language": .string(language(l)),
+                    "payload_type": .string(ssml ? "ssml" : "text"),
+                ], leg: leg, tag: tag)
         case .play(let url):
             var body: JSONObject = ["audio_url": .string(render(url))]
             if let loop { body["loop"] = loop }
@@ -371,15 +382,17 @@ struct Run {
         var interDigitMs: Int?
     }
 
-    func inputSpec(_ kind: NodeKind??  = .none) -> InputSpec? {
+    func inputSpec(_ kind: NodeKind?? = .none) -> InputSpec? {
         switch kind ?? node?.kind {
         case .menu(let m)?:
             let failure = state.lastFailure == .invalid ? m.invalid : state.lastFailure == .noInput ? m.noInput : nil
-            return InputSpec(prompt: m.prompt, failurePrompt: failure, minDigits: 1, maxDigits: 1,
-                             validDigits: m.choices.map(\.digit).joined(), terminator: nil, timeoutMs: m.timeoutMs, interDigitMs: nil)
+            return InputSpec(
+                prompt: m.prompt, failurePrompt: failure, minDigits: 1, maxDigits: 1,
+                validDigits: m.choices.map(\.digit).joined(), terminator: nil, timeoutMs: m.timeoutMs, interDigitMs: nil)
         case .gather(let g)?:
-            return InputSpec(prompt: g.prompt, failurePrompt: nil, minDigits: g.minDigits, maxDigits: g.maxDigits, validDigits: nil,
-                             terminator: g.terminator, timeoutMs: g.timeoutMs, interDigitMs: g.interDigitTimeoutMs)
+            return InputSpec(
+                prompt: g.prompt, failurePrompt: nil, minDigits: g.minDigits, maxDigits: g.maxDigits, validDigits: nil,
+                terminator: g.terminator, timeoutMs: g.timeoutMs, interDigitMs: g.interDigitTimeoutMs)
         default:
             return nil
         }
@@ -498,8 +511,10 @@ struct Run {
     }
 
     mutating func startRecording(_ spec: RecordSpec) {
-        var body: JSONObject = ["format": .string(spec.format), "channels": "single", "play_beep": .bool(spec.beep),
-                                "max_length": .int(spec.maxLengthSecs)]
+        var body: JSONObject = [
+            "format": .string(spec.format), "channels": "single", "play_beep": .bool(spec.beep),
+            "max_length": .int(spec.maxLengthSecs),
+        ]
         if let s = spec.silenceTimeoutSecs { body["timeout_secs"] = .int(s) }
         if spec.transcribe { body["transcription"] = true }
         // If the caller hangs up mid-message, `on_hangup` waits for the saved recording (and its
@@ -523,8 +538,9 @@ struct Run {
                 headers["Content-Type"] = "application/json"
             }
         }
-        var call = HTTPCall(id: id, method: spec.method, url: render(spec.url), headers: headers, body: body, timeoutMs: spec.timeoutMs,
-                            idempotencyKey: "cf-\(callHash)-\(state.step)")
+        var call = HTTPCall(
+            id: id, method: spec.method, url: render(spec.url), headers: headers, body: body, timeoutMs: spec.timeoutMs,
+            idempotencyKey: "cf-\(callHash)-\(state.step)")
         // A sensitive value in the request is named so no store keeps it (`HTTPCall.secrets`).
         let secrets = state.sensitiveValues
         if !secrets.isEmpty {
@@ -548,7 +564,9 @@ struct Run {
         var value: JSONValue = .null
         var usable = true
         if spec.saveAs != nil, !body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
-            if let parsed = try? JSONParser.parse(body) { value = parsed } else {
+            if let parsed = try? JSONParser.parse(body) {
+                value = parsed
+            } else {
                 usable = false
                 log(.warning, "http node \"\(state.node)\": response \(status) is not JSON; saved null")
             }

@@ -45,8 +45,10 @@ public struct CallState: Sendable, Equatable {
     public var trace: [TraceEntry] = []
 
     /// A fresh call at `node`; the machine's `start` is the usual way to make one.
-    public init(callControlID: String, flowRevision: String, flow: String, node: String, step: Int, waiting: Waiting,
-                vars: JSONObject, facts: CallFacts, answered: Bool = false) {
+    public init(
+        callControlID: String, flowRevision: String, flow: String, node: String, step: Int, waiting: Waiting,
+        vars: JSONObject, facts: CallFacts, answered: Bool = false
+    ) {
         self.callControlID = callControlID
         self.flowRevision = flowRevision
         self.flow = flow

@@ -178,9 +178,11 @@ extension Run {
         case .record(let spec)?: startRecording(spec)
         case .menu?, .gather?:
             guard let spec = inputSpec() else { return }
-            issueGather(InputSpec(prompt: spec.prompt, failurePrompt: nil, minDigits: spec.minDigits, maxDigits: spec.maxDigits,
-                                  validDigits: spec.validDigits, terminator: spec.terminator, timeoutMs: spec.timeoutMs,
-                                  interDigitMs: spec.interDigitMs))
+            issueGather(
+                InputSpec(
+                    prompt: spec.prompt, failurePrompt: nil, minDigits: spec.minDigits, maxDigits: spec.maxDigits,
+                    validDigits: spec.validDigits, terminator: spec.terminator, timeoutMs: spec.timeoutMs,
+                    interDigitMs: spec.interDigitMs))
         default: break
         }
     }
@@ -217,7 +219,9 @@ extension Run {
             move(onFailure, via: "on_failure")
         case (.action, .callHangup(let cause, _, _)):
             // A leg a `command` dial created ended before what the node waits for (busy, no answer).
-            guard case .action(let spec)? = node?.kind, spec.action == "dial" else { return .ignored("\(event.eventType) of leg \(leg) is not awaited") }
+            guard case .action(let spec)? = node?.kind, spec.action == "dial" else {
+                return .ignored("\(event.eventType) of leg \(leg) is not awaited")
+            }
             if state.childLeg == leg { state.childLeg = nil }
             log(.info, "dialed leg did not connect (\(cause?.rawValue ?? "unknown"))")
             failNode()
@@ -243,9 +247,14 @@ extension Run {
         // A dialed leg still ringing or whispering would otherwise ring on with nobody behind it.
         if let child = state.childLeg, state.phase == .running {
             state.commandSeq += 1
-            effects.append(.command(CallCommand(callControlID: child, action: "hangup",
-                                                body: ["client_state": .string(StepTag(step: state.step, parent: state.callControlID).encoded),
-                                                       "command_id": .string(commandID)])))
+            effects.append(
+                .command(
+                    CallCommand(
+                        callControlID: child, action: "hangup",
+                        body: [
+                            "client_state": .string(StepTag(step: state.step, parent: state.callControlID).encoded),
+                            "command_id": .string(commandID),
+                        ])))
             state.childLeg = nil
         }
         cancelWaitTimer()

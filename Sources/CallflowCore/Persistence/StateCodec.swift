@@ -33,12 +33,13 @@ public enum StateCodec {
         if let a = s.amdResult { o["amd"] = .string(a.rawValue) }
         if let c = s.childLeg { o["child"] = .string(c) }
         if !s.sections.isEmpty {
-            o["sections"] = .array(s.sections.map {
-                var e: JSONObject = ["kind": .string($0.kind.rawValue), "flow": .string($0.flow), "node": .string($0.node)]
-                if $0.paused { e["paused"] = true }
-                if $0.suspended { e["suspended"] = true }
-                return .object(e)
-            })
+            o["sections"] = .array(
+                s.sections.map {
+                    var e: JSONObject = ["kind": .string($0.kind.rawValue), "flow": .string($0.flow), "node": .string($0.node)]
+                    if $0.paused { e["paused"] = true }
+                    if $0.suspended { e["suspended"] = true }
+                    return .object(e)
+                })
         }
         if !s.awaitedResults.isEmpty { o["awaited"] = .array(s.awaitedResults.map(JSONValue.string)) }
         return .object(o)
@@ -63,8 +64,9 @@ public enum StateCodec {
         var s = CallState(
             callControlID: id, flowRevision: rev, flow: flow, node: node, step: step, waiting: try decodeWaiting(waitingValue),
             vars: vars,
-            facts: CallFacts(from: v["from"]?.stringValue ?? "", to: v["to"]?.stringValue ?? "", direction: v["direction"]?.stringValue ?? "inbound",
-                             connectionID: v["connection"]?.stringValue))
+            facts: CallFacts(
+                from: v["from"]?.stringValue ?? "", to: v["to"]?.stringValue ?? "", direction: v["direction"]?.stringValue ?? "inbound",
+                connectionID: v["connection"]?.stringValue))
         s.phase = phase
         s.commandSeq = v["seq"]?.intValue ?? 0
         s.attempt = v["attempt"]?.intValue ?? 0
@@ -78,8 +80,10 @@ public enum StateCodec {
             guard let kind = e["kind"]?.stringValue.flatMap(SectionKind.init(rawValue:)), let flow = e["flow"]?.stringValue,
                 let node = e["node"]?.stringValue
             else { throw DecodeError(what: "call section") }
-            s.sections.append(ActiveSection(kind: kind, flow: flow, node: node, paused: e["paused"]?.boolValue ?? false,
-                                            suspended: e["suspended"]?.boolValue ?? false))
+            s.sections.append(
+                ActiveSection(
+                    kind: kind, flow: flow, node: node, paused: e["paused"]?.boolValue ?? false,
+                    suspended: e["suspended"]?.boolValue ?? false))
         }
         s.awaitedResults = v["awaited"]?.arrayValue?.compactMap(\.stringValue) ?? []
         s.trace = try (v["trace"]?.arrayValue ?? []).map { (e) throws(DecodeError) in try decodeTrace(e) }
@@ -179,10 +183,14 @@ public enum StateCodec {
     /// `withheld` (it cannot be sent again as the flow made it).
     public static func encode(_ h: HTTPCall) -> JSONValue {
         func mask(_ s: String) -> String { h.secrets.reduce(s) { $1.isEmpty ? $0 : $0.replacing($1, with: "***") } }
-        var o: JSONObject = ["id": .string(h.id), "method": .string(h.method), "url": .string(mask(h.url)),
-                             "headers": .object(JSONObject(h.headers.sorted { $0.key < $1.key }.map { (key: $0.key, value: JSONValue.string(mask($0.value))) })),
-                             "timeout_ms": .int(h.timeoutMs), "key": .string(h.idempotencyKey)]
-        if let body = h.body { o["body"] = .string(Base64Text.encode(h.secrets.isEmpty ? body : Array(mask(String(decoding: body, as: UTF8.self)).utf8))) }
+        var o: JSONObject = [
+            "id": .string(h.id), "method": .string(h.method), "url": .string(mask(h.url)),
+            "headers": .object(JSONObject(h.headers.sorted { $0.key < $1.key }.map { (key: $0.key, value: JSONValue.string(mask($0.value))) })),
+            "timeout_ms": .int(h.timeoutMs), "key": .string(h.idempotencyKey),
+        ]
+        if let body = h.body {
+            o["body"] = .string(Base64Text.encode(h.secrets.isEmpty ? body : Array(mask(String(decoding: body, as: UTF8.self)).utf8)))
+        }
         if !h.secrets.isEmpty || h.withheld { o["withheld"] = true }
         return .object(o)
     }
@@ -205,8 +213,10 @@ public enum StateCodec {
 
     /// A pending outbound dial.
     public static func encode(_ d: PendingDial) -> JSONValue {
-        ["flow": .string(d.flow), "vars": .object(d.vars), "from": .string(d.from), "to": .string(d.to),
-         "connection": .string(d.connectionID), "at": .int(Int(d.at))]
+        [
+            "flow": .string(d.flow), "vars": .object(d.vars), "from": .string(d.from), "to": .string(d.to),
+            "connection": .string(d.connectionID), "at": .int(Int(d.at)),
+        ]
     }
 
     /// Reads back a pending outbound dial.

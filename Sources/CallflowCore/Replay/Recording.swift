@@ -20,8 +20,9 @@ public enum Recording {
             if payload["digits"] != nil { payload["digits"] = "***" }
             if payload["digit"] != nil { payload["digit"] = "***" }
         }
-        return entry(["webhook": .object(["event_type": .string(event.eventType), "id": .string(event.id), "payload": .object(payload)])],
-                     now: now)
+        return entry(
+            ["webhook": .object(["event_type": .string(event.eventType), "id": .string(event.id), "payload": .object(payload)])],
+            now: now)
     }
 
     /// A shell input (HTTP result, timer, command response or failure).
@@ -45,10 +46,15 @@ public enum Recording {
 
     /// A call's start: its flow and facts, and its variables without the sensitive ones.
     public static func start(_ s: CallState, flow: String, now: Int64) -> [UInt8] {
-        entry(["start": .object(["flow": .string(flow), "direction": .string(s.facts.direction), "from": .string(s.facts.from),
-                                 "to": .string(s.facts.to), "connection_id": s.facts.connectionID.map(JSONValue.string) ?? .null,
-                                 "vars": .object(JSONObject(s.vars.members.filter { !s.sensitiveVars.contains($0.key) }))])],
-              now: now)
+        entry(
+            [
+                "start": .object([
+                    "flow": .string(flow), "direction": .string(s.facts.direction), "from": .string(s.facts.from),
+                    "to": .string(s.facts.to), "connection_id": s.facts.connectionID.map(JSONValue.string) ?? .null,
+                    "vars": .object(JSONObject(s.vars.members.filter { !s.sensitiveVars.contains($0.key) })),
+                ])
+            ],
+            now: now)
     }
 
     private static func entry(_ input: JSONObject, now: Int64) -> [UInt8] {

@@ -35,7 +35,8 @@ public enum Replay {
             }
             for note in notes { out += "note: \(note)\n" }
             if let d = firstDifference {
-                out += "decisions differ from #\(d + 1): recorded \(d < original.count ? original[d].description : "nothing"), "
+                out +=
+                    "decisions differ from #\(d + 1): recorded \(d < original.count ? original[d].description : "nothing"), "
                     + "now \(d < replayed.count ? replayed[d].description : "nothing")\n"
             } else {
                 out += "same decisions (\(original.count))\n"
@@ -62,8 +63,9 @@ public enum Replay {
         var notes: [String] = []
         let inputs = document["inputs"]?.arrayValue ?? []
         guard let start = inputs.first(where: { $0["start"] != nil })?["start"], let flow = start["flow"]?.stringValue else {
-            return Report(original: original, replayed: [], firstDifference: original.isEmpty ? nil : 0,
-                          notes: ["the recording has no start (was it made by this version?)"])
+            return Report(
+                original: original, replayed: [], firstDifference: original.isEmpty ? nil : 0,
+                notes: ["the recording has no start (was it made by this version?)"])
         }
         let id = document["call_control_id"]?.stringValue ?? "v3:replay"
         var engine = MemoryEngine(flows: flows, routes: [:], defaultFlow: flow)
@@ -75,8 +77,9 @@ public enum Replay {
         for input in inputs {
             let t = Int64(input["t"]?.intValue ?? 0)
             if input["start"] != nil, start["direction"]?.stringValue == "outbound" {
-                let leg = CallLeg(callControlID: id, connectionID: start["connection_id"]?.stringValue, from: start["from"]?.stringValue,
-                                  to: start["to"]?.stringValue)
+                let leg = CallLeg(
+                    callControlID: id, connectionID: start["connection_id"]?.stringValue, from: start["from"]?.stringValue,
+                    to: start["to"]?.stringValue)
                 collect(engine.startOutbound(leg: leg, flow: flow, vars: start["vars"]?.objectValue ?? [:], now: t))
             } else if let webhook = input["webhook"] {
                 guard let event = try? WebhookEvent.decode(JSONValue.object(["data": webhook])) else {
@@ -92,7 +95,8 @@ public enum Replay {
                     notes.append("recorded HTTP result at \(t) arrives while the replay waits for something else")
                     continue
                 }
-                let outcome: HTTPOutcome = http["error"]?.stringValue.map { .failed($0) }
+                let outcome: HTTPOutcome =
+                    http["error"]?.stringValue.map { .failed($0) }
                     ?? .response(status: http["status"]?.intValue ?? 0, body: http["body"].map { $0.isNull ? [] : $0.jsonBytes } ?? [])
                 collect(engine.apply(.httpResult(requestID: requestID, outcome), to: id, now: t))
             } else if input["timer"] != nil {
@@ -106,13 +110,19 @@ public enum Replay {
                     notes.append("recorded command response at \(t) arrives while the replay waits for something else")
                     continue
                 }
-                collect(engine.apply(.commandSucceeded(commandID: commandID, action: succeeded["action"]?.stringValue ?? "",
-                                                       data: succeeded["data"] ?? .null), to: id, now: t))
+                collect(
+                    engine.apply(
+                        .commandSucceeded(
+                            commandID: commandID, action: succeeded["action"]?.stringValue ?? "",
+                            data: succeeded["data"] ?? .null), to: id, now: t))
             } else if let failed = input["command_failed"] {
                 let action = failed["action"]?.stringValue ?? ""
                 let step = engine.calls[id]?.step ?? 0
-                collect(engine.apply(.commandFailed(commandID: "cf-replay-\(step)-1", action: action, detail: failed["detail"]?.stringValue ?? "",
-                                                    callGone: failed["call_gone"]?.boolValue ?? false), to: id, now: t))
+                collect(
+                    engine.apply(
+                        .commandFailed(
+                            commandID: "cf-replay-\(step)-1", action: action, detail: failed["detail"]?.stringValue ?? "",
+                            callGone: failed["call_gone"]?.boolValue ?? false), to: id, now: t))
             }
         }
         let trace = engine.calls[id]?.trace ?? engine.finished.last(where: { $0.id == id })?.trace ?? []

@@ -22,8 +22,10 @@ package final class EffectRunner {
     package weak var inputs: CallPipeline?
     package private(set) var timers = ArmedTimers()
 
-    package init(loop: EventLoop, telnyx: any CommandSender, backend: any BackendRequests, ledger: any CallLedger, metrics: Metrics, logger: Logger,
-         clockMs: @escaping () -> Int64) {
+    package init(
+        loop: EventLoop, telnyx: any CommandSender, backend: any BackendRequests, ledger: any CallLedger, metrics: Metrics, logger: Logger,
+        clockMs: @escaping () -> Int64
+    ) {
         self.loop = loop
         self.telnyx = telnyx
         self.backend = backend
@@ -32,8 +34,10 @@ package final class EffectRunner {
         self.logger = logger
         self.clockMs = clockMs
         telnyx.onFailure = { [unowned self] command, failure in
-            self.inputs?.submit(.commandFailed(commandID: command.commandID ?? "", action: command.action, detail: "\(failure)",
-                                               callGone: failure.callGone), to: command.owningCall)
+            self.inputs?.submit(
+                .commandFailed(
+                    commandID: command.commandID ?? "", action: command.action, detail: "\(failure)",
+                    callGone: failure.callGone), to: command.owningCall)
         }
     }
 
@@ -127,20 +131,26 @@ package final class EffectRunner {
     package func dial(_ request: DialRequest, done: @escaping (Result<String, CommandFailure>) -> Void) {
         var random = SystemRandomNumberGenerator()
         let token = String(random.next(), radix: 36) + String(random.next(), radix: 36)
-        let pending = PendingDial(flow: request.flow, vars: request.vars, from: request.from, to: request.to,
-                                  connectionID: request.connectionID, at: clockMs() / 1000)
+        let pending = PendingDial(
+            flow: request.flow, vars: request.vars, from: request.from, to: request.to,
+            connectionID: request.connectionID, at: clockMs() / 1000)
         ledger.expect(dial: pending, token: token) { [weak self] stored in
             guard stored else {
-                return done(.failure(CommandFailure(status: 503, errors: [], reason: "the store is unavailable; nothing was dialed",
-                                                    attempts: 0)))
+                return done(
+                    .failure(
+                        CommandFailure(
+                            status: 503, errors: [], reason: "the store is unavailable; nothing was dialed",
+                            attempts: 0)))
             }
             self?.sendDial(request, token: token, done: done)
         }
     }
 
     private func sendDial(_ request: DialRequest, token: String, done: @escaping (Result<String, CommandFailure>) -> Void) {
-        var body: JSONObject = ["to": .string(request.to), "from": .string(request.from), "connection_id": .string(request.connectionID),
-                                "client_state": .string(StepTag(step: 0, dial: token).encoded), "command_id": .string("cf-dial-\(token)")]
+        var body: JSONObject = [
+            "to": .string(request.to), "from": .string(request.from), "connection_id": .string(request.connectionID),
+            "client_state": .string(StepTag(step: 0, dial: token).encoded), "command_id": .string("cf-dial-\(token)"),
+        ]
         if request.machineDetection != "disabled" { body["answering_machine_detection"] = .string(request.machineDetection) }
         telnyx.send(CallCommand(callControlID: "dial:\(token)", action: "dial", body: body)) { [weak self] result in
             switch result {

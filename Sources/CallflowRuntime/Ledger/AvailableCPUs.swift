@@ -5,7 +5,9 @@ import Foundation
 /// older hosts). Decides whether the store's commits get a thread of their own: on one CPU the
 /// hand-off costs more than it frees (bench/RESULTS.md, session 5).
 package enum AvailableCPUs {
-    package static func count(status: String? = read("/proc/self/status"), cpuMax: String? = read("/sys/fs/cgroup/cpu.max") ?? cgroupV1CPUMax()) -> Int {
+    package static func count(
+        status: String? = read("/proc/self/status"), cpuMax: String? = read("/sys/fs/cgroup/cpu.max") ?? cgroupV1CPUMax()
+    ) -> Int {
         var cpus = status.flatMap(allowed(inStatus:)) ?? ProcessInfo.processInfo.activeProcessorCount
         if let quota = cpuMax.flatMap(quota(inCPUMax:)) { cpus = min(cpus, quota) }
         return max(1, cpus)
@@ -36,10 +38,13 @@ package enum AvailableCPUs {
     }
 
     /// cgroup v1's quota and period as a v2 `cpu.max` line (a quota of -1 means none: "max").
-    package static func cgroupV1CPUMax(quota: String? = read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"),
-                               period: String? = read("/sys/fs/cgroup/cpu/cpu.cfs_period_us")) -> String? {
+    package static func cgroupV1CPUMax(
+        quota: String? = read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"),
+        period: String? = read("/sys/fs/cgroup/cpu/cpu.cfs_period_us")
+    ) -> String? {
         guard let quota = quota?.trimmingCharacters(in: .whitespacesAndNewlines),
-              let period = period?.trimmingCharacters(in: .whitespacesAndNewlines) else { return nil }
+            let period = period?.trimmingCharacters(in: .whitespacesAndNewlines)
+        else { return nil }
         return "\(quota == "-1" ? "max" : quota) \(period)"
     }
 

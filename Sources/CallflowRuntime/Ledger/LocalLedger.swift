@@ -50,8 +50,10 @@ package final class LocalLedger: CallLedger {
         var retried = false
     }
 
-    package init(store: any CallStore, loop: EventLoop, logger: Logger, metrics: Metrics, dedupeMaxBytes: Int, traceRetentionHours: Int,
-         clockMs: @escaping () -> Int64) {
+    package init(
+        store: any CallStore, loop: EventLoop, logger: Logger, metrics: Metrics, dedupeMaxBytes: Int, traceRetentionHours: Int,
+        clockMs: @escaping () -> Int64
+    ) {
         self.store = store
         self.loop = loop
         self.logger = logger
@@ -363,8 +365,9 @@ package final class LocalLedger: CallLedger {
             }
             let (set, diagnostics) = FlowSet.load(files: files.map { (name: $0.key, file: "\($0.key).json", bytes: $0.value) }, timeZones: timeZones)
             guard let set, set.revision == rev else {
-                logger.error("stored flow revision no longer loads; its calls cannot continue",
-                             metadata: ["revision": "\(rev)", "problems": "\(diagnostics.map(\.description).joined(separator: "; "))"])
+                logger.error(
+                    "stored flow revision no longer loads; its calls cannot continue",
+                    metadata: ["revision": "\(rev)", "problems": "\(diagnostics.map(\.description).joined(separator: "; "))"])
                 continue
             }
             revisions.append(set)
@@ -372,8 +375,13 @@ package final class LocalLedger: CallLedger {
         let known = Set(revisions.map(\.revision) + [flows.revision])
         let calls = snapshot.calls.filter { known.contains($0.flowRevision) }
         for lost in snapshot.calls where !known.contains(lost.flowRevision) {
-            batch.ended[lost.callControlID] = (lost.trace + [TraceEntry(at: now, step: lost.step, kind: .note,
-                                                                        detail: "dropped at restart: flow revision unavailable")], now)
+            batch.ended[lost.callControlID] = (
+                lost.trace + [
+                    TraceEntry(
+                        at: now, step: lost.step, kind: .note,
+                        detail: "dropped at restart: flow revision unavailable")
+                ], now
+            )
         }
         let resumed = calls.map { call -> CallState in
             var c = call
@@ -382,11 +390,13 @@ package final class LocalLedger: CallLedger {
         }
         live.restore(calls: resumed, dedupe: snapshot.dedupe, dials: snapshot.dials, now: now)
         store(revision: flows)
-        let summary = "\(calls.count) live calls, \(snapshot.outbox.count) unsent commands, \(snapshot.timers.count) timers, "
+        let summary =
+            "\(calls.count) live calls, \(snapshot.outbox.count) unsent commands, \(snapshot.timers.count) timers, "
             + "\(snapshot.http.count) HTTP requests, \(snapshot.dedupe.count) remembered webhook ids"
-        return Restored(revisions: revisions, outbox: snapshot.outbox,
-                        timers: snapshot.timers.filter { live.calls[$0.call] != nil }.map { ($0.id, $0.call, Int($0.fireAtMs - nowMs)) },
-                        http: snapshot.http.filter { live.calls[$0.call] != nil }, summary: summary)
+        return Restored(
+            revisions: revisions, outbox: snapshot.outbox,
+            timers: snapshot.timers.filter { live.calls[$0.call] != nil }.map { ($0.id, $0.call, Int($0.fireAtMs - nowMs)) },
+            http: snapshot.http.filter { live.calls[$0.call] != nil }, summary: summary)
     }
 
     /// Forgets expired webhook ids and old traces.

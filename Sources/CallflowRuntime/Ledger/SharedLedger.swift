@@ -40,8 +40,10 @@ package final class SharedLedger: CallLedger {
     /// Live calls across all instances (refreshed by the sweeper).
     package var liveCalls = 0
 
-    package init(redis: RedisConnection, flows: FlowSet, logger: Logger, metrics: Metrics, prefix: String, traceRetentionHours: Int,
-         timeZones: any TimeZoneProvider, clockMs: @escaping () -> Int64) {
+    package init(
+        redis: RedisConnection, flows: FlowSet, logger: Logger, metrics: Metrics, prefix: String, traceRetentionHours: Int,
+        timeZones: any TimeZoneProvider, clockMs: @escaping () -> Int64
+    ) {
         self.redis = redis
         self.prefix = prefix
         self.logger = logger
@@ -53,7 +55,9 @@ package final class SharedLedger: CallLedger {
         revisions[flows.revision] = flows
         redis.onStateChange = { [unowned self] up in
             self.healthy = up
-            if up { self.logger.info("Redis connected", metadata: ["redis": "\(self.redis.url)"]) } else {
+            if up {
+                self.logger.info("Redis connected", metadata: ["redis": "\(self.redis.url)"])
+            } else {
                 self.logger.error("Redis lost; answering 503 until it returns", metadata: ["reason": "\(self.redis.lastError)"])
             }
         }
@@ -146,8 +150,10 @@ package final class SharedLedger: CallLedger {
         var checks = loaded.versions
         if let id = work.call, !checks.contains(where: { $0.id == id }) { checks.append((id, "0")) }
         let seen = keys.eventID.map { Self.hex(DedupeWindow.storedKey($0)) } ?? ""
-        var args: [[UInt8]] = ["EVAL", SharedScripts.commit, "0", prefix, String(nowMs), seen, String(Self.dedupeTTLSeconds),
-                               String(traceTTLSeconds), String(Self.leaseMs)].map { Array($0.utf8) }
+        var args: [[UInt8]] = [
+            "EVAL", SharedScripts.commit, "0", prefix, String(nowMs), seen, String(Self.dedupeTTLSeconds),
+            String(traceTTLSeconds), String(Self.leaseMs),
+        ].map { Array($0.utf8) }
         func section(_ rows: [[[UInt8]]]) {
             args.append(Array(String(rows.count).utf8))
             for row in rows { args += row }
@@ -231,8 +237,9 @@ package final class SharedLedger: CallLedger {
         revisions[flows.revision] = flows
         redis.send(Self.publish(flows, prefix: prefix)) { [weak self] result in
             if case .failure(let e) = result {
-                self?.logger.error("flow revision not shared; other instances cannot continue its calls until it is",
-                                   metadata: ["revision": "\(flows.revision)", "reason": "\(e)"])
+                self?.logger.error(
+                    "flow revision not shared; other instances cannot continue its calls until it is",
+                    metadata: ["revision": "\(flows.revision)", "reason": "\(e)"])
             }
         }
     }
@@ -250,8 +257,9 @@ package final class SharedLedger: CallLedger {
                 do throws(StoreError) {
                     guard let bytes = blob.bytes, let json = try? JSONParser.parse(bytes) else { throw .corrupt("revision \(rev) is not stored") }
                     let files = try RevisionFiles.decode(json, revision: rev)
-                    let (set, problems) = FlowSet.load(files: files.map { (name: $0.key, file: "\($0.key).json", bytes: $0.value) },
-                                                       timeZones: self.timeZones)
+                    let (set, problems) = FlowSet.load(
+                        files: files.map { (name: $0.key, file: "\($0.key).json", bytes: $0.value) },
+                        timeZones: self.timeZones)
                     guard let set, set.revision == rev else {
                         throw .corrupt("revision \(rev) no longer loads: \(problems.map(\.description).joined(separator: "; "))")
                     }
@@ -267,8 +275,10 @@ package final class SharedLedger: CallLedger {
 
     /// Any instance may receive the answered call's first webhook: the dial is shared first.
     package func expect(dial: PendingDial, token: String, done: @escaping (Bool) -> Void) {
-        redis.send([Array("SET".utf8), Array("\(prefix)dial:\(token)".utf8), StateCodec.encode(dial).jsonBytes, Array("EX".utf8),
-                    Array("3600".utf8)]) { result in
+        redis.send([
+            Array("SET".utf8), Array("\(prefix)dial:\(token)".utf8), StateCodec.encode(dial).jsonBytes, Array("EX".utf8),
+            Array("3600".utf8),
+        ]) { result in
             if case .success = result { done(true) } else { done(false) }
         }
     }
@@ -310,12 +320,16 @@ package final class SharedLedger: CallLedger {
         JSONValue.object(["call": .string(call), "request": StateCodec.encode(request)]).jsonBytes
     }
 
-    package static func decode<T>(_ what: String, _ bytes: [UInt8], _ decoder: (JSONValue) throws(StateCodec.DecodeError) -> T) throws(StoreError) -> T {
+    package static func decode<T>(
+        _ what: String, _ bytes: [UInt8], _ decoder: (JSONValue) throws(StateCodec.DecodeError) -> T
+    ) throws(StoreError) -> T {
         guard let json = try? JSONParser.parse(bytes) else { throw .corrupt("\(what) is not JSON") }
         return try decode(what, json, decoder)
     }
 
-    package static func decode<T>(_ what: String, _ json: JSONValue, _ decoder: (JSONValue) throws(StateCodec.DecodeError) -> T) throws(StoreError) -> T {
+    package static func decode<T>(
+        _ what: String, _ json: JSONValue, _ decoder: (JSONValue) throws(StateCodec.DecodeError) -> T
+    ) throws(StoreError) -> T {
         do { return try decoder(json) } catch { throw .corrupt("\(what): \(error)") }
     }
 }

@@ -20,8 +20,10 @@ package final class SharedSweeper {
     /// A timer this late is presumed orphaned (its instance died) and fired by whoever claims it.
     package static let timerGraceMs = 2000
 
-    package init(ledger: SharedLedger, effects: EffectRunner, pipeline: CallPipeline, loop: EventLoop, logger: Logger,
-         clockMs: @escaping () -> Int64) {
+    package init(
+        ledger: SharedLedger, effects: EffectRunner, pipeline: CallPipeline, loop: EventLoop, logger: Logger,
+        clockMs: @escaping () -> Int64
+    ) {
         self.ledger = ledger
         self.effects = effects
         self.pipeline = pipeline
@@ -70,8 +72,12 @@ package final class SharedSweeper {
             case "o":
                 guard let seq = Int64(id) else { throw .corrupt("outbox entry \(id) is not a sequence number") }
                 let command = try SharedLedger.decode("outbox \(id)", payload, StateCodec.decodeCommand)
-                logger.notice("sending a command its instance left unsent", metadata: ["call.control_id": "\(command.callControlID)",
-                                                                                        "action": "\(command.action)"])
+                logger.notice(
+                    "sending a command its instance left unsent",
+                    metadata: [
+                        "call.control_id": "\(command.callControlID)",
+                        "action": "\(command.action)",
+                    ])
                 effects.send(command, outboxSeq: seq)
             case "h":
                 guard let json = try? JSONParser.parse(payload), let call = json["call"]?.stringValue, let request = json["request"] else {

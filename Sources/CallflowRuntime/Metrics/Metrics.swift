@@ -108,8 +108,10 @@ public final class Metrics {
         case started, ended
     }
 
-    public static let latencyBuckets = [0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                        0.5, 1, 2.5, 5, 10]
+    public static let latencyBuckets = [
+        0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+        0.5, 1, 2.5, 5, 10,
+    ]
 
     /// The registry `/metrics` renders; the typed handles record into it (and into `backend`).
     public let registry: PrometheusCollectorRegistry
@@ -188,8 +190,9 @@ public final class Metrics {
         if let known = commandDurations[key] {
             timer = known
         } else {
-            timer = CoreMetrics.Timer(label: Family.commandDuration.rawValue, dimensions: dimensions(.commandDuration, [action, result.rawValue]),
-                                      factory: factory)
+            timer = CoreMetrics.Timer(
+                label: Family.commandDuration.rawValue, dimensions: dimensions(.commandDuration, [action, result.rawValue]),
+                factory: factory)
             commandDurations[key] = timer
         }
         timer.recordSeconds(seconds)
@@ -236,8 +239,10 @@ public final class Metrics {
     /// The handle of one label set: made (through the factory, which takes the registry's lock) the
     /// first time, then found with one dictionary lookup. `values` is an autoclosure so that a hit
     /// allocates no array.
-    private func counter<Key: Hashable>(_ cache: inout [Key: CoreMetrics.Counter], _ key: Key, _ family: Family,
-                                        _ values: @autoclosure () -> [String]) -> CoreMetrics.Counter {
+    private func counter<Key: Hashable>(
+        _ cache: inout [Key: CoreMetrics.Counter], _ key: Key, _ family: Family,
+        _ values: @autoclosure () -> [String]
+    ) -> CoreMetrics.Counter {
         if let known = cache[key] { return known }
         let made = CoreMetrics.Counter(label: family.rawValue, dimensions: dimensions(family, values()), factory: factory)
         cache[key] = made

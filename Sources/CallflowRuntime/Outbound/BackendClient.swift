@@ -24,8 +24,9 @@ public final class BackendClient: BackendRequests {
         headers.append(("Idempotency-Key", call.idempotencyKey))
         if !call.headers.keys.contains(where: { $0.lowercased() == "accept" }) { headers.append(("Accept", "application/json")) }
         if !call.headers.keys.contains(where: { $0.lowercased() == "user-agent" }) { headers.append(("User-Agent", "callflow/1")) }
-        let request = ClientRequest(method: call.method, url: call.url, headers: headers, body: call.body, timeoutMs: call.timeoutMs,
-                                    maxResponseBytes: maxResponseBytes)
+        let request = ClientRequest(
+            method: call.method, url: call.url, headers: headers, body: call.body, timeoutMs: call.timeoutMs,
+            maxResponseBytes: maxResponseBytes)
         http.send(request) { result in
             switch result {
             case .success(let response): completion(.response(status: response.status, body: response.body))

@@ -43,13 +43,17 @@ public final class TelnyxClient: CommandSender {
     /// Called after each command is accepted (for metrics and tests).
     public var onSent: (CallCommand, Int) -> Void = { _, _ in }
 
-    public init(http: HTTPClient, loop: EventLoop, baseURL: String, apiKey: String, policy: RetryPolicy, logger: Logger,
-                clockMs: @escaping () -> Int64, random: @escaping () -> Double = { Double.random(in: 0...1) }) {
+    public init(
+        http: HTTPClient, loop: EventLoop, baseURL: String, apiKey: String, policy: RetryPolicy, logger: Logger,
+        clockMs: @escaping () -> Int64, random: @escaping () -> Double = { Double.random(in: 0...1) }
+    ) {
         self.http = http
         self.loop = loop
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
-        self.headers = [("Authorization", "Bearer \(apiKey)"), ("Content-Type", "application/json"), ("Accept", "application/json"),
-                        ("User-Agent", "callflow/1")]
+        self.headers = [
+            ("Authorization", "Bearer \(apiKey)"), ("Content-Type", "application/json"), ("Accept", "application/json"),
+            ("User-Agent", "callflow/1"),
+        ]
         self.policy = policy
         self.logger = logger
         self.clockMs = clockMs
@@ -94,11 +98,17 @@ public final class TelnyxClient: CommandSender {
         // Built when a line is written, not per command.
         func meta(_ extra: Logger.Metadata = [:]) -> Logger.Metadata { Self.metadata(command).merging(extra) { $1 } }
         let sender = RetryingRequest(http: http, loop: loop, policy: policy, clockMs: clockMs, random: random)
-        sender.perform(request, what: command.action, onRetry: { [weak self] attempt, delay, why in
-            self?.metrics?.commandRetried(action: command.action)
-            self?.logger.warning("command failed, retrying", metadata: meta([
-                "attempt": "\(attempt)", "retry_in_ms": "\(delay)", "reason": "\(why)"]))
-        }) { [weak self] result in
+        sender.perform(
+            request, what: command.action,
+            onRetry: { [weak self] attempt, delay, why in
+                self?.metrics?.commandRetried(action: command.action)
+                self?.logger.warning(
+                    "command failed, retrying",
+                    metadata: meta([
+                        "attempt": "\(attempt)", "retry_in_ms": "\(delay)", "reason": "\(why)",
+                    ]))
+            }
+        ) { [weak self] result in
             guard let self else { return }
             let seconds = Double(self.clockMs() - startedMs) / 1000
             switch result {
@@ -148,8 +158,11 @@ public final class TelnyxClient: CommandSender {
             metrics?.commandDropped(action: other.action)
             logger.info("command not sent: an earlier command of its step failed", metadata: Self.metadata(other))
             guard let id = other.commandID, let done = completions.removeValue(forKey: id) else { continue }
-            done(.failure(CommandFailure(status: nil, errors: [], reason: "not sent: \(command.action) before it in the same step failed",
-                                         attempts: 0)))
+            done(
+                .failure(
+                    CommandFailure(
+                        status: nil, errors: [], reason: "not sent: \(command.action) before it in the same step failed",
+                        attempts: 0)))
         }
     }
 

@@ -12,8 +12,12 @@ extension CallPipeline {
                 if let call = work.call, let s = work.state {
                     // One line per call at the default level, so a first deploy shows calls arriving
                     // (the caller's number is left out; the called number is the deployment's own).
-                    logger.info("call started", metadata: ["call.control_id": "\(call)", "flow": "\(visit.flow)",
-                                                           "call.direction": "\(s.facts.direction)", "call.to": "\(s.facts.to)"])
+                    logger.info(
+                        "call started",
+                        metadata: [
+                            "call.control_id": "\(call)", "flow": "\(visit.flow)",
+                            "call.direction": "\(s.facts.direction)", "call.to": "\(s.facts.to)",
+                        ])
                 }
                 continue
             }

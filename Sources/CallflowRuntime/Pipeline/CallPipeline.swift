@@ -45,8 +45,10 @@ package final class CallPipeline {
         var conflicts = 0
     }
 
-    package init(engine: CallEngine, ledger: any CallLedger, effects: EffectRunner, loop: EventLoop, metrics: Metrics, logger: Logger,
-         clock: @escaping () -> Int64) {
+    package init(
+        engine: CallEngine, ledger: any CallLedger, effects: EffectRunner, loop: EventLoop, metrics: Metrics, logger: Logger,
+        clock: @escaping () -> Int64
+    ) {
         self.engine = engine
         self.ledger = ledger
         self.effects = effects

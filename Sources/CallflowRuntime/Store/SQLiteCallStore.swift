@@ -30,7 +30,8 @@ public final class SQLiteCallStore: CallStore {
 
     /// Schema 1 → 2, in the transaction that checked the version: the ids move over oldest first.
     static func migrateFromSchema1(_ db: Database) throws(SQLiteError) {
-        try db.execute("""
+        try db.execute(
+            """
             INSERT INTO dedupe_log(key, at) SELECT key, at FROM dedupe ORDER BY at;
             DROP TABLE dedupe;
             UPDATE meta SET value = 2 WHERE key = 'schema';
@@ -56,9 +57,11 @@ public final class SQLiteCallStore: CallStore {
             db = try Database(path: path)
             // Checkpoints (which fsync the database file) run on the checkpointer's thread, not in
             // a commit on the loop thread.
-            try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=\(synchronous == .full ? "FULL" : "NORMAL"); PRAGMA wal_autocheckpoint=0; "
-                + "PRAGMA journal_size_limit=\(walLimitBytes);")
-            try db.execute("""
+            try db.execute(
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=\(synchronous == .full ? "FULL" : "NORMAL"); PRAGMA wal_autocheckpoint=0; "
+                    + "PRAGMA journal_size_limit=\(walLimitBytes);")
+            try db.execute(
+                """
                 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
                 CREATE TABLE IF NOT EXISTS calls(id TEXT PRIMARY KEY, state BLOB NOT NULL);
                 CREATE TABLE IF NOT EXISTS outbox(seq INTEGER PRIMARY KEY, command BLOB NOT NULL);
@@ -80,7 +83,8 @@ public final class SQLiteCallStore: CallStore {
                 case Self.schemaVersion:
                     break
                 case let other?:
-                    throw SQLiteError(function: "schema check", code: 0, message: "\(path) has schema \(other); this build reads \(Self.schemaVersion)")
+                    throw SQLiteError(
+                        function: "schema check", code: 0, message: "\(path) has schema \(other); this build reads \(Self.schemaVersion)")
                 }
             }
         } catch {
@@ -163,13 +167,15 @@ public final class SQLiteCallStore: CallStore {
             try db.transaction { () throws(SQLiteError) in
                 for (id, state) in batch.upserts {
                     // An update in place, not REPLACE's delete and insert.
-                    try db.run("INSERT INTO calls(id, state) VALUES(?, ?) ON CONFLICT(id) DO UPDATE SET state = excluded.state",
-                               [.text(id), Self.bytes(StateCodec.encode(state, withTrace: false))])
+                    try db.run(
+                        "INSERT INTO calls(id, state) VALUES(?, ?) ON CONFLICT(id) DO UPDATE SET state = excluded.state",
+                        [.text(id), Self.bytes(StateCodec.encode(state, withTrace: false))])
                 }
                 for (id, ended) in batch.ended {
                     try db.run("DELETE FROM calls WHERE id = ?", [.text(id)])
-                    try db.run("INSERT OR REPLACE INTO traces(id, ended_at, trace) VALUES(?, ?, ?)",
-                               [.text(id), .int(ended.at), Self.bytes(.array(ended.trace.map(StateCodec.encode)))])
+                    try db.run(
+                        "INSERT OR REPLACE INTO traces(id, ended_at, trace) VALUES(?, ?, ?)",
+                        [.text(id), .int(ended.at), Self.bytes(.array(ended.trace.map(StateCodec.encode)))])
                 }
                 for e in batch.dedupe {
                     try db.run("INSERT INTO dedupe_log(key, at) VALUES(?, ?)", [.int(Int64(bitPattern: e.key)), .int(e.at)])
@@ -187,8 +193,9 @@ public final class SQLiteCallStore: CallStore {
                 }
                 for id in batch.timersRemoved { try db.run("DELETE FROM timers WHERE id = ?", [.text(id)]) }
                 for h in batch.httpAdded {
-                    try db.run("INSERT OR REPLACE INTO http(id, call, request) VALUES(?, ?, ?)",
-                               [.text(h.request.id), .text(h.call), Self.bytes(StateCodec.encode(h.request))])
+                    try db.run(
+                        "INSERT OR REPLACE INTO http(id, call, request) VALUES(?, ?, ?)",
+                        [.text(h.request.id), .text(h.call), Self.bytes(StateCodec.encode(h.request))])
                 }
                 for id in batch.httpRemoved { try db.run("DELETE FROM http WHERE id = ?", [.text(id)]) }
                 if let dials = batch.dials {
@@ -198,7 +205,8 @@ public final class SQLiteCallStore: CallStore {
                     }
                 }
                 for (rev, files) in batch.revisions {
-                    try db.run("INSERT OR IGNORE INTO revisions(revision, files) VALUES(?, ?)", [.text(rev), Self.bytes(RevisionFiles.encode(files))])
+                    try db.run(
+                        "INSERT OR IGNORE INTO revisions(revision, files) VALUES(?, ?)", [.text(rev), Self.bytes(RevisionFiles.encode(files))])
                 }
             }
         } catch {
@@ -223,7 +231,8 @@ public final class SQLiteCallStore: CallStore {
             do {
                 // Rows are in arrival order: delete up to the first one still fresh (all, if none
                 // is), reading only what goes.
-                try db.run("""
+                try db.run(
+                    """
                     DELETE FROM dedupe_log WHERE rowid < COALESCE(
                       (SELECT rowid FROM dedupe_log WHERE at >= ?1 ORDER BY rowid LIMIT 1),
                       (SELECT COALESCE(max(rowid), 0) + 1 FROM dedupe_log))
@@ -272,7 +281,8 @@ final class Checkpointer: Sendable {
                 _ = try? db.run("PRAGMA wal_checkpoint(PASSIVE)")
                 var info = stat()
                 if stat(path + "-wal", &info) == 0, Int(info.st_size) > walLimitBytes,
-                   let row = (try? db.run("PRAGMA wal_checkpoint(RESTART)"))?.first, row.first?.int == 0 {
+                    let row = (try? db.run("PRAGMA wal_checkpoint(RESTART)"))?.first, row.first?.int == 0
+                {
                     restarts.withLock { $0 += 1 }
                 }
             }

@@ -1,7 +1,7 @@
 import CallflowCore
-import Redis
 import Foundation
 import Logging
+import Redis
 
 /// Reads `config.json` (or none) and the environment into a checked `CallflowConfig`.
 ///
@@ -11,7 +11,9 @@ import Logging
 public enum ConfigLoader {
     /// Loads `path` (or `CALLFLOW_CONFIG`, or nothing) and applies environment overrides, then
     /// makes `flows.dir` and `store.path` absolute (see `resolvePaths`).
-    public static func load(path: String?, environment: [String: String], workingDirectory: String? = nil) throws(ConfigError)
+    public static func load(
+        path: String?, environment: [String: String], workingDirectory: String? = nil
+    ) throws(ConfigError)
         -> CallflowConfig
     {
         let file = path ?? environment["CALLFLOW_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
@@ -29,8 +31,9 @@ public enum ConfigLoader {
             configFolder = (absolute(file, against: cwd) as NSString).deletingLastPathComponent
         }
         config = try applyEnvironment(config, environment)
-        return resolvePaths(config, configFolder: configFolder, dataDir: environment["CALLFLOW_DATA_DIR"].flatMap { $0.isEmpty ? nil : $0 },
-                            workingDirectory: cwd)
+        return resolvePaths(
+            config, configFolder: configFolder, dataDir: environment["CALLFLOW_DATA_DIR"].flatMap { $0.isEmpty ? nil : $0 },
+            workingDirectory: cwd)
     }
 
     /// Relative paths in a config file mean "beside this file", wherever the server is started
@@ -109,14 +112,19 @@ public enum ConfigLoader {
         }
         reader.checkKeys(top, [], allowed: ["$schema", "server", "telnyx", "flows", "log", "store", "http"])
         let server = ["server"]
-        if let o = reader.section(top, "server",
-            allowed: ["host", "port", "webhook_path", "max_body_bytes", "max_header_bytes", "timeout_secs", "max_connections",
-                      "shutdown_grace_secs", "admin_token"])
+        if let o = reader.section(
+            top, "server",
+            allowed: [
+                "host", "port", "webhook_path", "max_body_bytes", "max_header_bytes", "timeout_secs", "max_connections",
+                "shutdown_grace_secs", "admin_token",
+            ])
         {
             if let v = reader.string(o, "host", server, required: false) { config.server.host = v }
             if let v = reader.int(o, "port", server, required: false, range: 0...65535) { config.server.port = v }
             if let v = reader.string(o, "webhook_path", server, required: false) {
-                if v.hasPrefix("/") { config.server.webhookPath = v } else {
+                if v.hasPrefix("/") {
+                    config.server.webhookPath = v
+                } else {
                     reader.problem(server + ["webhook_path"], "must start with /, found \"\(v)\"")
                 }
             }
@@ -130,9 +138,12 @@ public enum ConfigLoader {
             }
         }
         let telnyx = ["telnyx"]
-        if let o = reader.section(top, "telnyx",
-            allowed: ["api_base_url", "api_key", "public_key", "signature_tolerance_secs", "command_timeout_ms",
-                      "max_attempts", "retry_deadline_ms"])
+        if let o = reader.section(
+            top, "telnyx",
+            allowed: [
+                "api_base_url", "api_key", "public_key", "signature_tolerance_secs", "command_timeout_ms",
+                "max_attempts", "retry_deadline_ms",
+            ])
         {
             if let v = reader.string(o, "api_base_url", telnyx, required: false) {
                 if let problem = apiBaseURLProblem(v) { reader.problem(telnyx + ["api_base_url"], problem) } else { config.telnyx.apiBaseURL = v }
@@ -176,8 +187,13 @@ public enum ConfigLoader {
             }
         }
         let store = ["store"]
-        if let o = reader.section(top, "store", allowed: ["kind", "path", "synchronous", "redis_url", "redis_prefix", "trace_retention_hours",
-                                                          "dedupe_max_bytes"]) {
+        if let o = reader.section(
+            top, "store",
+            allowed: [
+                "kind", "path", "synchronous", "redis_url", "redis_prefix", "trace_retention_hours",
+                "dedupe_max_bytes",
+            ])
+        {
             if let v: CallflowConfig.Store.Kind = reader.choice(o, "kind", store, required: false, expected: "sqlite, memory or redis") {
                 config.store.kind = v
             }

@@ -21,7 +21,8 @@ public struct ConnectionBudget: Sendable, Equatable {
         let room = max(1, fileLimit - Self.reserve(forLimit: fileLimit))
         if let configured {
             maxConnections = configured
-            warning = configured > room
+            warning =
+                configured > room
                 ? "server.max_connections is \(configured) but the file limit (ulimit -n) is \(fileLimit): past about \(room) connections "
                     + "accept() fails and new connections wait; raise the limit (docker run --ulimit nofile=N) or lower max_connections"
                 : nil

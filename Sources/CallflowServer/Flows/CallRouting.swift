@@ -18,10 +18,15 @@ public enum CallRouting: Sendable, Equatable, CustomStringConvertible {
     case none
 
     public init(configured: String?, flows: FlowSet) {
-        if let configured { self = .configured(configured) }
-        else if flows["main"] != nil { self = .main }
-        else if flows.flows.count == 1, let only = flows.flows.keys.first { self = .onlyFlow(only) }
-        else { self = .none }
+        if let configured {
+            self = .configured(configured)
+        } else if flows["main"] != nil {
+            self = .main
+        } else if flows.flows.count == 1, let only = flows.flows.keys.first {
+            self = .onlyFlow(only)
+        } else {
+            self = .none
+        }
     }
 
     /// The flow for unrouted numbers, or nil when they are rejected.

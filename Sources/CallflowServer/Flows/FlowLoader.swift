@@ -5,7 +5,9 @@ import Foundation
 public enum FlowLoader {
     /// Loads every `*.json` in `paths` (directories or files). Flow names are file names
     /// without `.json`; two files with one name are an error.
-    public static func load(paths: [String], timeZones: any TimeZoneProvider = SystemTimeZones())
+    public static func load(
+        paths: [String], timeZones: any TimeZoneProvider = SystemTimeZones()
+    )
         -> (set: FlowSet?, diagnostics: [Diagnostic], files: Int)
     {
         var files: [(name: String, file: String, bytes: [UInt8])] = []
@@ -138,7 +140,8 @@ extension FlowLoader {
     /// errors still names them (an unreadable file reaches nothing; it fails on its own).
     public static func gotoTargets(of file: String) -> [String] {
         guard let data = FileManager.default.contents(atPath: file), let root = try? JSONParser.parse(Array(data)),
-              let nodes = root["nodes"]?.objectValue else { return [] }
+            let nodes = root["nodes"]?.objectValue
+        else { return [] }
         return nodes.members.compactMap { node in
             node.value["type"]?.stringValue == "goto" ? node.value["flow"]?.stringValue : nil
         }
@@ -172,7 +175,9 @@ extension FlowLoader {
                 throw FlowArgumentError("no such directory: \(flow.argument)")
             }
             if FileManager.default.fileExists(atPath: flow.argument, isDirectory: &isDirectory), isDirectory.boolValue {
-                throw FlowArgumentError("\(flow.argument) is a directory; give a flow file in it (like \((flow.argument as NSString).appendingPathComponent("main.json"))) or a flow name with --flows \(flow.argument)")
+                throw FlowArgumentError(
+                    "\(flow.argument) is a directory; give a flow file in it (like \((flow.argument as NSString).appendingPathComponent("main.json"))) or a flow name with --flows \(flow.argument)"
+                )
             }
             guard FileManager.default.fileExists(atPath: flow.file) else {
                 throw FlowArgumentError("no such flow file: \(flow.file)" + (flow.argument.hasSuffix(".json") ? "" : " (flow files end in .json)"))
@@ -189,8 +194,9 @@ extension FlowLoader {
         let needed = closure(of: flow.name, in: files)
         let whole = load(paths: [flow.directory], timeZones: timeZones)
         if let set = whole.set {
-            return FlowSelection(flow: flow, set: set, diagnostics: whole.diagnostics.filter { needed.contains($0.file) },
-                                 skipped: [], files: needed)
+            return FlowSelection(
+                flow: flow, set: set, diagnostics: whole.diagnostics.filter { needed.contains($0.file) },
+                skipped: [], files: needed)
         }
         let part = load(paths: needed, timeZones: timeZones)
         guard let set = part.set else {

@@ -50,19 +50,29 @@ public final class ControlAPI {
             switch backend.reloadFlows() {
             case .success(let revision): return .json(200, JSONValue.object(["status": "reloaded", "revision": .string(revision)]).jsonBytes)
             case .failure(let error):
-                return .json(422, JSONValue.object(["error": "flows have errors; the previous flows stay active",
-                                                    "problems": .array(error.problems.map(JSONValue.string))]).jsonBytes)
+                return .json(
+                    422,
+                    JSONValue.object([
+                        "error": "flows have errors; the previous flows stay active",
+                        "problems": .array(error.problems.map(JSONValue.string)),
+                    ]).jsonBytes)
             }
         case "/v1/flows":
             guard method == "GET" else { return .error(405, "use GET", headers: [("Allow", "GET")]) }
             let set = backend.flowSet
             let flows = set.flows.keys.sorted().map { name -> JSONValue in
                 let f = set.flows[name]!
-                return .object(["name": .string(name), "description": f.description.map(JSONValue.string) ?? .null,
-                                "nodes": .int(f.order.count), "start": .string(f.start)])
+                return .object([
+                    "name": .string(name), "description": f.description.map(JSONValue.string) ?? .null,
+                    "nodes": .int(f.order.count), "start": .string(f.start),
+                ])
             }
-            return .json(200, JSONValue.object(["revision": .string(set.revision), "flows": .array(flows),
-                                                "revisions_in_use": .array(backend.retainedRevisions.map(JSONValue.string))]).jsonBytes)
+            return .json(
+                200,
+                JSONValue.object([
+                    "revision": .string(set.revision), "flows": .array(flows),
+                    "revisions_in_use": .array(backend.retainedRevisions.map(JSONValue.string)),
+                ]).jsonBytes)
         case "/v1/calls":
             guard method == "POST" else { return .error(405, "use POST", headers: [("Allow", "POST")]) }
             let parsed = request.withBody { _, body in Result { () throws(JSONParseError) in try JSONParser.parse(body) } }
@@ -98,7 +108,8 @@ public final class ControlAPI {
         guard case .object(let o) = value else { return .failure(Message(text: "expected a JSON object")) }
         let known = ["to", "from", "connection_id", "flow", "vars", "machine_detection"]
         for key in o.keys where !known.contains(key) {
-            return .failure(Message(text: "unknown field \"\(key)\"" + (Spelling.nearest(to: key, in: known).map { "; did you mean \"\($0)\"?" } ?? "")))
+            return .failure(
+                Message(text: "unknown field \"\(key)\"" + (Spelling.nearest(to: key, in: known).map { "; did you mean \"\($0)\"?" } ?? "")))
         }
         guard let to = o["to"]?.stringValue else { return .failure(Message(text: "\"to\" is required (E.164, like +13125550100)")) }
         guard E164.isDialable(to) else { return .failure(Message(text: "\"to\" must be E.164 (+13125550100) or a sip: URI, got \"\(to)\"")) }
@@ -110,8 +121,10 @@ public final class ControlAPI {
         guard let flow = o["flow"]?.stringValue else { return .failure(Message(text: "\"flow\" is required")) }
         guard backend.flowSet[flow] != nil else {
             let names = backend.flowSet.flows.keys.sorted()
-            return .failure(Message(text: "no flow \"\(flow)\"" + (Spelling.nearest(to: flow, in: names).map { "; did you mean \"\($0)\"?" } ?? "")
-                + " (flows: \(names.joined(separator: ", ")))"))
+            return .failure(
+                Message(
+                    text: "no flow \"\(flow)\"" + (Spelling.nearest(to: flow, in: names).map { "; did you mean \"\($0)\"?" } ?? "")
+                        + " (flows: \(names.joined(separator: ", ")))"))
         }
         var vars = JSONObject()
         if let v = o["vars"] {

@@ -14,8 +14,10 @@ final class Routes {
     /// `/metrics`: Prometheus text.
     private let metrics: (() -> HTTPResponse)?
 
-    init(webhookPath: String, ingest: WebhookIngest, control: ControlAPI?, readiness: @escaping () -> HTTPResponse,
-         metrics: (() -> HTTPResponse)?) {
+    init(
+        webhookPath: String, ingest: WebhookIngest, control: ControlAPI?, readiness: @escaping () -> HTTPResponse,
+        metrics: (() -> HTTPResponse)?
+    ) {
         self.webhookPath = webhookPath
         self.ingest = ingest
         self.control = control

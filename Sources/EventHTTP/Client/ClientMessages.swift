@@ -9,8 +9,10 @@ public struct ClientRequest: Sendable, Equatable {
     /// Responses larger than this fail with `.tooLarge` instead of filling memory.
     public var maxResponseBytes: Int
 
-    public init(method: String, url: String, headers: [(String, String)] = [], body: [UInt8]? = nil, timeoutMs: Int = 10_000,
-                maxResponseBytes: Int = 1 << 20) {
+    public init(
+        method: String, url: String, headers: [(String, String)] = [], body: [UInt8]? = nil, timeoutMs: Int = 10_000,
+        maxResponseBytes: Int = 1 << 20
+    ) {
         self.method = method
         self.url = url
         self.headers = headers

@@ -90,12 +90,15 @@ final class Transfer {
         data.withMemoryRebound(to: UInt8.self, capacity: count) { start in
             let line = UnsafeBufferPointer(start: start, count: count)
             if count >= 5, line[0] == UInt8(ascii: "H"), line[1] == UInt8(ascii: "T"), line[2] == UInt8(ascii: "T"),
-               line[3] == UInt8(ascii: "P"), line[4] == UInt8(ascii: "/") {
+                line[3] == UInt8(ascii: "P"), line[4] == UInt8(ascii: "/")
+            {
                 headers.removeAll()  // a new response (after 100 Continue or a proxy CONNECT)
                 return
             }
             guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return }
-            func isSpace(_ b: UInt8) -> Bool { b == UInt8(ascii: " ") || b == UInt8(ascii: "\t") || b == UInt8(ascii: "\r") || b == UInt8(ascii: "\n") }
+            func isSpace(_ b: UInt8) -> Bool {
+                b == UInt8(ascii: " ") || b == UInt8(ascii: "\t") || b == UInt8(ascii: "\r") || b == UInt8(ascii: "\n")
+            }
             var from = colon + 1
             var to = count
             while from < to, isSpace(line[from]) { from += 1 }

@@ -2,8 +2,9 @@ import CCurl
 import CLibevent
 import CallflowLoop
 import DequeModule
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 private let curlInitResult: CURLcode = curl_global_init(Int(CURL_GLOBAL_DEFAULT))
@@ -59,10 +60,12 @@ public final class HTTPClient {
         self.loop = loop
         self.multi = multi
         let me = Unmanaged.passUnretained(self).toOpaque()
-        timer = event_new(loop.base, -1, 0, { _, _, arg in
-            guard let arg else { return }
-            Unmanaged<HTTPClient>.fromOpaque(arg).takeUnretainedValue().timerFired()
-        }, me)
+        timer = event_new(
+            loop.base, -1, 0,
+            { _, _, arg in
+                guard let arg else { return }
+                Unmanaged<HTTPClient>.fromOpaque(arg).takeUnretainedValue().timerFired()
+            }, me)
         guard timer != nil else { throw .curl(function: "event_new(timer)", code: -1) }
         _ = cf_multi_ptr(multi, CURLMOPT_SOCKETDATA, me)
         _ = cf_multi_ptr(multi, CURLMOPT_TIMERDATA, me)
@@ -129,7 +132,8 @@ public final class HTTPClient {
         let bytes = Array(url.utf8)
         var start = 0
         if let colon = bytes.firstIndex(of: UInt8(ascii: ":")), bytes.count >= colon + 3,
-           bytes[colon + 1] == UInt8(ascii: "/"), bytes[colon + 2] == UInt8(ascii: "/") {
+            bytes[colon + 1] == UInt8(ascii: "/"), bytes[colon + 2] == UInt8(ascii: "/")
+        {
             start = colon + 3
         }
         var end = start
@@ -146,8 +150,9 @@ public final class HTTPClient {
                 return failBeforeStart(origin: origin, completion, error)
             }
         }
-        let transfer = Transfer(request: request, handle: handle, origin: origin, reportedTimeoutMs: reportedTimeoutMs ?? request.timeoutMs,
-                                completion: completion)
+        let transfer = Transfer(
+            request: request, handle: handle, origin: origin, reportedTimeoutMs: reportedTimeoutMs ?? request.timeoutMs,
+            completion: completion)
         if let code = configure(handle.easy, transfer) {
             transfer.release()  // the handle goes with it: its options are half set
             failBeforeStart(origin: origin, completion, .curl(function: "curl_easy_setopt", code: Int32(code.rawValue)))
@@ -164,10 +169,11 @@ public final class HTTPClient {
 
     /// A request that could not be handed to libcurl: its completion runs later, then its slot frees.
     private func failBeforeStart(origin: String, _ completion: @escaping Completion, _ error: ClientError) {
-        deferCompletion({ [weak self] result in
-            completion(result)
-            self?.admitNext(origin)
-        }, .failure(error))
+        deferCompletion(
+            { [weak self] result in
+                completion(result)
+                self?.admitNext(origin)
+            }, .failure(error))
     }
 
     private func deferCompletion(_ completion: @escaping Completion, _ result: Result<ClientResponse, ClientError>) {
@@ -192,14 +198,17 @@ public final class HTTPClient {
         codes.append(cf_easy_long(easy, CURLOPT_NOBODY, 0))
         if let body = t.request.body {
             codes.append(cf_easy_off(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)))
-            codes.append(body.withUnsafeBytes { raw in
-                cf_easy_ptr(easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!))
-            })
+            codes.append(
+                body.withUnsafeBytes { raw in
+                    cf_easy_ptr(easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!))
+                })
             codes.append(method == "POST" ? cf_easy_ptr(easy, CURLOPT_CUSTOMREQUEST, nil) : cf_easy_str(easy, CURLOPT_CUSTOMREQUEST, method))
         } else {
             codes.append(cf_easy_long(easy, CURLOPT_HTTPGET, 1))
             if method == "HEAD" { codes.append(cf_easy_long(easy, CURLOPT_NOBODY, 1)) }
-            codes.append(method == "GET" || method == "HEAD" ? cf_easy_ptr(easy, CURLOPT_CUSTOMREQUEST, nil) : cf_easy_str(easy, CURLOPT_CUSTOMREQUEST, method))
+            codes.append(
+                method == "GET" || method == "HEAD" ? cf_easy_ptr(easy, CURLOPT_CUSTOMREQUEST, nil) : cf_easy_str(easy, CURLOPT_CUSTOMREQUEST, method)
+            )
         }
         codes.append(cf_easy_ptr(easy, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(headerList(t))))
         return codes.first { $0 != CURLE_OK }

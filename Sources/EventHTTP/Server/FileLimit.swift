@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The process's file-descriptor limit (RLIMIT_NOFILE), which bounds sockets, the store's files

@@ -3,7 +3,7 @@ import CallflowLoop
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Limits that keep one client from holding the server.
@@ -96,13 +96,15 @@ public final class HTTPServer {
         listener = created
         boundPort = SocketAddress.localPort(of: evconnlistener_get_fd(created)) ?? options.port
         let arg = Unmanaged.passUnretained(self).toOpaque()
-        evconnlistener_set_cb(created, { _, fd, _, _, arg in
-            guard let arg else {
-                close(fd)
-                return
-            }
-            Unmanaged<HTTPServer>.fromOpaque(arg).takeUnretainedValue().accepted(fd)
-        }, arg)
+        evconnlistener_set_cb(
+            created,
+            { _, fd, _, _, arg in
+                guard let arg else {
+                    close(fd)
+                    return
+                }
+                Unmanaged<HTTPServer>.fromOpaque(arg).takeUnretainedValue().accepted(fd)
+            }, arg)
         let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(created)))
         serversByListener.withLock { $0[key] = UInt(bitPattern: Int(bitPattern: arg)) }
         evconnlistener_set_error_cb(created) { listener, _ in
@@ -110,7 +112,8 @@ public final class HTTPServer {
             let code = errno
             let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(listener)))
             guard let server = serversByListener.withLock({ $0[key] }),
-                  let pointer = UnsafeRawPointer(bitPattern: Int(bitPattern: server)) else { return }
+                let pointer = UnsafeRawPointer(bitPattern: Int(bitPattern: server))
+            else { return }
             Unmanaged<HTTPServer>.fromOpaque(pointer).takeUnretainedValue().acceptFailed(code)
         }
         evconnlistener_enable(created)
@@ -172,7 +175,8 @@ public final class HTTPServer {
         var report: String? = nil
         if now - lastAcceptReportMs >= HTTPServer.acceptReportIntervalMs {
             let reason = String(cString: strerror(code))
-            report = "accept() failed: \(reason) (\(failuresSinceReport) time\(failuresSinceReport == 1 ? "" : "s") since the last report); "
+            report =
+                "accept() failed: \(reason) (\(failuresSinceReport) time\(failuresSinceReport == 1 ? "" : "s") since the last report); "
                 + "new connections wait in the backlog, retried every \(backoffMs) ms up to 1 s; open connections: \(connections.count)"
             failuresSinceReport = 0
             lastAcceptReportMs = now
@@ -279,16 +283,26 @@ final class Connection {
         self.server = server
         parser = RequestParser(maxHeaderBytes: server.options.maxHeaderBytes, maxBodyBytes: server.options.maxBodyBytes)
         let arg = Unmanaged.passUnretained(self).toOpaque()
-        guard let read = event_new(server.loop.base, fd, Int16(EV_READ | EV_PERSIST), { _, _, arg in
-            guard let arg else { return }
-            Unmanaged<Connection>.fromOpaque(arg).takeUnretainedValue().readable()
-        }, arg), let write = event_new(server.loop.base, fd, Int16(EV_WRITE | EV_PERSIST), { _, _, arg in
-            guard let arg else { return }
-            Unmanaged<Connection>.fromOpaque(arg).takeUnretainedValue().writable()
-        }, arg), let timer = event_new(server.loop.base, -1, 0, { _, _, arg in
-            guard let arg else { return }
-            Unmanaged<Connection>.fromOpaque(arg).takeUnretainedValue().deadlinePassed()
-        }, arg) else { return nil }
+        guard
+            let read = event_new(
+                server.loop.base, fd, Int16(EV_READ | EV_PERSIST),
+                { _, _, arg in
+                    guard let arg else { return }
+                    Unmanaged<Connection>.fromOpaque(arg).takeUnretainedValue().readable()
+                }, arg),
+            let write = event_new(
+                server.loop.base, fd, Int16(EV_WRITE | EV_PERSIST),
+                { _, _, arg in
+                    guard let arg else { return }
+                    Unmanaged<Connection>.fromOpaque(arg).takeUnretainedValue().writable()
+                }, arg),
+            let timer = event_new(
+                server.loop.base, -1, 0,
+                { _, _, arg in
+                    guard let arg else { return }
+                    Unmanaged<Connection>.fromOpaque(arg).takeUnretainedValue().deadlinePassed()
+                }, arg)
+        else { return nil }
         readEvent = read
         writeEvent = write
         self.timer = timer
@@ -535,10 +549,13 @@ public final class PendingReply {
 public enum InMemoryHTTP {
     /// `then` gets the handler's answer: at once, or when its deferred reply is sent (the loop must
     /// run for that). A handler that returns `nil` without deferring answers 500, as on a socket.
-    public static func dispatch(method: String, target: String, headers: [(String, String)] = [], body: [UInt8] = [],
-                                to handler: (borrowing HTTPRequest) -> HTTPResponse?, then: @escaping (HTTPResponse) -> Void) {
-        let parsed = ParsedRequest(method: method, target: target, minorVersion: 1,
-                                   headers: headers.map { (name: $0.0.lowercased(), value: $0.1) }, body: body, keepAlive: true)
+    public static func dispatch(
+        method: String, target: String, headers: [(String, String)] = [], body: [UInt8] = [],
+        to handler: (borrowing HTTPRequest) -> HTTPResponse?, then: @escaping (HTTPResponse) -> Void
+    ) {
+        let parsed = ParsedRequest(
+            method: method, target: target, minorVersion: 1,
+            headers: headers.map { (name: $0.0.lowercased(), value: $0.1) }, body: body, keepAlive: true)
         let pending = PendingReply(delivering: then)
         pending.dispatching = true
         let response = handler(HTTPRequest(parsed: parsed, pending: pending))

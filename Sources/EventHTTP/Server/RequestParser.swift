@@ -136,7 +136,8 @@ struct RequestParser {
         let version = Array(parts[2])
         guard version.count == 8, version.starts(with: Array("HTTP/1.".utf8)), version[7] == 48 || version[7] == 49 else {
             if version.starts(with: Array("HTTP/".utf8)) {
-                throw RequestError(status: 505, message: "HTTP version \(String(decoding: version.dropFirst(5), as: UTF8.self)) is not supported; use HTTP/1.1")
+                throw RequestError(
+                    status: 505, message: "HTTP version \(String(decoding: version.dropFirst(5), as: UTF8.self)) is not supported; use HTTP/1.1")
             }
             throw RequestError(status: 400, message: "malformed request line; expected METHOD TARGET HTTP/1.1")
         }
@@ -177,7 +178,9 @@ struct RequestParser {
         }
         if lengths.count > 1 { throw RequestError(status: 400, message: "the request has \(lengths.count) Content-Length headers; send exactly one") }
         if let transferEncoding {
-            if !lengths.isEmpty { throw RequestError(status: 400, message: "the request has both Content-Length and Transfer-Encoding; send one of them") }
+            if !lengths.isEmpty {
+                throw RequestError(status: 400, message: "the request has both Content-Length and Transfer-Encoding; send one of them")
+            }
             guard minor == 1 else { throw RequestError(status: 400, message: "Transfer-Encoding needs HTTP/1.1") }
             guard transferEncoding == "chunked" else {
                 throw RequestError(status: 501, message: "Transfer-Encoding \"\(transferEncoding)\" is not supported; send Content-Length or chunked")
@@ -197,8 +200,9 @@ struct RequestParser {
             let rest = target[target.index(colon, offsetBy: 3)...]
             target = rest.firstIndex(of: "/").map { String(rest[$0...]) } ?? "/"
         }
-        head = ParsedRequest(method: String(decoding: parts[0], as: UTF8.self), target: target, minorVersion: minor, headers: headers,
-                             body: [], keepAlive: keepAlive)
+        head = ParsedRequest(
+            method: String(decoding: parts[0], as: UTF8.self), target: target, minorVersion: minor, headers: headers,
+            body: [], keepAlive: keepAlive)
     }
 
     static func trimmed(_ s: Substring) -> Substring {
