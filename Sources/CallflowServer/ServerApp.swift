@@ -123,8 +123,7 @@ public final class ServerApp: ControlBackend {
             deadlineMs: config.telnyx.retryDeadlineMs)
         let telnyx = TelnyxClient(
             http: client, loop: loop, baseURL: config.telnyx.apiBaseURL, apiKey: apiKey, policy: policy,
-            logger: logger, clockMs: clockMs)
-        telnyx.metrics = metrics
+            logger: logger, clockMs: clockMs, metrics: metrics)
         let backend = injectedBackend ?? BackendClient(http: client, maxResponseBytes: config.http.maxResponseBytes)
 
         // The ledger: one instance's memory over its store, or Redis for several instances.
@@ -188,13 +187,13 @@ public final class ServerApp: ControlBackend {
             maxHeaderBytes: config.server.maxHeaderBytes, timeoutSeconds: config.server.timeoutSecs,
             maxConnections: budget.maxConnections)
         self.routes = routes
-        do {
-            http = try HTTPServer(loop: loop, options: options) { request in routes.handle(request) }
-        } catch { throw .eventLoop("\(error)") }
-        http?.onAcceptFailure = { [logger, metrics] report in
+        let acceptFailed = { [logger, metrics] (report: String?) in
             metrics.acceptFailed()
             if let report { logger.error("\(report)") }
         }
+        do {
+            http = try HTTPServer(loop: loop, options: options, onAcceptFailure: acceptFailed) { request in routes.handle(request) }
+        } catch { throw .eventLoop("\(error)") }
     }
 
     /// Answers one request as the listener would (tests drive it through `InMemoryHTTP`); `nil`

@@ -11,6 +11,7 @@ public struct CallCommand: Sendable, Equatable, CustomStringConvertible {
     /// shell feeds its data back as `MachineInput.commandSucceeded`.
     public var reportsResult: Bool
 
+    /// A command for `callControlID`; `body` already carries its `client_state` and `command_id`.
     public init(callControlID: String, action: String, body: JSONObject, reportsResult: Bool = false) {
         self.callControlID = callControlID
         self.action = action
@@ -18,6 +19,7 @@ public struct CallCommand: Sendable, Equatable, CustomStringConvertible {
         self.reportsResult = reportsResult
     }
 
+    /// The idempotency key Telnyx deduplicates by; deterministic per call step, so a retry or a re-send after a restart is recognised.
     public var commandID: String? { body["command_id"]?.stringValue }
 
     /// The call whose machine hears about this command: a command for a dialed or transferred
@@ -32,6 +34,7 @@ public struct CallCommand: Sendable, Equatable, CustomStringConvertible {
         return Int(parts[2])
     }
 
+    /// The call step this command was issued at (from its `command_id`), `nil` for a foreign id.
     public var step: Int? { commandID.flatMap(Self.step(ofCommandID:)) }
 
     /// The HTTP method Telnyx's spec gives the action (`client_state_update` is a PUT).
@@ -42,6 +45,7 @@ public struct CallCommand: Sendable, Equatable, CustomStringConvertible {
         action == "dial" ? "/calls" : "/calls/\(PathEscape.segment(callControlID))/actions/\(action)"
     }
 
+    /// `action` and the body with secrets redacted: safe for logs and traces.
     public var description: String { "\(action) \(body.jsonStringRedacted)" }
 }
 

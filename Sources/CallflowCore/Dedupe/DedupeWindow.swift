@@ -20,6 +20,7 @@ public struct DedupeWindow: Sendable {
     static let minimumSlots = 1024
     private static let empty = UInt32.max
 
+    /// How long an id is remembered: Telnyx redelivers for up to about an hour.
     public let windowSeconds: Int64
     /// The configured ceiling in bytes.
     public let maxBytes: Int
@@ -45,6 +46,7 @@ public struct DedupeWindow: Sendable {
     /// Open addressing over the ring: ring positions, `empty` where free; twice the ring's slots.
     private var table: ContiguousArray<UInt32> = []
 
+    /// An empty window; ids older than `windowSeconds` expire, and past `maxBytes` the oldest go early (counted in `evictedEarly`).
     public init(windowSeconds: Int64 = 3600, maxBytes: Int = DedupeWindow.defaultMaxBytes) {
         self.windowSeconds = windowSeconds
         self.maxBytes = maxBytes
@@ -67,6 +69,7 @@ public struct DedupeWindow: Sendable {
         return true
     }
 
+    /// Whether `id` is remembered (without recording it).
     public func contains(_ id: String) -> Bool { slot(of: Self.key(id)) != nil }
 
     /// The stored form of an id (what `restore` takes back).

@@ -2,11 +2,14 @@
 /// Cross-node checks (targets, reachability, cycles, gotos) live in `FlowChecker`. Typed field
 /// access is `FieldReader`'s, shared with the server's config loader; its problems are errors here.
 public struct FlowParser: FieldReader {
+    /// The file the flow came from, named in every diagnostic.
     public let file: String
+    /// The flow's name (its file name without `.json`), what `goto` and routes refer to.
     public let name: String
     let timeZones: any TimeZoneProvider
     var diagnostics: [Diagnostic] = []
 
+    /// A parser for one file; `timeZones` resolves the IANA zones of `hours` nodes.
     public init(file: String, name: String, timeZones: any TimeZoneProvider) {
         self.file = file
         self.name = name
@@ -28,6 +31,7 @@ public struct FlowParser: FieldReader {
         return (flow, parser.diagnostics)
     }
 
+    /// `FieldReader`'s report: in a flow every field problem is an error at its JSON pointer.
     public mutating func problem(_ path: [String], _ message: String) { error(path, message) }
 
     mutating func error(_ pointer: [String], _ message: String) {

@@ -31,6 +31,7 @@ extension FieldReader {
         return v
     }
 
+    /// The string at `key`; a wrong type is reported and read as absent.
     public mutating func string(_ o: JSONObject, _ key: String, _ path: [String], required: Bool = true) -> String? {
         guard let v = field(o, key, path, required: required) else { return nil }
         guard case .string(let s) = v else {
@@ -74,6 +75,7 @@ extension FieldReader {
         return b
     }
 
+    /// The object at `key`; a wrong type is reported and read as absent.
     public mutating func object(_ o: JSONObject, _ key: String, _ path: [String], required: Bool = true) -> JSONObject? {
         guard let v = field(o, key, path, required: required) else { return nil }
         guard case .object(let obj) = v else {

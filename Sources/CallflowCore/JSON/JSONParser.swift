@@ -4,33 +4,42 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
     public let line: Int
     /// 1-based column (in bytes) of the offending byte.
     public let column: Int
+    /// What is wrong there, in words a flow author can act on ("expected ',' or '}'").
     public let message: String
 
+    /// `invalid JSON at line:column: message`, the form `check` prints.
     public var description: String { "invalid JSON at \(line):\(column): \(message)" }
 }
 
 /// Where each value of a parsed document starts, by JSON pointer (`/nodes/menu/choices/1`).
 /// Recorded only when asked for: diagnostics need it, webhooks do not.
 public struct JSONSourceMap: Sendable {
+    /// Start of each value, 1-based, keyed by JSON pointer.
     public var positions: [String: (line: Int, column: Int)] = [:]
+    /// An empty map; pass it to `parse(_:sourceMap:)` to have it filled.
     public init() {}
+    /// Where the value at `pointer` starts; `nil` for a pointer the document does not have.
     public func position(of pointer: String) -> (line: Int, column: Int)? { positions[pointer] }
 }
 
 /// A strict RFC 8259 parser over raw bytes: never traps on any input, limits nesting depth,
 /// rejects duplicate keys, invalid UTF-8, lone surrogates and trailing garbage.
 public struct JSONParser {
+    /// Arrays and objects nested deeper are refused, so a hostile body cannot exhaust the stack.
     public static let maximumDepth = 128
 
+    /// Parses a whole document (without recording positions).
     public static func parse(_ bytes: some Collection<UInt8>) throws(JSONParseError) -> JSONValue {
         var map: JSONSourceMap? = nil
         return try parse(bytes, sourceMap: &map)
     }
 
+    /// Parses a document held as a string (its UTF-8).
     public static func parse(_ text: String) throws(JSONParseError) -> JSONValue {
         try parse(Array(text.utf8))
     }
 
+    /// Parses a document and, when `sourceMap` is non-nil, records where each value starts (scenario and mock files report line:column with every problem).
     public static func parse(
         _ bytes: some Collection<UInt8>, sourceMap: inout JSONSourceMap?
     ) throws(JSONParseError) -> JSONValue {
@@ -53,6 +62,7 @@ public struct JSONParser {
         return try result.get()
     }
 
+    /// Parses bytes in place, without a copy: how a webhook body is read straight from the server's buffer.
     public static func parse(
         _ raw: UnsafeRawBufferPointer
     ) throws(JSONParseError) -> JSONValue {

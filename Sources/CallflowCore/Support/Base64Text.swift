@@ -19,6 +19,7 @@ public enum Base64Text {
     static let invalid: UInt8 = 0xFF
     static let pad = UInt8(ascii: "=")
 
+    /// Standard base64 with padding (what `client_state` and the stored flow files use).
     public static func encode(_ bytes: [UInt8]) -> String {
         let length = (bytes.count + 2) / 3 * 4
         guard length > 0 else { return "" }

@@ -39,14 +39,15 @@ public final class TelnyxClient: CommandSender {
     private var busy: Set<String> = []
     private var completions: [String: (Result<JSONValue, CommandFailure>) -> Void] = [:]
     public var onFailure: FailureHandler = { _, _ in }
-    public var metrics: Metrics?
+    private let metrics: Metrics?
     /// Called after each command is accepted (for metrics and tests).
     public var onSent: (CallCommand, Int) -> Void = { _, _ in }
 
     public init(
         http: HTTPClient, loop: EventLoop, baseURL: String, apiKey: String, policy: RetryPolicy, logger: Logger,
-        clockMs: @escaping () -> Int64, random: @escaping () -> Double = { Double.random(in: 0...1) }
+        clockMs: @escaping () -> Int64, random: @escaping () -> Double = { Double.random(in: 0...1) }, metrics: Metrics? = nil
     ) {
+        self.metrics = metrics
         self.http = http
         self.loop = loop
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL

@@ -72,16 +72,19 @@ public final class HTTPServer {
     /// Called on every failed accept(); with a report (a count since the last one) at most once per
     /// `acceptReportIntervalMs`, which the server logs. (libevent would otherwise log every failed
     /// attempt itself: millions a minute.)
-    public var onAcceptFailure: ((_ report: String?) -> Void)? = nil
+    private let onAcceptFailure: ((_ report: String?) -> Void)?
     static let acceptReportIntervalMs: Int64 = 10_000
     public let boundPort: Int
     /// One read buffer for all connections: reads happen one at a time on the loop.
     var scratch = [UInt8](repeating: 0, count: 64 << 10)
     private var date = HTTPDate()
 
-    public init(loop: EventLoop, options: HTTPServerOptions, handler: @escaping Handler) throws(EventLoopError) {
+    public init(
+        loop: EventLoop, options: HTTPServerOptions, onAcceptFailure: ((_ report: String?) -> Void)? = nil, handler: @escaping Handler
+    ) throws(EventLoopError) {
         loop.assertOnLoop()
         self.loop = loop
+        self.onAcceptFailure = onAcceptFailure
         self.handler = handler
         self.options = options
         self.maxConnections = max(1, options.maxConnections)
