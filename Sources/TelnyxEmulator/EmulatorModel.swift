@@ -257,8 +257,8 @@ public struct EmulatorModel: Sendable {
     // MARK: calls starting
 
     /// A caller dials in: `call.initiated` (parked).
-    public mutating func inboundCall(from: String, to: String) -> (leg: String, emissions: [Emission]) {
-        let id = "v3:emu-" + nextID("call")
+    public mutating func inboundCall(from: String, to: String, id chosen: String? = nil) -> (leg: String, emissions: [Emission]) {
+        let id = chosen ?? "v3:emu-" + nextID("call")
         legs[id] = Leg(id: id, from: from, to: to, direction: "incoming", scripted: true)
         var out = [
             webhook(
@@ -273,8 +273,12 @@ public struct EmulatorModel: Sendable {
     }
 
     /// A call we placed (control API dial with AMD) is answered by a person or a machine.
-    public mutating func outboundCall(from: String, to: String, clientState: String?) -> (leg: String, emissions: [Emission]) {
-        let id = "v3:emu-" + nextID("call")
+    public mutating func outboundCall(
+        from: String, to: String, clientState: String?, id chosen: String? = nil
+    )
+        -> (leg: String, emissions: [Emission])
+    {
+        let id = chosen ?? "v3:emu-" + nextID("call")
         legs[id] = Leg(id: id, from: from, to: to, direction: "outgoing", clientState: clientState, answered: true, scripted: true)
         var out = [
             webhook("call.initiated", id, after: 0, ["direction": "outgoing", "state": "bridging"]),

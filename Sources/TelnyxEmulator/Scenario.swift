@@ -12,6 +12,10 @@ public struct Scenario: Sendable, Equatable {
     /// Unix seconds of the simulated start.
     public var start: Int64 = 1_795_449_600
     public var vars: JSONObject = [:]
+    /// The branch the call takes at each `split` node named (node, or `flow/node`, → branch): the
+    /// simulation gives the call an id that the split's hash sends there, so a scenario can cover
+    /// every branch without changing how branches are chosen.
+    public var splits: [String: String] = [:]
     public var caller = CallerScript()
     /// `"METHOD URL"` → mocked response.
     public var http = HTTPMocks()
@@ -119,7 +123,9 @@ public struct Scenario: Sendable, Equatable {
     }
 
     /// Every key a scenario file may have, by the pointer of its object.
-    static let topKeys = ["$schema", "description", "flow", "direction", "from", "to", "now", "vars", "caller", "http", "faults", "expect"]
+    static let topKeys = [
+        "$schema", "description", "flow", "direction", "from", "to", "now", "vars", "splits", "caller", "http", "faults", "expect",
+    ]
     static let callerKeys = [
         "digits", "amd", "target", "recording_secs", "ai_result", "hangup_after_node", "hangup_after_ms",
         "speech", "transcript", "ai", "fail",
@@ -156,6 +162,12 @@ public struct Scenario: Sendable, Equatable {
             }
         }
         if let v = o["vars"] { s.vars = r.object(v, ["vars"]) ?? [:] }
+        if let v = o["splits"], let table = r.object(v, ["splits"]) {
+            for (node, branch) in table.members {
+                guard let name = r.string(branch, ["splits", node]) else { continue }
+                s.splits[node] = name
+            }
+        }
         if let c = o["caller"], let obj = r.object(c, ["caller"], known: callerKeys) { s.caller = r.caller(obj) }
         if let h = o["http"] { s.http.responses = r.mocks(h, ["http"]) }
         if let f = o["faults"], let obj = r.object(f, ["faults"], known: faultKeys) { s.faults = r.faults(obj) }
@@ -171,6 +183,9 @@ public struct Scenario: Sendable, Equatable {
                 r.node(node, ["expect", "not_visited", String(i)], flows: flows, qualified: true, preferring: own)
             }
             if let node = s.caller.hangupAfterNode { r.node(node, ["caller", "hangup_after_node"], flows: flows, qualified: false, preferring: own) }
+            for (node, branch) in s.splits.sorted(by: { $0.key < $1.key }) {
+                if let why = Scenario.unknownSplit(node, branch, in: flows, own: own) { r.fail(["splits", node], why) }
+            }
         }
         if let error = r.error { throw error }
         return s
@@ -475,5 +490,48 @@ extension Timestamp {
         let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
         let days = era * 146_097 + doe - 719_468
         return Int64(days) * 86_400 + Int64(h * 3600 + mi * 60 + s - offset)
+    }
+}
+
+extension Scenario {
+    /// The branches of the `split` node `reference` names (`node` in the scenario's flow `own`, or
+    /// `flow/node`), or `nil` when it names no split.
+    static func splitBranches(_ reference: String, in flows: FlowSet, own: String) -> [SplitBranch]? {
+        let parts = reference.split(separator: "/", maxSplits: 1).map(String.init)
+        let (flow, node) = parts.count == 2 ? (parts[0], parts[1]) : (own, reference)
+        guard case .split(let branches)? = flows[flow]?.nodes[node]?.kind else { return nil }
+        return branches
+    }
+
+    /// Why `splits.<reference>: <branch>` cannot be honoured, or `nil`.
+    static func unknownSplit(_ reference: String, _ branch: String, in flows: FlowSet, own: String) -> String? {
+        guard let branches = splitBranches(reference, in: flows, own: own) else {
+            return "\"\(reference)\" is not a split node of flow \"\(own)\" (write flow/node for another flow)"
+        }
+        guard let chosen = branches.first(where: { $0.name == branch }) else {
+            let names = branches.map(\.name)
+            let hint = Spelling.nearest(to: branch, in: names).map { "; did you mean \"\($0)\"?" } ?? ""
+            return "split \"\(reference)\" has no branch \"\(branch)\"\(hint) (branches: \(names.joined(separator: ", ")))"
+        }
+        return chosen.weight == 0 ? "branch \"\(branch)\" of split \"\(reference)\" has weight 0: no call takes it" : nil
+    }
+
+    /// A call id that takes the requested branch at every split in `splits` (searched among
+    /// `base-1`, `base-2`, ...); `nil` when none does within the attempts.
+    func callID(base: String, flows: FlowSet) -> String? {
+        guard !splits.isEmpty else { return base }
+        let own = flow.split(separator: "/").last.map { $0.hasSuffix(".json") ? String($0.dropLast(5)) : String($0) } ?? flow
+        var wanted: [(flow: String, node: String, branches: [SplitBranch], branch: String)] = []
+        for (reference, branch) in splits {
+            guard let branches = Scenario.splitBranches(reference, in: flows, own: own) else { return nil }
+            let parts = reference.split(separator: "/", maxSplits: 1).map(String.init)
+            let (f, n) = parts.count == 2 ? (parts[0], parts[1]) : (own, reference)
+            wanted.append((f, n, branches, branch))
+        }
+        for k in 1...200_000 {
+            let id = "\(base)-\(k)"
+            if wanted.allSatisfy({ SplitBranch.pick($0.branches, call: id, flow: $0.flow, node: $0.node)?.name == $0.branch }) { return id }
+        }
+        return nil
     }
 }

@@ -103,12 +103,18 @@ public struct Simulation {
                 ? "\(scenario.from) calls \(scenario.to) (flow \(scenario.flow))"
                 : "calling \(scenario.to) from \(scenario.from) (flow \(scenario.flow))")
         model.nowMs = now
+        // Only a scenario that asks for split branches gets a searched id; the others keep the
+        // emulator's own (their transcripts stay as they were).
+        let chosen = scenario.splits.isEmpty ? nil : scenario.callID(base: "v3:emu-split", flows: flows)
+        if !scenario.splits.isEmpty, chosen == nil {
+            line("error", "no call id takes every branch asked for in splits")
+        }
         if scenario.direction == "inbound" {
-            let (leg, emissions) = model.inboundCall(from: scenario.from, to: scenario.to)
+            let (leg, emissions) = model.inboundCall(from: scenario.from, to: scenario.to, id: chosen)
             call = leg
             emit(emissions)
         } else {
-            let (leg, emissions) = model.outboundCall(from: scenario.from, to: scenario.to, clientState: nil)
+            let (leg, emissions) = model.outboundCall(from: scenario.from, to: scenario.to, clientState: nil, id: chosen)
             call = leg
             let output = engine.startOutbound(
                 leg: CallLeg(callControlID: leg, connectionID: "emulator-connection", from: scenario.from, to: scenario.to),

@@ -338,6 +338,10 @@ public enum NodeKind: Sendable, Equatable {
     case action(ActionSpec)
     /// Waits on a timer (`seconds`, rounded to ms), then goes on.
     case pause(seconds: Double, next: String)
+    /// Sends each call down one of weighted branches (an A/B test), chosen by a hash of the call
+    /// and the node, so the same call takes the same branch every time, replay included. The
+    /// branch's name is the outcome edge, so the funnel metrics count each branch.
+    case split(branches: [SplitBranch])
     /// Continues in another flow of the same revision, at `node` or its start.
     case goto(flow: String, node: String?)
     /// Hangs up (`hangup`); `on_hangup` runs after Telnyx reports it.
@@ -366,6 +370,7 @@ public enum NodeKind: Sendable, Equatable {
         case .machineDetection: return "machine_detection"
         case .action(let a): return a.type
         case .pause: return "pause"
+        case .split: return "split"
         case .goto: return "goto"
         case .hangup: return "hangup"
         case .reject: return "reject"
@@ -395,6 +400,7 @@ public enum NodeKind: Sendable, Equatable {
         case .machineDetection(let h, let m, let u, _): return [("on_human", h), ("on_machine", m), ("on_unknown", u)]
         case .action(let a):
             return [("next", a.next)] + (a.onError.map { [("on_error", $0)] } ?? []) + (a.onTimeout.map { [("on_timeout", $0)] } ?? [])
+        case .split(let branches): return branches.map { ($0.name, $0.next) }
         case .goto, .hangup, .reject: return []
         }
     }
@@ -402,7 +408,7 @@ public enum NodeKind: Sendable, Equatable {
     /// Whether the node waits for the caller, Telnyx or a timer (breaks an instant cycle).
     public var waits: Bool {
         switch self {
-        case .set, .switch, .if, .hours, .goto: return false
+        case .set, .switch, .if, .hours, .split, .goto: return false
         case .action(let a): return a.waits
         default: return true
         }
@@ -411,9 +417,44 @@ public enum NodeKind: Sendable, Equatable {
     /// Whether the node sends a call command (forbidden inside `on_hangup`).
     public var issuesCallCommand: Bool {
         switch self {
-        case .set, .switch, .if, .http, .hours: return false
+        case .set, .switch, .if, .http, .hours, .split: return false
         case .action(let a): return a.action != nil
         default: return true
         }
+    }
+}
+
+/// One branch of a `split` node: its name (the outcome edge), its share and where it goes.
+public struct SplitBranch: Sendable, Equatable {
+    public var name: String
+    /// Relative weight: a branch of weight 30 beside one of 70 takes 30% of calls. 0 turns it off.
+    public var weight: Int
+    public var next: String
+
+    public init(name: String, weight: Int, next: String) {
+        self.name = name
+        self.weight = weight
+        self.next = next
+    }
+
+    /// Largest weight a branch may have (so the total of many never overflows the hash's range).
+    public static let maxWeight = 1_000_000
+
+    /// The branch `call` takes at `flow`/`node`: FNV-1a of the three, modulo the total weight.
+    /// Deterministic, so a redelivered webhook, a restart or `callflow replay` takes the same one;
+    /// spread evenly over call ids, which Telnyx makes unique.
+    public static func pick(_ branches: [SplitBranch], call: String, flow: String, node: String) -> SplitBranch? {
+        let total = branches.reduce(0) { $0 + $1.weight }
+        guard total > 0 else { return nil }
+        var hash = FNV1a()
+        hash.add(call)
+        hash.add(flow)
+        hash.add(node)
+        var point = Int(hash.value % UInt64(total))
+        for branch in branches where branch.weight > 0 {
+            if point < branch.weight { return branch }
+            point -= branch.weight
+        }
+        return nil
     }
 }

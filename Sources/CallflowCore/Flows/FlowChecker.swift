@@ -29,6 +29,7 @@ public enum FlowChecker {
                 + (h.onError.map { [(["on_error"], $0)] } ?? [])
         case .aiGather(_, _, _, _, let next, let onError): return [(["next"], next), (["on_error"], onError)]
         case .machineDetection(let h, let m, let u, _): return [(["on_human"], h), (["on_machine"], m), (["on_unknown"], u)]
+        case .split(let branches): return branches.map { (["branches", $0.name, "next"], $0.next) }
         case .goto, .hangup, .reject: return []
         }
     }

@@ -261,6 +261,8 @@ public struct FlowParser: FieldReader {
             }
             guard let next = target(o, "next", p) else { return nil }
             return .pause(seconds: seconds, next: next)
+        case "split":
+            return split(o, p)
         case "goto":
             guard let flow = nonEmpty(o, "flow", p) else { return nil }
             return .goto(flow: flow, node: nonEmpty(o, "node", p, required: false))
@@ -282,6 +284,41 @@ public struct FlowParser: FieldReader {
 
     /// A `key → node` object (`choices`, `cases`, `on_status`) in file order. `badKey` says why a
     /// key is not allowed (nil: allowed).
+    /// `{"branches": {"control": {"weight": 50, "next": "a"}, "variant": {"weight": 50, "next": "b"}}}`:
+    /// branches in file order, at least two, weights whole numbers with a positive total.
+    mutating func split(_ o: JSONObject, _ p: [String]) -> NodeKind? {
+        guard let branches = object(o, "branches", p) else { return nil }
+        let bp = p + ["branches"]
+        var list: [SplitBranch] = []
+        var valid = true
+        for (name, value) in branches.members {
+            guard let b = value.objectValue else {
+                error(bp + [name], "expected an object with \"weight\" and \"next\", found \(value.jsonString)")
+                valid = false
+                continue
+            }
+            unknownKeys(b, bp + [name], allowed: NodeFields.splitBranchKeys, what: "a split branch")
+            let weight = int(b, "weight", bp + [name], range: 0...SplitBranch.maxWeight)
+            let next = target(b, "next", bp + [name])
+            guard !name.isEmpty, let weight, let next else {
+                if name.isEmpty { error(bp, "a branch name must not be empty (it is the outcome edge and the metrics label)") }
+                valid = false
+                continue
+            }
+            list.append(SplitBranch(name: name, weight: weight, next: next))
+        }
+        guard valid else { return nil }
+        guard list.count >= 2 else {
+            error(bp, "a split needs at least two branches, found \(list.count)")
+            return nil
+        }
+        guard list.contains(where: { $0.weight > 0 }) else {
+            error(bp, "every branch has weight 0: give at least one a positive weight")
+            return nil
+        }
+        return .split(branches: list)
+    }
+
     mutating func targets(
         _ map: JSONObject, _ p: [String], badKey: (String) -> String? = { _ in nil }
     ) -> [(key: String, target: String)] {

@@ -43,6 +43,7 @@ public enum NodeFields {
         "machine_detection": Spec(required: ["on_human", "on_machine", "on_unknown"], optional: ["wait_for_beep"]),
         "command": Spec(required: ["action", "next"], optional: ["params", "wait_for", "timeout_ms", "on_timeout", "save_as", "on_error"]),
         "pause": Spec(required: ["seconds", "next"], optional: []),
+        "split": Spec(required: ["branches"], optional: []),
         "goto": Spec(required: ["flow"], optional: ["node"]),
         "hangup": Spec(required: [], optional: []),
         "reject": Spec(required: ["cause"], optional: []),
@@ -56,6 +57,8 @@ public enum NodeFields {
     public static let topLevel = ["$schema", "description", "start", "defaults", "vars", "on_hangup", "nodes"]
     /// The keys of a prompt object (`{"say": ...}`, `{"play": ...}`, `{"media": ...}`).
     public static let promptKeys = ["say", "play", "media", "voice", "language", "ssml"]
+    /// The keys of one `split` branch.
+    public static let splitBranchKeys = ["weight", "next"]
     /// The keys of one `if` condition.
     public static let conditionKeys = ["value", "op", "to", "next"]
 }

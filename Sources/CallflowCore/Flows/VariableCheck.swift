@@ -280,7 +280,7 @@ enum VariableCheck {
                 r.pointer = [field.key] + read.pointer.dropFirst(2)
                 return r
             }
-        case .answer, .hours, .machineDetection, .pause, .goto, .hangup, .reject: return []
+        case .answer, .hours, .machineDetection, .pause, .split, .goto, .hangup, .reject: return []
         }
     }
 

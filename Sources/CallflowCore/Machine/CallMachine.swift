@@ -300,6 +300,14 @@ struct Run {
                 trace(.timer, "start \(Int((seconds * 1000).rounded())) ms")
                 state.waiting = .timer(id: id)
                 return
+            case .split(let branches):
+                // The parser guarantees a positive total, so a branch is always picked.
+                guard let branch = SplitBranch.pick(branches, call: state.callControlID, flow: state.flow, node: state.node) else {
+                    log(.error, "split \"\(state.node)\" has no branch with a weight; hanging up")
+                    return hangUp()
+                }
+                trace(.note, "split: \(branch.name)")
+                enter(branch.next, via: branch.name)
             case .goto(let other, let target):
                 guard let otherFlow = flows[other] else {
                     log(.error, "goto names missing flow \"\(other)\"; hanging up")
