@@ -15,6 +15,14 @@ import Testing
 
     static var examples: [Int] { Array(jsonBlocks(docs).indices) }
 
+    /// Blocks marked `<!-- flow: NAME -->` on the line before: flows the other examples may name
+    /// (a `subflow`'s flow), loaded beside every example.
+    static let namedFlows: [(name: String, text: String)] = docs.components(separatedBy: "<!-- flow: ").dropFirst().compactMap { part in
+        guard let end = part.range(of: " -->\n```json\n") else { return nil }
+        let name = String(part[..<end.lowerBound])
+        return (name, part[end.upperBound...].components(separatedBy: "\n```").first ?? "")
+    }
+
     /// The problems of one example: a whole flow must be clean; nodes (`"id": {...}, ...`) are put in a
     /// flow with a `hangup` for every target they name, and must have no errors. Both are checked
     /// beside the shipped flows (for `goto`) and against the schema.
@@ -30,9 +38,13 @@ import Testing
             text = #"{"start":"\#(first)","nodes":{\#(([block] + stubs).joined(separator: ","))}}"#
         }
         var files = try Flows.shipped.map { (name: $0, file: "flows/\($0).json", bytes: try Flows.file($0)) }
-        files.append((name: "example", file: "example.json", bytes: Array(text.utf8)))
+        // A named flow is itself an example: it is checked for errors (its warnings, such as a
+        // return no subflow of the set runs, depend on the examples that use it).
+        let named = namedFlows.first { $0.text == block }
+        for flow in namedFlows where flow.text != block { files.append((flow.name, "\(flow.name).json", Array(flow.text.utf8))) }
+        files.append((name: named?.name ?? "example", file: "example.json", bytes: Array(text.utf8)))
         let diagnostics = FlowSet.load(files: files, timeZones: TestZones()).diagnostics
-            .filter { $0.file == "example.json" && (whole || $0.severity == .error) }
+            .filter { $0.file == "example.json" && ((whole && named == nil) || $0.severity == .error) }
         let schema = try SchemaValidator.load(Fixtures.repoRoot.appendingPathComponent("schema/flow.schema.json"), strict: false)
         return diagnostics.map(\.description) + schema.errors(try JSONParser.parse(text)).map { "schema: \($0)" }
     }

@@ -342,6 +342,12 @@ public enum NodeKind: Sendable, Equatable {
     /// and the node, so the same call takes the same branch every time, replay included. The
     /// branch's name is the outcome edge, so the funnel metrics count each branch.
     case split(branches: [SplitBranch])
+    /// Runs another flow as a subroutine: its `vars` defaults with `inputs` laid over them are its
+    /// variables; at its `return`, the caller's variables come back, `outputs` copied in, and the
+    /// call goes on at `next`. Recursion (directly, or through `goto`) is a `check` error.
+    case subflow(SubflowSpec)
+    /// Ends a subflow: back to the `subflow` node that called it (see `subflow`).
+    case `return`
     /// Continues in another flow of the same revision, at `node` or its start.
     case goto(flow: String, node: String?)
     /// Hangs up (`hangup`); `on_hangup` runs after Telnyx reports it.
@@ -371,6 +377,8 @@ public enum NodeKind: Sendable, Equatable {
         case .action(let a): return a.type
         case .pause: return "pause"
         case .split: return "split"
+        case .subflow: return "subflow"
+        case .return: return "return"
         case .goto: return "goto"
         case .hangup: return "hangup"
         case .reject: return "reject"
@@ -401,14 +409,15 @@ public enum NodeKind: Sendable, Equatable {
         case .action(let a):
             return [("next", a.next)] + (a.onError.map { [("on_error", $0)] } ?? []) + (a.onTimeout.map { [("on_timeout", $0)] } ?? [])
         case .split(let branches): return branches.map { ($0.name, $0.next) }
-        case .goto, .hangup, .reject: return []
+        case .subflow(let s): return [("next", s.next)]
+        case .goto, .hangup, .reject, .return: return []
         }
     }
 
     /// Whether the node waits for the caller, Telnyx or a timer (breaks an instant cycle).
     public var waits: Bool {
         switch self {
-        case .set, .switch, .if, .hours, .split, .goto: return false
+        case .set, .switch, .if, .hours, .split, .goto, .return: return false
         case .action(let a): return a.waits
         default: return true
         }
@@ -417,7 +426,7 @@ public enum NodeKind: Sendable, Equatable {
     /// Whether the node sends a call command (forbidden inside `on_hangup`).
     public var issuesCallCommand: Bool {
         switch self {
-        case .set, .switch, .if, .http, .hours, .split: return false
+        case .set, .switch, .if, .http, .hours, .split, .subflow, .return: return false
         case .action(let a): return a.action != nil
         default: return true
         }
@@ -456,5 +465,31 @@ public struct SplitBranch: Sendable, Equatable {
             point -= branch.weight
         }
         return nil
+    }
+}
+
+/// A `subflow` node: the flow it runs, what it hands in and takes back, and where the call goes on.
+public struct SubflowSpec: Sendable, Equatable {
+    /// The flow run as a subroutine (same revision).
+    public var flow: String
+    /// Its variables to set first: name → value, templates rendered in the caller's variables
+    /// (like `set`). Each must be declared in the subflow's `vars`.
+    public var inputs: JSONObject
+    /// What comes back at `return`: the caller's variable ← the subflow's variable (declared in its `vars`).
+    public var outputs: [(caller: String, subflow: String)]
+    /// Where the caller goes on after the subflow returns.
+    public var next: String
+
+    public init(flow: String, inputs: JSONObject, outputs: [(caller: String, subflow: String)], next: String) {
+        self.flow = flow
+        self.inputs = inputs
+        self.outputs = outputs
+        self.next = next
+    }
+
+    public static func == (a: SubflowSpec, b: SubflowSpec) -> Bool {
+        a.flow == b.flow && a.inputs == b.inputs && a.next == b.next
+            && a.outputs.map { "\($0.caller)=\($0.subflow)" }
+                == b.outputs.map { "\($0.caller)=\($0.subflow)" }
     }
 }

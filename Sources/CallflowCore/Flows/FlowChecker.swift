@@ -30,7 +30,8 @@ public enum FlowChecker {
         case .aiGather(_, _, _, _, let next, let onError): return [(["next"], next), (["on_error"], onError)]
         case .machineDetection(let h, let m, let u, _): return [(["on_human"], h), (["on_machine"], m), (["on_unknown"], u)]
         case .split(let branches): return branches.map { (["branches", $0.name, "next"], $0.next) }
-        case .goto, .hangup, .reject: return []
+        case .subflow(let s): return [(["next"], s.next)]
+        case .goto, .hangup, .reject, .return: return []
         }
     }
 
@@ -58,6 +59,22 @@ public enum FlowChecker {
                 guard let node = flow.nodes[id] else { continue }
                 for edge in edges(of: node) where !known.contains(edge.target) {
                     missing(edge.target, ["nodes", id] + edge.pointer)
+                }
+                if case .subflow(let spec) = node.kind {
+                    if let inner = flows[spec.flow] {
+                        func declared(_ name: String, _ pointer: [String], _ what: String) {
+                            guard inner.vars[name] == nil else { return }
+                            var message = "\(what) \"\(name)\" is not a variable of flow \"\(spec.flow)\"; declare it in its \"vars\""
+                            if let s = Spelling.nearest(to: name, in: inner.vars.keys) { message += " (did you mean \"\(s)\"?)" }
+                            error(["nodes", id] + pointer, message)
+                        }
+                        for key in spec.inputs.keys { declared(key, ["inputs", key], "input") }
+                        for o in spec.outputs { declared(o.subflow, ["outputs", o.caller], "output") }
+                    } else if files[spec.flow] == nil {
+                        var message = "subflow names flow \"\(spec.flow)\", which does not exist"
+                        if let s = Spelling.nearest(to: spec.flow, in: files.keys) { message += "; did you mean \"\(s)\"?" }
+                        error(["nodes", id, "flow"], message)
+                    }
                 }
                 if case .goto(let other, let target) = node.kind {
                     if let otherFlow = flows[other] {
@@ -118,7 +135,61 @@ public enum FlowChecker {
             }
         }
         out += instantCycles(flows: flows, files: files)
+        out += subflowRecursion(flows: flows, files: files)
         out += VariableCheck.check(flows: flows, files: files)
+        return out
+    }
+
+    /// A `subflow` that can come back to a flow already waiting for it (directly, through other
+    /// subflows or through `goto`) would nest without end: an error at the node that closes the
+    /// circle. And a flow with `return` that no `subflow` runs hangs up there: a warning.
+    static func subflowRecursion(flows: [String: Flow], files: [String: String]) -> [Diagnostic] {
+        // Flow → the flows it continues in (goto) or calls (subflow), with the node that does it.
+        func next(_ name: String) -> [(flow: String, node: String, calls: Bool)] {
+            guard let flow = flows[name] else { return [] }
+            return flow.order.compactMap { id in
+                switch flow.nodes[id]?.kind {
+                case .subflow(let s)?: return (s.flow, id, true)
+                case .goto(let other, _)?: return (other, id, false)
+                default: return nil
+                }
+            }
+        }
+        var out: [Diagnostic] = []
+        var called: Set<String> = []
+        for name in flows.keys.sorted() {
+            for step in next(name) where step.calls {
+                called.insert(step.flow)
+                // Can the called flow lead back to `name`? Then the subflow recurses.
+                var seen: Set<String> = [step.flow]
+                var queue: [(flow: String, path: [String])] = [(step.flow, [name, step.flow])]
+                while !queue.isEmpty {
+                    let (current, path) = queue.removeFirst()
+                    if current == name {
+                        out.append(
+                            Diagnostic(
+                                .error, file: files[name] ?? name, pointer: JSONPointer.string(["nodes", step.node, "flow"]),
+                                "subflow recursion: \(path.joined(separator: " → ")) never returns; a subflow may not run a flow that is waiting for it"
+                            ))
+                        break
+                    }
+                    for n in next(current) where !seen.contains(n.flow) || n.flow == name {
+                        seen.insert(n.flow)
+                        queue.append((n.flow, path + [n.flow]))
+                    }
+                }
+            }
+        }
+        for name in flows.keys.sorted() where !called.contains(name) {
+            guard let flow = flows[name] else { continue }
+            for id in flow.order {
+                guard case .return? = flow.nodes[id]?.kind else { continue }
+                out.append(
+                    Diagnostic(
+                        .warning, file: files[name] ?? name, pointer: JSONPointer.string(["nodes", id]),
+                        "no subflow node runs flow \"\(name)\", so this return hangs up the call"))
+            }
+        }
         return out
     }
 

@@ -263,6 +263,25 @@ public struct FlowParser: FieldReader {
             return .pause(seconds: seconds, next: next)
         case "split":
             return split(o, p)
+        case "subflow":
+            let flow = nonEmpty(o, "flow", p)
+            let next = target(o, "next", p)
+            let inputs = o["inputs"] == nil ? [:] : object(o, "inputs", p)
+            if let inputs { templatedJSON(.object(inputs), p + ["inputs"]) }
+            var outputs: [(caller: String, subflow: String)] = []
+            if o["outputs"] != nil, let table = object(o, "outputs", p) {
+                for (caller, value) in table.members {
+                    guard let name = value.stringValue, !name.isEmpty else {
+                        error(p + ["outputs", caller], "expected the name of a variable of the subflow, found \(value.jsonString)")
+                        continue
+                    }
+                    outputs.append((caller, name))
+                }
+            }
+            guard let flow, let next, let inputs else { return nil }
+            return .subflow(SubflowSpec(flow: flow, inputs: inputs, outputs: outputs, next: next))
+        case "return":
+            return .return
         case "goto":
             guard let flow = nonEmpty(o, "flow", p) else { return nil }
             return .goto(flow: flow, node: nonEmpty(o, "node", p, required: false))

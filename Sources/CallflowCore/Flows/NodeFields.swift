@@ -44,6 +44,8 @@ public enum NodeFields {
         "command": Spec(required: ["action", "next"], optional: ["params", "wait_for", "timeout_ms", "on_timeout", "save_as", "on_error"]),
         "pause": Spec(required: ["seconds", "next"], optional: []),
         "split": Spec(required: ["branches"], optional: []),
+        "subflow": Spec(required: ["flow", "next"], optional: ["inputs", "outputs"]),
+        "return": Spec(required: [], optional: []),
         "goto": Spec(required: ["flow"], optional: ["node"]),
         "hangup": Spec(required: [], optional: []),
         "reject": Spec(required: ["cause"], optional: []),

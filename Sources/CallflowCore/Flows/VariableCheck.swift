@@ -280,7 +280,8 @@ enum VariableCheck {
                 r.pointer = [field.key] + read.pointer.dropFirst(2)
                 return r
             }
-        case .answer, .hours, .machineDetection, .pause, .split, .goto, .hangup, .reject: return []
+        case .subflow(let s): return json(.object(s.inputs), ["inputs"])
+        case .answer, .hours, .machineDetection, .pause, .split, .goto, .hangup, .reject, .return: return []
         }
     }
 
@@ -291,6 +292,7 @@ enum VariableCheck {
         case .set(let vars, _):
             for (key, value) in vars.members { change.set(key, null: value.isNull) }
         case .gather(let g) where edge == ["next"]: change.set(g.saveAs)
+        case .subflow(let s) where edge == ["next"]: for o in s.outputs { change.set(o.caller) }
         case .record(let r) where edge == ["next"]: change.set(r.saveAs)
         case .aiGather(_, _, _, let saveAs, _, _) where edge == ["next"]: change.set(saveAs)
         case .action(let a):

@@ -19,6 +19,9 @@ public struct CallMachine: Sendable {
     public static let bargeInGraceMs = 500
     /// More node entries than this without waiting for the caller or a timer hangs up (runtime loop guard).
     public static let maxInstantSteps = 100
+    /// Subflows running inside one another at most (`check` forbids recursion; this bounds a
+    /// revision that slipped past it).
+    public static let maxSubflowDepth = 16
     /// Trace entries kept per call (oldest dropped first).
     public static let maxTrace = 400
 
@@ -308,6 +311,43 @@ struct Run {
                 }
                 trace(.note, "split: \(branch.name)")
                 enter(branch.next, via: branch.name)
+            case .subflow(let spec):
+                guard let inner = flows[spec.flow] else {
+                    log(.error, "subflow names missing flow \"\(spec.flow)\"; hanging up")
+                    return hangUp()
+                }
+                guard state.frames.count < CallMachine.maxSubflowDepth else {
+                    log(.error, "subflows nested deeper than \(CallMachine.maxSubflowDepth); hanging up")
+                    return hangUp()
+                }
+                var vars = inner.vars
+                for (key, value) in spec.inputs.members { vars[key] = renderJSON(value) }
+                state.frames.append(CallFrame(flow: state.flow, node: state.node, vars: state.vars, sensitiveVars: state.sensitiveVars))
+                state.vars = vars
+                state.sensitiveVars = []
+                state.flow = spec.flow
+                enter(inner.start, via: "subflow")
+            case .return:
+                guard let frame = state.frames.popLast(),
+                    case .subflow(let spec)? = flows[frame.flow]?.nodes[frame.node]?.kind
+                else {
+                    log(.error, "return outside a subflow; hanging up")
+                    return hangUp()
+                }
+                let inner = state.vars
+                let innerSensitive = state.sensitiveVars
+                state.vars = frame.vars
+                state.sensitiveVars = frame.sensitiveVars
+                for output in spec.outputs {
+                    state.vars[output.caller] = inner[output.subflow] ?? .null
+                    if innerSensitive.contains(output.subflow) {
+                        state.sensitiveVars.insert(output.caller)
+                    } else {
+                        state.sensitiveVars.remove(output.caller)
+                    }
+                }
+                state.flow = frame.flow
+                enter(spec.next, via: "return")
             case .goto(let other, let target):
                 guard let otherFlow = flows[other] else {
                     log(.error, "goto names missing flow \"\(other)\"; hanging up")

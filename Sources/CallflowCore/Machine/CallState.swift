@@ -41,6 +41,9 @@ public struct CallState: Sendable, Equatable {
     /// Variables a background result will fill (a recording's URL, its transcript): `on_hangup`
     /// waits for them, up to `CallMachine.resultsDeadlineMs`, so it can hand them on.
     public var awaitedResults: [String] = []
+    /// The flows that called a running `subflow`, innermost last: each keeps where to go back
+    /// to and the caller's variables. Empty outside a subflow.
+    public var frames: [CallFrame] = []
     /// The call's history (newest last, at most `CallMachine.maxTrace` entries).
     public var trace: [TraceEntry] = []
 
@@ -344,5 +347,21 @@ public struct Transition: Sendable, Equatable {
     /// The call commands among `effects`, in order.
     public var commands: [CallCommand] {
         effects.compactMap { if case .command(let c) = $0 { return c } else { return nil } }
+    }
+}
+
+/// A flow waiting for a subflow it called: the `subflow` node (`flow`/`node`) the call returns
+/// to, and that flow's variables as they were.
+public struct CallFrame: Sendable, Equatable {
+    public var flow: String
+    public var node: String
+    public var vars: JSONObject
+    public var sensitiveVars: Set<String>
+
+    public init(flow: String, node: String, vars: JSONObject, sensitiveVars: Set<String>) {
+        self.flow = flow
+        self.node = node
+        self.vars = vars
+        self.sensitiveVars = sensitiveVars
     }
 }

@@ -258,6 +258,14 @@ extension Run {
             state.childLeg = nil
         }
         cancelWaitTimer()
+        if let outermost = state.frames.first {
+            // Hung up inside a subflow: the call's own flow hears it (its `on_hangup`, its variables).
+            state.flow = outermost.flow
+            state.vars = outermost.vars
+            state.sensitiveVars = outermost.sensitiveVars
+            state.frames = []
+            trace(.note, "left the subflow: the caller hung up")
+        }
         state.phase = .afterHangup
         state.waiting = .nothing
         state.sections = []  // Telnyx stops every activity with the call

@@ -42,6 +42,17 @@ public enum StateCodec {
                 })
         }
         if !s.awaitedResults.isEmpty { o["awaited"] = .array(s.awaitedResults.map(JSONValue.string)) }
+        if !s.frames.isEmpty {
+            o["frames"] = .array(
+                s.frames.map { f in
+                    var e: JSONObject = [
+                        "flow": .string(f.flow), "node": .string(f.node),
+                        "vars": .object(JSONObject(f.vars.members.filter { !f.sensitiveVars.contains($0.key) })),
+                    ]
+                    if !f.sensitiveVars.isEmpty { e["sensitive"] = .array(f.sensitiveVars.sorted().map(JSONValue.string)) }
+                    return .object(e)
+                })
+        }
         return .object(o)
     }
 
@@ -86,6 +97,13 @@ public enum StateCodec {
                     suspended: e["suspended"]?.boolValue ?? false))
         }
         s.awaitedResults = v["awaited"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        for f in v["frames"]?.arrayValue ?? [] {
+            guard let flow = f["flow"]?.stringValue, let node = f["node"]?.stringValue, let vars = f["vars"]?.objectValue else {
+                throw DecodeError(what: "subflow frame")
+            }
+            s.frames.append(
+                CallFrame(flow: flow, node: node, vars: vars, sensitiveVars: Set(f["sensitive"]?.arrayValue?.compactMap(\.stringValue) ?? [])))
+        }
         s.trace = try (v["trace"]?.arrayValue ?? []).map { (e) throws(DecodeError) in try decodeTrace(e) }
         return s
     }
