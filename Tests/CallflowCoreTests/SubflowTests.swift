@@ -106,4 +106,11 @@ import Testing
         let unused = Self.diagnostics(["b": sub])
         #expect(unused.contains { $0.severity == .warning && $0.description.contains("no subflow node runs flow \"b\"") }, "\(unused)")
     }
+
+    @Test func theGraphShowsWhatASubflowRuns() throws {
+        let flow = try #require(try Flows.set(extra: ["caller": Self.caller, "collect": Self.collect])["caller"])
+        #expect(FlowGraph.render(flow, format: .mermaid).contains("-.->|runs| ext_"))
+        #expect(FlowGraph.render(flow, format: .dot).contains(#""flow collect" [shape=parallelogram]"#))
+        #expect(FlowGraph.summary(try #require(flow.nodes["sub"]).kind) == "subflow collect → account_number")
+    }
 }

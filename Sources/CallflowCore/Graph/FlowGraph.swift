@@ -32,6 +32,8 @@ public enum FlowGraph {
         case .hours(let h, _, _): return "hours \(h.timezone)"
         case .switch(let value, _, _, _): return "switch \(clip(value.source))"
         case .goto(let flow, let node): return "goto \(flow)\(node.map { "/\($0)" } ?? "")"
+        case .subflow(let s): return "subflow \(s.flow)" + (s.outputs.isEmpty ? "" : " → " + s.outputs.map(\.caller).joined(separator: ", "))
+        case .split(let branches): return "split " + branches.map { "\($0.name) \($0.weight)" }.joined(separator: " / ")
         case .pause(let s, _): return "pause \(s) s"
         case .action(let a):
             let waits = a.waitFor.isEmpty ? "" : " ⏳ \(a.waitFor.sorted().joined(separator: " | "))"
@@ -74,6 +76,14 @@ public enum FlowGraph {
                 }
                 out += "  \(mermaidID(id)) -.->|goto| \(ext)\n"
             }
+            if case .subflow(let spec) = node.kind {
+                let ext = "ext_" + mermaidID(spec.flow + "_start")
+                if !externals.contains(ext) {
+                    externals.append(ext)
+                    out += "  \(ext)[/\"flow \(mermaidText(spec.flow))\"/]\n"
+                }
+                out += "  \(mermaidID(id)) -.->|runs| \(ext)\n"
+            }
         }
         if let h = flow.onHangup {
             out += "  hangup((\"caller hangs up\")) -.->|on_hangup| \(mermaidID(h))\n"
@@ -99,6 +109,10 @@ public enum FlowGraph {
             if case .goto(let other, let target) = node.kind {
                 let ext = "flow \(other)\(target.map { "/\($0)" } ?? "")"
                 out += "  \"\(dotText(ext))\" [shape=parallelogram];\n  \"\(dotText(id))\" -> \"\(dotText(ext))\" [label=\"goto\", style=dashed];\n"
+            }
+            if case .subflow(let spec) = node.kind {
+                let ext = "flow \(spec.flow)"
+                out += "  \"\(dotText(ext))\" [shape=parallelogram];\n  \"\(dotText(id))\" -> \"\(dotText(ext))\" [label=\"runs\", style=dashed];\n"
             }
         }
         if let h = flow.onHangup {
