@@ -36,6 +36,8 @@ public final class EventLoop {
     private var signalEvents: [OpaquePointer] = []
     private var signalHandlers: [Int32: () -> Void] = [:]
     private var readHandlers: [Int32: () -> Void] = [:]
+    /// The libevent event watching each fd of `onReadable`, freed by `stopReading`.
+    private var readEvents: [Int32: OpaquePointer] = [:]
     private var timers: [Int: (event: OpaquePointer, action: () -> Void)] = [:]
     private var nextTimerID = 0
 
@@ -63,6 +65,7 @@ public final class EventLoop {
     deinit {
         shared.invalidate()
         for event in signalEvents { event_free(event) }
+        for event in readEvents.values { event_free(event) }
         for timer in timers.values { event_free(timer.event) }
         event_base_free(base)
     }
@@ -113,6 +116,7 @@ public final class EventLoop {
     /// Calls `action` on the loop whenever `fd` is readable (stdin for `callflow dev`).
     public func onReadable(_ fd: Int32, _ action: @escaping () -> Void) throws(EventLoopError) {
         assertOnLoop()
+        stopReading(fd)
         readHandlers[fd] = action
         let arg = Unmanaged.passUnretained(self).toOpaque()
         guard
@@ -128,12 +132,19 @@ public final class EventLoop {
             event_free(event)
             throw .libevent(function: "event_add(read)", code: rc)
         }
-        signalEvents.append(event)
+        readEvents[fd] = event
     }
 
-    /// Stops watching `fd`.
+    /// Events libevent has added (pending) on this loop: what tests read to see that one is gone.
+    package var eventsAdded: Int { Int(event_base_get_num_events(base, EVENT_BASE_COUNT_ADDED)) }
+
+    /// Stops watching `fd`. The event goes too: a persistent read event left on a descriptor at
+    /// its end (piped input that closed) would fire on every pass of the loop, a busy loop.
     public func stopReading(_ fd: Int32) {
         readHandlers[fd] = nil
+        guard let event = readEvents.removeValue(forKey: fd) else { return }
+        event_del(event)
+        event_free(event)
     }
 
     /// Runs `action` once on the loop after `milliseconds`. Returns an id for `cancelTimer`.

@@ -320,7 +320,7 @@ import Testing
     }
 
     @Test func ifSaysRoutesOnATranscript() throws {
-        var h = try Self.harness(
+        let h = try Self.harness(
             #""a":{"type":"set","vars":{"heard":"Um, I need to CANCEL my order."},"next":"b"},"b":{"type":"if","conditions":[{"value":"{{vars.heard}}","op":"says","to":["cancel","stop"],"next":"bye"}],"else":"end"}"#
         )
         #expect(h.last?.body["payload"] == "bye")

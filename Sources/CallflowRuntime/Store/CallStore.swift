@@ -104,7 +104,7 @@ public protocol CallStore: AnyObject, Sendable {
 }
 
 /// The store for tests and `store.kind: memory`: the same contract, in this process's memory.
-/// Reused across `ServerApp` instances it survives a simulated crash. Its contents sit behind one
+/// Reused across server instances it survives a simulated crash. Its contents sit behind one
 /// lock, so it is `Sendable` with no exception: tests hand one store to servers on other threads.
 public final class MemoryStore: CallStore {
     public var commitKind: CommitKind { .memory }
