@@ -294,28 +294,40 @@ struct ReplayCall: ParsableCommand {
     @Option(help: "The flows directory (default: flows).")
     var flows: String?
 
+    /// Exit status 0: the same decisions; 1: they differ (a script can fail on a changed flow, as
+    /// with `diff`); 2: the recording or the flows could not be read.
     func run() throws {
+        var report: Replay.Report?
         try runWithUsage(Self.self) {
-            guard let data = FileManager.default.contents(atPath: trace) else { throw ValidationError("cannot read \(trace)") }
-            let document: JSONValue
-            do { document = try JSONParser.parse(Array(data)) } catch { throw Failure("\(trace): \(error)") }
-            let dir = flows ?? defaultFlowsDirectory
-            guard let flow, FlowArgument(flow).isPath else {
-                if let flow { _ = try selectFlow(flow, flows: flows) }  // a name must exist
-                print(Replay.run(document: document, flows: try loadFlowsOrExit(dir, defaulted: flows == nil)).text, terminator: "")
-                return
+            do { report = try replay() } catch let error as Failure {
+                FileHandle.standardError.write(Data("callflow: \(error)\n".utf8))
+                throw ExitCode(2)
             }
-            // The file replaces the flow of the same name: the directory without it, plus the file.
-            let override = FlowArgument(flow)
-            guard FileManager.default.fileExists(atPath: override.file) else { throw ValidationError("--flow: no such flow file: \(override.file)") }
-            let others = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-            let paths =
-                others.filter { $0.hasSuffix(".json") && $0 != "\(override.name).json" }.sorted()
-                .map { (dir as NSString).appendingPathComponent($0) } + [override.file]
-            let (set, diagnostics, _) = FlowLoader.load(paths: paths)
-            for d in diagnostics where d.severity == .error { FileHandle.standardError.write(Data("\(d)\n".utf8)) }
-            guard let set else { throw Failure("the flows have errors (see above)") }
-            print(Replay.run(document: document, flows: set).text, terminator: "")
         }
+        guard let report else { return }
+        print(report.text, terminator: "")
+        if report.firstDifference != nil { throw ExitCode(1) }
+    }
+
+    private func replay() throws -> Replay.Report {
+        guard let data = FileManager.default.contents(atPath: trace) else { throw ValidationError("cannot read \(trace)") }
+        let document: JSONValue
+        do { document = try JSONParser.parse(Array(data)) } catch { throw Failure("\(trace): \(error)") }
+        let dir = flows ?? defaultFlowsDirectory
+        guard let flow, FlowArgument(flow).isPath else {
+            if let flow { _ = try selectFlow(flow, flows: flows) }  // a name must exist
+            return Replay.run(document: document, flows: try loadFlowsOrExit(dir, defaulted: flows == nil))
+        }
+        // The file replaces the flow of the same name: the directory without it, plus the file.
+        let override = FlowArgument(flow)
+        guard FileManager.default.fileExists(atPath: override.file) else { throw ValidationError("--flow: no such flow file: \(override.file)") }
+        let others = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        let paths =
+            others.filter { $0.hasSuffix(".json") && $0 != "\(override.name).json" }.sorted()
+            .map { (dir as NSString).appendingPathComponent($0) } + [override.file]
+        let (set, diagnostics, _) = FlowLoader.load(paths: paths)
+        for d in diagnostics where d.severity == .error { FileHandle.standardError.write(Data("\(d)\n".utf8)) }
+        guard let set else { throw Failure("the flows have errors (see above)") }
+        return Replay.run(document: document, flows: set)
     }
 }

@@ -176,6 +176,19 @@ import Testing
         #expect(report.original[index].text == "main/sales")
         #expect(report.replayed[index].text == "main/bye")
         #expect(report.text.contains("decisions differ from"))
+
+        // The CLI says it in its exit status, as `diff` does: 0 same, 1 different, 2 unreadable.
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("replay-\(UUID().uuidString).json")
+        try Data(o.callDocument.utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        #expect(try CLITests.callflow(["replay", file.path]).status == 0)
+        let differs = try CLITests.callflow(["replay", file.path, "--flow", changed + "/main.json"])
+        #expect(differs.status == 1, "\(differs.stdout)\(differs.stderr)")
+        #expect(differs.stdout.contains("decisions differ from"))
+        let broken = FileManager.default.temporaryDirectory.appendingPathComponent("replay-broken-\(UUID().uuidString).json")
+        try Data("{".utf8).write(to: broken)
+        defer { try? FileManager.default.removeItem(at: broken) }
+        #expect(try CLITests.callflow(["replay", broken.path]).status == 2)
     }
 
     @Test func sensitiveDigitsAreNotRecordedAndTheReplaySaysSo() throws {
