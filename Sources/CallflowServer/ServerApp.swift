@@ -18,6 +18,8 @@ public enum StartupError: Error, Sendable, CustomStringConvertible {
     case missingAPIKey
     /// The flows have errors (every diagnostic is listed).
     case flows([Diagnostic])
+    /// `flows.dir` is not a folder.
+    case flowsDir(String)
     /// `flows.routes` or `flows.default` names a flow that is not loaded.
     case unknownRoute(key: String, flow: String)
     /// The loop, the listener or the HTTP client could not be created.
@@ -39,6 +41,9 @@ public enum StartupError: Error, Sendable, CustomStringConvertible {
             return (diagnostics.map(\.description) + ["flows have errors; fix them (callflow check) and start again"])
                 .joined(separator: "\n")
         case .unknownRoute(let key, let flow): return "\(key): flow \"\(flow)\" does not exist in flows.dir"
+        case .flowsDir(let path):
+            return "flows.dir \(path) is not a folder: point flows.dir at the folder of your flow files; "
+                + "a relative flows.dir resolves beside the config file, and the Docker image's config expects them mounted at /app/flows"
         case .eventLoop(let e): return e
         case .store(let e): return "\(e)"
         case .storeFolder(let path, let folder, let reason):
@@ -98,6 +103,10 @@ public final class ServerApp: ControlBackend {
         }
         guard let apiKey = config.telnyx.apiKey else { throw .missingAPIKey }
 
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: config.flows.dir, isDirectory: &isFolder), isFolder.boolValue else {
+            throw .flowsDir(config.flows.dir)
+        }
         let (loaded, diagnostics, _) = FlowLoader.load(paths: [config.flows.dir], timeZones: timeZones)
         for warning in diagnostics where warning.severity == .warning { logger.warning("\(warning)") }
         guard let flows = loaded else { throw .flows(diagnostics.filter { $0.severity == .error }) }

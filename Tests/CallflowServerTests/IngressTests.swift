@@ -103,6 +103,13 @@ import WebhookSignature
         } throws: { error in
             "\(error)".contains("x.json: /nodes/a/text: template names unknown root") && "\(error)".contains("\"b\" is not a node")
         }
+        var noFolder = Self.config()
+        noFolder.flows.dir = dir.appendingPathComponent("flows").path  // a mount that is not there
+        #expect {
+            _ = try InMemoryServer(config: noFolder)
+        } throws: { error in
+            "\(error)".contains("flows.dir \(noFolder.flows.dir) is not a folder") && "\(error)".contains("/app/flows")
+        }
         var badRoute = Self.config()
         badRoute.flows.routes = ["+13125550100": "nope"]
         #expect {
