@@ -72,7 +72,7 @@ import Testing
         func forget(dial token: String) {}
         func store(revision flows: FlowSet) {}
         func document(_ id: String, reply: @escaping (JSONValue?) -> Void) { reply(nil) }
-        var revisionsInUse: Set<String>? { nil }
+        var revisionsToKeep: Set<String> { [] }
         var liveCalls: Int { calls.count }
         var inFlight: Int { 0 }
         var healthy: Bool { true }
@@ -208,5 +208,17 @@ import Testing
         try rig.loop.schedule(afterMilliseconds: 5, watch)
         try rig.loop.run()
         #expect(rig.ledger.loads.count == 1, "the input was kept and tried again")
+    }
+
+    /// With a ledger whose loads bring the revisions their calls run (Redis), the engine keeps
+    /// only the current one between inputs: reloads do not pile revisions up.
+    @Test func aSharedLedgerKeepsNoRetiredRevisionAcrossReloads() throws {
+        let rig = try Rig()
+        for text in ["Hi", "Hello again", "Welcome back"] {
+            let flow = CallPipelineTests.flow.replacingOccurrences(of: "Hello", with: text)
+            let (set, _) = FlowSet.load(files: [("t", "t.json", Array(flow.utf8))], timeZones: UTCOnly())
+            rig.pipeline.reload(try #require(set))
+        }
+        #expect(rig.pipeline.engine.retainedRevisions.count == 1, "\(rig.pipeline.engine.retainedRevisions)")
     }
 }

@@ -44,9 +44,10 @@ package protocol CallLedger: AnyObject {
     func store(revision flows: FlowSet)
     /// A live or recently finished call as JSON, or `nil`.
     func document(_ id: String, reply: @escaping (JSONValue?) -> Void)
-    /// Revisions live calls run, when the ledger knows them all (the engine drops the rest);
-    /// `nil` when it cannot tell (shared state: another instance's calls).
-    var revisionsInUse: Set<String>? { get }
+    /// The retired flow revisions the engine must keep between inputs (it drops the others when a
+    /// call ends and on reload): those the live calls run, for a ledger that holds them all; none
+    /// for the shared one, whose every load brings the revisions its calls run (`LoadedCalls.revisions`).
+    var revisionsToKeep: Set<String> { get }
 
     // MARK: health, for /readyz, the metrics and shutdown
 

@@ -125,11 +125,21 @@ package final class LocalLedger: CallLedger {
     package func performing(request id: String) {}
     package func performed(request id: String) {}
 
+    /// The dial is dialed only once it is stored: a crash right after must not forget which flow
+    /// its first webhook starts. A store that cannot commit refuses the dial (`done(false)`); the
+    /// stored entry of a later successful retry then expires unused.
     package func expect(dial: PendingDial, token: String, done: @escaping (Bool) -> Void) {
         live.expectDial(token: token, dial)
-        batch.dials = live.pendingDials  // stored with the dial command's commit
+        batch.dials = live.pendingDials
+        waiting.append(
+            Waiter(commands: 0) { outcome in
+                switch outcome {
+                case .committed(_, retried: false): done(true)
+                case .committed(_, retried: true): break  // refused already, when the first attempt failed
+                case .unavailable, .conflict, .duplicate: done(false)
+                }
+            })
         scheduleCommit()
-        done(true)
     }
 
     package func forget(dial token: String) {
@@ -143,7 +153,7 @@ package final class LocalLedger: CallLedger {
         scheduleCommit()
     }
 
-    package var revisionsInUse: Set<String>? { live.revisionsInUse }
+    package var revisionsToKeep: Set<String> { live.revisionsInUse }
     package var liveCalls: Int { live.calls.count }
     package var inFlight: Int { waiting.reduce(0) { $0 + $1.commands } + (commitInFlight?.commands ?? 0) }
     package var retryAfterMs: Int { 500 }

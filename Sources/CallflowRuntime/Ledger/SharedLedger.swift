@@ -79,7 +79,7 @@ package final class SharedLedger: CallLedger {
     }
 
     package var loadsAfterCommit: Bool { true }
-    package var revisionsInUse: Set<String>? { nil }
+    package var revisionsToKeep: Set<String> { [] }
     package var inFlight: Int { 0 }
     package var stalled: Bool { false }
     package var retryAfterMs: Int { redis.reconnectMs }
@@ -198,7 +198,9 @@ package final class SharedLedger: CallLedger {
                     then(.committed(outboxSeqs: parts.dropFirst().compactMap(\.int), retried: false))
                 case "duplicate": then(.duplicate)
                 case "conflict": then(.conflict)
-                default: then(.unavailable("unexpected reply to the commit script: \(value)", retrying: false))
+                default:
+                    self.metrics.storeError()
+                    then(.unavailable("unexpected reply to the commit script: \(value)", retrying: false))
                 }
             }
         }

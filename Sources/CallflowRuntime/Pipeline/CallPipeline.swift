@@ -113,6 +113,7 @@ package final class CallPipeline {
                 var again = job
                 again.conflicts += 1
                 guard again.conflicts <= Self.maxConflicts else {
+                    self.metrics.storeError()
                     return self.unavailable(again, "call state kept changing under \(Self.maxConflicts) attempts")
                 }
                 self.load(again)
@@ -129,7 +130,7 @@ package final class CallPipeline {
             logger.debug("input ignored", metadata: ["call.control_id": "\(call)", "reason": "\(why)"])
         }
         effects.carryOut(work, outboxSeqs: seqs, receivedNs: job.receivedNs, cause: job.input.name)
-        if work.ended != nil, let used = ledger.revisionsInUse { engine.prune(keeping: used) }
+        if work.ended != nil { engine.prune(keeping: ledger.revisionsToKeep) }
         next(after: job)
     }
 
@@ -160,7 +161,7 @@ package final class CallPipeline {
     /// them survive a restart (and, shared, run on every instance).
     package func reload(_ flows: FlowSet) {
         engine.reload(flows)
-        if let used = ledger.revisionsInUse { engine.prune(keeping: used) }
+        engine.prune(keeping: ledger.revisionsToKeep)
         ledger.store(revision: flows)
     }
 
