@@ -26,6 +26,8 @@ enum EndToEnd {
         var apiCall: JSONValue? = nil
         /// Share state in this Redis (`store.kind: redis`) instead of the memory store.
         var redisURL: String? = nil
+        /// `store.trace_retention_hours`, when not the default.
+        var traceRetentionHours: Int? = nil
     }
 
     struct Outcome: Sendable {
@@ -84,6 +86,7 @@ enum EndToEnd {
             config.store.redisURL = redisURL
             config.store.redisPrefix = "e2e-\(UUID().uuidString.prefix(8)):"
         }
+        if let hours = call.traceRetentionHours { config.store.traceRetentionHours = hours }
         let captured = LogCapture()
         let logger = Logger(label: "e2e") { _ in CapturingLogHandler(capture: captured) }
         let app = try ServerApp(config: config, insecureSkipVerify: false, logger: logger, clockMs: clock, loop: loop)

@@ -318,6 +318,23 @@ final class RedisProcess {
         }
     }
 
+    /// With `trace_retention_hours: 0` a finished call leaves nothing behind: no trace and no
+    /// recorded inputs (the commit that ended it used to push its last inputs onto a fresh
+    /// `rec:` key with no expiry).
+    @Test func withNoTraceRetentionAFinishedCallLeavesNothing() throws {
+        let redis = try RedisProcess()
+        defer { redis.stop() }
+        var call = EndToEnd.Call()
+        call.script.inputs = ["1"]
+        call.redisURL = redis.url
+        call.traceRetentionHours = 0
+        let o = try EndToEnd.run(call)
+        #expect(o.finished)
+        let left = Self.everything(port: redis.port, password: redis.password)
+        #expect(!left.contains(":rec:") && !left.contains(":trace:"), "\(left)")
+        #expect(!left.contains(":call:"), "\(left)")
+    }
+
     /// Every value in the Redis of `redis`, as text (keys and the members of each).
     static func everything(port: Int, password: String?) -> String {
         func cli(_ args: [String]) -> String {

@@ -192,6 +192,7 @@ package final class SharedLedger: CallLedger {
                 let parts = value.array ?? []
                 switch parts.first?.bytes.map({ String(decoding: $0, as: UTF8.self) }) {
                 case "ok":
+                    if let request = work.answeredRequest { self.held.remove("h:\(request)") }
                     if let id = work.call {
                         if let state = work.state { self.holdSecrets(id, state) } else { self.heldSecrets[id] = nil }
                     }
@@ -230,7 +231,9 @@ package final class SharedLedger: CallLedger {
     }
 
     package func performing(request id: String) { held.insert("h:\(id)") }
-    package func performed(request id: String) { held.remove("h:\(id)") }
+    /// The claim stays until the answer's input is committed (`commit`): released here, a result
+    /// waiting for a slow Redis past the lease would let a sweeper repeat the request.
+    package func performed(request id: String) {}
 
     // MARK: revisions, dials, documents
 

@@ -91,9 +91,14 @@ package enum SharedScripts {
           i = i + 1
         end
         for _ = 1, count() do
+          -- A call this commit ended keeps its inputs only as long as its trace (none with 0).
           local key = p .. 'rec:' .. ARGV[i]
-          redis.call('RPUSH', key, ARGV[i + 1])
-          redis.call('LTRIM', key, -300, -1)
+          local live = redis.call('SISMEMBER', p .. 'calls', ARGV[i]) == 1
+          if live or traceTTL > 0 then
+            redis.call('RPUSH', key, ARGV[i + 1])
+            redis.call('LTRIM', key, -300, -1)
+            if not live then redis.call('EXPIRE', key, traceTTL) end
+          end
           i = i + 2
         end
         return out
