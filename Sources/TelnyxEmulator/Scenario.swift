@@ -173,9 +173,7 @@ public struct Scenario: Sendable, Equatable {
         if let f = o["faults"], let obj = r.object(f, ["faults"], known: faultKeys) { s.faults = r.faults(obj) }
         if let e = o["expect"], let obj = r.object(e, ["expect"], known: expectKeys) { s.expect = r.expectations(obj) }
         if let flows, r.error == nil {
-            // The scenario's own flow, by name (a path `../flows/main.json` names `main`).
-            let file = s.flow.split(separator: "/").last.map(String.init) ?? s.flow
-            let own = file.hasSuffix(".json") ? String(file.dropLast(5)) : file
+            let own = s.ownFlow
             for (i, node) in s.expect.path.enumerated() {
                 r.node(node, ["expect", "path", String(i)], flows: flows, qualified: true, preferring: own)
             }
@@ -494,18 +492,24 @@ extension Timestamp {
 }
 
 extension Scenario {
-    /// The branches of the `split` node `reference` names (`node` in the scenario's flow `own`, or
-    /// `flow/node`), or `nil` when it names no split.
-    static func splitBranches(_ reference: String, in flows: FlowSet, own: String) -> [SplitBranch]? {
+    /// The scenario's own flow, by name (a path `../flows/main.json` names `main`).
+    var ownFlow: String {
+        let file = flow.split(separator: "/").last.map(String.init) ?? flow
+        return file.hasSuffix(".json") ? String(file.dropLast(5)) : file
+    }
+
+    /// The `split` node `reference` names (`node` in the scenario's flow `own`, or `flow/node`)
+    /// and its branches, or `nil` when it names no split.
+    static func split(_ reference: String, in flows: FlowSet, own: String) -> (flow: String, node: String, branches: [SplitBranch])? {
         let parts = reference.split(separator: "/", maxSplits: 1).map(String.init)
         let (flow, node) = parts.count == 2 ? (parts[0], parts[1]) : (own, reference)
         guard case .split(let branches)? = flows[flow]?.nodes[node]?.kind else { return nil }
-        return branches
+        return (flow, node, branches)
     }
 
     /// Why `splits.<reference>: <branch>` cannot be honoured, or `nil`.
     static func unknownSplit(_ reference: String, _ branch: String, in flows: FlowSet, own: String) -> String? {
-        guard let branches = splitBranches(reference, in: flows, own: own) else {
+        guard let branches = split(reference, in: flows, own: own)?.branches else {
             return "\"\(reference)\" is not a split node of flow \"\(own)\" (write flow/node for another flow)"
         }
         guard let chosen = branches.first(where: { $0.name == branch }) else {
@@ -520,13 +524,10 @@ extension Scenario {
     /// `base-1`, `base-2`, ...); `nil` when none does within the attempts.
     func callID(base: String, flows: FlowSet) -> String? {
         guard !splits.isEmpty else { return base }
-        let own = flow.split(separator: "/").last.map { $0.hasSuffix(".json") ? String($0.dropLast(5)) : String($0) } ?? flow
         var wanted: [(flow: String, node: String, branches: [SplitBranch], branch: String)] = []
         for (reference, branch) in splits {
-            guard let branches = Scenario.splitBranches(reference, in: flows, own: own) else { return nil }
-            let parts = reference.split(separator: "/", maxSplits: 1).map(String.init)
-            let (f, n) = parts.count == 2 ? (parts[0], parts[1]) : (own, reference)
-            wanted.append((f, n, branches, branch))
+            guard let split = Scenario.split(reference, in: flows, own: ownFlow) else { return nil }
+            wanted.append((split.flow, split.node, split.branches, branch))
         }
         for k in 1...200_000 {
             let id = "\(base)-\(k)"

@@ -19,7 +19,7 @@ import Testing
         var calls: [String: CallState] = [:]
         var seen: Set<String> = []
         var log: [String] = []
-        var loads: [(EngineInput, (LoadAnswer) -> Void)] = []
+        var loads: [(InputKeys, (LoadAnswer) -> Void)] = []
         var commits: [(InputWork, (CommitOutcome) -> Void)] = []
         var nextLoad: LoadAnswer?
         var sent: [Int64] = []
@@ -27,18 +27,17 @@ import Testing
 
         var loadsAfterCommit: Bool { true }
         func loadInline(_ input: EngineInput, now: Int64) -> LoadAnswer? { nil }
-        func load(_ input: EngineInput, now: Int64, then: @escaping (LoadAnswer) -> Void) {
+        func load(_ input: EngineInput, keys: InputKeys, now: Int64, then: @escaping (LoadAnswer) -> Void) {
             log.append("load \(input.name)")
-            loads.append((input, then))
+            loads.append((keys, then))
         }
         /// Answers the oldest load from `calls` (or with `nextLoad`, once).
         func answerLoad() {
-            let (input, then) = loads.removeFirst()
+            let (keys, then) = loads.removeFirst()
             if let answer = nextLoad {
                 nextLoad = nil
                 return then(answer)
             }
-            let keys = InputKeys.of(input) { _ in false }
             if let id = keys.eventID, seen.contains(id) { return then(.duplicate(stored: true)) }
             then(.loaded(keys, LoadedCalls(owner: calls[keys.owner])))
         }

@@ -150,21 +150,9 @@ public struct InputWork: Sendable {
         self.effects = effects
     }
 
-    /// Whether a ledger has anything to store for it.
-    public var changesState: Bool {
-        call != nil || seen != nil || dialUsed != nil || firedTimer != nil || answeredRequest != nil || !effects.isEmpty
-    }
-
     /// The commands it sends, in order (the outbox).
     public var commands: [CallCommand] {
         effects.compactMap { if case .command(let c) = $0.effect { return c } else { return nil } }
-    }
-
-    /// How many commands it sends (outbox sequence numbers are handed out per command).
-    public var commandCount: Int {
-        var n = 0
-        for e in effects { if case .command = e.effect { n += 1 } }
-        return n
     }
 }
 

@@ -104,17 +104,10 @@ public struct MemoryEngine: Sendable {
     public var calls: [String: CallState] { live.calls }
     /// Traces of recently finished calls, newest last (at most `LiveCalls.finishedKept`).
     public var finished: [(id: String, trace: [TraceEntry], vars: JSONObject)] { live.finished }
-    /// Outbound calls dialed and not yet seen, by dial token.
-    public var pendingDials: [String: PendingDial] { live.pendingDials }
     /// The webhook ids seen.
     public var webhookIDs: DedupeWindow { live.dedupe }
     /// The current revision first, then the retired ones live calls still run.
     public var retainedRevisions: [String] { engine.retainedRevisions }
-    /// The flow for numbers `routes` does not name; `nil`: such calls are rejected.
-    public var defaultFlow: String? {
-        get { engine.defaultFlow }
-        set { engine.defaultFlow = newValue }
-    }
 
     /// Applies one webhook.
     public mutating func receive(_ event: WebhookEvent, now: Int64) -> InputWork { run(.webhook(event), now: now) }
@@ -144,12 +137,4 @@ public struct MemoryEngine: Sendable {
         engine.reload(flows)
         engine.prune(keeping: live.revisionsInUse)
     }
-
-    /// Remembers an outbound call about to be dialed (see `LiveCalls.expectDial`).
-    public mutating func expectDial(token: String, _ dial: PendingDial) { live.expectDial(token: token, dial) }
-    /// The dial failed: forget it.
-    public mutating func cancelDial(token: String) { live.cancelDial(token: token) }
-
-    /// The node a call is at, in the revision it runs.
-    public func node(of state: CallState) -> Node? { engine.node(of: state) }
 }

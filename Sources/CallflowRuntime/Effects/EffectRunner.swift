@@ -98,7 +98,10 @@ package final class EffectRunner {
     }
 
     package func perform(_ request: HTTPCall, call: String) {
-        if request.withheld { return inputs?.submit(.httpResult(requestID: request.id, .failed(Self.withheldReason)), to: call) ?? () }
+        if request.withheld {
+            inputs?.submit(.httpResult(requestID: request.id, .failed(Self.withheldReason)), to: call)
+            return
+        }
         ledger.performing(request: request.id)
         backend.perform(request) { [weak self] outcome in
             self?.ledger.performed(request: request.id)

@@ -13,7 +13,9 @@ package protocol CallLedger: AnyObject {
     func loadInline(_ input: EngineInput, now: Int64) -> LoadAnswer?
 
     /// Loads what `input` needs; `then` runs on the loop.
-    func load(_ input: EngineInput, now: Int64, then: @escaping (LoadAnswer) -> Void)
+    /// `keys` are `InputKeys.of(input) { _ in false }`: the pipeline computes them once, to queue
+    /// the input behind its owner, and the ledger loads by them.
+    func load(_ input: EngineInput, keys: InputKeys, now: Int64, then: @escaping (LoadAnswer) -> Void)
 
     /// Stores `work`, produced from `loaded`. The next load of its calls sees it once `then` has
     /// been called, or at once for a ledger that loads inline.

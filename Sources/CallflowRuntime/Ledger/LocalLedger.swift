@@ -76,7 +76,7 @@ package final class LocalLedger: CallLedger {
         return .loaded(keys, loaded)
     }
 
-    package func load(_ input: EngineInput, now: Int64, then: @escaping (LoadAnswer) -> Void) {
+    package func load(_ input: EngineInput, keys: InputKeys, now: Int64, then: @escaping (LoadAnswer) -> Void) {
         then(loadInline(input, now: now) ?? .unavailable("not loaded"))
     }
 

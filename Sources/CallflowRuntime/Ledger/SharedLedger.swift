@@ -88,8 +88,7 @@ package final class SharedLedger: CallLedger {
 
     package func loadInline(_ input: EngineInput, now: Int64) -> LoadAnswer? { nil }
 
-    package func load(_ input: EngineInput, now: Int64, then: @escaping (LoadAnswer) -> Void) {
-        let keys = InputKeys.of(input) { _ in false }
+    package func load(_ input: EngineInput, keys: InputKeys, now: Int64, then: @escaping (LoadAnswer) -> Void) {
         let ids = keys.owner.isEmpty ? [] : [keys.owner] + (keys.leg.map { [$0] } ?? [])
         let seen = keys.eventID.map { Self.hex(DedupeWindow.storedKey($0)) } ?? ""
         let args = ["EVAL", SharedScripts.load, "0", prefix, String(ids.count)] + ids + [keys.dialToken ?? "", seen, keys.timerID ?? ""]

@@ -40,8 +40,9 @@ package final class CallPipeline {
         /// When the webhook arrived (monotonic), for the webhook → command latency.
         var receivedNs: UInt64?
         var reply: ((InputOutcome) -> Void)?
-        /// The call it queues behind (ledgers with `loadsAfterCommit` only).
-        var owner = ""
+        /// What it loads, computed once when it queues behind `keys.owner` (ledgers with
+        /// `loadsAfterCommit` only; an inline ledger computes its own, knowing which calls are live).
+        var keys: InputKeys?
         var conflicts = 0
     }
 
@@ -75,9 +76,10 @@ package final class CallPipeline {
     private func enqueue(_ job: Job) {
         guard ledger.loadsAfterCommit else { return load(job) }
         var job = job
-        job.owner = InputKeys.of(job.input) { _ in false }.owner
-        if queues[job.owner] != nil { return queues[job.owner]!.append(job) }
-        queues[job.owner] = [job]
+        let keys = InputKeys.of(job.input) { _ in false }
+        job.keys = keys
+        if queues[keys.owner] != nil { return queues[keys.owner]!.append(job) }
+        queues[keys.owner] = [job]
         load(job)
     }
 
@@ -85,7 +87,8 @@ package final class CallPipeline {
 
     private func load(_ job: Job) {
         if let answer = ledger.loadInline(job.input, now: clock()) { return loaded(job, answer) }
-        ledger.load(job.input, now: clock()) { [weak self] answer in self?.loaded(job, answer) }
+        let keys = job.keys ?? InputKeys.of(job.input) { _ in false }
+        ledger.load(job.input, keys: keys, now: clock()) { [weak self] answer in self?.loaded(job, answer) }
     }
 
     private func loaded(_ job: Job, _ answer: LoadAnswer) {
@@ -148,10 +151,10 @@ package final class CallPipeline {
     }
 
     private func next(after job: Job) {
-        guard ledger.loadsAfterCommit, var queue = queues.removeValue(forKey: job.owner) else { return }
+        guard let owner = job.keys?.owner, var queue = queues.removeValue(forKey: owner) else { return }
         queue.removeFirst()
         guard let head = queue.first else { return }
-        queues[job.owner] = queue
+        queues[owner] = queue
         load(head)
     }
 
