@@ -24,9 +24,14 @@ public struct LiveCalls: Sendable {
 
     /// What `input` needs; `nil` for a webhook whose id was seen before (it is now remembered).
     public mutating func load(_ input: EngineInput, now: Int64) -> (keys: InputKeys, loaded: LoadedCalls)? {
-        let keys = InputKeys.of(input) { calls[$0] != nil }
+        // A live leg found while the keys are made is the owner: not looked up twice per webhook.
+        var found: CallState?
+        let keys = InputKeys.of(input) { id in
+            found = calls[id]
+            return found != nil
+        }
         if let id = keys.eventID, !dedupe.insert(id, now: now) { return nil }
-        var loaded = LoadedCalls(owner: calls[keys.owner])
+        var loaded = LoadedCalls(owner: found ?? calls[keys.owner])
         if let leg = keys.leg { loaded.leg = calls[leg] }
         if let token = keys.dialToken { loaded.dial = pendingDials[token] }
         return (keys, loaded)
