@@ -10,6 +10,9 @@ public struct CallerScript: Sendable, Equatable {
     public var amd: String = "human"
     /// What a transfer or dial target does: `answer`, `busy` or `no_answer`.
     public var target: String = "answer"
+    /// Agents by address (a `ring_group`'s numbers): what each does when dialed. An address not
+    /// listed does what `target` says, presses nothing and never hangs up by itself.
+    public var agents: [String: AgentScript] = [:]
     /// How long the caller talks when recorded (the silence timeout counts from its end).
     public var recordingSeconds: Int = 4
     /// What `gather_using_ai` collects (valid), or `nil` for an invalid result.
@@ -28,6 +31,19 @@ public struct CallerScript: Sendable, Equatable {
     public var failures: Set<Failure> = []
 
     public init() {}
+
+    /// What one agent does when rung.
+    public struct AgentScript: Sendable, Equatable {
+        /// `answer`, `busy` or `no_answer`.
+        public var does: String = "answer"
+        /// How long the phone rings before the agent answers; `nil`: the network's ring time.
+        public var answerAfterMs: Int? = nil
+        /// The keys the agent presses at a screening prompt (`""`: silence).
+        public var keys: String = "1"
+        /// How long the agent talks once bridged, then hangs up; `nil`: until the caller does.
+        public var talkMs: Int? = 20_000
+        public init(does: String = "answer") { self.does = does }
+    }
 
     /// One thing the caller says.
     public struct Utterance: Sendable, Equatable {

@@ -171,12 +171,20 @@ extension EmulatorModel {
         guard let other = r.body["call_control_id"]?.stringValue, var b = legs[other], !b.ended, var a = legs[r.leg] else {
             throw Refusal(code: "90018", title: "Call has already ended", detail: "the other leg is not active")
         }
+        if r.body["prevent_double_bridge"]?.boolValue == true, b.bridgedWith != nil || a.bridgedWith != nil {
+            // Telnyx documents no error code for this refusal; the title says what happened.
+            throw Refusal(code: "422", title: "Call already bridged", detail: "prevent_double_bridge: the call is bridged to another call")
+        }
         a.bridgedWith = other
         b.bridgedWith = r.leg
+        a.parkAfterUnbridge = r.body["park_after_unbridge"]?.stringValue == "self"
         legs[r.leg] = a
         legs[other] = b
         // A queued call that is bridged leaves its queue (call.dequeued, reason bridged).
         var out: [Emission] = []
+        for leg in [r.leg, other] {
+            if let talk = legs[leg]?.agent?.talkMs { out.append(arm(leg, after: 30 + talk, .agentHangsUp)) }
+        }
         for leg in [r.leg, other] where legs[leg]?.queue != nil {
             out += dequeue(leg, reason: "bridged", clientState: legs[leg]?.queue?.clientState, after: 20)
         }
@@ -189,18 +197,25 @@ extension EmulatorModel {
         bridgeOnAnswer: Bool
     ) -> (leg: String, emissions: [Emission]) {
         let id = "v3:emu-" + nextID("leg")
+        let agent = script.agents[to]
         legs[id] = Leg(id: id, from: from, to: to, direction: "outgoing", clientState: clientState, parent: parent)
+        legs[id]?.agent = agent
         var out = [webhook("call.initiated", id, after: 20, ["direction": "outgoing", "state": "bridging"])]
-        switch script.target {
+        let ringMs = agent?.answerAfterMs ?? timing.ringMs
+        if let ms = agent?.answerAfterMs, let timeout = timeoutSecs, ms >= timeout * 1000 {
+            // Rings past the dial's timeout: Telnyx gives up first.
+            return (id, out + endLeg(id, cause: "timeout", source: "callee", after: timeout * 1000))
+        }
+        switch agent?.does ?? script.target {
         case "busy":
             out += endLeg(id, cause: "user_busy", source: "callee", after: timing.ringMs / 2)
         case "no_answer":
             out += endLeg(id, cause: "timeout", source: "callee", after: min((timeoutSecs ?? 30) * 1000, timing.ringMs * 4))
         default:
-            var b = legs[id]!
+            guard var b = legs[id] else { return (id, out) }
             b.answered = true
             legs[id] = b
-            out.append(webhook("call.answered", id, after: timing.ringMs))
+            out.append(webhook("call.answered", id, after: ringMs))
             if bridgeOnAnswer, let parent, var a = legs[parent] {
                 a.bridgedWith = id
                 b.bridgedWith = parent

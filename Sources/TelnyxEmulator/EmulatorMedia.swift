@@ -143,6 +143,12 @@ extension EmulatorModel {
     /// else silence. Nothing for a leg that does not follow the script, or when what asked has
     /// ended (a stopped gather or prompt: the caller was never asked).
     public mutating func scriptedInput(_ id: String, token: Int) -> [Emission] {
+        if let agent = legs[id]?.agent, legs[id]?.ended == false, legs[id]?.gather?.token == token {
+            // A scripted agent at a screening prompt: its keys, once.
+            guard !agent.keys.isEmpty else { return [.note(delayMs: 0, leg: id, kind: "caller", text: "agent says nothing")] }
+            return [.note(delayMs: 0, leg: id, kind: "caller", text: "agent \(legs[id]?.to ?? "") presses \(agent.keys)")]
+                + agent.keys.enumerated().map { i, d in arm(id, after: timing.thinkMs + i * timing.keyIntervalMs, .key(d)) }
+        }
         guard var leg = legs[id], leg.scripted, !leg.ended else { return [] }
         let forGather = leg.gather?.token == token
         guard forGather || leg.prompts.contains(where: { $0.token == token }) else { return [] }

@@ -40,6 +40,10 @@ public struct EmulatorModel: Sendable {
         public var executedCommands: Set<String> = []
         /// The leg follows the caller script (the emulated phone), unlike a transfer target.
         public internal(set) var scripted = false
+        /// A scripted agent's phone (`CallerScript.agents`): answers screening, hangs up after talking.
+        public internal(set) var agent: CallerScript.AgentScript? = nil
+        /// A `bridge` on this leg asked `park_after_unbridge: self`: it stays when the other leg hangs up.
+        public internal(set) var parkAfterUnbridge = false
         /// Keys pressed while a recording of this leg ran unpaused: they are in the audio file,
         /// which is what a flow taking card numbers must avoid (pause the recording first).
         public internal(set) var keysRecorded = ""
@@ -139,6 +143,7 @@ public struct EmulatorModel: Sendable {
         case conversationEnds(id: String)
         case referAnswered(clientState: String?)
         case queueTimeout(sinceMs: Int64)
+        case agentHangsUp
         case payment(JSONObject, clientState: String?)
     }
 
@@ -320,6 +325,24 @@ public struct EmulatorModel: Sendable {
         return out
     }
 
+    /// A scripted agent hangs up after talking: the other leg of its bridge stays when it was
+    /// bridged with `park_after_unbridge: self` (the caller's flow goes on), else it ends too.
+    mutating func agentHangsUp(_ id: String) -> [Emission] {
+        guard let leg = legs[id], !leg.ended else { return [] }
+        var out = terminate(id, cause: "normal_clearing", source: "caller", after: 0)
+        if let other = leg.bridgedWith, var o = legs[other] {
+            if o.parkAfterUnbridge {
+                o.bridgedWith = nil
+                o.parkAfterUnbridge = false
+                legs[other] = o
+                out.append(.note(delayMs: 0, leg: other, kind: "note", text: "the agent hung up; the caller is parked"))
+            } else {
+                out += endLeg(other, cause: "normal_clearing", source: "callee", after: 10)
+            }
+        }
+        return out
+    }
+
     /// A key press (DTMF) from the caller: `call.dtmf.received`, and the pending gather's digit.
     public mutating func key(_ id: String, _ digit: Character) -> [Emission] {
         guard var leg = legs[id], !leg.ended else { return [] }
@@ -369,6 +392,7 @@ public struct EmulatorModel: Sendable {
             guard legs[id]?.queue?.sinceMs == since else { return [] }
             return dequeue(id, reason: "timeout", clientState: nil, after: 0)
         case .payment(let fields, let state): return [webhook("call.payment.completed", id, after: 0, fields, clientState: .some(state))]
+        case .agentHangsUp: return agentHangsUp(id)
         }
     }
 

@@ -124,13 +124,14 @@ public struct Scenario: Sendable, Equatable {
 
     /// Every key a scenario file may have, by the pointer of its object.
     static let topKeys = [
-        "$schema", "description", "flow", "direction", "from", "to", "now", "vars", "splits", "caller", "http", "faults", "expect",
+        "$schema", "description", "flow", "direction", "from", "to", "now", "vars", "splits", "agents", "caller", "http", "faults", "expect",
     ]
     static let callerKeys = [
         "digits", "amd", "target", "recording_secs", "ai_result", "hangup_after_node", "hangup_after_ms",
         "speech", "transcript", "ai", "fail",
     ]
     static let utteranceKeys = ["text", "confidence"]
+    static let agentKeys = ["does", "answer_after_ms", "keys", "talk_ms"]
     static let aiKeys = ["summary", "reason", "after_ms", "fields"]
     /// `caller.fail` names, each a way Telnyx's side fails (see `CallerScript.Failure`).
     public static let failures = CallerScript.Failure.allCases.map(\.rawValue)
@@ -169,6 +170,7 @@ public struct Scenario: Sendable, Equatable {
             }
         }
         if let c = o["caller"], let obj = r.object(c, ["caller"], known: callerKeys) { s.caller = r.caller(obj) }
+        if let v = o["agents"], let table = r.object(v, ["agents"]) { s.caller.agents = r.agents(table) }
         if let h = o["http"] { s.http.responses = r.mocks(h, ["http"]) }
         if let f = o["faults"], let obj = r.object(f, ["faults"], known: faultKeys) { s.faults = r.faults(obj) }
         if let e = o["expect"], let obj = r.object(e, ["expect"], known: expectKeys) { s.expect = r.expectations(obj) }
@@ -337,6 +339,27 @@ struct ScenarioReader {
         if let v = o["ai"], let a = object(v, ["caller", "ai"], known: Scenario.aiKeys) { c.ai = ai(a) }
         if let v = o["fail"] { c.failures = failures(v) }
         return c
+    }
+
+    /// `agents`: address → `"answer"`, `"busy"`, `"no_answer"`, or `{"does", "answer_after_ms",
+    /// "keys", "talk_ms"}` (what a ring group's agent does when rung).
+    mutating func agents(_ table: JSONObject) -> [String: CallerScript.AgentScript] {
+        var out: [String: CallerScript.AgentScript] = [:]
+        for (address, value) in table.members {
+            let at = ["agents", address]
+            if !E164.isDialable(address) { fail(at, "\"\(address)\" is not an E.164 number or a sip: URI (the address a ring group dials)") }
+            if value.stringValue != nil {
+                if let does = oneOf(value, at, Scenario.targets) { out[address] = CallerScript.AgentScript(does: does) }
+                continue
+            }
+            guard let o = object(value, at, known: Scenario.agentKeys) else { continue }
+            var agent = CallerScript.AgentScript(does: oneOf(o["does"], at + ["does"], Scenario.targets) ?? "answer")
+            agent.answerAfterMs = int(o["answer_after_ms"], at + ["answer_after_ms"])
+            if o["keys"] != nil { agent.keys = string(o["keys"], at + ["keys"]) ?? agent.keys }
+            if let talk = o["talk_ms"] { agent.talkMs = talk.isNull ? nil : int(talk, at + ["talk_ms"]) }
+            out[address] = agent
+        }
+        return out
     }
 
     /// `caller.speech`: utterances, each `"text"` or `{"text": ..., "confidence": 0...1}`.

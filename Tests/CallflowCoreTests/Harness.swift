@@ -53,7 +53,8 @@ enum Flows {
 struct CallHarness {
     var engine: MemoryEngine
     var now: Int64
-    let call = "v3:call-A"
+    /// The call the webhooks are about; a test may switch it to drive a second call on the same engine.
+    var call = "v3:call-A"
     var from = "+13125550101"
     var to = "+13125550100"
     var commands: [CallCommand] = []

@@ -66,7 +66,7 @@ public struct CallEngine: Sendable {
         case .machine(let machineInput, let call):
             var work: InputWork
             if let state = loaded.owner {
-                work = apply(machineInput, to: state, now: now)
+                work = apply(machineInput, to: state, holders: loaded.agentHolders, now: now)
                 if let entry = Recording.machine(machineInput, now: now) { work.records.insert(entry, at: 0) }
             } else {
                 work = InputWork(.unknownCall("call \(call) is not live"))
@@ -79,7 +79,8 @@ public struct CallEngine: Sendable {
             return work
         case .startOutbound(let leg, let flow, let vars):
             return started(
-                CallMachine(flows: flows).start(leg: leg, flow: flow, direction: "outbound", vars: vars, answered: true, now: now),
+                CallMachine(flows: flows, agentHolders: loaded.agentHolders).start(
+                    leg: leg, flow: flow, direction: "outbound", vars: vars, answered: true, now: now),
                 now: now)
         }
     }
@@ -87,8 +88,8 @@ public struct CallEngine: Sendable {
     private func route(_ event: WebhookEvent, keys: InputKeys, loaded: LoadedCalls, now: Int64) -> InputWork {
         guard let leg = event.call else { return InputWork(.ignored("\(event.eventType) names no call")) }
         // The leg's own call first, then the parent its client_state names (a child leg's event).
-        if let state = keys.leg == nil ? loaded.owner : loaded.leg { return applyRecorded(event, to: state, now: now) }
-        if keys.leg != nil, let parent = loaded.owner { return applyRecorded(event, to: parent, now: now) }
+        if let state = keys.leg == nil ? loaded.owner : loaded.leg { return applyRecorded(event, to: state, loaded: loaded, now: now) }
+        if keys.leg != nil, let parent = loaded.owner { return applyRecorded(event, to: parent, loaded: loaded, now: now) }
         if let token = keys.dialToken, let dial = loaded.dial {
             switch event.kind {
             case .callInitiated:
@@ -110,17 +111,18 @@ public struct CallEngine: Sendable {
             // Answered (or a detection result that implies it): start the flow, then apply the event.
             let callLeg = CallLeg(callControlID: leg.callControlID, connectionID: dial.connectionID, from: dial.from, to: dial.to)
             var work = started(
-                CallMachine(flows: flows).start(
+                CallMachine(flows: flows, agentHolders: loaded.agentHolders).start(
                     leg: callLeg, flow: dial.flow, direction: "outbound", vars: dial.vars,
                     answered: true, now: now), now: now)
             work.dialUsed = token
             guard let state = work.state else { return work }
-            let applied = applyRecorded(event, to: state, now: now)
+            let applied = applyRecorded(event, to: state, loaded: loaded, now: now)
             work.effects += applied.effects
             work.visits += applied.visits
             work.records += applied.records
             work.state = applied.state
             work.ended = applied.ended
+            work.agents = applied.agents
             return work
         }
         guard case .callInitiated(let direction, _, _, _) = event.kind, direction != .outgoing else {
@@ -142,24 +144,29 @@ public struct CallEngine: Sendable {
                     CallEffect(call: leg.callControlID, flow: "", node: "", effect: .command(reject)),
                 ])
         }
-        var work = started(CallMachine(flows: flows).start(leg: leg, flow: flow, direction: "inbound", now: now), now: now)
+        var work = started(
+            CallMachine(flows: flows, agentHolders: loaded.agentHolders).start(leg: leg, flow: flow, direction: "inbound", now: now), now: now)
         if work.call != nil { work.records.append(Recording.webhook(event, at: nil, now: now)) }
         return work
     }
 
     /// A webhook applied to a live call, with its replay entry (masked by the node it arrived at).
-    private func applyRecorded(_ event: WebhookEvent, to state: CallState, now: Int64) -> InputWork {
-        var work = apply(.webhook(event), to: state, now: now)
+    private func applyRecorded(_ event: WebhookEvent, to state: CallState, loaded: LoadedCalls, now: Int64) -> InputWork {
+        var work = apply(.webhook(event), to: state, holders: loaded.agentHolders, now: now)
         work.records.insert(Recording.webhook(event, at: node(of: state), now: now), at: 0)  // before what it caused
         return work
     }
 
-    private func apply(_ input: MachineInput, to state: CallState, now: Int64) -> InputWork {
+    private func apply(_ input: MachineInput, to state: CallState, holders: [String: String], now: Int64) -> InputWork {
         guard let set = flowSet(state.flowRevision) else {
             return InputWork(.ignored("flow revision \(state.flowRevision) of call \(state.callControlID) is gone"))
         }
-        let transition = CallMachine(flows: set).handle(state, input, now: now)
+        let transition = CallMachine(flows: set, agentHolders: holders).handle(state, input, now: now)
         var work = made(transition, now: now)
+        // Agents the step began or stopped holding (a ring group's legs; all of them when the call ended).
+        let before = state.ring?.heldAgents ?? []
+        let after = transition.state.phase == .ended ? [] : transition.state.ring?.heldAgents ?? []
+        work.agents = AgentClaims.between(before, after)
         switch transition.disposition {
         case .applied: break
         case .stale(let why): work.disposition = .stale(why)
@@ -171,6 +178,7 @@ public struct CallEngine: Sendable {
     /// A new call's first transition, with its start entry for replay.
     private func started(_ t: Transition, now: Int64) -> InputWork {
         var work = made(t, now: now)
+        if t.state.phase != .ended { work.agents = AgentClaims.between([], t.state.ring?.heldAgents ?? []) }
         if let state = work.state, let start = work.visits.first(where: { $0.from == nil }) {
             work.records.append(Recording.start(state, flow: start.flow, now: now))
         }

@@ -82,6 +82,9 @@ public struct LoadedCalls: Sendable {
     /// Flow revisions the loaded calls run that the engine may not hold (shared state: fetched
     /// from the store); the pipeline adds them before the step.
     public var revisions: [FlowSet] = []
+    /// Agent address → the call holding it (a ring group's leg ringing or talking), as the ledger
+    /// knows it now: a ring group skips the agents other calls hold.
+    public var agentHolders: [String: String] = [:]
     /// The versions the ledger loaded the calls at (shared state: its optimistic-concurrency
     /// check on commit). Opaque to the engine.
     public var versions: [(id: String, version: String)] = []
@@ -143,6 +146,9 @@ public struct InputWork: Sendable {
     public var firedTimer: String?
     /// The `http` request this input answered: its stored row goes.
     public var answeredRequest: String?
+    /// Agents the call began or stopped holding: committed with the step, and refused (a
+    /// conflict) when another call holds one of `take` first.
+    public var agents = AgentClaims()
 
     /// Work with nothing changed yet; `CallEngine.step` fills in the rest.
     public init(_ disposition: InputDisposition, effects: [CallEffect] = []) {

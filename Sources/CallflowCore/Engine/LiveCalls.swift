@@ -13,6 +13,9 @@ public struct LiveCalls: Sendable {
     public private(set) var dedupe: DedupeWindow
     /// Outbound calls dialed but not yet seen: dial token → what to run when they are.
     public private(set) var pendingDials: [String: PendingDial] = [:]
+    /// Agent address → the live call holding it (ringing or talking through a `ring_group`).
+    /// Derived from the calls' states (`RingProgress.heldAgents`), so a restore rebuilds it.
+    public private(set) var agentHolders: [String: String] = [:]
     /// How many finished traces are kept (the oldest go first).
     public static let finishedKept = 1000
 
@@ -34,6 +37,7 @@ public struct LiveCalls: Sendable {
         var loaded = LoadedCalls(owner: found ?? calls[keys.owner])
         if let leg = keys.leg { loaded.leg = calls[leg] }
         if let token = keys.dialToken { loaded.dial = pendingDials[token] }
+        loaded.agentHolders = agentHolders
         return (keys, loaded)
     }
 
@@ -41,6 +45,8 @@ public struct LiveCalls: Sendable {
     public mutating func keep(_ work: InputWork) {
         if let token = work.dialUsed { pendingDials[token] = nil }
         guard let id = work.call else { return }
+        for agent in work.agents.release where agentHolders[agent] == id { agentHolders[agent] = nil }
+        for agent in work.agents.take { agentHolders[agent] = id }
         if let state = work.state {
             calls[id] = state
         } else if let ended = work.ended {
@@ -58,7 +64,10 @@ public struct LiveCalls: Sendable {
         calls restored: [CallState], dedupe ids: [(key: UInt64, at: Int64)], dials: [String: PendingDial],
         now: Int64
     ) {
-        for state in restored { calls[state.callControlID] = state }
+        for state in restored {
+            calls[state.callControlID] = state
+            for agent in state.ring?.heldAgents ?? [] { agentHolders[agent] = state.callControlID }
+        }
         dedupe.restore(ids, now: now)
         pendingDials = dials
     }

@@ -95,7 +95,7 @@ public struct Node: Sendable, Equatable {
     /// when there is no failure edge).
     public var talksToCaller: Bool {
         switch kind {
-        case .say, .play, .menu, .gather, .record, .aiGather: return true
+        case .say, .play, .menu, .gather, .record, .aiGather, .ringGroup: return true
         case .action(let a): return a.type == "ai_assistant" && a.action == "ai_assistant_start"
         default: return false
         }
@@ -348,6 +348,8 @@ public enum NodeKind: Sendable, Equatable {
     case subflow(SubflowSpec)
     /// Ends a subflow: back to the `subflow` node that called it (see `subflow`).
     case `return`
+    /// Rings agents for the caller and bridges the first who answers (see `RingGroupSpec`).
+    case ringGroup(RingGroupSpec)
     /// Continues in another flow of the same revision, at `node` or its start.
     case goto(flow: String, node: String?)
     /// Hangs up (`hangup`); `on_hangup` runs after Telnyx reports it.
@@ -379,6 +381,7 @@ public enum NodeKind: Sendable, Equatable {
         case .split: return "split"
         case .subflow: return "subflow"
         case .return: return "return"
+        case .ringGroup: return "ring_group"
         case .goto: return "goto"
         case .hangup: return "hangup"
         case .reject: return "reject"
@@ -410,6 +413,7 @@ public enum NodeKind: Sendable, Equatable {
             return [("next", a.next)] + (a.onError.map { [("on_error", $0)] } ?? []) + (a.onTimeout.map { [("on_timeout", $0)] } ?? [])
         case .split(let branches): return branches.map { ($0.name, $0.next) }
         case .subflow(let s): return [("next", s.next)]
+        case .ringGroup(let r): return [("next", r.next), ("on_no_answer", r.onNoAnswer)]
         case .goto, .hangup, .reject, .return: return []
         }
     }

@@ -31,12 +31,14 @@ public enum FlowChecker {
         case .machineDetection(let h, let m, let u, _): return [(["on_human"], h), (["on_machine"], m), (["on_unknown"], u)]
         case .split(let branches): return branches.map { (["branches", $0.name, "next"], $0.next) }
         case .subflow(let s): return [(["next"], s.next)]
+        case .ringGroup(let r): return [(["next"], r.next), (["on_no_answer"], r.onNoAnswer)]
         case .goto, .hangup, .reject, .return: return []
         }
     }
 
     /// Every whole-set problem of `flows` (name → flow); `files` names each flow's file in diagnostics.
-    public static func check(flows: [String: Flow], files: [String: String]) -> [Diagnostic] {
+    /// `groups` are the agent groups of the set (`flows/groups/`), which `ring_group` nodes name.
+    public static func check(flows: [String: Flow], files: [String: String], groups: [String: [String]] = [:]) -> [Diagnostic] {
         var out: [Diagnostic] = []
         for name in flows.keys.sorted() {
             let flow = flows[name]!
@@ -75,6 +77,11 @@ public enum FlowChecker {
                         if let s = Spelling.nearest(to: spec.flow, in: files.keys) { message += "; did you mean \"\(s)\"?" }
                         error(["nodes", id, "flow"], message)
                     }
+                }
+                if case .ringGroup(let spec) = node.kind, case .group(let group) = spec.agents, groups[group] == nil {
+                    var message = "agent group \"\(group)\" does not exist; add flows/groups/\(group).json ({\"agents\": [\"+13125550141\"]})"
+                    if let s = Spelling.nearest(to: group, in: groups.keys) { message += "; did you mean \"\(s)\"?" }
+                    error(["nodes", id, "agents"], message)
                 }
                 if case .goto(let other, let target) = node.kind {
                     if let otherFlow = flows[other] {

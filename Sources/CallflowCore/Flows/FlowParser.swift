@@ -282,6 +282,8 @@ public struct FlowParser: FieldReader {
             return .subflow(SubflowSpec(flow: flow, inputs: inputs, outputs: outputs, next: next))
         case "return":
             return .return
+        case "ring_group":
+            return ringGroup(o, p)
         case "goto":
             guard let flow = nonEmpty(o, "flow", p) else { return nil }
             return .goto(flow: flow, node: nonEmpty(o, "node", p, required: false))
@@ -299,6 +301,77 @@ public struct FlowParser: FieldReader {
             if let cap = Capability.all[type] { return capability(cap, o, p) }
             return nil
         }
+    }
+
+    /// `ring_group`: `agents` (a list) or `group` (a file in `flows/groups/`), the hold audio,
+    /// the strategy, the ring time and the optional screening.
+    mutating func ringGroup(_ o: JSONObject, _ p: [String]) -> NodeKind? {
+        var agents: RingGroupSpec.Agents?
+        switch (o["agents"], o["group"]) {
+        case (nil, nil):
+            error(p, "name who to ring: \"agents\": [\"+13125550141\", ...] or \"group\": \"support\" (flows/groups/support.json)")
+        case (.some, .some):
+            error(p, "give either \"agents\" or \"group\", not both")
+        case (let list?, nil):
+            guard case .array(let items) = list, !items.isEmpty else {
+                error(p + ["agents"], "expected a list of E.164 numbers or sip: URIs, found \(list.jsonString)")
+                break
+            }
+            var templates: [Template] = []
+            for (i, item) in items.enumerated() {
+                guard let text = item.stringValue else {
+                    error(p + ["agents", String(i)], "expected an E.164 number or a sip: URI, found \(item.typeName)")
+                    continue
+                }
+                guard let t = template(text, p + ["agents", String(i)]) else { continue }
+                if t.references.isEmpty && !E164.isDialable(text) {
+                    error(p + ["agents", String(i)], "\"\(text)\" is not an E.164 number (+13125550141) or a sip: URI")
+                    continue
+                }
+                templates.append(t)
+            }
+            if templates.count == items.count { agents = .list(templates) }
+        case (nil, _?):
+            if let g = nonEmpty(o, "group", p) { agents = .group(g) }
+        }
+        var strategy = RingGroupSpec.Strategy.simultaneous
+        if let s = string(o, "strategy", p, required: false) {
+            if let known = RingGroupSpec.Strategy(rawValue: s) {
+                strategy = known
+            } else {
+                error(p + ["strategy"], "expected \"simultaneous\" or \"sequential\", found \"\(s)\"")
+            }
+        }
+        let ringSecs = int(o, "ring_secs", p, required: false, range: 5...120) ?? RingGroupSpec.defaultRingSecs
+        let from = o["from"] == nil ? nil : dialable(o, "from", p)
+        var hold: Prompt?
+        if let h = o["hold"] {
+            hold = prompt(h, p + ["hold"])
+            if case .say? = hold {
+                error(p + ["hold"], "hold audio plays in a loop until an agent answers: give {\"play\": url} or {\"media\": name}")
+                hold = nil
+            }
+        }
+        var screen: RingGroupSpec.Screening?
+        if let s = object(o, "screen", p, required: false) {
+            let sp = p + ["screen"]
+            unknownKeys(s, sp, allowed: NodeFields.screenKeys, what: "a screen")
+            let promptValue = s["prompt"].flatMap { prompt($0, sp + ["prompt"]) }
+            if s["prompt"] == nil { error(sp, "missing required field \"prompt\" (what the agent hears before accepting)") }
+            let accept = string(s, "accept", sp, required: false) ?? "1"
+            if accept.count != 1 || !"0123456789*#".contains(accept) { error(sp + ["accept"], "expected one key 0-9, * or #, found \"\(accept)\"") }
+            let timeout = int(s, "timeout_ms", sp, required: false, range: 1000...60_000) ?? 8000
+            if let promptValue { screen = RingGroupSpec.Screening(prompt: promptValue, accept: accept, timeoutMs: timeout) }
+        }
+        let saveAs = o["save_as"] == nil ? nil : variableName(o, "save_as", p)
+        let next = target(o, "next", p)
+        let onNoAnswer = target(o, "on_no_answer", p)
+        guard let agents, let hold, let next, let onNoAnswer else { return nil }
+        if o["screen"] != nil && screen == nil { return nil }
+        return .ringGroup(
+            RingGroupSpec(
+                agents: agents, strategy: strategy, ringSecs: ringSecs, from: from, screen: screen, hold: hold, saveAs: saveAs, next: next,
+                onNoAnswer: onNoAnswer))
     }
 
     /// A `key → node` object (`choices`, `cases`, `on_status`) in file order. `badKey` says why a

@@ -11,6 +11,8 @@
 public struct FlowSet: Sendable, Equatable {
     /// Flow name → flow.
     public var flows: [String: Flow]
+    /// Agent group name → addresses (`flows/groups/<name>.json`, see `AgentGroups`).
+    public var groups: [String: [String]] = [:]
     /// Identifies this set's content (hash of the files); shown by `/v1/flows` and stored per call.
     public var revision: String
     /// The files it was built from (name → bytes): a store keeps them so calls still on this
@@ -24,32 +26,41 @@ public struct FlowSet: Sendable, Equatable {
     }
 
     /// Same revision and the same flows; `sources` are not compared (they are what the revision hashes).
-    public static func == (a: FlowSet, b: FlowSet) -> Bool { a.revision == b.revision && a.flows == b.flows }
+    public static func == (a: FlowSet, b: FlowSet) -> Bool { a.revision == b.revision && a.flows == b.flows && a.groups == b.groups }
 
     /// The flow named `name` (the file name without `.json`).
     public subscript(name: String) -> Flow? { flows[name] }
 
     /// Parses and checks flow files (name → bytes). Returns the set only when there is no error.
+    /// An entry named `groups/<name>` is an agent group (`AgentGroups`), not a flow.
     public static func load(
         files: [(name: String, file: String, bytes: [UInt8])], timeZones: any TimeZoneProvider
     ) -> (set: FlowSet?, diagnostics: [Diagnostic]) {
         var diagnostics: [Diagnostic] = []
         var flows: [String: Flow] = [:]
         var fileOf: [String: String] = [:]
+        var groups: [String: [String]] = [:]
         var hash = FNV1a()
         for entry in files.sorted(by: { $0.name < $1.name }) {
             hash.add(entry.name)
             hash.add(entry.bytes)
+            if entry.name.hasPrefix(AgentGroups.prefix) {
+                let (agents, found) = AgentGroups.parse(entry.bytes, file: entry.file)
+                diagnostics += found
+                groups[String(entry.name.dropFirst(AgentGroups.prefix.count))] = agents ?? []
+                continue
+            }
             let (flow, found) = FlowParser.parse(entry.bytes, file: entry.file, name: entry.name, timeZones: timeZones)
             diagnostics += found
             fileOf[entry.name] = entry.file
             // A parse that yields no flow has always reported an error.
             if let flow { flows[entry.name] = flow }
         }
-        diagnostics += FlowChecker.check(flows: flows, files: fileOf)
+        diagnostics += FlowChecker.check(flows: flows, files: fileOf, groups: groups)
         if diagnostics.contains(where: { $0.severity == .error }) { return (nil, diagnostics) }
         // 15 hex digits (60 bits): fits Swift's inline small string, so no allocation per live call.
         var set = FlowSet(flows: flows, revision: String(hash.hex.prefix(15)))
+        set.groups = groups
         for entry in files { set.sources[entry.name] = entry.bytes }
         return (set, diagnostics)
     }

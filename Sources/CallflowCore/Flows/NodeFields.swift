@@ -47,6 +47,9 @@ public enum NodeFields {
         "subflow": Spec(required: ["flow", "next"], optional: ["inputs", "outputs"]),
         "return": Spec(required: [], optional: []),
         "goto": Spec(required: ["flow"], optional: ["node"]),
+        "ring_group": Spec(
+            required: ["hold", "next", "on_no_answer"],
+            optional: ["agents", "group", "strategy", "ring_secs", "from", "screen", "save_as", "on_error"]),
         "hangup": Spec(required: [], optional: []),
         "reject": Spec(required: ["cause"], optional: []),
     ]
@@ -59,6 +62,8 @@ public enum NodeFields {
     public static let topLevel = ["$schema", "description", "start", "defaults", "vars", "on_hangup", "nodes"]
     /// The keys of a prompt object (`{"say": ...}`, `{"play": ...}`, `{"media": ...}`).
     public static let promptKeys = ["say", "play", "media", "voice", "language", "ssml"]
+    /// The keys of a `ring_group`'s `screen`.
+    public static let screenKeys = ["prompt", "accept", "timeout_ms"]
     /// The keys of one `split` branch.
     public static let splitBranchKeys = ["weight", "next"]
     /// The keys of one `if` condition.

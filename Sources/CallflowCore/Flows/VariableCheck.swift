@@ -281,6 +281,12 @@ enum VariableCheck {
                 return r
             }
         case .subflow(let s): return json(.object(s.inputs), ["inputs"])
+        case .ringGroup(let r):
+            var reads = template(r.from, "from") + prompt(r.hold, "hold") + prompt(r.screen?.prompt, "screen")
+            if case .list(let agents) = r.agents {
+                reads += agents.enumerated().map { Read(pointer: ["agents", String($0.offset)], template: $0.element) }
+            }
+            return reads
         case .answer, .hours, .machineDetection, .pause, .split, .goto, .hangup, .reject, .return: return []
         }
     }
@@ -293,6 +299,7 @@ enum VariableCheck {
             for (key, value) in vars.members { change.set(key, null: value.isNull) }
         case .gather(let g) where edge == ["next"]: change.set(g.saveAs)
         case .subflow(let s) where edge == ["next"]: for o in s.outputs { change.set(o.caller) }
+        case .ringGroup(let r) where edge == ["next"]: if let saveAs = r.saveAs { change.set(saveAs) }
         case .record(let r) where edge == ["next"]: change.set(r.saveAs)
         case .aiGather(_, _, _, let saveAs, _, _) where edge == ["next"]: change.set(saveAs)
         case .action(let a):

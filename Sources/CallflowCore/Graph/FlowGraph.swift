@@ -34,6 +34,13 @@ public enum FlowGraph {
         case .goto(let flow, let node): return "goto \(flow)\(node.map { "/\($0)" } ?? "")"
         case .subflow(let s): return "subflow \(s.flow)" + (s.outputs.isEmpty ? "" : " → " + s.outputs.map(\.caller).joined(separator: ", "))
         case .split(let branches): return "split " + branches.map { "\($0.name) \($0.weight)" }.joined(separator: " / ")
+        case .ringGroup(let r):
+            let who: String
+            switch r.agents {
+            case .list(let list): who = list.count == 1 ? clip(list[0].source) : "\(list.count) agents"
+            case .group(let g): who = "group \(g)"
+            }
+            return "ring_group \(r.strategy.rawValue) \(who)" + (r.screen == nil ? "" : " (screened)")
         case .pause(let s, _): return "pause \(s) s"
         case .action(let a):
             let waits = a.waitFor.isEmpty ? "" : " ⏳ \(a.waitFor.sorted().joined(separator: " | "))"

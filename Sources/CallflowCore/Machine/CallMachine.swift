@@ -25,8 +25,15 @@ public struct CallMachine: Sendable {
     /// Trace entries kept per call (oldest dropped first).
     public static let maxTrace = 400
 
+    /// Agent address → the call that holds it (ringing or talking), across the deployment as the
+    /// ledger loaded it: a `ring_group` skips an agent another call holds.
+    public let agentHolders: [String: String]
+
     /// A machine over one revision; cheap to make per input (the engine makes one per step).
-    public init(flows: FlowSet) { self.flows = flows }
+    public init(flows: FlowSet, agentHolders: [String: String] = [:]) {
+        self.flows = flows
+        self.agentHolders = agentHolders
+    }
 
     /// Starts `flow` for a new call at its start node (or `node`).
     public func start(
@@ -41,7 +48,7 @@ public struct CallMachine: Sendable {
             waiting: .nothing, vars: initial,
             facts: CallFacts(from: leg.from ?? "", to: leg.to ?? "", direction: direction, connectionID: leg.connectionID),
             answered: answered)
-        var run = Run(state: state, now: now, flows: flows)
+        var run = Run(state: state, now: now, flows: flows, agentHolders: agentHolders)
         guard let flow else {
             run.log(.error, "flow \"\(name)\" does not exist")
             run.issue("reject", ["cause": "CALL_REJECTED"])
@@ -57,7 +64,7 @@ public struct CallMachine: Sendable {
     /// Applies one input to a call: the new state, the effects, and whether the input was applied,
     /// stale (an event of a step the call has left) or ignored.
     public func handle(_ state: CallState, _ input: MachineInput, now: Int64) -> Transition {
-        var run = Run(state: state, now: now, flows: flows)
+        var run = Run(state: state, now: now, flows: flows, agentHolders: agentHolders)
         let disposition = run.handle(input)
         return run.finish(disposition)
     }
@@ -69,16 +76,19 @@ struct Run {
     var effects: [Effect] = []
     let now: Int64
     let flows: FlowSet
+    /// See `CallMachine.agentHolders`.
+    var agentHolders: [String: String] = [:]
     var instantSteps = 0
     /// Nodes entered by this run, as values (for the funnel metrics; no trace strings re-split).
     var visits: [NodeVisit] = []
     /// The node the last visit left: the call's node when the run began, `nil` for a new call.
     private var visited: (flow: String, node: String)?
 
-    init(state: CallState, now: Int64, flows: FlowSet) {
+    init(state: CallState, now: Int64, flows: FlowSet, agentHolders: [String: String] = [:]) {
         self.state = state
         self.now = now
         self.flows = flows
+        self.agentHolders = agentHolders
         self.visited = state.step == 0 ? nil : (state.flow, state.node)
     }
 
@@ -137,6 +147,7 @@ struct Run {
 
     /// Enters a node by the outcome edge `via`: a new step, fresh attempts. Does not run it.
     mutating func enter(_ id: String, via edge: String? = nil) {
+        endRing()
         leaveNode(for: id)
         state.node = id
         state.step += 1
@@ -348,6 +359,8 @@ struct Run {
                 }
                 state.flow = frame.flow
                 enter(spec.next, via: "return")
+            case .ringGroup(let spec):
+                if startRingGroup(spec) { return }
             case .goto(let other, let target):
                 guard let otherFlow = flows[other] else {
                     log(.error, "goto names missing flow \"\(other)\"; hanging up")

@@ -41,6 +41,8 @@ public struct CallState: Sendable, Equatable {
     /// Variables a background result will fill (a recording's URL, its transcript): `on_hangup`
     /// waits for them, up to `CallMachine.resultsDeadlineMs`, so it can hand them on.
     public var awaitedResults: [String] = []
+    /// The `ring_group` the call is at: the agents it rang and the legs it holds.
+    public var ring: RingProgress? = nil
     /// The flows that called a running `subflow`, innermost last: each keeps where to go back
     /// to and the caller's variables. Empty outside a subflow.
     public var frames: [CallFrame] = []
@@ -196,6 +198,9 @@ public enum Waiting: Sendable, Equatable {
     case machineDetection
     /// The machine's greeting to end (`wait_for_beep`), so a message is left after the beep.
     case beep
+    /// A `ring_group`'s agent legs (answer, screening key, bridge or hang-up), until `timer`
+    /// (the ring time and a grace) fires.
+    case ringing(timer: String?)
     /// An action node's events (its `waitFor`/`failOn`), until the timer `timer` fires.
     case action(timer: String?)
     /// The API response of command `commandID` (an action node with `save_as` and no event).
@@ -210,7 +215,7 @@ public enum Waiting: Sendable, Equatable {
     /// The timer the wait ends with, if it has one.
     public var timer: String? {
         switch self {
-        case .timer(let id), .action(let id?), .response(_, let id?), .results(let id): return id
+        case .timer(let id), .action(let id?), .response(_, let id?), .results(let id), .ringing(let id?): return id
         default: return nil
         }
     }

@@ -23,6 +23,8 @@ extension Run {
                 actionTimedOut()
             case .results(id):
                 resultsDeadline()
+            case .ringing(let timer) where timer == id:
+                ringDeadline()
             default:
                 return .stale("timer \(id) is not awaited")
             }
@@ -35,6 +37,7 @@ extension Run {
     }
 
     mutating func commandFailed(commandID: String, action: String, detail: String, gone: Bool) -> Disposition {
+        if let taken = ringCommandFailed(commandID: commandID, action: action, detail: detail, gone: gone) { return taken }
         if gone {
             // 90018: the call already ended. Its call.hangup webhook runs on_hangup; send nothing more.
             trace(.note, "\(action) refused: call already ended")
@@ -140,6 +143,8 @@ extension Run {
             preludeEnded()
         case (.gatherEnded, .gatherEnded(let digits, let status)):
             gatherEnded(digits: digits, status: status)
+        case (.ringing, .callBridged):
+            agentBridged()
         case (.transferResult, .callBridged), (.bridged, .callBridged):
             trace(.note, "bridged; the flow is done for this leg")
             state.phase = .handedOff
@@ -192,6 +197,7 @@ extension Run {
     mutating func childLegEvent(_ event: WebhookEvent, leg: String) -> Disposition {
         let tag = StepTag(clientState: event.call?.clientState)
         guard tag?.parent == state.callControlID else { return .ignored("\(event.eventType) for unrelated leg \(leg)") }
+        if let tag, let agent = tag.agent { return agentLegEvent(event, leg: leg, agent: agent, step: tag.step) }
         guard state.phase == .running, tag?.step == state.step else {
             if case .callHangup = event.kind, state.childLeg == leg { state.childLeg = nil }
             return .stale("\(event.eventType) of leg \(leg) from step \(tag?.step ?? -1)")
@@ -257,6 +263,9 @@ extension Run {
                         ])))
             state.childLeg = nil
         }
+        // Agents still ringing for a caller who is gone are hung up; the run's claims go with it.
+        cancelAgentLegs()
+        state.ring = nil
         cancelWaitTimer()
         if let outermost = state.frames.first {
             // Hung up inside a subflow: the call's own flow hears it (its `on_hangup`, its variables).

@@ -9,12 +9,16 @@ public struct StepTag: Sendable, Equatable {
     /// Set on outbound calls placed through the control API: finds the flow to start even when
     /// the call's first webhooks arrive before Telnyx's answer to the dial.
     public var dial: String?
+    /// Set on a `ring_group`'s agent legs: the agent's index in the run (`RingProgress.agents`),
+    /// so each leg's events find their agent even before Telnyx has named the leg.
+    public var agent: Int?
 
     /// Memberwise.
-    public init(step: Int, parent: String? = nil, dial: String? = nil) {
+    public init(step: Int, parent: String? = nil, dial: String? = nil, agent: Int? = nil) {
         self.step = step
         self.parent = parent
         self.dial = dial
+        self.agent = agent
     }
 
     /// The `client_state` to send: base64 of `{"cf":1,"step":...}` (with `parent` and `dial` when set).
@@ -22,6 +26,7 @@ public struct StepTag: Sendable, Equatable {
         var object: JSONObject = ["cf": 1, "step": .int(step)]
         if let parent { object["parent"] = .string(parent) }
         if let dial { object["dial"] = .string(dial) }
+        if let agent { object["agent"] = .int(agent) }
         return Base64Text.encode(JSONValue.object(object).jsonBytes)
     }
 
@@ -33,5 +38,6 @@ public struct StepTag: Sendable, Equatable {
         self.step = step
         self.parent = value["parent"]?.stringValue
         self.dial = value["dial"]?.stringValue
+        self.agent = value["agent"]?.intValue
     }
 }

@@ -41,6 +41,7 @@ public enum StateCodec {
                     return .object(e)
                 })
         }
+        if let r = s.ring { o["ring"] = encode(r) }
         if !s.awaitedResults.isEmpty { o["awaited"] = .array(s.awaitedResults.map(JSONValue.string)) }
         if !s.frames.isEmpty {
             o["frames"] = .array(
@@ -96,6 +97,7 @@ public enum StateCodec {
                     kind: kind, flow: flow, node: node, paused: e["paused"]?.boolValue ?? false,
                     suspended: e["suspended"]?.boolValue ?? false))
         }
+        if let r = v["ring"] { s.ring = try decodeRing(r) }
         s.awaitedResults = v["awaited"]?.arrayValue?.compactMap(\.stringValue) ?? []
         for f in v["frames"]?.arrayValue ?? [] {
             guard let flow = f["flow"]?.stringValue, let node = f["node"]?.stringValue, let vars = f["vars"]?.objectValue else {
@@ -106,6 +108,38 @@ public enum StateCodec {
         }
         s.trace = try (v["trace"]?.arrayValue ?? []).map { (e) throws(DecodeError) in try decodeTrace(e) }
         return s
+    }
+
+    /// A `ring_group` run: the agents, and per dialed leg its agent, id, status and dial command.
+    static func encode(_ r: RingProgress) -> JSONValue {
+        var o: JSONObject = [
+            "agents": .array(r.agents.map(JSONValue.string)), "next": .int(r.nextAgent), "rounds": .int(r.rounds),
+            "legs": .array(
+                r.legs.map { l in
+                    var e: JSONObject = ["agent": .int(l.agent), "status": .string(l.status.rawValue), "dial": .string(l.dial)]
+                    if let id = l.leg { e["leg"] = .string(id) }
+                    return .object(e)
+                }),
+        ]
+        if r.holding { o["holding"] = true }
+        return .object(o)
+    }
+
+    static func decodeRing(_ v: JSONValue) throws(DecodeError) -> RingProgress {
+        guard let agents = v["agents"]?.arrayValue?.compactMap(\.stringValue), let legs = v["legs"]?.arrayValue else {
+            throw DecodeError(what: "ring group")
+        }
+        var r = RingProgress(agents: agents)
+        r.nextAgent = v["next"]?.intValue ?? 0
+        r.rounds = v["rounds"]?.intValue ?? 0
+        r.holding = v["holding"]?.boolValue ?? false
+        for l in legs {
+            guard let agent = l["agent"]?.intValue, let status = l["status"]?.stringValue.flatMap(RingLeg.Status.init(rawValue:)),
+                let dial = l["dial"]?.stringValue
+            else { throw DecodeError(what: "ring group leg") }
+            r.legs.append(RingLeg(agent: agent, leg: l["leg"]?.stringValue, status: status, dial: dial))
+        }
+        return r
     }
 
     /// A wait as JSON: its name, or an object for the waits that carry ids.
@@ -131,6 +165,7 @@ public enum StateCodec {
         case .action(let timer): return ["action": timer.map(JSONValue.string) ?? .null]
         case .response(let id, let timer): return ["response": .string(id), "timer": timer.map(JSONValue.string) ?? .null]
         case .results(let timer): return ["results": .string(timer)]
+        case .ringing(let timer): return ["ringing": timer.map(JSONValue.string) ?? .null]
         case .timer(let id): return ["timer": .string(id)]
         }
     }
@@ -143,6 +178,7 @@ public enum StateCodec {
         // Written by 0.x for a `command` node's `wait_for` (no deadline then).
         if v["event"]?.stringValue != nil { return .action(timer: nil) }
         if let id = v["results"]?.stringValue { return .results(timer: id) }
+        if let r = v["ringing"] { return .ringing(timer: r.stringValue) }
         if let id = v["timer"]?.stringValue { return .timer(id: id) }
         switch v.stringValue {
         case "nothing": return .nothing

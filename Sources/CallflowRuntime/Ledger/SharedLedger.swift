@@ -106,7 +106,7 @@ package final class SharedLedger: CallLedger {
     }
 
     private func loaded(_ keys: InputKeys, ids: [String], reply: RedisValue, _ then: @escaping (LoadAnswer) -> Void) throws(StoreError) {
-        guard let parts = reply.array, parts.count == ids.count + 3 else { throw .corrupt("unexpected reply to the load script: \(reply)") }
+        guard let parts = reply.array, parts.count == ids.count + 4 else { throw .corrupt("unexpected reply to the load script: \(reply)") }
         var states: [CallState?] = []
         var loaded = LoadedCalls()
         for (i, id) in ids.enumerated() {
@@ -122,6 +122,11 @@ package final class SharedLedger: CallLedger {
         if keys.timerID != nil, parts[ids.count + 2].int != 1 { return then(.ignored("timer already fired or cancelled")) }
         loaded.owner = states.first ?? nil
         loaded.leg = states.count > 1 ? states[1] : nil
+        let held = parts[ids.count + 3].array ?? []
+        for pair in stride(from: 0, to: held.count - 1, by: 2) {
+            guard let agent = held[pair].bytes, let call = held[pair + 1].bytes else { continue }
+            loaded.agentHolders[String(decoding: agent, as: UTF8.self)] = String(decoding: call, as: UTF8.self)
+        }
         let used = Set(states.compactMap { $0?.flowRevision })
         let missing = used.filter { revisions[$0] == nil }
         func answer() {
@@ -170,6 +175,7 @@ package final class SharedLedger: CallLedger {
         }
         let call = work.call.map { Array($0.utf8) }
         section(checks.map { [Array($0.id.utf8), Array($0.version.utf8)] })
+        section(work.agents.take.map { [Array($0.utf8), call ?? []] })
         section(work.state.map { [[call ?? [], StateCodec.encode($0).jsonBytes]] } ?? [])
         section(work.ended.map { [[call ?? [], JSONValue.array($0.trace.map(StateCodec.encode)).jsonBytes]] } ?? [])
         section(work.commands.map { [StateCodec.encode($0).jsonBytes] })
@@ -179,6 +185,7 @@ package final class SharedLedger: CallLedger {
         section(work.answeredRequest.map { [[Array($0.utf8)]] } ?? [])
         section(work.dialUsed.map { [[Array($0.utf8)]] } ?? [])
         section(call.map { id in work.records.map { [id, $0] } } ?? [])
+        section(work.agents.release.map { [Array($0.utf8), call ?? []] })
         let started = DispatchTime.now().uptimeNanoseconds
         redis.send(args) { [weak self] reply in
             guard let self else { return }

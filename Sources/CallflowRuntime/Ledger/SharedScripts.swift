@@ -6,10 +6,12 @@
 /// ids), `seen:<hex>` (webhook ids, expiring), `trace:<id>` and `rec:<id>` (finished traces and
 /// recorded inputs, expiring), `outbox` (hash seq → command) + `outbox:seq`, `http` (hash id →
 /// request), `claims` (sorted set: `o:<seq>` / `h:<id>` → claim deadline in ms), `timers` (sorted
-/// set id → fire time in ms) + `timer:call`, `dial:<token>`, `revisions` (hash revision → files).
+/// set id → fire time in ms) + `timer:call`, `dial:<token>`, `revisions` (hash revision → files),
+/// `agents` (hash agent address → the call that holds it: a ring group's leg ringing or talking).
 package enum SharedScripts {
     /// ARGV: prefix, n, n call ids, dial token, seen key, timer id (`""` when absent).
-    /// Returns: n × [version, state], dial, seen (0/1), timer pending (0/1).
+    /// Returns: n × [version, state], dial, seen (0/1), timer pending (0/1), agents held (flat
+    /// agent, call list; one hash per deployment, as small as its roster).
     package static let load = """
         local p = ARGV[1]
         local n = tonumber(ARGV[2])
@@ -22,13 +24,15 @@ package enum SharedScripts {
         out[n + 1] = (dial ~= '' and redis.call('GET', p .. 'dial:' .. dial)) or ''
         out[n + 2] = (seen ~= '' and redis.call('EXISTS', p .. 'seen:' .. seen) == 1) and 1 or 0
         out[n + 3] = (timer ~= '' and redis.call('ZSCORE', p .. 'timers', timer)) and 1 or 0
+        out[n + 4] = redis.call('HGETALL', p .. 'agents')
         return out
         """
 
     /// ARGV: prefix, now (ms), seen key, dedupe ttl (s), trace ttl (s), lease (ms), then counted
-    /// sections: checks (id, version), puts (id, state), ends (id, trace), outbox (command),
+    /// sections: checks (id, version), agents taken (agent, call: refused when another call holds
+    /// the agent), puts (id, state), ends (id, trace), outbox (command),
     /// timers added (id, call, fire ms), timers removed (id), http added (id, request),
-    /// http removed (id), dials removed (token), records (call, entry).
+    /// http removed (id), dials removed (token), records (call, entry), agents released (agent, call).
     /// Returns `{'ok', seq...}`, `{'conflict'}` or `{'duplicate'}`.
     package static let commit = """
         local p, now = ARGV[1], tonumber(ARGV[2])
@@ -38,6 +42,13 @@ package enum SharedScripts {
         for _ = 1, count() do
           local v = redis.call('HGET', p .. 'call:' .. ARGV[i], 'v') or '0'
           if v ~= ARGV[i + 1] then return {'conflict'} end
+          i = i + 2
+        end
+        local takes = {}
+        for _ = 1, count() do
+          local holder = redis.call('HGET', p .. 'agents', ARGV[i])
+          if holder and holder ~= ARGV[i + 1] then return {'conflict'} end
+          takes[#takes + 1] = {ARGV[i], ARGV[i + 1]}
           i = i + 2
         end
         if seen ~= '' and not redis.call('SET', p .. 'seen:' .. seen, '1', 'NX', 'EX', dedupeTTL) then return {'duplicate'} end
@@ -99,6 +110,11 @@ package enum SharedScripts {
             redis.call('LTRIM', key, -300, -1)
             if not live then redis.call('EXPIRE', key, traceTTL) end
           end
+          i = i + 2
+        end
+        for _, t in ipairs(takes) do redis.call('HSET', p .. 'agents', t[1], t[2]) end
+        for _ = 1, count() do
+          if redis.call('HGET', p .. 'agents', ARGV[i]) == ARGV[i + 1] then redis.call('HDEL', p .. 'agents', ARGV[i]) end
           i = i + 2
         end
         return out

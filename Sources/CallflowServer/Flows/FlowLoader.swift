@@ -43,9 +43,31 @@ public enum FlowLoader {
                 files.append((name, file, Array(data)))
             }
         }
+        // Agent groups (`<flows>/groups/*.json`) of every folder the flows came from.
+        var folders: [String] = []
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+            let folder = isDirectory.boolValue ? path : (path as NSString).deletingLastPathComponent
+            if !folders.contains(folder) { folders.append(folder.isEmpty ? "." : folder) }
+        }
+        for folder in folders {
+            let groups = (folder as NSString).appendingPathComponent("groups")
+            for entry in ((try? FileManager.default.contentsOfDirectory(atPath: groups)) ?? []).sorted() where entry.hasSuffix(".json") {
+                let file = (groups as NSString).appendingPathComponent(entry)
+                let name = AgentGroups.prefix + String(entry.dropLast(5))
+                guard seen[name] == nil else { continue }
+                guard let data = FileManager.default.contents(atPath: file) else {
+                    problems.append(Diagnostic(.error, file: file, pointer: "", "cannot read file"))
+                    continue
+                }
+                seen[name] = file
+                files.append((name, file, Array(data)))
+            }
+        }
         let (set, diagnostics) = FlowSet.load(files: files, timeZones: timeZones)
         let all = problems + diagnostics
-        return (all.contains { $0.severity == .error } ? nil : set, all, files.count)
+        return (all.contains { $0.severity == .error } ? nil : set, all, files.filter { !$0.name.hasPrefix(AgentGroups.prefix) }.count)
     }
 }
 
@@ -136,14 +158,15 @@ extension FlowLoader {
         return out
     }
 
-    /// The flows a flow file reaches by `goto`, read from the raw JSON so that a file with other
+    /// The flows a flow file reaches by `goto` or runs by `subflow`, read from the raw JSON so that a file with other
     /// errors still names them (an unreadable file reaches nothing; it fails on its own).
     public static func gotoTargets(of file: String) -> [String] {
         guard let data = FileManager.default.contents(atPath: file), let root = try? JSONParser.parse(Array(data)),
             let nodes = root["nodes"]?.objectValue
         else { return [] }
         return nodes.members.compactMap { node in
-            node.value["type"]?.stringValue == "goto" ? node.value["flow"]?.stringValue : nil
+            let type = node.value["type"]?.stringValue
+            return type == "goto" || type == "subflow" ? node.value["flow"]?.stringValue : nil
         }
     }
 

@@ -1,0 +1,308 @@
+/// The `ring_group` node in the machine: dialing agents, screening, the bridge, and every way a
+/// leg can end. All of one run happens in one step of the call; each agent leg's events find
+/// their agent by the index in their client_state (`StepTag.agent`).
+extension Run {
+    /// Enters a `ring_group`: rings the free agents (all, or the first in order) with the hold
+    /// audio playing. `true` when the call now waits (or already moved on).
+    mutating func startRingGroup(_ spec: RingGroupSpec) -> Bool {
+        var agents: [String] = []
+        switch spec.agents {
+        case .list(let list):
+            for t in list {
+                let a = render(t)
+                guard E164.isDialable(a) else {
+                    log(.warning, "ring_group \"\(state.node)\": \"\(state.redact(a))\" is not an E.164 number or a sip: URI; skipped")
+                    continue
+                }
+                agents.append(a)
+            }
+        case .group(let name):
+            agents = flows.groups[name] ?? []
+        }
+        var seen = Set<String>()
+        agents = agents.filter { seen.insert($0).inserted }
+        guard state.facts.connectionID != nil else {
+            log(.error, "ring_group needs the call's connection_id, which Telnyx did not send")
+            failNode()
+            return true
+        }
+        state.ring = RingProgress(agents: agents)
+        guard ringMore(spec) else {
+            state.ring = nil
+            trace(.note, "ring_group: no agent is free")
+            enter(spec.onNoAnswer, via: "on_no_answer")
+            return false
+        }
+        issuePrompt(spec.hold, loop: "infinity")
+        state.ring?.holding = true
+        return true
+    }
+
+    /// Dials the next free agents: every one left (simultaneous) or the next one (sequential).
+    /// Returns whether it dialed any; arms the run's deadline when it did.
+    mutating func ringMore(_ spec: RingGroupSpec) -> Bool {
+        guard var ring = state.ring else { return false }
+        var dialed = false
+        while ring.nextAgent < ring.agents.count {
+            let i = ring.nextAgent
+            ring.nextAgent += 1
+            let agent = ring.agents[i]
+            guard ring.legIndex(agent: i) == nil else { continue }  // never ring one agent twice in a run
+            if let holder = agentHolders[agent], holder != state.callControlID {
+                trace(.note, "agent \(agent) is busy")
+                continue
+            }
+            var body: JSONObject = [
+                "to": .string(agent), "from": .string(spec.from.map { render($0) } ?? state.facts.to),
+                "connection_id": .string(state.facts.connectionID ?? ""), "timeout_secs": .int(spec.ringSecs),
+            ]
+            if body["from"]?.stringValue?.isEmpty == true { body["from"] = .string(state.facts.to) }
+            issue("dial", body, tag: StepTag(step: state.step, parent: state.callControlID, agent: i), reportsResult: true)
+            ring.legs.append(RingLeg(agent: i, status: .ringing, dial: commandID))
+            trace(.note, "ringing agent \(agent)")
+            dialed = true
+            if spec.strategy == .sequential { break }
+        }
+        state.ring = ring
+        if dialed { armRingDeadline(ms: spec.ringSecs * 1000 + RingGroupSpec.graceMs) }
+        return dialed
+    }
+
+    /// (Re)arms the run's deadline: a fresh id per arming, so a timer of an earlier round is stale.
+    mutating func armRingDeadline(ms: Int?) {
+        cancelWaitTimer()
+        guard let ms, var ring = state.ring else {
+            state.waiting = .ringing(timer: nil)
+            return
+        }
+        ring.rounds += 1
+        state.ring = ring
+        let id = "\(timerID).r\(ring.rounds)"
+        effects.append(.startTimer(id: id, milliseconds: ms))
+        trace(.timer, "start \(ms) ms")
+        state.waiting = .ringing(timer: id)
+    }
+
+    /// A command to agent leg `index` (a hang-up, the screening prompt), tagged with its agent.
+    mutating func issueToAgent(_ action: String, _ body: JSONObject, leg: RingLeg) {
+        guard let id = leg.leg else { return }
+        issue(action, body, leg: id, tag: StepTag(step: state.step, parent: state.callControlID, agent: leg.agent))
+    }
+
+    /// Hangs up the legs of the run that still ring or wait for the agent's key (not `except`).
+    mutating func cancelAgentLegs(except keep: Int? = nil) {
+        guard var ring = state.ring else { return }
+        for i in ring.legs.indices where i != keep {
+            let status = ring.legs[i].status
+            guard status == .ringing || status == .screening || status == .bridging else { continue }
+            ring.legs[i].status = .done
+            if state.phase == .running { issueToAgent("hangup", [:], leg: ring.legs[i]) }
+        }
+        state.ring = ring
+    }
+
+    /// Leaving the node (any edge, a failure, the caller gone): no agent keeps ringing for a call
+    /// that moved on, the hold audio stops, and the claims go with the run.
+    mutating func endRing() {
+        guard let ring = state.ring else { return }
+        cancelAgentLegs()
+        if ring.holding, state.phase == .running { issue("playback_stop", [:]) }
+        state.ring = nil
+    }
+
+    /// Nobody took the call this round: ring the next agent (sequential), keep waiting for the
+    /// others (simultaneous), or give up.
+    mutating func ringAdvance(_ spec: RingGroupSpec) {
+        guard let ring = state.ring, ring.taken == nil else { return }
+        if spec.strategy == .sequential, !ring.legs.contains(where: { $0.status == .ringing }), ringMore(spec) { return }
+        if ring.legs.contains(where: { $0.status == .ringing }) { return }
+        trace(.note, "ring_group: nobody answered")
+        cancelWaitTimer()
+        move(spec.onNoAnswer, via: "on_no_answer")
+    }
+
+    /// One event of an agent leg (`agent` from its client_state, `step` the step it was dialed at).
+    mutating func agentLegEvent(_ event: WebhookEvent, leg: String, agent: Int, step: Int) -> Disposition {
+        guard state.phase == .running, step == state.step, case .ringGroup(let spec)? = node?.kind, var ring = state.ring,
+            let li = ring.legIndex(agent: agent)
+        else {
+            // A leg of a run the call has left: if it answers now, nobody is behind it.
+            if case .callAnswered = event.kind, state.phase != .ended {
+                issue("hangup", [:], leg: leg, tag: StepTag(step: step, parent: state.callControlID, agent: agent))
+                trace(.note, "agent leg \(leg) answered after its ring ended; hung up")
+                return .applied
+            }
+            return .stale("\(event.eventType) of agent leg \(leg) from step \(step)")
+        }
+        if ring.legs[li].leg == nil {
+            ring.legs[li].leg = leg
+            state.ring = ring
+        }
+        let status = ring.legs[li].status
+        switch event.kind {
+        case .callInitiated:
+            return .applied
+        case .callAnswered:
+            guard status == .ringing, ring.taken == nil else {
+                // Answered after another agent took the call, or after its deadline cancelled it.
+                ring.legs[li].status = .done
+                state.ring = ring
+                issueToAgent("hangup", [:], leg: ring.legs[li])
+                trace(.note, "agent \(ring.agents[agent]) answered too late; hung up")
+                return .applied
+            }
+            trace(.note, "agent \(ring.agents[agent]) answered")
+            cancelAgentLegs(except: li)
+            if let screen = spec.screen {
+                state.ring?.legs[li].status = .screening
+                screenAgent(screen, leg: ring.legs[li])
+                armRingDeadline(ms: screen.timeoutMs + RingGroupSpec.graceMs)
+            } else {
+                bridgeAgent(spec, li)
+            }
+        case .gatherEnded(let digits, let gatherStatus):
+            guard status == .screening else { return .ignored("gather of agent leg \(leg) is not awaited") }
+            if gatherStatus == .callHangup { return .applied }  // its hang-up follows
+            guard let screen = spec.screen, digits == screen.accept else {
+                trace(.note, "agent \(ring.agents[agent]) declined")
+                state.ring?.legs[li].status = .done
+                issueToAgent("hangup", [:], leg: ring.legs[li])
+                ringAdvance(spec)
+                return .applied
+            }
+            trace(.note, "agent \(ring.agents[agent]) accepted")
+            bridgeAgent(spec, li)
+        case .callBridged:
+            agentBridged()
+        case .callHangup(let cause, _, _):
+            state.ring?.legs[li].status = .done
+            switch status {
+            case .bridged:
+                trace(.note, "agent \(ring.agents[agent]) hung up; the caller goes on")
+                cancelWaitTimer()
+                move(spec.next, via: "next")
+            case .done:
+                return .applied
+            default:
+                trace(.note, "agent \(ring.agents[agent]) did not take the call (\(cause?.rawValue ?? "unknown"))")
+                ringAdvance(spec)
+            }
+        default:
+            return .ignored("\(event.eventType) of agent leg \(leg) is not awaited")
+        }
+        return .applied
+    }
+
+    /// The screening prompt on the agent's leg: one key, Telnyx tries once.
+    mutating func screenAgent(_ screen: RingGroupSpec.Screening, leg: RingLeg) {
+        var body: JSONObject = [
+            "minimum_digits": 1, "maximum_digits": 1, "valid_digits": "0123456789*#", "timeout_millis": .int(screen.timeoutMs),
+            "maximum_tries": 1,
+        ]
+        let action: String
+        switch screen.prompt {
+        case .say(let text, let v, let l, let ssml):
+            action = "gather_using_speak"
+            body["payload"] = .string(render(text))
+            body["voice"] = .string(voice(v))
+            body["language"] = .string(language(l))
+            body["payload_type"] = .string(ssml ? "ssml" : "text")
+        case .play(let url):
+            action = "gather_using_audio"
+            body["audio_url"] = .string(render(url))
+        case .media(let name):
+            action = "gather_using_audio"
+            body["media_name"] = .string(render(name))
+        }
+        issueToAgent(action, body, leg: leg)
+    }
+
+    /// Bridges the caller with agent leg `li`: the hold audio stops, the caller stays parked when
+    /// the agent hangs up (so the flow goes on), and Telnyx refuses to bridge a leg already bridged.
+    mutating func bridgeAgent(_ spec: RingGroupSpec, _ li: Int) {
+        guard var ring = state.ring, let leg = ring.legs[li].leg else { return }
+        ring.legs[li].status = .bridging
+        if ring.holding {
+            ring.holding = false
+            state.ring = ring
+            issue("playback_stop", [:])
+        } else {
+            state.ring = ring
+        }
+        if let saveAs = spec.saveAs { state.vars[saveAs] = .string(ring.agents[ring.legs[li].agent]) }
+        issue("bridge", ["call_control_id": .string(leg), "park_after_unbridge": "self", "prevent_double_bridge": true])
+        armRingDeadline(ms: RingGroupSpec.graceMs)
+    }
+
+    /// `call.bridged` (of the caller or of the agent leg): the conversation is on.
+    mutating func agentBridged() {
+        guard var ring = state.ring, let i = ring.legs.firstIndex(where: { $0.status == .bridging }) else { return }
+        ring.legs[i].status = .bridged
+        state.ring = ring
+        trace(.note, "bridged with agent \(ring.agents[ring.legs[i].agent])")
+        armRingDeadline(ms: nil)
+    }
+
+    /// The run's deadline: a leg Telnyx never reported, a screening nobody answered, a bridge
+    /// never confirmed. Those legs are hung up and the group goes on as if they did not answer.
+    mutating func ringDeadline() {
+        guard case .ringGroup(let spec)? = node?.kind else { return }
+        trace(.timer, "ring deadline passed")
+        state.waiting = .ringing(timer: nil)
+        cancelAgentLegs()
+        ringAdvance(spec)
+    }
+
+    /// A command of the run that Telnyx refused: a dial (that agent cannot be rung), the bridge
+    /// or a screening prompt (that agent is let go), or the hold audio (logged; ringing goes on).
+    /// `nil` when the command is not one of the run's.
+    mutating func ringCommandFailed(commandID: String, action: String, detail: String, gone: Bool) -> Disposition? {
+        if gone {
+            // A hang-up refused as "already ended" while the flow runs was for another leg (the
+            // caller's own hang-up is only sent as the flow stops): that agent is gone already.
+            if action == "hangup" { return state.phase == .running ? .applied : nil }
+            // The hold audio refused that way: the caller is gone, which is the usual path.
+            if state.ring == nil || action.hasPrefix("playback") { return nil }
+        }
+        guard state.phase == .running, case .ringGroup(let spec)? = node?.kind, var ring = state.ring,
+            CallCommand.step(ofCommandID: commandID) == state.step
+        else { return nil }
+        if let li = ring.legs.firstIndex(where: { $0.dial == commandID }) {
+            log(.warning, "ring_group \"\(state.node)\": dialing agent \(ring.agents[ring.legs[li].agent]) failed: \(detail)")
+            ring.legs[li].status = .done
+            state.ring = ring
+            ringAdvance(spec)
+            return .applied
+        }
+        switch action {
+        case "playback_start", "playback_stop":
+            log(.warning, "ring_group \"\(state.node)\": hold audio failed: \(detail)")
+            if action == "playback_start" { state.ring?.holding = false }
+            return .applied
+        case "bridge", "gather_using_speak", "gather_using_audio":
+            guard let li = ring.legs.firstIndex(where: { $0.status == .bridging || $0.status == .screening }) else { return .applied }
+            log(.warning, "ring_group \"\(state.node)\": \(action) with agent \(ring.agents[ring.legs[li].agent]) failed: \(detail)")
+            ring.legs[li].status = .done
+            state.ring = ring
+            issueToAgent("hangup", [:], leg: ring.legs[li])
+            ringAdvance(spec)
+            return .applied
+        case "hangup":
+            return .applied  // an agent leg already gone
+        default:
+            return nil
+        }
+    }
+
+    /// The dial's response names the leg before its first webhook: a hang-up can reach it at once.
+    mutating func ringDialAnswered(commandID: String, data: JSONValue) -> Bool {
+        guard var ring = state.ring, let li = ring.legs.firstIndex(where: { $0.dial == commandID }) else { return false }
+        if ring.legs[li].leg == nil, let leg = data["call_control_id"]?.stringValue {
+            ring.legs[li].leg = leg
+            state.ring = ring
+            // Cancelled before Telnyx named it (another agent answered first, or the deadline).
+            if ring.legs[li].status == .done, state.phase == .running { issueToAgent("hangup", [:], leg: ring.legs[li]) }
+        }
+        return true
+    }
+}
