@@ -62,7 +62,7 @@ extension EmulatorModel {
         "conversation_relay_start": { $0.conversationRelayStart(&$1) },
         "conversation_relay_stop": { $0.conversationStop($1, relay: true) },
         "refer": { $0.refer($1) },
-        "enqueue": { $0.enqueue($1) },
+        "enqueue": { try $0.enqueue($1) },
         "leave_queue": { $0.dequeue($1.leg, reason: "leave", clientState: $1.clientState, after: 20) },
         "pay": { $0.pay($1) },
         "suppression_start": { $0.suppress($1, true) },
@@ -117,7 +117,8 @@ extension EmulatorModel {
     /// documented limits hold. The problem names the field.
     static func validate(_ action: String, _ body: JSONObject) -> String? {
         if action == "bridge" {
-            return body["call_control_id"]?.stringValue == nil ? "bridge requires call_control_id" : nil
+            let targets = ["call_control_id", "queue"].filter { body[$0]?.stringValue != nil }
+            return targets.count == 1 ? nil : "bridge takes one of call_control_id or queue"
         }
         guard let spec = CommandCatalog.actions[action] else {
             return "unknown action \(action)" + (Spelling.nearest(to: action, in: CommandCatalog.actions.keys).map { "; did you mean \($0)?" } ?? "")
@@ -168,7 +169,15 @@ extension EmulatorModel {
     }
 
     mutating func bridge(_ r: Request) throws -> [Emission] {
-        guard let other = r.body["call_control_id"]?.stringValue, var b = legs[other], !b.ended, var a = legs[r.leg] else {
+        var target = r.body["call_control_id"]?.stringValue
+        if let queue = r.body["queue"]?.stringValue {
+            // The head of the queue (Telnyx: an error when the queue is empty).
+            guard let head = queues[queue]?.first else {
+                throw Refusal(code: "422", title: "Queue is empty", detail: "there is no call in queue \(queue) to bridge with")
+            }
+            target = head
+        }
+        guard let other = target, var b = legs[other], !b.ended, var a = legs[r.leg] else {
             throw Refusal(code: "90018", title: "Call has already ended", detail: "the other leg is not active")
         }
         if r.body["prevent_double_bridge"]?.boolValue == true, b.bridgedWith != nil || a.bridgedWith != nil {

@@ -257,9 +257,13 @@ extension EmulatorModel {
     /// `enqueue`: `call.enqueued` with the call's place in line and the average wait of the calls
     /// that left the queue so far; after `max_wait_time_secs` it leaves it (`call.dequeued`
     /// reason `timeout`). A call already queued stays where it is.
-    mutating func enqueue(_ r: Request) -> [Emission] {
+    mutating func enqueue(_ r: Request) throws -> [Emission] {
         guard legs[r.leg]?.queue == nil else { return [] }
         let name = r.body["queue_name"]?.stringValue ?? ""
+        if let max = r.body["max_size"]?.intValue, (queues[name]?.count ?? 0) >= max {
+            // Telnyx documents no error code for a full queue; the detail says what happened.
+            throw Refusal(code: "422", title: "Queue is full", detail: "queue \(name) is full (max_size \(max))")
+        }
         queues[name, default: []].append(r.leg)
         legs[r.leg]?.queue = Queued(name: name, sinceMs: nowMs, clientState: r.clientState)
         let waits = queueWaits[name] ?? []

@@ -92,6 +92,8 @@ public struct RingProgress: Sendable, Equatable {
     public var rounds: Int = 0
     /// The hold audio was started on the caller and not yet stopped.
     public var holding: Bool = false
+    /// The deadline timer armed now (in a `queue`, where the call's wait holds the announcements).
+    public var deadline: String?
 
     /// Memberwise, with nothing dialed yet.
     public init(agents: [String]) { self.agents = agents }

@@ -2,9 +2,18 @@
 /// leg can end. All of one run happens in one step of the call; each agent leg's events find
 /// their agent by the index in their client_state (`StepTag.agent`).
 extension Run {
-    /// Enters a `ring_group`: rings the free agents (all, or the first in order) with the hold
-    /// audio playing. `true` when the call now waits (or already moved on).
-    mutating func startRingGroup(_ spec: RingGroupSpec) -> Bool {
+    /// The ring the current node runs: a `ring_group`'s own, or the one a `queue` rings while the
+    /// caller waits (then `queue` names the queue an answering agent is bridged with).
+    var ringContext: (spec: RingGroupSpec, queue: String?)? {
+        switch node?.kind {
+        case .ringGroup(let spec)?: return (spec, nil)
+        case .queue(let q)?: return q.ring.map { ($0, q.queue) }
+        default: return nil
+        }
+    }
+
+    /// The agents of a ring spec, rendered (templates) or from the group file, once each.
+    mutating func resolveAgents(_ spec: RingGroupSpec) -> [String] {
         var agents: [String] = []
         switch spec.agents {
         case .list(let list):
@@ -20,7 +29,13 @@ extension Run {
             agents = flows.groups[name] ?? []
         }
         var seen = Set<String>()
-        agents = agents.filter { seen.insert($0).inserted }
+        return agents.filter { seen.insert($0).inserted }
+    }
+
+    /// Enters a `ring_group`: rings the free agents (all, or the first in order) with the hold
+    /// audio playing. `true` when the call now waits (or already moved on).
+    mutating func startRingGroup(_ spec: RingGroupSpec) -> Bool {
+        let agents = resolveAgents(spec)
         guard state.facts.connectionID != nil else {
             log(.error, "ring_group needs the call's connection_id, which Telnyx did not send")
             failNode()
@@ -69,18 +84,20 @@ extension Run {
     }
 
     /// (Re)arms the run's deadline: a fresh id per arming, so a timer of an earlier round is stale.
+    /// A `ring_group` waits on it; a `queue` keeps it beside its announcements.
     mutating func armRingDeadline(ms: Int?) {
-        cancelWaitTimer()
-        guard let ms, var ring = state.ring else {
-            state.waiting = .ringing(timer: nil)
-            return
+        guard var ring = state.ring else { return }
+        if let old = ring.deadline { effects.append(.cancelTimer(id: old)) }
+        ring.deadline = nil
+        if let ms {
+            ring.rounds += 1
+            let id = "\(timerID).r\(ring.rounds)"
+            effects.append(.startTimer(id: id, milliseconds: ms))
+            trace(.timer, "start \(ms) ms")
+            ring.deadline = id
         }
-        ring.rounds += 1
         state.ring = ring
-        let id = "\(timerID).r\(ring.rounds)"
-        effects.append(.startTimer(id: id, milliseconds: ms))
-        trace(.timer, "start \(ms) ms")
-        state.waiting = .ringing(timer: id)
+        if case .ringGroup? = node?.kind { state.waiting = .ringing(timer: ring.deadline) }
     }
 
     /// A command to agent leg `index` (a hang-up, the screening prompt), tagged with its agent.
@@ -105,6 +122,7 @@ extension Run {
     /// that moved on, the hold audio stops, and the claims go with the run.
     mutating func endRing() {
         guard let ring = state.ring else { return }
+        if let d = ring.deadline, state.waiting.timer != d { effects.append(.cancelTimer(id: d)) }
         cancelAgentLegs()
         if ring.holding, state.phase == .running { issue("playback_stop", [:]) }
         state.ring = nil
@@ -116,14 +134,28 @@ extension Run {
         guard let ring = state.ring, ring.taken == nil else { return }
         if spec.strategy == .sequential, !ring.legs.contains(where: { $0.status == .ringing }), ringMore(spec) { return }
         if ring.legs.contains(where: { $0.status == .ringing }) { return }
+        if case .queue(let q)? = node?.kind {
+            // The caller keeps waiting: ring again (every agent may be rung again) after a pause.
+            trace(.note, "queue: no agent took the call; ringing again in \(q.retrySecs) s")
+            armRingDeadline(ms: q.retrySecs * 1000)
+            return
+        }
         trace(.note, "ring_group: nobody answered")
         cancelWaitTimer()
         move(spec.onNoAnswer, via: "on_no_answer")
     }
 
+    /// A `queue`'s pause between rounds is over: a fresh run over every agent.
+    mutating func ringAgain(_ spec: RingGroupSpec) {
+        var fresh = RingProgress(agents: resolveAgents(spec))
+        fresh.rounds = state.ring?.rounds ?? 0
+        state.ring = fresh
+        if !ringMore(spec) { ringAdvance(spec) }
+    }
+
     /// One event of an agent leg (`agent` from its client_state, `step` the step it was dialed at).
     mutating func agentLegEvent(_ event: WebhookEvent, leg: String, agent: Int, step: Int) -> Disposition {
-        guard state.phase == .running, step == state.step, case .ringGroup(let spec)? = node?.kind, var ring = state.ring,
+        guard state.phase == .running, step == state.step, let (spec, _) = ringContext, var ring = state.ring,
             let li = ring.legIndex(agent: agent)
         else {
             // A leg of a run the call has left: if it answers now, nobody is behind it.
@@ -178,6 +210,12 @@ extension Run {
             state.ring?.legs[li].status = .done
             switch status {
             case .bridged:
+                if case .queue? = node?.kind {
+                    // The agent served the head of the queue and is free again.
+                    trace(.note, "agent \(ring.agents[agent]) finished a call from the queue")
+                    ringAdvance(spec)
+                    return .applied
+                }
                 trace(.note, "agent \(ring.agents[agent]) hung up; the caller goes on")
                 cancelWaitTimer()
                 move(spec.next, via: "next")
@@ -222,6 +260,13 @@ extension Run {
     mutating func bridgeAgent(_ spec: RingGroupSpec, _ li: Int) {
         guard var ring = state.ring, let leg = ring.legs[li].leg else { return }
         ring.legs[li].status = .bridging
+        if let queue = ringContext?.queue {
+            // First come, first served: the agent takes the head of the queue, whoever rang them.
+            state.ring = ring
+            issueToAgent("bridge", ["queue": .string(queue), "prevent_double_bridge": true], leg: ring.legs[li])
+            armRingDeadline(ms: RingGroupSpec.graceMs)
+            return
+        }
         if ring.holding {
             ring.holding = false
             state.ring = ring
@@ -246,9 +291,13 @@ extension Run {
     /// The run's deadline: a leg Telnyx never reported, a screening nobody answered, a bridge
     /// never confirmed. Those legs are hung up and the group goes on as if they did not answer.
     mutating func ringDeadline() {
-        guard case .ringGroup(let spec)? = node?.kind else { return }
+        guard let (spec, _) = ringContext else { return }
+        state.ring?.deadline = nil
+        if case .ringGroup? = node?.kind { state.waiting = .ringing(timer: nil) }
+        if case .queue? = node?.kind, state.ring?.legs.allSatisfy({ $0.status == .done }) != false {
+            return ringAgain(spec)
+        }
         trace(.timer, "ring deadline passed")
-        state.waiting = .ringing(timer: nil)
         cancelAgentLegs()
         ringAdvance(spec)
     }
@@ -264,7 +313,7 @@ extension Run {
             // The hold audio refused that way: the caller is gone, which is the usual path.
             if state.ring == nil || action.hasPrefix("playback") { return nil }
         }
-        guard state.phase == .running, case .ringGroup(let spec)? = node?.kind, var ring = state.ring,
+        guard state.phase == .running, let (spec, _) = ringContext, var ring = state.ring,
             CallCommand.step(ofCommandID: commandID) == state.step
         else { return nil }
         if let li = ring.legs.firstIndex(where: { $0.dial == commandID }) {

@@ -95,7 +95,7 @@ public struct Node: Sendable, Equatable {
     /// when there is no failure edge).
     public var talksToCaller: Bool {
         switch kind {
-        case .say, .play, .menu, .gather, .record, .aiGather, .ringGroup: return true
+        case .say, .play, .menu, .gather, .record, .aiGather, .ringGroup, .queue: return true
         case .action(let a): return a.type == "ai_assistant" && a.action == "ai_assistant_start"
         default: return false
         }
@@ -350,6 +350,8 @@ public enum NodeKind: Sendable, Equatable {
     case `return`
     /// Rings agents for the caller and bridges the first who answers (see `RingGroupSpec`).
     case ringGroup(RingGroupSpec)
+    /// Puts the caller in a Telnyx queue with hold audio and announcements (see `QueueSpec`).
+    case queue(QueueSpec)
     /// Continues in another flow of the same revision, at `node` or its start.
     case goto(flow: String, node: String?)
     /// Hangs up (`hangup`); `on_hangup` runs after Telnyx reports it.
@@ -382,6 +384,7 @@ public enum NodeKind: Sendable, Equatable {
         case .subflow: return "subflow"
         case .return: return "return"
         case .ringGroup: return "ring_group"
+        case .queue: return "queue"
         case .goto: return "goto"
         case .hangup: return "hangup"
         case .reject: return "reject"
@@ -414,6 +417,7 @@ public enum NodeKind: Sendable, Equatable {
         case .split(let branches): return branches.map { ($0.name, $0.next) }
         case .subflow(let s): return [("next", s.next)]
         case .ringGroup(let r): return [("next", r.next), ("on_no_answer", r.onNoAnswer)]
+        case .queue(let q): return q.leave.map { ($0.digit, $0.target) } + [("on_timeout", q.onTimeout), ("on_full", q.onFull)]
         case .goto, .hangup, .reject, .return: return []
         }
     }

@@ -32,6 +32,7 @@ public enum FlowChecker {
         case .split(let branches): return branches.map { (["branches", $0.name, "next"], $0.next) }
         case .subflow(let s): return [(["next"], s.next)]
         case .ringGroup(let r): return [(["next"], r.next), (["on_no_answer"], r.onNoAnswer)]
+        case .queue(let q): return q.leave.map { (["leave", $0.digit], $0.target) } + [(["on_timeout"], q.onTimeout), (["on_full"], q.onFull)]
         case .goto, .hangup, .reject, .return: return []
         }
     }
@@ -78,10 +79,17 @@ public enum FlowChecker {
                         error(["nodes", id, "flow"], message)
                     }
                 }
-                if case .ringGroup(let spec) = node.kind, case .group(let group) = spec.agents, groups[group] == nil {
+                var ringSpec: RingGroupSpec?
+                var at = ["nodes", id, "group"]
+                if case .ringGroup(let spec) = node.kind { ringSpec = spec }
+                if case .queue(let q) = node.kind {
+                    ringSpec = q.ring
+                    at = ["nodes", id, "ring", "group"]
+                }
+                if let spec = ringSpec, case .group(let group) = spec.agents, groups[group] == nil {
                     var message = "agent group \"\(group)\" does not exist; add flows/groups/\(group).json ({\"agents\": [\"+13125550141\"]})"
                     if let s = Spelling.nearest(to: group, in: groups.keys) { message += "; did you mean \"\(s)\"?" }
-                    error(["nodes", id, "agents"], message)
+                    error(at, message)
                 }
                 if case .goto(let other, let target) = node.kind {
                     if let otherFlow = flows[other] {

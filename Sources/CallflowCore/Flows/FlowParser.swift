@@ -284,6 +284,8 @@ public struct FlowParser: FieldReader {
             return .return
         case "ring_group":
             return ringGroup(o, p)
+        case "queue":
+            return queue(o, p)
         case "goto":
             guard let flow = nonEmpty(o, "flow", p) else { return nil }
             return .goto(flow: flow, node: nonEmpty(o, "node", p, required: false))
@@ -306,6 +308,79 @@ public struct FlowParser: FieldReader {
     /// `ring_group`: `agents` (a list) or `group` (a file in `flows/groups/`), the hold audio,
     /// the strategy, the ring time and the optional screening.
     mutating func ringGroup(_ o: JSONObject, _ p: [String]) -> NodeKind? {
+        var hold: Prompt?
+        if let h = o["hold"] { hold = holdAudio(h, p + ["hold"]) }
+        let saveAs = o["save_as"] == nil ? nil : variableName(o, "save_as", p)
+        let next = target(o, "next", p)
+        let onNoAnswer = target(o, "on_no_answer", p)
+        guard let ring = ringFields(o, p), let hold, let next, let onNoAnswer else { return nil }
+        return .ringGroup(
+            RingGroupSpec(
+                agents: ring.agents, strategy: ring.strategy, ringSecs: ring.ringSecs, from: ring.from, screen: ring.screen, hold: hold,
+                saveAs: saveAs, next: next, onNoAnswer: onNoAnswer))
+    }
+
+    /// Audio that loops (hold music): a URL or a media name, never speech (which cannot loop).
+    mutating func holdAudio(_ value: JSONValue, _ p: [String]) -> Prompt? {
+        let hold = prompt(value, p)
+        if case .say? = hold {
+            error(p, "hold audio plays in a loop until an agent answers: give {\"play\": url} or {\"media\": name}")
+            return nil
+        }
+        return hold
+    }
+
+    /// `queue`: the queue's name and limits, hold audio, announcements, keys that leave, and the
+    /// agents it rings (`ring`, a ring group's fields).
+    mutating func queue(_ o: JSONObject, _ p: [String]) -> NodeKind? {
+        let name = nonEmpty(o, "queue", p)
+        let maxWait = int(o, "max_wait_secs", p, required: false, range: 1...86_400)
+        let maxSize = int(o, "max_size", p, required: false, range: 1...5000)
+        let hold = o["hold"].flatMap { holdAudio($0, p + ["hold"]) }
+        var announce: QueueSpec.Announcement?
+        if let a = object(o, "announce", p, required: false) {
+            let ap = p + ["announce"]
+            unknownKeys(a, ap, allowed: NodeFields.announceKeys, what: "an announcement")
+            let every = int(a, "every_secs", ap, range: 10...600)
+            let said = a["prompt"].flatMap { prompt($0, ap + ["prompt"]) }
+            if a["prompt"] == nil { error(ap, "missing required field \"prompt\" (what the waiting caller hears)") }
+            if let said, case .say = said {
+                if let every { announce = QueueSpec.Announcement(everySecs: every, prompt: said) }
+            } else if said != nil {
+                error(ap + ["prompt"], "an announcement is spoken (it may read {{vars.queue_position}}): give text or {\"say\": text}")
+            }
+        }
+        var leave: [(digit: String, target: String)] = []
+        if let map = object(o, "leave", p, required: false) {
+            leave = targets(map, p + ["leave"]) {
+                $0.count == 1 && "0123456789*#".contains($0) ? nil : "leave keys are single keys 0-9, * or #, found \"\($0)\""
+            }.map { (digit: $0.key, target: $0.target) }
+        }
+        var ring: RingGroupSpec?
+        if let r = object(o, "ring", p, required: false) {
+            unknownKeys(r, p + ["ring"], allowed: NodeFields.queueRingKeys, what: "a queue's ring")
+            if let fields = ringFields(r, p + ["ring"]), let hold {
+                ring = RingGroupSpec(
+                    agents: fields.agents, strategy: fields.strategy, ringSecs: fields.ringSecs, from: fields.from, screen: fields.screen, hold: hold,
+                    saveAs: nil, next: "", onNoAnswer: "")
+            }
+        }
+        let retry = int(o, "retry_secs", p, required: false, range: 5...600) ?? QueueSpec.defaultRetrySecs
+        let onTimeout = target(o, "on_timeout", p)
+        let onFull = target(o, "on_full", p)
+        guard let name, let hold, let onTimeout, let onFull else { return nil }
+        if o["announce"] != nil && announce == nil { return nil }
+        if o["ring"] != nil && ring == nil { return nil }
+        return .queue(
+            QueueSpec(
+                queue: name, maxWaitSecs: maxWait, maxSize: maxSize, hold: hold, announce: announce, leave: leave, ring: ring, retrySecs: retry,
+                onTimeout: onTimeout, onFull: onFull))
+    }
+
+    /// Who to ring and how: the fields a `ring_group` and a `queue`'s `ring` share.
+    mutating func ringFields(_ o: JSONObject, _ p: [String]) -> (
+        agents: RingGroupSpec.Agents, strategy: RingGroupSpec.Strategy, ringSecs: Int, from: Template?, screen: RingGroupSpec.Screening?
+    )? {
         var agents: RingGroupSpec.Agents?
         switch (o["agents"], o["group"]) {
         case (nil, nil):
@@ -344,14 +419,6 @@ public struct FlowParser: FieldReader {
         }
         let ringSecs = int(o, "ring_secs", p, required: false, range: 5...120) ?? RingGroupSpec.defaultRingSecs
         let from = o["from"] == nil ? nil : dialable(o, "from", p)
-        var hold: Prompt?
-        if let h = o["hold"] {
-            hold = prompt(h, p + ["hold"])
-            if case .say? = hold {
-                error(p + ["hold"], "hold audio plays in a loop until an agent answers: give {\"play\": url} or {\"media\": name}")
-                hold = nil
-            }
-        }
         var screen: RingGroupSpec.Screening?
         if let s = object(o, "screen", p, required: false) {
             let sp = p + ["screen"]
@@ -363,15 +430,9 @@ public struct FlowParser: FieldReader {
             let timeout = int(s, "timeout_ms", sp, required: false, range: 1000...60_000) ?? 8000
             if let promptValue { screen = RingGroupSpec.Screening(prompt: promptValue, accept: accept, timeoutMs: timeout) }
         }
-        let saveAs = o["save_as"] == nil ? nil : variableName(o, "save_as", p)
-        let next = target(o, "next", p)
-        let onNoAnswer = target(o, "on_no_answer", p)
-        guard let agents, let hold, let next, let onNoAnswer else { return nil }
+        guard let agents else { return nil }
         if o["screen"] != nil && screen == nil { return nil }
-        return .ringGroup(
-            RingGroupSpec(
-                agents: agents, strategy: strategy, ringSecs: ringSecs, from: from, screen: screen, hold: hold, saveAs: saveAs, next: next,
-                onNoAnswer: onNoAnswer))
+        return (agents, strategy, ringSecs, from, screen)
     }
 
     /// A `key → node` object (`choices`, `cases`, `on_status`) in file order. `badKey` says why a
@@ -434,7 +495,7 @@ public struct FlowParser: FieldReader {
             if key == "next" || key == "default" || key == "else" || key.hasPrefix("on_"), let t = v.stringValue, !t.isEmpty {
                 out.append(([key], t))
             }
-            if key == "choices" || key == "cases" || key == "on_status" || key == "keys", case .object(let map) = v {
+            if key == "choices" || key == "cases" || key == "on_status" || key == "keys" || key == "leave", case .object(let map) = v {
                 for (k, t) in map.members { if let t = t.stringValue, !t.isEmpty { out.append(([key, k], t)) } }
             }
             if key == "conditions", case .array(let list) = v {

@@ -47,6 +47,9 @@ public enum NodeFields {
         "subflow": Spec(required: ["flow", "next"], optional: ["inputs", "outputs"]),
         "return": Spec(required: [], optional: []),
         "goto": Spec(required: ["flow"], optional: ["node"]),
+        "queue": Spec(
+            required: ["queue", "hold", "on_timeout", "on_full"],
+            optional: ["max_wait_secs", "max_size", "announce", "leave", "ring", "retry_secs", "on_error"]),
         "ring_group": Spec(
             required: ["hold", "next", "on_no_answer"],
             optional: ["agents", "group", "strategy", "ring_secs", "from", "screen", "save_as", "on_error"]),
@@ -64,6 +67,10 @@ public enum NodeFields {
     public static let promptKeys = ["say", "play", "media", "voice", "language", "ssml"]
     /// The keys of a `ring_group`'s `screen`.
     public static let screenKeys = ["prompt", "accept", "timeout_ms"]
+    /// The keys of a `queue`'s `announce`.
+    public static let announceKeys = ["every_secs", "prompt"]
+    /// The keys of a `queue`'s `ring` (a ring group without its own hold audio and edges).
+    public static let queueRingKeys = ["agents", "group", "strategy", "ring_secs", "from", "screen"]
     /// The keys of one `split` branch.
     public static let splitBranchKeys = ["weight", "next"]
     /// The keys of one `if` condition.

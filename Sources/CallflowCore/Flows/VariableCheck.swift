@@ -287,6 +287,20 @@ enum VariableCheck {
                 reads += agents.enumerated().map { Read(pointer: ["agents", String($0.offset)], template: $0.element) }
             }
             return reads
+        case .queue(let q):
+            // The announcement may read what the queue sets (`queue_position`, ...).
+            var queued = Change()
+            for name in [QueueSpec.Variables.position, QueueSpec.Variables.averageWaitSecs, QueueSpec.Variables.averageWaitMins] {
+                queued.set(name)
+            }
+            var reads = prompt(q.hold, "hold")
+            if case .say(let t, _, _, _)? = q.announce?.prompt { reads.append(Read(pointer: ["announce", "prompt"], template: t, before: queued)) }
+            if let r = q.ring {
+                reads += (template(r.from, "from") + prompt(r.screen?.prompt, "screen")).map {
+                    Read(pointer: ["ring"] + $0.pointer, template: $0.template)
+                }
+            }
+            return reads
         case .answer, .hours, .machineDetection, .pause, .split, .goto, .hangup, .reject, .return: return []
         }
     }
@@ -300,6 +314,14 @@ enum VariableCheck {
         case .gather(let g) where edge == ["next"]: change.set(g.saveAs)
         case .subflow(let s) where edge == ["next"]: for o in s.outputs { change.set(o.caller) }
         case .ringGroup(let r) where edge == ["next"]: if let saveAs = r.saveAs { change.set(saveAs) }
+        case .queue:
+            // Set on every way out but `on_full`, when the caller was never in line.
+            if edge != ["on_full"] {
+                for name in [QueueSpec.Variables.position, QueueSpec.Variables.averageWaitSecs, QueueSpec.Variables.averageWaitMins] {
+                    change.set(name)
+                }
+            }
+            change.set(QueueSpec.Variables.outcome)
         case .record(let r) where edge == ["next"]: change.set(r.saveAs)
         case .aiGather(_, _, _, let saveAs, _, _) where edge == ["next"]: change.set(saveAs)
         case .action(let a):

@@ -148,6 +148,7 @@ struct Run {
     /// Enters a node by the outcome edge `via`: a new step, fresh attempts. Does not run it.
     mutating func enter(_ id: String, via edge: String? = nil) {
         endRing()
+        endQueue(stopHold: true, leave: true)
         leaveNode(for: id)
         state.node = id
         state.step += 1
@@ -361,6 +362,8 @@ struct Run {
                 enter(spec.next, via: "return")
             case .ringGroup(let spec):
                 if startRingGroup(spec) { return }
+            case .queue(let spec):
+                return startQueue(spec)
             case .goto(let other, let target):
                 guard let otherFlow = flows[other] else {
                     log(.error, "goto names missing flow \"\(other)\"; hanging up")

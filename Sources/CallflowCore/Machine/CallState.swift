@@ -43,6 +43,8 @@ public struct CallState: Sendable, Equatable {
     public var awaitedResults: [String] = []
     /// The `ring_group` the call is at: the agents it rang and the legs it holds.
     public var ring: RingProgress? = nil
+    /// The `queue` the call waits in: its announcement timer and hold audio.
+    public var queue: QueueProgress? = nil
     /// The flows that called a running `subflow`, innermost last: each keeps where to go back
     /// to and the caller's variables. Empty outside a subflow.
     public var frames: [CallFrame] = []
@@ -201,6 +203,9 @@ public enum Waiting: Sendable, Equatable {
     /// A `ring_group`'s agent legs (answer, screening key, bridge or hang-up), until `timer`
     /// (the ring time and a grace) fires.
     case ringing(timer: String?)
+    /// In a `queue`: `call.enqueued`/`call.dequeued`, keys, announcements (their timers are in
+    /// `CallState.queue` and `RingProgress.deadline`, two at once).
+    case queued
     /// An action node's events (its `waitFor`/`failOn`), until the timer `timer` fires.
     case action(timer: String?)
     /// The API response of command `commandID` (an action node with `save_as` and no event).

@@ -25,6 +25,10 @@ extension Run {
                 resultsDeadline()
             case .ringing(let timer) where timer == id:
                 ringDeadline()
+            case .queued where state.queue?.announceTimer == id:
+                announce()
+            case .queued where state.ring?.deadline == id:
+                ringDeadline()
             default:
                 return .stale("timer \(id) is not awaited")
             }
@@ -38,6 +42,7 @@ extension Run {
 
     mutating func commandFailed(commandID: String, action: String, detail: String, gone: Bool) -> Disposition {
         if let taken = ringCommandFailed(commandID: commandID, action: action, detail: detail, gone: gone) { return taken }
+        if !gone, let taken = queueCommandFailed(action: action, detail: detail) { return taken }
         if gone {
             // 90018: the call already ended. Its call.hangup webhook runs on_hangup; send nothing more.
             trace(.note, "\(action) refused: call already ended")
@@ -145,6 +150,8 @@ extension Run {
             gatherEnded(digits: digits, status: status)
         case (.ringing, .callBridged):
             agentBridged()
+        case (.queued, _) where queueEvent(event):
+            break
         case (.transferResult, .callBridged), (.bridged, .callBridged):
             trace(.note, "bridged; the flow is done for this leg")
             state.phase = .handedOff
@@ -265,7 +272,10 @@ extension Run {
         }
         // Agents still ringing for a caller who is gone are hung up; the run's claims go with it.
         cancelAgentLegs()
+        if let d = state.ring?.deadline, state.waiting.timer != d { effects.append(.cancelTimer(id: d)) }
         state.ring = nil
+        if let t = state.queue?.announceTimer { effects.append(.cancelTimer(id: t)) }
+        state.queue = nil
         cancelWaitTimer()
         if let outermost = state.frames.first {
             // Hung up inside a subflow: the call's own flow hears it (its `on_hangup`, its variables).

@@ -42,6 +42,13 @@ public enum StateCodec {
                 })
         }
         if let r = s.ring { o["ring"] = encode(r) }
+        if let q = s.queue {
+            var e: JSONObject = ["timers": .int(q.timers)]
+            if let t = q.announceTimer { e["announce"] = .string(t) }
+            if q.announcing { e["announcing"] = true }
+            if q.enqueued { e["enqueued"] = true }
+            o["queue"] = .object(e)
+        }
         if !s.awaitedResults.isEmpty { o["awaited"] = .array(s.awaitedResults.map(JSONValue.string)) }
         if !s.frames.isEmpty {
             o["frames"] = .array(
@@ -98,6 +105,14 @@ public enum StateCodec {
                     suspended: e["suspended"]?.boolValue ?? false))
         }
         if let r = v["ring"] { s.ring = try decodeRing(r) }
+        if let q = v["queue"] {
+            var progress = QueueProgress()
+            progress.timers = q["timers"]?.intValue ?? 0
+            progress.announceTimer = q["announce"]?.stringValue
+            progress.announcing = q["announcing"]?.boolValue ?? false
+            progress.enqueued = q["enqueued"]?.boolValue ?? false
+            s.queue = progress
+        }
         s.awaitedResults = v["awaited"]?.arrayValue?.compactMap(\.stringValue) ?? []
         for f in v["frames"]?.arrayValue ?? [] {
             guard let flow = f["flow"]?.stringValue, let node = f["node"]?.stringValue, let vars = f["vars"]?.objectValue else {
@@ -122,6 +137,7 @@ public enum StateCodec {
                 }),
         ]
         if r.holding { o["holding"] = true }
+        if let d = r.deadline { o["deadline"] = .string(d) }
         return .object(o)
     }
 
@@ -133,6 +149,7 @@ public enum StateCodec {
         r.nextAgent = v["next"]?.intValue ?? 0
         r.rounds = v["rounds"]?.intValue ?? 0
         r.holding = v["holding"]?.boolValue ?? false
+        r.deadline = v["deadline"]?.stringValue
         for l in legs {
             guard let agent = l["agent"]?.intValue, let status = l["status"]?.stringValue.flatMap(RingLeg.Status.init(rawValue:)),
                 let dial = l["dial"]?.stringValue
@@ -166,6 +183,7 @@ public enum StateCodec {
         case .response(let id, let timer): return ["response": .string(id), "timer": timer.map(JSONValue.string) ?? .null]
         case .results(let timer): return ["results": .string(timer)]
         case .ringing(let timer): return ["ringing": timer.map(JSONValue.string) ?? .null]
+        case .queued: return "queued"
         case .timer(let id): return ["timer": .string(id)]
         }
     }
@@ -197,6 +215,7 @@ public enum StateCodec {
         case "machine_detection": return .machineDetection
         case "beep": return .beep
         case "hangup": return .hangup
+        case "queued": return .queued
         default: throw DecodeError(what: "waiting state")
         }
     }
