@@ -190,8 +190,11 @@ public struct Simulation {
             if let state = event.call?.clientState { eventStates[lines.count - 1] = state }
             if event.call?.callControlID == call, case .callBridged = event.kind, !bridged {
                 bridged = true
-                // The caller talks to whoever answered, then hangs up.
-                schedule(talkMs, .callerHangup(leg: call))
+                // The caller talks to whoever answered, then hangs up; a scripted agent who hangs
+                // up first (`agents` with `talk_ms`) ends the conversation instead, and the flow goes on.
+                if !model.legs.values.contains(where: { $0.bridgedWith == call && $0.agent?.talkMs != nil }) {
+                    schedule(talkMs, .callerHangup(leg: call))
+                }
             }
             if event.call?.callControlID == call, case .referCompleted = event.kind { referred = true }
             handle(engine.receive(event, now: now / 1000))

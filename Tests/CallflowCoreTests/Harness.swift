@@ -24,7 +24,7 @@ enum Times {
 }
 
 enum Flows {
-    static let shipped = ["main", "voicemail", "reminder", "ai-receptionist", "support", "bilingual"]
+    static let shipped = ["main", "voicemail", "reminder", "ai-receptionist", "support", "bilingual", "support-line"]
 
     static func file(_ name: String) throws -> [UInt8] {
         Array(try Data(contentsOf: Fixtures.repoRoot.appendingPathComponent("flows/\(name).json")))

@@ -73,7 +73,9 @@ import Testing
     @Test func aFullQueueGoesToOnFull() throws {
         var h = try Self.harness()
         let enqueue = try #require(h.commands.first { $0.action == "enqueue" })
-        h.apply(.commandFailed(commandID: try #require(enqueue.commandID), action: "enqueue", detail: "queue support is full (max_size 20)", callGone: false))
+        h.apply(
+            .commandFailed(
+                commandID: try #require(enqueue.commandID), action: "enqueue", detail: "queue support is full (max_size 20)", callGone: false))
         #expect(h.state?.node == "voicemail")
         #expect(h.state?.vars["queue_outcome"] == "full")
     }

@@ -110,15 +110,15 @@ extension Run {
         }
     }
 
-    /// A command of the queue Telnyx refused: the queue is full (`on_full`), the hold audio or an
+    /// A command of the queue Telnyx refused: the enqueue (`on_full`), the hold audio or an
     /// announcement failed (logged; the caller keeps waiting). `nil`: not one of the queue's.
     mutating func queueCommandFailed(action: String, detail: String) -> Disposition? {
         guard state.phase == .running, case .queue(let spec)? = node?.kind, state.queue != nil else { return nil }
         switch action {
         case "enqueue":
-            let lower = detail.lowercased()
-            guard lower.contains("full") || lower.contains("size") else { return nil }
-            log(.info, "queue \(spec.queue) is full")
+            // A full queue is what refuses an enqueue in practice (Telnyx documents no code for
+            // it): every refusal goes to `on_full`, and the line says what Telnyx said.
+            log(.warning, "queue \(spec.queue) refused the caller (full?): \(detail)")
             state.vars[QueueSpec.Variables.outcome] = "full"
             endQueue(stopHold: true, leave: false)
             move(spec.onFull, via: "on_full")

@@ -378,7 +378,9 @@ public struct FlowParser: FieldReader {
     }
 
     /// Who to ring and how: the fields a `ring_group` and a `queue`'s `ring` share.
-    mutating func ringFields(_ o: JSONObject, _ p: [String]) -> (
+    mutating func ringFields(
+        _ o: JSONObject, _ p: [String]
+    ) -> (
         agents: RingGroupSpec.Agents, strategy: RingGroupSpec.Strategy, ringSecs: Int, from: Template?, screen: RingGroupSpec.Screening?
     )? {
         var agents: RingGroupSpec.Agents?
