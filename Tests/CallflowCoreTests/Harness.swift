@@ -25,6 +25,8 @@ enum Times {
 
 enum Flows {
     static let shipped = ["main", "voicemail", "reminder", "ai-receptionist", "support", "bilingual", "support-line"]
+    /// The agent groups in `flows/groups/`, which the support line rings.
+    static let groups = ["support", "billing"]
 
     static func file(_ name: String) throws -> [UInt8] {
         Array(try Data(contentsOf: Fixtures.repoRoot.appendingPathComponent("flows/\(name).json")))
@@ -33,6 +35,7 @@ enum Flows {
     /// The flows in `flows/` (plus any extra inline flows).
     static func set(extra: [String: String] = [:]) throws -> FlowSet {
         var files = try shipped.map { (name: $0, file: "flows/\($0).json", bytes: try file($0)) }
+        files += try groups.map { (name: AgentGroups.prefix + $0, file: "flows/groups/\($0).json", bytes: try file("groups/\($0)")) }
         for (name, text) in extra { files.append((name, "\(name).json", Array(text.utf8))) }
         let (set, diagnostics) = FlowSet.load(files: files, timeZones: TestZones())
         let errors = diagnostics.filter { $0.severity == .error }
