@@ -143,8 +143,9 @@ extension EmulatorModel {
     /// else silence. Nothing for a leg that does not follow the script, or when what asked has
     /// ended (a stopped gather or prompt: the caller was never asked).
     public mutating func scriptedInput(_ id: String, token: Int) -> [Emission] {
-        if let agent = legs[id]?.agent, legs[id]?.ended == false, legs[id]?.gather?.token == token {
-            // A scripted agent at a screening prompt: its keys, once.
+        if let leg = legs[id], !leg.scripted, leg.parent != nil, !leg.ended, leg.gather?.token == token {
+            // An agent at a screening prompt: a scripted agent's keys, else it accepts with 1.
+            let agent = leg.agent ?? CallerScript.AgentScript()
             guard !agent.keys.isEmpty else { return [.note(delayMs: 0, leg: id, kind: "caller", text: "agent says nothing")] }
             return [.note(delayMs: 0, leg: id, kind: "caller", text: "agent \(legs[id]?.to ?? "") presses \(agent.keys)")]
                 + agent.keys.enumerated().map { i, d in arm(id, after: timing.thinkMs + i * timing.keyIntervalMs, .key(d)) }

@@ -356,7 +356,8 @@ public struct Simulation {
         case "playback_start": return " \(c.body["audio_url"]?.stringValue ?? c.body["media_name"]?.stringValue ?? "")"
         case "reject": return " \(c.body["cause"]?.stringValue ?? "")"
         case "record_start": return " \(c.body["format"]?.stringValue ?? "") max \(c.body["max_length"]?.intValue ?? 0) s"
-        case "bridge": return " with \(c.body["call_control_id"]?.stringValue ?? "")"
+        case "bridge":
+            return c.body["queue"]?.stringValue.map { " with the head of queue \($0)" } ?? " with \(c.body["call_control_id"]?.stringValue ?? "")"
         default: return c.callControlID.hasPrefix("v3:emu-leg") ? " on \(c.callControlID)" : ""
         }
     }

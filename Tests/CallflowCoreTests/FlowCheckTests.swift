@@ -16,7 +16,7 @@ import Testing
 
     @Test func shippedFlowsAreClean() throws {
         let files = try Flows.shipped.map { (name: $0, file: "flows/\($0).json", bytes: try Flows.file($0)) }
-        let (set, diagnostics) = FlowSet.load(files: files, timeZones: TestZones())
+        let (set, diagnostics) = FlowSet.load(files: files + (try Flows.groupFiles()), timeZones: TestZones())
         #expect(diagnostics.isEmpty, "\(diagnostics)")
         #expect(set?.flows.count == Flows.shipped.count)
     }

@@ -32,10 +32,15 @@ enum Flows {
         Array(try Data(contentsOf: Fixtures.repoRoot.appendingPathComponent("flows/\(name).json")))
     }
 
+    /// The agent group files of `flows/groups/`, as `FlowSet.load` takes them.
+    static func groupFiles() throws -> [(name: String, file: String, bytes: [UInt8])] {
+        try groups.map { (name: AgentGroups.prefix + $0, file: "flows/groups/\($0).json", bytes: try file("groups/\($0)")) }
+    }
+
     /// The flows in `flows/` (plus any extra inline flows).
     static func set(extra: [String: String] = [:]) throws -> FlowSet {
         var files = try shipped.map { (name: $0, file: "flows/\($0).json", bytes: try file($0)) }
-        files += try groups.map { (name: AgentGroups.prefix + $0, file: "flows/groups/\($0).json", bytes: try file("groups/\($0)")) }
+        files += try groupFiles()
         for (name, text) in extra { files.append((name, "\(name).json", Array(text.utf8))) }
         let (set, diagnostics) = FlowSet.load(files: files, timeZones: TestZones())
         let errors = diagnostics.filter { $0.severity == .error }

@@ -229,7 +229,7 @@ import Testing
                 }
                 return (name: name, file: "flows/\(name).json", bytes: Array(text.utf8))
             }
-            return FlowSet.load(files: files, timeZones: TestZones()).diagnostics
+            return FlowSet.load(files: files + (try Flows.groupFiles()), timeZones: TestZones()).diagnostics
         }
         let unfixed = try load(fixed: false).map(\.description)
         #expect(unfixed.count == 2, "\(unfixed)")

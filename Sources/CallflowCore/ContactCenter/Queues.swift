@@ -80,8 +80,13 @@ extension Run {
                 trace(.note, "an agent took the call from the queue")
                 state.vars[QueueSpec.Variables.outcome] = "answered"
                 endQueue(stopHold: true, leave: false)
-                // Agents still ringing for this caller go; the one talking keeps its claim until the call ends.
-                cancelAgentLegs()
+                // Agents still ringing for this caller go; the one being bridged (maybe with this
+                // caller) stays, and keeps its claim until the call ends.
+                cancelAgentLegs(keepingTaken: true)
+                if let d = state.ring?.deadline {
+                    effects.append(.cancelTimer(id: d))
+                    state.ring?.deadline = nil
+                }
                 state.phase = .handedOff
                 state.waiting = .hangup
             case "timeout":

@@ -106,12 +106,13 @@ extension Run {
         issue(action, body, leg: id, tag: StepTag(step: state.step, parent: state.callControlID, agent: leg.agent))
     }
 
-    /// Hangs up the legs of the run that still ring or wait for the agent's key (not `except`).
-    mutating func cancelAgentLegs(except keep: Int? = nil) {
+    /// Hangs up the legs of the run that still ring or wait for the agent's key (not `except`);
+    /// with `keepingTaken`, not the agent being bridged either (a queue's caller was just bridged).
+    mutating func cancelAgentLegs(except keep: Int? = nil, keepingTaken: Bool = false) {
         guard var ring = state.ring else { return }
         for i in ring.legs.indices where i != keep {
             let status = ring.legs[i].status
-            guard status == .ringing || status == .screening || status == .bridging else { continue }
+            guard status == .ringing || status == .screening || (status == .bridging && !keepingTaken) else { continue }
             ring.legs[i].status = .done
             if state.phase == .running { issueToAgent("hangup", [:], leg: ring.legs[i]) }
         }
