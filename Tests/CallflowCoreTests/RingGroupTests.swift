@@ -139,6 +139,19 @@ import Testing
         #expect(h.state == nil, "the call ended; nothing of its ring is kept")
     }
 
+    @Test func aLegNamedOnlyAfterTheCallEndedIsHungUp() throws {
+        var h = try Self.harness(Self.flow())
+        let dials = h.commands.filter { $0.action == "dial" }
+        h.hangup()
+        #expect(h.state == nil)
+        // The dial's response comes after the call ended: the leg it names is hung up.
+        let late = h.apply(.commandSucceeded(commandID: try #require(dials[0].commandID), action: "dial", data: ["call_control_id": "v3:leg-41"]))
+        #expect(late.commands.map { "\($0.action) \($0.callControlID)" } == ["hangup v3:leg-41"])
+        // An agent answering a dial of the ended call, never named to it: hung up as well.
+        let answered = Self.agent(&h, "+13125550142", "call.answered")
+        #expect(answered.commands.map { "\($0.action) \($0.callControlID)" } == ["hangup v3:leg-42"])
+    }
+
     @Test func anAgentWhoAnswersAfterTheRunEndedIsHungUp() throws {
         var h = try Self.harness(Self.flow(strategy: "simultaneous"))
         Self.agent(&h, "+13125550141", "call.answered")

@@ -372,10 +372,8 @@ import Testing
         for (i, leg) in ring.enumerated() { #expect(try d.agent("call.answered", leg, to: i % 2) == 200) }
         #expect(try Self.until { try d.outboxDrained() })
         // Every command the engine chose is sent by now (each webhook answered after its commit).
-        withKnownIssue("an agent leg not yet named when the caller hung up is never hung up") {
-            for leg in ring {
-                #expect(d.actions(of: leg.leg).contains("hangup"), "agent \(leg.to)'s leg \(leg.leg) was left up")
-            }
+        for leg in ring {
+            #expect(d.actions(of: leg.leg).contains("hangup"), "agent \(leg.to)'s leg \(leg.leg) was left up")
         }
     }
 }

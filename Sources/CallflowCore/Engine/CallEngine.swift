@@ -68,6 +68,9 @@ public struct CallEngine: Sendable {
             if let state = loaded.owner {
                 work = apply(machineInput, to: state, holders: loaded.agentHolders, now: now)
                 if let entry = Recording.machine(machineInput, now: now) { work.records.insert(entry, at: 0) }
+            } else if case .commandSucceeded(_, "dial", let data) = machineInput, let leg = data["call_control_id"]?.stringValue {
+                // A leg dialed for a call that ended before Telnyx named it: nobody would ever hang it up.
+                work = Self.orphaned(leg: leg, parent: call, why: "its call \(call) ended before the dial was answered")
             } else {
                 work = InputWork(.unknownCall("call \(call) is not live"))
             }
@@ -90,6 +93,12 @@ public struct CallEngine: Sendable {
         // The leg's own call first, then the parent its client_state names (a child leg's event).
         if let state = keys.leg == nil ? loaded.owner : loaded.leg { return applyRecorded(event, to: state, loaded: loaded, now: now) }
         if keys.leg != nil, let parent = loaded.owner { return applyRecorded(event, to: parent, loaded: loaded, now: now) }
+        if let leg = keys.leg, case .callAnswered = event.kind,
+            StepTag(clientState: leg == event.call?.callControlID ? event.call?.clientState : nil)?.agent != nil
+        {
+            // An agent's leg answering for a call that is gone: nobody is behind it.
+            return Self.orphaned(leg: leg, parent: keys.owner, why: "its call \(keys.owner) has ended")
+        }
         if let token = keys.dialToken, let dial = loaded.dial {
             switch event.kind {
             case .callInitiated:
@@ -148,6 +157,19 @@ public struct CallEngine: Sendable {
             CallMachine(flows: flows, agentHolders: loaded.agentHolders).start(leg: leg, flow: flow, direction: "inbound", now: now), now: now)
         if work.call != nil { work.records.append(Recording.webhook(event, at: nil, now: now)) }
         return work
+    }
+
+    /// A hang-up of a leg Callflow dialed for `parent` (an agent's) that outlived its call.
+    static func orphaned(leg: String, parent: String, why: String) -> InputWork {
+        let hangup = CallCommand(
+            callControlID: leg, action: "hangup",
+            body: ["client_state": .string(StepTag(step: 0, parent: parent).encoded), "command_id": .string("cf-orphan-\(leg)")])
+        return InputWork(
+            .accepted,
+            effects: [
+                CallEffect(call: parent, flow: "", node: "", effect: .log(level: .info, message: "hanging up leg \(leg): \(why)")),
+                CallEffect(call: parent, flow: "", node: "", effect: .command(hangup)),
+            ])
     }
 
     /// A webhook applied to a live call, with its replay entry (masked by the node it arrived at).
