@@ -289,6 +289,8 @@ public struct Simulation {
                 schedule(ms, .engineTimer(id: id))
             case .cancelTimer(let id):
                 cancelledTimers.insert(id)
+            case .expectDial(_, let dial):
+                line("note", "callback to \(dial.to) (flow \(dial.flow)) is placed")
             case .log(let level, let message, _):
                 if level != .info { line("note", "\(level.rawValue): \(message)") }
             case .ended(let reason):

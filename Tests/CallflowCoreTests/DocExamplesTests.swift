@@ -37,7 +37,7 @@ import Testing
             let stubs = Set(targets).subtracting(nodes.keys).sorted().map { #""\#($0)":{"type":"hangup"}"# }
             text = #"{"start":"\#(first)","nodes":{\#(([block] + stubs).joined(separator: ","))}}"#
         }
-        var files = try Flows.shipped.map { (name: $0, file: "flows/\($0).json", bytes: try Flows.file($0)) }
+        var files = try Flows.shipped.map { (name: $0, file: "flows/\($0).json", bytes: try Flows.file($0)) } + (try Flows.groupFiles())
         // A named flow is itself an example: it is checked for errors (its warnings, such as a
         // return no subflow of the set runs, depend on the examples that use it).
         let named = namedFlows.first { $0.text == block }

@@ -24,7 +24,7 @@ enum Times {
 }
 
 enum Flows {
-    static let shipped = ["main", "voicemail", "reminder", "ai-receptionist", "support", "bilingual", "support-line"]
+    static let shipped = ["main", "voicemail", "reminder", "ai-receptionist", "support", "bilingual", "support-line", "support-callback"]
     /// The agent groups in `flows/groups/`, which the support line rings.
     static let groups = ["support", "billing"]
 

@@ -13,9 +13,11 @@ extension Run {
     }
 
     /// The agents of a ring spec, rendered (templates) or from the group file, once each.
-    mutating func resolveAgents(_ spec: RingGroupSpec) -> [String] {
+    mutating func resolveAgents(_ spec: RingGroupSpec) -> [String] { resolveAgents(spec.agents) }
+
+    mutating func resolveAgents(_ who: RingGroupSpec.Agents) -> [String] {
         var agents: [String] = []
-        switch spec.agents {
+        switch who {
         case .list(let list):
             for t in list {
                 let a = render(t)

@@ -44,6 +44,7 @@ public struct LiveCalls: Sendable {
     /// Keeps what an input changed.
     public mutating func keep(_ work: InputWork) {
         if let token = work.dialUsed { pendingDials[token] = nil }
+        for case .expectDial(let token, let dial) in work.effects.map(\.effect) { expectDial(token: token, dial) }
         guard let id = work.call else { return }
         for agent in work.agents.release where agentHolders[agent] == id { agentHolders[agent] = nil }
         for agent in work.agents.take { agentHolders[agent] = id }

@@ -352,6 +352,8 @@ public enum NodeKind: Sendable, Equatable {
     case ringGroup(RingGroupSpec)
     /// Puts the caller in a Telnyx queue with hold audio and announcements (see `QueueSpec`).
     case queue(QueueSpec)
+    /// Books a call back to the caller, placed after they hang up (see `CallbackSpec`).
+    case callback(CallbackSpec)
     /// Continues in another flow of the same revision, at `node` or its start.
     case goto(flow: String, node: String?)
     /// Hangs up (`hangup`); `on_hangup` runs after Telnyx reports it.
@@ -385,6 +387,7 @@ public enum NodeKind: Sendable, Equatable {
         case .return: return "return"
         case .ringGroup: return "ring_group"
         case .queue: return "queue"
+        case .callback: return "callback"
         case .goto: return "goto"
         case .hangup: return "hangup"
         case .reject: return "reject"
@@ -416,6 +419,7 @@ public enum NodeKind: Sendable, Equatable {
             return [("next", a.next)] + (a.onError.map { [("on_error", $0)] } ?? []) + (a.onTimeout.map { [("on_timeout", $0)] } ?? [])
         case .split(let branches): return branches.map { ($0.name, $0.next) }
         case .subflow(let s): return [("next", s.next)]
+        case .callback(let c): return [("next", c.next)]
         case .ringGroup(let r): return [("next", r.next), ("on_no_answer", r.onNoAnswer)]
         case .queue(let q): return q.leave.map { ($0.digit, $0.target) } + [("on_timeout", q.onTimeout), ("on_full", q.onFull)]
         case .goto, .hangup, .reject, .return: return []
@@ -425,7 +429,7 @@ public enum NodeKind: Sendable, Equatable {
     /// Whether the node waits for the caller, Telnyx or a timer (breaks an instant cycle).
     public var waits: Bool {
         switch self {
-        case .set, .switch, .if, .hours, .split, .goto, .return: return false
+        case .set, .switch, .if, .hours, .split, .goto, .return, .callback: return false
         case .action(let a): return a.waits
         default: return true
         }
@@ -434,7 +438,7 @@ public enum NodeKind: Sendable, Equatable {
     /// Whether the node sends a call command (forbidden inside `on_hangup`).
     public var issuesCallCommand: Bool {
         switch self {
-        case .set, .switch, .if, .http, .hours, .split, .subflow, .return: return false
+        case .set, .switch, .if, .http, .hours, .split, .subflow, .return, .callback: return false
         case .action(let a): return a.action != nil
         default: return true
         }

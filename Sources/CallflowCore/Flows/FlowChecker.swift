@@ -32,6 +32,7 @@ public enum FlowChecker {
         case .split(let branches): return branches.map { (["branches", $0.name, "next"], $0.next) }
         case .subflow(let s): return [(["next"], s.next)]
         case .ringGroup(let r): return [(["next"], r.next), (["on_no_answer"], r.onNoAnswer)]
+        case .callback(let c): return [(["next"], c.next)]
         case .queue(let q): return q.leave.map { (["leave", $0.digit], $0.target) } + [(["on_timeout"], q.onTimeout), (["on_full"], q.onFull)]
         case .goto, .hangup, .reject, .return: return []
         }
@@ -77,6 +78,18 @@ public enum FlowChecker {
                         var message = "subflow names flow \"\(spec.flow)\", which does not exist"
                         if let s = Spelling.nearest(to: spec.flow, in: files.keys) { message += "; did you mean \"\(s)\"?" }
                         error(["nodes", id, "flow"], message)
+                    }
+                }
+                if case .callback(let spec) = node.kind {
+                    if flows[spec.flow] == nil && files[spec.flow] == nil {
+                        var message = "callback runs flow \"\(spec.flow)\", which does not exist"
+                        if let s = Spelling.nearest(to: spec.flow, in: files.keys) { message += "; did you mean \"\(s)\"?" }
+                        error(["nodes", id, "flow"], message)
+                    }
+                    if case .group(let group)? = spec.agents, groups[group] == nil {
+                        error(
+                            ["nodes", id, "group"],
+                            "agent group \"\(group)\" does not exist; add flows/groups/\(group).json ({\"agents\": [\"+13125550141\"]})")
                     }
                 }
                 var ringSpec: RingGroupSpec?

@@ -286,6 +286,8 @@ public struct FlowParser: FieldReader {
             return ringGroup(o, p)
         case "queue":
             return queue(o, p)
+        case "callback":
+            return callback(o, p)
         case "goto":
             guard let flow = nonEmpty(o, "flow", p) else { return nil }
             return .goto(flow: flow, node: nonEmpty(o, "node", p, required: false))
@@ -375,6 +377,37 @@ public struct FlowParser: FieldReader {
             QueueSpec(
                 queue: name, maxWaitSecs: maxWait, maxSize: maxSize, hold: hold, announce: announce, leave: leave, ring: ring, retrySecs: retry,
                 onTimeout: onTimeout, onFull: onFull))
+    }
+
+    /// `callback`: who to call back, the flow to run, and when it may be placed.
+    mutating func callback(_ o: JSONObject, _ p: [String]) -> NodeKind? {
+        let to = o["to"] == nil ? nil : dialable(o, "to", p)
+        let from = o["from"] == nil ? nil : dialable(o, "from", p)
+        let flow = nonEmpty(o, "flow", p)
+        let vars = o["vars"] == nil ? [:] : object(o, "vars", p)
+        if let vars { templatedJSON(.object(vars), p + ["vars"]) }
+        var hours: OpeningHours?
+        if let h = object(o, "hours", p, required: false) {
+            var spec = h
+            spec["on_open"] = "x"
+            spec["on_closed"] = "x"
+            unknownKeys(h, p + ["hours"], allowed: ["timezone", "open", "closed_dates"], what: "callback hours")
+            if case .hours(let parsed, _, _)? = self.hours(spec, p + ["hours"]) { hours = parsed }
+        }
+        var agents: RingGroupSpec.Agents?
+        switch (o["agents"], o["group"]) {
+        case (.some, .some): error(p, "give either \"agents\" or \"group\", not both")
+        case (let list?, nil):
+            if let fields = ringFields(["agents": list], p) { agents = fields.agents }
+        case (nil, _?):
+            if let g = nonEmpty(o, "group", p) { agents = .group(g) }
+        case (nil, nil): break
+        }
+        let expire = int(o, "expire_hours", p, required: false, range: 1...168) ?? CallbackSpec.defaultExpireHours
+        let next = target(o, "next", p)
+        guard let flow, let vars, let next else { return nil }
+        if o["hours"] != nil && hours == nil { return nil }
+        return .callback(CallbackSpec(to: to, from: from, flow: flow, vars: vars, hours: hours, agents: agents, expireHours: expire, next: next))
     }
 
     /// Who to ring and how: the fields a `ring_group` and a `queue`'s `ring` share.

@@ -47,6 +47,7 @@ public enum NodeFields {
         "subflow": Spec(required: ["flow", "next"], optional: ["inputs", "outputs"]),
         "return": Spec(required: [], optional: []),
         "goto": Spec(required: ["flow"], optional: ["node"]),
+        "callback": Spec(required: ["flow", "next"], optional: ["to", "from", "vars", "hours", "agents", "group", "expire_hours"]),
         "queue": Spec(
             required: ["queue", "hold", "on_timeout", "on_full"],
             optional: ["max_wait_secs", "max_size", "announce", "leave", "ring", "retry_secs", "on_error"]),

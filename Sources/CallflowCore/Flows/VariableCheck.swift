@@ -287,6 +287,8 @@ enum VariableCheck {
                 reads += agents.enumerated().map { Read(pointer: ["agents", String($0.offset)], template: $0.element) }
             }
             return reads
+        case .callback(let c):
+            return template(c.to, "to") + template(c.from, "from") + json(.object(c.vars), ["vars"])
         case .queue(let q):
             // The announcement may read what the queue sets (`queue_position`, ...).
             var queued = Change()

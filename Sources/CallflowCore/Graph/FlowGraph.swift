@@ -41,6 +41,7 @@ public enum FlowGraph {
             case .group(let g): who = "group \(g)"
             }
             return "ring_group \(r.strategy.rawValue) \(who)" + (r.screen == nil ? "" : " (screened)")
+        case .callback(let c): return "callback → \(c.flow)"
         case .queue(let q): return "queue \(q.queue)" + (q.ring == nil ? "" : " (rings agents)")
         case .pause(let s, _): return "pause \(s) s"
         case .action(let a):

@@ -174,6 +174,10 @@ struct Run {
     }
 
     mutating func end(_ reason: String) {
+        // A booked callback keeps the call (stored, with a timer) until it is placed or expires.
+        if let callback = state.callback {
+            if case .callbackDue = state.waiting {} else { return awaitCallback(callback) }
+        }
         state.phase = .ended
         state.waiting = .nothing
         trace(.note, "ended: \(reason)")
@@ -364,6 +368,8 @@ struct Run {
                 if startRingGroup(spec) { return }
             case .queue(let spec):
                 return startQueue(spec)
+            case .callback(let spec):
+                if bookCallback(spec) { return }
             case .goto(let other, let target):
                 guard let otherFlow = flows[other] else {
                     log(.error, "goto names missing flow \"\(other)\"; hanging up")

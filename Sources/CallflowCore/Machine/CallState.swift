@@ -45,6 +45,8 @@ public struct CallState: Sendable, Equatable {
     public var ring: RingProgress? = nil
     /// The `queue` the call waits in: its announcement timer and hold audio.
     public var queue: QueueProgress? = nil
+    /// A callback the call booked (`callback` node): placed after the caller hangs up.
+    public var callback: PendingCallback? = nil
     /// The flows that called a running `subflow`, innermost last: each keeps where to go back
     /// to and the caller's variables. Empty outside a subflow.
     public var frames: [CallFrame] = []
@@ -206,6 +208,8 @@ public enum Waiting: Sendable, Equatable {
     /// In a `queue`: `call.enqueued`/`call.dequeued`, keys, announcements (their timers are in
     /// `CallState.queue` and `RingProgress.deadline`, two at once).
     case queued
+    /// The caller is gone and a booked callback waits for its time (or a free agent): `timer`.
+    case callbackDue(timer: String)
     /// An action node's events (its `waitFor`/`failOn`), until the timer `timer` fires.
     case action(timer: String?)
     /// The API response of command `commandID` (an action node with `save_as` and no event).
@@ -220,7 +224,7 @@ public enum Waiting: Sendable, Equatable {
     /// The timer the wait ends with, if it has one.
     public var timer: String? {
         switch self {
-        case .timer(let id), .action(let id?), .response(_, let id?), .results(let id), .ringing(let id?): return id
+        case .timer(let id), .action(let id?), .response(_, let id?), .results(let id), .ringing(let id?), .callbackDue(let id): return id
         default: return nil
         }
     }
@@ -323,6 +327,9 @@ public enum Effect: Sendable, Equatable {
     case startTimer(id: String, milliseconds: Int)
     /// Cancel timer `id` (its node was left before it fired).
     case cancelTimer(id: String)
+    /// Remember outbound call `token` (its first webhook starts `dial.flow`): committed with the
+    /// step, before the `dial` command of the same step is sent (a callback).
+    case expectDial(token: String, dial: PendingDial)
     /// `node`: the node the line is about, when the step went on past it (an `http` node whose
     /// failure sends the call to `on_error` is named, not the node the step ended in).
     case log(level: LogLevel, message: String, node: String? = nil)

@@ -25,6 +25,8 @@ extension Run {
                 resultsDeadline()
             case .ringing(let timer) where timer == id:
                 ringDeadline()
+            case .callbackDue(id):
+                callbackDue()
             case .queued where state.queue?.announceTimer == id:
                 announce()
             case .queued where state.ring?.deadline == id:

@@ -42,6 +42,13 @@ public enum StateCodec {
                 })
         }
         if let r = s.ring { o["ring"] = encode(r) }
+        if let c = s.callback {
+            o["callback"] = [
+                "to": .string(c.to), "from": .string(c.from), "flow": .string(c.flow), "vars": .object(c.vars),
+                "not_before": .int(Int(c.notBefore)), "expires": .int(Int(c.expiresAt)), "agents": .array(c.agents.map(JSONValue.string)),
+                "node": .string(c.node), "node_flow": .string(c.nodeFlow),
+            ]
+        }
         if let q = s.queue {
             var e: JSONObject = ["timers": .int(q.timers)]
             if let t = q.announceTimer { e["announce"] = .string(t) }
@@ -105,6 +112,15 @@ public enum StateCodec {
                     suspended: e["suspended"]?.boolValue ?? false))
         }
         if let r = v["ring"] { s.ring = try decodeRing(r) }
+        if let c = v["callback"] {
+            guard let to = c["to"]?.stringValue, let from = c["from"]?.stringValue, let flow = c["flow"]?.stringValue,
+                let notBefore = c["not_before"]?.intValue, let expires = c["expires"]?.intValue, let node = c["node"]?.stringValue,
+                let nodeFlow = c["node_flow"]?.stringValue
+            else { throw DecodeError(what: "booked callback") }
+            s.callback = PendingCallback(
+                to: to, from: from, flow: flow, vars: c["vars"]?.objectValue ?? [:], notBefore: Int64(notBefore), expiresAt: Int64(expires),
+                agents: c["agents"]?.arrayValue?.compactMap(\.stringValue) ?? [], node: node, nodeFlow: nodeFlow)
+        }
         if let q = v["queue"] {
             var progress = QueueProgress()
             progress.timers = q["timers"]?.intValue ?? 0
@@ -184,6 +200,7 @@ public enum StateCodec {
         case .results(let timer): return ["results": .string(timer)]
         case .ringing(let timer): return ["ringing": timer.map(JSONValue.string) ?? .null]
         case .queued: return "queued"
+        case .callbackDue(let timer): return ["callback": .string(timer)]
         case .timer(let id): return ["timer": .string(id)]
         }
     }
@@ -197,6 +214,7 @@ public enum StateCodec {
         if v["event"]?.stringValue != nil { return .action(timer: nil) }
         if let id = v["results"]?.stringValue { return .results(timer: id) }
         if let r = v["ringing"] { return .ringing(timer: r.stringValue) }
+        if let t = v["callback"]?.stringValue { return .callbackDue(timer: t) }
         if let id = v["timer"]?.stringValue { return .timer(id: id) }
         switch v.stringValue {
         case "nothing": return .nothing

@@ -65,6 +65,8 @@ package final class EffectRunner {
                 arm(timer: id, call: item.call, afterMs: ms)
             case .cancelTimer(let id):
                 if let timer = timers.remove(id) { loop.cancelTimer(timer) }
+            case .expectDial:
+                break  // committed with the step by the ledger; its dial is in the outbox
             case .log(let level, let message, let node):
                 func about() -> Logger.Metadata {
                     var m = meta()

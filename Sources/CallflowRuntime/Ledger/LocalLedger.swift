@@ -106,6 +106,7 @@ package final class LocalLedger: CallLedger {
             case .http(let request): batch.httpAdded.append((item.call, request))
             case .startTimer(let id, let ms): batch.timersAdded.append((id, item.call, clockMs() + Int64(ms)))
             case .cancelTimer(let id): batch.timersRemoved.append(id)
+            case .expectDial: batch.dials = live.pendingDials  // `live.keep` took it
             case .log, .ended: break
             }
         }

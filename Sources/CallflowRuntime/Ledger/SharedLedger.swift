@@ -186,6 +186,11 @@ package final class SharedLedger: CallLedger {
         section(work.dialUsed.map { [[Array($0.utf8)]] } ?? [])
         section(call.map { id in work.records.map { [id, $0] } } ?? [])
         section(work.agents.release.map { [Array($0.utf8), call ?? []] })
+        section(
+            work.effects.compactMap {
+                guard case .expectDial(let token, let dial) = $0.effect else { return nil }
+                return [Array(token.utf8), StateCodec.encode(dial).jsonBytes]
+            })
         let started = DispatchTime.now().uptimeNanoseconds
         redis.send(args) { [weak self] reply in
             guard let self else { return }

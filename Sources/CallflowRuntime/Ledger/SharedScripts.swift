@@ -32,7 +32,8 @@ package enum SharedScripts {
     /// sections: checks (id, version), agents taken (agent, call: refused when another call holds
     /// the agent), puts (id, state), ends (id, trace), outbox (command),
     /// timers added (id, call, fire ms), timers removed (id), http added (id, request),
-    /// http removed (id), dials removed (token), records (call, entry), agents released (agent, call).
+    /// http removed (id), dials removed (token), records (call, entry), agents released (agent, call),
+    /// dials expected (token, dial: a callback's, whose `dial` command is in this commit's outbox).
     /// Returns `{'ok', seq...}`, `{'conflict'}` or `{'duplicate'}`.
     package static let commit = """
         local p, now = ARGV[1], tonumber(ARGV[2])
@@ -115,6 +116,10 @@ package enum SharedScripts {
         for _, t in ipairs(takes) do redis.call('HSET', p .. 'agents', t[1], t[2]) end
         for _ = 1, count() do
           if redis.call('HGET', p .. 'agents', ARGV[i]) == ARGV[i + 1] then redis.call('HDEL', p .. 'agents', ARGV[i]) end
+          i = i + 2
+        end
+        for _ = 1, count() do
+          redis.call('SET', p .. 'dial:' .. ARGV[i], ARGV[i + 1], 'EX', 3600)
           i = i + 2
         end
         return out
