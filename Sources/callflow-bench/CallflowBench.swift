@@ -8,6 +8,6 @@ struct CallflowBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "callflow-bench",
         abstract: "Benchmark drivers for bench/*.sh and the soak test: load generators, the emulator as its own process, a command sink.",
-        subcommands: [BenchCommands.self, BenchMemory.self, BenchWebhooks.self, BenchCalls.self, BenchSoak.self]
+        subcommands: [BenchCommands.self, BenchMemory.self, BenchWebhooks.self, BenchCalls.self, BenchSoak.self, BenchQueue.self]
     )
 }

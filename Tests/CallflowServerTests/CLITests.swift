@@ -91,7 +91,7 @@ import Testing
         #expect(run.status == 64)
         #expect(
             run.stderr.hasPrefix(
-                "Error: no flow \"nosuch\" in flows/ (flows: ai-receptionist, bilingual, main, reminder, support, support-line, voicemail)\nUsage: callflow simulate "
+                "Error: no flow \"nosuch\" in flows/ (flows: ai-receptionist, bilingual, main, reminder, support, support-callback, support-line, voicemail)\nUsage: callflow simulate "
             ))
         #expect(run.stderr.contains("See 'callflow simulate --help'"))
         let graph = try Self.callflow(["graph", "main", "--format", "png"])

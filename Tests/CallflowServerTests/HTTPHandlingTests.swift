@@ -149,7 +149,7 @@ import Testing
         let flows = try server.get("/v1/flows", headers: Self.bearer(Self.token))
         #expect(flows.status == 200)
         let names = try JSONParser.parse(flows.body)["flows"]?.arrayValue?.compactMap { $0["name"]?.stringValue }
-        #expect(names == ["ai-receptionist", "bilingual", "main", "reminder", "support", "support-line", "voicemail"])
+        #expect(names == ["ai-receptionist", "bilingual", "main", "reminder", "support", "support-callback", "support-line", "voicemail"])
         let cases: [(String, String)] = [
             ("not json", "body is not JSON"),
             (#"{"to":"555","from":"+13125550100","connection_id":"c","flow":"reminder"}"#, "\"to\" must be E.164"),
