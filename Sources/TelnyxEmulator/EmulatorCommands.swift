@@ -213,13 +213,14 @@ extension EmulatorModel {
         let ringMs = agent?.answerAfterMs ?? timing.ringMs
         if let ms = agent?.answerAfterMs, let timeout = timeoutSecs, ms >= timeout * 1000 {
             // Rings past the dial's timeout: Telnyx gives up first.
-            return (id, out + endLeg(id, cause: "timeout", source: "callee", after: timeout * 1000))
+            return (id, out + [arm(id, after: timeout * 1000, .targetEnds(cause: "timeout"))])
         }
+        // A leg that will not answer still rings until then: a hang-up meanwhile cancels it.
         switch agent?.does ?? script.target {
         case "busy":
-            out += endLeg(id, cause: "user_busy", source: "callee", after: timing.ringMs / 2)
+            out.append(arm(id, after: timing.ringMs / 2, .targetEnds(cause: "user_busy")))
         case "no_answer":
-            out += endLeg(id, cause: "timeout", source: "callee", after: min((timeoutSecs ?? 30) * 1000, timing.ringMs * 4))
+            out.append(arm(id, after: min((timeoutSecs ?? 30) * 1000, timing.ringMs * 4), .targetEnds(cause: "timeout")))
         default:
             guard var b = legs[id] else { return (id, out) }
             b.answered = true

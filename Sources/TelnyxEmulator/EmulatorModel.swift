@@ -144,6 +144,8 @@ public struct EmulatorModel: Sendable {
         case referAnswered(clientState: String?)
         case queueTimeout(sinceMs: Int64)
         case agentHangsUp
+        /// A dialed leg that does not answer ends (busy, or its ring time is up).
+        case targetEnds(cause: String)
         case payment(JSONObject, clientState: String?)
     }
 
@@ -393,6 +395,7 @@ public struct EmulatorModel: Sendable {
             return dequeue(id, reason: "timeout", clientState: nil, after: 0)
         case .payment(let fields, let state): return [webhook("call.payment.completed", id, after: 0, fields, clientState: .some(state))]
         case .agentHangsUp: return agentHangsUp(id)
+        case .targetEnds(let cause): return terminate(id, cause: cause, source: "callee", after: 0)
         }
     }
 

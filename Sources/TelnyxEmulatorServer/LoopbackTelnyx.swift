@@ -332,7 +332,13 @@ public final class LoopbackTelnyx {
     /// model's scripted caller answers, or in interactive mode the person does. Only the legs of
     /// the emulated phone follow the script (not transfer targets).
     private func needInput(_ leg: String, token: Int) {
-        guard model.legs[leg]?.scripted == true else { return }
+        guard let state = model.legs[leg] else { return }
+        // An agent's phone at a screening prompt answers by itself (its script, else it accepts).
+        if !state.scripted, state.parent != nil {
+            model.nowMs = clockMs()
+            return emit(model.scriptedInput(leg, token: token))
+        }
+        guard state.scripted else { return }
         if options.interactive {
             onNeedInput(leg)
             return

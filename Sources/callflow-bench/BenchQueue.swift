@@ -55,7 +55,9 @@ struct BenchQueue: ParsableCommand {
                 case .startTimer(let id, let ms): timers[id] = (e.call, now + Int64(ms / 1000))
                 case .cancelTimer(let id): timers[id] = nil
                 case .command(let c):
-                    if let cs = c.body["client_state"]?.stringValue { lastState[c.action == "dial" ? "dial:" + (c.body["to"]?.stringValue ?? "") : c.callControlID] = cs }
+                    if let cs = c.body["client_state"]?.stringValue {
+                        lastState[c.action == "dial" ? "dial:" + (c.body["to"]?.stringValue ?? "") : c.callControlID] = cs
+                    }
                 default: break
                 }
             }
@@ -166,12 +168,24 @@ struct BenchQueue: ParsableCommand {
         let referenceTraces = reference.driver.engine.calls.values.reduce(0) { $0 + $1.trace.count } / max(1, reference.driver.engine.calls.count)
         print("queue: \(waiting) still waiting, \(ringing) of them ringing agents, \(queued.driver.engine.live.agentHolders.count) agents held")
         print("trace_entries_per_caller: queue \(traces)  reference \(referenceTraces) (kept in memory, not stored while live)")
-        print(String(format: "rss_bytes_per_caller: queue %d  reference %d  ratio %.2f", queued.rss, reference.rss, Double(queued.rss) / Double(max(1, reference.rss))))
-        print(String(format: "stored_bytes_per_caller: queue %d  reference %d  ratio %.2f", queued.stored, reference.stored, Double(queued.stored) / Double(max(1, reference.stored))))
-        print(String(format: "cpu_us_per_caller_minute: queue %.1f  reference %.1f  ratio %.2f", queued.cpuUs, reference.cpuUs, queued.cpuUs / max(0.001, reference.cpuUs)))
+        print(
+            String(
+                format: "rss_bytes_per_caller: queue %d  reference %d  ratio %.2f", queued.rss, reference.rss,
+                Double(queued.rss) / Double(max(1, reference.rss))))
+        print(
+            String(
+                format: "stored_bytes_per_caller: queue %d  reference %d  ratio %.2f", queued.stored, reference.stored,
+                Double(queued.stored) / Double(max(1, reference.stored))))
+        print(
+            String(
+                format: "cpu_us_per_caller_minute: queue %.1f  reference %.1f  ratio %.2f", queued.cpuUs, reference.cpuUs,
+                queued.cpuUs / max(0.001, reference.cpuUs)))
         var samples = answerToBridge(&queued.driver, samples: 500).sorted()
         if samples.isEmpty { samples = [0] }
         func pct(_ p: Double) -> Double { samples[min(samples.count - 1, Int(Double(samples.count) * p))] }
-        print(String(format: "answer_to_bridge_us (engine, %d answers): p50 %.1f  p99 %.1f  max %.1f", samples.count, pct(0.5), pct(0.99), samples.last ?? 0))
+        print(
+            String(
+                format: "answer_to_bridge_us (engine, %d answers): p50 %.1f  p99 %.1f  max %.1f", samples.count, pct(0.5), pct(0.99),
+                samples.last ?? 0))
     }
 }

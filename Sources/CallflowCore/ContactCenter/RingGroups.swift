@@ -169,7 +169,8 @@ extension Run {
             }
             return .stale("\(event.eventType) of agent leg \(leg) from step \(step)")
         }
-        if ring.legs[li].leg == nil {
+        let named = ring.legs[li].leg != nil
+        if !named {
             ring.legs[li].leg = leg
             state.ring = ring
         }
@@ -179,9 +180,12 @@ extension Run {
             return .applied
         case .callAnswered:
             guard status == .ringing, ring.taken == nil else {
-                // Answered after another agent took the call, or after its deadline cancelled it.
+                // Answered after another agent took the call, or after its deadline cancelled it
+                // (a leg cancelled once it was named has had its hang-up already).
+                let cancelled = status == .done && named
                 ring.legs[li].status = .done
                 state.ring = ring
+                if cancelled { return .applied }
                 issueToAgent("hangup", [:], leg: ring.legs[li])
                 trace(.note, "agent \(ring.agents[agent]) answered too late; hung up")
                 return .applied
