@@ -114,7 +114,7 @@ import Testing
         h.answered()
         #expect(Self.dials(h).count == 3, "call B finds every agent held by call A")
         #expect(h.state?.node == "sorry")
-        #expect(h.state?.trace.contains { $0.detail == "agent +13125550141 is busy" } == true)
+        #expect(h.state?.trace.contains { $0.detail.hasPrefix("3 agents busy: +13125550141") } == true)
         // A frees agent 2 (no answer); a new caller gets it.
         h.call = "v3:call-A"
         Self.agent(&h, "+13125550142", "call.hangup", ["hangup_cause": "timeout"])

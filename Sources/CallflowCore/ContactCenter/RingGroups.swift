@@ -60,13 +60,19 @@ extension Run {
     mutating func ringMore(_ spec: RingGroupSpec) -> Bool {
         guard var ring = state.ring else { return false }
         var dialed = false
+        var busy: [String] = []
+        defer {
+            // One line for all busy agents: a queue's callers look every round, and a line per
+            // agent per round would fill their traces.
+            if !busy.isEmpty { trace(.note, busy.count == 1 ? "agent \(busy[0]) is busy" : "\(busy.count) agents busy: \(busy.joined(separator: ", "))") }
+        }
         while ring.nextAgent < ring.agents.count {
             let i = ring.nextAgent
             ring.nextAgent += 1
             let agent = ring.agents[i]
             guard ring.legIndex(agent: i) == nil else { continue }  // never ring one agent twice in a run
             if let holder = agentHolders[agent], holder != state.callControlID {
-                trace(.note, "agent \(agent) is busy")
+                busy.append(agent)
                 continue
             }
             var body: JSONObject = [
