@@ -195,6 +195,8 @@ public struct EmulatorModel: Sendable {
     var queues: [String: [String]] = [:]
     /// Queue name → seconds waited by the calls that left it (for `queue_avg_wait_time_secs`).
     var queueWaits: [String: [Int]] = [:]
+    /// Conferences by id (`EmulatorConferences.swift`).
+    var conferences: [String: Conference] = [:]
     /// The clock, in Unix milliseconds, used for `occurred_at` (the driver advances it).
     public var nowMs: Int64 = 0
 
@@ -466,6 +468,7 @@ public struct EmulatorModel: Sendable {
         leg.queue = nil
         leg.recordings = []
         legs[id] = leg
+        out += leaveConferences(id, after: after + 2)
         let hangup: JSONObject = ["hangup_cause": .string(cause), "hangup_source": .string(source)]
         out.append(webhook("call.hangup", id, after: after + 5, hangup.merging(extra)))
         for r in recordings {

@@ -264,7 +264,10 @@ public struct Simulation {
                                 detail: "HTTP \(fault.status) [\(fault.code)]", callGone: fault.code == "90018")))
                     continue
                 }
-                let (reply, emissions) = model.command(c.action, leg: c.action == "dial" ? nil : c.callControlID, body: c.body)
+                let (reply, emissions) =
+                    c.action.hasPrefix(CallCommand.conferencePrefix)
+                    ? model.conferenceCommand(c.action, conference: c.conference, body: c.body)
+                    : model.command(c.action, leg: c.action == "dial" ? nil : c.callControlID, body: c.body)
                 if case .error(let status, let code, let title, let detail) = reply {
                     // Telnyx's detail names the field: keep it, as the server's log does.
                     let why = "[\(code)] \(title)" + (detail.isEmpty ? "" : ": \(detail)")

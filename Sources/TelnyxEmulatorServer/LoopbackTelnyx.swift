@@ -177,7 +177,13 @@ public final class LoopbackTelnyx {
         body = object
         let action: String
         var leg: String? = nil
-        if path == "/v2/calls" {
+        var conference: String? = nil
+        if path == "/v2/conferences" {
+            action = CallCommand.conferenceCreate
+        } else if path.hasPrefix("/v2/conferences/"), let range = path.firstRange(of: "/actions/") {
+            conference = Self.percentDecode(String(path[path.index(path.startIndex, offsetBy: 16)..<range.lowerBound]))
+            action = CallCommand.conferencePrefix + String(path[range.upperBound...])
+        } else if path == "/v2/calls" {
             action = "dial"
         } else if path.hasPrefix("/v2/calls/"), let range = path.firstRange(of: "/actions/") {
             leg = Self.percentDecode(String(path[path.index(path.startIndex, offsetBy: 10)..<range.lowerBound]))
@@ -207,7 +213,10 @@ public final class LoopbackTelnyx {
             headers = [("Retry-After", String(live.retryAfterSecs))]
             reply = .error(status: 429, code: "10011", title: "Too many requests", detail: "injected by --faults commands_429")
         } else {
-            (reply, emissions) = model.command(action, leg: leg, body: body)
+            (reply, emissions) =
+                action.hasPrefix(CallCommand.conferencePrefix)
+                ? model.conferenceCommand(action, conference: conference, body: body)
+                : model.command(action, leg: leg, body: body)
         }
         if action == "dial", currentLeg == nil, case .ok(let data) = reply, let id = data["call_control_id"]?.stringValue {
             currentLeg = id  // an outbound call placed by the server: the emulated phone is its callee

@@ -10,6 +10,9 @@ public struct CallCommand: Sendable, Equatable, CustomStringConvertible {
     /// The machine waits for the response (`save_as` on a node with no event to wait for): the
     /// shell feeds its data back as `MachineInput.commandSucceeded`.
     public var reportsResult: Bool
+    /// The conference a `conference_*` action applies to (`/conferences/{id}/actions/...`);
+    /// `callControlID` is then the call the command belongs to.
+    public var conference: String? = nil
 
     /// A command for `callControlID`; `body` already carries its `client_state` and `command_id`.
     public init(callControlID: String, action: String, body: JSONObject, reportsResult: Bool = false) {
@@ -42,8 +45,19 @@ public struct CallCommand: Sendable, Equatable, CustomStringConvertible {
 
     /// Path under the API base URL.
     public var path: String {
-        action == "dial" ? "/calls" : "/calls/\(PathEscape.segment(callControlID))/actions/\(action)"
+        if action == "dial" { return "/calls" }
+        if action == Self.conferenceCreate { return "/conferences" }
+        if action.hasPrefix(Self.conferencePrefix) {
+            return "/conferences/\(PathEscape.segment(conference ?? ""))/actions/\(action.dropFirst(Self.conferencePrefix.count))"
+        }
+        return "/calls/\(PathEscape.segment(callControlID))/actions/\(action)"
     }
+
+    /// Conference API actions are named `conference_<verb>` in the machine (`conference_join`:
+    /// `POST /conferences/{id}/actions/join`); creating one is `conference_create` (`POST /conferences`).
+    public static let conferencePrefix = "conference_"
+    /// `POST /conferences`.
+    public static let conferenceCreate = "conference_create"
 
     /// `action` and the body with secrets redacted: safe for logs and traces.
     public var description: String { "\(action) \(body.jsonStringRedacted)" }

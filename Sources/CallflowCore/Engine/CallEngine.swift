@@ -66,7 +66,7 @@ public struct CallEngine: Sendable {
         case .machine(let machineInput, let call):
             var work: InputWork
             if let state = loaded.owner {
-                work = apply(machineInput, to: state, holders: loaded.agentHolders, now: now)
+                work = apply(machineInput, to: state, loaded: loaded, now: now)
                 if let entry = Recording.machine(machineInput, now: now) { work.records.insert(entry, at: 0) }
             } else if case .commandSucceeded(_, "dial", let data) = machineInput, let leg = data["call_control_id"]?.stringValue {
                 // A leg dialed for a call that ended before Telnyx named it: nobody would ever hang it up.
@@ -82,7 +82,7 @@ public struct CallEngine: Sendable {
             return work
         case .startOutbound(let leg, let flow, let vars):
             return started(
-                CallMachine(flows: flows, agentHolders: loaded.agentHolders).start(
+                CallMachine(flows: flows, agentHolders: loaded.agentHolders, conferences: loaded.conferences).start(
                     leg: leg, flow: flow, direction: "outbound", vars: vars, answered: true, now: now),
                 now: now)
         }
@@ -120,7 +120,7 @@ public struct CallEngine: Sendable {
             // Answered (or a detection result that implies it): start the flow, then apply the event.
             let callLeg = CallLeg(callControlID: leg.callControlID, connectionID: dial.connectionID, from: dial.from, to: dial.to)
             var work = started(
-                CallMachine(flows: flows, agentHolders: loaded.agentHolders).start(
+                CallMachine(flows: flows, agentHolders: loaded.agentHolders, conferences: loaded.conferences).start(
                     leg: callLeg, flow: dial.flow, direction: "outbound", vars: dial.vars,
                     answered: true, now: now), now: now)
             work.dialUsed = token
@@ -131,7 +131,10 @@ public struct CallEngine: Sendable {
             work.records += applied.records
             work.state = applied.state
             work.ended = applied.ended
-            work.agents = applied.agents
+            // Claims against nothing: the call did not exist before this input.
+            let held = applied.state?.ring?.heldAgents ?? []
+            work.agents = AgentClaims.between([], held)
+            work.conferences = ConferenceClaim.between(nil, applied.state?.conference?.claim)
             return work
         }
         guard case .callInitiated(let direction, _, _, _) = event.kind, direction != .outgoing else {
@@ -154,7 +157,7 @@ public struct CallEngine: Sendable {
                 ])
         }
         var work = started(
-            CallMachine(flows: flows, agentHolders: loaded.agentHolders).start(leg: leg, flow: flow, direction: "inbound", now: now), now: now)
+            CallMachine(flows: flows, agentHolders: loaded.agentHolders, conferences: loaded.conferences).start(leg: leg, flow: flow, direction: "inbound", now: now), now: now)
         if work.call != nil { work.records.append(Recording.webhook(event, at: nil, now: now)) }
         return work
     }
@@ -174,21 +177,22 @@ public struct CallEngine: Sendable {
 
     /// A webhook applied to a live call, with its replay entry (masked by the node it arrived at).
     private func applyRecorded(_ event: WebhookEvent, to state: CallState, loaded: LoadedCalls, now: Int64) -> InputWork {
-        var work = apply(.webhook(event), to: state, holders: loaded.agentHolders, now: now)
+        var work = apply(.webhook(event), to: state, loaded: loaded, now: now)
         work.records.insert(Recording.webhook(event, at: node(of: state), now: now), at: 0)  // before what it caused
         return work
     }
 
-    private func apply(_ input: MachineInput, to state: CallState, holders: [String: String], now: Int64) -> InputWork {
+    private func apply(_ input: MachineInput, to state: CallState, loaded: LoadedCalls, now: Int64) -> InputWork {
         guard let set = flowSet(state.flowRevision) else {
             return InputWork(.ignored("flow revision \(state.flowRevision) of call \(state.callControlID) is gone"))
         }
-        let transition = CallMachine(flows: set, agentHolders: holders).handle(state, input, now: now)
+        let transition = CallMachine(flows: set, agentHolders: loaded.agentHolders, conferences: loaded.conferences).handle(state, input, now: now)
         var work = made(transition, now: now)
         // Agents the step began or stopped holding (a ring group's legs; all of them when the call ended).
         let before = state.ring?.heldAgents ?? []
         let after = transition.state.phase == .ended ? [] : transition.state.ring?.heldAgents ?? []
         work.agents = AgentClaims.between(before, after)
+        work.conferences = ConferenceClaim.between(state.conference?.claim, transition.state.phase == .ended ? nil : transition.state.conference?.claim)
         switch transition.disposition {
         case .applied: break
         case .stale(let why): work.disposition = .stale(why)
@@ -200,7 +204,10 @@ public struct CallEngine: Sendable {
     /// A new call's first transition, with its start entry for replay.
     private func started(_ t: Transition, now: Int64) -> InputWork {
         var work = made(t, now: now)
-        if t.state.phase != .ended { work.agents = AgentClaims.between([], t.state.ring?.heldAgents ?? []) }
+        if t.state.phase != .ended {
+            work.agents = AgentClaims.between([], t.state.ring?.heldAgents ?? [])
+            work.conferences = ConferenceClaim.between(nil, t.state.conference?.claim)
+        }
         if let state = work.state, let start = work.visits.first(where: { $0.from == nil }) {
             work.records.append(Recording.start(state, flow: start.flow, now: now))
         }

@@ -85,6 +85,8 @@ public struct LoadedCalls: Sendable {
     /// Agent address → the call holding it (a ring group's leg ringing or talking), as the ledger
     /// knows it now: a ring group skips the agents other calls hold.
     public var agentHolders: [String: String] = [:]
+    /// Conference name → the call that created it and its id (`""` while being created).
+    public var conferences: [String: ConferenceEntry] = [:]
     /// The versions the ledger loaded the calls at (shared state: its optimistic-concurrency
     /// check on commit). Opaque to the engine.
     public var versions: [(id: String, version: String)] = []
@@ -149,6 +151,9 @@ public struct InputWork: Sendable {
     /// Agents the call began or stopped holding: committed with the step, and refused (a
     /// conflict) when another call holds one of `take` first.
     public var agents = AgentClaims()
+    /// Conference names the call claimed, named or released (it created them): committed with
+    /// the step, and refused (a conflict) when another call holds the name first.
+    public var conferences: [ConferenceClaim] = []
 
     /// Work with nothing changed yet; `CallEngine.step` fills in the rest.
     public init(_ disposition: InputDisposition, effects: [CallEffect] = []) {

@@ -16,6 +16,9 @@ public struct LiveCalls: Sendable {
     /// Agent address → the live call holding it (ringing or talking through a `ring_group`).
     /// Derived from the calls' states (`RingProgress.heldAgents`), so a restore rebuilds it.
     public private(set) var agentHolders: [String: String] = [:]
+    /// Conference name → the call that created it and its id; derived from the calls' states
+    /// (`ConferenceMembership.claim`) like `agentHolders`.
+    public private(set) var conferences: [String: ConferenceEntry] = [:]
     /// How many finished traces are kept (the oldest go first).
     public static let finishedKept = 1000
 
@@ -38,6 +41,7 @@ public struct LiveCalls: Sendable {
         if let leg = keys.leg { loaded.leg = calls[leg] }
         if let token = keys.dialToken { loaded.dial = pendingDials[token] }
         loaded.agentHolders = agentHolders
+        loaded.conferences = conferences
         return (keys, loaded)
     }
 
@@ -48,6 +52,13 @@ public struct LiveCalls: Sendable {
         guard let id = work.call else { return }
         for agent in work.agents.release where agentHolders[agent] == id { agentHolders[agent] = nil }
         for agent in work.agents.take { agentHolders[agent] = id }
+        for claim in work.conferences {
+            if let cid = claim.id {
+                conferences[claim.name] = ConferenceEntry(creator: id, id: cid)
+            } else if conferences[claim.name]?.creator == id {
+                conferences[claim.name] = nil
+            }
+        }
         if let state = work.state {
             calls[id] = state
         } else if let ended = work.ended {
@@ -68,6 +79,7 @@ public struct LiveCalls: Sendable {
         for state in restored {
             calls[state.callControlID] = state
             for agent in state.ring?.heldAgents ?? [] { agentHolders[agent] = state.callControlID }
+            if let c = state.conference?.claim { conferences[c.name] = ConferenceEntry(creator: state.callControlID, id: c.id) }
         }
         dedupe.restore(ids, now: now)
         pendingDials = dials

@@ -96,6 +96,7 @@ public struct Node: Sendable, Equatable {
     public var talksToCaller: Bool {
         switch kind {
         case .say, .play, .menu, .gather, .record, .aiGather, .ringGroup, .queue: return true
+        case .conference(let c): return c.action == .join
         case .action(let a): return a.type == "ai_assistant" && a.action == "ai_assistant_start"
         default: return false
         }
@@ -354,6 +355,8 @@ public enum NodeKind: Sendable, Equatable {
     case queue(QueueSpec)
     /// Books a call back to the caller, placed after they hang up (see `CallbackSpec`).
     case callback(CallbackSpec)
+    /// Joins a named conference or acts on the call's conference (see `ConferenceSpec`).
+    case conference(ConferenceSpec)
     /// Continues in another flow of the same revision, at `node` or its start.
     case goto(flow: String, node: String?)
     /// Hangs up (`hangup`); `on_hangup` runs after Telnyx reports it.
@@ -388,6 +391,7 @@ public enum NodeKind: Sendable, Equatable {
         case .ringGroup: return "ring_group"
         case .queue: return "queue"
         case .callback: return "callback"
+        case .conference: return "conference"
         case .goto: return "goto"
         case .hangup: return "hangup"
         case .reject: return "reject"
@@ -420,6 +424,7 @@ public enum NodeKind: Sendable, Equatable {
         case .split(let branches): return branches.map { ($0.name, $0.next) }
         case .subflow(let s): return [("next", s.next)]
         case .callback(let c): return [("next", c.next)]
+        case .conference(let c): return c.keys.map { ($0.digit, $0.target) } + [("next", c.next)]
         case .ringGroup(let r): return [("next", r.next), ("on_no_answer", r.onNoAnswer)]
         case .queue(let q): return q.leave.map { ($0.digit, $0.target) } + [("on_timeout", q.onTimeout), ("on_full", q.onFull)]
         case .goto, .hangup, .reject, .return: return []

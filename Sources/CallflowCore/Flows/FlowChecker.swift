@@ -33,6 +33,7 @@ public enum FlowChecker {
         case .subflow(let s): return [(["next"], s.next)]
         case .ringGroup(let r): return [(["next"], r.next), (["on_no_answer"], r.onNoAnswer)]
         case .callback(let c): return [(["next"], c.next)]
+        case .conference(let c): return c.keys.map { (["keys", $0.digit], $0.target) } + [(["next"], c.next)]
         case .queue(let q): return q.leave.map { (["leave", $0.digit], $0.target) } + [(["on_timeout"], q.onTimeout), (["on_full"], q.onFull)]
         case .goto, .hangup, .reject, .return: return []
         }

@@ -288,6 +288,8 @@ public struct FlowParser: FieldReader {
             return queue(o, p)
         case "callback":
             return callback(o, p)
+        case "conference":
+            return conference(o, p)
         case "goto":
             guard let flow = nonEmpty(o, "flow", p) else { return nil }
             return .goto(flow: flow, node: nonEmpty(o, "node", p, required: false))
@@ -377,6 +379,65 @@ public struct FlowParser: FieldReader {
             QueueSpec(
                 queue: name, maxWaitSecs: maxWait, maxSize: maxSize, hold: hold, announce: announce, leave: leave, ring: ring, retrySecs: retry,
                 onTimeout: onTimeout, onFull: onFull))
+    }
+
+    /// `conference`: join by name (the default action), or act on the call's conference.
+    mutating func conference(_ o: JSONObject, _ p: [String]) -> NodeKind? {
+        func choice<T: RawRepresentable & CaseIterable>(_ key: String, _ fallback: T) -> T? where T.RawValue == String {
+            guard let text = string(o, key, p, required: false) else { return fallback }
+            if let v = T(rawValue: text) { return v }
+            let all = T.allCases.map(\.rawValue)
+            error(p + [key], "expected one of \(all.joined(separator: ", ")), found \"\(text)\"" + (Spelling.nearest(to: text, in: all).map { "; did you mean \"\($0)\"?" } ?? ""))
+            return nil
+        }
+        let action = choice("action", ConferenceSpec.Action.join)
+        let role = choice("role", ConferenceSpec.Role.participant)
+        let who = choice("who", ConferenceSpec.Who.`self`)
+        let name = o["name"] == nil ? nil : template(o, "name", p)
+        if action == .join && o["name"] == nil { error(p, "missing required field \"name\" (the conference to join or create)") }
+        var beep: String?
+        if let b = string(o, "beep", p, required: false) {
+            if ConferenceSpec.beeps.contains(b) { beep = b } else { error(p + ["beep"], "expected one of \(ConferenceSpec.beeps.joined(separator: ", ")), found \"\(b)\"") }
+        }
+        let hold = o["hold"].flatMap { holdAudio($0, p + ["hold"]) }
+        var prompt: Prompt?
+        if let v = o["prompt"] {
+            prompt = self.prompt(v, p + ["prompt"])
+            if action == .play, case .say? = prompt { error(p + ["prompt"], "play takes {\"play\": url} or {\"media\": name}; use action speak for text") }
+            if action == .speak, let pr = prompt, case .say = pr {} else if action == .speak { error(p + ["prompt"], "speak takes text") }
+        } else if action == .speak || action == .play {
+            error(p, "missing required field \"prompt\" (what the conference hears)")
+        }
+        var whisper: [Template] = []
+        if let list = o["whisper_to"] {
+            if case .array(let items) = list {
+                for (i, item) in items.enumerated() {
+                    if let text = item.stringValue, let t = template(text, p + ["whisper_to", String(i)]) { whisper.append(t) } else if item.stringValue == nil {
+                        error(p + ["whisper_to", String(i)], "expected a call control id (a template such as {{vars.agent_leg}})")
+                    }
+                }
+            } else {
+                error(p + ["whisper_to"], "expected a list of call control ids")
+            }
+            if role != .whisper { error(p + ["whisper_to"], "whisper_to is for role whisper") }
+        }
+        var keys: [(digit: String, target: String)] = []
+        if let map = object(o, "keys", p, required: false) {
+            keys = targets(map, p + ["keys"]) {
+                $0.count == 1 && "0123456789*#".contains($0) ? nil : "keys are single keys 0-9, * or #, found \"\($0)\""
+            }.map { (digit: $0.key, target: $0.target) }
+        }
+        let endOnExit = bool(o, "end_on_exit", p)
+        let wait = bool(o, "wait_for_moderator", p) ?? false
+        let maxParticipants = int(o, "max_participants", p, required: false, range: 2...500)
+        let next = target(o, "next", p)
+        guard let action, let role, let who, let next else { return nil }
+        if o["name"] != nil && name == nil { return nil }
+        if (action == .speak || action == .play) && prompt == nil { return nil }
+        return .conference(
+            ConferenceSpec(
+                action: action, name: name, role: role, whisperTo: whisper, beep: beep, hold: hold, waitForModerator: wait, endOnExit: endOnExit,
+                maxParticipants: maxParticipants, who: who, prompt: prompt, keys: keys, next: next))
     }
 
     /// `callback`: who to call back, the flow to run, and when it may be placed.

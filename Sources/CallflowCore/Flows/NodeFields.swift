@@ -47,6 +47,12 @@ public enum NodeFields {
         "subflow": Spec(required: ["flow", "next"], optional: ["inputs", "outputs"]),
         "return": Spec(required: [], optional: []),
         "goto": Spec(required: ["flow"], optional: ["node"]),
+        "conference": Spec(
+            required: ["next"],
+            optional: [
+                "action", "name", "role", "whisper_to", "beep", "hold", "wait_for_moderator", "end_on_exit", "max_participants", "who", "prompt",
+                "keys", "on_error",
+            ]),
         "callback": Spec(required: ["flow", "next"], optional: ["to", "from", "vars", "hours", "agents", "group", "expire_hours"]),
         "queue": Spec(
             required: ["queue", "hold", "on_timeout", "on_full"],

@@ -287,6 +287,9 @@ enum VariableCheck {
                 reads += agents.enumerated().map { Read(pointer: ["agents", String($0.offset)], template: $0.element) }
             }
             return reads
+        case .conference(let c):
+            return template(c.name, "name") + prompt(c.prompt, "prompt") + prompt(c.hold, "hold")
+                + c.whisperTo.enumerated().map { Read(pointer: ["whisper_to", String($0.offset)], template: $0.element) }
         case .callback(let c):
             return template(c.to, "to") + template(c.from, "from") + json(.object(c.vars), ["vars"])
         case .queue(let q):

@@ -42,6 +42,7 @@ public enum FlowGraph {
             }
             return "ring_group \(r.strategy.rawValue) \(who)" + (r.screen == nil ? "" : " (screened)")
         case .callback(let c): return "callback → \(c.flow)"
+        case .conference(let c): return "conference \(c.action.rawValue)" + (c.name.map { " \(clip($0.source))" } ?? "")
         case .queue(let q): return "queue \(q.queue)" + (q.ring == nil ? "" : " (rings agents)")
         case .pause(let s, _): return "pause \(s) s"
         case .action(let a):

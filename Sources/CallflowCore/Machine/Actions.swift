@@ -199,6 +199,7 @@ extension Run {
 
     mutating func commandSucceeded(commandID: String, data: JSONValue) -> Disposition {
         if ringDialAnswered(commandID: commandID, data: data) { return .applied }
+        if conferenceCreated(commandID: commandID, data: data) { return .applied }
         guard case .response(let expected, _) = state.waiting, expected == commandID, case .action(let spec)? = node?.kind else {
             return .stale("response to \(commandID) is not awaited")
         }

@@ -28,11 +28,14 @@ public struct CallMachine: Sendable {
     /// Agent address → the call that holds it (ringing or talking), across the deployment as the
     /// ledger loaded it: a `ring_group` skips an agent another call holds.
     public let agentHolders: [String: String]
+    /// Conference name → who created it and its id, as the ledger loaded it.
+    public let conferences: [String: ConferenceEntry]
 
     /// A machine over one revision; cheap to make per input (the engine makes one per step).
-    public init(flows: FlowSet, agentHolders: [String: String] = [:]) {
+    public init(flows: FlowSet, agentHolders: [String: String] = [:], conferences: [String: ConferenceEntry] = [:]) {
         self.flows = flows
         self.agentHolders = agentHolders
+        self.conferences = conferences
     }
 
     /// Starts `flow` for a new call at its start node (or `node`).
@@ -48,7 +51,7 @@ public struct CallMachine: Sendable {
             waiting: .nothing, vars: initial,
             facts: CallFacts(from: leg.from ?? "", to: leg.to ?? "", direction: direction, connectionID: leg.connectionID),
             answered: answered)
-        var run = Run(state: state, now: now, flows: flows, agentHolders: agentHolders)
+        var run = Run(state: state, now: now, flows: flows, agentHolders: agentHolders, conferences: conferences)
         guard let flow else {
             run.log(.error, "flow \"\(name)\" does not exist")
             run.issue("reject", ["cause": "CALL_REJECTED"])
@@ -64,7 +67,7 @@ public struct CallMachine: Sendable {
     /// Applies one input to a call: the new state, the effects, and whether the input was applied,
     /// stale (an event of a step the call has left) or ignored.
     public func handle(_ state: CallState, _ input: MachineInput, now: Int64) -> Transition {
-        var run = Run(state: state, now: now, flows: flows, agentHolders: agentHolders)
+        var run = Run(state: state, now: now, flows: flows, agentHolders: agentHolders, conferences: conferences)
         let disposition = run.handle(input)
         return run.finish(disposition)
     }
@@ -78,17 +81,20 @@ struct Run {
     let flows: FlowSet
     /// See `CallMachine.agentHolders`.
     var agentHolders: [String: String] = [:]
+    /// See `CallMachine.conferences`.
+    var conferences: [String: ConferenceEntry] = [:]
     var instantSteps = 0
     /// Nodes entered by this run, as values (for the funnel metrics; no trace strings re-split).
     var visits: [NodeVisit] = []
     /// The node the last visit left: the call's node when the run began, `nil` for a new call.
     private var visited: (flow: String, node: String)?
 
-    init(state: CallState, now: Int64, flows: FlowSet, agentHolders: [String: String] = [:]) {
+    init(state: CallState, now: Int64, flows: FlowSet, agentHolders: [String: String] = [:], conferences: [String: ConferenceEntry] = [:]) {
         self.state = state
         self.now = now
         self.flows = flows
         self.agentHolders = agentHolders
+        self.conferences = conferences
         self.visited = state.step == 0 ? nil : (state.flow, state.node)
     }
 
@@ -177,6 +183,12 @@ struct Run {
         // A booked callback keeps the call (stored, with a timer) until it is placed or expires.
         if let callback = state.callback {
             if case .callbackDue = state.waiting {} else { return awaitCallback(callback) }
+        }
+        // A call that created a conference still going keeps its name until the conference ends.
+        if let m = state.conference, m.creator, m.id != nil {
+            if case .conference(let t?) = state.waiting, state.phase == .afterHangup, t.hasSuffix("#conference") {} else {
+                return awaitConferenceEnd()
+            }
         }
         state.phase = .ended
         state.waiting = .nothing
@@ -370,6 +382,8 @@ struct Run {
                 return startQueue(spec)
             case .callback(let spec):
                 if bookCallback(spec) { return }
+            case .conference(let spec):
+                if conferenceNode(spec) { return }
             case .goto(let other, let target):
                 guard let otherFlow = flows[other] else {
                     log(.error, "goto names missing flow \"\(other)\"; hanging up")

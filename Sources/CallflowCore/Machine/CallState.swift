@@ -47,6 +47,8 @@ public struct CallState: Sendable, Equatable {
     public var queue: QueueProgress? = nil
     /// A callback the call booked (`callback` node): placed after the caller hangs up.
     public var callback: PendingCallback? = nil
+    /// The conference the call is in, or created and still holds the name of.
+    public var conference: ConferenceMembership? = nil
     /// The flows that called a running `subflow`, innermost last: each keeps where to go back
     /// to and the caller's variables. Empty outside a subflow.
     public var frames: [CallFrame] = []
@@ -210,6 +212,9 @@ public enum Waiting: Sendable, Equatable {
     case queued
     /// The caller is gone and a booked callback waits for its time (or a free agent): `timer`.
     case callbackDue(timer: String)
+    /// In a conference (or joining it): its events, keys; `timer` while another call creates it,
+    /// or, after the hang-up of the call that created it, until `conference.ended`.
+    case conference(timer: String?)
     /// An action node's events (its `waitFor`/`failOn`), until the timer `timer` fires.
     case action(timer: String?)
     /// The API response of command `commandID` (an action node with `save_as` and no event).
@@ -224,7 +229,7 @@ public enum Waiting: Sendable, Equatable {
     /// The timer the wait ends with, if it has one.
     public var timer: String? {
         switch self {
-        case .timer(let id), .action(let id?), .response(_, let id?), .results(let id), .ringing(let id?), .callbackDue(let id): return id
+        case .timer(let id), .action(let id?), .response(_, let id?), .results(let id), .ringing(let id?), .callbackDue(let id), .conference(let id?): return id
         default: return nil
         }
     }

@@ -27,6 +27,11 @@ extension Run {
                 ringDeadline()
             case .callbackDue(id):
                 callbackDue()
+            case .conference(let t) where t == id && state.phase == .afterHangup:
+                state.conference = nil
+                end("conference kept too long")
+            case .conference(let t) where t == id:
+                conferencePoll()
             case .queued where state.queue?.announceTimer == id:
                 announce()
             case .queued where state.ring?.deadline == id:
@@ -45,6 +50,7 @@ extension Run {
     mutating func commandFailed(commandID: String, action: String, detail: String, gone: Bool) -> Disposition {
         if let taken = ringCommandFailed(commandID: commandID, action: action, detail: detail, gone: gone) { return taken }
         if !gone, let taken = queueCommandFailed(action: action, detail: detail) { return taken }
+        if !gone, let taken = conferenceCommandFailed(action: action, detail: detail) { return taken }
         if gone {
             // 90018: the call already ended. Its call.hangup webhook runs on_hangup; send nothing more.
             trace(.note, "\(action) refused: call already ended")
@@ -93,6 +99,8 @@ extension Run {
             return .applied
         }
         if let taken = backgroundEvent(event) { return taken }
+        // Conference events concern the membership wherever the call is (and after a creator's hang-up).
+        if let taken = conferenceEvent(event) { return taken }
         guard state.phase == .running || state.phase == .handedOff else {
             return .ignored("\(event.eventType) after the flow stopped issuing commands")
         }
@@ -109,6 +117,16 @@ extension Run {
             return .applied
         default:
             break
+        }
+        // A key in a conference: the caller's own act, whose client_state is the leg's last one
+        // (conference actions set none), so it names an earlier step and is still meant now.
+        if case .conference = state.waiting, case .dtmfReceived(let digit) = event.kind, state.phase == .running {
+            guard case .conference(let spec)? = node?.kind, let key = spec.keys.first(where: { $0.digit == digit }) else {
+                return .ignored("key \(digit) is not one of the conference's keys")
+            }
+            trace(.note, "conference key \(digit)")
+            move(key.target, via: key.digit)
+            return .applied
         }
         if let tag = StepTag(clientState: event.call?.clientState), tag.step != state.step {
             return .stale("\(event.eventType) belongs to step \(tag.step); the call is at step \(state.step)")

@@ -42,6 +42,11 @@ public enum StateCodec {
                 })
         }
         if let r = s.ring { o["ring"] = encode(r) }
+        if let m = s.conference {
+            var e: JSONObject = ["name": .string(m.name), "creator": .bool(m.creator), "joined": .bool(m.joined), "polls": .int(m.polls)]
+            if let id = m.id { e["id"] = .string(id) }
+            o["conference"] = .object(e)
+        }
         if let c = s.callback {
             o["callback"] = [
                 "to": .string(c.to), "from": .string(c.from), "flow": .string(c.flow), "vars": .object(c.vars),
@@ -112,6 +117,13 @@ public enum StateCodec {
                     suspended: e["suspended"]?.boolValue ?? false))
         }
         if let r = v["ring"] { s.ring = try decodeRing(r) }
+        if let m = v["conference"] {
+            guard let name = m["name"]?.stringValue else { throw DecodeError(what: "conference membership") }
+            var c = ConferenceMembership(name: name, id: m["id"]?.stringValue, creator: m["creator"]?.boolValue ?? false)
+            c.joined = m["joined"]?.boolValue ?? false
+            c.polls = m["polls"]?.intValue ?? 0
+            s.conference = c
+        }
         if let c = v["callback"] {
             guard let to = c["to"]?.stringValue, let from = c["from"]?.stringValue, let flow = c["flow"]?.stringValue,
                 let notBefore = c["not_before"]?.intValue, let expires = c["expires"]?.intValue, let node = c["node"]?.stringValue,
@@ -201,6 +213,7 @@ public enum StateCodec {
         case .ringing(let timer): return ["ringing": timer.map(JSONValue.string) ?? .null]
         case .queued: return "queued"
         case .callbackDue(let timer): return ["callback": .string(timer)]
+        case .conference(let timer): return ["conference": timer.map(JSONValue.string) ?? .null]
         case .timer(let id): return ["timer": .string(id)]
         }
     }
@@ -215,6 +228,7 @@ public enum StateCodec {
         if let id = v["results"]?.stringValue { return .results(timer: id) }
         if let r = v["ringing"] { return .ringing(timer: r.stringValue) }
         if let t = v["callback"]?.stringValue { return .callbackDue(timer: t) }
+        if let c = v["conference"] { return .conference(timer: c.stringValue) }
         if let id = v["timer"]?.stringValue { return .timer(id: id) }
         switch v.stringValue {
         case "nothing": return .nothing
@@ -259,6 +273,7 @@ public enum StateCodec {
     public static func encode(_ c: CallCommand) -> JSONValue {
         var o: JSONObject = ["leg": .string(c.callControlID), "action": .string(c.action), "body": .object(c.body)]
         if c.reportsResult { o["result"] = true }
+        if let id = c.conference { o["conference"] = .string(id) }
         return .object(o)
     }
 
@@ -267,7 +282,9 @@ public enum StateCodec {
         guard let leg = v["leg"]?.stringValue, let action = v["action"]?.stringValue, let body = v["body"]?.objectValue else {
             throw DecodeError(what: "command")
         }
-        return CallCommand(callControlID: leg, action: action, body: body, reportsResult: v["result"]?.boolValue ?? false)
+        var c = CallCommand(callControlID: leg, action: action, body: body, reportsResult: v["result"]?.boolValue ?? false)
+        c.conference = v["conference"]?.stringValue
+        return c
     }
 
     /// A pending `http` request, with every secret masked as `***` and the request then marked

@@ -106,7 +106,7 @@ package final class SharedLedger: CallLedger {
     }
 
     private func loaded(_ keys: InputKeys, ids: [String], reply: RedisValue, _ then: @escaping (LoadAnswer) -> Void) throws(StoreError) {
-        guard let parts = reply.array, parts.count == ids.count + 4 else { throw .corrupt("unexpected reply to the load script: \(reply)") }
+        guard let parts = reply.array, parts.count == ids.count + 5 else { throw .corrupt("unexpected reply to the load script: \(reply)") }
         var states: [CallState?] = []
         var loaded = LoadedCalls()
         for (i, id) in ids.enumerated() {
@@ -126,6 +126,14 @@ package final class SharedLedger: CallLedger {
         for pair in stride(from: 0, to: held.count - 1, by: 2) {
             guard let agent = held[pair].bytes, let call = held[pair + 1].bytes else { continue }
             loaded.agentHolders[String(decoding: agent, as: UTF8.self)] = String(decoding: call, as: UTF8.self)
+        }
+        let named = parts[ids.count + 4].array ?? []
+        for pair in stride(from: 0, to: named.count - 1, by: 2) {
+            guard let name = named[pair].bytes, let value = named[pair + 1].bytes else { continue }
+            let text = String(decoding: value, as: UTF8.self)
+            guard let bar = text.firstIndex(of: "|") else { continue }
+            loaded.conferences[String(decoding: name, as: UTF8.self)] = ConferenceEntry(
+                creator: String(text[..<bar]), id: String(text[text.index(after: bar)...]))
         }
         let used = Set(states.compactMap { $0?.flowRevision })
         let missing = used.filter { revisions[$0] == nil }
@@ -176,6 +184,7 @@ package final class SharedLedger: CallLedger {
         let call = work.call.map { Array($0.utf8) }
         section(checks.map { [Array($0.id.utf8), Array($0.version.utf8)] })
         section(work.agents.take.map { [Array($0.utf8), call ?? []] })
+        section(work.conferences.compactMap { c in c.id.map { [Array(c.name.utf8), call ?? [], Array($0.utf8)] } })
         section(work.state.map { [[call ?? [], StateCodec.encode($0).jsonBytes]] } ?? [])
         section(work.ended.map { [[call ?? [], JSONValue.array($0.trace.map(StateCodec.encode)).jsonBytes]] } ?? [])
         section(work.commands.map { [StateCodec.encode($0).jsonBytes] })
@@ -191,6 +200,7 @@ package final class SharedLedger: CallLedger {
                 guard case .expectDial(let token, let dial) = $0.effect else { return nil }
                 return [Array(token.utf8), StateCodec.encode(dial).jsonBytes]
             })
+        section(work.conferences.filter { $0.id == nil }.map { [Array($0.name.utf8), call ?? []] })
         let started = DispatchTime.now().uptimeNanoseconds
         redis.send(args) { [weak self] reply in
             guard let self else { return }

@@ -7,11 +7,13 @@
 /// recorded inputs, expiring), `outbox` (hash seq → command) + `outbox:seq`, `http` (hash id →
 /// request), `claims` (sorted set: `o:<seq>` / `h:<id>` → claim deadline in ms), `timers` (sorted
 /// set id → fire time in ms) + `timer:call`, `dial:<token>`, `revisions` (hash revision → files),
-/// `agents` (hash agent address → the call that holds it: a ring group's leg ringing or talking).
+/// `agents` (hash agent address → the call that holds it: a ring group's leg ringing or talking),
+/// `conferences` (hash conference name → `<creating call>|<conference id>`, the id empty while created).
 package enum SharedScripts {
     /// ARGV: prefix, n, n call ids, dial token, seen key, timer id (`""` when absent).
     /// Returns: n × [version, state], dial, seen (0/1), timer pending (0/1), agents held (flat
-    /// agent, call list; one hash per deployment, as small as its roster).
+    /// agent, call list; one hash per deployment, as small as its roster), conferences (flat name,
+    /// `call|id` list).
     package static let load = """
         local p = ARGV[1]
         local n = tonumber(ARGV[2])
@@ -25,15 +27,18 @@ package enum SharedScripts {
         out[n + 2] = (seen ~= '' and redis.call('EXISTS', p .. 'seen:' .. seen) == 1) and 1 or 0
         out[n + 3] = (timer ~= '' and redis.call('ZSCORE', p .. 'timers', timer)) and 1 or 0
         out[n + 4] = redis.call('HGETALL', p .. 'agents')
+        out[n + 5] = redis.call('HGETALL', p .. 'conferences')
         return out
         """
 
     /// ARGV: prefix, now (ms), seen key, dedupe ttl (s), trace ttl (s), lease (ms), then counted
     /// sections: checks (id, version), agents taken (agent, call: refused when another call holds
-    /// the agent), puts (id, state), ends (id, trace), outbox (command),
+    /// the agent), conference names set (name, call, id: refused when another call holds the
+    /// name), puts (id, state), ends (id, trace), outbox (command),
     /// timers added (id, call, fire ms), timers removed (id), http added (id, request),
     /// http removed (id), dials removed (token), records (call, entry), agents released (agent, call),
-    /// dials expected (token, dial: a callback's, whose `dial` command is in this commit's outbox).
+    /// dials expected (token, dial: a callback's, whose `dial` command is in this commit's outbox),
+    /// conference names released (name, call).
     /// Returns `{'ok', seq...}`, `{'conflict'}` or `{'duplicate'}`.
     package static let commit = """
         local p, now = ARGV[1], tonumber(ARGV[2])
@@ -51,6 +56,13 @@ package enum SharedScripts {
           if holder and holder ~= ARGV[i + 1] then return {'conflict'} end
           takes[#takes + 1] = {ARGV[i], ARGV[i + 1]}
           i = i + 2
+        end
+        local names = {}
+        for _ = 1, count() do
+          local held = redis.call('HGET', p .. 'conferences', ARGV[i])
+          if held and string.sub(held, 1, #ARGV[i + 1] + 1) ~= ARGV[i + 1] .. '|' then return {'conflict'} end
+          names[#names + 1] = {ARGV[i], ARGV[i + 1] .. '|' .. ARGV[i + 2]}
+          i = i + 3
         end
         if seen ~= '' and not redis.call('SET', p .. 'seen:' .. seen, '1', 'NX', 'EX', dedupeTTL) then return {'duplicate'} end
         for _ = 1, count() do
@@ -120,6 +132,12 @@ package enum SharedScripts {
         end
         for _ = 1, count() do
           redis.call('SET', p .. 'dial:' .. ARGV[i], ARGV[i + 1], 'EX', 3600)
+          i = i + 2
+        end
+        for _, c in ipairs(names) do redis.call('HSET', p .. 'conferences', c[1], c[2]) end
+        for _ = 1, count() do
+          local held = redis.call('HGET', p .. 'conferences', ARGV[i])
+          if held and string.sub(held, 1, #ARGV[i + 1] + 1) == ARGV[i + 1] .. '|' then redis.call('HDEL', p .. 'conferences', ARGV[i]) end
           i = i + 2
         end
         return out

@@ -1,0 +1,231 @@
+/// The `conference` node in the machine: create-or-join by name, the conference's events, keys
+/// while in it, and the actions on it.
+extension Run {
+    /// Runs a conference node. `true` when the call now waits (or moved on by a failure).
+    mutating func conferenceNode(_ spec: ConferenceSpec) -> Bool {
+        switch spec.action {
+        case .join:
+            return joinConference(spec)
+        default:
+            guard let membership = state.conference, let id = membership.id, membership.joined || spec.action == .leave else {
+                log(.warning, "conference \(spec.action.rawValue) at node \"\(state.node)\": the call is in no conference")
+                enter(spec.next, via: "next")
+                return false
+            }
+            conferenceAction(spec, id: id)
+            enter(spec.next, via: "next")
+            return false
+        }
+    }
+
+    /// Joins the conference of `spec.name`: back in it, joining it by its id, waiting while another
+    /// call creates it, or creating it (claiming the name in this step's commit).
+    mutating func joinConference(_ spec: ConferenceSpec) -> Bool {
+        let name = spec.name.map { render($0) } ?? ""
+        guard !name.isEmpty else {
+            log(.error, "conference node \"\(state.node)\": the name rendered empty")
+            failNode()
+            return true
+        }
+        if let m = state.conference, m.name == name, m.joined {
+            state.waiting = .conference(timer: nil)  // back from a key's node: still in it
+            return true
+        }
+        if let entry = conferences[name], entry.creator != state.callControlID {
+            guard !entry.id.isEmpty else {
+                // Another call is creating it: look again shortly.
+                var m = state.conference?.name == name ? state.conference! : ConferenceMembership(name: name, id: nil, creator: false)
+                m.polls += 1
+                guard m.polls * ConferenceSpec.creationPollMs <= ConferenceSpec.creationWaitMs else {
+                    log(.error, "conference \"\(name)\" was not created in time by the call creating it")
+                    state.conference = nil
+                    failNode()
+                    return true
+                }
+                state.conference = m
+                let id = "\(timerID).c\(m.polls)"
+                effects.append(.startTimer(id: id, milliseconds: ConferenceSpec.creationPollMs))
+                state.waiting = .conference(timer: id)
+                return true
+            }
+            state.conference = ConferenceMembership(name: name, id: entry.id, creator: false)
+            issueConference("conference_join", joinBody(spec), conference: entry.id)
+            state.waiting = .conference(timer: nil)
+            trace(.note, "joining conference \(name)")
+            return true
+        }
+        // Nobody has it: this call creates it, with itself as the first participant.
+        state.conference = ConferenceMembership(name: name, id: nil, creator: true)
+        var body: JSONObject = ["call_control_id": .string(state.callControlID), "name": .string(name)]
+        if let b = spec.beep { body["beep_enabled"] = .string(b) }
+        if let m = spec.maxParticipants { body["max_participants"] = .int(m) }
+        addHold(spec.hold, to: &body)
+        body["start_conference_on_create"] = .bool(spec.role == .moderator || !spec.waitForModerator)
+        issueConference(CallCommand.conferenceCreate, body, conference: nil, reportsResult: true)
+        state.waiting = .conference(timer: nil)
+        trace(.note, "creating conference \(name)")
+        return true
+    }
+
+    func addHold(_ hold: Prompt?, to body: inout JSONObject) {
+        switch hold {
+        case .play(let url)?: body["hold_audio_url"] = .string(url.render(state.templateContext).text)
+        case .media(let name)?: body["hold_media_name"] = .string(name.render(state.templateContext).text)
+        default: break
+        }
+    }
+
+    /// The join request's role fields.
+    mutating func joinBody(_ spec: ConferenceSpec) -> JSONObject {
+        var body: JSONObject = ["call_control_id": .string(state.callControlID)]
+        if let b = spec.beep { body["beep_enabled"] = .string(b) }
+        addHold(spec.hold, to: &body)
+        switch spec.role {
+        case .moderator:
+            body["start_conference_on_enter"] = true
+            body["end_conference_on_exit"] = .bool(spec.endOnExit ?? true)
+        case .participant:
+            body["start_conference_on_enter"] = .bool(!spec.waitForModerator)
+            if let e = spec.endOnExit { body["end_conference_on_exit"] = .bool(e) }
+        case .listener:
+            body["mute"] = true
+            if let e = spec.endOnExit { body["end_conference_on_exit"] = .bool(e) }
+        case .monitor, .barge, .whisper:
+            body["supervisor_role"] = .string(spec.role.rawValue)
+            if spec.role == .whisper {
+                body["whisper_call_control_ids"] = .array(spec.whisperTo.map { .string(render($0)) }.filter { $0 != .string("") })
+            }
+            if let e = spec.endOnExit { body["end_conference_on_exit"] = .bool(e) }
+        }
+        return body
+    }
+
+    /// A Conference API command of this call (`callControlID` is the call; the path names `conference`).
+    mutating func issueConference(_ action: String, _ body: JSONObject, conference: String?, reportsResult: Bool = false) {
+        issue(action, body, reportsResult: reportsResult)
+        guard case .command(var c)? = effects.last else { return }
+        c.conference = conference
+        effects[effects.count - 1] = .command(c)
+    }
+
+    /// leave, mute, unmute, hold, unhold, speak, play on the call's conference.
+    mutating func conferenceAction(_ spec: ConferenceSpec, id: String) {
+        var body: JSONObject = [:]
+        let who: JSONObject = spec.who == .`self` ? ["call_control_ids": [.string(state.callControlID)]] : [:]
+        switch spec.action {
+        case .leave:
+            body["call_control_id"] = .string(state.callControlID)
+            if let b = spec.beep { body["beep_enabled"] = .string(b) }
+            // Out of it: a creator keeps the name until the conference ends.
+            if state.conference?.creator == true { state.conference?.joined = false } else { state.conference = nil }
+        case .mute, .unmute, .unhold:
+            body = who
+        case .hold:
+            body = who
+            switch spec.hold {
+            case .play(let url)?: body["audio_url"] = .string(render(url))
+            case .media(let name)?: body["media_name"] = .string(render(name))
+            default: break
+            }
+        case .speak:
+            guard case .say(let text, let v, let l, let ssml)? = spec.prompt else { return }
+            body = [
+                "payload": .string(render(text)), "voice": .string(voice(v)), "language": .string(language(l)),
+                "payload_type": .string(ssml ? "ssml" : "text"),
+            ]
+        case .play:
+            switch spec.prompt {
+            case .play(let url)?: body["audio_url"] = .string(render(url))
+            case .media(let name)?: body["media_name"] = .string(render(name))
+            default: return
+            }
+        case .join:
+            return
+        }
+        issueConference(CallCommand.conferencePrefix + spec.action.rawValue, body, conference: id)
+        trace(.note, "conference \(spec.action.rawValue)")
+    }
+
+    /// Events about the call's conference, whichever node the call is at. `nil`: not one.
+    mutating func conferenceEvent(_ event: WebhookEvent) -> Disposition? {
+        guard event.eventType.hasPrefix("conference."), var m = state.conference else { return nil }
+        if let id = event.payload["conference_id"]?.stringValue, let mine = m.id, id != mine {
+            return .ignored("\(event.eventType) of another conference")
+        }
+        let inNode: Bool = {
+            if case .conference(let spec)? = node?.kind, spec.action == .join, state.phase == .running { return true }
+            return false
+        }()
+        switch event.eventType {
+        case "conference.created":
+            if m.id == nil, let id = event.payload["conference_id"]?.stringValue { m.id = id }
+            state.conference = m
+        case "conference.participant.joined":
+            m.joined = true
+            state.conference = m
+            trace(.note, "in conference \(m.name)")
+        case "conference.participant.left":
+            if m.creator { m.joined = false; state.conference = m } else { state.conference = nil }
+            if inNode {
+                trace(.note, "left conference \(m.name)")
+                cancelWaitTimer()
+                move(nodeNext, via: "next")
+            }
+        case "conference.ended":
+            trace(.note, "conference \(m.name) ended")
+            state.conference = nil
+            if case .conference(let t?) = state.waiting, state.phase == .afterHangup {
+                effects.append(.cancelTimer(id: t))
+                end("conference ended")
+            } else if inNode {
+                cancelWaitTimer()
+                move(nodeNext, via: "next")
+            }
+        default:
+            return .ignored("\(event.eventType)")
+        }
+        return .applied
+    }
+
+    var nodeNext: String? {
+        if case .conference(let spec)? = node?.kind { return spec.next }
+        return nil
+    }
+
+    /// The create's response names the conference: the name table gets its id in this commit.
+    mutating func conferenceCreated(commandID: String, data: JSONValue) -> Bool {
+        guard var m = state.conference, m.creator, m.id == nil, let id = data["id"]?.stringValue else { return false }
+        m.id = id
+        state.conference = m
+        trace(.note, "conference \(m.name) is \(id)")
+        return true
+    }
+
+    /// A refused create or join: the name goes (when this call claimed it) and the node fails.
+    mutating func conferenceCommandFailed(action: String, detail: String) -> Disposition? {
+        guard action == CallCommand.conferenceCreate || action == "conference_join", state.phase == .running,
+            case .conference(let spec)? = node?.kind, spec.action == .join
+        else { return nil }
+        log(.warning, "conference \(state.conference?.name ?? ""): \(action) failed: \(detail)")
+        state.conference = nil
+        failNode()
+        return .applied
+    }
+
+    /// The poll timer while another call creates the conference: try again.
+    mutating func conferencePoll() {
+        guard case .conference(let spec)? = node?.kind else { return }
+        state.waiting = .nothing
+        if !joinConference(spec) { runCurrent() }
+    }
+
+    /// Ending a call that created a live conference: it is kept (after the hang-up) until the
+    /// conference ends, holding the name so later callers join the same one.
+    mutating func awaitConferenceEnd() {
+        state.phase = .afterHangup
+        let id = "\(state.callControlID)#conference"
+        effects.append(.startTimer(id: id, milliseconds: ConferenceSpec.keptAfterHangupMs))
+        state.waiting = .conference(timer: id)
+        trace(.note, "kept until conference \(state.conference?.name ?? "") ends")
+    }
+}
