@@ -27,7 +27,11 @@ final class TestServer: Sendable {
         return config
     }
 
-    init(config: CallflowConfig, insecure: Bool = false, handleSignals: Bool = false, store: (any CallStore & Sendable)? = nil) throws {
+    /// `clockMs`: the server's wall clock (a test moves it to make stored timers due after a restart).
+    init(
+        config: CallflowConfig, insecure: Bool = false, handleSignals: Bool = false, store: (any CallStore & Sendable)? = nil,
+        clockMs: @escaping @Sendable () -> Int64 = Clocks.wallMs
+    ) throws {
         var config = config
         config.server.host = "127.0.0.1"
         config.server.port = 0
@@ -37,7 +41,8 @@ final class TestServer: Sendable {
         let frozen = config
         let thread = Thread {
             do {
-                let app = try ServerApp(config: frozen, insecureSkipVerify: insecure, logger: TestServer.quietLogger, store: store)
+                let app = try ServerApp(
+                    config: frozen, insecureSkipVerify: insecure, logger: TestServer.quietLogger, clockMs: clockMs, store: store)
                 if handleSignals { try app.installSignalHandlers() }
                 outcome.withLock { $0 = .success((app.port, app.loop.handle)) }
                 started.signal()
