@@ -35,7 +35,9 @@ extension EmulatorModel {
         "conference_unmute": (["call_control_ids", "region"], []),
         "conference_hold": (["audio_url", "call_control_ids", "media_name", "region"], []),
         "conference_unhold": (["call_control_ids", "region"], []),
-        "conference_speak": (["call_control_ids", "command_id", "language", "payload", "payload_type", "region", "voice", "voice_settings"], ["payload", "voice"]),
+        "conference_speak": (
+            ["call_control_ids", "command_id", "language", "payload", "payload_type", "region", "voice", "voice_settings"], ["payload", "voice"]
+        ),
         "conference_play": (["audio_url", "call_control_ids", "loop", "media_name", "region"], []),
     ]
 
@@ -52,10 +54,16 @@ extension EmulatorModel {
         }
         let leg = body["call_control_id"]?.stringValue
         if let leg, legs[leg].map({ $0.ended }) ?? true {
-            return (.error(status: 422, code: "90018", title: "Call has already ended", detail: "This call is no longer active and can't receive commands."), [])
+            return (
+                .error(
+                    status: 422, code: "90018", title: "Call has already ended", detail: "This call is no longer active and can't receive commands."),
+                []
+            )
         }
         if action == "conference_create" {
-            guard let leg, let name = body["name"]?.stringValue else { return (.error(status: 422, code: "10015", title: "Invalid parameter", detail: "name"), []) }
+            guard let leg, let name = body["name"]?.stringValue else {
+                return (.error(status: 422, code: "10015", title: "Invalid parameter", detail: "name"), [])
+            }
             let cid = nextID("conf")
             var conf = Conference(id: cid, name: name, creator: leg)
             conf.participants = [leg]
@@ -79,7 +87,10 @@ extension EmulatorModel {
             if body["end_conference_on_exit"]?.boolValue == true { conf.endOnExit.insert(leg) }
             conferences[id] = conf
             let state = body["client_state"]?.stringValue ?? legs[leg]?.clientState
-            return (.ok(["result": "ok"]), [webhook("conference.participant.joined", leg, after: 30, ["conference_id": .string(id)], clientState: .some(state))])
+            return (
+                .ok(["result": "ok"]),
+                [webhook("conference.participant.joined", leg, after: 30, ["conference_id": .string(id)], clientState: .some(state))]
+            )
         case "conference_leave":
             guard let leg else { return (.ok(["result": "ok"]), []) }
             return (.ok(["result": "ok"]), participantLeaves(leg, conference: id, after: 20))
@@ -108,6 +119,8 @@ extension EmulatorModel {
 
     /// A hung-up leg leaves every conference it is in.
     mutating func leaveConferences(_ leg: String, after: Int) -> [Emission] {
-        conferences.values.filter { $0.participants.contains(leg) }.map(\.id).sorted().flatMap { participantLeaves(leg, conference: $0, after: after) }
+        conferences.values.filter { $0.participants.contains(leg) }.map(\.id).sorted().flatMap {
+            participantLeaves(leg, conference: $0, after: after)
+        }
     }
 }

@@ -61,6 +61,14 @@ import Testing
         RingGroupTests.agent(&queued, "+13125550142", "call.initiated")
         queued.send("call.dtmf.received", ["digit": "1"])
         all += queued.commands
+        var conf = try ConferenceTests.engine()
+        ConferenceTests.join(&conf, "v3:A")
+        conf.apply(.commandSucceeded(commandID: try #require(conf.last?.commandID), action: "conference_create", data: ["id": "conf-1"]))
+        conf.send("conference.participant.joined", ["conference_id": "conf-1"])
+        conf.send("call.dtmf.received", ["digit": "1"])
+        conf.send("call.dtmf.received", ["digit": "2"])
+        ConferenceTests.join(&conf, "v3:B", from: "+13125550177")
+        all += conf.commands
         var unrouted = CallHarness(flows: flows, defaultFlow: nil)
         unrouted.initiated()
         all += unrouted.commands
@@ -74,13 +82,13 @@ import Testing
             actions.isSuperset(of: [
                 "answer", "speak", "gather_using_speak", "gather_using_audio", "gather", "transfer", "dial",
                 "bridge", "record_start", "gather_using_ai", "hangup", "reject", "playback_start", "enqueue", "leave_queue",
-                "playback_stop",
+                "playback_stop", "conference_create", "conference_join", "conference_mute", "conference_leave",
             ]))
         #expect(commands.contains { $0.action == "bridge" && $0.body["queue"] != nil }, "a queue's bridge with its head is validated too")
         var validators: [String: SchemaValidator] = [:]
         for command in commands {
             if validators[command.action] == nil { validators[command.action] = try Self.validator(for: command.action) }
-            let body = command.action == "bridge" ? JSONValue.object(command.body) : Self.sdkShape(command.body)
+            let body = CommandSchemas.schemaShape(command.action, command.body)
             var errors = validators[command.action]!.errors(body)
             // BridgeRequest lists call_control_id as required, and its own `queue` field says it
             // "can't be used together with call_control_id": a bridge with a queue sends `queue` alone.

@@ -43,7 +43,8 @@ import Testing
         Self.join(&h, "v3:B", from: "+13125550177")
         let join = try #require(h.last)
         #expect(join.action == "conference_join" && join.path == "/conferences/conf-1/actions/join" && join.conference == "conf-1")
-        #expect(join.body["call_control_id"] == "v3:B" && join.body["start_conference_on_enter"] == true && join.body["end_conference_on_exit"] == true)
+        #expect(
+            join.body["call_control_id"] == "v3:B" && join.body["start_conference_on_enter"] == true && join.body["end_conference_on_exit"] == true)
         #expect(h.lastOutput?.conferences.isEmpty == true, "a joining call claims nothing")
     }
 

@@ -18,6 +18,14 @@ public enum CommandSchemas {
     }
 
     public static func validator(for action: String) throws -> SchemaValidator {
+        if action.hasPrefix(CallCommand.conferencePrefix) {
+            // The Conference API's request schemas, taken from openapi-spec3.yml by scripts/conference-schemas.py.
+            let file = Fixtures.repoRoot.appendingPathComponent("tests/telnyx/conference-requests.json")
+            guard let schema = try JSONParser.parse(Array(try Data(contentsOf: file))).lookup(path: ["schemas", Substring(action)]) else {
+                throw Missing(description: "tests/telnyx/conference-requests.json has no \(action)")
+            }
+            return SchemaValidator(schema, strict: true)
+        }
         if action == "bridge" {
             // Not in the SDK set: validated against the OpenAPI spec's BridgeRequest.
             let spec = try JSONParser.parse(Array(try Data(contentsOf: Fixtures.telnyx.appendingPathComponent("telnyx-openapi-calls.json"))))
@@ -31,6 +39,6 @@ public enum CommandSchemas {
 
     /// The body as its schema names it (`bridge` keeps the wire names of the OpenAPI spec).
     public static func schemaShape(_ action: String, _ body: JSONObject) -> JSONValue {
-        action == "bridge" ? .object(body) : sdkShape(body)
+        action == "bridge" || action.hasPrefix(CallCommand.conferencePrefix) ? .object(body) : sdkShape(body)
     }
 }

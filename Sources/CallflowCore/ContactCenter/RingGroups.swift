@@ -64,7 +64,9 @@ extension Run {
         defer {
             // One line for all busy agents: a queue's callers look every round, and a line per
             // agent per round would fill their traces.
-            if !busy.isEmpty { trace(.note, busy.count == 1 ? "agent \(busy[0]) is busy" : "\(busy.count) agents busy: \(busy.joined(separator: ", "))") }
+            if !busy.isEmpty {
+                trace(.note, busy.count == 1 ? "agent \(busy[0]) is busy" : "\(busy.count) agents busy: \(busy.joined(separator: ", "))")
+            }
         }
         while ring.nextAgent < ring.agents.count {
             let i = ring.nextAgent

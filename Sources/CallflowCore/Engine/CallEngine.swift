@@ -157,7 +157,8 @@ public struct CallEngine: Sendable {
                 ])
         }
         var work = started(
-            CallMachine(flows: flows, agentHolders: loaded.agentHolders, conferences: loaded.conferences).start(leg: leg, flow: flow, direction: "inbound", now: now), now: now)
+            CallMachine(flows: flows, agentHolders: loaded.agentHolders, conferences: loaded.conferences).start(
+                leg: leg, flow: flow, direction: "inbound", now: now), now: now)
         if work.call != nil { work.records.append(Recording.webhook(event, at: nil, now: now)) }
         return work
     }
@@ -192,7 +193,8 @@ public struct CallEngine: Sendable {
         let before = state.ring?.heldAgents ?? []
         let after = transition.state.phase == .ended ? [] : transition.state.ring?.heldAgents ?? []
         work.agents = AgentClaims.between(before, after)
-        work.conferences = ConferenceClaim.between(state.conference?.claim, transition.state.phase == .ended ? nil : transition.state.conference?.claim)
+        work.conferences = ConferenceClaim.between(
+            state.conference?.claim, transition.state.phase == .ended ? nil : transition.state.conference?.claim)
         switch transition.disposition {
         case .applied: break
         case .stale(let why): work.disposition = .stale(why)

@@ -387,7 +387,10 @@ public struct FlowParser: FieldReader {
             guard let text = string(o, key, p, required: false) else { return fallback }
             if let v = T(rawValue: text) { return v }
             let all = T.allCases.map(\.rawValue)
-            error(p + [key], "expected one of \(all.joined(separator: ", ")), found \"\(text)\"" + (Spelling.nearest(to: text, in: all).map { "; did you mean \"\($0)\"?" } ?? ""))
+            error(
+                p + [key],
+                "expected one of \(all.joined(separator: ", ")), found \"\(text)\""
+                    + (Spelling.nearest(to: text, in: all).map { "; did you mean \"\($0)\"?" } ?? ""))
             return nil
         }
         let action = choice("action", ConferenceSpec.Action.join)
@@ -397,13 +400,19 @@ public struct FlowParser: FieldReader {
         if action == .join && o["name"] == nil { error(p, "missing required field \"name\" (the conference to join or create)") }
         var beep: String?
         if let b = string(o, "beep", p, required: false) {
-            if ConferenceSpec.beeps.contains(b) { beep = b } else { error(p + ["beep"], "expected one of \(ConferenceSpec.beeps.joined(separator: ", ")), found \"\(b)\"") }
+            if ConferenceSpec.beeps.contains(b) {
+                beep = b
+            } else {
+                error(p + ["beep"], "expected one of \(ConferenceSpec.beeps.joined(separator: ", ")), found \"\(b)\"")
+            }
         }
         let hold = o["hold"].flatMap { holdAudio($0, p + ["hold"]) }
         var prompt: Prompt?
         if let v = o["prompt"] {
             prompt = self.prompt(v, p + ["prompt"])
-            if action == .play, case .say? = prompt { error(p + ["prompt"], "play takes {\"play\": url} or {\"media\": name}; use action speak for text") }
+            if action == .play, case .say? = prompt {
+                error(p + ["prompt"], "play takes {\"play\": url} or {\"media\": name}; use action speak for text")
+            }
             if action == .speak, let pr = prompt, case .say = pr {} else if action == .speak { error(p + ["prompt"], "speak takes text") }
         } else if action == .speak || action == .play {
             error(p, "missing required field \"prompt\" (what the conference hears)")
@@ -412,7 +421,9 @@ public struct FlowParser: FieldReader {
         if let list = o["whisper_to"] {
             if case .array(let items) = list {
                 for (i, item) in items.enumerated() {
-                    if let text = item.stringValue, let t = template(text, p + ["whisper_to", String(i)]) { whisper.append(t) } else if item.stringValue == nil {
+                    if let text = item.stringValue, let t = template(text, p + ["whisper_to", String(i)]) {
+                        whisper.append(t)
+                    } else if item.stringValue == nil {
                         error(p + ["whisper_to", String(i)], "expected a call control id (a template such as {{vars.agent_leg}})")
                     }
                 }
@@ -427,6 +438,7 @@ public struct FlowParser: FieldReader {
                 $0.count == 1 && "0123456789*#".contains($0) ? nil : "keys are single keys 0-9, * or #, found \"\($0)\""
             }.map { (digit: $0.key, target: $0.target) }
         }
+        if action == .unhold && who == .all { error(p + ["who"], "unhold needs who \"self\": Telnyx's unhold names the calls it takes off hold") }
         let endOnExit = bool(o, "end_on_exit", p)
         let wait = bool(o, "wait_for_moderator", p) ?? false
         let maxParticipants = int(o, "max_participants", p, required: false, range: 2...500)

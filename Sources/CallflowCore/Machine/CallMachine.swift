@@ -186,7 +186,8 @@ struct Run {
         }
         // A call that created a conference still going keeps its name until the conference ends.
         if let m = state.conference, m.creator, m.id != nil {
-            if case .conference(let t?) = state.waiting, state.phase == .afterHangup, t.hasSuffix("#conference") {} else {
+            if case .conference(let t?) = state.waiting, state.phase == .afterHangup, t.hasSuffix("#conference") {
+            } else {
                 return awaitConferenceEnd()
             }
         }

@@ -229,7 +229,8 @@ public enum Waiting: Sendable, Equatable {
     /// The timer the wait ends with, if it has one.
     public var timer: String? {
         switch self {
-        case .timer(let id), .action(let id?), .response(_, let id?), .results(let id), .ringing(let id?), .callbackDue(let id), .conference(let id?): return id
+        case .timer(let id), .action(let id?), .response(_, let id?), .results(let id), .ringing(let id?), .callbackDue(let id), .conference(let id?):
+            return id
         default: return nil
         }
     }
