@@ -69,6 +69,7 @@ import Testing
         let booked = try #require(h.state?.callback?.notBefore)
         #expect(timer.ms == Int(booked - h.now) * 1000)
         #expect(booked - Times.saturdayAfternoon > 40 * 3600, "Monday 09:00, not before")
+        #expect(h.state?.callback?.expiresAt == booked + 24 * 3600, "the expiry counts from the first time it may be placed")
     }
 
     @Test func itWaitsForAFreeAgentAndExpires() throws {
@@ -97,6 +98,40 @@ import Testing
         let expired = h.apply(.timerFired(id: again.id))
         #expect(expired.commands.isEmpty && expired.ended != nil)
         #expect(h.logs.contains { $0.contains("expired unplaced") })
+    }
+
+    @Test func aCallbackFlowThatRingsAgentsAtOnceClaimsThem() throws {
+        let ringing =
+            #"{"start":"r","nodes":{"r":{"type":"ring_group","agents":["+13125550141"],"hold":{"play":"https://x/h.mp3"},"next":"e","on_no_answer":"e","on_error":"e"},"e":{"type":"hangup"}}}"#
+        var h = CallHarness(flows: try Flows.set(extra: ["t": Self.flow(), "back": ringing]), defaultFlow: "t")
+        h.initiated()
+        h.answered()
+        Self.hangUp(&h)
+        let placed = h.apply(.timerFired(id: try #require(Self.callbackTimer(h)).id))
+        let dial = try #require(placed.commands.first)
+        h.call = "v3:callback-1"
+        let answered = h.send("call.answered", clientState: .some(dial.body["client_state"]?.stringValue))
+        #expect(answered.agents.take == ["+13125550141"], "the flow started by the answer holds the agent it rings")
+        #expect(h.engine.live.agentHolders["+13125550141"] == "v3:callback-1")
+    }
+
+    static let sensitiveFlow = #"""
+        {"start":"a","defaults":{"on_error":"end"},
+         "nodes":{"a":{"type":"answer","next":"acct"},
+                  "acct":{"type":"gather","min_digits":4,"max_digits":4,"save_as":"acct","sensitive":true,"next":"book","on_invalid":"end","on_no_input":"end"},
+                  "book":{"type":"callback","flow":"back","vars":{"reason":"account {{vars.acct}}","kind":"billing"},"next":"end"},
+                  "end":{"type":"hangup"}}}
+        """#
+
+    @Test func sensitiveDigitsAreLeftOutOfACallbacksVariables() throws {
+        var h = CallHarness(flows: try Flows.set(extra: ["t": Self.sensitiveFlow, "back": Self.back]), defaultFlow: "t")
+        h.initiated()
+        h.answered()
+        h.gatherEnded("4321")
+        #expect(h.state?.callback?.vars == ["kind": "billing"])
+        #expect(h.logs.contains { $0.contains("vars.reason would carry sensitive digits") })
+        let stored = StateCodec.encode(try #require(h.state)).jsonString
+        #expect(!stored.contains("4321"))
     }
 
     @Test func aCallWaitingToCallBackSurvivesTheStore() throws {

@@ -95,7 +95,43 @@ import Testing
         #expect(h.state?.vars["queue_outcome"] == "answered")
         #expect(h.engine.live.agentHolders["+13125550142"] == h.call, "the agent stays held while talking")
         h.hangup()
+        #expect(h.state?.waiting == .agentsServing(timer: "v3:call-A#serving"), "kept until the agent it found is free")
+        #expect(h.engine.live.agentHolders["+13125550142"] == h.call)
+        // Telnyx hangs the agent up with the caller (bridged): then the agent is free and the call ends.
+        let done = RingGroupTests.agent(&h, "+13125550142", "call.hangup", ["hangup_cause": "normal_clearing"])
+        #expect(done.ended != nil)
         #expect(h.engine.live.agentHolders.isEmpty)
+    }
+
+    @Test func anAgentServingAnotherCallerStaysHeldWhileThisCallerRingsOthersAndLeaves() throws {
+        var h = try Self.harness()
+        h.send("call.enqueued", ["queue": "support", "current_position": 2])
+        RingGroupTests.agent(&h, "+13125550141", "call.initiated")
+        // Agent 42 answers this caller's ring and is bridged with the head (another caller).
+        RingGroupTests.agent(&h, "+13125550142", "call.answered")
+        #expect(h.state?.serving == [ServingAgent(agent: "+13125550142", leg: "v3:leg-42")])
+        #expect(h.state?.ring?.legs.first { $0.agent == 0 }?.status == .ringing, "this caller's ring goes on")
+        // This caller leaves by a key: the ringing agent is hung up, the serving one is not.
+        let left = h.send("call.dtmf.received", ["digit": "1"])
+        #expect(left.commands.contains { $0.action == "hangup" && $0.callControlID == "v3:leg-41" })
+        #expect(!left.commands.contains { $0.callControlID == "v3:leg-42" })
+        #expect(h.engine.live.agentHolders["+13125550142"] == h.call, "still held while it talks with the head")
+        RingGroupTests.agent(&h, "+13125550142", "call.hangup")
+        #expect(h.engine.live.agentHolders["+13125550142"] == nil)
+    }
+
+    @Test func aRoundsLateEventIsNotTakenForTheNextRoundsLeg() throws {
+        var h = try Self.harness()
+        h.send("call.enqueued", ["queue": "support", "current_position": 1])
+        let round0 = RingGroupTests.dials(h)
+        // Nobody reports anything; the deadline cancels round 0, the pause ends, round 1 rings.
+        h.apply(.timerFired(id: try #require(h.state?.ring?.deadline)))
+        h.apply(.timerFired(id: try #require(h.state?.ring?.deadline)))
+        let round1 = RingGroupTests.dials(h).suffix(2)
+        #expect(round0.count == 2 && round1.count == 2 && round1.first?.clientState != round0.first?.clientState)
+        // Round 0's late hang-up of agent 41 does not touch round 1's leg of agent 41.
+        h.send("call.hangup", ["to": "+13125550141", "hangup_cause": "timeout"], leg: "v3:old-41", clientState: .some(round0[0].clientState))
+        #expect(h.state?.ring?.legs.first { $0.agent == 0 }?.status == .ringing)
     }
 
     @Test func whenNoAgentTakesTheCallTheQueueRingsAgainAfterAPause() throws {

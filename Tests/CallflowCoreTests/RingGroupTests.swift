@@ -152,6 +152,37 @@ import Testing
         #expect(answered.commands.map { "\($0.action) \($0.callControlID)" } == ["hangup v3:leg-42"])
     }
 
+    @Test func aLegCancelledBeforeItWasNamedIsHungUpWhenAnEventNamesIt() throws {
+        var h = try Self.harness(Self.flow(strategy: "simultaneous"))
+        Self.agent(&h, "+13125550141", "call.answered")
+        // Agent 42 was cancelled before any event named its leg; its call.initiated does now.
+        let named = Self.agent(&h, "+13125550142", "call.initiated")
+        #expect(named.commands.map { "\($0.action) \($0.callControlID)" } == ["hangup v3:leg-42"])
+        let answered = Self.agent(&h, "+13125550142", "call.answered")
+        #expect(answered.commands.isEmpty, "hung up once, not twice")
+    }
+
+    @Test func aDeclinedScreeningLeavesTheOtherAgentsRinging() throws {
+        var h = try Self.harness(Self.flow(strategy: "simultaneous", screen: true))
+        Self.agent(&h, "+13125550141", "call.initiated")
+        Self.agent(&h, "+13125550142", "call.initiated")
+        Self.agent(&h, "+13125550141", "call.answered")
+        #expect(!h.commands.contains { $0.action == "hangup" && $0.callControlID == "v3:leg-42" }, "the others ring on while agent 41 is asked")
+        Self.agent(&h, "+13125550141", "call.gather.ended", ["digits": "9", "status": "valid"])
+        #expect(h.state?.node == "ring", "a decline does not end the group")
+        Self.agent(&h, "+13125550142", "call.answered")
+        Self.agent(&h, "+13125550142", "call.gather.ended", ["digits": "1", "status": "valid"])
+        #expect(h.last?.action == "bridge" && h.last?.body["call_control_id"] == "v3:leg-42")
+    }
+
+    @Test func aBridgeThatDidNotFormBringsTheHoldAudioBack() throws {
+        var h = try Self.harness(Self.flow(strategy: "sequential"))
+        Self.agent(&h, "+13125550141", "call.answered")
+        #expect(h.actions.suffix(2) == ["playback_stop", "bridge"])
+        Self.agent(&h, "+13125550141", "call.hangup", ["hangup_cause": "normal_clearing"])
+        #expect(h.actions.suffix(2) == ["dial", "playback_start"], "the next agent rings and the caller hears the hold audio again")
+    }
+
     @Test func anAgentWhoAnswersAfterTheRunEndedIsHungUp() throws {
         var h = try Self.harness(Self.flow(strategy: "simultaneous"))
         Self.agent(&h, "+13125550141", "call.answered")

@@ -15,12 +15,21 @@ extension Run {
             return true
         }
         var vars: JSONObject = [:]
-        for (key, value) in spec.vars.members { vars[key] = renderJSON(value) }
+        let secrets = state.sensitiveValues
+        for (key, value) in spec.vars.members {
+            let rendered = renderJSON(value)
+            // Digits of a sensitive gather never reach a store; a callback is stored until it is placed.
+            if !secrets.isEmpty, secrets.contains(where: { rendered.jsonString.contains($0) }) {
+                log(.warning, "callback \"\(state.node)\": vars.\(key) would carry sensitive digits; left out")
+                continue
+            }
+            vars[key] = rendered
+        }
         let notBefore = spec.hours.map { $0.nextOpening(after: now) ?? now } ?? now
         let agents = spec.agents.map { resolveAgents($0) } ?? []
         state.callback = PendingCallback(
             to: to, from: spec.from.map { render($0) } ?? state.facts.to, flow: spec.flow, vars: vars, notBefore: notBefore,
-            expiresAt: now + Int64(spec.expireHours) * 3600, agents: agents, node: state.node, nodeFlow: state.flow)
+            expiresAt: notBefore + Int64(spec.expireHours) * 3600, agents: agents, node: state.node, nodeFlow: state.flow)
         trace(.note, "callback to \(state.redact(to)) booked\(notBefore > now ? " for \(notBefore)" : "")")
         enter(spec.next, via: "next")
         return false

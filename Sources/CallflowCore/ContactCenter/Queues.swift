@@ -58,6 +58,19 @@ extension Run {
     mutating func queueEvent(_ event: WebhookEvent) -> Bool {
         guard case .queue(let spec)? = node?.kind, state.queue != nil else { return false }
         switch (event.eventType, event.kind) {
+        case ("call.bridged", _):
+            // Bridged with an agent (call.dequeued may come after): the flow is done with the call.
+            trace(.note, "an agent took the call from the queue")
+            state.vars[QueueSpec.Variables.outcome] = "answered"
+            endQueue(stopHold: true, leave: false)
+            cancelAgentLegs(keepingTaken: true)
+            if let d = state.ring?.deadline {
+                effects.append(.cancelTimer(id: d))
+                state.ring?.deadline = nil
+            }
+            state.phase = .handedOff
+            state.waiting = .hangup
+            return true
         case ("call.enqueued", _):
             let position = event.payload["current_position"]?.intValue
             let wait = event.payload["queue_avg_wait_time_secs"]?.intValue ?? 0

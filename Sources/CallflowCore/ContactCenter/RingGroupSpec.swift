@@ -94,6 +94,12 @@ public struct RingProgress: Sendable, Equatable {
     public var holding: Bool = false
     /// The deadline timer armed now (in a `queue`, where the call's wait holds the announcements).
     public var deadline: String?
+    /// Which run of a `queue`'s ringing this is (each pause starts a new one): in every agent leg's
+    /// client_state, so a late event of an earlier round's leg is not taken for this round's.
+    public var round: Int = 0
+
+    /// Agent indexes fit below this in client_state (`StepTag.agent` is `round * limit + index`).
+    public static let agentLimit = 1000
 
     /// Memberwise, with nothing dialed yet.
     public init(agents: [String]) { self.agents = agents }
@@ -108,6 +114,11 @@ public struct RingProgress: Sendable, Equatable {
 
     /// The agent that took the call (answered and, when screened, is being asked or accepted).
     public var taken: RingLeg? { legs.first { $0.status == .screening || $0.status == .bridging || $0.status == .bridged } }
+}
+
+extension CallState {
+    /// Every agent this call holds: its ring's legs and the agents serving its queue.
+    public var heldAgents: [String] { (ring?.heldAgents ?? []) + serving.map(\.agent) }
 }
 
 /// An agent's leg of a `ring_group` run.

@@ -82,7 +82,9 @@ extension Run {
                 "connection_id": .string(state.facts.connectionID ?? ""), "timeout_secs": .int(spec.ringSecs),
             ]
             if body["from"]?.stringValue?.isEmpty == true { body["from"] = .string(state.facts.to) }
-            issue("dial", body, tag: StepTag(step: state.step, parent: state.callControlID, agent: i), reportsResult: true)
+            issue(
+                "dial", body, tag: StepTag(step: state.step, parent: state.callControlID, agent: ring.round * RingProgress.agentLimit + i),
+                reportsResult: true)
             ring.legs.append(RingLeg(agent: i, status: .ringing, dial: commandID))
             trace(.note, "ringing agent \(agent)")
             dialed = true
@@ -113,7 +115,8 @@ extension Run {
     /// A command to agent leg `index` (a hang-up, the screening prompt), tagged with its agent.
     mutating func issueToAgent(_ action: String, _ body: JSONObject, leg: RingLeg) {
         guard let id = leg.leg else { return }
-        issue(action, body, leg: id, tag: StepTag(step: state.step, parent: state.callControlID, agent: leg.agent))
+        let tag = (state.ring?.round ?? 0) * RingProgress.agentLimit + leg.agent
+        issue(action, body, leg: id, tag: StepTag(step: state.step, parent: state.callControlID, agent: tag))
     }
 
     /// Hangs up the legs of the run that still ring or wait for the agent's key (not `except`);
@@ -143,8 +146,8 @@ extension Run {
     /// others (simultaneous), or give up.
     mutating func ringAdvance(_ spec: RingGroupSpec) {
         guard let ring = state.ring, ring.taken == nil else { return }
-        if spec.strategy == .sequential, !ring.legs.contains(where: { $0.status == .ringing }), ringMore(spec) { return }
-        if ring.legs.contains(where: { $0.status == .ringing }) { return }
+        if spec.strategy == .sequential, !ring.legs.contains(where: { $0.status == .ringing }), ringMore(spec) { return resumeHold(spec) }
+        if ring.legs.contains(where: { $0.status == .ringing }) { return resumeHold(spec) }
         if case .queue(let q)? = node?.kind {
             // The caller keeps waiting: ring again (every agent may be rung again) after a pause.
             trace(.note, "queue: no agent took the call; ringing again in \(q.retrySecs) s")
@@ -156,22 +159,46 @@ extension Run {
         move(spec.onNoAnswer, via: "on_no_answer")
     }
 
+    /// A bridge that did not form stopped the hold audio: the caller hears it again while agents ring.
+    mutating func resumeHold(_ spec: RingGroupSpec) {
+        guard case .ringGroup? = node?.kind, state.ring?.holding == false else { return }
+        issuePrompt(spec.hold, loop: "infinity")
+        state.ring?.holding = true
+    }
+
+    /// A rough length of a prompt before the listening starts (Telnyx counts a gather's timeout
+    /// from the end of its prompt): speech at about 70 ms a character, audio of unknown length 30 s.
+    static func promptMs(_ prompt: Prompt) -> Int {
+        if case .say(let text, _, _, _) = prompt { return text.source.count * 70 }
+        return 30_000
+    }
+
+    /// Whether a dial's command id is of a step other than the current one (a ring's, not a `command`
+    /// node's dial, whose response the node awaits in its own step).
+    static func isRingDial(_ commandID: String, of state: CallState) -> Bool {
+        guard let step = CallCommand.step(ofCommandID: commandID) else { return false }
+        return step < state.step
+    }
+
     /// A `queue`'s pause between rounds is over: a fresh run over every agent.
     mutating func ringAgain(_ spec: RingGroupSpec) {
         var fresh = RingProgress(agents: resolveAgents(spec))
         fresh.rounds = state.ring?.rounds ?? 0
+        fresh.round = (state.ring?.round ?? 0) + 1
         state.ring = fresh
         if !ringMore(spec) { ringAdvance(spec) }
     }
 
     /// One event of an agent leg (`agent` from its client_state, `step` the step it was dialed at).
-    mutating func agentLegEvent(_ event: WebhookEvent, leg: String, agent: Int, step: Int) -> Disposition {
+    mutating func agentLegEvent(_ event: WebhookEvent, leg: String, agent tagged: Int, step: Int) -> Disposition {
+        if let i = state.serving.firstIndex(where: { $0.leg == leg }) { return servingLegEvent(event, index: i) }
+        let agent = tagged % RingProgress.agentLimit
         guard state.phase == .running, step == state.step, let (spec, _) = ringContext, var ring = state.ring,
-            let li = ring.legIndex(agent: agent)
+            tagged / RingProgress.agentLimit == ring.round, let li = ring.legIndex(agent: agent)
         else {
             // A leg of a run the call has left: if it answers now, nobody is behind it.
             if case .callAnswered = event.kind, state.phase != .ended {
-                issue("hangup", [:], leg: leg, tag: StepTag(step: step, parent: state.callControlID, agent: agent))
+                issue("hangup", [:], leg: leg, tag: StepTag(step: step, parent: state.callControlID, agent: tagged))
                 trace(.note, "agent leg \(leg) answered after its ring ended; hung up")
                 return .applied
             }
@@ -181,6 +208,11 @@ extension Run {
         if !named {
             ring.legs[li].leg = leg
             state.ring = ring
+            // Cancelled before Telnyx named it: this event is the first chance to hang it up.
+            if ring.legs[li].status == .done {
+                issueToAgent("hangup", [:], leg: ring.legs[li])
+                return .applied
+            }
         }
         let status = ring.legs[li].status
         switch event.kind {
@@ -199,11 +231,13 @@ extension Run {
                 return .applied
             }
             trace(.note, "agent \(ring.agents[agent]) answered")
-            cancelAgentLegs(except: li)
+            // Screened, the others ring on until this agent accepts (a decline must not end the
+            // group); in a queue they ring on anyway: each agent who answers serves the next head.
+            if spec.screen == nil, ringContext?.queue == nil { cancelAgentLegs(except: li) }
             if let screen = spec.screen {
                 state.ring?.legs[li].status = .screening
                 screenAgent(screen, leg: ring.legs[li])
-                armRingDeadline(ms: screen.timeoutMs + RingGroupSpec.graceMs)
+                armRingDeadline(ms: screen.timeoutMs + Self.promptMs(screen.prompt) + RingGroupSpec.graceMs)
             } else {
                 bridgeAgent(spec, li)
             }
@@ -218,6 +252,7 @@ extension Run {
                 return .applied
             }
             trace(.note, "agent \(ring.agents[agent]) accepted")
+            if ringContext?.queue == nil { cancelAgentLegs(except: li) }
             bridgeAgent(spec, li)
         case .callBridged:
             agentBridged()
@@ -277,9 +312,14 @@ extension Run {
         ring.legs[li].status = .bridging
         if let queue = ringContext?.queue {
             // First come, first served: the agent takes the head of the queue, whoever rang them.
-            state.ring = ring
+            // From here the agent serves that caller: held by this call until its leg hangs up,
+            // while this caller's ring goes on for itself.
             issueToAgent("bridge", ["queue": .string(queue), "prevent_double_bridge": true], leg: ring.legs[li])
-            armRingDeadline(ms: RingGroupSpec.graceMs)
+            ring.legs[li].status = .done
+            state.ring = ring
+            state.serving.append(ServingAgent(agent: ring.agents[ring.legs[li].agent], leg: leg))
+            trace(.note, "agent \(ring.agents[ring.legs[li].agent]) takes the head of queue \(queue)")
+            ringAdvance(spec)
             return
         }
         if ring.holding {
@@ -343,6 +383,13 @@ extension Run {
             log(.warning, "ring_group \"\(state.node)\": hold audio failed: \(detail)")
             if action == "playback_start" { state.ring?.holding = false }
             return .applied
+        case "bridge" where ringContext?.queue != nil:
+            // The queue was empty (its head left): the agent is let go.
+            guard let serving = state.serving.popLast() else { return .applied }
+            log(.warning, "queue: bridging agent \(serving.agent) with the head failed: \(detail)")
+            issue("hangup", [:], leg: serving.leg, tag: StepTag(step: state.step, parent: state.callControlID))
+            ringAdvance(spec)
+            return .applied
         case "bridge", "gather_using_speak", "gather_using_audio":
             guard let li = ring.legs.firstIndex(where: { $0.status == .bridging || $0.status == .screening }) else { return .applied }
             log(.warning, "ring_group \"\(state.node)\": \(action) with agent \(ring.agents[ring.legs[li].agent]) failed: \(detail)")
@@ -358,9 +405,35 @@ extension Run {
         }
     }
 
+    /// An event of an agent serving the queue's head: its hang-up frees it (and a call kept only
+    /// for it ends).
+    mutating func servingLegEvent(_ event: WebhookEvent, index: Int) -> Disposition {
+        guard case .callHangup = event.kind else { return .ignored("\(event.eventType) of an agent serving the queue") }
+        let served = state.serving.remove(at: index)
+        trace(.note, "agent \(served.agent) finished a call from the queue")
+        if state.serving.isEmpty, case .agentsServing(let t) = state.waiting {
+            effects.append(.cancelTimer(id: t))
+            end("the agents it found are free")
+        } else if state.phase == .running, let (spec, _) = ringContext {
+            ringAdvance(spec)
+        }
+        return .applied
+    }
+
     /// The dial's response names the leg before its first webhook: a hang-up can reach it at once.
     mutating func ringDialAnswered(commandID: String, data: JSONValue) -> Bool {
-        guard var ring = state.ring, let li = ring.legs.firstIndex(where: { $0.dial == commandID }) else { return false }
+        guard var ring = state.ring, let li = ring.legs.firstIndex(where: { $0.dial == commandID }) else {
+            // A ring group's dial answered after its run ended (the call moved on): hang that leg up.
+            guard case .response(let awaited, _) = state.waiting, awaited == commandID else {
+                if let leg = data["call_control_id"]?.stringValue, state.phase != .ended, Self.isRingDial(commandID, of: state) {
+                    issue("hangup", [:], leg: leg, tag: StepTag(step: state.step, parent: state.callControlID))
+                    trace(.note, "agent leg \(leg) named after its ring ended; hung up")
+                    return true
+                }
+                return false
+            }
+            return false
+        }
         if ring.legs[li].leg == nil, let leg = data["call_control_id"]?.stringValue {
             ring.legs[li].leg = leg
             state.ring = ring

@@ -132,7 +132,7 @@ public struct CallEngine: Sendable {
             work.state = applied.state
             work.ended = applied.ended
             // Claims against nothing: the call did not exist before this input.
-            let held = applied.state?.ring?.heldAgents ?? []
+            let held = applied.state?.heldAgents ?? []
             work.agents = AgentClaims.between([], held)
             work.conferences = ConferenceClaim.between(nil, applied.state?.conference?.claim)
             return work
@@ -190,8 +190,8 @@ public struct CallEngine: Sendable {
         let transition = CallMachine(flows: set, agentHolders: loaded.agentHolders, conferences: loaded.conferences).handle(state, input, now: now)
         var work = made(transition, now: now)
         // Agents the step began or stopped holding (a ring group's legs; all of them when the call ended).
-        let before = state.ring?.heldAgents ?? []
-        let after = transition.state.phase == .ended ? [] : transition.state.ring?.heldAgents ?? []
+        let before = state.heldAgents
+        let after = transition.state.phase == .ended ? [] : transition.state.heldAgents
         work.agents = AgentClaims.between(before, after)
         work.conferences = ConferenceClaim.between(
             state.conference?.claim, transition.state.phase == .ended ? nil : transition.state.conference?.claim)
@@ -207,7 +207,7 @@ public struct CallEngine: Sendable {
     private func started(_ t: Transition, now: Int64) -> InputWork {
         var work = made(t, now: now)
         if t.state.phase != .ended {
-            work.agents = AgentClaims.between([], t.state.ring?.heldAgents ?? [])
+            work.agents = AgentClaims.between([], t.state.heldAgents)
             work.conferences = ConferenceClaim.between(nil, t.state.conference?.claim)
         }
         if let state = work.state, let start = work.visits.first(where: { $0.from == nil }) {

@@ -78,7 +78,7 @@ public struct LiveCalls: Sendable {
     ) {
         for state in restored {
             calls[state.callControlID] = state
-            for agent in state.ring?.heldAgents ?? [] { agentHolders[agent] = state.callControlID }
+            for agent in state.heldAgents { agentHolders[agent] = state.callControlID }
             if let c = state.conference?.claim { conferences[c.name] = ConferenceEntry(creator: state.callControlID, id: c.id) }
         }
         dedupe.restore(ids, now: now)

@@ -53,7 +53,7 @@ public enum NodeFields {
                 "action", "name", "role", "whisper_to", "beep", "hold", "wait_for_moderator", "end_on_exit", "max_participants", "who", "prompt",
                 "keys", "on_error",
             ]),
-        "callback": Spec(required: ["flow", "next"], optional: ["to", "from", "vars", "hours", "agents", "group", "expire_hours"]),
+        "callback": Spec(required: ["flow", "next"], optional: ["to", "from", "vars", "hours", "agents", "group", "expire_hours", "on_error"]),
         "queue": Spec(
             required: ["queue", "hold", "on_timeout", "on_full"],
             optional: ["max_wait_secs", "max_size", "announce", "leave", "ring", "retry_secs", "on_error"]),

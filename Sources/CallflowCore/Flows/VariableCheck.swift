@@ -291,7 +291,11 @@ enum VariableCheck {
             return template(c.name, "name") + prompt(c.prompt, "prompt") + prompt(c.hold, "hold")
                 + c.whisperTo.enumerated().map { Read(pointer: ["whisper_to", String($0.offset)], template: $0.element) }
         case .callback(let c):
-            return template(c.to, "to") + template(c.from, "from") + json(.object(c.vars), ["vars"])
+            var reads = template(c.to, "to") + template(c.from, "from") + json(.object(c.vars), ["vars"])
+            if case .list(let agents)? = c.agents {
+                reads += agents.enumerated().map { Read(pointer: ["agents", String($0.offset)], template: $0.element) }
+            }
+            return reads
         case .queue(let q):
             // The announcement may read what the queue sets (`queue_position`, ...).
             var queued = Change()
@@ -301,9 +305,11 @@ enum VariableCheck {
             var reads = prompt(q.hold, "hold")
             if case .say(let t, _, _, _)? = q.announce?.prompt { reads.append(Read(pointer: ["announce", "prompt"], template: t, before: queued)) }
             if let r = q.ring {
-                reads += (template(r.from, "from") + prompt(r.screen?.prompt, "screen")).map {
-                    Read(pointer: ["ring"] + $0.pointer, template: $0.template)
+                var ringReads = template(r.from, "from") + prompt(r.screen?.prompt, "screen")
+                if case .list(let agents) = r.agents {
+                    ringReads += agents.enumerated().map { Read(pointer: ["agents", String($0.offset)], template: $0.element) }
                 }
+                reads += ringReads.map { Read(pointer: ["ring"] + $0.pointer, template: $0.template) }
             }
             return reads
         case .answer, .hours, .machineDetection, .pause, .split, .goto, .hangup, .reject, .return: return []
@@ -320,11 +326,10 @@ enum VariableCheck {
         case .subflow(let s) where edge == ["next"]: for o in s.outputs { change.set(o.caller) }
         case .ringGroup(let r) where edge == ["next"]: if let saveAs = r.saveAs { change.set(saveAs) }
         case .queue:
-            // Set on every way out but `on_full`, when the caller was never in line.
-            if edge != ["on_full"] {
-                for name in [QueueSpec.Variables.position, QueueSpec.Variables.averageWaitSecs, QueueSpec.Variables.averageWaitMins] {
-                    change.set(name)
-                }
+            // Known only once Telnyx confirmed the place in line, which a key or the deadline may
+            // come before: set on some paths.
+            for name in [QueueSpec.Variables.position, QueueSpec.Variables.averageWaitSecs, QueueSpec.Variables.averageWaitMins] {
+                change.maySets.insert(name)
             }
             change.set(QueueSpec.Variables.outcome)
         case .record(let r) where edge == ["next"]: change.set(r.saveAs)

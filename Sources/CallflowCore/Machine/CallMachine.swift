@@ -184,6 +184,18 @@ struct Run {
         if let callback = state.callback {
             if case .callbackDue = state.waiting {} else { return awaitCallback(callback) }
         }
+        // Agents its queue's ring bridged with the head still talk: they stay held until they hang up.
+        if !state.serving.isEmpty {
+            if case .agentsServing = state.waiting {
+            } else {
+                state.phase = .afterHangup
+                let id = "\(state.callControlID)#serving"
+                effects.append(.startTimer(id: id, milliseconds: 4 * 3_600_000))
+                state.waiting = .agentsServing(timer: id)
+                trace(.note, "kept while \(state.serving.count) agent(s) it found still talk")
+                return
+            }
+        }
         // A call that created a conference still going keeps its name until the conference ends.
         if let m = state.conference, m.creator, m.id != nil {
             if case .conference(let t?) = state.waiting, state.phase == .afterHangup, t.hasSuffix("#conference") {

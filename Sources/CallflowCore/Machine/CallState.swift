@@ -49,6 +49,10 @@ public struct CallState: Sendable, Equatable {
     public var callback: PendingCallback? = nil
     /// The conference the call is in, or created and still holds the name of.
     public var conference: ConferenceMembership? = nil
+    /// Agents a `queue`'s ring found and bridged with the head of the queue (this caller or
+    /// another): held until their leg hangs up, whatever this call does meanwhile (it is kept
+    /// after its own end until then).
+    public var serving: [ServingAgent] = []
     /// The flows that called a running `subflow`, innermost last: each keeps where to go back
     /// to and the caller's variables. Empty outside a subflow.
     public var frames: [CallFrame] = []
@@ -215,6 +219,9 @@ public enum Waiting: Sendable, Equatable {
     /// In a conference (or joining it): its events, keys; `timer` while another call creates it,
     /// or, after the hang-up of the call that created it, until `conference.ended`.
     case conference(timer: String?)
+    /// The call is over but agents its queue ring bridged with the head still talk: held until
+    /// they hang up (or `timer`).
+    case agentsServing(timer: String)
     /// An action node's events (its `waitFor`/`failOn`), until the timer `timer` fires.
     case action(timer: String?)
     /// The API response of command `commandID` (an action node with `save_as` and no event).
@@ -370,6 +377,17 @@ public struct Transition: Sendable, Equatable {
     /// The call commands among `effects`, in order.
     public var commands: [CallCommand] {
         effects.compactMap { if case .command(let c) = $0 { return c } else { return nil } }
+    }
+}
+
+/// An agent bridged with a queue's head by this call's ring: its address and leg.
+public struct ServingAgent: Sendable, Equatable {
+    public var agent: String
+    public var leg: String
+
+    public init(agent: String, leg: String) {
+        self.agent = agent
+        self.leg = leg
     }
 }
 

@@ -27,6 +27,9 @@ extension Run {
                 ringDeadline()
             case .callbackDue(id):
                 callbackDue()
+            case .agentsServing(id):
+                state.serving = []
+                end("agents it found did not hang up in time")
             case .conference(let t) where t == id && state.phase == .afterHangup:
                 state.conference = nil
                 end("conference kept too long")

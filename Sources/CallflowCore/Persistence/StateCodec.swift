@@ -42,6 +42,9 @@ public enum StateCodec {
                 })
         }
         if let r = s.ring { o["ring"] = encode(r) }
+        if !s.serving.isEmpty {
+            o["serving"] = .array(s.serving.map { ["agent": .string($0.agent), "leg": .string($0.leg)] })
+        }
         if let m = s.conference {
             var e: JSONObject = ["name": .string(m.name), "creator": .bool(m.creator), "joined": .bool(m.joined), "polls": .int(m.polls)]
             if let id = m.id { e["id"] = .string(id) }
@@ -117,6 +120,10 @@ public enum StateCodec {
                     suspended: e["suspended"]?.boolValue ?? false))
         }
         if let r = v["ring"] { s.ring = try decodeRing(r) }
+        for e in v["serving"]?.arrayValue ?? [] {
+            guard let agent = e["agent"]?.stringValue, let leg = e["leg"]?.stringValue else { throw DecodeError(what: "serving agent") }
+            s.serving.append(ServingAgent(agent: agent, leg: leg))
+        }
         if let m = v["conference"] {
             guard let name = m["name"]?.stringValue else { throw DecodeError(what: "conference membership") }
             var c = ConferenceMembership(name: name, id: m["id"]?.stringValue, creator: m["creator"]?.boolValue ?? false)
@@ -165,6 +172,7 @@ public enum StateCodec {
                 }),
         ]
         if r.holding { o["holding"] = true }
+        if r.round > 0 { o["round"] = .int(r.round) }
         if let d = r.deadline { o["deadline"] = .string(d) }
         return .object(o)
     }
@@ -177,11 +185,13 @@ public enum StateCodec {
         r.nextAgent = v["next"]?.intValue ?? 0
         r.rounds = v["rounds"]?.intValue ?? 0
         r.holding = v["holding"]?.boolValue ?? false
+        r.round = v["round"]?.intValue ?? 0
         r.deadline = v["deadline"]?.stringValue
         for l in legs {
             guard let agent = l["agent"]?.intValue, let status = l["status"]?.stringValue.flatMap(RingLeg.Status.init(rawValue:)),
                 let dial = l["dial"]?.stringValue
             else { throw DecodeError(what: "ring group leg") }
+            guard agents.indices.contains(agent) else { throw DecodeError(what: "ring group leg") }
             r.legs.append(RingLeg(agent: agent, leg: l["leg"]?.stringValue, status: status, dial: dial))
         }
         return r
@@ -214,6 +224,7 @@ public enum StateCodec {
         case .queued: return "queued"
         case .callbackDue(let timer): return ["callback": .string(timer)]
         case .conference(let timer): return ["conference": timer.map(JSONValue.string) ?? .null]
+        case .agentsServing(let timer): return ["serving": .string(timer)]
         case .timer(let id): return ["timer": .string(id)]
         }
     }
@@ -229,6 +240,7 @@ public enum StateCodec {
         if let r = v["ringing"] { return .ringing(timer: r.stringValue) }
         if let t = v["callback"]?.stringValue { return .callbackDue(timer: t) }
         if let c = v["conference"] { return .conference(timer: c.stringValue) }
+        if let t = v["serving"]?.stringValue { return .agentsServing(timer: t) }
         if let id = v["timer"]?.stringValue { return .timer(id: id) }
         switch v.stringValue {
         case "nothing": return .nothing

@@ -158,7 +158,7 @@ extension FlowLoader {
         return out
     }
 
-    /// The flows a flow file reaches by `goto` or runs by `subflow`, read from the raw JSON so that a file with other
+    /// The flows a flow file reaches by `goto`, runs by `subflow` or books by `callback`, read from the raw JSON so that a file with other
     /// errors still names them (an unreadable file reaches nothing; it fails on its own).
     public static func gotoTargets(of file: String) -> [String] {
         guard let data = FileManager.default.contents(atPath: file), let root = try? JSONParser.parse(Array(data)),
@@ -166,7 +166,7 @@ extension FlowLoader {
         else { return [] }
         return nodes.members.compactMap { node in
             let type = node.value["type"]?.stringValue
-            return type == "goto" || type == "subflow" ? node.value["flow"]?.stringValue : nil
+            return type == "goto" || type == "subflow" || type == "callback" ? node.value["flow"]?.stringValue : nil
         }
     }
 
