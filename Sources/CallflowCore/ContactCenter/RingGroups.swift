@@ -85,6 +85,12 @@ extension Run {
             issue(
                 "dial", body, tag: StepTag(step: state.step, parent: state.callControlID, agent: ring.round * RingProgress.agentLimit + i),
                 reportsResult: true)
+            // Each agent's dial is queued on its own (the client sends one command per leg at a
+            // time): all agents ring at once, not one Telnyx round trip after another.
+            if case .command(var c)? = effects.last {
+                c.callControlID = "dial:\(commandID)"
+                effects[effects.count - 1] = .command(c)
+            }
             ring.legs.append(RingLeg(agent: i, status: .ringing, dial: commandID))
             trace(.note, "ringing agent \(agent)")
             dialed = true
