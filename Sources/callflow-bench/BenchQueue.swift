@@ -141,7 +141,7 @@ struct BenchQueue: ParsableCommand {
             }
             let agent = ring.agents[leg.agent]
             let legID = "v3:agent-\(round)"
-            let tag = StepTag(step: caller.step, parent: caller.callControlID, agent: leg.agent).encoded
+            let tag = StepTag(step: caller.step, parent: caller.callControlID, agent: ring.round * RingProgress.agentLimit + leg.agent).encoded
             let e = driver.event("call.answered", legID, #","to":"\#(agent)""#, clientState: tag)
             let t0 = DispatchTime.now().uptimeNanoseconds
             let work = driver.engine.receive(e, now: driver.now)
