@@ -101,6 +101,31 @@ import Testing
         #expect(h.engine.live.conferences.isEmpty)
     }
 
+    @Test func anInvitedPartyIsDialedAndJoinedWhenItAnswersAThreeWayCall() throws {
+        let flow =
+            #"{"start":"a","defaults":{"on_error":"end"},"nodes":{"a":{"type":"answer","next":"room"},"room":{"type":"conference","name":"case-{{call.id}}","invite":["+13125550199"],"keys":{"0":"boss"},"next":"end"},"boss":{"type":"conference","action":"invite","invite":["+13125550188"],"next":"room"},"end":{"type":"hangup"}}}"#
+        var h = CallHarness(flows: try Flows.single(flow), defaultFlow: "t")
+        h.initiated()
+        h.answered()
+        h.apply(.commandSucceeded(commandID: try #require(h.last?.commandID), action: "conference_create", data: ["id": "conf-3"]))
+        #expect(!h.actions.contains("dial"), "invited once the caller is in")
+        h.send("conference.participant.joined", ["conference_id": "conf-3"])
+        let dial = try #require(h.last)
+        #expect(dial.action == "dial" && dial.body["to"] == "+13125550199")
+        let guestState = dial.body["client_state"]?.stringValue
+        #expect(StepTag(clientState: guestState)?.invite == true)
+        let answered = h.send("call.answered", ["to": "+13125550199"], leg: "v3:guest-1", clientState: .some(guestState))
+        let join = try #require(answered.commands.first)
+        #expect(join.action == "conference_join" && join.conference == "conf-3" && join.body["call_control_id"] == "v3:guest-1")
+        // The caller adds a supervisor (key 0), and stays in the conference.
+        h.send("call.dtmf.received", ["digit": "0"])
+        #expect(h.last?.action == "dial" && h.last?.body["to"] == "+13125550188")
+        #expect(h.state?.node == "room")
+        // The guest leaves the conference: its leg is hung up.
+        let left = h.send("conference.participant.left", ["conference_id": "conf-3"], leg: "v3:guest-1", clientState: .some(guestState))
+        #expect(left.commands.map { "\($0.action) \($0.callControlID)" } == ["hangup v3:guest-1"])
+    }
+
     @Test func aCallInAConferenceSurvivesTheStore() throws {
         var h = try Self.engine()
         Self.join(&h, "v3:A")

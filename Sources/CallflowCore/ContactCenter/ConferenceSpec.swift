@@ -10,6 +10,8 @@ public struct ConferenceSpec: Sendable, Equatable {
     /// What the node does.
     public enum Action: String, Sendable, CaseIterable {
         case join, leave, mute, unmute, hold, unhold, speak, play
+        /// Dials `invite` into the call's conference (a warm transfer that becomes three-way).
+        case invite
     }
     /// How the call takes part when it joins.
     public enum Role: String, Sendable, CaseIterable {
@@ -52,6 +54,8 @@ public struct ConferenceSpec: Sendable, Equatable {
     public var prompt: Prompt?
     /// join: keys that run another node while the call stays in the conference.
     public var keys: [(digit: String, target: String)]
+    /// join, invite: addresses (templates) dialed and joined to the conference when they answer.
+    public var invite: [Template] = []
     /// Where the call goes: after joining, when it left the conference (ended, or removed) and is
     /// still on the line; after the other actions, at once.
     public var next: String
@@ -80,7 +84,7 @@ public struct ConferenceSpec: Sendable, Equatable {
     public static func == (a: ConferenceSpec, b: ConferenceSpec) -> Bool {
         a.action == b.action && a.name == b.name && a.role == b.role && a.whisperTo == b.whisperTo && a.beep == b.beep && a.hold == b.hold
             && a.waitForModerator == b.waitForModerator && a.endOnExit == b.endOnExit && a.maxParticipants == b.maxParticipants
-            && a.who == b.who && a.prompt == b.prompt && a.next == b.next
+            && a.who == b.who && a.prompt == b.prompt && a.next == b.next && a.invite == b.invite
             && a.keys.map { $0.digit + ">" + $0.target } == b.keys.map { $0.digit + ">" + $0.target }
     }
 
@@ -106,6 +110,10 @@ public struct ConferenceMembership: Sendable, Equatable {
     public var joined: Bool = false
     /// Looks at the name table while another call creates the conference.
     public var polls: Int = 0
+    /// Addresses to dial into the conference once this call is in it (`invite`).
+    public var pendingInvites: [String] = []
+    /// Legs this call invited that are in the conference or ringing: hung up when they leave it.
+    public var guests: [String] = []
 
     /// Memberwise.
     public init(name: String, id: String?, creator: Bool) {

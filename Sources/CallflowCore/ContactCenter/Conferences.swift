@@ -5,7 +5,20 @@ extension Run {
     mutating func conferenceNode(_ spec: ConferenceSpec) -> Bool {
         switch spec.action {
         case .join:
-            return joinConference(spec)
+            // Back from a key's node, the call is still in it: its invitations went out already.
+            let returning = state.conference?.joined == true
+            let waits = joinConference(spec)
+            if !returning { queueInvites(spec) }
+            return waits
+        case .invite:
+            guard state.conference?.id != nil else {
+                log(.warning, "conference invite at node \"\(state.node)\": the call is in no conference")
+                enter(spec.next, via: "next")
+                return false
+            }
+            queueInvites(spec)
+            enter(spec.next, via: "next")
+            return false
         default:
             guard let membership = state.conference, let id = membership.id, membership.joined || spec.action == .leave else {
                 log(.warning, "conference \(spec.action.rawValue) at node \"\(state.node)\": the call is in no conference")
@@ -139,7 +152,7 @@ extension Run {
             case .media(let name)?: body["media_name"] = .string(render(name))
             default: return
             }
-        case .join:
+        case .join, .invite:
             return
         }
         issueConference(CallCommand.conferencePrefix + spec.action.rawValue, body, conference: id)
@@ -164,6 +177,7 @@ extension Run {
             m.joined = true
             state.conference = m
             trace(.note, "in conference \(m.name)")
+            dialInvites()
         case "conference.participant.left":
             if m.creator { m.joined = false; state.conference = m } else { state.conference = nil }
             if inNode {
@@ -190,6 +204,60 @@ extension Run {
     var nodeNext: String? {
         if case .conference(let spec)? = node?.kind { return spec.next }
         return nil
+    }
+
+    /// Remembers `spec.invite` to dial once the call is in the conference (at once when it is).
+    mutating func queueInvites(_ spec: ConferenceSpec) {
+        guard !spec.invite.isEmpty, state.conference != nil else { return }
+        let addresses = spec.invite.map { render($0) }.filter { E164.isDialable($0) }
+        state.conference?.pendingInvites += addresses
+        if state.conference?.joined == true { dialInvites() }
+    }
+
+    /// Dials the invited addresses through the call's connection; each leg joins when it answers.
+    mutating func dialInvites() {
+        guard var m = state.conference, m.joined, !m.pendingInvites.isEmpty, let connection = state.facts.connectionID else { return }
+        let addresses = m.pendingInvites
+        m.pendingInvites = []
+        state.conference = m
+        for to in addresses {
+            issue(
+                "dial", ["to": .string(to), "from": .string(state.facts.to), "connection_id": .string(connection), "timeout_secs": 30],
+                tag: StepTag(step: state.step, parent: state.callControlID, invite: true))
+            trace(.note, "inviting \(to) to conference \(m.name)")
+        }
+    }
+
+    /// An invited leg: joined to the conference when it answers; hung up when it leaves it.
+    mutating func guestLegEvent(_ event: WebhookEvent, leg: String) -> Disposition {
+        guard state.phase != .ended else { return .ignored("guest leg of an ended call") }
+        switch event.eventType {
+        case "call.answered":
+            guard let id = state.conference?.id, state.conference?.joined == true || state.conference?.creator == true else {
+                issue("hangup", [:], leg: leg, tag: StepTag(step: state.step, parent: state.callControlID, invite: true))
+                return .applied
+            }
+            state.conference?.guests.append(leg)
+            var body: JSONObject = ["call_control_id": .string(leg)]
+            body["client_state"] = .string(StepTag(step: state.step, parent: state.callControlID, invite: true).encoded)
+            state.commandSeq += 1
+            body["command_id"] = .string(commandID)
+            var c = CallCommand(callControlID: state.callControlID, action: "conference_join", body: body)
+            c.conference = id
+            effects.append(.command(c))
+            trace(.note, "guest \(leg) joins the conference")
+            return .applied
+        case "conference.participant.left", "conference.ended":
+            guard state.conference?.guests.contains(leg) == true else { return .ignored("\(event.eventType) of guest \(leg)") }
+            state.conference?.guests.removeAll { $0 == leg }
+            issue("hangup", [:], leg: leg, tag: StepTag(step: state.step, parent: state.callControlID, invite: true))
+            return .applied
+        case "call.hangup":
+            state.conference?.guests.removeAll { $0 == leg }
+            return .applied
+        default:
+            return .ignored("\(event.eventType) of guest \(leg)")
+        }
     }
 
     /// The create's response names the conference: the name table gets its id in this commit.

@@ -439,6 +439,26 @@ public struct FlowParser: FieldReader {
             }.map { (digit: $0.key, target: $0.target) }
         }
         if action == .unhold && who == .all { error(p + ["who"], "unhold needs who \"self\": Telnyx's unhold names the calls it takes off hold") }
+        var invite: [Template] = []
+        if let list = o["invite"] {
+            if case .array(let items) = list, !items.isEmpty {
+                for (i, item) in items.enumerated() {
+                    guard let text = item.stringValue, let t = template(text, p + ["invite", String(i)]) else {
+                        error(p + ["invite", String(i)], "expected an E.164 number or a sip: URI")
+                        continue
+                    }
+                    if t.references.isEmpty && !E164.isDialable(text) {
+                        error(p + ["invite", String(i)], "\"\(text)\" is not an E.164 number (+13125550141) or a sip: URI")
+                    }
+                    invite.append(t)
+                }
+            } else {
+                error(p + ["invite"], "expected a list of E.164 numbers or sip: URIs")
+            }
+            if action != .join && action != .invite { error(p + ["invite"], "invite is for action join or invite") }
+        } else if action == .invite {
+            error(p, "missing required field \"invite\" (who to dial into the conference)")
+        }
         let endOnExit = bool(o, "end_on_exit", p)
         let wait = bool(o, "wait_for_moderator", p) ?? false
         let maxParticipants = int(o, "max_participants", p, required: false, range: 2...500)
@@ -446,10 +466,11 @@ public struct FlowParser: FieldReader {
         guard let action, let role, let who, let next else { return nil }
         if o["name"] != nil && name == nil { return nil }
         if (action == .speak || action == .play) && prompt == nil { return nil }
-        return .conference(
-            ConferenceSpec(
-                action: action, name: name, role: role, whisperTo: whisper, beep: beep, hold: hold, waitForModerator: wait, endOnExit: endOnExit,
-                maxParticipants: maxParticipants, who: who, prompt: prompt, keys: keys, next: next))
+        var spec = ConferenceSpec(
+            action: action, name: name, role: role, whisperTo: whisper, beep: beep, hold: hold, waitForModerator: wait, endOnExit: endOnExit,
+            maxParticipants: maxParticipants, who: who, prompt: prompt, keys: keys, next: next)
+        spec.invite = invite
+        return .conference(spec)
     }
 
     /// `callback`: who to call back, the flow to run, and when it may be placed.

@@ -51,7 +51,7 @@ public enum NodeFields {
             required: ["next"],
             optional: [
                 "action", "name", "role", "whisper_to", "beep", "hold", "wait_for_moderator", "end_on_exit", "max_participants", "who", "prompt",
-                "keys", "on_error",
+                "keys", "invite", "on_error",
             ]),
         "callback": Spec(required: ["flow", "next"], optional: ["to", "from", "vars", "hours", "agents", "group", "expire_hours", "on_error"]),
         "queue": Spec(

@@ -290,6 +290,7 @@ enum VariableCheck {
         case .conference(let c):
             return template(c.name, "name") + prompt(c.prompt, "prompt") + prompt(c.hold, "hold")
                 + c.whisperTo.enumerated().map { Read(pointer: ["whisper_to", String($0.offset)], template: $0.element) }
+                + c.invite.enumerated().map { Read(pointer: ["invite", String($0.offset)], template: $0.element) }
         case .callback(let c):
             var reads = template(c.to, "to") + template(c.from, "from") + json(.object(c.vars), ["vars"])
             if case .list(let agents)? = c.agents {

@@ -228,6 +228,7 @@ extension Run {
         let tag = StepTag(clientState: event.call?.clientState)
         guard tag?.parent == state.callControlID else { return .ignored("\(event.eventType) for unrelated leg \(leg)") }
         if let tag, let agent = tag.agent { return agentLegEvent(event, leg: leg, agent: agent, step: tag.step) }
+        if let tag, tag.invite { return guestLegEvent(event, leg: leg) }
         guard state.phase == .running, tag?.step == state.step else {
             if case .callHangup = event.kind, state.childLeg == leg { state.childLeg = nil }
             return .stale("\(event.eventType) of leg \(leg) from step \(tag?.step ?? -1)")

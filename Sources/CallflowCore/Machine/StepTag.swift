@@ -12,13 +12,16 @@ public struct StepTag: Sendable, Equatable {
     /// Set on a `ring_group`'s agent legs: the agent's index in the run (`RingProgress.agents`),
     /// so each leg's events find their agent even before Telnyx has named the leg.
     public var agent: Int?
+    /// Set on a leg a `conference` invited: joined to the call's conference when it answers.
+    public var invite: Bool = false
 
     /// Memberwise.
-    public init(step: Int, parent: String? = nil, dial: String? = nil, agent: Int? = nil) {
+    public init(step: Int, parent: String? = nil, dial: String? = nil, agent: Int? = nil, invite: Bool = false) {
         self.step = step
         self.parent = parent
         self.dial = dial
         self.agent = agent
+        self.invite = invite
     }
 
     /// The `client_state` to send: base64 of `{"cf":1,"step":...}` (with `parent` and `dial` when set).
@@ -27,6 +30,7 @@ public struct StepTag: Sendable, Equatable {
         if let parent { object["parent"] = .string(parent) }
         if let dial { object["dial"] = .string(dial) }
         if let agent { object["agent"] = .int(agent) }
+        if invite { object["invite"] = true }
         return Base64Text.encode(JSONValue.object(object).jsonBytes)
     }
 
@@ -39,5 +43,6 @@ public struct StepTag: Sendable, Equatable {
         self.parent = value["parent"]?.stringValue
         self.dial = value["dial"]?.stringValue
         self.agent = value["agent"]?.intValue
+        self.invite = value["invite"]?.boolValue ?? false
     }
 }

@@ -48,6 +48,8 @@ public enum StateCodec {
         if let m = s.conference {
             var e: JSONObject = ["name": .string(m.name), "creator": .bool(m.creator), "joined": .bool(m.joined), "polls": .int(m.polls)]
             if let id = m.id { e["id"] = .string(id) }
+            if !m.pendingInvites.isEmpty { e["invites"] = .array(m.pendingInvites.map(JSONValue.string)) }
+            if !m.guests.isEmpty { e["guests"] = .array(m.guests.map(JSONValue.string)) }
             o["conference"] = .object(e)
         }
         if let c = s.callback {
@@ -129,6 +131,8 @@ public enum StateCodec {
             var c = ConferenceMembership(name: name, id: m["id"]?.stringValue, creator: m["creator"]?.boolValue ?? false)
             c.joined = m["joined"]?.boolValue ?? false
             c.polls = m["polls"]?.intValue ?? 0
+            c.pendingInvites = m["invites"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            c.guests = m["guests"]?.arrayValue?.compactMap(\.stringValue) ?? []
             s.conference = c
         }
         if let c = v["callback"] {
