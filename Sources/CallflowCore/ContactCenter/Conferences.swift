@@ -44,6 +44,15 @@ extension Run {
             state.waiting = .conference(timer: nil)  // back from a key's node: still in it
             return true
         }
+        if let m = state.conference, m.name == name, m.creator {
+            // Its own conference, left (or not yet joined): back in by its id, never a second one.
+            if let id = m.id {
+                issueConference("conference_join", joinBody(spec), conference: id)
+                trace(.note, "rejoining conference \(name)")
+            }
+            state.waiting = .conference(timer: nil)
+            return true
+        }
         if let entry = conferences[name], entry.creator != state.callControlID {
             guard !entry.id.isEmpty else {
                 // Another call is creating it: look again shortly.

@@ -60,16 +60,7 @@ extension Run {
         switch (event.eventType, event.kind) {
         case ("call.bridged", _):
             // Bridged with an agent (call.dequeued may come after): the flow is done with the call.
-            trace(.note, "an agent took the call from the queue")
-            state.vars[QueueSpec.Variables.outcome] = "answered"
-            endQueue(stopHold: true, leave: false)
-            cancelAgentLegs(keepingTaken: true)
-            if let d = state.ring?.deadline {
-                effects.append(.cancelTimer(id: d))
-                state.ring?.deadline = nil
-            }
-            state.phase = .handedOff
-            state.waiting = .hangup
+            takenFromQueue()
             return true
         case ("call.enqueued", _):
             let position = event.payload["current_position"]?.intValue
@@ -90,18 +81,7 @@ extension Run {
             let reason = event.payload["reason"]?.stringValue ?? ""
             switch reason {
             case "bridged", "bridging-in-process":
-                trace(.note, "an agent took the call from the queue")
-                state.vars[QueueSpec.Variables.outcome] = "answered"
-                endQueue(stopHold: true, leave: false)
-                // Agents still ringing for this caller go; the one being bridged (maybe with this
-                // caller) stays, and keeps its claim until the call ends.
-                cancelAgentLegs(keepingTaken: true)
-                if let d = state.ring?.deadline {
-                    effects.append(.cancelTimer(id: d))
-                    state.ring?.deadline = nil
-                }
-                state.phase = .handedOff
-                state.waiting = .hangup
+                takenFromQueue()
             case "timeout":
                 state.vars[QueueSpec.Variables.outcome] = "timeout"
                 endQueue(stopHold: true, leave: false)
@@ -126,6 +106,22 @@ extension Run {
         default:
             return false
         }
+    }
+
+    /// An agent has the caller (`call.bridged` or `call.dequeued` `bridged`, whichever comes first):
+    /// the hold audio and the announcements stop, agents still ringing for this caller are hung up
+    /// (the one being bridged stays, held until its leg hangs up), and the flow is done.
+    mutating func takenFromQueue() {
+        trace(.note, "an agent took the call from the queue")
+        state.vars[QueueSpec.Variables.outcome] = "answered"
+        endQueue(stopHold: true, leave: false)
+        cancelAgentLegs(keepingTaken: true)
+        if let d = state.ring?.deadline {
+            effects.append(.cancelTimer(id: d))
+            state.ring?.deadline = nil
+        }
+        state.phase = .handedOff
+        state.waiting = .hangup
     }
 
     /// A command of the queue Telnyx refused: the enqueue (`on_full`), the hold audio or an
