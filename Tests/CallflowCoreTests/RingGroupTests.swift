@@ -96,6 +96,13 @@ import Testing
         #expect(h.outputs.flatMap(\.visits).last?.edge == "on_no_answer")
     }
 
+    @Test func anAgentListedWithItsOwnRingTimeRingsThatLong() throws {
+        var h = try Self.harness(Self.flow(strategy: "sequential", agents: #"[{"to":"+13125550141","ring_secs":8},"+13125550142"]"#))
+        #expect(h.commands.last { $0.action == "dial" }?.body["timeout_secs"] == 8)
+        Self.agent(&h, "+13125550141", "call.hangup", ["hangup_cause": "timeout"])
+        #expect(h.commands.last { $0.action == "dial" }?.body["timeout_secs"] == 15, "the others ring for the node's ring_secs")
+    }
+
     @Test func screeningAsksTheAgentAndADeclineRingsTheNext() throws {
         var h = try Self.harness(Self.flow(strategy: "sequential", screen: true))
         Self.agent(&h, "+13125550141", "call.answered")

@@ -24,6 +24,8 @@ public struct RingGroupSpec: Sendable, Equatable {
     public var strategy: Strategy
     /// How long each agent's phone rings, 5-120 s (`dial` `timeout_secs`; 20).
     public var ringSecs: Int
+    /// Agents listed as `{"to": ..., "ring_secs": N}`: their own ring time, by address.
+    public var agentRingSecs: [String: Int] = [:]
     /// The caller id the agents see; `nil`: the number the caller dialed (`{{call.to}}`).
     public var from: Template?
     /// Asks the agent to accept before the caller is bridged.

@@ -79,7 +79,7 @@ extension Run {
             }
             var body: JSONObject = [
                 "to": .string(agent), "from": .string(spec.from.map { render($0) } ?? state.facts.to),
-                "connection_id": .string(state.facts.connectionID ?? ""), "timeout_secs": .int(spec.ringSecs),
+                "connection_id": .string(state.facts.connectionID ?? ""), "timeout_secs": .int(spec.agentRingSecs[agent] ?? spec.ringSecs),
             ]
             if body["from"]?.stringValue?.isEmpty == true { body["from"] = .string(state.facts.to) }
             issue(
@@ -97,7 +97,11 @@ extension Run {
             if spec.strategy == .sequential { break }
         }
         state.ring = ring
-        if dialed { armRingDeadline(ms: spec.ringSecs * 1000 + RingGroupSpec.graceMs) }
+        if dialed {
+            let longest =
+                ring.legs.filter { $0.status == .ringing }.map { spec.agentRingSecs[ring.agents[$0.agent]] ?? spec.ringSecs }.max() ?? spec.ringSecs
+            armRingDeadline(ms: longest * 1000 + RingGroupSpec.graceMs)
+        }
         return dialed
     }
 

@@ -318,10 +318,11 @@ public struct FlowParser: FieldReader {
         let next = target(o, "next", p)
         let onNoAnswer = target(o, "on_no_answer", p)
         guard let ring = ringFields(o, p), let hold, let next, let onNoAnswer else { return nil }
-        return .ringGroup(
-            RingGroupSpec(
-                agents: ring.agents, strategy: ring.strategy, ringSecs: ring.ringSecs, from: ring.from, screen: ring.screen, hold: hold,
-                saveAs: saveAs, next: next, onNoAnswer: onNoAnswer))
+        var spec = RingGroupSpec(
+            agents: ring.agents, strategy: ring.strategy, ringSecs: ring.ringSecs, from: ring.from, screen: ring.screen, hold: hold,
+            saveAs: saveAs, next: next, onNoAnswer: onNoAnswer)
+        spec.agentRingSecs = ring.perAgent
+        return .ringGroup(spec)
     }
 
     /// Audio that loops (hold music): a URL or a media name, never speech (which cannot loop).
@@ -367,6 +368,7 @@ public struct FlowParser: FieldReader {
                 ring = RingGroupSpec(
                     agents: fields.agents, strategy: fields.strategy, ringSecs: fields.ringSecs, from: fields.from, screen: fields.screen, hold: hold,
                     saveAs: nil, next: "", onNoAnswer: "")
+                ring?.agentRingSecs = fields.perAgent
             }
         }
         let retry = int(o, "retry_secs", p, required: false, range: 5...600) ?? QueueSpec.defaultRetrySecs
@@ -508,9 +510,11 @@ public struct FlowParser: FieldReader {
     mutating func ringFields(
         _ o: JSONObject, _ p: [String]
     ) -> (
-        agents: RingGroupSpec.Agents, strategy: RingGroupSpec.Strategy, ringSecs: Int, from: Template?, screen: RingGroupSpec.Screening?
+        agents: RingGroupSpec.Agents, strategy: RingGroupSpec.Strategy, ringSecs: Int, from: Template?, screen: RingGroupSpec.Screening?,
+        perAgent: [String: Int]
     )? {
         var agents: RingGroupSpec.Agents?
+        var perAgent: [String: Int] = [:]
         switch (o["agents"], o["group"]) {
         case (nil, nil):
             error(p, "name who to ring: \"agents\": [\"+13125550141\", ...] or \"group\": \"support\" (flows/groups/support.json)")
@@ -523,8 +527,19 @@ public struct FlowParser: FieldReader {
             }
             var templates: [Template] = []
             for (i, item) in items.enumerated() {
-                guard let text = item.stringValue else {
-                    error(p + ["agents", String(i)], "expected an E.164 number or a sip: URI, found \(item.typeName)")
+                var entry = item
+                if case .object(let o) = item {
+                    // `{"to": "+13125550141", "ring_secs": 10}`: an agent with its own ring time.
+                    let ap = p + ["agents", String(i)]
+                    unknownKeys(o, ap, allowed: ["to", "ring_secs"], what: "an agent")
+                    guard let to = string(o, "to", ap), let secs = int(o, "ring_secs", ap, range: 5...120) else { continue }
+                    if to.contains("{{") { error(ap + ["to"], "an agent with its own ring_secs needs its address as written, not a template") }
+                    perAgent[to] = secs
+                    entry = .string(to)
+                }
+                guard let text = entry.stringValue else {
+                    error(
+                        p + ["agents", String(i)], "expected an E.164 number, a sip: URI or {\"to\": ..., \"ring_secs\": N}, found \(item.typeName)")
                     continue
                 }
                 guard let t = template(text, p + ["agents", String(i)]) else { continue }
@@ -561,7 +576,7 @@ public struct FlowParser: FieldReader {
         }
         guard let agents else { return nil }
         if o["screen"] != nil && screen == nil { return nil }
-        return (agents, strategy, ringSecs, from, screen)
+        return (agents, strategy, ringSecs, from, screen, perAgent)
     }
 
     /// A `key → node` object (`choices`, `cases`, `on_status`) in file order. `badKey` says why a
