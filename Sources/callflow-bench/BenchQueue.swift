@@ -64,6 +64,7 @@ struct BenchQueue: ParsableCommand {
             return work
         }
 
+        @discardableResult
         mutating func send(_ type: String, _ leg: String, _ payload: String = "", clientState: String? = nil) -> InputWork {
             let e = event(type, leg, payload, clientState: clientState ?? lastState[leg])
             return take(engine.receive(e, now: now))
@@ -77,7 +78,7 @@ struct BenchQueue: ParsableCommand {
                 let work = take(engine.apply(.timerFired(id: id), to: t.call, now: now))
                 // A spoken prompt ends (an announcement, the reference's say): the next one follows.
                 for c in work.commands where c.action == "speak" && c.callControlID == t.call {
-                    _ = send("call.speak.ended", t.call, #","status":"completed""#)
+                    send("call.speak.ended", t.call, #","status":"completed""#)
                 }
             }
             now = until
