@@ -12,7 +12,7 @@ names = {
     "conference_leave": "LeaveConferenceRequest", "conference_mute": "ConferenceMuteRequest",
     "conference_unmute": "ConferenceUnmuteRequest", "conference_hold": "ConferenceHoldRequest",
     "conference_unhold": "ConferenceUnholdRequest", "conference_speak": "ConferenceSpeakRequest",
-    "conference_play": "ConferencePlayRequest",
+    "conference_play": "ConferencePlayRequest", "conference_update": "UpdateConferenceRequest",
 }
 
 def resolve(x, depth=0):

@@ -222,20 +222,27 @@ extension EmulatorModel {
         case "no_answer":
             out.append(arm(id, after: min((timeoutSecs ?? 30) * 1000, timing.ringMs * 4), .targetEnds(cause: "timeout")))
         default:
-            guard var b = legs[id] else { return (id, out) }
-            b.answered = true
-            legs[id] = b
-            out.append(webhook("call.answered", id, after: ringMs))
-            if bridgeOnAnswer, let parent, var a = legs[parent] {
-                a.bridgedWith = id
-                b.bridgedWith = parent
-                legs[parent] = a
-                legs[id] = b
-                out.append(webhook("call.bridged", parent, after: timing.ringMs + 20))
-                out.append(webhook("call.bridged", id, after: timing.ringMs + 20))
-            }
+            out.append(arm(id, after: ringMs, .targetAnswers(bridge: bridgeOnAnswer)))
         }
         return (id, out)
+    }
+
+    /// A dialed leg answers now (a transfer target is bridged with its parent at once), unless it
+    /// was hung up while it rang.
+    mutating func targetAnswers(_ id: String, bridge: Bool) -> [Emission] {
+        guard var b = legs[id], !b.ended else { return [] }
+        b.answered = true
+        legs[id] = b
+        var out = [webhook("call.answered", id, after: 0)]
+        if bridge, let parent = b.parent, var a = legs[parent], !a.ended {
+            a.bridgedWith = id
+            b.bridgedWith = parent
+            legs[parent] = a
+            legs[id] = b
+            out.append(webhook("call.bridged", parent, after: 20))
+            out.append(webhook("call.bridged", id, after: 20))
+        }
+        return out
     }
 
     mutating func dial(_ body: JSONObject) -> (Reply, [Emission]) {

@@ -39,6 +39,9 @@ extension EmulatorModel {
             ["call_control_ids", "command_id", "language", "payload", "payload_type", "region", "voice", "voice_settings"], ["payload", "voice"]
         ),
         "conference_play": (["audio_url", "call_control_ids", "loop", "media_name", "region"], []),
+        "conference_update": (
+            ["call_control_id", "command_id", "region", "supervisor_role", "whisper_call_control_ids"], ["call_control_id", "supervisor_role"]
+        ),
     ]
 
     /// One Conference API request: `action` is `conference_<verb>`, `id` the path's conference.
@@ -74,7 +77,7 @@ extension EmulatorModel {
                 [
                     webhook("conference.created", leg, after: 20, ["conference_id": .string(cid)], clientState: .some(state)),
                     webhook("conference.participant.joined", leg, after: 40, ["conference_id": .string(cid)], clientState: .some(state)),
-                ]
+                ] + listens(leg, after: 500)
             )
         }
         guard let id, var conf = conferences[id], !conf.ended else {
@@ -99,11 +102,21 @@ extension EmulatorModel {
         }
     }
 
+    /// The scripted caller in a conference presses its next keys (the conference's `keys`), as it
+    /// does during a prompt that loops: a token it answers with `scriptedInput`.
+    mutating func listens(_ leg: String, after: Int) -> [Emission] {
+        guard legs[leg]?.scripted == true else { return [] }
+        let token = nextToken()
+        conferenceInputs[leg] = token
+        return [.needInput(delayMs: after, leg: leg, token: token, prompt: "[conference]")]
+    }
+
     /// `leg` leaves conference `id` (it left or hung up): `conference.participant.left`, and the
     /// conference ends when the leg had `end_conference_on_exit` or was the last one.
     mutating func participantLeaves(_ leg: String, conference id: String, after: Int) -> [Emission] {
         guard var conf = conferences[id], !conf.ended, conf.participants.contains(leg) else { return [] }
         conf.participants.removeAll { $0 == leg }
+        conferenceInputs[leg] = nil
         var out = [webhook("conference.participant.left", leg, after: after, ["conference_id": .string(id)])]
         if conf.endOnExit.contains(leg) || conf.participants.isEmpty {
             for other in conf.participants {

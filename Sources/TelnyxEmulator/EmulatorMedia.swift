@@ -152,7 +152,8 @@ extension EmulatorModel {
         }
         guard var leg = legs[id], leg.scripted, !leg.ended else { return [] }
         let forGather = leg.gather?.token == token
-        guard forGather || leg.prompts.contains(where: { $0.token == token }) else { return [] }
+        let inConference = conferenceInputs[id] == token
+        guard forGather || inConference || leg.prompts.contains(where: { $0.token == token }) else { return [] }
         if leg.inputIndex < script.inputs.count {
             let digits = script.inputs[leg.inputIndex]
             leg.inputIndex += 1

@@ -146,6 +146,9 @@ public struct EmulatorModel: Sendable {
         case agentHangsUp
         /// A dialed leg that does not answer ends (busy, or its ring time is up).
         case targetEnds(cause: String)
+        /// A dialed leg answers (unless it was hung up while ringing); `bridge`: a transfer target,
+        /// bridged with its parent on answer.
+        case targetAnswers(bridge: Bool)
         case payment(JSONObject, clientState: String?)
     }
 
@@ -197,6 +200,8 @@ public struct EmulatorModel: Sendable {
     var queueWaits: [String: [Int]] = [:]
     /// Conferences by id (`EmulatorConferences.swift`).
     var conferences: [String: Conference] = [:]
+    /// A scripted leg in a conference → the token its next keys answer.
+    var conferenceInputs: [String: Int] = [:]
     /// The clock, in Unix milliseconds, used for `occurred_at` (the driver advances it).
     public var nowMs: Int64 = 0
 
@@ -398,6 +403,7 @@ public struct EmulatorModel: Sendable {
         case .payment(let fields, let state): return [webhook("call.payment.completed", id, after: 0, fields, clientState: .some(state))]
         case .agentHangsUp: return agentHangsUp(id)
         case .targetEnds(let cause): return terminate(id, cause: cause, source: "callee", after: 0)
+        case .targetAnswers(let bridge): return targetAnswers(id, bridge: bridge)
         }
     }
 
@@ -468,9 +474,10 @@ public struct EmulatorModel: Sendable {
         leg.queue = nil
         leg.recordings = []
         legs[id] = leg
-        out += leaveConferences(id, after: after + 2)
         let hangup: JSONObject = ["hangup_cause": .string(cause), "hangup_source": .string(source)]
         out.append(webhook("call.hangup", id, after: after + 5, hangup.merging(extra)))
+        // The participant leaves because the call ended: after its hang-up.
+        out += leaveConferences(id, after: after + 8)
         for r in recordings {
             out += saveRecording(id, r, endedMs: nowMs + Int64(after), after: after + 5 + timing.recordingSaveMs, clientState: r.clientState)
         }

@@ -141,6 +141,8 @@ public struct Scenario: Sendable, Equatable {
     public static let endings = ["transferred", "connected", "referred", "rejected", "flow_hung_up", "caller_hung_up", "unfinished"]
     public static let amdResults = ["human", "machine", "not_sure", "human_residence", "human_business", "fax_detected", "silence"]
     public static let targets = ["answer", "busy", "no_answer"]
+    /// The actions a scenario may name: every call action, `bridge`, and the Conference API's.
+    public static let actions = Set(CommandCatalog.actions.keys).union(EmulatorModel.conferenceFields.keys).union(["bridge"])
 
     /// Reads a scenario file. Unknown keys, wrong types, unknown actions and event types are
     /// errors; with `flows` (the set the scenario's flow was loaded into), so are node names in
@@ -429,7 +431,7 @@ struct ScenarioReader {
         f.delayMs = delays(o["delay_ms"], ["faults", "delay_ms"])
         f.lateCopyMs = delays(o["late_copy_ms"], ["faults", "late_copy_ms"])
         if let errors = object(o["api_errors"], ["faults", "api_errors"]) {
-            let actions = Set(CommandCatalog.actions.keys)
+            let actions = Scenario.actions
             for (action, value) in errors.members {
                 let at = ["faults", "api_errors", action]
                 if !actions.contains(action) { unknown(action, "Telnyx call action", at, actions) }
@@ -442,7 +444,7 @@ struct ScenarioReader {
 
     mutating func expectations(_ o: JSONObject) -> Scenario.Expectations {
         var e = Scenario.Expectations()
-        let actions = Set(CommandCatalog.actions.keys)
+        let actions = Scenario.actions
         e.path = strings(o["path"], ["expect", "path"])
         e.notVisited = strings(o["not_visited"], ["expect", "not_visited"])
         e.commands = strings(o["commands"], ["expect", "commands"], allowed: actions, what: "Telnyx call action")

@@ -31,6 +31,7 @@ extension CommandCatalog {
         // The Conference API's request schemas: create and join take both, leave and speak a
         // command_id only, the others neither.
         case "conference_create", "conference_join": return true
+        case "conference_update": return field == "command_id"
         case "conference_leave", "conference_speak": return field == "command_id"
         case "conference_mute", "conference_unmute", "conference_hold", "conference_unhold", "conference_play": return false
         default: return true

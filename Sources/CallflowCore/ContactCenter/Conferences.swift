@@ -275,6 +275,20 @@ extension Run {
         m.id = id
         state.conference = m
         trace(.note, "conference \(m.name) is \(id)")
+        // Telnyx's create takes no role: a listener that created the conference is muted now, and
+        // a supervisor role is set with `update`.
+        if case .conference(let spec)? = node?.kind, spec.action == .join {
+            switch spec.role {
+            case .listener:
+                issueConference("conference_mute", ["call_control_ids": [.string(state.callControlID)]], conference: id)
+            case .monitor, .barge, .whisper:
+                var body: JSONObject = ["call_control_id": .string(state.callControlID), "supervisor_role": .string(spec.role.rawValue)]
+                if spec.role == .whisper { body["whisper_call_control_ids"] = .array(spec.whisperTo.map { .string(render($0)) }) }
+                issueConference("conference_update", body, conference: id)
+            default:
+                break
+            }
+        }
         return true
     }
 

@@ -241,9 +241,8 @@ extension Run {
                 return .applied
             }
             trace(.note, "agent \(ring.agents[agent]) answered")
-            // Screened, the others ring on until this agent accepts (a decline must not end the
-            // group); in a queue they ring on anyway: each agent who answers serves the next head.
-            if spec.screen == nil, ringContext?.queue == nil { cancelAgentLegs(except: li) }
+            // Screened, the others ring on until this agent accepts (a decline must not end the group).
+            if spec.screen == nil { cancelAgentLegs(except: li) }
             if let screen = spec.screen {
                 state.ring?.legs[li].status = .screening
                 screenAgent(screen, leg: ring.legs[li])
@@ -262,7 +261,7 @@ extension Run {
                 return .applied
             }
             trace(.note, "agent \(ring.agents[agent]) accepted")
-            if ringContext?.queue == nil { cancelAgentLegs(except: li) }
+            cancelAgentLegs(except: li)
             bridgeAgent(spec, li)
         case .callBridged:
             agentBridged()

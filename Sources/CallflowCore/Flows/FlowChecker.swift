@@ -135,7 +135,8 @@ public enum FlowChecker {
                 if node.kind.issuesCallCommand {
                     error(
                         ["nodes", id, "type"],
-                        "on_hangup runs after the caller has gone: it may use only set, switch, if and http, not \(node.kind.typeName)")
+                        "on_hangup runs after the caller has gone: it may use only nodes that send no call command (set, switch, if, split, http, wait, callback), not \(node.kind.typeName)"
+                    )
                 }
             }
             if let target = flow.defaults.onError, !known.contains(target) { missing(target, ["defaults", "on_error"]) }

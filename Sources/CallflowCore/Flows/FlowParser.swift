@@ -313,7 +313,11 @@ public struct FlowParser: FieldReader {
     /// the strategy, the ring time and the optional screening.
     mutating func ringGroup(_ o: JSONObject, _ p: [String]) -> NodeKind? {
         var hold: Prompt?
-        if let h = o["hold"] { hold = holdAudio(h, p + ["hold"]) }
+        if let h = o["hold"] {
+            hold = holdAudio(h, p + ["hold"])
+        } else {
+            error(p, "missing required field \"hold\": what the caller hears while agents ring ({\"play\": url} or {\"media\": name})")
+        }
         let saveAs = o["save_as"] == nil ? nil : variableName(o, "save_as", p)
         let next = target(o, "next", p)
         let onNoAnswer = target(o, "on_no_answer", p)
@@ -325,11 +329,17 @@ public struct FlowParser: FieldReader {
         return .ringGroup(spec)
     }
 
+    /// Whether `name` can name a file in `flows/groups/` (no path, no dots).
+    static func isGroupName(_ name: String) -> Bool {
+        !name.isEmpty
+            && name.unicodeScalars.allSatisfy { ($0.properties.isAlphabetic && $0.isASCII) || ("0"..."9").contains($0) || $0 == "-" || $0 == "_" }
+    }
+
     /// Audio that loops (hold music): a URL or a media name, never speech (which cannot loop).
     mutating func holdAudio(_ value: JSONValue, _ p: [String]) -> Prompt? {
         let hold = prompt(value, p)
         if case .say? = hold {
-            error(p, "hold audio plays in a loop until an agent answers: give {\"play\": url} or {\"media\": name}")
+            error(p, "hold audio plays in a loop: give {\"play\": url} or {\"media\": name}, not speech")
             return nil
         }
         return hold
@@ -342,6 +352,9 @@ public struct FlowParser: FieldReader {
         let maxWait = int(o, "max_wait_secs", p, required: false, range: 1...86_400)
         let maxSize = int(o, "max_size", p, required: false, range: 1...5000)
         let hold = o["hold"].flatMap { holdAudio($0, p + ["hold"]) }
+        if o["hold"] == nil {
+            error(p, "missing required field \"hold\": what the caller hears while waiting ({\"play\": url} or {\"media\": name})")
+        }
         var announce: QueueSpec.Announcement?
         if let a = object(o, "announce", p, required: false) {
             let ap = p + ["announce"]
@@ -433,6 +446,8 @@ public struct FlowParser: FieldReader {
                 error(p + ["whisper_to"], "expected a list of call control ids")
             }
             if role != .whisper { error(p + ["whisper_to"], "whisper_to is for role whisper") }
+        } else if role == .whisper {
+            error(p, "role whisper needs \"whisper_to\": the call control ids (templates) that hear this call")
         }
         var keys: [(digit: String, target: String)] = []
         if let map = object(o, "keys", p, required: false) {
@@ -551,7 +566,13 @@ public struct FlowParser: FieldReader {
             }
             if templates.count == items.count { agents = .list(templates) }
         case (nil, _?):
-            if let g = nonEmpty(o, "group", p) { agents = .group(g) }
+            if let g = nonEmpty(o, "group", p) {
+                if Self.isGroupName(g) {
+                    agents = .group(g)
+                } else {
+                    error(p + ["group"], "a group is named by its file in flows/groups/ without .json: letters, digits, - and _, found \"\(g)\"")
+                }
+            }
         }
         var strategy = RingGroupSpec.Strategy.simultaneous
         if let s = string(o, "strategy", p, required: false) {
