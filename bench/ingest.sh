@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Webhook ingest: Callflow (release build, flows/main.json, commands to a loopback sink) against a
-# minimal C reference (libevent + libsodium: verify, answer 200), same signed requests, same run,
-# one core each for the server. Usage: bench/ingest.sh [REQUESTS] [SECONDS] [CONNECTIONS]
+# Webhook ingest: Callflow (release build, flows/main.json, commands to a loopback sink) against two
+# C references, same signed requests, same run, one core each for the server:
+#   verify-only: libevent + libsodium, verify and answer 200 (the physical floor of verification);
+#   same-work (bench/reference/samework_ref.c, issue 21): verify, read the three fields, dedupe, one
+#   SQLite row per webhook (WAL, synchronous=normal) committed per loop pass before the 200s, and an
+#   answer command per call.initiated through libcurl multi to the same sink.
+# Usage: bench/ingest.sh [REQUESTS] [SECONDS] [CONNECTIONS]
 # INGEST_FLOW=quiet: a diagnostic run whose flow starts with a pause (a timer, no command), to see
 # the inbound path and the store without the outbound request each webhook otherwise causes.
 set -euo pipefail
@@ -11,6 +15,7 @@ command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
 source bench/common.sh
 source bench/ingest-load.sh
 cc -O2 -o "$WORK/ingest_ref" bench/reference/ingest_ref.c -levent -lsodium
+cc -O2 -o "$WORK/samework_ref" bench/reference/samework_ref.c -levent -lsodium -lsqlite3 -lcurl
 echo "signing $N distinct call.initiated webhooks..."
 ingest_sign "$N"
 run() {  # NAME PORT
@@ -23,14 +28,24 @@ run() {  # NAME PORT
   printf "%-10s %10s req/s  p50 %8s  p99 %8s  non-200 %s\n" "$1" "$rps" "$p50" "$p99" "$bad"
   echo "$rps" > "$WORK/$1.rps"
 }
-taskset -c 1 "$WORK/ingest_ref" 18998 "$PUB" & sleep 0.5
+taskset -c 1 "$WORK/ingest_ref" 18998 "$PUB" & REF=$!; sleep 0.5
 run reference 18998
-kill %1
-ingest_serve
+kill $REF
+ingest_prepare
+taskset -c 1 "$WORK/samework_ref" 18996 "$PUB" "$WORK/ref.db" http://127.0.0.1:18999/v2 2>"$WORK/samework.log" & SAME=$!; sleep 0.5
+run samework 18996
+kill $SAME; sleep 0.3
+echo "same-work reference: $(cat "$WORK/samework.log")"
+serve_callflow http://127.0.0.1:18999/v2 18997
+SERVER=$!
+sleep 1
 run callflow 18997
 # Read at once: a server that only queued its commands during the run would look faster than it is.
 curl -s http://127.0.0.1:18997/metrics > "$WORK/metrics.txt"
-python3 -c "print('ratio callflow/reference: %.2f (target >= 0.85)' % (float(open('$WORK/callflow.rps').read()) / float(open('$WORK/reference.rps').read())))"
+python3 -c "
+c, v, s = (float(open('$WORK/%s.rps' % n).read()) for n in ('callflow', 'reference', 'samework'))
+print('ratio callflow/same-work reference: %.2f (target >= 0.85)' % (c / s))
+print('ratio callflow/verify-only reference: %.2f (the physical floor of verification; no target)' % (c / v))"
 python3 - "$WORK/metrics.txt" <<'PY'
 import re, sys
 m = {}

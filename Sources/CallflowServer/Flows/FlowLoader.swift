@@ -47,7 +47,7 @@ public enum FlowLoader {
         var folders: [String] = []
         for path in paths {
             var isDirectory: ObjCBool = false
-            FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+            _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
             let folder = isDirectory.boolValue ? path : (path as NSString).deletingLastPathComponent
             if !folders.contains(folder) { folders.append(folder.isEmpty ? "." : folder) }
         }
