@@ -69,6 +69,19 @@ import Testing
         conf.send("call.dtmf.received", ["digit": "2"])
         ConferenceTests.join(&conf, "v3:B", from: "+13125550177")
         all += conf.commands
+        // A listener and a whisperer who create their conferences get their roles after the create;
+        // an invite dials a guest and joins it.
+        for (role, extra) in [("listener", ""), ("whisper", #","whisper_to":["v3:agent-1"]"#)] {
+            let text =
+                #"{"start":"c","nodes":{"c":{"type":"conference","name":"r","role":"\#(role)"\#(extra),"invite":["+13125550199"],"next":"e","on_error":"e"},"e":{"type":"hangup"}}}"#
+            var x = CallHarness(flows: try Flows.single(text), defaultFlow: "t")
+            x.initiated()
+            x.apply(.commandSucceeded(commandID: try #require(x.last?.commandID), action: "conference_create", data: ["id": "conf-7"]))
+            x.send("conference.participant.joined", ["conference_id": "conf-7"])
+            let guest = x.commands.last { $0.action == "dial" }?.body["client_state"]?.stringValue
+            x.send("call.answered", leg: "v3:guest", clientState: .some(guest))
+            all += x.commands
+        }
         var unrouted = CallHarness(flows: flows, defaultFlow: nil)
         unrouted.initiated()
         all += unrouted.commands
@@ -82,7 +95,7 @@ import Testing
             actions.isSuperset(of: [
                 "answer", "speak", "gather_using_speak", "gather_using_audio", "gather", "transfer", "dial",
                 "bridge", "record_start", "gather_using_ai", "hangup", "reject", "playback_start", "enqueue", "leave_queue",
-                "playback_stop", "conference_create", "conference_join", "conference_mute", "conference_leave",
+                "playback_stop", "conference_create", "conference_join", "conference_mute", "conference_leave", "conference_update",
             ]))
         #expect(commands.contains { $0.action == "bridge" && $0.body["queue"] != nil }, "a queue's bridge with its head is validated too")
         var validators: [String: SchemaValidator] = [:]
