@@ -4,7 +4,9 @@
 #   verify-only: libevent + libsodium, verify and answer 200 (the physical floor of verification);
 #   same-work (bench/reference/samework_ref.c, issue 21): verify, read the three fields, dedupe, one
 #   SQLite row per webhook (WAL, synchronous=normal) committed per loop pass before the 200s, and an
-#   answer command per call.initiated through libcurl multi to the same sink.
+#   answer command per call.initiated through libcurl multi to the same sink;
+# and the Python peer (bench/peer/app.py: FastAPI + uvicorn with the telnyx SDK's webhooks.unwrap and
+# its async client), installed by pip into ~/.cache/callflow-bench-peer on first use (PEER=0 skips it).
 # Usage: bench/ingest.sh [REQUESTS] [SECONDS] [CONNECTIONS]
 # INGEST_FLOW=quiet: a diagnostic run whose flow starts with a pause (a timer, no command), to see
 # the inbound path and the store without the outbound request each webhook otherwise causes.
@@ -36,6 +38,16 @@ taskset -c 1 "$WORK/samework_ref" 18996 "$PUB" "$WORK/ref.db" http://127.0.0.1:1
 run samework 18996
 kill $SAME; sleep 0.3
 echo "same-work reference: $(cat "$WORK/samework.log")"
+if [ "${PEER:-1}" != 0 ]; then
+  VENV=${PEER_VENV:-$HOME/.cache/callflow-bench-peer}
+  [ -x "$VENV/bin/uvicorn" ] || { python3 -m venv "$VENV" && "$VENV/bin/pip" install -q -r bench/peer/requirements.txt; }
+  (cd bench/peer && TELNYX_PUBLIC_KEY="$PUB" TELNYX_API_KEY=bench TELNYX_API_BASE_URL=http://127.0.0.1:18999/v2 \
+    taskset -c 1 "$VENV/bin/uvicorn" app:app --host 127.0.0.1 --port 18995 --loop uvloop --http httptools --log-level warning) &
+  PEER_PID=$!
+  for _ in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:18995/ && break; sleep 0.2; done
+  run peer 18995
+  kill $PEER_PID; sleep 0.3
+fi
 serve_callflow http://127.0.0.1:18999/v2 18997
 SERVER=$!
 sleep 1
@@ -43,9 +55,12 @@ run callflow 18997
 # Read at once: a server that only queued its commands during the run would look faster than it is.
 curl -s http://127.0.0.1:18997/metrics > "$WORK/metrics.txt"
 python3 -c "
+import os
 c, v, s = (float(open('$WORK/%s.rps' % n).read()) for n in ('callflow', 'reference', 'samework'))
 print('ratio callflow/same-work reference: %.2f (target >= 0.85)' % (c / s))
-print('ratio callflow/verify-only reference: %.2f (the physical floor of verification; no target)' % (c / v))"
+print('ratio callflow/verify-only reference: %.2f (the physical floor of verification; no target)' % (c / v))
+if os.path.exists('$WORK/peer.rps'):
+    print('ratio callflow/Python peer: %.2f (target >= 10)' % (c / float(open('$WORK/peer.rps').read())))"
 python3 - "$WORK/metrics.txt" <<'PY'
 import re, sys
 m = {}
