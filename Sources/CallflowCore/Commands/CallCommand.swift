@@ -22,6 +22,22 @@ public struct CallCommand: Sendable, Equatable, CustomStringConvertible {
         self.reportsResult = reportsResult
     }
 
+    /// An outbound call for pending dial `token` (`POST /calls`): its client_state names the token, so
+    /// the call's first webhook finds the flow to start, and its command_id is derived from it, so a
+    /// re-send after a restart is the same dial. What the control API and a booked callback send.
+    public static func outboundDial(
+        token: String, to: String, from: String, connectionID: String, machineDetection: String = "disabled"
+    )
+        -> CallCommand
+    {
+        var body: JSONObject = [
+            "to": .string(to), "from": .string(from), "connection_id": .string(connectionID),
+            "client_state": .string(StepTag(step: 0, dial: token).encoded), "command_id": .string("cf-dial-\(token)"),
+        ]
+        if machineDetection != "disabled" { body["answering_machine_detection"] = .string(machineDetection) }
+        return CallCommand(callControlID: "dial:\(token)", action: "dial", body: body)
+    }
+
     /// The idempotency key Telnyx deduplicates by; deterministic per call step, so a retry or a re-send after a restart is recognised.
     public var commandID: String? { body["command_id"]?.stringValue }
 

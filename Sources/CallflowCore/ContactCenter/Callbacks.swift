@@ -68,14 +68,7 @@ extension Run {
         let dial = PendingDial(
             flow: cb.flow, vars: cb.vars, from: cb.from, to: cb.to, connectionID: state.facts.connectionID ?? "", at: now)
         effects.append(.expectDial(token: token, dial: dial))
-        effects.append(
-            .command(
-                CallCommand(
-                    callControlID: "dial:\(token)", action: "dial",
-                    body: [
-                        "to": .string(cb.to), "from": .string(cb.from), "connection_id": .string(dial.connectionID),
-                        "client_state": .string(StepTag(step: 0, dial: token).encoded), "command_id": .string("cf-dial-\(token)"),
-                    ])))
+        effects.append(.command(.outboundDial(token: token, to: cb.to, from: cb.from, connectionID: dial.connectionID)))
         trace(.command, "dial")
         log(.info, "placing the callback to \(state.redact(cb.to)) (flow \(cb.flow))")
         state.callback = nil

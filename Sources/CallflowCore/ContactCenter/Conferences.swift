@@ -89,12 +89,10 @@ extension Run {
         return true
     }
 
-    func addHold(_ hold: Prompt?, to body: inout JSONObject) {
-        switch hold {
-        case .play(let url)?: body["hold_audio_url"] = .string(url.render(state.templateContext).text)
-        case .media(let name)?: body["hold_media_name"] = .string(name.render(state.templateContext).text)
-        default: break
-        }
+    /// The conference's hold audio in a create or join: `hold_audio_url` or `hold_media_name`.
+    mutating func addHold(_ hold: Prompt?, to body: inout JSONObject) {
+        guard let hold else { return }
+        for (key, value) in promptFields(hold).members { body["hold_" + key] = value }
     }
 
     /// The join request's role fields.
@@ -123,11 +121,10 @@ extension Run {
     }
 
     /// A Conference API command of this call (`callControlID` is the call; the path names `conference`).
-    mutating func issueConference(_ action: String, _ body: JSONObject, conference: String?, reportsResult: Bool = false) {
-        issue(action, body, reportsResult: reportsResult)
-        guard case .command(var c)? = effects.last else { return }
-        c.conference = conference
-        effects[effects.count - 1] = .command(c)
+    mutating func issueConference(
+        _ action: String, _ body: JSONObject, conference: String?, tag: StepTag? = nil, reportsResult: Bool = false
+    ) {
+        issue(action, body, tag: tag, reportsResult: reportsResult, conference: conference)
     }
 
     /// leave, mute, unmute, hold, unhold, speak, play on the call's conference.
@@ -144,23 +141,11 @@ extension Run {
             body = who
         case .hold:
             body = who
-            switch spec.hold {
-            case .play(let url)?: body["audio_url"] = .string(render(url))
-            case .media(let name)?: body["media_name"] = .string(render(name))
-            default: break
-            }
-        case .speak:
-            guard case .say(let text, let v, let l, let ssml)? = spec.prompt else { return }
-            body = [
-                "payload": .string(render(text)), "voice": .string(voice(v)), "language": .string(language(l)),
-                "payload_type": .string(ssml ? "ssml" : "text"),
-            ]
-        case .play:
-            switch spec.prompt {
-            case .play(let url)?: body["audio_url"] = .string(render(url))
-            case .media(let name)?: body["media_name"] = .string(render(name))
-            default: return
-            }
+            if let hold = spec.hold { for (key, value) in promptFields(hold).members { body[key] = value } }
+        case .speak, .play:
+            // The parser gives speak text and play audio; either way the conference hears the prompt.
+            guard let prompt = spec.prompt else { return }
+            body = promptFields(prompt)
         case .join, .invite:
             return
         }
@@ -247,13 +232,9 @@ extension Run {
                 return .applied
             }
             state.conference?.guests.append(leg)
-            var body: JSONObject = ["call_control_id": .string(leg)]
-            body["client_state"] = .string(StepTag(step: state.step, parent: state.callControlID, invite: true).encoded)
-            state.commandSeq += 1
-            body["command_id"] = .string(commandID)
-            var c = CallCommand(callControlID: state.callControlID, action: "conference_join", body: body)
-            c.conference = id
-            effects.append(.command(c))
+            issueConference(
+                "conference_join", ["call_control_id": .string(leg)], conference: id,
+                tag: StepTag(step: state.step, parent: state.callControlID, invite: true))
             trace(.note, "guest \(leg) joins the conference")
             return .applied
         case "conference.participant.left", "conference.ended":

@@ -84,13 +84,7 @@ extension Run {
             if body["from"]?.stringValue?.isEmpty == true { body["from"] = .string(state.facts.to) }
             issue(
                 "dial", body, tag: StepTag(step: state.step, parent: state.callControlID, agent: ring.round * RingProgress.agentLimit + i),
-                reportsResult: true)
-            // Each agent's dial is queued on its own (the client sends one command per leg at a
-            // time): all agents ring at once, not one Telnyx round trip after another.
-            if case .command(var c)? = effects.last {
-                c.callControlID = "dial:\(commandID)"
-                effects[effects.count - 1] = .command(c)
-            }
+                reportsResult: true, ownQueue: true)
             ring.legs.append(RingLeg(agent: i, status: .ringing, dial: commandID))
             trace(.note, "ringing agent \(agent)")
             dialed = true
@@ -292,25 +286,10 @@ extension Run {
 
     /// The screening prompt on the agent's leg: one key, Telnyx tries once.
     mutating func screenAgent(_ screen: RingGroupSpec.Screening, leg: RingLeg) {
-        var body: JSONObject = [
-            "minimum_digits": 1, "maximum_digits": 1, "valid_digits": "0123456789*#", "timeout_millis": .int(screen.timeoutMs),
-            "maximum_tries": 1,
-        ]
-        let action: String
-        switch screen.prompt {
-        case .say(let text, let v, let l, let ssml):
-            action = "gather_using_speak"
-            body["payload"] = .string(render(text))
-            body["voice"] = .string(voice(v))
-            body["language"] = .string(language(l))
-            body["payload_type"] = .string(ssml ? "ssml" : "text")
-        case .play(let url):
-            action = "gather_using_audio"
-            body["audio_url"] = .string(render(url))
-        case .media(let name):
-            action = "gather_using_audio"
-            body["media_name"] = .string(render(name))
-        }
+        let (action, body) = gatherRequest(
+            InputSpec(
+                prompt: screen.prompt, failurePrompt: nil, minDigits: 1, maxDigits: 1, validDigits: "0123456789*#", terminator: nil,
+                timeoutMs: screen.timeoutMs, interDigitMs: nil))
         issueToAgent(action, body, leg: leg)
     }
 

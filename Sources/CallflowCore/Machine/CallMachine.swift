@@ -122,14 +122,23 @@ struct Run {
 
     var commandID: String { "cf-\(callHash)-\(state.step)-\(state.commandSeq)" }
 
-    /// Issues a call command tagged with the current step. `leg` defaults to this call's leg.
-    mutating func issue(_ action: String, _ body: JSONObject, leg: String? = nil, tag: StepTag? = nil, reportsResult: Bool = false) {
+    /// Issues a call command tagged with the current step. `leg` defaults to this call's leg;
+    /// `conference` is the conference a `conference_*` action's path names. `ownQueue`: the command
+    /// is queued on its own (a ring group's dials: the client sends one command per leg at a time,
+    /// and every agent must ring at once, not one Telnyx round trip after another).
+    mutating func issue(
+        _ action: String, _ body: JSONObject, leg: String? = nil, tag: StepTag? = nil, reportsResult: Bool = false,
+        conference: String? = nil, ownQueue: Bool = false
+    ) {
         state.commandSeq += 1
         var b = body
         // Telnyx refuses fields a command's schema lacks (`siprec_start` has no command_id).
         if CommandCatalog.takes(action, "client_state") { b["client_state"] = .string((tag ?? StepTag(step: state.step)).encoded) }
         if CommandCatalog.takes(action, "command_id") { b["command_id"] = .string(commandID) }
-        effects.append(.command(CallCommand(callControlID: leg ?? state.callControlID, action: action, body: b, reportsResult: reportsResult)))
+        var command = CallCommand(
+            callControlID: ownQueue ? "dial:\(commandID)" : leg ?? state.callControlID, action: action, body: b, reportsResult: reportsResult)
+        command.conference = conference
+        effects.append(.command(command))
         trace(.command, action)  // the command_id is derivable: cf-<call hash>-<step>-<seq>
     }
 
@@ -447,22 +456,26 @@ struct Run {
         return nil
     }
 
-    /// speak / playback_start for a prompt.
-    mutating func issuePrompt(_ prompt: Prompt, leg: String? = nil, tag: StepTag? = nil, loop: JSONValue? = nil) {
+    /// A prompt's fields in a Telnyx body: `payload`, `voice`, `language` and `payload_type` for
+    /// speech, `audio_url` or `media_name` for audio (the same in speak, playback and gathers).
+    mutating func promptFields(_ prompt: Prompt) -> JSONObject {
         switch prompt {
         case .say(let text, let v, let l, let ssml):
-            issue(
-                "speak",
-                [
-                    "payload": .string(render(text)), "voice": .string(voice(v)), "language": .string(language(l)),
-                    "payload_type": .string(ssml ? "ssml" : "text"),
-                ], leg: leg, tag: tag)
-        case .play(let url):
-            var body: JSONObject = ["audio_url": .string(render(url))]
-            if let loop { body["loop"] = loop }
-            issue("playback_start", body, leg: leg, tag: tag)
-        case .media(let name):
-            var body: JSONObject = ["media_name": .string(render(name))]
+            return [
+                "payload": .string(render(text)), "voice": .string(voice(v)), "language": .string(language(l)),
+                "payload_type": .string(ssml ? "ssml" : "text"),
+            ]
+        case .play(let url): return ["audio_url": .string(render(url))]
+        case .media(let name): return ["media_name": .string(render(name))]
+        }
+    }
+
+    /// speak / playback_start for a prompt.
+    mutating func issuePrompt(_ prompt: Prompt, leg: String? = nil, tag: StepTag? = nil, loop: JSONValue? = nil) {
+        var body = promptFields(prompt)
+        if case .say = prompt {
+            issue("speak", body, leg: leg, tag: tag)
+        } else {
             if let loop { body["loop"] = loop }
             issue("playback_start", body, leg: leg, tag: tag)
         }
@@ -524,23 +537,19 @@ struct Run {
     }
 
     mutating func issueGather(_ spec: InputSpec) {
-        var body: JSONObject = [:]
+        let (action, body) = gatherRequest(spec)
+        issue(action, body)
+        state.waiting = .gatherEnded
+    }
+
+    /// The gather command of `spec`: `gather_using_speak`, `gather_using_audio`, or plain `gather`.
+    mutating func gatherRequest(_ spec: InputSpec) -> (action: String, body: JSONObject) {
+        var body: JSONObject = spec.prompt.map { promptFields($0) } ?? [:]
         let action: String
         switch spec.prompt {
-        case .say(let text, let v, let l, let ssml)?:
-            action = "gather_using_speak"
-            body["payload"] = .string(render(text))
-            body["voice"] = .string(voice(v))
-            body["language"] = .string(language(l))
-            body["payload_type"] = .string(ssml ? "ssml" : "text")
-        case .play(let url)?:
-            action = "gather_using_audio"
-            body["audio_url"] = .string(render(url))
-        case .media(let name)?:
-            action = "gather_using_audio"
-            body["media_name"] = .string(render(name))
-        case nil:
-            action = "gather"
+        case .say?: action = "gather_using_speak"
+        case .play?, .media?: action = "gather_using_audio"
+        case nil: action = "gather"
         }
         body["minimum_digits"] = .int(spec.minDigits)
         body["maximum_digits"] = .int(spec.maxDigits)
@@ -550,8 +559,7 @@ struct Run {
         if let v = spec.validDigits { body["valid_digits"] = .string(v) }
         // Callflow counts attempts itself (to play the right re-prompt), so Telnyx tries once.
         if action != "gather" { body["maximum_tries"] = .int(1) }
-        issue(action, body)
-        state.waiting = .gatherEnded
+        return (action, body)
     }
 
     mutating func gatherEnded(digits raw: String, status: GatherStatus?) {

@@ -152,12 +152,9 @@ package final class EffectRunner {
     }
 
     private func sendDial(_ request: DialRequest, token: String, done: @escaping (Result<String, CommandFailure>) -> Void) {
-        var body: JSONObject = [
-            "to": .string(request.to), "from": .string(request.from), "connection_id": .string(request.connectionID),
-            "client_state": .string(StepTag(step: 0, dial: token).encoded), "command_id": .string("cf-dial-\(token)"),
-        ]
-        if request.machineDetection != "disabled" { body["answering_machine_detection"] = .string(request.machineDetection) }
-        telnyx.send(CallCommand(callControlID: "dial:\(token)", action: "dial", body: body)) { [weak self] result in
+        let dial = CallCommand.outboundDial(
+            token: token, to: request.to, from: request.from, connectionID: request.connectionID, machineDetection: request.machineDetection)
+        telnyx.send(dial) { [weak self] result in
             switch result {
             case .success(let data):
                 guard let id = data["call_control_id"]?.stringValue else {
