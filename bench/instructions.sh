@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Instructions per webhook, counted by valgrind (callgrind) rather than timed: the same figure on
 # every run, so a change to the hot path can be judged on a machine whose speed wanders ±30%
-# between minutes. Callflow (flows/main.json, SQLite, commands to the loopback sink) and the C
-# reference of bench/ingest.sh each get the same signed webhooks at low concurrency; counters are
-# zeroed after start-up, so what is counted is the load (and a graceful stop).
+# between minutes. Callflow (flows/main.json, SQLite, commands to the loopback sink) and the two C
+# references of bench/ingest.sh (verify-only, and same-work: verify, three fields, dedupe, a SQLite
+# row per webhook, an answer through libcurl) each get the same signed webhooks at low concurrency;
+# counters are zeroed after start-up, so what is counted is the load (and a graceful stop). Callflow
+# and the same-work reference are split by part side by side, so the gap between them can be located.
 # Instructions are not time (memory stalls and system calls are missing): this ranks where the work
 # is and shows whether a change removed some; bench/ingest.sh says what it is worth in req/s.
-# Usage: bench/instructions.sh [SECONDS]   (INGEST_FLOW=quiet works here too)   Needs valgrind and wrk (apt-get install valgrind wrk).
+# Usage: bench/instructions.sh [SECONDS]   (INGEST_FLOW=quiet works here too; KEEP=DIR keeps the annotated profiles there)   Needs valgrind and wrk (apt-get install valgrind wrk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
@@ -20,6 +22,7 @@ objcopy --strip-debug "$BIN" "$WORK/callflow-nodebug"
 BIN="$WORK/callflow-nodebug"
 source bench/ingest-load.sh
 cc -O2 -g -o "$WORK/ingest_ref" bench/reference/ingest_ref.c -levent -lsodium
+cc -O2 -g -o "$WORK/samework_ref" bench/reference/samework_ref.c -levent -lsodium -lsqlite3 -lcurl
 ingest_sign 20000
 ingest_prepare
 
@@ -45,10 +48,11 @@ measure() {
   awk '/requests in/ {print $1}' "$WORK/$name.wrk" > "$WORK/$name.n"
 }
 measure reference 18998 "$WORK/ingest_ref" 18998 "$PUB"
+measure samework 18996 "$WORK/samework_ref" 18996 "$PUB" "$WORK/ref.db" http://127.0.0.1:18999/v2
 TELNYX_PUBLIC_KEY="$PUB" TELNYX_API_KEY=bench TELNYX_API_BASE_URL=http://127.0.0.1:18999/v2 PORT=18997 \
   measure callflow 18997 "$BIN" serve --config "$WORK/config.json"
 
-for name in reference callflow; do
+for name in reference samework callflow; do
   callgrind_annotate --inclusive=yes "$WORK/$name.out" 2>/dev/null | { command -v swift >/dev/null && swift demangle --simplified || cat; } > "$WORK/$name.txt"
 done
 python3 - "$WORK" "$SECS" <<'PY'
@@ -63,26 +67,37 @@ def inclusive(name):
 def find(counts, *markers):
     """Largest inclusive count among functions whose name contains every marker."""
     return max([n for f, n in counts.items() if all(m in f for m in markers)] or [0])
-ref, cf = inclusive("reference"), inclusive("callflow")
-nref = int(open(work + "/reference.n").read()); ncf = int(open(work + "/callflow.n").read())
+ref, same, cf = inclusive("reference"), inclusive("samework"), inclusive("callflow")
+nref, nsame, ncf = (int(open("%s/%s.n" % (work, n)).read()) for n in ("reference", "samework", "callflow"))
 ref_total = find(ref, "event_base_loop") / nref
+same_total = find(same, "event_base_loop") / nsame
 cf_total = find(cf, "event_base_loop") / ncf
 verify = find(cf, "WebhookVerifier.verify") / ncf
 # Part markers: the pipeline's names, or (to measure a build from before it) the runtime's.
 engine = (find(cf, "CallEngine.step(") or find(cf, "CallEngine.receive(")) / ncf
 runtime = (find(cf, "CallPipeline.enqueue(_:)") or find(cf, "CallRuntime.receive(")) / ncf - engine
 store = find(cf, "SQLiteCallStore.commit(") / ncf
-commit = (find(cf, "LocalLedger.commit()") or find(cf, "CallRuntime.commit()")) / ncf - store
 decode = find(cf, "WebhookEvent.decode") / ncf or find(cf, "JSONParser.parse(_:)") / ncf
-client = find(cf, "HTTPClient.socketCallback") / ncf + find(cf, "HTTPClient.timerFired") / ncf
-print("%d webhooks to the reference, %d to Callflow (wrk -c4, %s s each, under callgrind)" % (nref, ncf, sys.argv[2]))
-print("instructions per webhook: reference %.0f (verification %.0f), Callflow %.0f" % (ref_total, find(ref, "crypto_sign_verify_detached") / nref, cf_total))
-print("instruction ratio reference/callflow: %.2f" % (ref_total / cf_total))
-print("Callflow by part:")
+# The command client: libcurl's socket and timer callbacks, and handing each command to it (which
+# runs inside the commit's completion, so it is taken out of the replies).
+handoff = find(cf, "TelnyxClient.attempt(") / ncf
+client = find(cf, "HTTPClient.socketCallback") / ncf + find(cf, "HTTPClient.timerFired") / ncf + handoff
+commit = (find(cf, "LocalLedger.commit()") or find(cf, "CallRuntime.commit()")) / ncf - store - handoff
+s = lambda *m: find(same, *m) / nsame
+s_verify, s_fields, s_dedupe, s_store, s_reply = s("crypto_sign_verify_detached"), s(":field "), s("seen_insert"), s(":sqlite3_step "), s(":reply ")
+s_client = s("send_answer") + s("on_socket_event") + s("on_curl_timeout")
+print("webhooks counted: verify-only %d, same-work %d, Callflow %d (wrk -c4, %s s each, under callgrind)" % (nref, nsame, ncf, sys.argv[2]))
+print("instructions per webhook: verify-only %.0f (verification %.0f), same-work %.0f, Callflow %.0f"
+      % (ref_total, find(ref, "crypto_sign_verify_detached") / nref, same_total, cf_total))
+print("instruction ratio same-work/Callflow: %.2f (the ingest target is 0.85 by req/s)" % (same_total / cf_total))
+print("instruction ratio verify-only/Callflow: %.2f" % (ref_total / cf_total))
+print("by part, per webhook:      same-work     Callflow   Callflow - same-work")
 rest = cf_total - verify - decode - engine - runtime - store - commit - client
-for label, n in [("Ed25519 verification", verify), ("JSON decode of the envelope", decode), ("engine", engine),
-                 ("runtime around the engine", runtime), ("store: SQLite commit", store),
-                 ("replies and hand-off after the commit", commit), ("command client (libcurl, completions)", client),
-                 ("inbound HTTP, loop, other", rest)]:
-    print("  %8.0f  %4.1f%%  %s" % (n, 100 * n / cf_total, label))
+s_rest = same_total - s_verify - s_fields - s_dedupe - s_store - s_reply - s_client
+for label, a, b in [("Ed25519 verification", s_verify, verify), ("reading the envelope", s_fields, decode),
+                    ("dedupe / engine", s_dedupe, engine), ("runtime around the engine", 0, runtime),
+                    ("store: SQLite", s_store, store), ("replies after the commit", s_reply, commit),
+                    ("command client (libcurl)", s_client, client), ("inbound HTTP, loop, other", s_rest, rest)]:
+    print("  %-26s %9.0f  %9.0f %4.1f%%  %+9.0f" % (label, a, b, 100 * b / cf_total, b - a))
 PY
+if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp "$WORK"/{reference,samework,callflow}.{txt,out} "$KEEP/"; fi

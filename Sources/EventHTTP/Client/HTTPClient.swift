@@ -48,11 +48,15 @@ public final class HTTPClient {
     public var inFlight: Int { transfers.count + origins.values.reduce(0) { $0 + $1.waiting.count } }
 
     /// - Parameters:
-    ///   - maxConnectionsPerHost: TCP connections libcurl may open to one host.
+    ///   - maxConnectionsPerHost: TCP connections libcurl may open to one host. 64, not fewer: the
+    ///     loop serves each ready connection once per pass, so with 16 command connections against
+    ///     32 busy webhook connections the commands got a third of the passes and fell behind (55% of
+    ///     the answers sent by the end of a saturating `bench/ingest.sh` run, 100% with 64; RESULTS.md,
+    ///     session 11). Over HTTP/2 (Telnyx's API) libcurl multiplexes them on fewer connections.
     ///   - maxInFlightPerOrigin: requests to one origin handed to libcurl at once (over HTTP/2 they
     ///     share connections); more wait, in order, and their deadline keeps running while they wait:
     ///     one that reaches the front too late fails as a timeout without being sent.
-    public init(loop: EventLoop, maxConnectionsPerHost: Int = 16, maxInFlightPerOrigin: Int = 64) throws(ClientError) {
+    public init(loop: EventLoop, maxConnectionsPerHost: Int = 64, maxInFlightPerOrigin: Int = 64) throws(ClientError) {
         loop.assertOnLoop()
         self.maxInFlightPerOrigin = max(1, maxInFlightPerOrigin)
         guard curlInitResult == CURLE_OK else { throw .curl(function: "curl_global_init", code: Int32(curlInitResult.rawValue)) }
