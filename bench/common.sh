@@ -37,3 +37,11 @@ serve_callflow() {
   TELNYX_PUBLIC_KEY="$PUB" TELNYX_API_KEY=bench TELNYX_API_BASE_URL="$1" PORT="$2" \
     taskset -c "${SERVER_CORES:-1}" "${SERVER_ENV[@]}" "$BIN" serve --config "$WORK/config.json" 2>"$WORK/serve.log" &
 }
+
+# calls_flows: $WORK/flows, flows/ as shipped, except that main starts after its hours check, so a
+# calls run exercises the menu, gather, http and transfer whatever the local time (the hours node
+# sends closed calls to voicemail). For bench/calls.sh and bench/scale.sh.
+calls_flows() {
+  mkdir -p "$WORK/flows" && cp -r flows/. "$WORK/flows/"
+  python3 -c "import json,sys; f=json.load(open(sys.argv[1])); f['start']='welcome'; json.dump(f, open(sys.argv[1],'w'))" "$WORK/flows/main.json"
+}

@@ -18,6 +18,7 @@ static inline CURLcode cf_easy_off(CURL *h, CURLoption o, curl_off_t v) { return
 static inline CURLcode cf_easy_data_fn(CURL *h, CURLoption o, cf_data_callback v) { return curl_easy_setopt(h, o, v); }
 static inline CURLcode cf_info_long(CURL *h, CURLINFO i, long *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode cf_info_ptr(CURL *h, CURLINFO i, void **v) { return curl_easy_getinfo(h, i, v); }
+static inline CURLcode cf_info_off(CURL *h, CURLINFO i, curl_off_t *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLMcode cf_multi_ptr(CURLM *m, CURLMoption o, void *v) { return curl_multi_setopt(m, o, v); }
 static inline CURLMcode cf_multi_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }
 static inline CURLMcode cf_multi_socket_fn(CURLM *m, cf_socket_callback v) { return curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, v); }

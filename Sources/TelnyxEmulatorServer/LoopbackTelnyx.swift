@@ -95,6 +95,14 @@ public final class LoopbackTelnyx {
     /// server answers after the webhook is stored, so this includes any wait for the disk, also
     /// the part a server spends before it reads the request (benchmarks print percentiles of it).
     public private(set) var deliveryMicros: [Int] = []
+    /// Each acknowledged delivery's round trip in parts (libcurl's clock): waiting here before libcurl
+    /// took it, waiting for a connection, and from the request written to the reply's first byte.
+    public private(set) var deliverySplits: [DeliverySplit] = []
+    public struct DeliverySplit: Sendable {
+        public var beforeCurlUs: Int
+        public var connectionUs: Int
+        public var toFirstByteUs: Int
+    }
     /// Called for every record as it happens (dev prints them).
     public var onRecord: (Record) -> Void = { _ in }
     /// The caller leg of the call in progress.
@@ -414,7 +422,15 @@ public final class LoopbackTelnyx {
                     self.tally.lostAcks += 1
                 }
                 delivered = acked && !lost
-                if acked { self.deliveryMicros.append(Int((DispatchTime.now().uptimeNanoseconds - sentNs) / 1000)) }
+                if acked {
+                    let roundTrip = Int((DispatchTime.now().uptimeNanoseconds - sentNs) / 1000)
+                    self.deliveryMicros.append(roundTrip)
+                    let t = response.timing
+                    self.deliverySplits.append(
+                        DeliverySplit(
+                            beforeCurlUs: max(0, roundTrip - Int(t.totalUs)), connectionUs: Int(t.pretransferUs),
+                            toFirstByteUs: Int(t.firstByteUs - t.pretransferUs)))
+                }
                 if delivered || attempt >= self.deliveryAttempts { self.record(.webhook(type: type, leg: leg, status: response.status)) }
             case .failure(let error):
                 delivered = false

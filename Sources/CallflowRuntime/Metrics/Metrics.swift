@@ -64,7 +64,7 @@ public final class Metrics {
             case .storeCommit: "Time of one group commit of the store (shared state: of one input's commit round trip)."
             case .webhookToCommand:
                 "From a webhook's arrival to the commands it caused being handed to the Telnyx client (after their commit)."
-            case .webhookHandling: "Time to verify, decode and apply one webhook (until commands are queued)."
+            case .webhookHandling: "Time from a webhook's arrival to its reply: verify, decode, step and the commit the reply waits for."
             }
         }
 
@@ -175,7 +175,7 @@ public final class Metrics {
         counter(&webhooks, key, .webhooks, [label, outcome.rawValue]).increment()
     }
 
-    /// `callflow_webhook_handling_seconds`: verify, decode and apply one webhook.
+    /// `callflow_webhook_handling_seconds`: a webhook's arrival to its reply (verify, decode, step, commit).
     public func webhookHandled(seconds: Double) { webhookHandlingTimer.recordSeconds(seconds) }
 
     /// `callflow_webhook_to_command_seconds`: a webhook's arrival to its commands' hand-off.

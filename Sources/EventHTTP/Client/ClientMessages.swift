@@ -34,6 +34,17 @@ public struct ClientResponse: Sendable {
     public var body: [UInt8]
     /// New TCP connections this transfer opened (0 when a kept-alive one was reused).
     public var newConnections: Int
+    /// libcurl's clock of the transfer, in µs from when it was handed to libcurl: the request about
+    /// to be written (a connection ready), the response's first byte read, and done. A load
+    /// generator splits its round trip with these (bench/calls.sh).
+    public var timing = Timing()
+
+    public struct Timing: Sendable, Equatable {
+        public var pretransferUs: Int64 = 0
+        public var firstByteUs: Int64 = 0
+        public var totalUs: Int64 = 0
+        public init() {}
+    }
 
     public func header(_ name: String) -> String? {
         let lower = name.lowercased()

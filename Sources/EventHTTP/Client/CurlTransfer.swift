@@ -114,7 +114,12 @@ final class Transfer {
 
     func result(code: CURLcode, status: Int, newConnections: Int) -> Result<ClientResponse, ClientError> {
         if code == CURLE_OK {
-            return .success(ClientResponse(status: status, headers: headers, body: body, newConnections: newConnections))
+            var response = ClientResponse(status: status, headers: headers, body: body, newConnections: newConnections)
+            var us: curl_off_t = 0
+            if cf_info_off(handle.easy, CURLINFO_PRETRANSFER_TIME_T, &us) == CURLE_OK { response.timing.pretransferUs = Int64(us) }
+            if cf_info_off(handle.easy, CURLINFO_STARTTRANSFER_TIME_T, &us) == CURLE_OK { response.timing.firstByteUs = Int64(us) }
+            if cf_info_off(handle.easy, CURLINFO_TOTAL_TIME_T, &us) == CURLE_OK { response.timing.totalUs = Int64(us) }
+            return .success(response)
         }
         if tooLarge { return .failure(.tooLarge(limit: request.maxResponseBytes)) }
         if code == CURLE_OPERATION_TIMEDOUT { return .failure(.timeout(ms: reportedTimeoutMs)) }
