@@ -60,6 +60,11 @@ public struct CallCommand: Sendable, Equatable, CustomStringConvertible {
     public var method: String { CommandCatalog.method(action) }
 
     /// Path under the API base URL.
+    /// Whether anyone reads Telnyx's answer: a command that reports its result to the machine, and
+    /// a dial, whose answer names the new leg. The client parses no other answer (5k instructions
+    /// a command that nobody would look at).
+    public var answerIsRead: Bool { reportsResult || action == "dial" }
+
     public var path: String {
         if action == "dial" { return "/calls" }
         if action == Self.conferenceCreate { return "/conferences" }

@@ -19,6 +19,8 @@ import Redis
 /// Loop-confined.
 package final class SharedLedger: CallLedger {
     package let redis: RedisConnection
+    /// The scripts, called by digest (see `ScriptCache`); the sweeper's claim script too.
+    package let scripts: ScriptCache
     package let prefix: String
     private let logger: Logger
     private let metrics: Metrics
@@ -45,6 +47,7 @@ package final class SharedLedger: CallLedger {
         timeZones: any TimeZoneProvider, clockMs: @escaping () -> Int64
     ) {
         self.redis = redis
+        self.scripts = ScriptCache(redis: redis)
         self.prefix = prefix
         self.logger = logger
         self.metrics = metrics
@@ -91,8 +94,8 @@ package final class SharedLedger: CallLedger {
     package func load(_ input: EngineInput, keys: InputKeys, now: Int64, then: @escaping (LoadAnswer) -> Void) {
         let ids = keys.owner.isEmpty ? [] : [keys.owner] + (keys.leg.map { [$0] } ?? [])
         let seen = keys.eventID.map { Self.hex(DedupeWindow.storedKey($0)) } ?? ""
-        let args = ["EVAL", SharedScripts.load, "0", prefix, String(ids.count)] + ids + [keys.dialToken ?? "", seen, keys.timerID ?? ""]
-        redis.send(args) { [weak self] result in
+        let args = ["0", prefix, String(ids.count)] + ids + [keys.dialToken ?? "", seen, keys.timerID ?? ""]
+        scripts.eval(.load, args) { [weak self] result in
             guard let self else { return }
             switch result {
             case .failure(let e): self.unavailable("\(e)", then)
@@ -163,7 +166,7 @@ package final class SharedLedger: CallLedger {
         if let id = work.call, !checks.contains(where: { $0.id == id }) { checks.append((id, "0")) }
         let seen = keys.eventID.map { Self.hex(DedupeWindow.storedKey($0)) } ?? ""
         var args: [[UInt8]] = [
-            "EVAL", SharedScripts.commit, "0", prefix, String(nowMs), seen, String(Self.dedupeTTLSeconds),
+            "0", prefix, String(nowMs), seen, String(Self.dedupeTTLSeconds),
             String(traceTTLSeconds), String(Self.leaseMs),
         ].map { Array($0.utf8) }
         func section(_ rows: [[[UInt8]]]) {
@@ -202,7 +205,7 @@ package final class SharedLedger: CallLedger {
             })
         section(work.conferences.filter { $0.id == nil }.map { [Array($0.name.utf8), call ?? []] })
         let started = DispatchTime.now().uptimeNanoseconds
-        redis.send(args) { [weak self] reply in
+        scripts.eval(.commit, args) { [weak self] reply in
             guard let self else { return }
             self.metrics.storeCommit(seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
             switch reply {
@@ -248,7 +251,7 @@ package final class SharedLedger: CallLedger {
     /// runs out and the command is sent again with its command_id, which Telnyx ignores.
     package func sent(outboxSeq: Int64) {
         held.remove("o:\(outboxSeq)")
-        redis.send(["EVAL", SharedScripts.sent, "0", prefix, String(outboxSeq)]) { _ in }
+        scripts.eval(.sent, ["0", prefix, String(outboxSeq)]) { _ in }
     }
 
     package func performing(request id: String) { held.insert("h:\(id)") }
@@ -314,7 +317,7 @@ package final class SharedLedger: CallLedger {
     }
 
     package func document(_ id: String, reply: @escaping (JSONValue?) -> Void) {
-        redis.send(["EVAL", SharedScripts.document, "0", prefix, id]) { [weak self] result in
+        scripts.eval(.document, ["0", prefix, id]) { [weak self] result in
             guard let self else { return reply(nil) }
             guard case .success(let value) = result, let parts = value.array, parts.count == 3 else {
                 self.logger.warning("call document unavailable", metadata: ["call.control_id": "\(id)", "reason": "\(result)"])

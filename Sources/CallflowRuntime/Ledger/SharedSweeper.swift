@@ -49,7 +49,7 @@ package final class SharedSweeper {
             let deadline = String(now + Int64(SharedLedger.leaseMs))
             redis.send(["ZADD", "\(prefix)claims", "XX"] + ledger.held.sorted().flatMap { [deadline, $0] }) { _ in }
         }
-        redis.send(["EVAL", SharedScripts.claim, "0", prefix, String(now), String(SharedLedger.leaseMs), String(Self.timerGraceMs)]) {
+        ledger.scripts.eval(.claim, ["0", prefix, String(now), String(SharedLedger.leaseMs), String(Self.timerGraceMs)]) {
             [weak self] result in
             guard let self, case .success(let value) = result, let flat = value.array else { return }
             var i = 0

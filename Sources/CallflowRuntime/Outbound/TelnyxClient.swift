@@ -65,7 +65,8 @@ public final class TelnyxClient: CommandSender {
     public var pending: Int { queues.values.reduce(0) { $0 + $1.count } }
 
     /// Sends a command and reports Telnyx's `data` (or the final failure), e.g. the new
-    /// `call_control_id` of a dial. Queued under `command.callControlID` like any command.
+    /// `call_control_id` of a dial; `.null` for a command whose answer nobody reads
+    /// (`CallCommand.answerIsRead`). Queued under `command.callControlID` like any command.
     public func send(_ command: CallCommand, completion: @escaping (Result<JSONValue, CommandFailure>) -> Void) {
         if let id = command.commandID { completions[id] = completion }
         enqueue(command)
@@ -118,7 +119,7 @@ public final class TelnyxClient: CommandSender {
                 self.metrics?.commandFinished(action: command.action, result: .ok, seconds: seconds)
                 self.onSent(command, attempts)
                 if let id = command.commandID, let done = self.completions.removeValue(forKey: id) {
-                    done(.success((try? JSONParser.parse(response.body))?["data"] ?? .null))
+                    done(.success(command.answerIsRead ? (try? JSONParser.parse(response.body))?["data"] ?? .null : .null))
                 }
                 self.finish(command.callControlID)
             case .failure(let failure):
