@@ -11,7 +11,7 @@ import Testing
 /// `POST /v2/conferences` gets `{"data":{"id":"conf-XYZ-<n>"}}`, n counting the distinct creates
 /// (by command_id), so a resent create keeps its id and a second conference gets another.
 @Suite(.serialized) struct ConferenceSharedTests {
-    enum StoreKind: String, CaseIterable, Sendable { case sqlite, redis }
+    typealias StoreKind = StoreUnderTest.Kind
 
     /// Answer, then the conference named for the called number; out of it, a goodbye.
     static let flow = #"""
@@ -58,10 +58,8 @@ import Testing
         let kind: StoreKind
         let api: FakeHTTPServer
         let ids = ConferenceIDs()
-        let redis: RedisProcess?
-        let shared: RedisStartupConnection?
+        let store: StoreUnderTest
         let config: CallflowConfig
-        let db: String
         let instanceCount: Int
         private let servers = Mutex<[TestServer]>([])
 
@@ -80,22 +78,8 @@ import Testing
             }
             var config = try TelnyxSide.config(api: api, flows: ["t": flow], defaultFlow: "t")
             config.server.adminToken = ConferenceSharedTests.adminToken
-            db = FileManager.default.temporaryDirectory.appendingPathComponent("callflow-conference-\(UUID()).db").path
-            switch kind {
-            case .sqlite:
-                precondition(instances == 1, "one server per SQLite file")
-                config.store.kind = .sqlite
-                config.store.path = db
-                redis = nil
-                shared = nil
-            case .redis:
-                let redis = try RedisProcess()
-                self.redis = redis
-                config.store.kind = .redis
-                config.store.redisURL = redis.url
-                config.store.redisPrefix = "conf\(UUID().uuidString.prefix(8)):"
-                shared = try RedisStartupConnection(url: RedisURL(redis.url))
-            }
+            precondition(kind == .redis || instances == 1, "one server per SQLite file")
+            store = try StoreUnderTest(kind, name: "conference", config: &config)
             self.config = config
             try start()
         }
@@ -127,8 +111,7 @@ import Testing
         func stop() {
             for server in servers.withLock({ $0 }) { server.stop() }
             api.stop()
-            redis?.stop()
-            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) }
+            store.remove()
         }
 
         func port(_ instance: Int) -> Int { servers.withLock { $0[instance].port } }
@@ -228,16 +211,7 @@ import Testing
 
         /// Every command chosen so far was sent and answered, on every instance (and, shared,
         /// the Redis outbox is empty).
-        func settled() throws -> Bool {
-            for instance in 0..<instanceCount {
-                let metrics = try TestHTTP.request(port: port(instance), method: "GET", path: "/metrics").body
-                let depth = metrics.split(separator: "\n").first { $0.hasPrefix("callflow_outbox_depth ") }
-                    .flatMap { Double($0.split(separator: " ")[1]) }
-                guard depth == 0 else { return false }
-            }
-            guard let shared else { return true }
-            return try shared.command(["HLEN", "\(config.store.redisPrefix)outbox"]) == .integer(0)
-        }
+        func settled() throws -> Bool { try store.settled(ports: (0..<instanceCount).map(port)) }
 
         func settle(sourceLocation: SourceLocation = #_sourceLocation) throws {
             try #require(try RingGroupRedisTests.until { try settled() }, "commands still pending", sourceLocation: sourceLocation)
@@ -247,15 +221,7 @@ import Testing
         var table: String { "\(((try? entries()) ?? nil).map { "\($0)" } ?? "none")" }
 
         /// The Redis `conferences` hash: name → `<creator>|<id>` (nil with SQLite).
-        func entries() throws -> [String: String]? {
-            guard let shared else { return nil }
-            let flat = try shared.command(["HGETALL", "\(config.store.redisPrefix)conferences"]).array ?? []
-            var out: [String: String] = [:]
-            for i in stride(from: 0, to: flat.count - 1, by: 2) {
-                out[String(decoding: flat[i].bytes ?? [], as: UTF8.self)] = String(decoding: flat[i + 1].bytes ?? [], as: UTF8.self)
-            }
-            return out
-        }
+        func entries() throws -> [String: String]? { try store.hash("conferences") }
     }
 
     // MARK: one create for many callers

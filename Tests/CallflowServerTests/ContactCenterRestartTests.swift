@@ -16,7 +16,7 @@ import Testing
 /// between two servers (`Deployment.restart(advancingSeconds:)`) instead of waiting: the new
 /// server finds the timer due and fires it on restore (SQLite) or claims it as orphaned (Redis).
 @Suite(.serialized) struct ContactCenterRestartTests {
-    enum StoreKind: String, CaseIterable, Sendable { case sqlite, redis }
+    typealias StoreKind = StoreUnderTest.Kind
 
     static let agents = ["+13125550141", "+13125550142"]
 
@@ -44,13 +44,11 @@ import Testing
     final class Deployment {
         let kind: StoreKind
         let api: FakeHTTPServer
-        let redis: RedisProcess?
-        let shared: RedisStartupConnection?
+        let store: StoreUnderTest
         let config: CallflowConfig
         let clock = Clock()
         /// Closed: the fake API holds its answers to dials (which name the legs) until it opens.
         let dialGate = RingGroupRedisTests.Gate()
-        let db: String
         private(set) var server: TestServer!
         static let adminToken = "restart-admin-token-0123"
 
@@ -71,21 +69,7 @@ import Testing
             var config = try TelnyxSide.config(api: api, flows: flows, defaultFlow: "t")
             config.flows.routes = routes
             config.server.adminToken = Self.adminToken
-            db = FileManager.default.temporaryDirectory.appendingPathComponent("callflow-cc-restart-\(UUID()).db").path
-            switch kind {
-            case .sqlite:
-                config.store.kind = .sqlite
-                config.store.path = db
-                redis = nil
-                shared = nil
-            case .redis:
-                let redis = try RedisProcess()
-                self.redis = redis
-                config.store.kind = .redis
-                config.store.redisURL = redis.url
-                config.store.redisPrefix = "ccr\(UUID().uuidString.prefix(8)):"
-                shared = try RedisStartupConnection(url: RedisURL(redis.url))
-            }
+            store = try StoreUnderTest(kind, name: "cc-restart", config: &config)
             self.config = config
             try start()
         }
@@ -94,7 +78,7 @@ import Testing
             let clock = self.clock
             let server = try TestServer(config: config, clockMs: { clock.nowMs })
             self.server = server
-            let ready = try ContactCenterRestartTests.until {
+            let ready = try RingGroupRedisTests.until {
                 try TestHTTP.request(port: server.port, method: "GET", path: "/readyz").status == 200
             }
             try #require(ready, "the \(kind) server never became ready")
@@ -116,8 +100,7 @@ import Testing
             dialGate.open()
             server?.stop()
             api.stop()
-            redis?.stop()
-            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) }
+            store.remove()
         }
 
         // MARK: Telnyx's webhooks
@@ -217,39 +200,14 @@ import Testing
 
         /// Every command chosen so far was sent and answered: nothing queued or in flight, no
         /// command result waiting for its step (and, shared, the Redis outbox is empty).
-        func settled() throws -> Bool {
-            let metrics = try TestHTTP.request(port: server.port, method: "GET", path: "/metrics").body
-            let depth = metrics.split(separator: "\n").first { $0.hasPrefix("callflow_outbox_depth ") }
-                .flatMap { Double($0.split(separator: " ")[1]) }
-            guard depth == 0 else { return false }
-            guard let shared else { return true }
-            return try shared.command(["HLEN", "\(config.store.redisPrefix)outbox"]) == .integer(0)
-        }
+        func settled() throws -> Bool { try store.settled(ports: [server.port]) }
 
         func settle(sourceLocation: SourceLocation = #_sourceLocation) throws {
-            try #require(try ContactCenterRestartTests.until { try settled() }, "commands still pending", sourceLocation: sourceLocation)
+            try #require(try RingGroupRedisTests.until { try settled() }, "commands still pending", sourceLocation: sourceLocation)
         }
 
         /// The Redis `agents` hash: agent → the call holding it (nil with SQLite).
-        func holders() throws -> [String: String]? {
-            guard let shared else { return nil }
-            let flat = try shared.command(["HGETALL", "\(config.store.redisPrefix)agents"]).array ?? []
-            var out: [String: String] = [:]
-            for i in stride(from: 0, to: flat.count - 1, by: 2) {
-                out[String(decoding: flat[i].bytes ?? [], as: UTF8.self)] = String(decoding: flat[i + 1].bytes ?? [], as: UTF8.self)
-            }
-            return out
-        }
-    }
-
-    /// Polls `condition` until it holds or `seconds` pass; whether it held.
-    static func until(seconds: Double = 10, _ condition: () throws -> Bool) throws -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if try condition() { return true }
-            usleep(10_000)
-        }
-        return try condition()
+        func holders() throws -> [String: String]? { try store.hash("agents") }
     }
 
     static let hangupPayload: JSONObject = ["hangup_cause": "normal_clearing", "hangup_source": "caller"]
@@ -277,10 +235,10 @@ import Testing
         let (first, second) = (Self.agents[0], Self.agents[1])
 
         #expect(try d.caller("call.initiated", a) == 200)
-        try #require(try Self.until { d.actions(of: a).contains("answer") }, "A is answered")
+        try #require(try RingGroupRedisTests.until { d.actions(of: a).contains("answer") }, "A is answered")
         #expect(try d.caller("call.answered", a) == 200)
         try #require(
-            try Self.until { d.dials(for: a).count == 2 && d.actions(of: a).contains("playback_start") },
+            try RingGroupRedisTests.until { d.dials(for: a).count == 2 && d.actions(of: a).contains("playback_start") },
             "A rings both agents with hold audio: \(d.dials(for: a).map(\.to)), \(d.actions(of: a))")
         // Both dials answered by the API and their responses applied (they name the legs).
         try d.settle()
@@ -295,7 +253,7 @@ import Testing
 
         #expect(try d.dialed("call.answered", firstDial) == 200)
         try #require(
-            try Self.until { d.actions(of: a).contains("bridge") && d.actions(of: secondDial.leg).contains("hangup") },
+            try RingGroupRedisTests.until { d.actions(of: a).contains("bridge") && d.actions(of: secondDial.leg).contains("hangup") },
             "the new server bridges A and hangs up the other agent: A \(d.actions(of: a)), agent 2 \(d.actions(of: secondDial.leg))")
         try d.settle()
         #expect(d.sent("bridge", to: a) == 1, "one bridge: \(d.actions(of: a))")
@@ -310,9 +268,9 @@ import Testing
 
         // A new caller on the new server finds agent 1 busy and rings agent 2 alone.
         #expect(try d.caller("call.initiated", c) == 200)
-        try #require(try Self.until { d.actions(of: c).contains("answer") })
+        try #require(try RingGroupRedisTests.until { d.actions(of: c).contains("answer") })
         #expect(try d.caller("call.answered", c) == 200)
-        try #require(try Self.until { d.actions(of: c).contains("playback_start") || d.spoke(c, "Nobody is free.") })
+        try #require(try RingGroupRedisTests.until { d.actions(of: c).contains("playback_start") || d.spoke(c, "Nobody is free.") })
         try d.settle()
         #expect(d.dials(for: c).map(\.to) == [second], "C rings only the free agent: \(d.dials(for: c).map(\.to))")
         #expect(!d.spoke(c, "Nobody is free."))
@@ -332,11 +290,11 @@ import Testing
         let a = "v3:ring-early"
         let (first, second) = (Self.agents[0], Self.agents[1])
         #expect(try d.caller("call.initiated", a) == 200)
-        try #require(try Self.until { d.actions(of: a).contains("answer") })
+        try #require(try RingGroupRedisTests.until { d.actions(of: a).contains("answer") })
         d.dialGate.close()
         #expect(try d.caller("call.answered", a) == 200)
         // Commands go out one at a time per leg: the first dial waits for its answer, the second behind it.
-        try #require(try Self.until { !d.dials(for: a).isEmpty }, "A rings its agents")
+        try #require(try RingGroupRedisTests.until { !d.dials(for: a).isEmpty }, "A rings its agents")
         let dialsBefore = d.api.requests.filter { $0.path == "/v2/calls" }.count
         if let holders = try d.holders() { #expect(holders == [first: a, second: a]) }
 
@@ -344,7 +302,7 @@ import Testing
         try d.restart(advancingSeconds: 10)
         d.dialGate.open()
         try #require(
-            try Self.until { d.api.requests.filter { $0.path == "/v2/calls" }.count >= dialsBefore + 2 },
+            try RingGroupRedisTests.until { d.api.requests.filter { $0.path == "/v2/calls" }.count >= dialsBefore + 2 },
             "the new server sends the unanswered dials again")
         try d.settle()
         let ring = d.dials(for: a)
@@ -354,7 +312,7 @@ import Testing
 
         #expect(try d.dialed("call.answered", firstDial) == 200)
         try #require(
-            try Self.until { d.actions(of: a).contains("bridge") && d.actions(of: secondDial.leg).contains("hangup") },
+            try RingGroupRedisTests.until { d.actions(of: a).contains("bridge") && d.actions(of: secondDial.leg).contains("hangup") },
             "A \(d.actions(of: a)), agent 2 \(d.actions(of: secondDial.leg))")
         try d.settle()
         #expect(d.sent("bridge", to: a) == 1)
@@ -386,9 +344,9 @@ import Testing
         defer { d.stop() }
         let a = "v3:queue-A"
         #expect(try d.caller("call.initiated", a) == 200)
-        try #require(try Self.until { d.actions(of: a).contains("answer") })
+        try #require(try RingGroupRedisTests.until { d.actions(of: a).contains("answer") })
         #expect(try d.caller("call.answered", a) == 200)
-        try #require(try Self.until { d.actions(of: a) == ["answer", "enqueue", "playback_start"] }, "\(d.actions(of: a))")
+        try #require(try RingGroupRedisTests.until { d.actions(of: a) == ["answer", "enqueue", "playback_start"] }, "\(d.actions(of: a))")
         #expect(try d.caller("call.enqueued", a, ["queue": "support", "current_position": 3, "queue_avg_wait_time_secs": 90]) == 200)
         try d.settle()
         #expect(d.actions(of: a) == ["answer", "enqueue", "playback_start"], "no announcement before the restart")
@@ -396,21 +354,22 @@ import Testing
         let mark = try d.restart(advancingSeconds: 900)
 
         try #require(
-            try Self.until { d.actions(of: a, after: mark).contains("speak") }, "the new server announces: \(d.actions(of: a, after: mark))")
+            try RingGroupRedisTests.until { d.actions(of: a, after: mark).contains("speak") },
+            "the new server announces: \(d.actions(of: a, after: mark))")
         try d.settle()
         let announced = d.commands(for: a, after: mark)
         #expect(announced.map(\.action) == ["playback_stop", "speak"], "the hold audio pauses for the announcement")
         #expect(announced.last?.body["payload"] == "You are caller number 3.", "the place from call.enqueued: \(announced.last?.body ?? .null)")
 
         #expect(try d.caller("call.speak.ended", a, ["status": "completed"]) == 200)
-        try #require(try Self.until { d.actions(of: a, after: mark).count == 3 })
+        try #require(try RingGroupRedisTests.until { d.actions(of: a, after: mark).count == 3 })
         let resumed = try #require(d.commands(for: a, after: mark).last)
         #expect(resumed.action == "playback_start" && resumed.body["loop"] == "infinity", "the hold audio resumes: \(resumed)")
         try d.settle()
 
         let beforeKey = d.commands(for: a, after: mark).count
         #expect(try d.caller("call.dtmf.received", a, ["digit": "1"]) == 200)
-        try #require(try Self.until { d.spoke(a, "Please leave a message.") }, "the key moves the caller: \(d.actions(of: a))")
+        try #require(try RingGroupRedisTests.until { d.spoke(a, "Please leave a message.") }, "the key moves the caller: \(d.actions(of: a))")
         try d.settle()
         #expect(Array(d.actions(of: a, after: mark).dropFirst(beforeKey)) == ["leave_queue", "playback_stop", "speak"])
         #expect(d.sent("leave_queue", to: a) == 1)
@@ -459,22 +418,24 @@ import Testing
 
         // B rings the agent.
         #expect(try d.caller("call.initiated", b, ["to": .string(Self.ringerNumber)]) == 200)
-        try #require(try Self.until { d.actions(of: b).contains("answer") })
+        try #require(try RingGroupRedisTests.until { d.actions(of: b).contains("answer") })
         #expect(try d.caller("call.answered", b) == 200)
-        try #require(try Self.until { d.dials(for: b).count == 1 && d.actions(of: b).contains("playback_start") })
+        try #require(try RingGroupRedisTests.until { d.dials(for: b).count == 1 && d.actions(of: b).contains("playback_start") })
         let ringB = try #require(d.dials(for: b).first)
         #expect(ringB.to == agent)
         #expect(try d.dialed("call.initiated", ringB) == 200)
 
         // A books, hears the goodbye and hangs up; the callback finds the agent held and waits.
         #expect(try d.caller("call.initiated", a, ["from": .string(Self.callbackNumber)]) == 200)
-        try #require(try Self.until { d.actions(of: a).contains("answer") })
+        try #require(try RingGroupRedisTests.until { d.actions(of: a).contains("answer") })
         #expect(try d.caller("call.answered", a) == 200)
-        try #require(try Self.until { d.spoke(a, "We will call you back.") })
+        try #require(try RingGroupRedisTests.until { d.spoke(a, "We will call you back.") })
         #expect(try d.caller("call.speak.ended", a, ["status": "completed"]) == 200)
-        try #require(try Self.until { d.actions(of: a).last == "hangup" })
+        try #require(try RingGroupRedisTests.until { d.actions(of: a).last == "hangup" })
         #expect(try d.caller("call.hangup", a, Self.hangupPayload) == 200)
-        try #require(try Self.until { try d.traced(a, waits) == 1 }, "the callback waits for the agent: \(String(describing: try? d.document(a)))")
+        try #require(
+            try RingGroupRedisTests.until { try d.traced(a, waits) == 1 },
+            "the callback waits for the agent: \(String(describing: try? d.document(a)))")
         // A webhook's 200 comes after its commit, which holds everything applied before it.
         #expect(try d.caller("call.playback.started", b) == 200)
         try d.settle()
@@ -489,7 +450,7 @@ import Testing
         // callback takes a step and waits again, on a new timer.
         try d.restart(advancingSeconds: 20)
         try #require(
-            try Self.until { try (d.document(a)?["step"]?.intValue ?? 0) > step },
+            try RingGroupRedisTests.until { try (d.document(a)?["step"]?.intValue ?? 0) > step },
             "the callback's timer fired on the new server: \(String(describing: try? d.document(a)))")
         let again = try #require(try d.document(a))
         #expect(again["phase"] == "afterHangup", "\(again)")
@@ -502,14 +463,14 @@ import Testing
         #expect(d.dialRequests(to: Self.callbackNumber) == 0, "the callback was placed while the agent rings for B")
         // B hangs up on the new server: its agent leg is hung up and the agent is free.
         #expect(try d.caller("call.hangup", b, Self.hangupPayload) == 200)
-        try #require(try Self.until { d.actions(of: ringB.leg).contains("hangup") }, "B's agent leg is hung up")
+        try #require(try RingGroupRedisTests.until { d.actions(of: ringB.leg).contains("hangup") }, "B's agent leg is hung up")
         try d.settle()
         if let holders = try d.holders() { #expect(holders.isEmpty, "\(holders)") }
         #expect(d.dialRequests(to: Self.callbackNumber) == 0)
 
         // The next look, on the next server: the agent is free, the callback is placed.
         try d.restart(advancingSeconds: 20)
-        try #require(try Self.until { d.dialRequests(to: Self.callbackNumber) >= 1 }, "the callback is placed: \(d.dials().map(\.to))")
+        try #require(try RingGroupRedisTests.until { d.dialRequests(to: Self.callbackNumber) >= 1 }, "the callback is placed: \(d.dials().map(\.to))")
         try d.settle()
         let callback = try #require(d.dials().first { $0.to == Self.callbackNumber })
         let token = try #require(callback.tag?.dial, "the dial's client_state carries a dial token: \(callback.clientState)")
@@ -526,7 +487,7 @@ import Testing
         try d.restart()
         #expect(try d.dialed("call.answered", callback) == 200)
         try #require(
-            try Self.until { d.spoke(callback.leg, "Calling you back about billing.") },
+            try RingGroupRedisTests.until { d.spoke(callback.leg, "Calling you back about billing.") },
             "the booked flow runs on the callback's leg: \(d.actions(of: callback.leg))")
         try d.settle()
         #expect(d.dialRequests(to: Self.callbackNumber) == 1, "one dial for one callback")

@@ -146,14 +146,7 @@ import Testing
         }
 
         /// The `agents` hash: agent address → the call holding it.
-        func holders() throws -> [String: String] {
-            let flat = try store.command(["HGETALL", "\(prefix)agents"]).array ?? []
-            var out: [String: String] = [:]
-            for i in stride(from: 0, to: flat.count - 1, by: 2) {
-                out[String(decoding: flat[i].bytes ?? [], as: UTF8.self)] = String(decoding: flat[i + 1].bytes ?? [], as: UTF8.self)
-            }
-            return out
-        }
+        func holders() throws -> [String: String] { try store.hash("\(prefix)agents") }
 
         /// Every command committed so far was sent and answered (the shared outbox is empty).
         func outboxDrained() throws -> Bool { try store.command(["HLEN", "\(prefix)outbox"]) == .integer(0) }
