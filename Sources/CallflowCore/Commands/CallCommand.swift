@@ -59,12 +59,12 @@ public struct CallCommand: Sendable, Equatable, CustomStringConvertible {
     /// The HTTP method Telnyx's spec gives the action (`client_state_update` is a PUT).
     public var method: String { CommandCatalog.method(action) }
 
-    /// Path under the API base URL.
     /// Whether anyone reads Telnyx's answer: a command that reports its result to the machine, and
     /// a dial, whose answer names the new leg. The client parses no other answer (5k instructions
     /// a command that nobody would look at).
     public var answerIsRead: Bool { reportsResult || action == "dial" }
 
+    /// Path under the API base URL.
     public var path: String {
         if action == "dial" { return "/calls" }
         if action == Self.conferenceCreate { return "/conferences" }

@@ -35,6 +35,8 @@ package final class ScriptCache {
     private let texts: [[UInt8]] = Script.allCases.map { Array($0.text.utf8) }
     private var digests: [[UInt8]?] = Array(repeating: nil, count: Script.allCases.count)
     private var asked: Set<Int> = []
+    private static let evalCommand = Array("EVAL".utf8)
+    private static let evalshaCommand = Array("EVALSHA".utf8)
     /// Calls re-sent as EVAL after a NOSCRIPT (tests read it).
     package private(set) var reloads = 0
 
@@ -45,12 +47,12 @@ package final class ScriptCache {
         let i = script.rawValue
         guard let digest = digests[i] else {
             learn(script)
-            return redis.send([Array("EVAL".utf8), texts[i]] + args, reply: reply)
+            return redis.send([Self.evalCommand, texts[i]] + args, reply: reply)
         }
-        redis.send([Array("EVALSHA".utf8), digest] + args) { [weak self] result in
+        redis.send([Self.evalshaCommand, digest] + args) { [weak self] result in
             if case .failure(.server(let message)) = result, message.hasPrefix("NOSCRIPT"), let self {
                 self.reloads += 1
-                self.redis.send([Array("EVAL".utf8), self.texts[i]] + args, reply: reply)
+                self.redis.send([Self.evalCommand, self.texts[i]] + args, reply: reply)
                 return
             }
             reply(result)

@@ -36,7 +36,8 @@ public struct ClientResponse: Sendable {
     public var newConnections: Int
     /// libcurl's clock of the transfer, in µs from when it was handed to libcurl: the request about
     /// to be written (a connection ready), the response's first byte read, and done. A load
-    /// generator splits its round trip with these (bench/calls.sh).
+    /// generator splits its round trip with these (bench/calls.sh); zeros unless the client's
+    /// `recordsTiming` is on.
     public var timing = Timing()
 
     public struct Timing: Sendable, Equatable {

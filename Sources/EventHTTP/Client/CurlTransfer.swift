@@ -112,9 +112,11 @@ final class Transfer {
         return count
     }
 
-    func result(code: CURLcode, status: Int, newConnections: Int) -> Result<ClientResponse, ClientError> {
+    /// - Parameter timing: read libcurl's clock of the transfer into the response (`HTTPClient.recordsTiming`).
+    func result(code: CURLcode, status: Int, newConnections: Int, timing: Bool) -> Result<ClientResponse, ClientError> {
         if code == CURLE_OK {
             var response = ClientResponse(status: status, headers: headers, body: body, newConnections: newConnections)
+            guard timing else { return .success(response) }
             var us: curl_off_t = 0
             if cf_info_off(handle.easy, CURLINFO_PRETRANSFER_TIME_T, &us) == CURLE_OK { response.timing.pretransferUs = Int64(us) }
             if cf_info_off(handle.easy, CURLINFO_STARTTRANSFER_TIME_T, &us) == CURLE_OK { response.timing.firstByteUs = Int64(us) }

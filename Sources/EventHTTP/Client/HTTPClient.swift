@@ -42,6 +42,10 @@ public final class HTTPClient {
     /// server's time went to `curl_multi_remove_handle`. Here a burst waits in a `Deque` instead.
     private var origins: [String: Origin] = [:]
     private let maxInFlightPerOrigin: Int
+    /// Whether each response carries libcurl's clock of its transfer (`ClientResponse.timing`): a load
+    /// generator splits its round trip with it. Off by default: the server's commands would pay three
+    /// `curl_easy_getinfo` calls each for figures nobody reads.
+    public var recordsTiming = false
     /// TCP connections opened so far (a benchmark reads it: reuse means few).
     public private(set) var connectionsOpened = 0
     /// Requests started and not yet completed (in libcurl or waiting for a slot).
@@ -306,7 +310,7 @@ public final class HTTPClient {
             _ = cf_info_long(easy, CURLINFO_NUM_CONNECTS, &connects)
             connectionsOpened += connects
             curl_multi_remove_handle(multi, easy)
-            finished.append((transfer, transfer.result(code: code, status: status, newConnections: connects)))
+            finished.append((transfer, transfer.result(code: code, status: status, newConnections: connects, timing: recordsTiming)))
             // Kept with its options for the next request (the connection cache lives in the multi
             // handle); after a failure it goes, so no state of a broken transfer is carried over.
             if code == CURLE_OK && idleHandles.count < Self.maxIdleHandles { idleHandles.append(transfer.handle) }
