@@ -34,8 +34,10 @@ struct BenchCalls: ParsableCommand {
         options.script.inputs = ["2", "1234#"]
         options.timeScale = 0.2
         do { options.live = try LiveFaults.parse(faults) } catch { throw ValidationError("--faults: \(error)") }
+        let deliveries = try HTTPClient(loop: loop)
+        deliveries.recordsTiming = true  // the round trip's parts, printed at the end
         let emulator = try LoopbackTelnyx(
-            loop: loop, client: try HTTPClient(loop: loop), signer: signer,
+            loop: loop, client: deliveries, signer: signer,
             webhookURL: "http://127.0.0.1:\(serverPort)/webhooks/telnyx", options: options,
             clockMs: Clocks.wallMs)
         emulator.deliveryAttempts = faults.isEmpty ? 5 : options.live.attempts
@@ -103,13 +105,12 @@ struct BenchCalls: ParsableCommand {
                     let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
                     print(String(format: "driver_cpu_seconds: %.1f (%.0f%% of one core over the run)", cpu, 100 * cpu / seconds))
                 }
-                let lag = lagMicros.sorted()
+                let lag = lagMicros.sorted().map { Double($0) / 1000 }
                 if !lag.isEmpty {
-                    func at(_ q: Double) -> Double { Double(lag[min(lag.count - 1, Int(Double(lag.count) * q))]) / 1000 }
                     print(
                         String(
-                            format: "driver_loop_lag_ms (an event made ready waits for its loop): p50 %.2f p99 %.2f max %.2f", at(0.5), at(0.99),
-                            at(1)))
+                            format: "driver_loop_lag_ms (an event made ready waits for its loop): p50 %.2f p99 %.2f max %.2f", quantile(lag, 0.5),
+                            quantile(lag, 0.99), quantile(lag, 1)))
                 }
                 if options.live.any {
                     let t = emulator.tally
@@ -121,18 +122,16 @@ struct BenchCalls: ParsableCommand {
                     ("before libcurl took it", \DeliverySplit.beforeCurlUs), ("waiting for a connection", \.connectionUs),
                     ("request written -> first byte of the 200", \.toFirstByteUs),
                 ] {
-                    let values = splits.map { $0[keyPath: part] }.sorted()
+                    let values = splits.map { $0[keyPath: part] }.sorted().map { Double($0) / 1000 }
                     guard !values.isEmpty else { continue }
-                    func at(_ q: Double) -> Double { Double(values[min(values.count - 1, Int(Double(values.count) * q))]) / 1000 }
-                    print("round_trip_part_ms (\(name)): " + String(format: "p50 %.2f p99 %.2f", at(0.5), at(0.99)))
+                    print("round_trip_part_ms (\(name)): " + String(format: "p50 %.2f p99 %.2f", quantile(values, 0.5), quantile(values, 0.99)))
                 }
-                let micros = emulator.deliveryMicros.sorted()
-                if !micros.isEmpty {
-                    func at(_ q: Double) -> Double { Double(micros[min(micros.count - 1, Int(Double(micros.count) * q))]) / 1000 }
+                let ms = emulator.deliveryMicros.sorted().map { Double($0) / 1000 }
+                if !ms.isEmpty {
                     print(
                         String(
                             format: "webhook_answered_ms (sent by the emulator -> 200 back, %d): p50 %.2f p99 %.2f p99.9 %.2f max %.2f",
-                            micros.count, at(0.5), at(0.99), at(0.999), at(1)))
+                            ms.count, quantile(ms, 0.5), quantile(ms, 0.99), quantile(ms, 0.999), quantile(ms, 1)))
                 }
                 loop.handle.stop()
             } else {

@@ -183,10 +183,9 @@ struct BenchQueue: ParsableCommand {
                 queued.cpuUs / max(0.001, reference.cpuUs)))
         var samples = answerToBridge(&queued.driver, samples: 500).sorted()
         if samples.isEmpty { samples = [0] }
-        func pct(_ p: Double) -> Double { samples[min(samples.count - 1, Int(Double(samples.count) * p))] }
         print(
             String(
-                format: "answer_to_bridge_us (engine, %d answers): p50 %.1f  p99 %.1f  max %.1f", samples.count, pct(0.5), pct(0.99),
-                samples.last ?? 0))
+                format: "answer_to_bridge_us (engine, %d answers): p50 %.1f  p99 %.1f  max %.1f", samples.count, quantile(samples, 0.5),
+                quantile(samples, 0.99), samples.last ?? 0))
     }
 }

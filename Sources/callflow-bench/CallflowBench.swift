@@ -11,3 +11,9 @@ struct CallflowBench: ParsableCommand {
         subcommands: [BenchCommands.self, BenchMemory.self, BenchWebhooks.self, BenchCalls.self, BenchSoak.self, BenchQueue.self]
     )
 }
+
+/// The drivers' one percentile: the sample at index ⌊n·q⌋ of `sorted` (ascending), the last for
+/// q = 1; 0 when there is none.
+func quantile(_ sorted: [Double], _ q: Double) -> Double {
+    sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))]
+}
