@@ -31,15 +31,10 @@ run_rate() {  # RATE: one driver and one fresh server; appends a line to summary
   sed -i "s|\"dir\": \"[^\"]*\"|\"dir\": \"$WORK/flows\"|" "$WORK/config.json"
   serve_callflow "http://127.0.0.1:$api/v2" "$PORT"
   local server=$!
-  # The driver waits for the server's /healthz; a server that exits instead must not hang the run.
-  while kill -0 $driver 2>/dev/null; do
-    if ! kill -0 $server 2>/dev/null; then echo "the server exited:" >&2; cat "$WORK/serve.log" >&2; exit 1; fi
-    sleep 0.5
-  done
-  wait $driver
+  await_driver $driver $server "$WORK/serve.log"
   curl -s "http://127.0.0.1:$PORT/metrics" > "$WORK/metrics.txt"
   # The server's CPU time (user + system, in clock ticks) over its life: per webhook, what a core buys.
-  awk -v hz="$(getconf CLK_TCK)" '{printf "server_cpu_seconds: %.1f\n", ($14 + $15) / hz}' "/proc/$server/stat" >> "$WORK/driver.txt"
+  server_cpu $server >> "$WORK/driver.txt"
   kill $server; wait $server 2>/dev/null || true
   echo "== $rate webhooks/s requested"
   cat "$WORK/driver.txt"

@@ -45,3 +45,22 @@ calls_flows() {
   mkdir -p "$WORK/flows" && cp -r flows/. "$WORK/flows/"
   python3 -c "import json,sys; f=json.load(open(sys.argv[1])); f['start']='welcome'; json.dump(f, open(sys.argv[1],'w'))" "$WORK/flows/main.json"
 }
+
+# await_driver DRIVER_PID SERVER_PID LOG [SERVER_PID LOG ...]: waits for the driver to finish; a
+# server that exits meanwhile fails the run with its log (the driver would wait for it forever).
+await_driver() {
+  local driver=$1; shift
+  while kill -0 "$driver" 2>/dev/null; do
+    local args=("$@") i
+    for ((i = 0; i < ${#args[@]}; i += 2)); do
+      if ! kill -0 "${args[i]}" 2>/dev/null; then echo "the server with log ${args[i + 1]} exited:" >&2; cat "${args[i + 1]}" >&2; exit 1; fi
+    done
+    sleep 0.5
+  done
+  wait "$driver"
+}
+
+# server_cpu PID: "server_cpu_seconds: S", the user + system CPU of a running server over its life.
+server_cpu() {
+  awk -v hz="$(getconf CLK_TCK)" '{printf "server_cpu_seconds: %.1f\n", ($14 + $15) / hz}' "/proc/$1/stat"
+}

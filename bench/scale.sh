@@ -56,19 +56,15 @@ run() {  # NAME RATE DRIVER_CORES CORES...: one run, the driver on DRIVER_CORES,
       taskset -c "${cores[$i]}" "$BIN" serve --config "$WORK/config.json" 2>"$WORK/serve-$i.log" &
     pids+=($!)
   done
-  while kill -0 $driver 2>/dev/null; do
-    for i in "${!pids[@]}"; do
-      if ! kill -0 "${pids[$i]}" 2>/dev/null; then echo "instance $i exited:" >&2; cat "$WORK/serve-$i.log" >&2; exit 1; fi
-    done
-    sleep 0.5
-  done
-  wait $driver
+  local watched=()
+  for i in "${!pids[@]}"; do watched+=("${pids[$i]}" "$WORK/serve-$i.log"); done
+  await_driver $driver "${watched[@]}"
   redis_stats "$WORK/after.txt"
   echo "redis commands in the run: $(redis-cli -p $RPORT info commandstats | tr -d '\r' | sed -n 's/^cmdstat_\([a-z|]*\):calls=\([0-9]*\).*/\2 \1/p' | sort -rn | head -8 | tr '\n' ' ')" >> "$WORK/driver.txt"
   local metrics=()
   for i in "${!pids[@]}"; do
     curl -s "http://127.0.0.1:${ports[$i]}/metrics" > "$WORK/metrics-$i.txt"; metrics+=("$WORK/metrics-$i.txt")
-    awk -v hz="$(getconf CLK_TCK)" '{printf "server_cpu_seconds: %.1f\n", ($14 + $15) / hz}' "/proc/${pids[$i]}/stat" >> "$WORK/driver.txt"
+    server_cpu "${pids[$i]}" >> "$WORK/driver.txt"
     kill "${pids[$i]}"; wait "${pids[$i]}" 2>/dev/null || true
     grep -iE "error|warn" "$WORK/serve-$i.log" | cut -c1-200 | sort | uniq -c | sort -rn | head -3 || true
   done
