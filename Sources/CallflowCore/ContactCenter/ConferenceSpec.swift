@@ -85,7 +85,7 @@ public struct ConferenceSpec: Sendable, Equatable {
         a.action == b.action && a.name == b.name && a.role == b.role && a.whisperTo == b.whisperTo && a.beep == b.beep && a.hold == b.hold
             && a.waitForModerator == b.waitForModerator && a.endOnExit == b.endOnExit && a.maxParticipants == b.maxParticipants
             && a.who == b.who && a.prompt == b.prompt && a.next == b.next && a.invite == b.invite
-            && a.keys.map { $0.digit + ">" + $0.target } == b.keys.map { $0.digit + ">" + $0.target }
+            && sameKeyTargets(a.keys, b.keys)
     }
 
     /// The `beep_enabled` values Telnyx takes.

@@ -45,7 +45,7 @@ public struct QueueSpec: Sendable, Equatable {
     /// Compares leave keys by digit and target in order (tuples are not `Equatable`).
     public static func == (a: QueueSpec, b: QueueSpec) -> Bool {
         a.queue == b.queue && a.maxWaitSecs == b.maxWaitSecs && a.maxSize == b.maxSize && a.hold == b.hold && a.announce == b.announce
-            && a.leave.map { $0.digit + ">" + $0.target } == b.leave.map { $0.digit + ">" + $0.target } && a.ring == b.ring
+            && sameKeyTargets(a.leave, b.leave) && a.ring == b.ring
             && a.retrySecs == b.retrySecs && a.onTimeout == b.onTimeout && a.onFull == b.onFull
     }
 

@@ -83,7 +83,7 @@ public struct Node: Sendable, Equatable {
     /// Compares keys by digit and target in order (tuples are not `Equatable`).
     public static func == (a: Node, b: Node) -> Bool {
         a.id == b.id && a.kind == b.kind && a.onError == b.onError && a.loop == b.loop
-            && a.keys.map { $0.digit + ">" + $0.target } == b.keys.map { $0.digit + ">" + $0.target }
+            && sameKeyTargets(a.keys, b.keys)
     }
 
     /// Outgoing edges, the kind's, the barge-in keys' and `on_error`: what checks, graphs and coverage read.
@@ -189,7 +189,7 @@ public struct MenuSpec: Sendable, Equatable {
     public static func == (a: MenuSpec, b: MenuSpec) -> Bool {
         a.speech.map { $0.digit + ">" + $0.phrases.joined(separator: "|") } == b.speech.map { $0.digit + ">" + $0.phrases.joined(separator: "|") }
             && a.minConfidence == b.minConfidence
-            && a.prompt == b.prompt && a.choices.map { $0.digit + ">" + $0.target } == b.choices.map { $0.digit + ">" + $0.target }
+            && a.prompt == b.prompt && sameKeyTargets(a.choices, b.choices)
             && a.timeoutMs == b.timeoutMs && a.maxAttempts == b.maxAttempts && a.invalid == b.invalid
             && a.noInput == b.noInput && a.onInvalid == b.onInvalid && a.onNoInput == b.onNoInput
     }
@@ -509,4 +509,10 @@ public struct SubflowSpec: Sendable, Equatable {
             && a.outputs.map { "\($0.caller)=\($0.subflow)" }
                 == b.outputs.map { "\($0.caller)=\($0.subflow)" }
     }
+}
+
+/// Whether two lists of key → target pairs are the same, in order: the one comparison behind the
+/// hand-written `==` of the values that hold such lists (tuples are not `Equatable`).
+func sameKeyTargets(_ a: [(digit: String, target: String)], _ b: [(digit: String, target: String)]) -> Bool {
+    a.count == b.count && zip(a, b).allSatisfy { $0.digit == $1.digit && $0.target == $1.target }
 }
