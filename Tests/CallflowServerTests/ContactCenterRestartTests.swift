@@ -161,15 +161,7 @@ import Testing
         func sent(_ action: String, to call: String) -> Int { actions(of: call).filter { $0 == action }.count }
 
         /// Every dial, once per command_id, in the order the API received them.
-        func dials() -> [Dial] {
-            var seen = Set<String>()
-            return api.requests.compactMap { r in
-                guard r.method == "POST", r.path == "/v2/calls", let body = r.json, let to = body["to"]?.stringValue,
-                    let id = body["command_id"]?.stringValue, seen.insert(id).inserted
-                else { return nil }
-                return Dial(to: to, clientState: body["client_state"]?.stringValue ?? "", commandID: id)
-            }
-        }
+        func dials() -> [Dial] { TelnyxSide.dials(api).map { Dial(to: $0.to, clientState: $0.clientState, commandID: $0.commandID) } }
 
         /// The agents rung for caller `call`.
         func dials(for call: String) -> [Dial] { dials().filter { $0.tag?.parent == call } }

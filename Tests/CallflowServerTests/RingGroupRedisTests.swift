@@ -128,13 +128,8 @@ import Testing
 
         /// Every ring sent so far, in the order the fake API received them.
         func dials() -> [Dial] {
-            var seen = Set<String>()
-            return api.requests.compactMap { r in
-                guard r.method == "POST", r.path == "/v2/calls", let body = r.json, let to = body["to"]?.stringValue,
-                    let id = body["command_id"]?.stringValue, seen.insert(id).inserted
-                else { return nil }
-                let state = body["client_state"]?.stringValue ?? ""
-                return Dial(to: to, parent: StepTag(clientState: state)?.parent ?? "", clientState: state, commandID: id)
+            TelnyxSide.dials(api).map {
+                Dial(to: $0.to, parent: StepTag(clientState: $0.clientState)?.parent ?? "", clientState: $0.clientState, commandID: $0.commandID)
             }
         }
 

@@ -36,6 +36,17 @@ struct TelnyxSide {
     /// Commands the fake API received for `call`, as (action, body).
     func commands(for call: String) -> [(action: String, body: JSONValue)] { Self.commands(api, for: call) }
 
+    /// Every `dial` (`POST /v2/calls`) the fake API received, once per command_id, in order.
+    static func dials(_ api: FakeHTTPServer) -> [(to: String, clientState: String, commandID: String)] {
+        var seen = Set<String>()
+        return api.requests.compactMap { r in
+            guard r.method == "POST", r.path == "/v2/calls", let body = r.json, let to = body["to"]?.stringValue,
+                let id = body["command_id"]?.stringValue, seen.insert(id).inserted
+            else { return nil }
+            return (to, body["client_state"]?.stringValue ?? "", id)
+        }
+    }
+
     static func commands(_ api: FakeHTTPServer, for call: String) -> [(action: String, body: JSONValue)] {
         api.requests.compactMap { r in
             let prefix = "/v2/calls/\(call)/actions/"
