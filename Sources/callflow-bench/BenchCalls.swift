@@ -41,7 +41,14 @@ struct BenchCalls: ParsableCommand {
             webhookURL: "http://127.0.0.1:\(serverPort)/webhooks/telnyx", options: options,
             clockMs: Clocks.wallMs)
         emulator.deliveryAttempts = faults.isEmpty ? 5 : options.live.attempts
-        let others = alsoPorts.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        var others: [Int] = []
+        for part in alsoPorts.split(separator: ",") {
+            let text = part.trimmingCharacters(in: .whitespaces)
+            guard let port = Int(text), (1...65535).contains(port) else {
+                throw ValidationError("--also-ports: '\(text)' is not a port (1-65535); give them comma-separated, like 18981,18982")
+            }
+            others.append(port)
+        }
         if !others.isEmpty { emulator.webhookTargets = ([serverPort] + others).map { "http://127.0.0.1:\($0)/webhooks/telnyx" } }
         try writeReplacing(readyFile, "\(signer.publicKeyBase64)\n\(emulator.apiPort)\n")
         let probe = try HTTPClient(loop: loop)
